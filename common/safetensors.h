@@ -1,0 +1,48 @@
+/* safetensors: reading and writing F32 safetensors files, trusting nothing
+ * that is read. */
+#ifndef UNETPIPE_SAFETENSORS_H
+#define UNETPIPE_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define ST_MAX_DIMS 8
+#define ST_MAX_HEADER (16u << 20) /* header length limit, bytes */
+
+struct st_tensor {
+	char *name;
+	int ndim;
+	int64_t shape[ST_MAX_DIMS];
+	size_t count;   /* product of the shape */
+	float *data;    /* count floats, host order */
+};
+
+struct st_file {
+	size_t ntensors;
+	struct st_tensor *tensors; /* sorted by name */
+	json_t *metadata;          /* object of strings (never NULL once read) */
+};
+
+/* Read and validate path: header length bounded by ST_MAX_HEADER and the
+ * file size, JSON without duplicate keys, every entry F32 with a sane shape
+ * and data_offsets matching it, tensors covering the data exactly (no
+ * holes, overlaps or trailing bytes), metadata string to string. 0 on
+ * success; -1 with the reason in err (no program name) otherwise. */
+int st_read(const char *path, struct st_file *out, char *err, size_t errlen);
+
+/* Write f atomically (temporary file in the same folder, fsync, rename,
+ * fsync of the folder): path is either the old file or the whole new one.
+ * 0 on success; -1 with the reason in err, the old file untouched. */
+int st_write(const char *path, const struct st_file *f, char *err,
+	     size_t errlen);
+
+/* The tensor called name, or NULL. */
+const struct st_tensor *st_find(const struct st_file *f, const char *name);
+
+/* Free everything st_read allocated (or a file built by hand with malloc'd
+ * names and data) and zero the struct. */
+void st_free(struct st_file *f);
+
+#endif

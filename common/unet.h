@@ -1,0 +1,103 @@
+/* unet: the reference U-Net (see unetpipe-formats(5) and
+ * tests/reference/unet_reference.py) in float32, channels-last (NHWC),
+ * forward and backward, with Glorot initialisation and Adam. */
+#ifndef UNETPIPE_UNET_H
+#define UNETPIPE_UNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNET_MAX_DEPTH 8
+
+struct unet_config {
+	int in_channels;  /* 1 .. 4 */
+	int base_filters; /* F: widths F, 2F, ... 2^(depth-1) F */
+	int depth;        /* levels, 2 .. UNET_MAX_DEPTH */
+};
+
+/* One learnable tensor. */
+struct unet_param {
+	char name[32];  /* the reference's state_dict name, "c1.conv1.weight" */
+	int ndim;       /* 1 for a bias, 4 for a kernel */
+	int shape[4];   /* PyTorch's shape: Conv2d [Cout, Cin, kh, kw],
+			   ConvTranspose2d [Cin, Cout, kh, kw], bias [Cout] */
+	size_t count;   /* number of elements */
+	float *value;   /* our own layout (unet_param_export converts) */
+	float *grad;    /* d loss / d value, same layout, set by unet_backward */
+};
+
+/* 0 when cfg describes a network we build; otherwise -1 with the reason in
+ * err (no program name). */
+int unet_config_check(const struct unet_config *cfg, char *err, size_t errlen);
+
+/* A network with all parameters zero; cfg must pass unet_config_check. */
+struct unet *unet_new(const struct unet_config *cfg);
+
+void unet_free(struct unet *net);
+
+const struct unet_config *unet_get_config(const struct unet *net);
+
+/* Number of parameter tensors, and the i-th of them (0 <= i < count), in
+ * the order of the state_dict names sorted by strcmp. */
+int unet_param_count(const struct unet *net);
+struct unet_param *unet_param_at(struct unet *net, int i);
+
+/* Copy a parameter out to / in from PyTorch's layout (p->shape,
+ * row-major), `count` floats. */
+void unet_param_export(const struct unet_param *p, float *torch);
+void unet_param_import(struct unet_param *p, const float *torch);
+
+/* Glorot-uniform kernels (PyTorch's xavier_uniform_ fan rules) and zero
+ * biases, from the seed: the same seed gives the same weights. */
+void unet_init_glorot(struct unet *net, uint64_t seed);
+
+/* Height and width given to the network must be multiples of this
+ * (2^(depth-1)). */
+int unet_multiple(const struct unet *net);
+
+/* Threads used by forward and backward (default 1). */
+void unet_set_threads(int threads);
+
+/* Activations (and, when training, gradients) for up to `batch` images of
+ * height x width (multiples of unet_multiple), allocated once. */
+struct unet_work *unet_work_new(struct unet *net, int batch, int height,
+				int width, int training);
+void unet_work_free(struct unet_work *w);
+
+/* The input buffer: batch * height * width * in_channels floats, NHWC,
+ * values in [0, 1]; the caller fills the first n images. */
+float *unet_work_input(struct unet_work *w);
+
+/* Forward pass over the first n images (n <= batch); returns the logits,
+ * n * height * width floats. */
+const float *unet_forward(struct unet_work *w, int n);
+
+/* Mean binary cross-entropy of the logits of the last forward pass against
+ * target (n * height * width values 0 or 1), the positive pixels weighted by
+ * pos_weight (1 = plain BCE; PyTorch's pos_weight). */
+double unet_loss(const struct unet_work *w, int n, const float *target,
+		 float pos_weight);
+
+/* Backward pass after unet_forward (training work only): sets every
+ * parameter's grad to the gradient of unet_loss(w, n, target, pos_weight)
+ * and returns that loss. */
+double unet_backward(struct unet_work *w, int n, const float *target,
+		     float pos_weight);
+
+/* Adam with Keras' defaults (beta1 0.9, beta2 0.999, eps 1e-7). */
+struct adam {
+	double lr, beta1, beta2, eps;
+	long step;      /* steps taken */
+	int nparams;
+	float **m, **v; /* moments, one array per parameter, our layout */
+};
+
+/* Fresh moments for every parameter of net. */
+struct adam *adam_new(struct unet *net, double lr);
+void adam_free(struct adam *a);
+
+/* One Adam step on every parameter of net from its grad (PyTorch's
+ * update: bias-corrected moments, eps added to sqrt(v_hat)). */
+void adam_step(struct adam *a, struct unet *net);
+
+#endif

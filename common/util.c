@@ -1,0 +1,207 @@
+#include "util.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pam.h>
+
+static const char *progname = "unetpipe";
+
+void
+prog_init(int argc, char **argv)
+{
+	if (argc > 0 && argv[0] && argv[0][0]) {
+		const char *slash = strrchr(argv[0], '/');
+		progname = slash ? slash + 1 : argv[0];
+	}
+	pm_init(progname, 0);
+	setlocale(LC_NUMERIC, "C");
+}
+
+const char *
+prog_name(void)
+{
+	return progname;
+}
+
+static void
+vmessage(const char *fmt, va_list ap, int with_errno)
+{
+	int saved = errno;
+	size_t len = strlen(fmt);
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (with_errno && len > 0 && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap, 1);
+	va_end(ap);
+	exit(1);
+}
+
+void
+die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap, 0);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+	exit(2);
+}
+
+void
+warn_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap, 1);
+	va_end(ap);
+}
+
+long
+parse_long(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
+		die_usage("%s: '%s' is not an integer", what, s);
+	if (v < min || v > max)
+		die_usage("%s: %ld is out of range [%ld, %ld]", what, v, min,
+			  max);
+	return v;
+}
+
+double
+parse_double(const char *s, double min, double max, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
+		die_usage("%s: '%s' is not a number", what, s);
+	if (v < min || v > max)
+		die_usage("%s: %g is out of range [%g, %g]", what, v, min, max);
+	return v;
+}
+
+void
+parse_size(const char *s, int max, int *width, int *height, const char *what)
+{
+	char buf[64];
+	char *x;
+
+	if (strlen(s) >= sizeof buf)
+		die_usage("%s: '%s' is not of the form WxH", what, s);
+	strcpy(buf, s);
+	x = strchr(buf, 'x');
+	if (!x)
+		die_usage("%s: '%s' is not of the form WxH", what, s);
+	*x = '\0';
+	*width = (int)parse_long(buf, 1, max, what);
+	*height = (int)parse_long(x + 1, 1, max, what);
+}
+
+void
+close_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int saved = errno;
+		fclose(stdout);
+		errno = saved;
+		die("write error:");
+	}
+	if (fclose(stdout) != 0)
+		die("write error:");
+}
+
+void *
+xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (!p)
+		die("out of memory (%zu bytes)", size);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		die("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		die("out of memory (%zu x %zu bytes)", n, size);
+	p = realloc(p, n * size ? n * size : 1);
+	if (!p)
+		die("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
+}
+
+FILE *
+xfopen_read(const char *path)
+{
+	FILE *f;
+
+	if (strcmp(path, "-") == 0)
+		return stdin;
+	f = fopen(path, "rb");
+	if (!f)
+		die("%s:", path);
+	return f;
+}
+
+int
+stderr_is_tty(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}

@@ -1,0 +1,64 @@
+/* util: program name, the one way to fail, strict numbers, checked output. */
+#ifndef UNETPIPE_UTIL_H
+#define UNETPIPE_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdnoreturn.h>
+
+#define UNETPIPE_VERSION "0.1.0"
+
+/* Record the program name (basename of argv[0]) for messages and set up
+ * libnetpbm (pm_init) and the C locale for numbers. Call first in main(). */
+void prog_init(int argc, char **argv);
+
+/* The program name recorded by prog_init(). */
+const char *prog_name(void);
+
+/* Print "prog: message" to stderr; a format ending in ':' appends
+ * " strerror(errno)". Exits 1 (bad data or system failure). */
+noreturn void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Like die() but exits 2 (usage error) and adds no strerror. */
+noreturn void die_usage(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Print "prog: message" to stderr (':' at the end appends strerror) and
+ * return. */
+void warn_msg(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Parse a whole decimal integer in [min, max]; anything else (junk, empty,
+ * overflow) is a usage error naming `what` (usually the option). */
+long parse_long(const char *s, long min, long max, const char *what);
+
+/* Parse a whole finite number in [min, max] (C locale); anything else is a
+ * usage error naming `what`. */
+double parse_double(const char *s, double min, double max, const char *what);
+
+/* Parse "WxH" with both in [1, max]; anything else is a usage error. */
+void parse_size(const char *s, int max, int *width, int *height,
+		const char *what);
+
+/* Flush and close stdout; a write error (full disk, closed pipe) dies with
+ * "prog: write error: ...". Call at the end of every filter that writes. */
+void close_stdout(void);
+
+/* malloc/calloc/realloc that die with "prog: out of memory" instead of
+ * returning NULL. Sizes are checked for overflow (n * size). */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+
+/* Open `path` for reading ("-" is stdin); dies "prog: path: strerror". */
+FILE *xfopen_read(const char *path);
+
+/* True when stderr is a terminal (progress bars go only there). */
+int stderr_is_tty(void);
+
+/* Seconds from a monotonic clock. */
+double now_seconds(void);
+
+#endif
