@@ -9,10 +9,10 @@ confusion_add(struct confusion *c, const float *prob, const float *truth,
 	for (size_t i = 0; i < n; i++) {
 		int p = prob[i] > threshold;
 		int t = truth[i] > 0.5f;
-		tp += p & t;
-		fp += p & !t;
-		fn += !p & t;
-		tn += !p & !t;
+		tp += p && t;
+		fp += p && !t;
+		fn += !p && t;
+		tn += !p && !t;
 	}
 	c->tp += tp;
 	c->fp += fp;
