@@ -164,7 +164,7 @@ xreallocarray(void *p, size_t n, size_t size)
 {
 	if (size && n > SIZE_MAX / size)
 		die("out of memory (%zu x %zu bytes)", n, size);
-	p = realloc(p, n * size ? n * size : 1);
+	p = realloc(p, n && size ? n * size : 1);
 	if (!p)
 		die("out of memory (%zu x %zu bytes)", n, size);
 	return p;
