@@ -1,0 +1,576 @@
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* "[16, 3, 3, 3]" */
+static const char *
+shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	n += snprintf(buf, len, "[");
+	for (int i = 0; i < ndim && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%lld", i ? ", " : "",
+			      (long long)shape[i]);
+	if (n < len)
+		snprintf(buf + n, len - n, "]");
+	return buf;
+}
+
+static uint64_t
+get_le64(const unsigned char *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* Little-endian bytes to host floats (and back), whatever the host. */
+static void
+floats_from_le(float *dst, const unsigned char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *b = src + 4 * i;
+		uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+			     (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		memcpy(&dst[i], &u, 4);
+	}
+}
+
+static void
+floats_to_le(unsigned char *dst, const float *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &src[i], 4);
+		dst[4 * i] = u & 0xff;
+		dst[4 * i + 1] = u >> 8 & 0xff;
+		dst[4 * i + 2] = u >> 16 & 0xff;
+		dst[4 * i + 3] = u >> 24 & 0xff;
+	}
+}
+
+/* Where each tensor's bytes are, while checking the coverage. */
+struct span {
+	size_t begin, end;
+	size_t index;
+};
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return 0;
+}
+
+static int
+tensor_cmp(const void *a, const void *b)
+{
+	const struct st_tensor *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int
+check_metadata(json_t *meta, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(meta))
+		return fail(err, errlen, "__metadata__ is not a JSON object");
+	json_object_foreach(meta, key, v) {
+		if (!json_is_string(v))
+			return fail(err, errlen,
+				    "__metadata__ value of \"%s\" is not a string",
+				    key);
+	}
+	return 0;
+}
+
+/* Parse one header entry into t (shape and count) and its byte span
+ * relative to the data region of `region` bytes. */
+static int
+parse_entry(const char *name, json_t *e, size_t region, struct st_tensor *t,
+	    struct span *s, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v, *dtype, *shape, *offs;
+	char buf[256];
+
+	if (!json_is_object(e))
+		return fail(err, errlen, "tensor %s: entry is not a JSON object",
+			    name);
+	json_object_foreach(e, key, v) {
+		if (strcmp(key, "dtype") && strcmp(key, "shape") &&
+		    strcmp(key, "data_offsets"))
+			return fail(err, errlen, "tensor %s: unexpected key \"%s\"",
+				    name, key);
+	}
+	dtype = json_object_get(e, "dtype");
+	shape = json_object_get(e, "shape");
+	offs = json_object_get(e, "data_offsets");
+	if (!dtype || !shape || !offs)
+		return fail(err, errlen, "tensor %s: missing \"%s\"", name,
+			    !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+	if (!json_is_string(dtype))
+		return fail(err, errlen, "tensor %s: dtype is not a string", name);
+	if (strcmp(json_string_value(dtype), "F32") != 0)
+		return fail(err, errlen,
+			    "tensor %s: dtype %s, only F32 is supported", name,
+			    json_string_value(dtype));
+	if (!json_is_array(shape))
+		return fail(err, errlen, "tensor %s: shape is not an array", name);
+	if (json_array_size(shape) > ST_MAX_DIMS)
+		return fail(err, errlen, "tensor %s: %zu dimensions, at most %d",
+			    name, json_array_size(shape), ST_MAX_DIMS);
+	t->ndim = (int)json_array_size(shape);
+	t->count = 1;
+	for (int i = 0; i < t->ndim; i++) {
+		json_t *d = json_array_get(shape, i);
+		json_int_t n;
+
+		if (!json_is_integer(d) || (n = json_integer_value(d)) < 0)
+			return fail(err, errlen,
+				    "tensor %s: shape entry %d is not a non-negative integer",
+				    name, i);
+		t->shape[i] = n;
+		if (n != 0 && t->count > SIZE_MAX / 4 / (uint64_t)n)
+			return fail(err, errlen, "tensor %s: shape %s is too large",
+				    name, shape_str(t->shape, i + 1, buf, sizeof buf));
+		t->count *= (size_t)n;
+	}
+	if (!json_is_array(offs) || json_array_size(offs) != 2 ||
+	    !json_is_integer(json_array_get(offs, 0)) ||
+	    !json_is_integer(json_array_get(offs, 1)))
+		return fail(err, errlen,
+			    "tensor %s: data_offsets is not an array of two integers",
+			    name);
+	json_int_t b = json_integer_value(json_array_get(offs, 0));
+	json_int_t en = json_integer_value(json_array_get(offs, 1));
+	if (b < 0 || en < b)
+		return fail(err, errlen,
+			    "tensor %s: data_offsets [%lld, %lld] are not an interval",
+			    name, (long long)b, (long long)en);
+	if ((uint64_t)en > region)
+		return fail(err, errlen,
+			    "tensor %s: data_offsets [%lld, %lld] run past the end of the data (%zu bytes): file truncated?",
+			    name, (long long)b, (long long)en, region);
+	if ((uint64_t)(en - b) != 4 * (uint64_t)t->count)
+		return fail(err, errlen,
+			    "tensor %s: data_offsets [%lld, %lld] do not match shape %s",
+			    name, (long long)b, (long long)en,
+			    shape_str(t->shape, t->ndim, buf, sizeof buf));
+	s->begin = (size_t)b;
+	s->end = (size_t)en;
+	return 0;
+}
+
+/* Tensors sorted by offset must tile [0, region) exactly. */
+static int
+check_coverage(const struct span *s, size_t n, const struct st_tensor *t,
+	       size_t region, char *err, size_t errlen)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].begin < at)
+			return fail(err, errlen,
+				    "tensors %s and %s overlap (data_offsets [%zu, %zu] and [%zu, %zu])",
+				    t[s[i - 1].index].name, t[s[i].index].name,
+				    s[i - 1].begin, s[i - 1].end, s[i].begin,
+				    s[i].end);
+		if (s[i].begin > at)
+			return fail(err, errlen,
+				    "hole in the data: bytes [%zu, %zu) belong to no tensor",
+				    at, s[i].begin);
+		at = s[i].end;
+	}
+	if (at != region)
+		return fail(err, errlen,
+			    "%zu trailing bytes after the last tensor", region - at);
+	return 0;
+}
+
+static int
+read_exact(FILE *fp, void *buf, size_t n, char *err, size_t errlen)
+{
+	if (n && fread(buf, 1, n, fp) != n) {
+		if (ferror(fp))
+			return fail(err, errlen, "read error: %s", strerror(errno));
+		return fail(err, errlen, "unexpected end of file");
+	}
+	return 0;
+}
+
+static int
+parse_header(json_t *root, size_t region, struct st_file *out,
+	     struct span **spans, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	if (!json_is_object(root))
+		return fail(err, errlen, "header is not a JSON object");
+	json_t *meta = json_object_get(root, "__metadata__");
+	if (meta && check_metadata(meta, err, errlen) < 0)
+		return -1;
+	out->metadata = meta ? json_incref(meta) : json_object();
+	out->ntensors = json_object_size(root) - (meta != NULL);
+	out->tensors = xcalloc(out->ntensors, sizeof *out->tensors);
+	*spans = xcalloc(out->ntensors, sizeof **spans);
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "__metadata__") == 0)
+			continue;
+		if (key[0] == '\0')
+			return fail(err, errlen, "a tensor has an empty name");
+		out->tensors[n].name = xstrdup(key);
+		(*spans)[n].index = n;
+		if (parse_entry(key, v, region, &out->tensors[n], &(*spans)[n],
+				err, errlen) < 0)
+			return -1;
+		n++;
+	}
+	return 0;
+}
+
+int
+st_read(const char *path, struct st_file *out, char *err, size_t errlen)
+{
+	FILE *fp;
+	struct stat sb;
+	unsigned char lenbuf[8];
+	char *header = NULL;
+	unsigned char *raw = NULL;
+	struct span *spans = NULL;
+	json_t *root = NULL;
+	json_error_t jerr;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	fp = fopen(path, "rb");
+	if (!fp)
+		return fail(err, errlen, "%s", strerror(errno));
+	if (fstat(fileno(fp), &sb) != 0) {
+		fail(err, errlen, "%s", strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fail(err, errlen, "not a regular file");
+		goto done;
+	}
+	uint64_t size = (uint64_t)sb.st_size;
+	if (size < 8) {
+		fail(err, errlen,
+		     "file of %llu bytes is too short for a safetensors header",
+		     (unsigned long long)size);
+		goto done;
+	}
+	if (read_exact(fp, lenbuf, 8, err, errlen) < 0)
+		goto done;
+	uint64_t hlen = get_le64(lenbuf);
+	if (hlen > ST_MAX_HEADER) {
+		fail(err, errlen, "header length %llu exceeds the limit of %u bytes",
+		     (unsigned long long)hlen, ST_MAX_HEADER);
+		goto done;
+	}
+	if (hlen > size - 8) {
+		fail(err, errlen, "header length %llu exceeds the file size",
+		     (unsigned long long)hlen);
+		goto done;
+	}
+	header = xmalloc(hlen);
+	if (read_exact(fp, header, hlen, err, errlen) < 0)
+		goto done;
+	root = json_loadb(header, hlen, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		fail(err, errlen, "header is not valid JSON: %s (byte %d)",
+		     jerr.text, jerr.position);
+		goto done;
+	}
+	size_t region = (size_t)(size - 8 - hlen);
+	if (parse_header(root, region, out, &spans, err, errlen) < 0)
+		goto done;
+	qsort(spans, out->ntensors, sizeof *spans, span_cmp);
+	if (check_coverage(spans, out->ntensors, out->tensors, region, err,
+			   errlen) < 0)
+		goto done;
+	/* Contiguous and in offset order: read the data in one pass. */
+	raw = xmalloc(region);
+	if (read_exact(fp, raw, region, err, errlen) < 0)
+		goto done;
+	for (size_t i = 0; i < out->ntensors; i++) {
+		struct st_tensor *t = &out->tensors[spans[i].index];
+		t->data = xcalloc(t->count, sizeof *t->data);
+		floats_from_le(t->data, raw + spans[i].begin, t->count);
+	}
+	qsort(out->tensors, out->ntensors, sizeof *out->tensors, tensor_cmp);
+	rc = 0;
+done:
+	if (rc < 0)
+		st_free(out);
+	free(raw);
+	free(spans);
+	free(header);
+	json_decref(root);
+	fclose(fp);
+	return rc;
+}
+
+/* The header JSON (padded with spaces to a multiple of 8) for f, tensors
+ * in the order of idx. NULL with err set when f is not writable. */
+static char *
+build_header(const struct st_file *f, const size_t *idx, size_t *len,
+	     char *err, size_t errlen)
+{
+	json_t *root = json_object(), *meta = json_object();
+	const char *key;
+	json_t *v;
+	size_t offset = 0;
+	char *text = NULL;
+
+	if (f->metadata) {
+		if (check_metadata(f->metadata, err, errlen) < 0)
+			goto done;
+		json_object_foreach(f->metadata, key, v)
+			json_object_set(meta, key, v);
+	}
+	json_object_set(root, "__metadata__", meta);
+	for (size_t k = 0; k < f->ntensors; k++) {
+		const struct st_tensor *t = &f->tensors[idx[k]];
+		json_t *shape = json_array(), *e = json_object();
+		size_t count = 1;
+
+		if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0) {
+			fail(err, errlen, "invalid tensor name \"%s\"",
+			     t->name ? t->name : "");
+			json_decref(shape);
+			json_decref(e);
+			goto done;
+		}
+		if (k > 0 && strcmp(t->name, f->tensors[idx[k - 1]].name) == 0) {
+			fail(err, errlen, "tensor name %s used twice", t->name);
+			json_decref(shape);
+			json_decref(e);
+			goto done;
+		}
+		int bad = t->ndim < 0 || t->ndim > ST_MAX_DIMS;
+		for (int i = 0; !bad && i < t->ndim; i++) {
+			json_array_append_new(shape, json_integer(t->shape[i]));
+			bad = t->shape[i] < 0;
+			count *= (size_t)t->shape[i];
+		}
+		if (bad || count != t->count ||
+		    (count && !t->data)) {
+			fail(err, errlen, "tensor %s: count %zu does not match its shape",
+			     t->name, t->count);
+			json_decref(shape);
+			json_decref(e);
+			goto done;
+		}
+		json_object_set_new(e, "dtype", json_string("F32"));
+		json_object_set_new(e, "shape", shape);
+		json_object_set_new(e, "data_offsets",
+				    json_pack("[II]", (json_int_t)offset,
+					      (json_int_t)(offset + 4 * count)));
+		json_object_set_new(root, t->name, e);
+		offset += 4 * count;
+	}
+	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!text) {
+		fail(err, errlen, "cannot encode the header");
+		goto done;
+	}
+	size_t n = strlen(text), padded = (n + 7) / 8 * 8;
+	text = xreallocarray(text, padded + 1, 1);
+	memset(text + n, ' ', padded - n);
+	text[padded] = '\0';
+	*len = padded;
+done:
+	json_decref(meta);
+	json_decref(root);
+	return text;
+}
+
+static const struct st_file *sort_file;
+
+static int
+idx_cmp(const void *a, const void *b)
+{
+	const struct st_tensor *t = sort_file->tensors;
+
+	return strcmp(t[*(const size_t *)a].name ? t[*(const size_t *)a].name : "",
+		      t[*(const size_t *)b].name ? t[*(const size_t *)b].name : "");
+}
+
+static int
+write_all(FILE *fp, const struct st_file *f, const size_t *idx,
+	  const char *header, size_t hlen)
+{
+	unsigned char lenbuf[8], chunk[4096];
+
+	for (int i = 0; i < 8; i++)
+		lenbuf[i] = (uint64_t)hlen >> (8 * i) & 0xff;
+	if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen)
+		return -1;
+	for (size_t k = 0; k < f->ntensors; k++) {
+		const struct st_tensor *t = &f->tensors[idx[k]];
+		for (size_t i = 0; i < t->count; i += sizeof chunk / 4) {
+			size_t n = t->count - i < sizeof chunk / 4 ?
+					   t->count - i : sizeof chunk / 4;
+			floats_to_le(chunk, t->data + i, n);
+			if (fwrite(chunk, 4, n, fp) != n)
+				return -1;
+		}
+	}
+	return fflush(fp);
+}
+
+/* fsync the folder holding path, so that the rename is durable. */
+static int
+sync_folder(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int fd, rc = 0;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+		rc = -1;
+	if (fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	free(dir);
+	return rc;
+}
+
+int
+st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
+{
+	size_t *idx = xcalloc(f->ntensors, sizeof *idx);
+	size_t hlen = 0;
+	char *header, *tmp = NULL;
+	FILE *fp = NULL;
+	int fd = -1, rc = -1;
+	mode_t mask;
+
+	for (size_t i = 0; i < f->ntensors; i++)
+		idx[i] = i;
+	sort_file = f;
+	qsort(idx, f->ntensors, sizeof *idx, idx_cmp);
+	header = build_header(f, idx, &hlen, err, errlen);
+	if (!header)
+		goto done;
+	size_t tlen = strlen(path) + 8;
+	tmp = xmalloc(tlen);
+	snprintf(tmp, tlen, "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto done;
+	}
+	/* mkstemp makes the file 0600; a model is an ordinary file. */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0)
+		goto syserr;
+	fp = fdopen(fd, "wb");
+	if (!fp)
+		goto syserr;
+	fd = -1;
+	if (write_all(fp, f, idx, header, hlen) != 0 || fsync(fileno(fp)) != 0)
+		goto syserr;
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		goto syserr;
+	}
+	fp = NULL;
+	if (rename(tmp, path) != 0)
+		goto syserr;
+	free(tmp);
+	tmp = NULL;
+	if (sync_folder(path) != 0) {
+		fail(err, errlen, "%s: fsync of its folder: %s", path,
+		     strerror(errno));
+		goto done;
+	}
+	rc = 0;
+	goto done;
+syserr:
+	fail(err, errlen, "writing %s: %s", path, strerror(errno));
+done:
+	if (fp)
+		fclose(fp);
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(header);
+	free(idx);
+	return rc;
+}
+
+const struct st_tensor *
+st_find(const struct st_file *f, const char *name)
+{
+	for (size_t i = 0; i < f->ntensors; i++)
+		if (f->tensors[i].name && strcmp(f->tensors[i].name, name) == 0)
+			return &f->tensors[i];
+	return NULL;
+}
+
+void
+st_free(struct st_file *f)
+{
+	if (f->tensors) {
+		for (size_t i = 0; i < f->ntensors; i++) {
+			free(f->tensors[i].name);
+			free(f->tensors[i].data);
+		}
+		free(f->tensors);
+	}
+	json_decref(f->metadata);
+	memset(f, 0, sizeof *f);
+}
