@@ -1,0 +1,194 @@
+#include "model.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+#include "util.h"
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* "[64, 32, 3, 3]" from either an int or an int64_t shape. */
+static const char *
+shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
+{
+	size_t n = snprintf(buf, len, "[");
+
+	for (int i = 0; i < ndim && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%lld", i ? ", " : "",
+			      (long long)shape[i]);
+	if (n < len)
+		snprintf(buf + n, len - n, "]");
+	return buf;
+}
+
+/* A metadata value that must be a plain decimal integer ("16", not
+ * " 16", "+16", "16.0" or "016"). */
+static int
+meta_int(json_t *meta, const char *key, int *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(meta, key);
+	const char *s;
+	long n = 0;
+
+	if (!v)
+		return fail(err, errlen, "__metadata__ has no \"%s\"", key);
+	s = json_string_value(v);
+	if (!s || !s[0] || (s[0] == '0' && s[1]))
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		if (n > 99999999)
+			return fail(err, errlen, "__metadata__ %s \"%s\" is out of range",
+				    key, s);
+		n = n * 10 + (*p - '0');
+	}
+	*out = (int)n;
+	return 0;
+bad:
+	return fail(err, errlen, "__metadata__ %s \"%s\" is not an integer", key,
+		    s ? s : "");
+}
+
+static int
+check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
+{
+	int n = unet_param_count(net);
+	char have[256], want[256];
+
+	for (int i = 0; i < n; i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		const struct st_tensor *t = st_find(f, p->name);
+		int64_t shape[4];
+		int same;
+
+		if (!t)
+			return fail(err, errlen, "missing tensor %s", p->name);
+		for (int k = 0; k < p->ndim; k++)
+			shape[k] = p->shape[k];
+		same = t->ndim == p->ndim;
+		for (int k = 0; same && k < p->ndim; k++)
+			same = t->shape[k] == shape[k];
+		if (!same)
+			return fail(err, errlen,
+				    "tensor %s has shape %s, expected %s", p->name,
+				    shape_str(t->shape, t->ndim, have, sizeof have),
+				    shape_str(shape, p->ndim, want, sizeof want));
+		for (size_t k = 0; k < t->count; k++)
+			if (!isfinite(t->data[k]))
+				return fail(err, errlen,
+					    "tensor %s: value %zu is not finite",
+					    p->name, k);
+	}
+	for (size_t j = 0; j < f->ntensors; j++) {
+		int known = 0;
+		for (int i = 0; !known && i < n; i++)
+			known = strcmp(unet_param_at(net, i)->name,
+				       f->tensors[j].name) == 0;
+		if (!known)
+			return fail(err, errlen, "unexpected tensor %s",
+				    f->tensors[j].name);
+	}
+	return 0;
+}
+
+struct unet *
+model_load(const char *path, json_t **metadata, char *err, size_t errlen)
+{
+	struct st_file f;
+	struct unet_config cfg;
+	struct unet *net = NULL;
+	json_t *arch;
+
+	if (metadata)
+		*metadata = NULL;
+	if (st_read(path, &f, err, errlen) < 0)
+		return NULL;
+	arch = json_object_get(f.metadata, "arch");
+	if (!arch) {
+		fail(err, errlen, "__metadata__ has no \"arch\": not a unetpipe model");
+		goto done;
+	}
+	if (strcmp(json_string_value(arch), "unet") != 0) {
+		fail(err, errlen, "arch \"%s\", expected \"unet\"",
+		     json_string_value(arch));
+		goto done;
+	}
+	if (meta_int(f.metadata, "in_channels", &cfg.in_channels, err, errlen) ||
+	    meta_int(f.metadata, "base_filters", &cfg.base_filters, err, errlen) ||
+	    meta_int(f.metadata, "depth", &cfg.depth, err, errlen) ||
+	    unet_config_check(&cfg, err, errlen))
+		goto done;
+	net = unet_new(&cfg);
+	if (check_tensors(&f, net, err, errlen) < 0) {
+		unet_free(net);
+		net = NULL;
+		goto done;
+	}
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		unet_param_import(p, st_find(&f, p->name)->data);
+	}
+	if (metadata)
+		*metadata = json_incref(f.metadata);
+done:
+	st_free(&f);
+	return net;
+}
+
+int
+model_save(const char *path, struct unet *net, json_t *metadata, char *err,
+	   size_t errlen)
+{
+	const struct unet_config *cfg = unet_get_config(net);
+	struct st_file f = {0};
+	char buf[32];
+	int rc;
+
+	if (metadata && !json_is_object(metadata))
+		return fail(err, errlen, "metadata is not a JSON object");
+	f.metadata = json_object();
+	if (metadata)
+		json_object_update(f.metadata, metadata);
+	json_object_set_new(f.metadata, "arch", json_string("unet"));
+	snprintf(buf, sizeof buf, "%d", cfg->in_channels);
+	json_object_set_new(f.metadata, "in_channels", json_string(buf));
+	snprintf(buf, sizeof buf, "%d", cfg->base_filters);
+	json_object_set_new(f.metadata, "base_filters", json_string(buf));
+	snprintf(buf, sizeof buf, "%d", cfg->depth);
+	json_object_set_new(f.metadata, "depth", json_string(buf));
+
+	f.ntensors = unet_param_count(net);
+	f.tensors = xcalloc(f.ntensors, sizeof *f.tensors);
+	for (size_t i = 0; i < f.ntensors; i++) {
+		const struct unet_param *p = unet_param_at(net, (int)i);
+		struct st_tensor *t = &f.tensors[i];
+
+		t->name = xstrdup(p->name);
+		t->ndim = p->ndim;
+		for (int k = 0; k < p->ndim; k++)
+			t->shape[k] = p->shape[k];
+		t->count = p->count;
+		t->data = xcalloc(p->count, sizeof *t->data);
+		unet_param_export(p, t->data);
+	}
+	rc = st_write(path, &f, err, errlen);
+	st_free(&f);
+	return rc;
+}
