@@ -1,0 +1,141 @@
+#include "dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pamio.h"
+#include "util.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * FNV_PRIME;
+	return h;
+}
+
+void
+dataset_init(struct dataset *ds)
+{
+	memset(ds, 0, sizeof *ds);
+	ds->hash = FNV_OFFSET;
+}
+
+static void
+add_sample(struct dataset *ds, const struct image *img)
+{
+	size_t npix = (size_t)img->width * img->height;
+	int c = ds->channels, depth = img->depth;
+	size_t nval = npix * c;
+	struct dataset_sample *s;
+	uint32_t shape[4] = { img->width, img->height, c, img->maxval };
+
+	ds->samples = xreallocarray(ds->samples, ds->count + 1,
+				    sizeof *ds->samples);
+	s = &ds->samples[ds->count++];
+	s->maxval = img->maxval;
+	s->positives = 0;
+	s->mask = xmalloc(npix);
+	if (img->maxval <= 255) {
+		uint8_t *d = xmalloc(nval);
+		for (size_t p = 0; p < npix; p++)
+			for (int k = 0; k < c; k++)
+				d[p * c + k] = (uint8_t)img->data[p * depth + k];
+		s->data = d;
+		ds->bytes += nval;
+	} else {
+		uint16_t *d = xmalloc(nval * sizeof *d);
+		for (size_t p = 0; p < npix; p++)
+			for (int k = 0; k < c; k++)
+				d[p * c + k] = img->data[p * depth + k];
+		s->data = d;
+		ds->bytes += nval * sizeof *d;
+	}
+	for (size_t p = 0; p < npix; p++) {
+		s->mask[p] = (uint8_t)image_mask_at(img, p);
+		s->positives += s->mask[p];
+	}
+	ds->bytes += npix;
+	ds->hash = fnv(ds->hash, shape, sizeof shape);
+	ds->hash = fnv(ds->hash, s->data, img->maxval <= 255 ? nval : 2 * nval);
+	ds->hash = fnv(ds->hash, s->mask, npix);
+}
+
+int
+dataset_read(struct dataset *ds, const char *path)
+{
+	struct pamio_reader *r = pamio_open(path, PAMIO_SAMPLE);
+	struct image img;
+	int n = 0;
+
+	memset(&img, 0, sizeof img);
+	while (pamio_read(r, &img)) {
+		n++;
+		if (ds->count == 0) {
+			ds->width = img.width;
+			ds->height = img.height;
+			ds->channels = image_channels(&img);
+		} else if (img.width != ds->width || img.height != ds->height) {
+			die("%s: image %d: size %dx%d differs from the first "
+			    "sample's %dx%d (resize all to one size with "
+			    "ingest-resize --size)", pamio_name(r), n,
+			    img.width, img.height, ds->width, ds->height);
+		} else if (image_channels(&img) != ds->channels) {
+			die("%s: image %d: %d channel(s), the first sample has "
+			    "%d", pamio_name(r), n, image_channels(&img),
+			    ds->channels);
+		}
+		add_sample(ds, &img);
+		image_free(&img);
+	}
+	pamio_close(r);
+	return n;
+}
+
+void
+dataset_fill(const struct dataset *ds, const int *idx, int n, float *input,
+	     float *target)
+{
+	size_t npix = (size_t)ds->width * ds->height;
+	size_t nval = npix * ds->channels;
+
+	for (int i = 0; i < n; i++) {
+		const struct dataset_sample *s = &ds->samples[idx[i]];
+		/* Divide in double and round once, as the reference does. */
+		double maxval = s->maxval;
+
+		if (input) {
+			float *x = input + (size_t)i * nval;
+			if (s->maxval <= 255) {
+				const uint8_t *d = s->data;
+				for (size_t k = 0; k < nval; k++)
+					x[k] = (float)(d[k] / maxval);
+			} else {
+				const uint16_t *d = s->data;
+				for (size_t k = 0; k < nval; k++)
+					x[k] = (float)(d[k] / maxval);
+			}
+		}
+		if (target) {
+			float *t = target + (size_t)i * npix;
+			for (size_t p = 0; p < npix; p++)
+				t[p] = s->mask[p];
+		}
+	}
+}
+
+void
+dataset_free(struct dataset *ds)
+{
+	for (int i = 0; i < ds->count; i++) {
+		free(ds->samples[i].data);
+		free(ds->samples[i].mask);
+	}
+	free(ds->samples);
+	dataset_init(ds);
+}
