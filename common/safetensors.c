@@ -492,6 +492,8 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	int fd = -1, rc = -1;
 	mode_t mask;
 
+	/* Messages leave out the path: the caller names it. */
+
 	for (size_t i = 0; i < f->ntensors; i++)
 		idx[i] = i;
 	sort_file = f;
@@ -504,7 +506,8 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	snprintf(tmp, tlen, "%s.XXXXXX", path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		fail(err, errlen, "cannot create a temporary file beside it: %s",
+		     strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		goto done;
@@ -525,19 +528,21 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 		goto syserr;
 	}
 	fp = NULL;
-	if (rename(tmp, path) != 0)
-		goto syserr;
+	if (rename(tmp, path) != 0) {
+		fail(err, errlen, "cannot rename the temporary file over it: %s",
+		     strerror(errno));
+		goto done;
+	}
 	free(tmp);
 	tmp = NULL;
 	if (sync_folder(path) != 0) {
-		fail(err, errlen, "%s: fsync of its folder: %s", path,
-		     strerror(errno));
+		fail(err, errlen, "fsync of its folder: %s", strerror(errno));
 		goto done;
 	}
 	rc = 0;
 	goto done;
 syserr:
-	fail(err, errlen, "writing %s: %s", path, strerror(errno));
+	fail(err, errlen, "write error: %s", strerror(errno));
 done:
 	if (fp)
 		fclose(fp);
