@@ -1,0 +1,316 @@
+/* sample-split: split a sample stream into several files by ratio or into
+ * k folds, reproducibly for a given seed. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pamio.h"
+#include "rng.h"
+#include "util.h"
+
+#define MAX_PARTS 1000
+#define MAX_WEIGHT 1000000
+
+static const char usage_text[] =
+	"usage: sample-split [--seed N] --ratio A:B[:C...] [INPUT] OUT1 OUT2 ...\n"
+	"       sample-split [--seed N] --folds K [INPUT] OUT1 ... OUTK\n"
+	"       sample-split [--seed N] --folds K --fold I [INPUT] TRAIN TEST\n"
+	"Split a PAM stream (INPUT, or stdin when INPUT is '-' or absent) into\n"
+	"files, every image into exactly one of them, in stream order.\n"
+	"  -s, --seed N          shuffle seed (default 0)\n"
+	"  -r, --ratio A:B[:C..] one positive integer weight per output\n"
+	"  -k, --folds K         K equal folds, one output per fold\n"
+	"  -f, --fold I          with --folds: write fold I (1..K) to TEST and\n"
+	"                        the other folds to TRAIN\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n";
+
+/* Files to remove if we exit before the end: the temporary outputs and
+ * the spooled copy of stdin. */
+static char **cleanup_paths;
+static int ncleanup;
+
+static void
+cleanup(void)
+{
+	for (int i = 0; i < ncleanup; i++)
+		if (cleanup_paths[i])
+			unlink(cleanup_paths[i]);
+}
+
+static int
+parse_ratio(const char *s, long *w)
+{
+	char *copy = xstrdup(s), *p = copy, *colon;
+	int n = 0;
+
+	for (;;) {
+		colon = strchr(p, ':');
+		if (colon)
+			*colon = '\0';
+		if (n == MAX_PARTS)
+			die_usage("--ratio: more than %d parts", MAX_PARTS);
+		w[n++] = parse_long(p, 1, MAX_WEIGHT, "--ratio");
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	free(copy);
+	if (n < 2)
+		die_usage("--ratio: '%s' needs at least two parts (A:B)", s);
+	return n;
+}
+
+/* Largest remainder: part i gets floor(n * w[i] / sum) and the samples
+ * left over go one each to the parts with the largest remainders, the
+ * first part winning a tie. The counts always add up to n. */
+static void
+apportion(long n, const long *w, int parts, long *count)
+{
+	uint64_t sum = 0, *rem = xcalloc((size_t)parts, sizeof *rem);
+	long given = 0;
+
+	for (int i = 0; i < parts; i++)
+		sum += (uint64_t)w[i];
+	for (int i = 0; i < parts; i++) {
+		uint64_t q = (uint64_t)n * (uint64_t)w[i];
+		count[i] = (long)(q / sum);
+		rem[i] = q % sum;
+		given += count[i];
+	}
+	for (; given < n; given++) {
+		int best = 0;
+		for (int i = 1; i < parts; i++)
+			if (rem[i] > rem[best])
+				best = i;
+		count[best]++;
+		rem[best] = 0;
+	}
+	free(rem);
+}
+
+struct output {
+	const char *path;
+	char *tmp;
+	FILE *f;
+};
+
+static void
+open_output(struct output *o, mode_t mode)
+{
+	size_t n = strlen(o->path);
+	int fd;
+
+	o->tmp = xmalloc(n + 8);
+	memcpy(o->tmp, o->path, n);
+	memcpy(o->tmp + n, ".XXXXXX", 8);
+	fd = mkstemp(o->tmp);
+	if (fd < 0)
+		die("%s:", o->path);
+	cleanup_paths[ncleanup++] = o->tmp;
+	if (fchmod(fd, mode) != 0)
+		die("%s:", o->tmp);
+	o->f = fdopen(fd, "wb");
+	if (!o->f)
+		die("%s:", o->tmp);
+}
+
+static void
+finish_output(struct output *o)
+{
+	if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
+		die("%s: write error:", o->path);
+	if (fclose(o->f) != 0)
+		die("%s: write error:", o->path);
+	o->f = NULL;
+}
+
+/* A temporary file in $TMPDIR for a copy of an input that cannot be read
+ * twice (a pipe, a terminal, a device); removed at exit. */
+static FILE *
+open_spool(char **pathp)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	FILE *f;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	path = xmalloc(strlen(dir) + 32);
+	sprintf(path, "%s/sample-split.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		die("%s:", path);
+	cleanup_paths[ncleanup++] = path;
+	f = fdopen(fd, "wb");
+	if (!f)
+		die("%s:", path);
+	*pathp = path;
+	return f;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"seed", required_argument, NULL, 's'},
+		{"ratio", required_argument, NULL, 'r'},
+		{"folds", required_argument, NULL, 'k'},
+		{"fold", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static long weight[MAX_PARTS], count[MAX_PARTS];
+	const char *ratio = NULL, *input = "-";
+	char *spool_path = NULL;
+	FILE *spool = NULL;
+	long seed = 0, folds = 0, fold = 0;
+	int parts, nout, nargs, c, n, seekable, *order, *group;
+	struct output *out;
+	struct pamio_reader *r;
+	struct image img;
+	off_t stdin_start = -1;
+	mode_t mask;
+	struct rng rng;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, "s:r:k:f:hV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 's':
+			seed = parse_long(optarg, 0, LONG_MAX, "--seed");
+			break;
+		case 'r':
+			ratio = optarg;
+			break;
+		case 'k':
+			folds = parse_long(optarg, 2, MAX_PARTS, "--folds");
+			break;
+		case 'f':
+			fold = parse_long(optarg, 1, MAX_PARTS, "--fold");
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("sample-split unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		default:
+			die_usage("unknown option");
+		}
+	}
+	if (!ratio == !folds)
+		die_usage("give exactly one of --ratio and --folds");
+	if (fold && !folds)
+		die_usage("--fold needs --folds");
+	if (fold > folds && folds)
+		die_usage("--fold: %ld is out of range [1, %ld]", fold, folds);
+	if (ratio) {
+		parts = parse_ratio(ratio, weight);
+	} else {
+		parts = (int)folds;
+		for (int i = 0; i < parts; i++)
+			weight[i] = 1;
+	}
+	nout = fold ? 2 : parts;
+	nargs = argc - optind;
+	if (nargs == nout + 1)
+		input = argv[optind++];
+	else if (nargs != nout)
+		die_usage("%d output files expected, %d names given", nout,
+			  nargs);
+	out = xcalloc((size_t)nout, sizeof *out);
+	for (int i = 0; i < nout; i++) {
+		out[i].path = argv[optind + i];
+		if (strcmp(out[i].path, "-") == 0 || !*out[i].path)
+			die_usage("outputs must be file names, not '%s'",
+				  out[i].path);
+		for (int j = 0; j < i; j++)
+			if (strcmp(out[i].path, out[j].path) == 0)
+				die_usage("output '%s' given twice",
+					  out[i].path);
+	}
+
+	cleanup_paths = xcalloc((size_t)nout + 1, sizeof *cleanup_paths);
+	atexit(cleanup);
+	mask = umask(0);
+	umask(mask);
+	for (int i = 0; i < nout; i++)
+		open_output(&out[i], 0666 & ~mask);
+
+	/* Two passes: count (and check) the images, then copy each to its
+	 * output. Only one image is in memory at a time. An input that
+	 * cannot be read twice is copied to a temporary file during the
+	 * first pass, and the second pass reads that copy. */
+	if (strcmp(input, "-") == 0) {
+		struct stat st;
+		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+			stdin_start = ftello(stdin);
+		seekable = stdin_start >= 0;
+	} else {
+		struct stat st;
+		if (stat(input, &st) != 0)
+			die("%s:", input);
+		seekable = S_ISREG(st.st_mode);
+	}
+	if (!seekable)
+		spool = open_spool(&spool_path);
+
+	memset(&img, 0, sizeof img);
+	r = pamio_open(input, PAMIO_IMAGE | PAMIO_SAMPLE);
+	while (pamio_read(r, &img)) {
+		if (spool)
+			pamio_write(spool, &img);
+		image_free(&img);
+	}
+	n = pamio_count(r);
+	pamio_close(r);
+	if (spool && (fflush(spool) != 0 || ferror(spool) ||
+		      fclose(spool) != 0))
+		die("%s: write error:", spool_path);
+
+	apportion(n, weight, parts, count);
+	order = xcalloc((size_t)n, sizeof *order);
+	group = xcalloc((size_t)n, sizeof *group);
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	rng_seed(&rng, (uint64_t)seed);
+	rng_shuffle(&rng, order, n);
+	for (int g = 0, k = 0; g < parts; g++)
+		for (long j = 0; j < count[g]; j++, k++)
+			group[order[k]] = fold ? (g == fold - 1) : g;
+
+	if (stdin_start >= 0) {
+		clearerr(stdin);
+		if (fseeko(stdin, stdin_start, SEEK_SET) != 0)
+			die("stdin:");
+	}
+	r = pamio_open(spool_path ? spool_path : input,
+		       PAMIO_IMAGE | PAMIO_SAMPLE);
+	while (pamio_count(r) < n && pamio_read(r, &img)) {
+		pamio_write(out[group[pamio_count(r) - 1]].f, &img);
+		image_free(&img);
+	}
+	if (pamio_count(r) != n)
+		die("%s: changed while being read", pamio_name(r));
+	pamio_close(r);
+
+	for (int i = 0; i < nout; i++)
+		finish_output(&out[i]);
+	for (int i = 0; i < nout; i++) {
+		if (rename(out[i].tmp, out[i].path) != 0)
+			die("%s:", out[i].path);
+		free(out[i].tmp);
+		cleanup_paths[i] = NULL;
+	}
+	return 0;
+}
