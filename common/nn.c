@@ -1,0 +1,713 @@
+#include "nn.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "rng.h"
+#include "util.h"
+
+void openblas_set_num_threads(int);
+
+#define MAX_THREADS 64
+/* A tile of im2col rows aims at this many floats (it stays in L2), with
+ * at least MIN_ROWS and at most MAX_ROWS rows. */
+#define TILE_FLOATS 32768
+#define MIN_ROWS 16
+#define MAX_ROWS 512
+
+/* Per-thread scratch: an im2col tile, and private weight and bias
+ * gradients when several threads accumulate them. */
+struct scratch {
+	float *col;
+	float *dk;
+	float *db;
+};
+
+static struct {
+	int n;                  /* threads, the caller being thread 0 */
+	pthread_t th[MAX_THREADS];
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	void (*fn)(void *arg, int t, int nt);
+	void *arg;
+	unsigned gen;
+	int pending;
+	int quit;
+	int max_channels;       /* reserved for */
+	size_t col_floats, dk_floats;
+	struct scratch s[MAX_THREADS];
+	float *kflip;           /* a rearranged kernel, shared */
+} pool = {
+	.n = 1,
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.go = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+static void
+scratch_alloc(struct scratch *s)
+{
+	free(s->col);
+	free(s->dk);
+	s->col = xmalloc(pool.col_floats * sizeof(float));
+	s->dk = xmalloc(pool.dk_floats * sizeof(float));
+	s->db = s->dk + pool.dk_floats - pool.max_channels;
+}
+
+void
+nn_reserve(int max_channels)
+{
+	size_t mc = max_channels;
+
+	openblas_set_num_threads(1);
+	if (max_channels <= pool.max_channels)
+		return;
+	pool.max_channels = max_channels;
+	pool.col_floats = 9 * mc * MIN_ROWS > TILE_FLOATS
+			  ? 9 * mc * MIN_ROWS : TILE_FLOATS;
+	pool.dk_floats = 9 * mc * mc + mc;
+	for (int t = 0; t < pool.n; t++)
+		scratch_alloc(&pool.s[t]);
+	free(pool.kflip);
+	pool.kflip = xmalloc(9 * mc * mc * sizeof(float));
+}
+
+static void *
+worker(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	unsigned seen;
+
+	pthread_mutex_lock(&pool.mu);
+	seen = pool.gen;
+	for (;;) {
+		while (pool.gen == seen && !pool.quit)
+			pthread_cond_wait(&pool.go, &pool.mu);
+		if (pool.quit)
+			break;
+		seen = pool.gen;
+		void (*fn)(void *, int, int) = pool.fn;
+		void *a = pool.arg;
+		int nt = pool.n;
+		pthread_mutex_unlock(&pool.mu);
+		fn(a, t, nt);
+		pthread_mutex_lock(&pool.mu);
+		if (--pool.pending == 0)
+			pthread_cond_signal(&pool.done);
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return NULL;
+}
+
+void
+nn_set_threads(int threads)
+{
+	if (threads < 1)
+		threads = 1;
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	openblas_set_num_threads(1);
+	if (threads == pool.n)
+		return;
+	if (pool.n > 1) {
+		pthread_mutex_lock(&pool.mu);
+		pool.quit = 1;
+		pthread_cond_broadcast(&pool.go);
+		pthread_mutex_unlock(&pool.mu);
+		for (int t = 1; t < pool.n; t++)
+			pthread_join(pool.th[t], NULL);
+		pool.quit = 0;
+	}
+	for (int t = threads; t < pool.n; t++) {
+		free(pool.s[t].col);
+		free(pool.s[t].dk);
+		memset(&pool.s[t], 0, sizeof pool.s[t]);
+	}
+	for (int t = pool.n; t < threads; t++)
+		if (pool.max_channels > 0)
+			scratch_alloc(&pool.s[t]);
+	pool.n = threads;
+	for (int t = 1; t < threads; t++)
+		if (pthread_create(&pool.th[t], NULL, worker,
+				   (void *)(intptr_t)t) != 0)
+			die("cannot start a thread");
+}
+
+int
+nn_threads(void)
+{
+	return pool.n;
+}
+
+/* Run fn(arg, t, n) on every thread t of n and wait for all of them. */
+static void
+run(void (*fn)(void *, int, int), void *arg)
+{
+	if (pool.n == 1) {
+		fn(arg, 0, 1);
+		return;
+	}
+	pthread_mutex_lock(&pool.mu);
+	pool.fn = fn;
+	pool.arg = arg;
+	pool.pending = pool.n - 1;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.go);
+	pthread_mutex_unlock(&pool.mu);
+	fn(arg, 0, pool.n);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.pending > 0)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pthread_mutex_unlock(&pool.mu);
+}
+
+/* Rows per tile for an im2col of k columns. */
+static int
+tile_rows(size_t k)
+{
+	size_t r = TILE_FLOATS / k;
+
+	if (r < MIN_ROWS)
+		r = MIN_ROWS;
+	if (r > MAX_ROWS)
+		r = MAX_ROWS;
+	return (int)r;
+}
+
+/* The static share [*lo, *hi) of thread t of nt in 0 .. total. */
+static void
+share(size_t total, int t, int nt, size_t *lo, size_t *hi)
+{
+	*lo = total * t / nt;
+	*hi = total * (t + 1) / nt;
+}
+
+/* Where thread t accumulates weight and bias gradients: straight into the
+ * result with one thread, else into zeroed private buffers that
+ * reduce_grads adds up in thread order. */
+static void
+grad_target(int t, int nt, float *dk, float *db, size_t kcount, int cout,
+	    float **tdk, float **tdb)
+{
+	if (nt == 1) {
+		*tdk = dk;
+		*tdb = db;
+		return;
+	}
+	*tdk = pool.s[t].dk;
+	*tdb = pool.s[t].db;
+	memset(*tdk, 0, kcount * sizeof(float));
+	memset(*tdb, 0, cout * sizeof(float));
+}
+
+static void
+reduce_grads(float *dk, float *db, size_t kcount, int cout)
+{
+	if (pool.n == 1)
+		return;
+	for (int t = 0; t < pool.n; t++) {
+		const float *a = pool.s[t].dk, *b = pool.s[t].db;
+
+		for (size_t i = 0; i < kcount; i++)
+			dk[i] += a[i];
+		for (int i = 0; i < cout; i++)
+			db[i] += b[i];
+	}
+}
+
+static void
+fill_bias(float *y, int ldy, size_t rows, const float *b, int c)
+{
+	for (size_t r = 0; r < rows; r++)
+		memcpy(y + r * ldy, b, c * sizeof(float));
+}
+
+static void
+relu_rows(float *y, int ldy, size_t rows, int c)
+{
+	for (size_t r = 0; r < rows; r++) {
+		float *p = y + r * ldy;
+
+		for (int i = 0; i < c; i++)
+			p[i] = p[i] > 0 ? p[i] : 0;
+	}
+}
+
+static void
+sum_rows(const float *dy, int lddy, size_t rows, int c, float *db)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *p = dy + r * lddy;
+
+		for (int i = 0; i < c; i++)
+			db[i] += p[i];
+	}
+}
+
+/* im2col of a 3x3 window, padding 1: row r of col holds, for pixel p0 + r
+ * of an n x h x w map, its 9 neighbours (ky, kx) of c channels, zeros
+ * outside the image. With stride 2 the map is 2h x 2w and the window of
+ * pixel (y, x) is centred on (2y, 2x), as in a transposed convolution. */
+static void
+im2col(const float *x, int ldx, int h, int w, int c, int stride, size_t p0,
+       int rows, float *col)
+{
+	size_t hw = (size_t)h * w;
+	int mh = h * stride, mw = w * stride;
+	size_t rowbytes = c * sizeof(float);
+
+	for (int r = 0; r < rows; r++) {
+		size_t p = p0 + r;
+		size_t img = p / hw;
+		int rem = (int)(p % hw);
+		int cy = rem / w * stride;
+		int cx = rem % w * stride;
+		const float *base = x + img * mh * mw * ldx;
+		float *d = col + (size_t)r * 9 * c;
+
+		for (int ky = 0; ky < 3; ky++) {
+			int yy = cy + ky - 1;
+
+			if (yy < 0 || yy >= mh) {
+				memset(d, 0, 3 * rowbytes);
+				d += 3 * c;
+				continue;
+			}
+			for (int kx = 0; kx < 3; kx++, d += c) {
+				int xx = cx + kx - 1;
+
+				if (xx < 0 || xx >= mw)
+					memset(d, 0, rowbytes);
+				else
+					memcpy(d, base + ((size_t)yy * mw + xx)
+						   * ldx, rowbytes);
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------ conv 3x3 */
+
+struct conv_args {
+	const float *x, *k, *b, *dy;
+	float *y, *dx, *dk, *db;
+	int ldx, ldy, lddy, lddx;
+	int n, h, w, cin, cout, relu;
+};
+
+static void
+conv3x3_forward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n * a->h * a->w;
+	int kk = 9 * a->cin;
+	int rows = tile_rows(kk);
+	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
+	float *col = pool.s[t].col;
+
+	share(ntiles, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		size_t p0 = i * rows;
+		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
+		float *y = a->y + p0 * a->ldy;
+
+		im2col(a->x, a->ldx, a->h, a->w, a->cin, 1, p0, m, col);
+		fill_bias(y, a->ldy, m, a->b, a->cout);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+			    a->cout, kk, 1.0f, col, kk, a->k, kk, 1.0f, y,
+			    a->ldy);
+		if (a->relu)
+			relu_rows(y, a->ldy, m, a->cout);
+	}
+}
+
+void
+nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
+		   const float *k, const float *b, int cout, float *y,
+		   int ldy, int relu)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .b = b, .y = y, .ldx = ldx, .ldy = ldy,
+		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+		.relu = relu,
+	};
+
+	run(conv3x3_forward_part, &a);
+}
+
+static void
+conv3x3_backward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n * a->h * a->w;
+	int kx = 9 * a->cin, ky = 9 * a->cout;
+	int rows = tile_rows(kx > ky ? kx : ky);
+	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
+	float *col = pool.s[t].col, *dk, *db;
+
+	grad_target(t, nt, a->dk, a->db, (size_t)kx * a->cout, a->cout, &dk,
+		    &db);
+	share(ntiles, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		size_t p0 = i * rows;
+		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
+		const float *dy = a->dy + p0 * a->lddy;
+
+		im2col(a->x, a->ldx, a->h, a->w, a->cin, 1, p0, m, col);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cout,
+			    kx, m, 1.0f, dy, a->lddy, col, kx, 1.0f, dk, kx);
+		sum_rows(dy, a->lddy, m, a->cout, db);
+		if (!a->dx)
+			continue;
+		im2col(a->dy, a->lddy, a->h, a->w, a->cout, 1, p0, m, col);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+			    a->cin, ky, 1.0f, col, ky, pool.kflip, ky, 0.0f,
+			    a->dx + p0 * a->lddx, a->lddx);
+	}
+}
+
+void
+nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
+		    const float *k, int cout, const float *dy, int lddy,
+		    float *dx, int lddx, float *dk, float *db)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
+		.ldx = ldx, .lddy = lddy, .lddx = lddx,
+		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+	};
+
+	/* dx is the forward convolution of dy with the kernel flipped in
+	 * space and transposed: kflip[ci][ky][kx][co] =
+	 * k[co][2-ky][2-kx][ci]. */
+	if (dx)
+		for (int co = 0; co < cout; co++)
+			for (int s = 0; s < 9; s++)
+				for (int ci = 0; ci < cin; ci++)
+					pool.kflip[((size_t)ci * 9 + 8 - s)
+						   * cout + co] =
+						k[((size_t)co * 9 + s) * cin
+						  + ci];
+	run(conv3x3_backward_part, &a);
+	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
+}
+
+/* ------------------------------------------------------ transposed conv */
+
+static void
+upconv_forward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t hw = (size_t)a->h * a->w, lo, hi;
+	int kk = 9 * a->cout;
+	int rows = tile_rows(kk);
+	int oh = 2 * a->h, ow = 2 * a->w;
+	float *tt = pool.s[t].col;
+
+	/* Whole images per thread: the scatter below adds into output
+	 * pixels that neighbouring input rows share. */
+	share(a->n, t, nt, &lo, &hi);
+	fill_bias(a->y + lo * 4 * hw * a->ldy, a->ldy, (hi - lo) * 4 * hw,
+		  a->b, a->cout);
+	for (size_t p0 = lo * hw; p0 < hi * hw; p0 += rows) {
+		int m = hi * hw - p0 < (size_t)rows ? (int)(hi * hw - p0)
+						    : rows;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kk,
+			    a->cin, 1.0f, a->x + p0 * a->ldx, a->ldx, a->k,
+			    kk, 0.0f, tt, kk);
+		for (int r = 0; r < m; r++) {
+			size_t p = p0 + r, img = p / hw;
+			int rem = (int)(p % hw);
+			int iy = rem / a->w, ix = rem % a->w;
+			float *base = a->y + img * 4 * hw * a->ldy;
+
+			for (int ky = 0; ky < 3; ky++) {
+				int oy = 2 * iy - 1 + ky;
+
+				if (oy < 0 || oy >= oh)
+					continue;
+				for (int kx = 0; kx < 3; kx++) {
+					int ox = 2 * ix - 1 + kx;
+					const float *s = tt + (size_t)r * kk
+						+ (ky * 3 + kx) * a->cout;
+					float *d;
+
+					if (ox < 0 || ox >= ow)
+						continue;
+					d = base + ((size_t)oy * ow + ox)
+						* a->ldy;
+					for (int c = 0; c < a->cout; c++)
+						d[c] += s[c];
+				}
+			}
+		}
+	}
+}
+
+void
+nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
+		  const float *k, const float *b, int cout, float *y, int ldy)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .b = b, .y = y, .ldx = ldx, .ldy = ldy,
+		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+	};
+
+	run(upconv_forward_part, &a);
+}
+
+static void
+upconv_backward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n * a->h * a->w;
+	int kk = 9 * a->cout;
+	int rows = tile_rows(kk);
+	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
+	float *col = pool.s[t].col, *dk, *db;
+
+	grad_target(t, nt, a->dk, a->db, (size_t)kk * a->cin, a->cout, &dk,
+		    &db);
+	share(ntiles, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		size_t p0 = i * rows;
+		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
+		const float *x = a->x + p0 * a->ldx;
+
+		im2col(a->dy, a->lddy, a->h, a->w, a->cout, 2, p0, m, col);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cin,
+			    kk, m, 1.0f, x, a->ldx, col, kk, 1.0f, dk, kk);
+		if (a->dx)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+				    a->cin, kk, 1.0f, col, kk, a->k, kk, 0.0f,
+				    a->dx + p0 * a->lddx, a->lddx);
+	}
+	share(4 * npix, t, nt, &lo, &hi);
+	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
+}
+
+void
+nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
+		   const float *k, int cout, const float *dy, int lddy,
+		   float *dx, int lddx, float *dk, float *db)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
+		.ldx = ldx, .lddy = lddy, .lddx = lddx,
+		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+	};
+
+	run(upconv_backward_part, &a);
+	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
+}
+
+/* ------------------------------------------------------------ conv 1x1 */
+
+static void
+conv1x1_forward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n, lo, hi;
+
+	share(npix, t, nt, &lo, &hi);
+	if (hi == lo)
+		return;
+	fill_bias(a->y + lo * a->ldy, a->ldy, hi - lo, a->b, a->cout);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo),
+		    a->cout, a->cin, 1.0f, a->x + lo * a->ldx, a->ldx, a->k,
+		    a->cin, 1.0f, a->y + lo * a->ldy, a->ldy);
+}
+
+void
+nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
+		   const float *k, const float *b, int cout, float *y,
+		   int ldy)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .b = b, .y = y, .ldx = ldx, .ldy = ldy,
+		.n = (int)npix, .cin = cin, .cout = cout,
+	};
+
+	run(conv1x1_forward_part, &a);
+}
+
+static void
+conv1x1_backward_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n, lo, hi;
+	float *dk, *db;
+
+	grad_target(t, nt, a->dk, a->db, (size_t)a->cin * a->cout, a->cout,
+		    &dk, &db);
+	share(npix, t, nt, &lo, &hi);
+	if (hi == lo)
+		return;
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cout, a->cin,
+		    (int)(hi - lo), 1.0f, a->dy + lo * a->lddy, a->lddy,
+		    a->x + lo * a->ldx, a->ldx, 1.0f, dk, a->cin);
+	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
+	if (a->dx)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+			    (int)(hi - lo), a->cin, a->cout, 1.0f,
+			    a->dy + lo * a->lddy, a->lddy, a->k, a->cin, 0.0f,
+			    a->dx + lo * a->lddx, a->lddx);
+}
+
+void
+nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
+		    const float *k, int cout, const float *dy, int lddy,
+		    float *dx, int lddx, float *dk, float *db)
+{
+	struct conv_args a = {
+		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
+		.ldx = ldx, .lddy = lddy, .lddx = lddx,
+		.n = (int)npix, .cin = cin, .cout = cout,
+	};
+
+	run(conv1x1_backward_part, &a);
+	reduce_grads(dk, db, (size_t)cin * cout, cout);
+}
+
+/* ------------------------------------------------ ReLU, pooling, loss */
+
+void
+nn_relu_forward(float *y, int ldy, size_t npix, int c)
+{
+	relu_rows(y, ldy, npix, c);
+}
+
+void
+nn_relu_backward(const float *y, int ldy, float *dy, int lddy, size_t npix,
+		 int c)
+{
+	for (size_t r = 0; r < npix; r++) {
+		const float *v = y + r * ldy;
+		float *g = dy + r * lddy;
+
+		for (int i = 0; i < c; i++)
+			g[i] = v[i] > 0 ? g[i] : 0;
+	}
+}
+
+void
+nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
+		   float *y, int ldy)
+{
+	int oh = h / 2, ow = w / 2;
+
+	for (int i = 0; i < n; i++)
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++) {
+				const float *a = x + (((size_t)i * h + 2 * oy)
+						      * w + 2 * ox) * ldx;
+				const float *b = a + ldx;
+				const float *cc = a + (size_t)w * ldx;
+				const float *d = cc + ldx;
+				float *o = y + (((size_t)i * oh + oy) * ow
+						+ ox) * ldy;
+
+				for (int ch = 0; ch < c; ch++) {
+					float m = a[ch];
+
+					m = b[ch] > m ? b[ch] : m;
+					m = cc[ch] > m ? cc[ch] : m;
+					m = d[ch] > m ? d[ch] : m;
+					o[ch] = m;
+				}
+			}
+}
+
+void
+nn_maxpool_backward(const float *x, int ldx, int n, int h, int w, int c,
+		    const float *dy, int lddy, float *dx, int lddx)
+{
+	int oh = h / 2, ow = w / 2;
+
+	for (int i = 0; i < n; i++)
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++) {
+				size_t p = ((size_t)i * h + 2 * oy) * w
+					   + 2 * ox;
+				size_t off[4] = { p, p + 1, p + w, p + w + 1 };
+				const float *g = dy + (((size_t)i * oh + oy)
+						       * ow + ox) * lddy;
+
+				for (int ch = 0; ch < c; ch++) {
+					int best = 0;
+					float m = x[off[0] * ldx + ch];
+
+					for (int j = 1; j < 4; j++) {
+						float v = x[off[j] * ldx + ch];
+
+						if (v > m) {
+							m = v;
+							best = j;
+						}
+					}
+					dx[off[best] * lddx + ch] += g[ch];
+				}
+			}
+}
+
+double
+nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
+	      float *dx)
+{
+	double sum = 0;
+	float scale = 1.0f / (float)npix;
+
+	for (size_t i = 0; i < npix; i++) {
+		double v = x[i], y = t[i];
+		/* softplus(-v) = log(1 + exp(-v)), without overflow */
+		double sp = log1p(exp(-fabs(v))) + (v < 0 ? -v : 0);
+
+		sum += (1 - y) * v + (1 + (pw - 1) * y) * sp;
+		if (dx) {
+			double s = 1 / (1 + exp(-v));
+
+			dx[i] = (float)(((1 - y) * s - pw * y * (1 - s)))
+				* scale;
+		}
+	}
+	return sum / (double)npix;
+}
+
+/* ------------------------------------------------------ init, optimiser */
+
+void
+nn_glorot_uniform(float *k, size_t count, int fan_in, int fan_out,
+		  struct rng *r)
+{
+	double bound = sqrt(6.0 / (fan_in + fan_out));
+
+	for (size_t i = 0; i < count; i++)
+		k[i] = (float)((2 * rng_uniform(r) - 1) * bound);
+}
+
+void
+nn_adam_update(float *p, const float *g, float *m, float *v, size_t count,
+	       double lr, double b1, double b2, double eps, long t)
+{
+	/* The same float32 operations in the same order as PyTorch's
+	 * single-tensor Adam, the scalars rounded as it rounds them. */
+	float fb1 = (float)b1, fa1 = (float)(1 - b1);
+	float fb2 = (float)b2, fa2 = (float)(1 - b2);
+	float bc2 = (float)sqrt(1 - pow(b2, (double)t));
+	float step = (float)(lr / (1 - pow(b1, (double)t)));
+	float feps = (float)eps;
+
+	for (size_t i = 0; i < count; i++) {
+		float mi = m[i] * fb1 + fa1 * g[i];
+		float vi = v[i] * fb2 + fa2 * g[i] * g[i];
+
+		m[i] = mi;
+		v[i] = vi;
+		p[i] -= step * (mi / (sqrtf(vi) / bc2 + feps));
+	}
+}

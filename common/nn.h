@@ -1,0 +1,115 @@
+/* nn: the layers of the U-Net in float32, channels-last (NHWC), forward and
+ * backward, plus the worker threads and scratch memory they share.
+ *
+ * Conventions for every layer:
+ * - A feature map is n images of h x w pixels, each pixel `c` consecutive
+ *   floats; consecutive pixels are `ld` floats apart (ld >= c), so that a
+ *   layer can read or write one channel slice of a wider buffer (the
+ *   concatenation [up-sampled, skip] is built that way, without copies).
+ * - Kernels are in our layout: a 3x3 convolution [Cout][ky][kx][Cin], a 3x3
+ *   transposed convolution [Cin][ky][kx][Cout], a 1x1 convolution
+ *   [Cout][Cin]; biases [Cout].
+ * - Backward functions ADD the weight and bias gradients into dw and db
+ *   and OVERWRITE the input gradient dx (none when dx is NULL), unless said
+ *   otherwise.
+ * - Results are deterministic for a given thread count (nn_set_threads).
+ * - Scratch memory is reserved beforehand with nn_reserve; the layers
+ *   allocate nothing. Not reentrant: one layer call at a time. */
+#ifndef UNETPIPE_NN_H
+#define UNETPIPE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Use `threads` worker threads (1 .. 64) in every layer from now on;
+ * OpenBLAS itself runs single-threaded inside them. */
+void nn_set_threads(int threads);
+
+/* The current number of threads (default 1). */
+int nn_threads(void);
+
+/* Make the scratch memory big enough for layers with at most max_channels
+ * input or output channels (any layer kind). Never shrinks. */
+void nn_reserve(int max_channels);
+
+/* 3x3 convolution, padding 1, stride 1, bias, optional fused ReLU:
+ * y[n,h,w,0..cout) = (relu)(b + sum over 3x3 x cin of x * k), x with cin
+ * channels at pixel stride ldx; y overwritten, pixel stride ldy. */
+void nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w,
+			int cin, const float *k, const float *b, int cout,
+			float *y, int ldy, int relu);
+
+/* Backward of nn_conv3x3_forward (without the ReLU: dy is the gradient of
+ * the pre-activation, see nn_relu_backward): dk += dL/dk, db += dL/db,
+ * dx = dL/dx (pixel stride lddx) when dx is not NULL. */
+void nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w,
+			 int cin, const float *k, int cout, const float *dy,
+			 int lddy, float *dx, int lddx, float *dk, float *db);
+
+/* 3x3 transposed convolution, stride 2, padding 1, output padding 1, bias
+ * (PyTorch's ConvTranspose2d(cin, cout, 3, 2, 1, 1)): x is n x h x w x cin,
+ * y is n x 2h x 2w x cout, overwritten, with
+ * y[oy,ox] = b + sum of x[iy,ix,ci] k[ci,ky,kx,:] over oy = 2iy-1+ky,
+ * ox = 2ix-1+kx. */
+void nn_upconv_forward(const float *x, int ldx, int n, int h, int w,
+		       int cin, const float *k, const float *b, int cout,
+		       float *y, int ldy);
+
+/* Backward of nn_upconv_forward: dy is n x 2h x 2w x cout. */
+void nn_upconv_backward(const float *x, int ldx, int n, int h, int w,
+			int cin, const float *k, int cout, const float *dy,
+			int lddy, float *dx, int lddx, float *dk, float *db);
+
+/* 1x1 convolution with bias: y[p, 0..cout) = b + k x[p, 0..cin) over the
+ * `npix` pixels; y overwritten. */
+void nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
+			const float *k, const float *b, int cout, float *y,
+			int ldy);
+
+/* Backward of nn_conv1x1_forward. */
+void nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
+			 const float *k, int cout, const float *dy, int lddy,
+			 float *dx, int lddx, float *dk, float *db);
+
+/* ReLU in place on npix pixels of c channels. */
+void nn_relu_forward(float *y, int ldy, size_t npix, int c);
+
+/* ReLU backward in place: dy = 0 where the ReLU output y <= 0 (PyTorch's
+ * relu'(0) = 0). */
+void nn_relu_backward(const float *y, int ldy, float *dy, int lddy,
+		      size_t npix, int c);
+
+/* 2x2 max pooling, stride 2 (h and w even): y is n x h/2 x w/2 x c,
+ * overwritten. */
+void nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
+			float *y, int ldy);
+
+/* Backward of nn_maxpool_forward: ADDS each dy to dx at the first maximum
+ * of its window in row-major order (PyTorch's CPU rule); dx is not
+ * cleared. */
+void nn_maxpool_backward(const float *x, int ldx, int n, int h, int w,
+			 int c, const float *dy, int lddy, float *dx,
+			 int lddx);
+
+/* Mean over the npix logits x of the binary cross-entropy with targets t
+ * (0 or 1), positives weighted by pw (PyTorch's
+ * binary_cross_entropy_with_logits with pos_weight), accumulated in double.
+ * When dx is not NULL it receives dL/dx (npix floats). */
+double nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
+		     float *dx);
+
+/* Fill k (count floats) uniformly in [-bound, bound) from r, where
+ * bound = sqrt(6 / (fan_in + fan_out)) (Glorot / xavier_uniform_). */
+struct rng;
+void nn_glorot_uniform(float *k, size_t count, int fan_in, int fan_out,
+		       struct rng *r);
+
+/* One Adam update of count parameters p from gradient g with moments m, v,
+ * as torch.optim.Adam does it at step t (1, 2, ...): m = b1 m + (1-b1) g,
+ * v = b2 v + (1-b2) g^2, p -= lr / (1-b1^t) m / (sqrt(v) / sqrt(1-b2^t) +
+ * eps). */
+void nn_adam_update(float *p, const float *g, float *m, float *v,
+		    size_t count, double lr, double b1, double b2, double eps,
+		    long t);
+
+#endif

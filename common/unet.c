@@ -1,0 +1,585 @@
+#include "unet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "rng.h"
+#include "util.h"
+
+#define MAX_PARAMS (10 * UNET_MAX_DEPTH)
+#define MAX_WIDTH 4096
+
+/* A convolution's two parameters. */
+struct layer {
+	struct unet_param *k, *b;
+};
+
+struct unet {
+	struct unet_config cfg;
+	int nparams;
+	struct unet_param params[MAX_PARAMS];
+	/* levels 1 .. depth: enc[l] = cl.conv1, cl.conv2; levels 1 ..
+	 * depth-1: up[l] = u(2D-l), dec[l] = c(2D-l).conv1, conv2 */
+	struct layer enc[UNET_MAX_DEPTH + 1][2];
+	struct layer up[UNET_MAX_DEPTH + 1];
+	struct layer dec[UNET_MAX_DEPTH + 1][2];
+	struct layer out;
+};
+
+/* The maps of one level (l = 1 at full resolution), n images of h x w.
+ * Encoder: pool (l > 1, the max-pooled skip of level l-1), a (conv1),
+ * then the skip (conv2) which for l < depth is the second channel half of
+ * cat = [up-sampled, skip], for l = depth its own map e. Decoder (l <
+ * depth): cat, b (conv1), d (conv2). Each g* is the gradient of its map. */
+struct level {
+	int h, w, ch;
+	float *pool, *a, *cat, *e, *b, *d;
+	float *gpool, *ga, *gcat, *ge, *gb, *gd;
+};
+
+struct unet_work {
+	struct unet *net;
+	int batch, height, width, training;
+	float *input, *logits, *glogits;
+	struct level lv[UNET_MAX_DEPTH + 1];
+};
+
+int
+unet_config_check(const struct unet_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->in_channels < 1 || cfg->in_channels > 4) {
+		snprintf(err, errlen, "in_channels %d, expected 1 to 4",
+			 cfg->in_channels);
+		return -1;
+	}
+	if (cfg->depth < 2 || cfg->depth > UNET_MAX_DEPTH) {
+		snprintf(err, errlen, "depth %d, expected 2 to %d", cfg->depth,
+			 UNET_MAX_DEPTH);
+		return -1;
+	}
+	if (cfg->base_filters < 1
+	    || (long)cfg->base_filters << (cfg->depth - 1) > MAX_WIDTH) {
+		snprintf(err, errlen, "base_filters %d with depth %d, expected "
+			 "1 to %d", cfg->base_filters, cfg->depth,
+			 MAX_WIDTH >> (cfg->depth - 1));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+add_param(struct unet *net, const char *name, int ndim, int s0, int s1,
+	  int s2, int s3)
+{
+	struct unet_param *p = &net->params[net->nparams++];
+	int s[4] = { s0, s1, s2, s3 };
+
+	if (strlen(name) >= sizeof p->name)
+		die("unet: parameter name %s too long", name);
+	memcpy(p->name, name, strlen(name) + 1);
+	p->ndim = ndim;
+	p->count = 1;
+	for (int i = 0; i < ndim; i++) {
+		p->shape[i] = s[i];
+		p->count *= s[i];
+	}
+}
+
+/* Add a module's weight [s0, s1, k, k] and bias [bias] as "prefix.weight"
+ * and "prefix.bias". */
+static void
+add_module(struct unet *net, const char *prefix, int s0, int s1, int k,
+	   int bias)
+{
+	char name[64];
+
+	snprintf(name, sizeof name, "%s.weight", prefix);
+	add_param(net, name, 4, s0, s1, k, k);
+	snprintf(name, sizeof name, "%s.bias", prefix);
+	add_param(net, name, 1, bias, 0, 0, 0);
+}
+
+static int
+cmp_param(const void *a, const void *b)
+{
+	return strcmp(((const struct unet_param *)a)->name,
+		      ((const struct unet_param *)b)->name);
+}
+
+static struct layer
+find_layer(struct unet *net, const char *prefix)
+{
+	char wname[64], bname[64];
+	struct layer l = { NULL, NULL };
+
+	snprintf(wname, sizeof wname, "%s.weight", prefix);
+	snprintf(bname, sizeof bname, "%s.bias", prefix);
+	for (int i = 0; i < net->nparams; i++) {
+		if (strcmp(net->params[i].name, wname) == 0)
+			l.k = &net->params[i];
+		if (strcmp(net->params[i].name, bname) == 0)
+			l.b = &net->params[i];
+	}
+	return l;
+}
+
+static int
+width(const struct unet_config *cfg, int level)
+{
+	return cfg->base_filters << (level - 1);
+}
+
+struct unet *
+unet_new(const struct unet_config *cfg)
+{
+	struct unet *net = xcalloc(1, sizeof *net);
+	int d = cfg->depth;
+	char name[48];
+
+	net->cfg = *cfg;
+	for (int l = 1; l <= d; l++) {
+		int cin = l == 1 ? cfg->in_channels : width(cfg, l - 1);
+
+		snprintf(name, sizeof name, "c%d.conv1", l);
+		add_module(net, name, width(cfg, l), cin, 3, width(cfg, l));
+		snprintf(name, sizeof name, "c%d.conv2", l);
+		add_module(net, name, width(cfg, l), width(cfg, l), 3,
+			   width(cfg, l));
+	}
+	for (int l = d - 1; l >= 1; l--) {
+		int w = width(cfg, l);
+
+		snprintf(name, sizeof name, "u%d", 2 * d - l);
+		add_module(net, name, width(cfg, l + 1), w, 3, w);
+		snprintf(name, sizeof name, "c%d.conv1", 2 * d - l);
+		add_module(net, name, w, 2 * w, 3, w);
+		snprintf(name, sizeof name, "c%d.conv2", 2 * d - l);
+		add_module(net, name, w, w, 3, w);
+	}
+	add_module(net, "out", 1, width(cfg, 1), 1, 1);
+	qsort(net->params, net->nparams, sizeof net->params[0], cmp_param);
+	for (int i = 0; i < net->nparams; i++) {
+		struct unet_param *p = &net->params[i];
+
+		p->value = xcalloc(p->count, sizeof(float));
+		p->grad = xcalloc(p->count, sizeof(float));
+	}
+	for (int l = 1; l <= d; l++) {
+		snprintf(name, sizeof name, "c%d.conv1", l);
+		net->enc[l][0] = find_layer(net, name);
+		snprintf(name, sizeof name, "c%d.conv2", l);
+		net->enc[l][1] = find_layer(net, name);
+	}
+	for (int l = 1; l < d; l++) {
+		snprintf(name, sizeof name, "u%d", 2 * d - l);
+		net->up[l] = find_layer(net, name);
+		snprintf(name, sizeof name, "c%d.conv1", 2 * d - l);
+		net->dec[l][0] = find_layer(net, name);
+		snprintf(name, sizeof name, "c%d.conv2", 2 * d - l);
+		net->dec[l][1] = find_layer(net, name);
+	}
+	net->out = find_layer(net, "out");
+	return net;
+}
+
+void
+unet_free(struct unet *net)
+{
+	if (!net)
+		return;
+	for (int i = 0; i < net->nparams; i++) {
+		free(net->params[i].value);
+		free(net->params[i].grad);
+	}
+	free(net);
+}
+
+const struct unet_config *
+unet_get_config(const struct unet *net)
+{
+	return &net->cfg;
+}
+
+int
+unet_param_count(const struct unet *net)
+{
+	return net->nparams;
+}
+
+struct unet_param *
+unet_param_at(struct unet *net, int i)
+{
+	return &net->params[i];
+}
+
+/* Both kernel kinds are PyTorch [A][B][kh][kw] and ours [A][kh][kw][B]
+ * (A, B = Cout, Cin for a convolution and Cin, Cout for a transposed
+ * one); biases are the same. */
+void
+unet_param_export(const struct unet_param *p, float *torch)
+{
+	if (p->ndim != 4) {
+		memcpy(torch, p->value, p->count * sizeof(float));
+		return;
+	}
+	size_t na = p->shape[0], nb = p->shape[1];
+	size_t ns = (size_t)p->shape[2] * p->shape[3];
+
+	for (size_t a = 0; a < na; a++)
+		for (size_t b = 0; b < nb; b++)
+			for (size_t s = 0; s < ns; s++)
+				torch[(a * nb + b) * ns + s] =
+					p->value[(a * ns + s) * nb + b];
+}
+
+void
+unet_param_import(struct unet_param *p, const float *torch)
+{
+	if (p->ndim != 4) {
+		memcpy(p->value, torch, p->count * sizeof(float));
+		return;
+	}
+	size_t na = p->shape[0], nb = p->shape[1];
+	size_t ns = (size_t)p->shape[2] * p->shape[3];
+
+	for (size_t a = 0; a < na; a++)
+		for (size_t b = 0; b < nb; b++)
+			for (size_t s = 0; s < ns; s++)
+				p->value[(a * ns + s) * nb + b] =
+					torch[(a * nb + b) * ns + s];
+}
+
+void
+unet_init_glorot(struct unet *net, uint64_t seed)
+{
+	struct rng r;
+
+	rng_seed(&r, seed);
+	/* One stream drawn parameter after parameter in name order, each in
+	 * PyTorch's element order, so the weights do not depend on our
+	 * layout. */
+	for (int i = 0; i < net->nparams; i++) {
+		struct unet_param *p = &net->params[i];
+
+		if (p->ndim != 4) {
+			memset(p->value, 0, p->count * sizeof(float));
+			continue;
+		}
+		float *t = xmalloc(p->count * sizeof(float));
+		int rf = p->shape[2] * p->shape[3];
+
+		/* PyTorch: fan_in = shape[1] * rf, fan_out = shape[0] * rf,
+		 * for both Conv2d and ConvTranspose2d weights */
+		nn_glorot_uniform(t, p->count, p->shape[1] * rf,
+				  p->shape[0] * rf, &r);
+		unet_param_import(p, t);
+		free(t);
+	}
+}
+
+int
+unet_multiple(const struct unet *net)
+{
+	return 1 << (net->cfg.depth - 1);
+}
+
+void
+unet_set_threads(int threads)
+{
+	nn_set_threads(threads);
+}
+
+static float *
+alloc_floats(size_t count)
+{
+	size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+	float *p;
+
+	if (count > SIZE_MAX / sizeof(float) / 2)
+		die("out of memory");
+	p = aligned_alloc(64, bytes ? bytes : 64);
+	if (!p)
+		die("out of memory");
+	memset(p, 0, bytes);
+	return p;
+}
+
+struct unet_work *
+unet_work_new(struct unet *net, int batch, int height, int width_,
+	      int training)
+{
+	struct unet_work *w = xcalloc(1, sizeof *w);
+	const struct unet_config *cfg = &net->cfg;
+	int d = cfg->depth, m = unet_multiple(net);
+
+	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
+		die("unet_work_new: batch %d of %dx%d for a network of "
+		    "multiple %d", batch, width_, height, m);
+	w->net = net;
+	w->batch = batch;
+	w->height = height;
+	w->width = width_;
+	w->training = training;
+	w->input = alloc_floats((size_t)batch * height * width_
+				* cfg->in_channels);
+	w->logits = alloc_floats((size_t)batch * height * width_);
+	if (training)
+		w->glogits = alloc_floats((size_t)batch * height * width_);
+	for (int l = 1; l <= d; l++) {
+		struct level *lv = &w->lv[l];
+		size_t pix;
+
+		lv->h = height >> (l - 1);
+		lv->w = width_ >> (l - 1);
+		lv->ch = width(cfg, l);
+		pix = (size_t)batch * lv->h * lv->w;
+		if (l > 1)
+			lv->pool = alloc_floats(pix * width(cfg, l - 1));
+		lv->a = alloc_floats(pix * lv->ch);
+		if (l < d) {
+			lv->cat = alloc_floats(pix * 2 * lv->ch);
+			lv->b = alloc_floats(pix * lv->ch);
+			lv->d = alloc_floats(pix * lv->ch);
+		} else {
+			lv->e = alloc_floats(pix * lv->ch);
+		}
+		if (!training)
+			continue;
+		if (l > 1)
+			lv->gpool = alloc_floats(pix * width(cfg, l - 1));
+		lv->ga = alloc_floats(pix * lv->ch);
+		if (l < d) {
+			lv->gcat = alloc_floats(pix * 2 * lv->ch);
+			lv->gb = alloc_floats(pix * lv->ch);
+			lv->gd = alloc_floats(pix * lv->ch);
+		} else {
+			lv->ge = alloc_floats(pix * lv->ch);
+		}
+	}
+	nn_reserve(width(cfg, d) > cfg->in_channels ? width(cfg, d)
+						     : cfg->in_channels);
+	return w;
+}
+
+void
+unet_work_free(struct unet_work *w)
+{
+	if (!w)
+		return;
+	free(w->input);
+	free(w->logits);
+	free(w->glogits);
+	for (int l = 1; l <= UNET_MAX_DEPTH; l++) {
+		struct level *lv = &w->lv[l];
+		float *bufs[] = {
+			lv->pool, lv->a, lv->cat, lv->e, lv->b, lv->d,
+			lv->gpool, lv->ga, lv->gcat, lv->ge, lv->gb, lv->gd,
+		};
+
+		for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+			free(bufs[i]);
+	}
+	free(w);
+}
+
+float *
+unet_work_input(struct unet_work *w)
+{
+	return w->input;
+}
+
+/* The skip map of level l (the encoder's output) and its pixel stride. */
+static float *
+skip_of(struct level *lv, int is_deepest, int *ld)
+{
+	*ld = is_deepest ? lv->ch : 2 * lv->ch;
+	return is_deepest ? lv->e : lv->cat + lv->ch;
+}
+
+static float *
+skip_grad_of(struct level *lv, int is_deepest)
+{
+	return is_deepest ? lv->ge : lv->gcat + lv->ch;
+}
+
+const float *
+unet_forward(struct unet_work *w, int n)
+{
+	struct unet *net = w->net;
+	int d = net->cfg.depth;
+	const float *x = w->input;
+	int cin = net->cfg.in_channels, ldx = cin;
+
+	for (int l = 1; l <= d; l++) {
+		struct level *lv = &w->lv[l];
+		int lds;
+		float *s = skip_of(lv, l == d, &lds);
+
+		if (l > 1) {
+			nn_maxpool_forward(x, ldx, n, lv->h * 2, lv->w * 2, cin,
+					   lv->pool, cin);
+			x = lv->pool;
+			ldx = cin;
+		}
+		nn_conv3x3_forward(x, ldx, n, lv->h, lv->w, cin,
+				   net->enc[l][0].k->value,
+				   net->enc[l][0].b->value, lv->ch, lv->a,
+				   lv->ch, 1);
+		nn_conv3x3_forward(lv->a, lv->ch, n, lv->h, lv->w, lv->ch,
+				   net->enc[l][1].k->value,
+				   net->enc[l][1].b->value, lv->ch, s, lds, 1);
+		x = s;
+		ldx = lds;
+		cin = lv->ch;
+	}
+	for (int l = d - 1; l >= 1; l--) {
+		struct level *lv = &w->lv[l], *below = &w->lv[l + 1];
+		int ch = lv->ch;
+
+		nn_upconv_forward(x, ldx, n, below->h, below->w, below->ch,
+				  net->up[l].k->value, net->up[l].b->value, ch,
+				  lv->cat, 2 * ch);
+		nn_conv3x3_forward(lv->cat, 2 * ch, n, lv->h, lv->w, 2 * ch,
+				   net->dec[l][0].k->value,
+				   net->dec[l][0].b->value, ch, lv->b, ch, 1);
+		nn_conv3x3_forward(lv->b, ch, n, lv->h, lv->w, ch,
+				   net->dec[l][1].k->value,
+				   net->dec[l][1].b->value, ch, lv->d, ch, 1);
+		x = lv->d;
+		ldx = ch;
+	}
+	nn_conv1x1_forward(x, ldx, (size_t)n * w->height * w->width,
+			   w->lv[1].ch, net->out.k->value, net->out.b->value,
+			   1, w->logits, 1);
+	return w->logits;
+}
+
+double
+unet_loss(const struct unet_work *w, int n, const float *target,
+	  float pos_weight)
+{
+	return nn_bce_logits(w->logits, target,
+			     (size_t)n * w->height * w->width, pos_weight,
+			     NULL);
+}
+
+double
+unet_backward(struct unet_work *w, int n, const float *target,
+	      float pos_weight)
+{
+	struct unet *net = w->net;
+	int d = net->cfg.depth;
+	size_t npix = (size_t)n * w->height * w->width;
+	double loss;
+
+	if (!w->training)
+		die("unet_backward: work without gradients");
+	for (int i = 0; i < net->nparams; i++)
+		memset(net->params[i].grad, 0,
+		       net->params[i].count * sizeof(float));
+	loss = nn_bce_logits(w->logits, target, npix, pos_weight, w->glogits);
+	nn_conv1x1_backward(w->lv[1].d, w->lv[1].ch, npix, w->lv[1].ch,
+			    net->out.k->value, 1, w->glogits, 1, w->lv[1].gd,
+			    w->lv[1].ch, net->out.k->grad, net->out.b->grad);
+	for (int l = 1; l < d; l++) {
+		struct level *lv = &w->lv[l], *below = &w->lv[l + 1];
+		int ch = lv->ch, ldb;
+		size_t pix = (size_t)n * lv->h * lv->w;
+		const float *bx = l + 1 == d ? below->e : below->d;
+		float *gbx = l + 1 == d ? below->ge : below->gd;
+
+		ldb = below->ch;
+		nn_relu_backward(lv->d, ch, lv->gd, ch, pix, ch);
+		nn_conv3x3_backward(lv->b, ch, n, lv->h, lv->w, ch,
+				    net->dec[l][1].k->value, ch, lv->gd, ch,
+				    lv->gb, ch, net->dec[l][1].k->grad,
+				    net->dec[l][1].b->grad);
+		nn_relu_backward(lv->b, ch, lv->gb, ch, pix, ch);
+		nn_conv3x3_backward(lv->cat, 2 * ch, n, lv->h, lv->w, 2 * ch,
+				    net->dec[l][0].k->value, ch, lv->gb, ch,
+				    lv->gcat, 2 * ch, net->dec[l][0].k->grad,
+				    net->dec[l][0].b->grad);
+		nn_upconv_backward(bx, ldb, n, below->h, below->w, below->ch,
+				   net->up[l].k->value, ch, lv->gcat, 2 * ch,
+				   gbx, ldb, net->up[l].k->grad,
+				   net->up[l].b->grad);
+	}
+	for (int l = d; l >= 1; l--) {
+		struct level *lv = &w->lv[l];
+		int ch = lv->ch, lds;
+		size_t pix = (size_t)n * lv->h * lv->w;
+		float *s = skip_of(lv, l == d, &lds);
+		float *gs = skip_grad_of(lv, l == d);
+		int cin = l == 1 ? net->cfg.in_channels : w->lv[l - 1].ch;
+		const float *x = l == 1 ? w->input : lv->pool;
+
+		nn_relu_backward(s, lds, gs, lds, pix, ch);
+		nn_conv3x3_backward(lv->a, ch, n, lv->h, lv->w, ch,
+				    net->enc[l][1].k->value, ch, gs, lds,
+				    lv->ga, ch, net->enc[l][1].k->grad,
+				    net->enc[l][1].b->grad);
+		nn_relu_backward(lv->a, ch, lv->ga, ch, pix, ch);
+		nn_conv3x3_backward(x, cin, n, lv->h, lv->w, cin,
+				    net->enc[l][0].k->value, ch, lv->ga, ch,
+				    l == 1 ? NULL : lv->gpool, cin,
+				    net->enc[l][0].k->grad,
+				    net->enc[l][0].b->grad);
+		if (l > 1) {
+			struct level *up = &w->lv[l - 1];
+			int ldu;
+			const float *us = skip_of(up, 0, &ldu);
+
+			nn_maxpool_backward(us, ldu, n, up->h, up->w, up->ch,
+					    lv->gpool, cin,
+					    skip_grad_of(up, 0), ldu);
+		}
+	}
+	return loss;
+}
+
+struct adam *
+adam_new(struct unet *net, double lr)
+{
+	struct adam *a = xcalloc(1, sizeof *a);
+
+	a->lr = lr;
+	a->beta1 = 0.9;
+	a->beta2 = 0.999;
+	a->eps = 1e-7;
+	a->nparams = net->nparams;
+	a->m = xcalloc(net->nparams, sizeof *a->m);
+	a->v = xcalloc(net->nparams, sizeof *a->v);
+	for (int i = 0; i < net->nparams; i++) {
+		a->m[i] = xcalloc(net->params[i].count, sizeof(float));
+		a->v[i] = xcalloc(net->params[i].count, sizeof(float));
+	}
+	return a;
+}
+
+void
+adam_free(struct adam *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < a->nparams; i++) {
+		free(a->m[i]);
+		free(a->v[i]);
+	}
+	free(a->m);
+	free(a->v);
+	free(a);
+}
+
+void
+adam_step(struct adam *a, struct unet *net)
+{
+	a->step++;
+	for (int i = 0; i < net->nparams; i++) {
+		struct unet_param *p = &net->params[i];
+
+		nn_adam_update(p->value, p->grad, a->m[i], a->v[i], p->count,
+			       a->lr, a->beta1, a->beta2, a->eps, a->step);
+	}
+}
