@@ -1,0 +1,270 @@
+/* model: save/load round trip, the reference's files, and every refusal
+ * (architecture, metadata, missing, extra and misshapen tensors). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "safetensors.h"
+#include "tap.h"
+#include "util.h"
+
+static char dir[] = "/tmp/test_model.XXXXXX";
+static char err[512];
+
+static char *
+tmp_path(const char *name)
+{
+	static char buf[8][4096];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+	return buf[k];
+}
+
+/* 1 when every parameter of a and b holds the same PyTorch values. */
+static int
+same_params(struct unet *a, struct unet *b)
+{
+	if (unet_param_count(a) != unet_param_count(b))
+		return 0;
+	for (int i = 0; i < unet_param_count(a); i++) {
+		struct unet_param *p = unet_param_at(a, i), *q = unet_param_at(b, i);
+		float *x = xcalloc(p->count, sizeof *x), *y = xcalloc(q->count, sizeof *y);
+		int same = strcmp(p->name, q->name) == 0 && p->count == q->count;
+		if (same) {
+			unet_param_export(p, x);
+			unet_param_export(q, y);
+			same = memcmp(x, y, p->count * sizeof *x) == 0;
+		}
+		free(x);
+		free(y);
+		if (!same)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+test_round_trip(void)
+{
+	struct unet_config cfg = {3, 4, 3};
+	struct unet *net = unet_new(&cfg), *back;
+	json_t *meta = json_pack("{ssss}", "epochs", "3", "depth", "99"), *got;
+	const char *path = tmp_path("rt.safetensors");
+
+	unet_init_glorot(net, 7);
+	if (!tap_ok(model_save(path, net, meta, err, sizeof err) == 0, "model_save"))
+		tap_diag("%s", err);
+	back = model_load(path, &got, err, sizeof err);
+	if (!tap_ok(back != NULL, "model_load of what we saved"))
+		tap_diag("%s", err);
+	if (!back)
+		return;
+	const struct unet_config *c = unet_get_config(back);
+	tap_ok(c->in_channels == 3 && c->base_filters == 4 && c->depth == 3,
+	       "same architecture");
+	tap_ok(same_params(net, back), "bit-identical parameters");
+	tap_ok(got && strcmp(json_string_value(json_object_get(got, "epochs")), "3") == 0 &&
+		       strcmp(json_string_value(json_object_get(got, "arch")), "unet") == 0 &&
+		       strcmp(json_string_value(json_object_get(got, "in_channels")), "3") == 0 &&
+		       strcmp(json_string_value(json_object_get(got, "base_filters")), "4") == 0 &&
+		       strcmp(json_string_value(json_object_get(got, "depth")), "3") == 0,
+	       "metadata copied, architecture fields set from the network");
+	tap_ok(strcmp(json_string_value(json_object_get(meta, "depth")), "99") == 0,
+	       "the caller's metadata is not modified");
+	struct unet *again = model_load(path, NULL, err, sizeof err);
+	tap_ok(again != NULL, "metadata pointer may be NULL");
+	unet_free(again);
+	json_decref(got);
+	json_decref(meta);
+	unet_free(back);
+
+	meta = json_pack("{si}", "epochs", 3);
+	tap_ok(model_save(path, net, meta, err, sizeof err) == -1 &&
+		       strstr(err, "not a string"),
+	       "model_save refuses a non-string metadata value (%s)", err);
+	json_decref(meta);
+	tap_ok(model_save(tmp_path("none/m.safetensors"), net, NULL, err,
+			  sizeof err) == -1 &&
+		       strstr(err, "No such file or directory"),
+	       "model_save into a missing folder: -1 (%s)", err);
+	unet_free(net);
+}
+
+static void
+test_reference_file(void)
+{
+	char cmd[8192];
+	const char *path = tmp_path("ref.safetensors");
+	struct st_file f;
+
+	if (system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0) {
+		tap_ok(1, "# SKIP /usr/bin/python3 has no torch: no reference model");
+		return;
+	}
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 tests/reference/unet_reference.py init "
+		 "--in-channels 1 --base 4 --depth 3 --seed 1 %s", path);
+	if (!tap_ok(system(cmd) == 0, "the reference writes a model"))
+		return;
+	struct unet *net = model_load(path, NULL, err, sizeof err);
+	if (!tap_ok(net != NULL, "a model written by the reference loads"))
+		tap_diag("%s", err);
+	if (!net || st_read(path, &f, err, sizeof err) < 0)
+		return;
+	int same = 1;
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		const struct st_tensor *t = st_find(&f, p->name);
+		float *x = xcalloc(p->count, sizeof *x);
+		unet_param_export(p, x);
+		same = same && t && memcmp(x, t->data, p->count * sizeof *x) == 0;
+		free(x);
+	}
+	tap_ok(same, "its values are exactly the file's");
+	st_free(&f);
+	unet_free(net);
+}
+
+/* Save a small model, edit its file with edit(), and expect model_load to
+ * fail with want in err. */
+static void
+refuse(const char *what, void (*edit)(struct st_file *), const char *want)
+{
+	struct unet_config cfg = {3, 2, 5};
+	struct unet *net = unet_new(&cfg);
+	const char *good = tmp_path("good.safetensors");
+	const char *bad = tmp_path("bad.safetensors");
+	struct st_file f;
+	json_t *meta = (json_t *)&meta;
+
+	unet_init_glorot(net, 1);
+	model_save(good, net, NULL, err, sizeof err);
+	unet_free(net);
+	st_read(good, &f, err, sizeof err);
+	edit(&f);
+	if (st_write(bad, &f, err, sizeof err) < 0)
+		tap_diag("cannot write %s: %s", bad, err);
+	st_free(&f);
+	net = model_load(bad, &meta, err, sizeof err);
+	if (!tap_ok(net == NULL && meta == NULL && strstr(err, want),
+		    "refuses %s", what))
+		tap_diag("err \"%s\", want \"%s\"", err, want);
+	unet_free(net);
+}
+
+static void
+set_meta(struct st_file *f, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(f->metadata, key, json_string(value));
+	else
+		json_object_del(f->metadata, key);
+}
+
+static void no_arch(struct st_file *f) { set_meta(f, "arch", NULL); }
+static void other_arch(struct st_file *f) { set_meta(f, "arch", "resnet"); }
+static void no_depth(struct st_file *f) { set_meta(f, "depth", NULL); }
+static void junk_channels(struct st_file *f) { set_meta(f, "in_channels", "3x"); }
+static void signed_base(struct st_file *f) { set_meta(f, "base_filters", "+2"); }
+static void spaced_depth(struct st_file *f) { set_meta(f, "depth", " 5"); }
+static void huge_base(struct st_file *f) { set_meta(f, "base_filters", "99999999999"); }
+static void bad_channels(struct st_file *f) { set_meta(f, "in_channels", "9"); }
+static void other_base(struct st_file *f) { set_meta(f, "base_filters", "4"); }
+
+static void
+reshape(struct st_file *f)
+{
+	struct st_tensor *t = (struct st_tensor *)st_find(f, "c3.conv1.weight");
+	t->shape[0] = 4;
+	t->shape[1] = 8;
+}
+
+static void
+drop(struct st_file *f)
+{
+	struct st_tensor *t = (struct st_tensor *)st_find(f, "u6.bias");
+	free(t->name);
+	free(t->data);
+	*t = f->tensors[--f->ntensors];
+}
+
+static void
+extra(struct st_file *f)
+{
+	f->tensors = xreallocarray(f->tensors, ++f->ntensors, sizeof *f->tensors);
+	struct st_tensor *t = &f->tensors[f->ntensors - 1];
+	t->name = xstrdup("x");
+	t->ndim = 1;
+	t->shape[0] = 1;
+	t->count = 1;
+	t->data = xcalloc(1, sizeof(float));
+}
+
+static void
+nan_value(struct st_file *f)
+{
+	((struct st_tensor *)st_find(f, "out.weight"))->data[1] = NAN;
+}
+
+static void
+flatten(struct st_file *f)
+{
+	struct st_tensor *t = (struct st_tensor *)st_find(f, "out.weight");
+	t->ndim = 1;
+	t->shape[0] = 2;
+}
+
+static void
+test_refusals(void)
+{
+	refuse("a file without arch", no_arch, "__metadata__ has no \"arch\"");
+	refuse("another architecture", other_arch, "arch \"resnet\", expected \"unet\"");
+	refuse("a missing depth", no_depth, "__metadata__ has no \"depth\"");
+	refuse("in_channels \"3x\"", junk_channels,
+	       "__metadata__ in_channels \"3x\" is not an integer");
+	refuse("base_filters \"+2\"", signed_base,
+	       "__metadata__ base_filters \"+2\" is not an integer");
+	refuse("depth \" 5\"", spaced_depth, "__metadata__ depth \" 5\" is not an integer");
+	refuse("a huge base_filters", huge_base, "out of range");
+	refuse("in_channels 9", bad_channels, "in_channels");
+	refuse("metadata that does not match the tensors", other_base,
+	       "tensor c1.conv1.bias has shape [2], expected [4]");
+	refuse("a misshapen tensor", reshape,
+	       "tensor c3.conv1.weight has shape [4, 8, 3, 3], expected [8, 4, 3, 3]");
+	refuse("a tensor of the wrong rank", flatten,
+	       "tensor out.weight has shape [2], expected [1, 2, 1, 1]");
+	refuse("a missing tensor", drop, "missing tensor u6.bias");
+	refuse("an extra tensor", extra, "unexpected tensor x");
+	refuse("a NaN weight", nan_value, "tensor out.weight: value 1 is not finite");
+
+	json_t *meta = (json_t *)&meta;
+	tap_ok(model_load(tmp_path("nonexistent"), &meta, err, sizeof err) == NULL &&
+		       meta == NULL && strstr(err, "No such file"),
+	       "a missing file (%s)", err);
+	FILE *fp = fopen(tmp_path("trunc"), "wb");
+	fwrite("\x40\0\0\0\0\0\0\0{", 1, 9, fp);
+	fclose(fp);
+	tap_ok(model_load(tmp_path("trunc"), NULL, err, sizeof err) == NULL &&
+		       strstr(err, "exceeds the file size"),
+	       "a truncated file (%s)", err);
+}
+
+int
+main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_round_trip();
+	test_reference_file();
+	test_refusals();
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", dir);
+	return tap_done();
+}
