@@ -1,0 +1,162 @@
+#include "png.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpng16/png.h>
+
+#include "util.h"
+
+/* State shared with libpng's callbacks; on the heap so that it is not
+ * indeterminate after the longjmp of an error. */
+struct ctx {
+	char msg[256];
+	unsigned char *raster;
+	png_bytep *rows;
+};
+
+static void
+on_error(png_structp png, png_const_charp msg)
+{
+	struct ctx *c = png_get_error_ptr(png);
+
+	snprintf(c->msg, sizeof c->msg, "%s", msg);
+	png_longjmp(png, 1);
+}
+
+static void
+on_warning(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	(void)msg;
+}
+
+int
+pngio_signature(const void *buf, size_t n)
+{
+	return n >= 8 && png_sig_cmp(buf, 0, 8) == 0;
+}
+
+int
+pngio_read_file(FILE *f, struct image *img, int flags, char *err,
+		size_t errsize)
+{
+	struct ctx *c = xcalloc(1, sizeof *c);
+	png_structp png;
+	png_infop info;
+	unsigned char sig[8];
+	png_uint_32 w, h;
+	int bit_depth, color, depth, bps, status = -1;
+	size_t rowbytes, n;
+
+	memset(img, 0, sizeof *img);
+	n = fread(sig, 1, sizeof sig, f);
+	if (!pngio_signature(sig, n)) {
+		if (ferror(f))
+			snprintf(err, errsize, "%s", strerror(errno));
+		else
+			snprintf(err, errsize, "not a PNG file");
+		free(c);
+		return -1;
+	}
+	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error,
+				     on_warning);
+	if (!png)
+		die("out of memory (libpng)");
+	info = png_create_info_struct(png);
+	if (!info)
+		die("out of memory (libpng)");
+	if (setjmp(png_jmpbuf(png))) {
+		if (ferror(f))
+			snprintf(err, errsize, "%s", strerror(errno));
+		else if (feof(f))
+			snprintf(err, errsize, "truncated PNG file");
+		else
+			snprintf(err, errsize, "corrupt PNG file: %s", c->msg);
+		goto out;
+	}
+	png_init_io(png, f);
+	png_set_sig_bytes(png, 8);
+	png_read_info(png, info);
+	png_get_IHDR(png, info, &w, &h, &bit_depth, &color, NULL, NULL, NULL);
+
+	if (color == PNG_COLOR_TYPE_PALETTE)
+		png_set_palette_to_rgb(png);
+	if (color == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
+		png_set_expand_gray_1_2_4_to_8(png);
+	if (png_get_valid(png, info, PNG_INFO_tRNS)) {
+		if (flags & PNGIO_KEEP_ALPHA)
+			png_set_tRNS_to_alpha(png);
+		else
+			png_set_strip_alpha(png);
+	}
+	if ((color & PNG_COLOR_MASK_ALPHA) && !(flags & PNGIO_KEEP_ALPHA))
+		png_set_strip_alpha(png);
+	png_set_interlace_handling(png);
+	png_read_update_info(png, info);
+
+	depth = png_get_channels(png, info);
+	bit_depth = png_get_bit_depth(png, info);
+	bps = bit_depth == 16 ? 2 : 1;
+	if (w > PAMIO_MAX_SIDE || h > PAMIO_MAX_SIDE ||
+	    (size_t)w * h * depth > PAMIO_MAX_SAMPLES) {
+		snprintf(err, errsize, "size %ux%u beyond the limits", w, h);
+		goto out;
+	}
+	rowbytes = png_get_rowbytes(png, info);
+	if (rowbytes != (size_t)w * depth * bps) {
+		snprintf(err, errsize, "unsupported PNG layout");
+		goto out;
+	}
+	c->raster = xmalloc(rowbytes * h);
+	c->rows = xmalloc(sizeof(png_bytep) * h);
+	for (png_uint_32 y = 0; y < h; y++)
+		c->rows[y] = c->raster + rowbytes * y;
+	png_read_image(png, c->rows);
+	png_read_end(png, NULL);
+
+	{
+		static const char *types[2][4] = {
+			{"GRAYSCALE", "GRAYSCALE", "RGB", "RGB"},
+			{"GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"},
+		};
+		size_t count = (size_t)w * h * depth;
+		const unsigned char *b = c->raster;
+
+		image_alloc(img, (int)w, (int)h, depth, bps == 2 ? 65535 : 255,
+			    types[(flags & PNGIO_KEEP_ALPHA) != 0][depth - 1]);
+		if (bps == 1)
+			for (size_t i = 0; i < count; i++)
+				img->data[i] = b[i];
+		else
+			for (size_t i = 0; i < count; i++)
+				img->data[i] = (uint16_t)(b[2 * i] << 8 |
+							  b[2 * i + 1]);
+	}
+	status = 0;
+out:
+	png_destroy_read_struct(&png, &info, NULL);
+	free(c->raster);
+	free(c->rows);
+	free(c);
+	return status;
+}
+
+int
+pngio_read(const char *path, struct image *img, int flags, char *err,
+	   size_t errsize)
+{
+	FILE *f = fopen(path, "rb");
+	int status;
+
+	if (!f) {
+		memset(img, 0, sizeof *img);
+		snprintf(err, errsize, "%s", strerror(errno));
+		return -1;
+	}
+	status = pngio_read_file(f, img, flags, err, errsize);
+	fclose(f);
+	return status;
+}

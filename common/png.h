@@ -1,0 +1,40 @@
+/* png: reading PNG files (the Data Science Bowl images and masks) through
+ * libpng into a struct image. The functions are prefixed pngio_ because
+ * png_ is libpng's namespace; this header shadows libpng's <png.h> on our
+ * include path, so libpng itself is included as <libpng16/png.h>. */
+#ifndef UNETPIPE_PNG_H
+#define UNETPIPE_PNG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "pamio.h"
+
+/* Flags of pngio_read(). */
+enum {
+	PNGIO_KEEP_ALPHA = 1, /* give GRAYSCALE_ALPHA / RGB_ALPHA when the
+				 file has an alpha channel or transparency */
+};
+
+/* 1 when the n bytes at buf start with the PNG signature (n >= 8 is
+ * needed for a yes). */
+int pngio_signature(const void *buf, size_t n);
+
+/* Read the PNG file at path into img, allocated as by image_alloc (id and
+ * comments empty): GRAYSCALE (depth 1) or RGB (depth 3), maxval 65535 for
+ * 16-bit files and 255 otherwise (palettes become RGB, 1/2/4-bit gray is
+ * scaled to 0..255). The alpha channel and tRNS transparency are dropped
+ * unless flags has PNGIO_KEEP_ALPHA. Sizes over PAMIO_MAX_SIDE or
+ * PAMIO_MAX_SAMPLES are refused before the raster is allocated. Returns 0,
+ * or -1 with img zeroed and a one-line message without the path in err
+ * ("not a PNG file", "truncated PNG file", "corrupt PNG file: ...", or
+ * strerror when it cannot be opened). Prints nothing; thread-safe. */
+int pngio_read(const char *path, struct image *img, int flags, char *err,
+	       size_t errsize);
+
+/* Like pngio_read on an open stream positioned at the signature (the
+ * stream is not closed). */
+int pngio_read_file(FILE *f, struct image *img, int flags, char *err,
+		    size_t errsize);
+
+#endif
