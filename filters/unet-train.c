@@ -1,0 +1,1081 @@
+/* unet-train: train a U-Net on a stream of samples and write the model. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "dataset.h"
+#include "metrics.h"
+#include "model.h"
+#include "progress.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "unet.h"
+#include "util.h"
+
+#define MAX_THREADS 64
+#define DEFAULT_MAX_THREADS 8
+#define CKPT_SUFFIX ".ckpt"
+#define CKPT_KIND "unet-train checkpoint 1"
+
+struct options {
+	const char *input, *output, *val_path, *log_path, *init_path;
+	double val_split, lr, pos_weight, min_delta;
+	long epochs, batch, patience;
+	uint64_t seed;
+	int threads, wbce, base_filters, depth, resume, quiet;
+	int val_split_given, pos_weight_given, arch_given;
+};
+
+/* Everything a checkpoint restores besides weights and moments. */
+struct state {
+	long epoch;          /* epochs completed */
+	long best_epoch;     /* epoch of the model on disk, 0 = none yet */
+	double best_loss;    /* its val_loss (INFINITY before the first) */
+	double best_dice, best_iou, best_train_loss;
+	long wait;           /* epochs without improvement */
+	struct rng rng;
+};
+
+/* The figures of one epoch. */
+struct epoch_result {
+	double train_loss, val_loss, val_dice, val_iou;
+	double seconds, train_seconds;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	/* A second signal ends at once: model files are replaced by rename,
+	 * so what is on disk stays whole. */
+	if (stop_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	stop_signal = sig;
+}
+
+static void
+usage(void)
+{
+	printf("Usage: %s -o MODEL [options] [FILE]\n"
+"Train a U-Net on a stream of RGB_MASK or GRAYSCALE_MASK samples (FILE or\n"
+"standard input) and write the best model to MODEL.\n"
+"\n"
+"  -o, --output MODEL     model file to write (required)\n"
+"      --val FILE         validation samples (default: split off the input)\n"
+"      --val-split FRAC   fraction of the input held out for validation\n"
+"                         (default 0.1; 0 = no validation)\n"
+"      --epochs N         epochs to train (default 50)\n"
+"      --batch N          samples per step (default 16)\n"
+"      --lr X             Adam learning rate (default 0.001)\n"
+"      --seed N           seed of initialisation, split and shuffling (default 0)\n"
+"      --threads N        worker threads (default: online CPUs, at most %d)\n"
+"      --loss bce|wbce    plain or class-weighted cross-entropy (default bce)\n"
+"      --pos-weight X     weight of foreground pixels for wbce\n"
+"                         (default: background/foreground pixel ratio)\n"
+"      --patience N       stop after N epochs without improvement of\n"
+"                         val_loss (default 5; 0 = never)\n"
+"      --min-delta X      smallest val_loss decrease that counts (default 0)\n"
+"      --base-filters F   width of the first level (default 16)\n"
+"      --depth D          number of levels (default 5)\n"
+"      --init MODEL       start from the weights of MODEL (fine-tuning)\n"
+"      --resume           continue the run recorded in MODEL" CKPT_SUFFIX "\n"
+"      --log FILE         write one JSON object per epoch to FILE\n"
+"  -q, --quiet            no progress or summary messages\n"
+"      --help             show this help and exit\n"
+"      --version          show the version and exit\n",
+	       prog_name(), DEFAULT_MAX_THREADS);
+	close_stdout();
+	exit(0);
+}
+
+static int
+default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > DEFAULT_MAX_THREADS ? DEFAULT_MAX_THREADS : (int)n;
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
+	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
+	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_HELP, O_VERSION };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "val", required_argument, NULL, O_VAL },
+		{ "val-split", required_argument, NULL, O_VAL_SPLIT },
+		{ "epochs", required_argument, NULL, O_EPOCHS },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "lr", required_argument, NULL, O_LR },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "loss", required_argument, NULL, O_LOSS },
+		{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
+		{ "patience", required_argument, NULL, O_PATIENCE },
+		{ "min-delta", required_argument, NULL, O_MIN_DELTA },
+		{ "base-filters", required_argument, NULL, O_BASE },
+		{ "depth", required_argument, NULL, O_DEPTH },
+		{ "init", required_argument, NULL, O_INIT },
+		{ "resume", no_argument, NULL, O_RESUME },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->input = "-";
+	o->val_split = 0.1;
+	o->epochs = 50;
+	o->batch = 16;
+	o->lr = 1e-3;
+	o->patience = 5;
+	o->base_filters = 16;
+	o->depth = 5;
+	o->threads = default_threads();
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case O_VAL:
+			o->val_path = optarg;
+			break;
+		case O_VAL_SPLIT:
+			o->val_split = parse_double(optarg, 0, 1, "--val-split");
+			if (o->val_split >= 1)
+				die_usage("--val-split: must be below 1");
+			o->val_split_given = 1;
+			break;
+		case O_EPOCHS:
+			o->epochs = parse_long(optarg, 1, 1000000, "--epochs");
+			break;
+		case O_BATCH:
+			o->batch = parse_long(optarg, 1, 65536, "--batch");
+			break;
+		case O_LR:
+			o->lr = parse_double(optarg, 0, 1e38, "--lr");
+			if (o->lr <= 0)
+				die_usage("--lr: must be positive");
+			break;
+		case O_SEED:
+			o->seed = (uint64_t)parse_long(optarg, 0, LONG_MAX,
+						       "--seed");
+			break;
+		case O_THREADS:
+			o->threads = (int)parse_long(optarg, 1, MAX_THREADS,
+						     "--threads");
+			break;
+		case O_LOSS:
+			if (strcmp(optarg, "bce") == 0)
+				o->wbce = 0;
+			else if (strcmp(optarg, "wbce") == 0)
+				o->wbce = 1;
+			else
+				die_usage("--loss: '%s' is not bce or wbce",
+					  optarg);
+			break;
+		case O_POS_WEIGHT:
+			o->pos_weight = parse_double(optarg, 0, 1e6,
+						     "--pos-weight");
+			if (o->pos_weight <= 0)
+				die_usage("--pos-weight: must be positive");
+			o->pos_weight_given = 1;
+			break;
+		case O_PATIENCE:
+			o->patience = parse_long(optarg, 0, 1000000,
+						 "--patience");
+			break;
+		case O_MIN_DELTA:
+			o->min_delta = parse_double(optarg, 0, 1e30,
+						    "--min-delta");
+			break;
+		case O_BASE:
+			o->base_filters = (int)parse_long(optarg, 1, 4096,
+							  "--base-filters");
+			o->arch_given = 1;
+			break;
+		case O_DEPTH:
+			o->depth = (int)parse_long(optarg, 2, UNET_MAX_DEPTH,
+						   "--depth");
+			o->arch_given = 1;
+			break;
+		case O_INIT:
+			o->init_path = optarg;
+			break;
+		case O_RESUME:
+			o->resume = 1;
+			break;
+		case O_LOG:
+			o->log_path = optarg;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case O_HELP:
+			usage();
+			break;
+		case O_VERSION:
+			printf("%s unetpipe %s\n", prog_name(), UNETPIPE_VERSION);
+			close_stdout();
+			exit(0);
+		default:
+			if (optopt)
+				die_usage("unknown option or missing argument: "
+					  "-%c", optopt);
+			die_usage("unknown option or missing argument: %s",
+				  argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (optind < argc)
+		die_usage("more than one input FILE");
+	if (!o->output)
+		die_usage("--output MODEL is required");
+	if (!o->output[0])
+		die_usage("--output: empty file name");
+	if (o->val_path && o->val_split_given)
+		die_usage("--val and --val-split exclude each other");
+	if (o->val_path) {
+		o->val_split = 0;
+		if (strcmp(o->val_path, "-") == 0 && strcmp(o->input, "-") == 0)
+			die_usage("--val -: the training samples already come "
+				  "from standard input");
+	}
+	if (o->pos_weight_given && !o->wbce)
+		die_usage("--pos-weight needs --loss wbce");
+	if (o->arch_given && !o->init_path && !o->resume) {
+		struct unet_config cfg = { 3, o->base_filters, o->depth };
+		char err[256];
+		if (unet_config_check(&cfg, err, sizeof err) < 0)
+			die_usage("%s", err);
+	}
+}
+
+/* Report a failed model or checkpoint write: st_write's reason names the
+ * file already, except for the odd case. */
+static void
+die_write(const char *path, const char *err)
+{
+	if (strstr(err, path))
+		die("%s", err);
+	die("%s: %s", path, err);
+}
+
+static void
+set_str(json_t *obj, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_str(json_t *obj, const char *key, const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	json_object_set_new(obj, key, json_string(buf));
+}
+
+/* ------------------------------------------------------------ checkpoint
+ * MODEL.ckpt: a safetensors file with the weights under their own names,
+ * the Adam moments as "adam.m.NAME" and "adam.v.NAME", and the rest of the
+ * run's state in __metadata__ (doubles written exactly, as C99 hex floats).
+ * The "fingerprint" keys must match for --resume to go on. */
+
+struct run {
+	const struct options *o;
+	const char *ckpt_path;
+	struct dataset *train_ds, *val_ds;
+	int *train_idx, ntrain, *val_idx, nval;
+	double pos_weight;
+	struct unet *net;
+	struct adam *adam;
+	struct state st;
+};
+
+static void
+fingerprint(const struct run *r, json_t *meta)
+{
+	const struct options *o = r->o;
+
+	set_str(meta, "train_data", "%016" PRIx64, r->train_ds->hash);
+	set_str(meta, "val_data", "%016" PRIx64,
+		r->val_ds != r->train_ds ? r->val_ds->hash : 0);
+	set_str(meta, "val_split", "%a", o->val_split);
+	set_str(meta, "batch", "%ld", o->batch);
+	set_str(meta, "lr", "%a", o->lr);
+	set_str(meta, "seed", "%" PRIu64, o->seed);
+	set_str(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	set_str(meta, "pos_weight", "%a", r->pos_weight);
+	set_str(meta, "min_delta", "%a", o->min_delta);
+}
+
+static void
+add_tensor(struct st_file *f, const char *prefix, const struct unet_param *p,
+	   const float *ours)
+{
+	struct st_tensor *t = &f->tensors[f->ntensors++];
+	struct unet_param tmp = *p;
+	size_t n = strlen(prefix) + strlen(p->name) + 1;
+
+	t->name = xmalloc(n);
+	snprintf(t->name, n, "%s%s", prefix, p->name);
+	t->ndim = p->ndim;
+	for (int k = 0; k < p->ndim; k++)
+		t->shape[k] = p->shape[k];
+	t->count = p->count;
+	t->data = xmalloc(p->count * sizeof *t->data);
+	/* The moments share the parameter's layout: export them as if they
+	 * were its values. */
+	tmp.value = (float *)ours;
+	unet_param_export(&tmp, t->data);
+}
+
+static void
+save_checkpoint(struct run *r)
+{
+	int n = unet_param_count(r->net);
+	const struct unet_config *cfg = unet_get_config(r->net);
+	struct st_file f = { 0 };
+	char err[512];
+	const struct state *s = &r->st;
+
+	f.tensors = xcalloc(3 * (size_t)n, sizeof *f.tensors);
+	for (int i = 0; i < n; i++) {
+		const struct unet_param *p = unet_param_at(r->net, i);
+		add_tensor(&f, "", p, p->value);
+		add_tensor(&f, "adam.m.", p, r->adam->m[i]);
+		add_tensor(&f, "adam.v.", p, r->adam->v[i]);
+	}
+	f.metadata = json_object();
+	set_str(f.metadata, "kind", "%s", CKPT_KIND);
+	set_str(f.metadata, "in_channels", "%d", cfg->in_channels);
+	set_str(f.metadata, "base_filters", "%d", cfg->base_filters);
+	set_str(f.metadata, "depth", "%d", cfg->depth);
+	fingerprint(r, f.metadata);
+	set_str(f.metadata, "epoch", "%ld", s->epoch);
+	set_str(f.metadata, "adam_step", "%ld", r->adam->step);
+	set_str(f.metadata, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64
+		"%016" PRIx64, s->rng.s[0], s->rng.s[1], s->rng.s[2],
+		s->rng.s[3]);
+	set_str(f.metadata, "best_epoch", "%ld", s->best_epoch);
+	set_str(f.metadata, "best_val_loss", "%a", s->best_loss);
+	set_str(f.metadata, "best_val_dice", "%a", s->best_dice);
+	set_str(f.metadata, "best_val_iou", "%a", s->best_iou);
+	set_str(f.metadata, "best_train_loss", "%a", s->best_train_loss);
+	set_str(f.metadata, "wait", "%ld", s->wait);
+	if (st_write(r->ckpt_path, &f, err, sizeof err) < 0)
+		die_write(r->ckpt_path, err);
+	st_free(&f);
+}
+
+static const char *
+meta_get(const struct st_file *f, const char *path, const char *key)
+{
+	const char *v = json_string_value(json_object_get(f->metadata, key));
+
+	if (!v)
+		die("%s: not a unet-train checkpoint (no \"%s\")", path, key);
+	return v;
+}
+
+static long
+meta_long(const struct st_file *f, const char *path, const char *key)
+{
+	const char *s = meta_get(f, path, key);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0)
+		die("%s: checkpoint %s \"%s\" is not a count", path, key, s);
+	return v;
+}
+
+static double
+meta_double(const struct st_file *f, const char *path, const char *key)
+{
+	const char *s = meta_get(f, path, key);
+	char *end;
+	double v = strtod(s, &end);
+
+	if (!*s || *end)
+		die("%s: checkpoint %s \"%s\" is not a number", path, key, s);
+	return v;
+}
+
+static void
+import_tensor(const struct st_file *f, const char *path, const char *prefix,
+	      const struct unet_param *p, float *ours)
+{
+	char name[96];
+	const struct st_tensor *t;
+	struct unet_param tmp = *p;
+	int same;
+
+	snprintf(name, sizeof name, "%s%s", prefix, p->name);
+	t = st_find(f, name);
+	if (!t)
+		die("%s: checkpoint has no tensor %s", path, name);
+	same = t->ndim == p->ndim;
+	for (int k = 0; same && k < p->ndim; k++)
+		same = t->shape[k] == p->shape[k];
+	if (!same)
+		die("%s: checkpoint tensor %s has the wrong shape", path, name);
+	tmp.value = ours;
+	unet_param_import(&tmp, t->data);
+}
+
+/* Load the architecture, weights, moments and state of r->ckpt_path. The
+ * fingerprint is checked later, once the data is read (check_resume). */
+static struct st_file
+load_checkpoint(struct run *r)
+{
+	const char *path = r->ckpt_path;
+	struct st_file f;
+	struct unet_config cfg;
+	char err[512];
+	const char *rs;
+
+	if (access(path, F_OK) != 0)
+		die("%s: no checkpoint to resume from:", path);
+	if (st_read(path, &f, err, sizeof err) < 0)
+		die("%s: %s", path, err);
+	if (strcmp(meta_get(&f, path, "kind"), CKPT_KIND) != 0)
+		die("%s: not a unet-train checkpoint", path);
+	cfg.in_channels = (int)meta_long(&f, path, "in_channels");
+	cfg.base_filters = (int)meta_long(&f, path, "base_filters");
+	cfg.depth = (int)meta_long(&f, path, "depth");
+	if (unet_config_check(&cfg, err, sizeof err) < 0)
+		die("%s: %s", path, err);
+	if (r->o->arch_given && (cfg.base_filters != r->o->base_filters ||
+				 cfg.depth != r->o->depth))
+		die("%s: cannot resume: the checkpoint's network has "
+		    "--base-filters %d --depth %d", path, cfg.base_filters,
+		    cfg.depth);
+	r->net = unet_new(&cfg);
+	r->adam = adam_new(r->net, r->o->lr);
+	for (int i = 0; i < unet_param_count(r->net); i++) {
+		struct unet_param *p = unet_param_at(r->net, i);
+		import_tensor(&f, path, "", p, p->value);
+		import_tensor(&f, path, "adam.m.", p, r->adam->m[i]);
+		import_tensor(&f, path, "adam.v.", p, r->adam->v[i]);
+	}
+	r->adam->step = meta_long(&f, path, "adam_step");
+	r->st.epoch = meta_long(&f, path, "epoch");
+	r->st.best_epoch = meta_long(&f, path, "best_epoch");
+	r->st.best_loss = meta_double(&f, path, "best_val_loss");
+	r->st.best_dice = meta_double(&f, path, "best_val_dice");
+	r->st.best_iou = meta_double(&f, path, "best_val_iou");
+	r->st.best_train_loss = meta_double(&f, path, "best_train_loss");
+	r->st.wait = meta_long(&f, path, "wait");
+	rs = meta_get(&f, path, "rng");
+	if (strlen(rs) != 64)
+		die("%s: checkpoint rng \"%s\" is malformed", path, rs);
+	for (int k = 0; k < 4; k++) {
+		char part[17];
+		char *end;
+		memcpy(part, rs + 16 * k, 16);
+		part[16] = '\0';
+		r->st.rng.s[k] = strtoull(part, &end, 16);
+		if (*end)
+			die("%s: checkpoint rng \"%s\" is malformed", path, rs);
+	}
+	return f;
+}
+
+/* Refuse to resume when the data or an option that shapes the run
+ * differs from the checkpoint's. */
+static void
+check_resume(struct run *r, struct st_file *f)
+{
+	static const char *const keys[] = {
+		"train_data", "val_data", "val_split", "batch", "lr", "seed",
+		"loss", "pos_weight", "min_delta"
+	};
+	json_t *now = json_object();
+
+	fingerprint(r, now);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const char *was = meta_get(f, r->ckpt_path, keys[i]);
+		const char *is = json_string_value(json_object_get(now,
+								   keys[i]));
+		if (strcmp(was, is) != 0)
+			die("%s: cannot resume: %s differs from the "
+			    "interrupted run's (same data and options needed)",
+			    r->ckpt_path, keys[i]);
+	}
+	json_decref(now);
+}
+
+/* ------------------------------------------------------------ training */
+
+static void
+save_model(struct run *r, const struct epoch_result *e)
+{
+	const struct options *o = r->o;
+	json_t *meta = json_object();
+	char err[512];
+
+	set_str(meta, "input_width", "%d", r->train_ds->width);
+	set_str(meta, "input_height", "%d", r->train_ds->height);
+	set_str(meta, "epoch", "%ld", r->st.epoch);
+	set_str(meta, "train_loss", "%.9g", e->train_loss);
+	if (r->nval > 0) {
+		set_str(meta, "val_loss", "%.9g", e->val_loss);
+		set_str(meta, "val_dice", "%.9g", e->val_dice);
+		set_str(meta, "val_iou", "%.9g", e->val_iou);
+	}
+	set_str(meta, "seed", "%" PRIu64, o->seed);
+	set_str(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	if (o->wbce)
+		set_str(meta, "pos_weight", "%.9g", r->pos_weight);
+	set_str(meta, "lr", "%.9g", o->lr);
+	set_str(meta, "batch", "%ld", o->batch);
+	set_str(meta, "created_by", "unet-train (unetpipe %s)",
+		UNETPIPE_VERSION);
+	if (model_save(o->output, r->net, meta, err, sizeof err) < 0)
+		die_write(o->output, err);
+	json_decref(meta);
+}
+
+/* What is on disk, for the messages of an early end. */
+static void
+last_good(const struct run *r, char *buf, size_t len)
+{
+	if (r->st.best_epoch == 0)
+		snprintf(buf, len, "no model was written yet");
+	else if (r->nval > 0)
+		snprintf(buf, len, "last good model (epoch %ld, val_loss %.4f) "
+			 "is in %s", r->st.best_epoch, r->st.best_loss,
+			 r->o->output);
+	else
+		snprintf(buf, len, "last good model (epoch %ld) is in %s",
+			 r->st.best_epoch, r->o->output);
+}
+
+static void
+interrupted(const struct run *r, struct progress *pg)
+{
+	char buf[PATH_MAX + 128];
+
+	progress_clear(pg);
+	last_good(r, buf, sizeof buf);
+	fprintf(stderr, "%s: interrupted; %s\n", prog_name(), buf);
+	exit(128 + stop_signal);
+}
+
+static void
+not_finite(const struct run *r, struct progress *pg, const char *where,
+	   double loss)
+{
+	char buf[PATH_MAX + 128];
+
+	progress_clear(pg);
+	if (r->st.best_epoch == 0)
+		snprintf(buf, sizeof buf, "no model was written");
+	else
+		snprintf(buf, sizeof buf, "last good model in %s",
+			 r->o->output);
+	die("%s: %s is %s; stopping, %s", where, strstr(where, "step") ?
+	    "loss" : "val_loss", isnan(loss) ? "nan" : "inf", buf);
+}
+
+static void
+sigmoid(const float *x, float *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+/* One epoch: shuffled training steps, then the validation pass. */
+static void
+run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
+	  float *prob, struct progress *pg, struct epoch_result *e)
+{
+	const struct options *o = r->o;
+	long ep = r->st.epoch + 1;
+	size_t npix = (size_t)r->train_ds->width * r->train_ds->height;
+	int nsteps = (r->ntrain + o->batch - 1) / o->batch;
+	int *order = xmalloc(r->ntrain * sizeof *order);
+	double start = now_seconds(), sum = 0;
+	int done = 0;
+
+	memcpy(order, r->train_idx, r->ntrain * sizeof *order);
+	rng_shuffle(&r->st.rng, order, r->ntrain);
+	for (int s = 0; s < nsteps; s++) {
+		int n = r->ntrain - done < o->batch ? r->ntrain - done
+						    : (int)o->batch;
+		double loss, el, rate;
+		char where[64], eta[32];
+
+		dataset_fill(r->train_ds, order + done, n, unet_work_input(w),
+			     target);
+		unet_forward(w, n);
+		loss = unet_backward(w, n, target, (float)r->pos_weight);
+		if (!isfinite(loss)) {
+			snprintf(where, sizeof where, "epoch %ld step %d", ep,
+				 s + 1);
+			not_finite(r, pg, where, loss);
+		}
+		adam_step(r->adam, r->net);
+		sum += loss * n;
+		done += n;
+		if (stop_signal)
+			interrupted(r, pg);
+		el = now_seconds() - start;
+		rate = done / el;
+		progress_duration((r->ntrain - done) / rate, eta, sizeof eta);
+		progress_draw(pg, s + 1 == nsteps, "epoch %ld/%ld step %d/%d "
+			      "loss %.4f %.1f img/s ETA %s", ep, o->epochs,
+			      s + 1, nsteps, sum / done, rate, eta);
+	}
+	free(order);
+	e->train_loss = sum / r->ntrain;
+	e->train_seconds = now_seconds() - start;
+
+	e->val_loss = e->val_dice = e->val_iou = NAN;
+	if (r->nval > 0) {
+		struct confusion c = { 0 };
+		double vsum = 0;
+
+		for (int i = 0; i < r->nval; i += wbatch) {
+			int n = r->nval - i < wbatch ? r->nval - i : wbatch;
+			const float *logits;
+
+			dataset_fill(r->val_ds, r->val_idx + i, n,
+				     unet_work_input(w), target);
+			logits = unet_forward(w, n);
+			vsum += unet_loss(w, n, target, (float)r->pos_weight) *
+				n;
+			sigmoid(logits, prob, n * npix);
+			confusion_add(&c, prob, target, n * npix, 0.5);
+			if (stop_signal)
+				interrupted(r, pg);
+			progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
+				      ep, o->epochs, i + n, r->nval);
+		}
+		e->val_loss = vsum / r->nval;
+		if (!isfinite(e->val_loss)) {
+			char where[64];
+			snprintf(where, sizeof where, "epoch %ld", ep);
+			not_finite(r, pg, where, e->val_loss);
+		}
+		e->val_dice = metric_dice(&c);
+		e->val_iou = metric_iou(&c);
+	}
+	e->seconds = now_seconds() - start;
+}
+
+static json_t *
+real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void
+log_epoch(FILE *log, const char *path, const struct run *r,
+	  const struct epoch_result *e)
+{
+	json_t *obj = json_object();
+	char *s;
+
+	json_object_set_new(obj, "epoch", json_integer(r->st.epoch));
+	json_object_set_new(obj, "train_loss", json_real(e->train_loss));
+	json_object_set_new(obj, "val_loss", real_or_null(e->val_loss));
+	json_object_set_new(obj, "val_dice", real_or_null(e->val_dice));
+	json_object_set_new(obj, "val_iou", real_or_null(e->val_iou));
+	json_object_set_new(obj, "lr", json_real(r->o->lr));
+	json_object_set_new(obj, "seconds", json_real(e->seconds));
+	json_object_set_new(obj, "images_per_second",
+			    real_or_null(r->ntrain / e->train_seconds));
+	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
+			    JSON_REAL_PRECISION(9));
+	if (!s)
+		die("%s: cannot encode the log line", path);
+	if (fprintf(log, "%s\n", s) < 0 || fflush(log) != 0)
+		die("%s:", path);
+	free(s);
+	json_decref(obj);
+}
+
+/* On --resume, drop the log lines of epochs after the checkpoint (written
+ * by the interrupted run after its last checkpoint, if any) and append. */
+static FILE *
+open_log(const char *path, int resume, long epoch)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	off_t keep = 0;
+
+	if (!resume) {
+		f = fopen(path, "w");
+		if (!f)
+			die("%s:", path);
+		return f;
+	}
+	f = fopen(path, "a+");
+	if (!f)
+		die("%s:", path);
+	rewind(f);
+	while (getline(&line, &cap, f) > 0) {
+		json_t *obj = json_loads(line, 0, NULL);
+		json_t *ep = json_object_get(obj, "epoch");
+		int later = json_is_integer(ep) &&
+			    json_integer_value(ep) > epoch;
+		json_decref(obj);
+		if (later)
+			break;
+		keep = ftello(f);
+	}
+	free(line);
+	if (ferror(f) || fflush(f) != 0 || ftruncate(fileno(f), keep) != 0)
+		die("%s:", path);
+	return f;
+}
+
+static void
+epoch_line(const struct run *r, const struct epoch_result *e)
+{
+	char val[128] = "";
+
+	if (r->nval > 0)
+		snprintf(val, sizeof val, " val_loss %.4f val_dice %.4f",
+			 e->val_loss, e->val_dice);
+	fprintf(stderr, "%s: epoch %ld/%ld: loss %.4f%s %.1f img/s %.*f s\n",
+		prog_name(), r->st.epoch, r->o->epochs, e->train_loss, val,
+		r->ntrain / e->train_seconds, e->seconds < 10 ? 1 : 0,
+		e->seconds);
+}
+
+/* Bytes allocated from the heap now (for the memory report). */
+static size_t
+heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+static double
+mib(size_t bytes)
+{
+	return bytes / (1024.0 * 1024.0);
+}
+
+/* Hold out round(n * fraction) samples (at least one) for validation,
+ * chosen with the run's generator; both lists keep the stream order. */
+static void
+split(struct run *r, int n, double fraction)
+{
+	int *perm = xmalloc(n * sizeof *perm);
+	char *is_val = xcalloc(n, 1);
+	int nval = (int)floor(n * fraction + 0.5);
+
+	if (nval < 1)
+		nval = 1;
+	if (nval >= n)
+		die("%s: %d sample(s) are too few for --val-split %g (use "
+		    "--val-split 0 or --val FILE)", r->o->input[0] == '-' &&
+		    !r->o->input[1] ? "stdin" : r->o->input, n, fraction);
+	for (int i = 0; i < n; i++)
+		perm[i] = i;
+	rng_shuffle(&r->st.rng, perm, n);
+	for (int i = 0; i < nval; i++)
+		is_val[perm[i]] = 1;
+	r->val_idx = xmalloc(nval * sizeof *r->val_idx);
+	r->train_idx = xmalloc((n - nval) * sizeof *r->train_idx);
+	for (int i = 0; i < n; i++) {
+		if (is_val[i])
+			r->val_idx[r->nval++] = i;
+		else
+			r->train_idx[r->ntrain++] = i;
+	}
+	free(perm);
+	free(is_val);
+}
+
+static int *
+identity(int n)
+{
+	int *idx = xmalloc((n ? n : 1) * sizeof *idx);
+
+	for (int i = 0; i < n; i++)
+		idx[i] = i;
+	return idx;
+}
+
+/* Fail before training, not after the first epoch, when the model's
+ * folder cannot take the model and its checkpoint. */
+static void
+check_output_folder(const char *output)
+{
+	char *dir = xstrdup(output);
+	char *slash = strrchr(dir, '/');
+	struct stat sb;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &sb) != 0)
+		die("%s: folder %s:", output, dir);
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		die("%s: folder %s:", output, dir);
+	}
+	if (access(dir, W_OK | X_OK) != 0)
+		die("%s: folder %s:", output, dir);
+	if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		errno = EISDIR;
+		die("%s:", output);
+	}
+	free(dir);
+}
+
+static const char *
+stream_name(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "stdin" : path;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct run r;
+	struct dataset train, val;
+	struct st_file ckpt = { 0 };
+	struct unet_work *w;
+	struct progress pg;
+	struct sigaction sa;
+	FILE *log = NULL;
+	float *target, *prob;
+	size_t heap0, work_bytes;
+	char err[512];
+	int wbatch;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv, &o);
+	memset(&r, 0, sizeof r);
+	r.o = &o;
+	r.st.best_loss = INFINITY;
+	r.st.best_dice = r.st.best_iou = r.st.best_train_loss = NAN;
+	rng_seed(&r.st.rng, o.seed);
+	unet_set_threads(o.threads);
+	{
+		size_t n = strlen(o.output) + sizeof CKPT_SUFFIX;
+		char *p = xmalloc(n);
+		snprintf(p, n, "%s%s", o.output, CKPT_SUFFIX);
+		r.ckpt_path = p;
+	}
+
+	/* Acquire: the network to start from, then every sample. */
+	check_output_folder(o.output);
+	if (o.resume) {
+		ckpt = load_checkpoint(&r);
+	} else if (o.init_path) {
+		r.net = model_load(o.init_path, NULL, err, sizeof err);
+		if (!r.net)
+			die("%s: %s", o.init_path, err);
+	}
+	dataset_init(&train);
+	dataset_init(&val);
+	dataset_read(&train, o.input);
+	if (train.count == 0)
+		die("%s: no training samples", stream_name(o.input));
+	r.train_ds = &train;
+	r.val_ds = &train;
+	if (o.val_path) {
+		dataset_read(&val, o.val_path);
+		if (val.count == 0)
+			die("%s: no validation samples",
+			    stream_name(o.val_path));
+		if (val.width != train.width || val.height != train.height)
+			die("%s: image 1: size %dx%d, the training samples "
+			    "are %dx%d", stream_name(o.val_path), val.width,
+			    val.height, train.width, train.height);
+		if (val.channels != train.channels)
+			die("%s: image 1: %d channel(s), the training samples "
+			    "have %d", stream_name(o.val_path), val.channels,
+			    train.channels);
+		r.val_ds = &val;
+		r.val_idx = identity(val.count);
+		r.nval = val.count;
+		r.train_idx = identity(train.count);
+		r.ntrain = train.count;
+	} else if (o.val_split > 0) {
+		split(&r, train.count, o.val_split);
+	} else {
+		r.train_idx = identity(train.count);
+		r.ntrain = train.count;
+	}
+
+	if (r.net) {
+		const struct unet_config *cfg = unet_get_config(r.net);
+		if (cfg->in_channels != train.channels)
+			die("%s: image 1: %d channel(s), the model %s expects "
+			    "%d", stream_name(o.input), train.channels,
+			    o.resume ? r.ckpt_path : o.init_path,
+			    cfg->in_channels);
+	} else {
+		struct unet_config cfg = { train.channels, o.base_filters,
+					   o.depth };
+		if (unet_config_check(&cfg, err, sizeof err) < 0)
+			die("%s", err);
+		r.net = unet_new(&cfg);
+		unet_init_glorot(r.net, o.seed);
+	}
+	{
+		int m = unet_multiple(r.net);
+		if (train.width % m || train.height % m)
+			die("%s: image 1: size %dx%d is not a multiple of %d "
+			    "(resize with ingest-resize --size)",
+			    stream_name(o.input), train.width, train.height, m);
+	}
+
+	if (o.wbce && o.pos_weight_given) {
+		r.pos_weight = o.pos_weight;
+	} else if (o.wbce) {
+		uint64_t pos = 0, all = (uint64_t)r.ntrain * train.width *
+					train.height;
+		for (int i = 0; i < r.ntrain; i++)
+			pos += train.samples[r.train_idx[i]].positives;
+		if (pos == 0)
+			die("%s: --loss wbce: the training masks have no "
+			    "foreground pixels (give --pos-weight)",
+			    stream_name(o.input));
+		r.pos_weight = (double)(all - pos) / pos;
+	} else {
+		r.pos_weight = 1;
+	}
+	if (o.resume) {
+		check_resume(&r, &ckpt);
+		st_free(&ckpt);
+	} else {
+		r.adam = adam_new(r.net, o.lr);
+	}
+
+	wbatch = (int)o.batch;
+	if (wbatch > r.ntrain && wbatch > r.nval)
+		wbatch = r.ntrain > r.nval ? r.ntrain : r.nval;
+	heap0 = heap_bytes();
+	w = unet_work_new(r.net, wbatch, train.height, train.width, 1);
+	target = xmalloc((size_t)wbatch * train.width * train.height *
+			 sizeof *target);
+	prob = xmalloc((size_t)wbatch * train.width * train.height *
+		       sizeof *prob);
+	work_bytes = heap_bytes() - heap0;
+	if (o.log_path)
+		log = open_log(o.log_path, o.resume, r.st.epoch);
+
+	if (!o.quiet) {
+		const struct unet_config *cfg = unet_get_config(r.net);
+		fprintf(stderr, "%s: %d training and %d validation samples of "
+			"%dx%d, %d channel(s); data %.1f MiB, workspace for "
+			"%d images %.1f MiB; F%d D%d, %d thread(s)\n",
+			prog_name(), r.ntrain, r.nval, train.width,
+			train.height, train.channels,
+			mib(train.bytes + val.bytes), wbatch, mib(work_bytes),
+			cfg->base_filters, cfg->depth, o.threads);
+		if (r.nval == 0)
+			fprintf(stderr, "%s: no validation data: the model is "
+				"saved after every epoch, no early stopping\n",
+				prog_name());
+		if (o.resume)
+			fprintf(stderr, "%s: resuming after epoch %ld from "
+				"%s\n", prog_name(), r.st.epoch, r.ckpt_path);
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	progress_init(&pg, stderr_is_tty() && !o.quiet);
+
+	while (r.st.epoch < o.epochs &&
+	       !(r.nval > 0 && o.patience > 0 && r.st.wait >= o.patience)) {
+		struct epoch_result e;
+		int improved;
+
+		run_epoch(&r, w, wbatch, target, prob, &pg, &e);
+		r.st.epoch++;
+		improved = r.nval == 0 ||
+			   e.val_loss < r.st.best_loss - o.min_delta;
+		if (improved) {
+			save_model(&r, &e);
+			r.st.best_epoch = r.st.epoch;
+			r.st.best_loss = r.nval ? e.val_loss : INFINITY;
+			r.st.best_dice = e.val_dice;
+			r.st.best_iou = e.val_iou;
+			r.st.best_train_loss = e.train_loss;
+			r.st.wait = 0;
+		} else {
+			r.st.wait++;
+		}
+		if (log)
+			log_epoch(log, o.log_path, &r, &e);
+		save_checkpoint(&r);
+		progress_clear(&pg);
+		if (!o.quiet)
+			epoch_line(&r, &e);
+		if (stop_signal)
+			interrupted(&r, &pg);
+	}
+
+	if (!o.quiet) {
+		char buf[PATH_MAX + 128];
+		last_good(&r, buf, sizeof buf);
+		if (r.st.epoch < o.epochs)
+			fprintf(stderr, "%s: early stop after epoch %ld: no "
+				"val_loss improvement in %ld epochs; %s\n",
+				prog_name(), r.st.epoch, r.st.wait, buf);
+		else
+			fprintf(stderr, "%s: done; %s\n", prog_name(), buf);
+	}
+	if (log && fclose(log) != 0)
+		die("%s:", o.log_path);
+	unet_work_free(w);
+	adam_free(r.adam);
+	unet_free(r.net);
+	free(target);
+	free(prob);
+	free(r.train_idx);
+	free(r.val_idx);
+	free((char *)r.ckpt_path);
+	dataset_free(&train);
+	dataset_free(&val);
+	close_stdout();
+	return 0;
+}
