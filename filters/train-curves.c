@@ -1,0 +1,638 @@
+/* train-curves: draw the loss curves of a unet-train log and diagnose the
+ * fit (see train-curves(1) for the rules). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "draw.h"
+#include "pamio.h"
+#include "util.h"
+
+struct epoch {
+	long epoch;
+	double train, val, dice, iou;
+};
+
+struct log {
+	struct epoch *e;
+	size_t n;
+	int has_val, has_dice, has_iou;
+};
+
+struct rules {
+	long overfit_epochs;
+	double overfit_margin; /* fraction of the minimum */
+	double underfit_drop;  /* fraction of the train loss */
+};
+
+struct diagnosis {
+	const char *verdict;
+	long best;     /* index into the log, -1 without validation */
+	long overfit;  /* index of the first over-fitting epoch, or -1 */
+	char message[512];
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: train-curves [options] [LOG]\n"
+		"Draw the training curves of a unet-train JSON Lines log (stdin by\n"
+		"default) as an RGB PAM image on stdout and print a diagnosis of the\n"
+		"fit on stderr.\n"
+		"\n"
+		"  -W, --width N            image width (default 800)\n"
+		"  -H, --height N           image height (default 500)\n"
+		"      --title TEXT         title (default: the log's name and epochs)\n"
+		"      --no-dice            leave out the validation Dice/IoU panel\n"
+		"      --diagnosis FILE     write the diagnosis to FILE as JSON\n"
+		"                           instead of stderr\n"
+		"  -q, --quiet              print no diagnosis\n"
+		"      --overfit-epochs N   epochs after the best one that make\n"
+		"                           over-fitting (default 3)\n"
+		"      --overfit-margin PCT rise of val_loss over its minimum that\n"
+		"                           makes over-fitting (default 2)\n"
+		"      --underfit-drop PCT  fall of train_loss over the last 3 epochs\n"
+		"                           that makes under-fitting (default 10)\n"
+		"  -h, --help               print this help and exit\n"
+		"  -V, --version            print the version and exit\n");
+}
+
+/* Fetch the number `key` of a log line into *out; return 0 when absent. */
+static int
+get_number(json_t *obj, const char *key, double *out, const char *name,
+	   long line)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (json_is_null(v))
+		die("%s:%ld: %s is null (not a number)", name, line, key);
+	if (!json_is_number(v))
+		die("%s:%ld: %s is not a number", name, line, key);
+	*out = json_number_value(v);
+	if (!isfinite(*out))
+		die("%s:%ld: %s is not finite", name, line, key);
+	return 1;
+}
+
+/* Keys that are either on every line of the log or on none. */
+static void
+check_presence(int present, int *has, const char *key, const char *name,
+	       long line, long first_line)
+{
+	if (*has < 0)
+		*has = present;
+	else if (present != *has)
+		die("%s:%ld: %s %s but %s on line %ld", name, line, key,
+		    present ? "present" : "missing",
+		    present ? "missing" : "present", first_line);
+}
+
+static void
+read_log(FILE *f, const char *name, struct log *log)
+{
+	char *buf = NULL;
+	size_t cap = 0, alloc = 0;
+	ssize_t len;
+	long line = 0, first_line = 0;
+	int has_val = -1, has_dice = -1, has_iou = -1;
+
+	memset(log, 0, sizeof *log);
+	while (errno = 0, (len = getline(&buf, &cap, f)) != -1) {
+		json_error_t err;
+		json_t *obj, *ep;
+		struct epoch e = {0};
+
+		line++;
+		if (strspn(buf, " \t\r\n") == (size_t)len)
+			continue;
+		obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+		if (!obj)
+			die("%s:%ld: %s", name, line, err.text);
+		if (!json_is_object(obj))
+			die("%s:%ld: not a JSON object", name, line);
+		ep = json_object_get(obj, "epoch");
+		if (!ep)
+			die("%s:%ld: epoch missing", name, line);
+		if (!json_is_integer(ep))
+			die("%s:%ld: epoch is not an integer", name, line);
+		e.epoch = (long)json_integer_value(ep);
+		if (log->n > 0 && e.epoch <= log->e[log->n - 1].epoch)
+			die("%s:%ld: epoch %ld does not follow epoch %ld", name,
+			    line, e.epoch, log->e[log->n - 1].epoch);
+		if (!get_number(obj, "train_loss", &e.train, name, line))
+			die("%s:%ld: train_loss missing", name, line);
+		if (!first_line)
+			first_line = line;
+		check_presence(get_number(obj, "val_loss", &e.val, name, line),
+			       &has_val, "val_loss", name, line, first_line);
+		check_presence(get_number(obj, "val_dice", &e.dice, name, line),
+			       &has_dice, "val_dice", name, line, first_line);
+		check_presence(get_number(obj, "val_iou", &e.iou, name, line),
+			       &has_iou, "val_iou", name, line, first_line);
+		json_decref(obj);
+		if (log->n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			log->e = xreallocarray(log->e, alloc, sizeof *log->e);
+		}
+		log->e[log->n++] = e;
+	}
+	if (ferror(f) || errno)
+		die("%s: read error:", name);
+	free(buf);
+	if (log->n == 0)
+		die("%s: no epochs", name);
+	log->has_val = has_val > 0;
+	log->has_dice = has_dice > 0;
+	log->has_iou = has_iou > 0;
+}
+
+static void
+diagnose(const struct log *log, const struct rules *r, struct diagnosis *d)
+{
+	const struct epoch *e = log->e, *last = &log->e[log->n - 1];
+	size_t n = log->n, w;
+	char *m = d->message;
+	size_t room = sizeof d->message;
+	int k = 0;
+
+	d->best = -1;
+	d->overfit = -1;
+	if (log->has_val) {
+		d->best = 0;
+		for (size_t i = 1; i < n; i++)
+			if (e[i].val < e[d->best].val)
+				d->best = (long)i;
+		k = snprintf(m, room, "best epoch %ld (val_loss %.4g); ",
+			     e[d->best].epoch, e[d->best].val);
+	}
+	if (n < 2) {
+		d->verdict = "undetermined";
+		snprintf(m + k, room - k, "only one epoch: too few to judge");
+		return;
+	}
+	if (log->has_val) {
+		const struct epoch *b = &e[d->best];
+		long after = (long)n - 1 - d->best;
+
+		if (after >= r->overfit_epochs && last->train < b->train &&
+		    last->val > b->val + r->overfit_margin * fabs(b->val)) {
+			d->verdict = "over-fitting";
+			d->overfit = d->best + 1;
+			snprintf(m + k, room - k,
+				 "over-fitting from epoch %ld: val_loss above "
+				 "its minimum for %ld epochs (%.4g -> %.4g) "
+				 "while train_loss fell (%.4g -> %.4g)",
+				 e[d->overfit].epoch, after, b->val, last->val,
+				 b->train, last->train);
+			return;
+		}
+	}
+	w = n - 1 < 3 ? n - 1 : 3;
+	{
+		const struct epoch *ref = &e[n - 1 - w];
+		double drop = ref->train > 0 ?
+			(ref->train - last->train) / ref->train : 0;
+
+		if (drop > r->underfit_drop) {
+			d->verdict = "under-fitting";
+			snprintf(m + k, room - k,
+				 "under-fitting: train_loss still falling "
+				 "steeply at the last epoch (%.4g -> %.4g, "
+				 "-%.1f%% over the last %zu epochs): train "
+				 "longer", ref->train, last->train,
+				 100 * drop, w);
+			return;
+		}
+	}
+	if (log->has_val) {
+		d->verdict = "good fit";
+		snprintf(m + k, room - k,
+			 "good fit: train_loss has levelled off and "
+			 "val_loss has not risen above its minimum");
+	} else {
+		d->verdict = "undetermined";
+		snprintf(m + k, room - k,
+			 "train_loss has levelled off; without validation "
+			 "data over-fitting cannot be judged");
+	}
+}
+
+static void
+write_diagnosis(const char *path, const struct log *log,
+		const struct diagnosis *d)
+{
+	json_t *o = json_object();
+	char *text;
+	FILE *f;
+
+	json_object_set_new(o, "epochs", json_integer((json_int_t)log->n));
+	json_object_set_new(o, "first_epoch", json_integer(log->e[0].epoch));
+	json_object_set_new(o, "last_epoch",
+			    json_integer(log->e[log->n - 1].epoch));
+	json_object_set_new(o, "best_epoch", d->best < 0 ? json_null() :
+			    json_integer(log->e[d->best].epoch));
+	json_object_set_new(o, "best_val_loss", d->best < 0 ? json_null() :
+			    json_real(log->e[d->best].val));
+	json_object_set_new(o, "verdict", json_string(d->verdict));
+	json_object_set_new(o, "over_fitting_from", d->overfit < 0 ?
+			    json_null() :
+			    json_integer(log->e[d->overfit].epoch));
+	json_object_set_new(o, "message", json_string(d->message));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+			  JSON_REAL_PRECISION(10));
+	if (!text)
+		die("out of memory");
+	f = fopen(path, "w");
+	if (!f)
+		die("%s:", path);
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF) {
+		fclose(f);
+		die("%s: write error:", path);
+	}
+	if (fclose(f) == EOF)
+		die("%s: write error:", path);
+	free(text);
+	json_decref(o);
+}
+
+/* An axis range with "nice" tick steps (1, 2 or 5 times a power of ten). */
+struct axis {
+	double lo, hi, step;
+	int decimals;
+};
+
+static double
+nice_step(double raw)
+{
+	double p = pow(10, floor(log10(raw))), f = raw / p;
+
+	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+static void
+make_axis(struct axis *a, double lo, double hi, int ticks, int integer)
+{
+	if (hi - lo < 1e-12 * (fabs(lo) + fabs(hi)) || hi == lo) {
+		double pad = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
+		lo -= pad;
+		hi += pad;
+	}
+	a->step = nice_step((hi - lo) / ticks);
+	if (integer && a->step < 1)
+		a->step = 1;
+	a->lo = floor(lo / a->step) * a->step;
+	/* epochs end where the log ends, not at the next tick */
+	a->hi = integer ? hi : ceil(hi / a->step) * a->step;
+	a->decimals = a->step >= 1 ? 0 : (int)ceil(-log10(a->step) - 1e-9);
+	if (a->decimals > 10)
+		a->decimals = 10;
+}
+
+struct series {
+	const char *label;
+	struct rgb c;
+	int field; /* 0 train, 1 val, 2 dice, 3 iou */
+};
+
+static double
+value(const struct epoch *e, int field)
+{
+	switch (field) {
+	case 0: return e->train;
+	case 1: return e->val;
+	case 2: return e->dice;
+	default: return e->iou;
+	}
+}
+
+struct panel {
+	int x, y, w, h; /* the plot area, inside the axes */
+	struct axis ax, ay;
+};
+
+static int
+px(const struct panel *p, double x)
+{
+	return p->x + (int)lround((x - p->ax.lo) / (p->ax.hi - p->ax.lo) *
+				  (p->w - 1));
+}
+
+static int
+py(const struct panel *p, double y)
+{
+	return p->y + p->h - 1 -
+		(int)lround((y - p->ay.lo) / (p->ay.hi - p->ay.lo) *
+			    (p->h - 1));
+}
+
+#define TICK_TEXT 9
+#define LABEL_TEXT 11
+#define TITLE_TEXT 14
+
+static int
+count_ink(const struct image *img, int x, int y, int w, int h)
+{
+	int ink = 0;
+
+	for (int j = y; j < y + h; j++)
+		for (int i = x; i < x + w; i++) {
+			const uint16_t *s;
+
+			if (i < 0 || j < 0 || i >= img->width ||
+			    j >= img->height)
+				continue;
+			s = img->data + ((size_t)j * img->width + i) * 3;
+			ink += !(s[0] == 255 && s[1] == 255 && s[2] == 255);
+		}
+	return ink;
+}
+
+/* Draw the legend in the corner of the plot area with the least ink. */
+static void
+draw_legend(struct image *img, const struct panel *p,
+	    const struct series *s, int ns, int best)
+{
+	int rows = ns + (best >= 0), lw = 0, w, h, bx, by, mink = -1;
+
+	for (int i = 0; i < ns; i++) {
+		int t = draw_text_width(LABEL_TEXT, s[i].label);
+		if (t > lw)
+			lw = t;
+	}
+	if (best >= 0 && draw_text_width(LABEL_TEXT, "best epoch") > lw)
+		lw = draw_text_width(LABEL_TEXT, "best epoch");
+	w = 8 + 24 + 6 + lw + 8;
+	h = 6 + rows * 18;
+	bx = p->x + p->w - w - 6;
+	by = p->y + 6;
+	for (int c = 0; c < 4; c++) {
+		int x = c % 2 ? p->x + 6 : p->x + p->w - w - 6;
+		int y = c < 2 ? p->y + 6 : p->y + p->h - h - 6;
+		int ink = count_ink(img, x, y, w, h);
+
+		if (mink < 0 || ink < mink) {
+			mink = ink;
+			bx = x;
+			by = y;
+		}
+	}
+	draw_rect(img, bx, by, w, h, RGB_WHITE);
+	draw_line(img, bx, by, bx + w - 1, by, 1, 0, RGB_GREY);
+	draw_line(img, bx, by + h - 1, bx + w - 1, by + h - 1, 1, 0, RGB_GREY);
+	draw_line(img, bx, by, bx, by + h - 1, 1, 0, RGB_GREY);
+	draw_line(img, bx + w - 1, by, bx + w - 1, by + h - 1, 1, 0, RGB_GREY);
+	for (int i = 0; i < rows; i++) {
+		int y = by + 6 + i * 18 + 9;
+
+		if (i < ns) {
+			draw_line(img, bx + 8, y - 4, bx + 32, y - 4, 2, 0,
+				  s[i].c);
+			draw_text(img, bx + 38, y, LABEL_TEXT, RGB_BLACK,
+				  s[i].label);
+		} else {
+			draw_line(img, bx + 8, y - 4, bx + 32, y - 4, 1, 3,
+				  RGB_BLACK);
+			draw_text(img, bx + 38, y, LABEL_TEXT, RGB_BLACK,
+				  "best epoch");
+		}
+	}
+}
+
+static void
+draw_panel(struct image *img, struct panel *p, const struct log *log,
+	   const struct series *s, int ns, const char *ylabel, long best)
+{
+	double lo = INFINITY, hi = -INFINITY, pad;
+	char t[64];
+
+	for (size_t i = 0; i < log->n; i++)
+		for (int k = 0; k < ns; k++) {
+			double v = value(&log->e[i], s[k].field);
+			lo = fmin(lo, v);
+			hi = fmax(hi, v);
+		}
+	/* a little room so that no curve runs along an axis */
+	pad = (hi - lo) * 0.04;
+	lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
+	hi += pad;
+	make_axis(&p->ay, lo, hi, p->h / 60 > 2 ? p->h / 60 : 2, 0);
+	make_axis(&p->ax, (double)log->e[0].epoch,
+		  (double)log->e[log->n - 1].epoch,
+		  p->w / 80 > 2 ? p->w / 80 : 2, 1);
+
+	for (double v = p->ay.lo; v <= p->ay.hi + p->ay.step / 2;
+	     v += p->ay.step) {
+		int y = py(p, v);
+
+		draw_line(img, p->x, y, p->x + p->w - 1, y, 1, 0,
+			  RGB_LIGHT_GREY);
+		draw_line(img, p->x - 5, y, p->x - 1, y, 1, 0, RGB_BLACK);
+		snprintf(t, sizeof t, "%.*f", p->ay.decimals,
+			 fabs(v) < p->ay.step / 2 ? 0.0 : v);
+		draw_text(img, p->x - 8 - draw_text_width(TICK_TEXT, t),
+			  y + TICK_TEXT / 2, TICK_TEXT, RGB_BLACK, t);
+	}
+	for (double v = p->ax.lo; v <= p->ax.hi + p->ax.step / 2;
+	     v += p->ax.step) {
+		int x = px(p, v);
+
+		draw_line(img, x, p->y + p->h, x, p->y + p->h + 4, 1, 0,
+			  RGB_BLACK);
+		snprintf(t, sizeof t, "%.0f", v);
+		draw_text(img, x - draw_text_width(TICK_TEXT, t) / 2,
+			  p->y + p->h + 8 + TICK_TEXT, TICK_TEXT, RGB_BLACK, t);
+	}
+	draw_text(img, p->x + p->w / 2 - draw_text_width(LABEL_TEXT, "epoch") / 2,
+		  p->y + p->h + 14 + TICK_TEXT + LABEL_TEXT, LABEL_TEXT,
+		  RGB_BLACK, "epoch");
+	draw_text(img, p->x - 8 - draw_text_width(LABEL_TEXT, ylabel) / 2,
+		  p->y - 12, LABEL_TEXT, RGB_BLACK, ylabel);
+
+	if (best >= 0) {
+		int x = px(p, (double)log->e[best].epoch);
+		draw_line(img, x, p->y, x, p->y + p->h - 1, 1, 4, RGB_BLACK);
+	}
+	for (int k = 0; k < ns; k++) {
+		for (size_t i = 0; i < log->n; i++) {
+			int x = px(p, (double)log->e[i].epoch);
+			int y = py(p, value(&log->e[i], s[k].field));
+
+			if (i > 0)
+				draw_line(img,
+					  px(p, (double)log->e[i - 1].epoch),
+					  py(p, value(&log->e[i - 1],
+						      s[k].field)),
+					  x, y, 2, 0, s[k].c);
+			if (log->n <= 40 || log->n == 1)
+				draw_rect(img, x - 2, y - 2, 5, 5, s[k].c);
+		}
+	}
+	if (best >= 0 && s[0].field == 0 && ns > 1) {
+		int x = px(p, (double)log->e[best].epoch);
+		int y = py(p, log->e[best].val);
+		for (int r = 5; r <= 6; r++) {
+			draw_line(img, x - r, y - r, x + r, y - r, 1, 0, RGB_BLACK);
+			draw_line(img, x - r, y + r, x + r, y + r, 1, 0, RGB_BLACK);
+			draw_line(img, x - r, y - r, x - r, y + r, 1, 0, RGB_BLACK);
+			draw_line(img, x + r, y - r, x + r, y + r, 1, 0, RGB_BLACK);
+		}
+	}
+	draw_line(img, p->x - 1, p->y, p->x - 1, p->y + p->h, 1, 0, RGB_BLACK);
+	draw_line(img, p->x - 1, p->y + p->h, p->x + p->w - 1, p->y + p->h, 1,
+		  0, RGB_BLACK);
+	draw_legend(img, p, s, ns, best >= 0 && ns > 1 ? 1 : -1);
+}
+
+static void
+render(struct image *img, int width, int height, const struct log *log,
+       const char *title, int dice, long best)
+{
+	static const struct series loss[] = {
+		{"train_loss", RGB_BLUE, 0},
+		{"val_loss", RGB_VERMILLION, 1},
+	};
+	struct series metric[2];
+	int nm = 0, left = 80, right = 24, top = 34 + TITLE_TEXT, bottom = 56;
+	int area = height - top - bottom;
+	struct panel p = {0};
+
+	if (log->has_dice)
+		metric[nm++] = (struct series){"val Dice", RGB_BLUISH_GREEN, 2};
+	if (log->has_iou)
+		metric[nm++] = (struct series){"val IoU", RGB_REDDISH_PURPLE, 3};
+	if (!dice || height < 400)
+		nm = 0;
+
+	draw_canvas(img, width, height, RGB_WHITE);
+	draw_text(img, width / 2 - draw_text_width(TITLE_TEXT, title) / 2,
+		  10 + TITLE_TEXT, TITLE_TEXT, RGB_BLACK, title);
+	p.x = left;
+	p.y = top;
+	p.w = width - left - right;
+	p.h = nm ? (area - bottom - 24) * 3 / 5 : area;
+	draw_panel(img, &p, log, loss, log->has_val ? 2 : 1, "loss", best);
+	if (nm) {
+		struct panel q = p;
+		q.y = p.y + p.h + bottom + 24;
+		q.h = area - p.h - bottom - 24;
+		draw_panel(img, &q, log, metric, nm, "validation", best);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_TITLE = 256, OPT_NO_DICE, OPT_DIAGNOSIS, OPT_OVER_EPOCHS,
+	       OPT_OVER_MARGIN, OPT_UNDER_DROP };
+	static const struct option longopts[] = {
+		{"width", required_argument, NULL, 'W'},
+		{"height", required_argument, NULL, 'H'},
+		{"title", required_argument, NULL, OPT_TITLE},
+		{"no-dice", no_argument, NULL, OPT_NO_DICE},
+		{"diagnosis", required_argument, NULL, OPT_DIAGNOSIS},
+		{"quiet", no_argument, NULL, 'q'},
+		{"overfit-epochs", required_argument, NULL, OPT_OVER_EPOCHS},
+		{"overfit-margin", required_argument, NULL, OPT_OVER_MARGIN},
+		{"underfit-drop", required_argument, NULL, OPT_UNDER_DROP},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct rules rules = {3, 0.02, 0.10};
+	int width = 800, height = 500, dice = 1, quiet = 0, c;
+	const char *title = NULL, *diag_path = NULL, *path = "-", *name;
+	char deftitle[256];
+	struct log log;
+	struct diagnosis d;
+	struct image img;
+	FILE *f;
+
+	prog_init(argc, argv);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":W:H:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'W':
+			width = (int)parse_long(optarg, 320, 16384, "--width");
+			break;
+		case 'H':
+			height = (int)parse_long(optarg, 240, 16384, "--height");
+			break;
+		case OPT_TITLE:
+			title = optarg;
+			break;
+		case OPT_NO_DICE:
+			dice = 0;
+			break;
+		case OPT_DIAGNOSIS:
+			diag_path = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case OPT_OVER_EPOCHS:
+			rules.overfit_epochs = parse_long(optarg, 1, 1000000,
+							  "--overfit-epochs");
+			break;
+		case OPT_OVER_MARGIN:
+			rules.overfit_margin = parse_double(optarg, 0, 1e6,
+					"--overfit-margin") / 100;
+			break;
+		case OPT_UNDER_DROP:
+			rules.underfit_drop = parse_double(optarg, 0, 100,
+					"--underfit-drop") / 100;
+			break;
+		case 'h':
+			usage(stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("train-curves unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option '%s' needs an argument",
+				  argv[optind - 1]);
+		default:
+			if (optopt)
+				die_usage("unknown option '-%c'", optopt);
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		die_usage("too many arguments");
+	if (optind < argc)
+		path = argv[optind];
+	name = strcmp(path, "-") == 0 ? "stdin" : path;
+
+	f = xfopen_read(path);
+	read_log(f, name, &log);
+	if (f != stdin)
+		fclose(f);
+
+	diagnose(&log, &rules, &d);
+	if (diag_path)
+		write_diagnosis(diag_path, &log, &d);
+	else if (!quiet)
+		fprintf(stderr, "%s: %s\n", prog_name(), d.message);
+
+	if (!title) {
+		const char *slash = strrchr(name, '/');
+		snprintf(deftitle, sizeof deftitle, "%s: %zu epoch%s",
+			 slash ? slash + 1 : name, log.n, log.n == 1 ? "" : "s");
+		title = deftitle;
+	}
+	render(&img, width, height, &log, title, dice, d.best);
+	pamio_write(stdout, &img);
+	image_free(&img);
+	free(log.e);
+	close_stdout();
+	return 0;
+}

@@ -1,0 +1,195 @@
+load helpers
+
+# count_colour FILE R G B: number of pixels of that colour in a PAM image.
+count_colour() {
+	pamtopnm "$1" | ppmhist -noheader |
+		awk -v r="$2" -v g="$3" -v b="$4" '
+			$1 == r && $2 == g && $3 == b { n = $5 }
+			END { print n + 0 }'
+}
+
+# pixel FILE X Y: "R G B" of one pixel.
+pixel() {
+	pamcut -left "$2" -top "$3" -width 1 -height 1 "$1" | pamtopnm -plain |
+		tail -n 1 | xargs
+}
+
+@test "train-curves: over-fit log, picture and diagnosis" {
+	run bash -c "train-curves $FIXTURES/curves-overfit.jsonl 2>$TMP/err >$TMP/c.pam"
+	assert_success
+	assert_equal "$(cat "$TMP/err")" "train-curves: best epoch 12 (val_loss 0.081); over-fitting from epoch 13: val_loss above its minimum for 8 epochs (0.081 -> 0.1306) while train_loss fell (0.1112 -> 0.0514)"
+	run head -n 7 "$TMP/c.pam"
+	assert_output "P7
+WIDTH 800
+HEIGHT 500
+DEPTH 3
+MAXVAL 255
+TUPLTYPE RGB
+ENDHDR"
+	assert_equal "$(pixel "$TMP/c.pam" 0 0)" "255 255 255"
+	assert_equal "$(pixel "$TMP/c.pam" 799 499)" "255 255 255"
+	# train_loss blue, val_loss vermillion, Dice bluish green, IoU purple
+	(($(count_colour "$TMP/c.pam" 0 114 178) > 500))
+	(($(count_colour "$TMP/c.pam" 213 94 0) > 500))
+	(($(count_colour "$TMP/c.pam" 0 158 115) > 500))
+	(($(count_colour "$TMP/c.pam" 204 121 167) > 500))
+	# the dashed best-epoch line: epoch 12 of 0..20 at x = 80 + 12/20 * 695
+	pamcut -left 497 -width 1 "$TMP/c.pam" >"$TMP/col.pam"
+	(($(count_colour "$TMP/col.pam" 0 0 0) > 100))
+	pamcut -left 490 -width 1 "$TMP/c.pam" >"$TMP/col.pam"
+	(($(count_colour "$TMP/col.pam" 0 0 0) < 20))
+	# the output converts to PNG
+	pamtopng "$TMP/c.pam" >"$TMP/c.png"
+	[ -s "$TMP/c.png" ]
+}
+
+@test "train-curves: good fit and under-fit diagnoses" {
+	run train-curves --quiet "$FIXTURES/curves-goodfit.jsonl"
+	assert_success
+	run bash -c "train-curves $FIXTURES/curves-goodfit.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: best epoch 15 (val_loss 0.1312); good fit: train_loss has levelled off and val_loss has not risen above its minimum"
+	run bash -c "train-curves $FIXTURES/curves-underfit.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: best epoch 8 (val_loss 0.1654); under-fitting: train_loss still falling steeply at the last epoch (0.2575 -> 0.1413, -45.1% over the last 3 epochs): train longer"
+	# a 50% threshold makes the same log a good fit
+	run bash -c "train-curves --underfit-drop 50 $FIXTURES/curves-underfit.jsonl 2>&1 >/dev/null"
+	assert_output --partial "good fit"
+	# with a margin above the rise, the over-fit log is no longer over-fit
+	run bash -c "train-curves --overfit-margin 70 $FIXTURES/curves-overfit.jsonl 2>&1 >/dev/null"
+	refute_output --partial "over-fitting"
+	run bash -c "train-curves --overfit-epochs 9 $FIXTURES/curves-overfit.jsonl 2>&1 >/dev/null"
+	refute_output --partial "over-fitting"
+}
+
+@test "train-curves: --diagnosis writes JSON and nothing to stderr" {
+	run bash -c "train-curves --diagnosis $TMP/d.json <$FIXTURES/curves-overfit.jsonl 2>&1 >/dev/null"
+	assert_success
+	assert_output ""
+	run jq -c '[.epochs, .first_epoch, .last_epoch, .best_epoch, .best_val_loss, .verdict, .over_fitting_from]' "$TMP/d.json"
+	assert_output '[20,1,20,12,0.081,"over-fitting",13]'
+	run jq -r .message "$TMP/d.json"
+	assert_output --partial "over-fitting from epoch 13"
+}
+
+@test "train-curves: log without validation" {
+	run bash -c "train-curves $FIXTURES/curves-noval.jsonl 2>$TMP/err >$TMP/c.pam"
+	assert_success
+	assert_equal "$(cat "$TMP/err")" "train-curves: train_loss has levelled off; without validation data over-fitting cannot be judged"
+	(($(count_colour "$TMP/c.pam" 0 114 178) > 500))
+	assert_equal "$(count_colour "$TMP/c.pam" 213 94 0)" 0
+	train-curves -q --diagnosis "$TMP/d.json" "$FIXTURES/curves-noval.jsonl" >/dev/null
+	run jq -c '[.best_epoch, .best_val_loss, .verdict, .over_fitting_from]' "$TMP/d.json"
+	assert_output '[null,null,"undetermined",null]'
+}
+
+@test "train-curves: --width, --height, --no-dice, --title" {
+	train-curves -q --width 640 --height 420 "$FIXTURES/curves-overfit.jsonl" >"$TMP/c.pam"
+	run pamfile "$TMP/c.pam"
+	assert_output --partial "640 by 420"
+	(($(count_colour "$TMP/c.pam" 0 158 115) > 100))
+	train-curves -q --no-dice --title "my run" "$FIXTURES/curves-overfit.jsonl" >"$TMP/n.pam"
+	assert_equal "$(count_colour "$TMP/n.pam" 0 158 115)" 0
+	assert_equal "$(count_colour "$TMP/n.pam" 204 121 167)" 0
+	(($(count_colour "$TMP/n.pam" 213 94 0) > 500))
+	# one epoch is drawn as a point and judged too few
+	echo '{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4}' >"$TMP/one.jsonl"
+	run bash -c "train-curves $TMP/one.jsonl 2>&1 >$TMP/o.pam"
+	assert_output "train-curves: best epoch 1 (val_loss 0.4); only one epoch: too few to judge"
+	(($(count_colour "$TMP/o.pam" 213 94 0) > 10))
+}
+
+@test "train-curves: bad lines name the file and line" {
+	head -n 2 "$FIXTURES/curves-goodfit.jsonl" >"$TMP/bad.jsonl"
+	echo '{"epoch": 3, "train_loss": 0.1,' >>"$TMP/bad.jsonl"
+	run train-curves "$TMP/bad.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_output --regexp "^train-curves: $TMP/bad.jsonl:3: "
+
+	printf '{"epoch": 1, "train_loss": 0.1, "train_loss": 0.2}\n' >"$TMP/dup.jsonl"
+	run train-curves "$TMP/dup.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_output --partial "dup.jsonl:1: duplicate object key"
+
+	printf '{"epoch": 1, "train_loss": NaN}\n' >"$TMP/nan.jsonl"
+	run train-curves "$TMP/nan.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_output --partial "nan.jsonl:1: "
+
+	printf '{"epoch": 1, "train_loss": null}\n' | { run train-curves; assert_failure 1; assert_output "train-curves: stdin:1: train_loss is null (not a number)"; }
+	printf '{"epoch": 1, "train_loss": "0.3"}\n' | { run train-curves; assert_output "train-curves: stdin:1: train_loss is not a number"; }
+	printf '{"epoch": 1}\n' | { run train-curves; assert_output "train-curves: stdin:1: train_loss missing"; }
+	printf '{"train_loss": 0.2}\n' | { run train-curves; assert_output "train-curves: stdin:1: epoch missing"; }
+	printf '{"epoch": 1.5, "train_loss": 0.2}\n' | { run train-curves; assert_output "train-curves: stdin:1: epoch is not an integer"; }
+	printf '[1, 2]\n' | { run train-curves; assert_output "train-curves: stdin:1: not a JSON object"; }
+	printf '{"epoch": 2, "train_loss": 0.2}\n{"epoch": 2, "train_loss": 0.1}\n' |
+		{ run train-curves; assert_output "train-curves: stdin:2: epoch 2 does not follow epoch 2"; }
+	printf '{"epoch": 1, "train_loss": 0.2, "val_loss": 0.3}\n{"epoch": 2, "train_loss": 0.1}\n' |
+		{ run train-curves; assert_failure 1; assert_output "train-curves: stdin:2: val_loss missing but present on line 1"; }
+	run train-curves "$TMP/nonexistent.jsonl"
+	assert_failure 1
+	assert_output "train-curves: $TMP/nonexistent.jsonl: No such file or directory"
+}
+
+@test "train-curves: truncated log stops at the cut line, writes nothing" {
+	head -c -40 "$FIXTURES/curves-overfit.jsonl" >"$TMP/cut.jsonl"
+	run bash -c "train-curves $TMP/cut.jsonl 2>$TMP/err >$TMP/out"
+	assert_failure 1
+	assert_regex "$(cat "$TMP/err")" "^train-curves: $TMP/cut.jsonl:20: "
+	[ ! -s "$TMP/out" ]
+}
+
+@test "train-curves: empty log" {
+	run train-curves </dev/null
+	assert_failure 1
+	assert_output "train-curves: stdin: no epochs"
+	printf '\n  \n' >"$TMP/blank.jsonl"
+	run train-curves "$TMP/blank.jsonl"
+	assert_failure 1
+	assert_output "train-curves: $TMP/blank.jsonl: no epochs"
+}
+
+@test "train-curves: usage errors exit 2" {
+	run train-curves --width abc "$FIXTURES/curves-goodfit.jsonl"
+	assert_failure 2
+	run train-curves --width 10 "$FIXTURES/curves-goodfit.jsonl"
+	assert_failure 2
+	run train-curves --bogus
+	assert_failure 2
+	assert_line --index 0 "train-curves: unknown option '--bogus'"
+	run train-curves --overfit-epochs 0
+	assert_failure 2
+	run train-curves a.jsonl b.jsonl
+	assert_failure 2
+	run train-curves --diagnosis
+	assert_failure 2
+	run train-curves --help
+	assert_success
+	assert_line --index 0 "usage: train-curves [options] [LOG]"
+	run train-curves --version
+	assert_output "train-curves unetpipe 0.1.0"
+}
+
+@test "train-curves: write errors" {
+	run bash -c "train-curves -q $FIXTURES/curves-goodfit.jsonl >/dev/full"
+	assert_failure 1
+	assert_one_error_line train-curves
+	run train-curves --diagnosis /dev/full "$FIXTURES/curves-goodfit.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_output --partial "/dev/full: write error"
+}
+
+@test "train-curves: the man page example works" {
+	cp "$FIXTURES/curves-overfit.jsonl" "$TMP/train.jsonl"
+	cd "$TMP"
+	train-curves train.jsonl | pamtopng >curves.png
+	[ -s curves.png ]
+	train-curves --diagnosis fit.json --width 1024 --height 640 \
+		train.jsonl >curves.pam
+	run jq -r .verdict fit.json
+	assert_output "over-fitting"
+	run pamfile curves.pam
+	assert_output --partial "1024 by 640"
+}
