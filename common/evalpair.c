@@ -1,0 +1,223 @@
+#include "evalpair.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct evalpair {
+	struct pamio_reader *pred, *truth;
+	int accept;
+	struct image pred_img, truth_img;
+	uint8_t *mask;
+	size_t mask_cap;
+};
+
+struct evalpair *
+evalpair_open(const char *pred_path, const char *truth_path, int accept)
+{
+	struct evalpair *e;
+
+	if (strcmp(pred_path, "-") == 0 && strcmp(truth_path, "-") == 0)
+		die_usage("the prediction and the truth cannot both be stdin");
+	e = xcalloc(1, sizeof *e);
+	e->accept = accept;
+	e->pred = pamio_open(pred_path, PAMIO_IMAGE);
+	e->truth = pamio_open(truth_path, PAMIO_IMAGE | PAMIO_SAMPLE);
+	return e;
+}
+
+const char *
+evalpair_pred_name(const struct evalpair *e)
+{
+	return pamio_name(e->pred);
+}
+
+const char *
+evalpair_truth_name(const struct evalpair *e)
+{
+	return pamio_name(e->truth);
+}
+
+void
+evalpair_close(struct evalpair *e)
+{
+	if (!e)
+		return;
+	pamio_close(e->pred);
+	pamio_close(e->truth);
+	image_free(&e->pred_img);
+	image_free(&e->truth_img);
+	free(e->mask);
+	free(e);
+}
+
+static void
+check_pred(const struct evalpair *e, const struct image *p, int *is_prob)
+{
+	const char *name = pamio_name(e->pred);
+	int k = pamio_count(e->pred);
+
+	if (p->depth != 1)
+		die("%s: image %d: %s image of depth %d: a prediction has one "
+		    "channel", name, k, p->tuple_type, p->depth);
+	*is_prob = p->maxval == 65535;
+	if (*is_prob && (e->accept & EVALPAIR_PROB))
+		return;
+	if ((p->maxval == 1 || p->maxval == 255) &&
+	    (e->accept & EVALPAIR_MASK))
+		return;
+	if (e->accept == EVALPAIR_PROB)
+		die("%s: image %d: maxval %u: a probability map has maxval "
+		    "65535", name, k, p->maxval);
+	if (e->accept == EVALPAIR_MASK)
+		die("%s: image %d: maxval %u: a binary mask has maxval 1 or "
+		    "255", name, k, p->maxval);
+	die("%s: image %d: maxval %u: expected a probability map (maxval "
+	    "65535) or a binary mask (maxval 1 or 255)", name, k, p->maxval);
+}
+
+/* The truth's foreground into e->mask. */
+static void
+truth_mask(struct evalpair *e)
+{
+	const struct image *t = &e->truth_img;
+	size_t n = (size_t)t->width * t->height;
+
+	if (!image_has_mask(t) &&
+	    (t->depth != 1 || (t->maxval != 1 && t->maxval != 255)))
+		die("%s: image %d: %s image of depth %d and maxval %u is not "
+		    "a truth (expected a *_MASK sample or a mask of maxval 1 "
+		    "or 255)", pamio_name(e->truth), pamio_count(e->truth),
+		    t->tuple_type, t->depth, t->maxval);
+	if (n > e->mask_cap) {
+		e->mask = xreallocarray(e->mask, n, 1);
+		e->mask_cap = n;
+	}
+	for (size_t p = 0; p < n; p++)
+		e->mask[p] = t->data[p * t->depth + t->depth - 1] >
+			     t->maxval / 2;
+}
+
+int
+evalpair_next(struct evalpair *e, struct evalpair_item *it)
+{
+	const char *pn = pamio_name(e->pred), *tn = pamio_name(e->truth);
+	struct image *p = &e->pred_img, *t = &e->truth_img;
+	int k;
+
+	image_free(p);
+	image_free(t);
+	if (!pamio_read(e->pred, p)) {
+		if (pamio_read(e->truth, t))
+			die("%s: image %d: no matching image in %s, which "
+			    "ends after %d", tn, pamio_count(e->truth), pn,
+			    pamio_count(e->pred));
+		return 0;
+	}
+	k = pamio_count(e->pred);
+	check_pred(e, p, &it->is_prob);
+	if (!pamio_read(e->truth, t))
+		die("%s: image %d: no matching truth image in %s, which ends "
+		    "after %d", pn, k, tn, pamio_count(e->truth));
+	if (p->width != t->width || p->height != t->height)
+		die("%s: image %d: size %dx%d differs from the truth's "
+		    "(%s: %dx%d)", pn, k, p->width, p->height, tn, t->width,
+		    t->height);
+	if (p->id && t->id && strcmp(p->id, t->id) != 0)
+		die("%s: image %d: id '%s' differs from the truth's (%s: '%s')",
+		    pn, k, p->id, tn, t->id);
+	truth_mask(e);
+	it->index = k;
+	it->width = p->width;
+	it->height = p->height;
+	it->id = p->id ? p->id : t->id;
+	it->pred = p;
+	it->truth = t;
+	it->truth_mask = e->mask;
+	return 1;
+}
+
+void
+evalpair_pred_mask(const struct evalpair_item *it, long cutoff, uint8_t *out)
+{
+	const uint16_t *v = it->pred->data;
+	size_t n = (size_t)it->width * it->height;
+	long c = it->is_prob ? cutoff : (long)(it->pred->maxval / 2);
+
+	for (size_t p = 0; p < n; p++)
+		out[p] = v[p] > c;
+}
+
+double
+evalpair_sweep_threshold(const char *path)
+{
+	json_error_t err;
+	json_t *root, *best, *t;
+	double v;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		if (err.line > 0)
+			die("%s: line %d: %s", path, err.line, err.text);
+		die("%s: %s", path, err.text);
+	}
+	best = json_object_get(root, "best");
+	if (!json_is_object(best))
+		die("%s: no \"best\" object: not a threshold-sweep report",
+		    path);
+	t = json_object_get(best, "threshold");
+	if (!json_is_number(t))
+		die("%s: \"best\" has no \"threshold\" number", path);
+	v = json_number_value(t);
+	if (!(v >= 0.0 && v <= 1.0))
+		die("%s: \"best\" threshold %g is not in [0, 1]", path, v);
+	json_decref(root);
+	return v;
+}
+
+void
+evalpair_json_set(json_t *obj, const char *key, json_t *value)
+{
+	if (!value || json_object_set_new(obj, key, value) != 0)
+		die("out of memory (JSON)");
+}
+
+static json_t *
+figures(double dice, double iou, double precision, double recall,
+	double accuracy, const char *dice_key)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		die("out of memory (JSON)");
+	evalpair_json_set(o, dice_key, json_real(dice));
+	evalpair_json_set(o, "iou", json_real(iou));
+	evalpair_json_set(o, "precision", json_real(precision));
+	evalpair_json_set(o, "recall", json_real(recall));
+	evalpair_json_set(o, "accuracy", json_real(accuracy));
+	return o;
+}
+
+json_t *
+evalpair_figures_json(const struct confusion *c, const char *dice_key,
+		      int with_counts)
+{
+	json_t *o = figures(metric_dice(c), metric_iou(c), metric_precision(c),
+			    metric_recall(c), metric_accuracy(c), dice_key);
+
+	if (with_counts) {
+		evalpair_json_set(o, "tp", json_integer((json_int_t)c->tp));
+		evalpair_json_set(o, "fp", json_integer((json_int_t)c->fp));
+		evalpair_json_set(o, "fn", json_integer((json_int_t)c->fn));
+		evalpair_json_set(o, "tn", json_integer((json_int_t)c->tn));
+	}
+	return o;
+}
+
+json_t *
+evalpair_means_json(const struct metric_sums *mean, const char *dice_key)
+{
+	return figures(mean->dice, mean->iou, mean->precision, mean->recall,
+		       mean->accuracy, dice_key);
+}

@@ -1,0 +1,92 @@
+/* evalpair: a prediction stream and a truth stream read in step, image by
+ * image, with their counts, sizes and ids checked; shared by the filters
+ * that compare a prediction with the truth (threshold-sweep, score,
+ * confusion-render). See "Pairs of streams" in unetpipe-formats(5). */
+#ifndef UNETPIPE_EVALPAIR_H
+#define UNETPIPE_EVALPAIR_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "metrics.h"
+#include "pamio.h"
+
+/* Kinds of prediction a reader accepts (or-ed together). */
+enum {
+	EVALPAIR_PROB = 1, /* GRAYSCALE maxval 65535: p = v / 65535 */
+	EVALPAIR_MASK = 2, /* GRAYSCALE or BLACKANDWHITE maxval 1 or 255 */
+};
+
+/* One pair, owned by the reader and valid until the next evalpair_next()
+ * or evalpair_close(). */
+struct evalpair_item {
+	int index;                 /* position in both streams, from 1 */
+	int width, height;         /* the same for both images */
+	const char *id;            /* the prediction's id, else the truth's,
+				    * else NULL */
+	int is_prob;               /* 1: probability map, 0: binary mask */
+	const struct image *pred;  /* the prediction as read (depth 1) */
+	const struct image *truth; /* the truth image as read */
+	const uint8_t *truth_mask; /* width * height: 1 = truth foreground */
+};
+
+struct evalpair;
+
+/* Open the prediction stream pred_path (usually "-") and the truth stream
+ * truth_path ("-" for stdin; both being "-" is a usage error, exit 2).
+ * accept says which predictions are allowed (EVALPAIR_PROB and/or
+ * EVALPAIR_MASK). Dies "prog: path: strerror" when a stream cannot be
+ * opened. */
+struct evalpair *evalpair_open(const char *pred_path, const char *truth_path,
+			       int accept);
+
+/* Read the next pair into *it. Returns 1 for a pair, 0 when both streams
+ * ended together (at once for two empty streams). Dies with one line
+ * naming the stream and the image index when an image is bad, when the
+ * prediction is not one of the accepted kinds (depth 1, maxval 65535 or
+ * 1/255), when the truth is neither a *_MASK sample (mask = last channel,
+ * foreground where value > maxval / 2) nor a one-channel mask of maxval 1
+ * or 255, when the sizes differ, when both carry ids and they differ, and
+ * when one stream has more images than the other. */
+int evalpair_next(struct evalpair *e, struct evalpair_item *it);
+
+/* The names of the two streams for messages ("stdin" for "-"). */
+const char *evalpair_pred_name(const struct evalpair *e);
+const char *evalpair_truth_name(const struct evalpair *e);
+
+/* Close both streams and free the reader and its current pair. */
+void evalpair_close(struct evalpair *e);
+
+/* Write the prediction's foreground into out (width * height, 0/1): for a
+ * probability map where v > cutoff (see metric_prob_cutoff), for a binary
+ * mask where v > maxval / 2 (cutoff unused). */
+void evalpair_pred_mask(const struct evalpair_item *it, long cutoff,
+			uint8_t *out);
+
+/* The "best"."threshold" of a threshold-sweep(1) report at path. Dies
+ * "prog: path: ..." (exit 1) when the file cannot be read, is not JSON
+ * (duplicate keys are refused), or has no "best" object with a
+ * "threshold" number in [0, 1]. */
+double evalpair_sweep_threshold(const char *path);
+
+/* A new JSON object with the figures of c: Dice under the key dice_key
+ * ("dice" or "f1"), iou, precision, recall, accuracy, then the counts tp,
+ * fp, fn, tn when with_counts is set. */
+json_t *evalpair_figures_json(const struct confusion *c,
+			      const char *dice_key, int with_counts);
+
+/* The same figures from per-image means (no counts). */
+json_t *evalpair_means_json(const struct metric_sums *mean,
+			    const char *dice_key);
+
+/* Flags for json_dumpf() of a report: 2-space indent, keys in insertion
+ * order, reals with 15 significant digits (so 0.3 prints as 0.3). */
+#define EVALPAIR_JSON_FLAGS \
+	(JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+
+/* Set key in obj to a new reference (json_object_set_new), dying "out of
+ * memory" when the value could not be made. */
+void evalpair_json_set(json_t *obj, const char *key, json_t *value);
+
+#endif
