@@ -1,0 +1,335 @@
+load helpers
+
+# mkpam W H DEPTH MAXVAL TUPLTYPE ID VALUES...: one PAM image on stdout
+# (ID "-" for none), samples in row-major order.
+mkpam() {
+	local w=$1 h=$2 d=$3 m=$4 t=$5 id=$6 v
+	shift 6
+	printf 'P7\nWIDTH %d\nHEIGHT %d\nDEPTH %d\nMAXVAL %d\nTUPLTYPE %s\n' \
+		"$w" "$h" "$d" "$m" "$t"
+	[[ $id == - ]] || printf '#id %s\n' "$id"
+	printf 'ENDHDR\n'
+	local raw=
+	for v; do
+		if ((m > 255)); then
+			printf -v v '\\x%02x\\x%02x' $((v >> 8)) $((v & 255))
+		else
+			printf -v v '\\x%02x' "$v"
+		fi
+		raw+=$v
+	done
+	printf "$raw"
+}
+
+# The 4x4 case: truth      prediction (p)           at T = 0.5
+#               1 1 0 0    0.9  0.6  0.7  0.1       TP TP FP TN
+#               1 1 0 0    0.2  1    0    0.55      FN TP TN FP
+#               0 0 0 0    0.5- 0.4  0.3  0         TN TN TN TN
+#               0 0 1 1    0    0    0.8  0.45      TN TN TP FN
+# The image (grey, maxval 255) is 16 * (4 * y + x).
+PROBS=(58982 39321 45875 6554 13107 65535 0 36044 32767 26214 19661 0 0 0 52428 29491)
+TRUTH=(1 1 0 0 1 1 0 0 0 0 0 0 0 0 1 1)
+
+pred() { mkpam 4 4 1 65535 GRAYSCALE "${1:--}" "${PROBS[@]}"; }
+truth_mask() { mkpam 4 4 1 1 GRAYSCALE "${1:--}" "${TRUTH[@]}"; }
+truth_sample() {
+	local s=() i
+	for i in {0..15}; do s+=($((16 * i)) $((TRUTH[i] * 255))); done
+	mkpam 4 4 2 255 GRAYSCALE_MASK "${1:--}" "${s[@]}"
+}
+
+# rgb_values FILE: the samples of an RGB image, one pixel "R G B" a line.
+rgb_values() {
+	pamtopnm "$1" | pnmtoplainpnm | tail -n +4 | xargs -n 3
+}
+
+Y="240 228 66" V="213 94 0" B="0 114 178" K="0 0 0" W="255 255 255"
+
+@test "confusion-render: the palette on black, each case at its pixel" {
+	pred >"$TMP/p.pam"
+	truth_mask >"$TMP/t.pam"
+	confusion-render --truth "$TMP/t.pam" <"$TMP/p.pam" >"$TMP/c.pam"
+	run head -n 7 "$TMP/c.pam"
+	assert_output "P7
+WIDTH 4
+HEIGHT 4
+DEPTH 3
+MAXVAL 255
+TUPLTYPE RGB
+ENDHDR"
+	run rgb_values "$TMP/c.pam"
+	assert_output "$(printf '%s\n' "$Y" "$Y" "$V" "$K" "$B" "$Y" "$K" "$V" \
+		"$K" "$K" "$K" "$K" "$K" "$K" "$Y" "$B")"
+	pamtopng "$TMP/c.pam" >"$TMP/c.png"
+	[ -s "$TMP/c.png" ]
+}
+
+@test "confusion-render: over the image of a *_MASK truth, with --alpha" {
+	pred >"$TMP/p.pam"
+	truth_sample >"$TMP/t.pam"
+	run bash -c "confusion-render --truth $TMP/t.pam --alpha 1 <$TMP/p.pam | pamtopnm | pnmtoplainpnm | tail -n +4 | xargs -n 3"
+	assert_success
+	# true negatives show the image (grey 16 * i), the others the colour
+	assert_output "$(printf '%s\n' "$Y" "$Y" "$V" "48 48 48" "$B" "$Y" \
+		"96 96 96" "$V" "128 128 128" "144 144 144" "160 160 160" \
+		"176 176 176" "192 192 192" "208 208 208" "$Y" "$B")"
+	# alpha 0.5 (the default): (colour + image) / 2, rounded half up
+	confusion-render --truth "$TMP/t.pam" <"$TMP/p.pam" >"$TMP/c.pam"
+	run rgb_values "$TMP/c.pam"
+	assert_line --index 0 "120 114 33"
+	assert_line --index 2 "123 63 16"
+	assert_line --index 3 "48 48 48"
+	assert_line --index 4 "32 89 121"
+	# --no-image ignores the image channels
+	confusion-render --truth "$TMP/t.pam" --no-image <"$TMP/p.pam" >"$TMP/n.pam"
+	run rgb_values "$TMP/n.pam"
+	assert_line --index 3 "$K"
+	assert_line --index 0 "$Y"
+}
+
+@test "confusion-render: --image FILE, an RGB stream" {
+	pred >"$TMP/p.pam"
+	truth_mask >"$TMP/t.pam"
+	mkpam 4 4 3 255 RGB - $(for i in {0..15}; do echo 10 20 30; done) >"$TMP/i.pam"
+	confusion-render --truth "$TMP/t.pam" --image "$TMP/i.pam" --alpha 0.25 <"$TMP/p.pam" >"$TMP/c.pam"
+	run rgb_values "$TMP/c.pam"
+	# 0.25 * colour + 0.75 * (10, 20, 30)
+	assert_line --index 0 "68 72 39"
+	assert_line --index 2 "61 39 23"
+	assert_line --index 3 "10 20 30"
+	assert_line --index 4 "8 44 67"
+}
+
+@test "confusion-render: --panels image | truth | prediction | confusion" {
+	pred >"$TMP/p.pam"
+	truth_sample >"$TMP/t.pam"
+	confusion-render --truth "$TMP/t.pam" --panels --alpha 1 <"$TMP/p.pam" >"$TMP/c.pam"
+	run pamfile "$TMP/c.pam"
+	assert_output --partial "28 by 4"
+	# row 0: image 0 16 32 48, gap, truth 1 1 0 0, gap, pred 1 1 1 0, gap,
+	# confusion
+	run bash -c "pamcut -top 0 -height 1 $TMP/c.pam | pamtopnm | pnmtoplainpnm | tail -n +4 | xargs -n 3"
+	assert_output "$(printf '%s\n' "0 0 0" "16 16 16" "32 32 32" "48 48 48" \
+		"$W" "$W" "$W" "$W" "$W" "$W" "$K" "$K" "$W" "$W" "$W" "$W" \
+		"$W" "$W" "$W" "$K" "$W" "$W" "$W" "$W" "$Y" "$Y" "$V" "48 48 48")"
+	# without an image: three panels; --gap 0
+	truth_mask >"$TMP/m.pam"
+	confusion-render --truth "$TMP/m.pam" --panels --gap 0 <"$TMP/p.pam" >"$TMP/c.pam"
+	run pamfile "$TMP/c.pam"
+	assert_output --partial "12 by 4"
+	run bash -c "pamcut -top 3 -height 1 $TMP/c.pam | pamtopnm | pnmtoplainpnm | tail -n +4 | xargs -n 3"
+	assert_output "$(printf '%s\n' "$K" "$K" "$W" "$W" "$K" "$K" "$W" "$K" \
+		"$K" "$K" "$Y" "$B")"
+}
+
+@test "confusion-render: --threshold and --threshold-from" {
+	pred >"$TMP/p.pam"
+	truth_mask >"$TMP/t.pam"
+	# at 0.85 only 0.9 and 1 are foreground
+	confusion-render --truth "$TMP/t.pam" --threshold 0.85 <"$TMP/p.pam" >"$TMP/a.pam"
+	run rgb_values "$TMP/a.pam"
+	assert_output "$(printf '%s\n' "$Y" "$B" "$K" "$K" "$B" "$Y" "$K" "$K" \
+		"$K" "$K" "$K" "$K" "$K" "$K" "$B" "$B")"
+	echo '{"thresholds": [], "best": {"threshold": 0.85, "f1": 0.5}}' >"$TMP/sweep.json"
+	confusion-render --truth "$TMP/t.pam" --threshold-from "$TMP/sweep.json" <"$TMP/p.pam" >"$TMP/b.pam"
+	cmp "$TMP/a.pam" "$TMP/b.pam"
+	# 0 makes every nonzero probability foreground
+	confusion-render --truth "$TMP/t.pam" --threshold 0 <"$TMP/p.pam" >"$TMP/z.pam"
+	run rgb_values "$TMP/z.pam"
+	assert_line --index 8 "$V"
+	assert_line --index 11 "$K"
+	echo '{"best": {}}' >"$TMP/bad.json"
+	run confusion-render --truth "$TMP/t.pam" --threshold-from "$TMP/bad.json" <"$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+}
+
+@test "confusion-render: binary mask predictions (maxval 1 and 255)" {
+	truth_mask >"$TMP/t.pam"
+	mkpam 4 4 1 255 GRAYSCALE - 255 255 255 0 0 255 0 255 0 0 0 0 0 0 255 0 >"$TMP/p.pam"
+	confusion-render --truth "$TMP/t.pam" --threshold 0.99 <"$TMP/p.pam" >"$TMP/c.pam"
+	run rgb_values "$TMP/c.pam"
+	assert_output "$(printf '%s\n' "$Y" "$Y" "$V" "$K" "$B" "$Y" "$K" "$V" \
+		"$K" "$K" "$K" "$K" "$K" "$K" "$Y" "$B")"
+	mkpam 4 4 1 1 GRAYSCALE - 1 1 1 0 0 1 0 1 0 0 0 0 0 0 1 0 >"$TMP/p1.pam"
+	confusion-render --truth "$TMP/t.pam" <"$TMP/p1.pam" >"$TMP/c1.pam"
+	cmp "$TMP/c.pam" "$TMP/c1.pam"
+}
+
+@test "confusion-render: multi-image streams keep ids and order" {
+	{ pred a; pred b; pred c; } >"$TMP/p.pam"
+	{ truth_sample a; truth_mask b; truth_sample c; } >"$TMP/t.pam"
+	confusion-render --truth "$TMP/t.pam" --alpha 1 <"$TMP/p.pam" >"$TMP/c.pam"
+	run grep -a -c '^#id ' "$TMP/c.pam"
+	assert_output 3
+	run bash -c "grep -a '^#id ' $TMP/c.pam | xargs"
+	assert_output "#id a #id b #id c"
+	pamsplit "$TMP/c.pam" "$TMP/one-%d.pam"
+	run rgb_values "$TMP/one-0.pam"
+	assert_line --index 3 "48 48 48"
+	# the second truth is a bare mask: no image, black true negatives
+	run rgb_values "$TMP/one-1.pam"
+	assert_line --index 3 "$K"
+	assert_equal "$(rgb_values "$TMP/one-0.pam")" "$(rgb_values "$TMP/one-2.pam")"
+	# ids from the truth when the prediction has none
+	{ pred; pred; } >"$TMP/p2.pam"
+	{ truth_mask x; truth_mask y; } >"$TMP/t2.pam"
+	run bash -c "confusion-render --truth $TMP/t2.pam $TMP/p2.pam | grep -a '^#id ' | xargs"
+	assert_output "#id x #id y"
+}
+
+@test "confusion-render: mismatched sizes, ids and counts" {
+	pred a >"$TMP/p.pam"
+	truth_mask b >"$TMP/t.pam"
+	run confusion-render --truth "$TMP/t.pam" "$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	assert_output --partial "image 1"
+
+	mkpam 2 2 1 1 GRAYSCALE - 1 0 0 1 >"$TMP/small.pam"
+	run confusion-render --truth "$TMP/small.pam" "$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	assert_output --partial "size"
+
+	{ pred; pred; } >"$TMP/p2.pam"
+	truth_mask >"$TMP/t1.pam"
+	run bash -c "confusion-render --truth $TMP/t1.pam <$TMP/p2.pam 2>$TMP/err >$TMP/out"
+	assert_failure 1
+	run cat "$TMP/err"
+	assert_one_error_line confusion-render
+	# the first image was written whole
+	run pamfile -count "$TMP/out"
+	assert_success
+	assert_output "$TMP/out:	1 images"
+
+	run confusion-render --truth "$TMP/p2.pam" "$TMP/t1.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+
+	# --image: wrong size, wrong id, too few, too many
+	truth_mask >"$TMP/t.pam"
+	pred >"$TMP/p.pam"
+	run confusion-render --truth "$TMP/t.pam" --image "$TMP/small.pam" "$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	truth_sample zz >"$TMP/img.pam"
+	pred a >"$TMP/pa.pam"
+	run confusion-render --truth "$TMP/t.pam" --image "$TMP/img.pam" "$TMP/pa.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	assert_output --partial "'zz'"
+	run confusion-render --truth "$TMP/t.pam" --image /dev/null "$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	{ truth_sample; truth_sample; } >"$TMP/img2.pam"
+	run bash -c "confusion-render --truth $TMP/t.pam --image $TMP/img2.pam $TMP/p.pam >/dev/null"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	assert_output --partial "image 2"
+
+	# not a prediction: an RGB image, a GRAYSCALE of maxval 4095
+	mkpam 4 4 1 4095 GRAYSCALE - {0..15} >"$TMP/g.pam"
+	run confusion-render --truth "$TMP/t.pam" "$TMP/g.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+	run confusion-render --truth "$TMP/t.pam" "$TMP/img.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+}
+
+@test "confusion-render: empty input" {
+	run bash -c "confusion-render --truth /dev/null </dev/null | wc -c"
+	assert_success
+	assert_output 0
+	truth_mask >"$TMP/t.pam"
+	run confusion-render --truth "$TMP/t.pam" </dev/null
+	assert_failure 1
+	assert_one_error_line confusion-render
+}
+
+@test "confusion-render: truncated stream" {
+	{ pred; pred; } | head -c -5 >"$TMP/p.pam"
+	{ truth_mask; truth_mask; } >"$TMP/t.pam"
+	run bash -c "confusion-render --truth $TMP/t.pam <$TMP/p.pam 2>$TMP/err >$TMP/out"
+	assert_failure 1
+	run cat "$TMP/err"
+	assert_one_error_line confusion-render
+	assert_output --partial "image 2"
+	run pamfile -count "$TMP/out"
+	assert_success
+	assert_output "$TMP/out:	1 images"
+	truth_mask | head -c -1 >"$TMP/tt.pam"
+	pred >"$TMP/p1.pam"
+	run confusion-render --truth "$TMP/tt.pam" "$TMP/p1.pam"
+	assert_failure 1
+	assert_one_error_line confusion-render
+}
+
+@test "confusion-render: usage errors exit 2" {
+	pred >"$TMP/p.pam"
+	truth_mask >"$TMP/t.pam"
+	run confusion-render "$TMP/p.pam"
+	assert_failure 2
+	assert_line --index 0 "confusion-render: --truth FILE is required"
+	run confusion-render --truth "$TMP/t.pam" --threshold 1.5 "$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" --threshold 0.3 --threshold-from x.json "$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" --alpha -0.1 "$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" --gap x "$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" --image "$TMP/t.pam" --no-image "$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" --image - <"$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth - <"$TMP/p.pam"
+	assert_failure 2
+	run confusion-render --truth "$TMP/t.pam" a.pam b.pam
+	assert_failure 2
+	run confusion-render --bogus
+	assert_failure 2
+	assert_line --index 0 "confusion-render: unknown option '--bogus'"
+	run confusion-render --help
+	assert_success
+	assert_line --index 0 --partial "usage: confusion-render --truth FILE"
+	run confusion-render --version
+	assert_output "confusion-render unetpipe 0.1.0"
+	run confusion-render --truth "$TMP/nonexistent.pam" "$TMP/p.pam"
+	assert_failure 1
+	assert_output "confusion-render: $TMP/nonexistent.pam: No such file or directory"
+}
+
+@test "confusion-render: write error" {
+	pred >"$TMP/p.pam"
+	truth_mask >"$TMP/t.pam"
+	run bash -c "confusion-render --truth $TMP/t.pam <$TMP/p.pam >/dev/full"
+	assert_failure 1
+	assert_one_error_line confusion-render
+}
+
+@test "confusion-render: the man page examples work" {
+	cd "$TMP"
+	{ truth_mask a; truth_mask b; } >truth-masks.pam
+	{ truth_sample a; truth_sample b; } >images.pam
+	mkpam 4 4 1 255 GRAYSCALE a 255 255 255 0 0 255 0 255 0 0 0 0 0 0 255 0 >masks.pam
+	mkpam 4 4 1 255 GRAYSCALE b 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 >>masks.pam
+	confusion-render --truth truth-masks.pam --image images.pam \
+		--alpha 0.8 masks.pam >overlay.pam
+	run pamfile -count overlay.pam
+	assert_output "overlay.pam:	2 images"
+	# 0.8 * yellow + 0.2 * 0
+	run rgb_values overlay.pam
+	assert_line --index 0 "192 182 53"
+
+	{ pred a; pred b; } >pred.pam
+	echo '{"best": {"threshold": 0.5}}' >sweep.json
+	confusion-render --truth images.pam --threshold-from sweep.json \
+		--panels <pred.pam >confusion.pam
+	pamsplit confusion.pam confusion-%d.pam
+	for f in confusion-*.pam; do pamtopng "$f" > "${f%.pam}.png"; done
+	[ -s confusion-0.png ] && [ -s confusion-1.png ]
+	run pamfile confusion-1.pam
+	assert_output --partial "28 by 4"
+}
