@@ -127,8 +127,9 @@ overlaps_grow(struct overlaps *o)
 		size_t s;
 		if (!o->key[i])
 			continue;
-		for (s = slot_of(o->key[i], cap); key[s]; s = (s + 1) & (cap - 1))
-			;
+		s = slot_of(o->key[i], cap);
+		while (key[s])
+			s = (s + 1) & (cap - 1);
 		key[s] = o->key[i];
 		count[s] = o->count[i];
 	}

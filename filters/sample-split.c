@@ -136,14 +136,18 @@ static FILE *
 open_spool(char **pathp)
 {
 	const char *dir = getenv("TMPDIR");
+	const char *name = "/sample-split.XXXXXX";
 	char *path;
+	size_t n;
 	FILE *f;
 	int fd;
 
 	if (!dir || !*dir)
 		dir = "/tmp";
-	path = xmalloc(strlen(dir) + 32);
-	sprintf(path, "%s/sample-split.XXXXXX", dir);
+	n = strlen(dir);
+	path = xmalloc(n + strlen(name) + 1);
+	memcpy(path, dir, n);
+	strcpy(path + n, name);
 	fd = mkstemp(path);
 	if (fd < 0)
 		die("%s:", path);
@@ -181,7 +185,7 @@ main(int argc, char **argv)
 	struct rng rng;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "s:r:k:f:hV", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":s:r:k:f:hV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
@@ -204,8 +208,11 @@ main(int argc, char **argv)
 			printf("sample-split unetpipe %s\n", UNETPIPE_VERSION);
 			close_stdout();
 			return 0;
+		case ':':
+			die_usage("option '%s' needs an argument",
+				  argv[optind - 1]);
 		default:
-			die_usage("unknown option");
+			die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (!ratio == !folds)
@@ -312,5 +319,8 @@ main(int argc, char **argv)
 		free(out[i].tmp);
 		cleanup_paths[i] = NULL;
 	}
+	free(out);
+	free(order);
+	free(group);
 	return 0;
 }

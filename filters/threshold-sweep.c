@@ -1,0 +1,204 @@
+/* threshold-sweep: Dice/F1, IoU, precision, recall and accuracy of
+ * probability maps against the truth at a range of thresholds. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evalpair.h"
+#include "metrics.h"
+#include "util.h"
+
+#define MAX_THRESHOLDS 1000001
+
+static const char usage_text[] =
+	"usage: threshold-sweep --truth FILE [--from T] [--to T] [--step S]\n"
+	"                       [--per-image-mean] [PRED]\n"
+	"Read probability maps (PRED, or stdin when PRED is '-' or absent) and\n"
+	"the truth, and report as JSON the figures at each threshold and the\n"
+	"threshold with the best F1 (Dice).\n"
+	"  -t, --truth FILE      truth: *_MASK samples or binary masks\n"
+	"      --from T          first threshold (default 0)\n"
+	"      --to T            last threshold (default 1)\n"
+	"      --step S          step between thresholds (default 0.1)\n"
+	"  -m, --per-image-mean  average per-image figures instead of pooling\n"
+	"                        all pixels\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n";
+
+enum { OPT_FROM = 256, OPT_TO, OPT_STEP };
+
+/* Ties in F1 go to the threshold closest to 0.5, then to the lower one.
+ * Thresholds lie on a 1e-9 grid, so nearer distances are equal. */
+static int
+better(double f1, double t, double best_f1, double best_t)
+{
+	double d = fabs(t - 0.5), best_d = fabs(best_t - 0.5);
+
+	if (f1 != best_f1)
+		return f1 > best_f1;
+	if (fabs(d - best_d) > 1e-12)
+		return d < best_d;
+	return t < best_t;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"truth", required_argument, NULL, 't'},
+		{"from", required_argument, NULL, OPT_FROM},
+		{"to", required_argument, NULL, OPT_TO},
+		{"step", required_argument, NULL, OPT_STEP},
+		{"per-image-mean", no_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct prob_hist all, one;
+	const char *truth = NULL, *pred = "-";
+	double from = 0.0, to = 1.0, step = 0.1;
+	int per_image = 0, c, best = 0, images = 0;
+	long nthr;
+	double *thr;
+	long *cutoff;
+	struct metric_sums *sums = NULL;
+	struct evalpair *e;
+	struct evalpair_item it;
+	json_t *root, *list;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":t:mhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			truth = optarg;
+			break;
+		case OPT_FROM:
+			from = parse_double(optarg, 0.0, 1.0, "--from");
+			break;
+		case OPT_TO:
+			to = parse_double(optarg, 0.0, 1.0, "--to");
+			break;
+		case OPT_STEP:
+			step = parse_double(optarg, 1e-6, 1.0, "--step");
+			break;
+		case 'm':
+			per_image = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("threshold-sweep unetpipe %s\n",
+			       UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option '%s' needs an argument",
+				  argv[optind - 1]);
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		die_usage("at most one prediction stream");
+	if (optind < argc)
+		pred = argv[optind];
+	if (!truth)
+		die_usage("--truth FILE is required");
+	if (from > to)
+		die_usage("--from %g is above --to %g", from, to);
+
+	/* t_i = from + i * step, rounded to 9 decimals so that 0.3 is the
+	 * same number here and when read back from the report. */
+	nthr = (long)floor((to - from) / step + 1e-9) + 1;
+	if (nthr > MAX_THRESHOLDS)
+		die_usage("more than %d thresholds", MAX_THRESHOLDS);
+	thr = xcalloc((size_t)nthr, sizeof *thr);
+	cutoff = xcalloc((size_t)nthr, sizeof *cutoff);
+	for (long i = 0; i < nthr; i++) {
+		double t = round((from + (double)i * step) * 1e9) / 1e9;
+		thr[i] = t > to ? to : t;
+		cutoff[i] = metric_prob_cutoff(thr[i]);
+	}
+	if (per_image)
+		sums = xcalloc((size_t)nthr, sizeof *sums);
+
+	e = evalpair_open(pred, truth, EVALPAIR_PROB);
+	while (evalpair_next(e, &it)) {
+		size_t n = (size_t)it.width * it.height;
+		prob_hist_add(&all, it.pred->data, it.truth_mask, n);
+		if (per_image) {
+			memset(&one, 0, sizeof one);
+			prob_hist_add(&one, it.pred->data, it.truth_mask, n);
+			prob_hist_cumulate(&one);
+			for (long i = 0; i < nthr; i++) {
+				struct confusion cf;
+				prob_hist_confusion(&one, cutoff[i], &cf);
+				metric_sums_add(&sums[i], &cf);
+			}
+		}
+		images++;
+	}
+	if (images == 0)
+		die("%s: no images", evalpair_pred_name(e));
+	evalpair_close(e);
+	prob_hist_cumulate(&all);
+
+	root = json_object();
+	list = json_array();
+	if (!root || !list)
+		die("out of memory (JSON)");
+	evalpair_json_set(root, "images", json_integer(images));
+	evalpair_json_set(root, "pixels",
+			  json_integer((json_int_t)(all.fg[65535] +
+						    all.bg[65535])));
+	evalpair_json_set(root, "average", json_string(per_image ?
+			  "per-image-mean" : "pooled"));
+	for (long i = 0; i < nthr; i++) {
+		struct confusion cf;
+		json_t *o = json_object(), *fig;
+		double f1;
+
+		if (!o)
+			die("out of memory (JSON)");
+		prob_hist_confusion(&all, cutoff[i], &cf);
+		if (per_image) {
+			struct metric_sums mean;
+			metric_sums_mean(&sums[i], &mean);
+			fig = evalpair_means_json(&mean, "f1");
+			f1 = mean.dice;
+		} else {
+			fig = evalpair_figures_json(&cf, "f1", 0);
+			f1 = metric_dice(&cf);
+		}
+		evalpair_json_set(o, "threshold", json_real(thr[i]));
+		json_object_update(o, fig);
+		json_decref(fig);
+		evalpair_json_set(o, "tp", json_integer((json_int_t)cf.tp));
+		evalpair_json_set(o, "fp", json_integer((json_int_t)cf.fp));
+		evalpair_json_set(o, "fn", json_integer((json_int_t)cf.fn));
+		evalpair_json_set(o, "tn", json_integer((json_int_t)cf.tn));
+		if (json_array_append_new(list, o) != 0)
+			die("out of memory (JSON)");
+		if (i > 0 &&
+		    better(f1, thr[i],
+			   json_real_value(json_object_get(
+				   json_array_get(list, best), "f1")),
+			   thr[best]))
+			best = (int)i;
+	}
+	evalpair_json_set(root, "thresholds", list);
+	evalpair_json_set(root, "best",
+			  json_deep_copy(json_array_get(list, best)));
+	if (json_dumpf(root, stdout, EVALPAIR_JSON_FLAGS) != 0)
+		die("write error:");
+	putchar('\n');
+	json_decref(root);
+	free(thr);
+	free(cutoff);
+	free(sums);
+	close_stdout();
+	return 0;
+}
