@@ -6,6 +6,7 @@
 #define UNETPIPE_PNG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pamio.h"
@@ -36,5 +37,16 @@ int pngio_read(const char *path, struct image *img, int flags, char *err,
  * stream is not closed). */
 int pngio_read_file(FILE *f, struct image *img, int flags, char *err,
 		    size_t errsize);
+
+/* Or the foreground of the PNG mask at path (a pixel where any channel,
+ * alpha dropped, is above half its range) into mask, width x height bytes
+ * set to 1 for foreground, row by row without holding the whole image.
+ * Returns 0; -2 when the file's size differs from width x height (its
+ * size in *mask_width, *mask_height, mask untouched); -1 with a message
+ * in err (as pngio_read) when it cannot be read, mask then partly
+ * updated. Prints nothing; thread-safe. */
+int pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
+		  int *mask_width, int *mask_height, char *err,
+		  size_t errsize);
 
 #endif

@@ -1,0 +1,610 @@
+/* ingest-resize: turn a Data Science Bowl folder, image files or a Netpbm
+ * stream into a PAM stream of samples or images, optionally resized. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pamio.h"
+#include "png.h"
+#include "progress.h"
+#include "resample.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: ingest-resize [options] DATASET_DIR...\n"
+	"       ingest-resize [options] [--masks DIR] [FILE...]\n"
+	"Turn a Data Science Bowl folder (ID/images/ID.png and ID/masks/*.png)\n"
+	"into a PAM stream of samples (RGB_MASK), or image files (PNG or\n"
+	"Netpbm; stdin when FILE is '-' or absent) into a PAM image stream.\n"
+	"  -s, --size WxH      resize every image to W x H (default: keep)\n"
+	"  -c, --channels N    1 (gray, Rec. 601 luminance) or 3 (RGB, the\n"
+	"                      default)\n"
+	"  -m, --masks DIR     join the truth mask DIR/ID.png (or .pgm, .pbm,\n"
+	"                      .pam) to each image: output *_MASK samples\n"
+	"  -q, --quiet         no progress line on a terminal\n"
+	"  -h, --help          show this help and exit\n"
+	"  -V, --version       show the version and exit\n";
+
+static struct {
+	int width, height; /* 0: keep the native size */
+	int channels;
+	const char *masks;
+	int quiet;
+} opt = {0, 0, 3, NULL, 0};
+
+static struct progress progress;
+static int done, total;
+
+static void
+show_progress(void)
+{
+	done++;
+	if (total)
+		progress_draw(&progress, done == total,
+			      "ingest-resize: %d/%d images", done, total);
+	else
+		progress_draw(&progress, 0, "ingest-resize: %d images", done);
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = xmalloc(n);
+
+	snprintf(s, n, "%s/%s", a, b);
+	return s;
+}
+
+/* The file name without directory and extension. */
+static char *
+file_stem(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *s = xstrdup(slash ? slash + 1 : path);
+	char *dot = strrchr(s, '.');
+
+	if (dot && dot != s)
+		*dot = '\0';
+	return s;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in dir (no hidden ones) ending in suffix (NULL: any), sorted
+ * by strcmp. Dies when the folder cannot be read. */
+static char **
+list_dir(const char *dir, const char *suffix, int *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	int n = 0, cap = 0;
+	size_t sl = suffix ? strlen(suffix) : 0;
+
+	if (!d)
+		die("%s:", dir);
+	errno = 0;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.')
+			continue;
+		if (suffix && (len <= sl ||
+			       strcmp(e->d_name + len - sl, suffix) != 0))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = xreallocarray(names, (size_t)cap, sizeof *names);
+		}
+		names[n++] = xstrdup(e->d_name);
+		errno = 0;
+	}
+	if (errno)
+		die("%s:", dir);
+	closedir(d);
+	if (n)
+		qsort(names, (size_t)n, sizeof *names, cmp_names);
+	*count = n;
+	return names;
+}
+
+static void
+free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void
+read_png(const char *path, struct image *img)
+{
+	char err[300];
+
+	if (pngio_read(path, img, 0, err, sizeof err) != 0)
+		die("%s: %s", path, err);
+}
+
+/* Or the foreground of a mask image (any channel > maxval / 2) into
+ * mask, which is width x height of the image it belongs to. */
+static void
+or_mask(const char *path, const struct image *m, const struct image *img,
+	uint8_t *mask)
+{
+	size_t n = (size_t)m->width * m->height;
+	int depth = m->depth;
+	unsigned half = m->maxval / 2;
+
+	if (m->width != img->width || m->height != img->height)
+		die("%s: %dx%d, image is %dx%d", path, m->width, m->height,
+		    img->width, img->height);
+	for (size_t p = 0; p < n; p++) {
+		const uint16_t *v = m->data + p * depth;
+		int fg = 0;
+		for (int c = 0; c < depth; c++)
+			fg |= v[c] > half;
+		mask[p] |= (uint8_t)fg;
+	}
+}
+
+/* Build the output image from src (any of our tuple types), its truth
+ * mask (mask, or src's own mask channel, or none) and the options, then
+ * write it whole. */
+static void
+emit(const struct image *src, const uint8_t *mask)
+{
+	int has_mask = mask || image_has_mask(src);
+	int sc = image_channels(src), oc = opt.channels;
+	unsigned m = src->maxval, M = m > 255 ? 65535 : 255;
+	int depth = oc + has_mask;
+	size_t n = (size_t)src->width * src->height;
+	const char *type = oc == 3 ? (has_mask ? "RGB_MASK" : "RGB")
+				   : (has_mask ? "GRAYSCALE_MASK" : "GRAYSCALE");
+	struct image out;
+
+	image_alloc(&out, src->width, src->height, depth, M, type);
+	for (size_t p = 0; p < n; p++) {
+		const uint16_t *s = src->data + p * src->depth;
+		uint16_t *d = out.data + p * depth;
+		uint32_t v[3];
+
+		for (int c = 0; c < sc; c++)
+			v[c] = m == M ? s[c] : ((uint32_t)s[c] * M + m / 2) / m;
+		if (oc == 1 && sc == 3)
+			v[0] = (299 * v[0] + 587 * v[1] + 114 * v[2] + 500) / 1000;
+		else if (oc == 3 && sc == 1)
+			v[1] = v[2] = v[0];
+		for (int c = 0; c < oc; c++)
+			d[c] = (uint16_t)v[c];
+		if (has_mask)
+			d[oc] = (mask ? mask[p] : image_mask_at(src, p)) ? M : 0;
+	}
+	image_copy_meta(&out, src);
+	if (!out.orig_width || !out.orig_height) {
+		out.orig_width = src->width;
+		out.orig_height = src->height;
+	}
+	if (opt.width && (opt.width != out.width || opt.height != out.height)) {
+		struct image small;
+		resample_image(&out, &small, opt.width, opt.height);
+		pamio_write(stdout, &small);
+		image_free(&small);
+	} else {
+		pamio_write(stdout, &out);
+	}
+	image_free(&out);
+	show_progress();
+}
+
+/* The masks of one sample are decoded by several threads, each into its
+ * own mask, taking every nthreads-th file; the first failure in file
+ * order is the one reported, whatever the timing. */
+struct mask_job {
+	const char *dir;
+	char **files;
+	int nfiles, first, step;
+	int width, height;
+	uint8_t *mask;
+	int failed;      /* index of the first file that failed, or -1 */
+	char err[600];   /* its message */
+};
+
+static int nthreads = 1;
+
+static void *
+mask_worker(void *arg)
+{
+	struct mask_job *j = arg;
+
+	j->failed = -1;
+	for (int i = j->first; i < j->nfiles; i += j->step) {
+		char *path = join(j->dir, j->files[i]);
+		char msg[300];
+		int mw, mh;
+		int status = pngio_or_mask(path, j->width, j->height, j->mask,
+					   &mw, &mh, msg, sizeof msg);
+		if (status != 0) {
+			j->failed = i;
+			if (status == -2)
+				snprintf(j->err, sizeof j->err,
+					 "%s: %dx%d, image is %dx%d", path, mw,
+					 mh, j->width, j->height);
+			else
+				snprintf(j->err, sizeof j->err, "%s: %s", path,
+					 msg);
+			free(path);
+			break;
+		}
+		free(path);
+	}
+	return NULL;
+}
+
+static uint8_t *
+union_masks(const char *dir, char **files, int nfiles,
+	    const struct image *img)
+{
+	int nt = nfiles < nthreads ? nfiles : nthreads;
+	size_t n = (size_t)img->width * img->height;
+	struct mask_job *jobs = xcalloc((size_t)nt, sizeof *jobs);
+	pthread_t *threads = xcalloc((size_t)nt, sizeof *threads);
+	const struct mask_job *bad = NULL;
+
+	for (int t = 0; t < nt; t++) {
+		jobs[t] = (struct mask_job){dir, files, nfiles, t, nt,
+					    img->width, img->height,
+					    xcalloc(n, 1), -1, ""};
+		if (t > 0 && pthread_create(&threads[t], NULL, mask_worker,
+					    &jobs[t]) != 0)
+			die("cannot start a thread");
+	}
+	mask_worker(&jobs[0]);
+	for (int t = 1; t < nt; t++)
+		pthread_join(threads[t], NULL);
+	for (int t = 0; t < nt; t++)
+		if (jobs[t].failed >= 0 &&
+		    (!bad || jobs[t].failed < bad->failed))
+			bad = &jobs[t];
+	if (bad)
+		die("%s", bad->err);
+	for (int t = 1; t < nt; t++) {
+		for (size_t p = 0; p < n; p++)
+			jobs[0].mask[p] |= jobs[t].mask[p];
+		free(jobs[t].mask);
+	}
+	{
+		uint8_t *mask = jobs[0].mask;
+		free(jobs);
+		free(threads);
+		return mask;
+	}
+}
+
+/* One Data Science Bowl sample folder: sdir/images/ID.png and
+ * sdir/masks/ *.png, the mask being the union of the nucleus masks. */
+static void
+ingest_sample(const char *sdir, const char *id)
+{
+	char *images = join(sdir, "images");
+	char *masks = join(sdir, "masks");
+	char *name = xmalloc(strlen(id) + 5);
+	char *path;
+	char **files;
+	int nfiles;
+	struct image img;
+	uint8_t *mask;
+
+	sprintf(name, "%s.png", id);
+	path = join(images, name);
+	if (!exists(path))
+		die("%s: no images/%s", sdir, name);
+	read_png(path, &img);
+	image_set_id(&img, id);
+	free(path);
+
+	if (!is_dir(masks))
+		die("%s: no masks folder", sdir);
+	files = list_dir(masks, ".png", &nfiles);
+	if (nfiles == 0)
+		die("%s: no masks", masks);
+	mask = union_masks(masks, files, nfiles, &img);
+	emit(&img, mask);
+	free(mask);
+	image_free(&img);
+	free_names(files, nfiles);
+	free(name);
+	free(images);
+	free(masks);
+}
+
+/* The sample folders of a data set folder (its sub-folders, sorted by
+ * strcmp; other files are ignored). */
+static char **
+list_samples(const char *dir, int *count)
+{
+	int n, k = 0;
+	char **names = list_dir(dir, NULL, &n);
+
+	for (int i = 0; i < n; i++) {
+		char *sdir = join(dir, names[i]);
+		if (is_dir(sdir))
+			names[k++] = names[i];
+		else
+			free(names[i]);
+		free(sdir);
+	}
+	*count = k;
+	return names;
+}
+
+static void
+check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		die("%s:", dir);
+	if (!S_ISDIR(st.st_mode))
+		die("%s: not a folder", dir);
+}
+
+/* A folder is a sample folder itself when it has images/; otherwise it
+ * holds sample folders. */
+static int
+is_sample_dir(const char *dir)
+{
+	char *images = join(dir, "images");
+	int yes = is_dir(images);
+
+	free(images);
+	return yes;
+}
+
+static int
+count_samples(const char *dir)
+{
+	int n = 1;
+
+	check_dir(dir);
+	if (!is_sample_dir(dir))
+		free_names(list_samples(dir, &n), n);
+	return n;
+}
+
+static void
+ingest_dataset(const char *dir)
+{
+	char **ids;
+	int n;
+
+	if (is_sample_dir(dir)) {
+		char *copy = xstrdup(dir), *id;
+		size_t len = strlen(copy);
+		while (len > 1 && copy[len - 1] == '/')
+			copy[--len] = '\0';
+		id = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+		ingest_sample(dir, id);
+		free(copy);
+		return;
+	}
+	ids = list_samples(dir, &n);
+	if (n == 0)
+		die("%s: no samples", dir);
+	for (int i = 0; i < n; i++) {
+		char *sdir = join(dir, ids[i]);
+		ingest_sample(sdir, ids[i]);
+		free(sdir);
+	}
+	free_names(ids, n);
+}
+
+/* The truth mask of image img (id) from the --masks folder. */
+static uint8_t *
+find_mask(const struct image *img, const char *where)
+{
+	static const char *exts[] = {".png", ".pgm", ".pbm", ".pam"};
+	uint8_t *mask;
+	struct image m;
+	char *path = NULL;
+
+	if (!img->id)
+		die("%s: no id to find its mask by", where);
+	if (image_has_mask(img))
+		die("%s: already has a truth mask", where);
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		size_t n = strlen(opt.masks) + strlen(img->id) + 6;
+		free(path);
+		path = xmalloc(n);
+		snprintf(path, n, "%s/%s%s", opt.masks, img->id, exts[i]);
+		if (exists(path))
+			break;
+		free(path);
+		path = NULL;
+	}
+	if (!path)
+		die("%s: no mask %s/%s.png (or .pgm, .pbm, .pam)", where,
+		    opt.masks, img->id);
+	if (strcmp(path + strlen(path) - 4, ".png") == 0) {
+		read_png(path, &m);
+	} else {
+		struct pamio_reader *r = pamio_open(path, PAMIO_IMAGE);
+		if (!pamio_read(r, &m))
+			die("%s: empty file", path);
+		pamio_close(r);
+	}
+	mask = xcalloc((size_t)img->width * img->height, 1);
+	or_mask(path, &m, img, mask);
+	image_free(&m);
+	free(path);
+	return mask;
+}
+
+static void
+emit_with_mask(const struct image *img, const char *where)
+{
+	uint8_t *mask = opt.masks ? find_mask(img, where) : NULL;
+
+	emit(img, mask);
+	free(mask);
+}
+
+static int
+sniff_png(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char sig[8];
+	size_t n;
+
+	if (!f)
+		die("%s:", path);
+	n = fread(sig, 1, sizeof sig, f);
+	fclose(f);
+	return pngio_signature(sig, n);
+}
+
+/* A file operand: PNG, or a Netpbm file or stream ("-" is stdin). The id
+ * is the image's own (#id comment) or else, for a file, its name without
+ * extension ("-K" added for the K-th image of a multi-image file). */
+static void
+ingest_file(const char *path)
+{
+	struct image img;
+	char *stem;
+
+	if (strcmp(path, "-") != 0 && sniff_png(path)) {
+		read_png(path, &img);
+		stem = file_stem(path);
+		image_set_id(&img, stem);
+		emit_with_mask(&img, path);
+		image_free(&img);
+		free(stem);
+		return;
+	}
+	{
+		struct pamio_reader *r =
+			pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
+		stem = strcmp(path, "-") == 0 ? NULL : file_stem(path);
+		while (pamio_read(r, &img)) {
+			char where[4200];
+			int k = pamio_count(r);
+			snprintf(where, sizeof where, "%s: image %d",
+				 pamio_name(r), k);
+			if (!img.id && stem && k == 1) {
+				image_set_id(&img, stem);
+			} else if (!img.id && stem) {
+				char id[4100];
+				snprintf(id, sizeof id, "%s-%d", stem, k);
+				image_set_id(&img, id);
+			}
+			emit_with_mask(&img, where);
+			image_free(&img);
+		}
+		pamio_close(r);
+		free(stem);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"size", required_argument, NULL, 's'},
+		{"channels", required_argument, NULL, 'c'},
+		{"masks", required_argument, NULL, 'm'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, dirs = 0, files = 0;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, "s:c:m:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			parse_size(optarg, PAMIO_MAX_SIDE, &opt.width,
+				   &opt.height, "--size");
+			break;
+		case 'c':
+			opt.channels = (int)parse_long(optarg, 1, 3, "--channels");
+			if (opt.channels == 2)
+				die_usage("--channels: 2 is not 1 or 3");
+			break;
+		case 'm':
+			opt.masks = optarg;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("ingest-resize unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		default:
+			die_usage("unknown option");
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") != 0 && is_dir(argv[i]))
+			dirs++;
+		else
+			files++;
+	}
+	if (dirs && files)
+		die_usage("data set folders and image files cannot be mixed");
+	if (dirs && opt.masks)
+		die_usage("--masks is for image files; a data set folder has "
+			  "its masks");
+	if (opt.masks)
+		check_dir(opt.masks);
+
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nthreads = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+	}
+	progress_init(&progress, stderr_is_tty() && !opt.quiet);
+	if (dirs) {
+		for (int i = optind; i < argc; i++)
+			total += count_samples(argv[i]);
+		for (int i = optind; i < argc; i++)
+			ingest_dataset(argv[i]);
+	} else if (optind == argc) {
+		ingest_file("-");
+	} else {
+		for (int i = optind; i < argc; i++)
+			ingest_file(argv[i]);
+	}
+	progress_clear(&progress);
+	close_stdout();
+	return 0;
+}
