@@ -104,7 +104,15 @@ draw_text(struct image *img, int x, int y, int height, struct rgb c,
 {
 	struct pen pen = {img, c};
 	char *t = printable(s);
+	int left, top, right, bottom;
 
+	/* far outside, libnetpbm would reject the coordinates */
+	pamd_text_box(height, 0, t, &left, &top, &right, &bottom);
+	if (x + right < 0 || x + left >= img->width || y + bottom < 0 ||
+	    y + top >= img->height) {
+		free(t);
+		return;
+	}
 	pamd_text(NULL, img->width, img->height, 3, 255, pamd_makePoint(x, y),
 		  height, 0, t, text_point, &pen);
 	free(t);

@@ -280,7 +280,7 @@ nice_step(double raw)
 static void
 make_axis(struct axis *a, double lo, double hi, int ticks, int integer)
 {
-	if (hi - lo < 1e-12 * (fabs(lo) + fabs(hi)) || hi == lo) {
+	if (hi - lo <= 1e-9 * (fabs(lo) + fabs(hi))) {
 		double pad = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
 		lo -= pad;
 		hi += pad;
@@ -318,19 +318,40 @@ struct panel {
 	struct axis ax, ay;
 };
 
+/* Pixel offset of fraction f of n pixels; absurd values (from absurd
+ * logs) are kept in a range that cannot overflow or draw for long. */
+static int
+offset(double f, int n)
+{
+	double v = f * (n - 1);
+
+	if (!(v > -1e5))
+		return -100000;
+	if (v > 1e5)
+		return 100000;
+	return (int)lround(v);
+}
+
 static int
 px(const struct panel *p, double x)
 {
-	return p->x + (int)lround((x - p->ax.lo) / (p->ax.hi - p->ax.lo) *
-				  (p->w - 1));
+	return p->x + offset((x - p->ax.lo) / (p->ax.hi - p->ax.lo), p->w);
 }
 
 static int
 py(const struct panel *p, double y)
 {
 	return p->y + p->h - 1 -
-		(int)lround((y - p->ay.lo) / (p->ay.hi - p->ay.lo) *
-			    (p->h - 1));
+		offset((y - p->ay.lo) / (p->ay.hi - p->ay.lo), p->h);
+}
+
+/* Number of tick steps on an axis; 0 when the range is unusable. */
+static int
+steps(const struct axis *a)
+{
+	double n = (a->hi - a->lo) / a->step;
+
+	return isfinite(n) && n >= 0 && n < 1000 ? (int)(n + 0.5) : 0;
 }
 
 #define TICK_TEXT 9
@@ -428,8 +449,8 @@ draw_panel(struct image *img, struct panel *p, const struct log *log,
 		  (double)log->e[log->n - 1].epoch,
 		  p->w / 80 > 2 ? p->w / 80 : 2, 1);
 
-	for (double v = p->ay.lo; v <= p->ay.hi + p->ay.step / 2;
-	     v += p->ay.step) {
+	for (int i = 0, nt = steps(&p->ay); i <= nt; i++) {
+		double v = p->ay.lo + i * p->ay.step;
 		int y = py(p, v);
 
 		draw_line(img, p->x, y, p->x + p->w - 1, y, 1, 0,
@@ -440,9 +461,12 @@ draw_panel(struct image *img, struct panel *p, const struct log *log,
 		draw_text(img, p->x - 8 - draw_text_width(TICK_TEXT, t),
 			  y + TICK_TEXT / 2, TICK_TEXT, RGB_BLACK, t);
 	}
-	for (double v = p->ax.lo; v <= p->ax.hi + p->ax.step / 2;
-	     v += p->ax.step) {
+	for (int i = 0, nt = steps(&p->ax); i <= nt; i++) {
+		double v = p->ax.lo + i * p->ax.step;
 		int x = px(p, v);
+
+		if (v > p->ax.hi + p->ax.step * 1e-6)
+			break;
 
 		draw_line(img, x, p->y + p->h, x, p->y + p->h + 4, 1, 0,
 			  RGB_BLACK);
