@@ -1,0 +1,242 @@
+/* score: pixel and object figures of predictions against the truth. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evalpair.h"
+#include "instances.h"
+#include "metrics.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: score --truth FILE [--threshold T | --threshold-from SWEEP]\n"
+	"             [--connectivity 4|8] [--per-image FILE] [PRED]\n"
+	"Read probability maps or binary masks (PRED, or stdin when PRED is\n"
+	"'-' or absent) and the truth, and report as JSON the pooled and\n"
+	"per-image-mean Dice, IoU, precision, recall and accuracy, and the\n"
+	"object counts and Data Science Bowl 2018 metric.\n"
+	"  -t, --truth FILE           truth: *_MASK samples or binary masks\n"
+	"  -T, --threshold T          foreground where p > T (default 0.5)\n"
+	"  -f, --threshold-from FILE  take T from a threshold-sweep report's\n"
+	"                             \"best\"\n"
+	"  -c, --connectivity N       4 or 8 (default 8) for the objects\n"
+	"  -p, --per-image FILE       write one JSON line per image to FILE\n"
+	"  -h, --help                 show this help and exit\n"
+	"  -V, --version              show the version and exit\n";
+
+static void
+set_int(json_t *o, const char *key, uint64_t v)
+{
+	evalpair_json_set(o, key, json_integer((json_int_t)v));
+}
+
+static void
+write_lines(const char *path, FILE *f, json_t *lines)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(lines, i, o) {
+		if (json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_REAL_PRECISION(15)) != 0 ||
+		    fputc('\n', f) == EOF)
+			die("%s: write error:", path);
+	}
+	if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
+		die("%s: write error:", path);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"truth", required_argument, NULL, 't'},
+		{"threshold", required_argument, NULL, 'T'},
+		{"threshold-from", required_argument, NULL, 'f'},
+		{"connectivity", required_argument, NULL, 'c'},
+		{"per-image", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *truth = NULL, *pred = "-", *sweep = NULL;
+	const char *per_image_path = NULL;
+	double threshold = 0.5;
+	int have_threshold = 0, connectivity = 8, c, images = 0, any_prob = 0;
+	long cutoff;
+	FILE *per_image = NULL;
+	struct confusion pooled = {0};
+	struct metric_sums sums = {0}, mean;
+	double dsb_sum = 0, prec_sum[INSTANCES_NTHRESH] = {0};
+	uint64_t pred_objects = 0, true_objects = 0, matched = 0;
+	uint8_t *pmask = NULL;
+	uint32_t *plabels = NULL, *tlabels = NULL;
+	size_t cap = 0;
+	struct evalpair *e;
+	struct evalpair_item it;
+	json_t *root, *lines, *inst, *by_iou;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":t:T:f:c:p:hV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 't':
+			truth = optarg;
+			break;
+		case 'T':
+			threshold = parse_double(optarg, 0.0, 1.0,
+						 "--threshold");
+			have_threshold = 1;
+			break;
+		case 'f':
+			sweep = optarg;
+			break;
+		case 'c':
+			connectivity = (int)parse_long(optarg, 4, 8,
+						       "--connectivity");
+			if (connectivity != 4 && connectivity != 8)
+				die_usage("--connectivity: 4 or 8, not %d",
+					  connectivity);
+			break;
+		case 'p':
+			per_image_path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("score unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option '%s' needs an argument",
+				  argv[optind - 1]);
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		die_usage("at most one prediction stream");
+	if (optind < argc)
+		pred = argv[optind];
+	if (!truth)
+		die_usage("--truth FILE is required");
+	if (have_threshold && sweep)
+		die_usage("give --threshold or --threshold-from, not both");
+
+	if (sweep)
+		threshold = evalpair_sweep_threshold(sweep);
+	cutoff = metric_prob_cutoff(threshold);
+	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
+	if (per_image_path) {
+		per_image = fopen(per_image_path, "w");
+		if (!per_image)
+			die("%s:", per_image_path);
+	}
+	lines = json_array();
+	if (!lines)
+		die("out of memory (JSON)");
+
+	while (evalpair_next(e, &it)) {
+		size_t n = (size_t)it.width * it.height;
+		struct confusion cf = {0};
+		struct instance_score is;
+		uint32_t np, nt;
+
+		if (n > cap) {
+			pmask = xreallocarray(pmask, n, 1);
+			plabels = xreallocarray(plabels, n, sizeof *plabels);
+			tlabels = xreallocarray(tlabels, n, sizeof *tlabels);
+			cap = n;
+		}
+		evalpair_pred_mask(&it, cutoff, pmask);
+		any_prob |= it.is_prob;
+		confusion_add_masks(&cf, pmask, it.truth_mask, n);
+		pooled.tp += cf.tp;
+		pooled.fp += cf.fp;
+		pooled.fn += cf.fn;
+		pooled.tn += cf.tn;
+		metric_sums_add(&sums, &cf);
+
+		np = instances_label(pmask, it.width, it.height, connectivity,
+				     plabels);
+		nt = instances_label(it.truth_mask, it.width, it.height,
+				     connectivity, tlabels);
+		instances_score(plabels, np, tlabels, nt, n, &is);
+		pred_objects += np;
+		true_objects += nt;
+		matched += is.matches[0];
+		dsb_sum += is.score;
+		for (int k = 0; k < INSTANCES_NTHRESH; k++)
+			prec_sum[k] += is.precision[k];
+		images++;
+
+		if (per_image) {
+			json_t *o = json_object(), *fig;
+			if (!o)
+				die("out of memory (JSON)");
+			set_int(o, "index", (uint64_t)it.index);
+			evalpair_json_set(o, "id", it.id ? json_string(it.id) :
+					  json_null());
+			set_int(o, "width", (uint64_t)it.width);
+			set_int(o, "height", (uint64_t)it.height);
+			fig = evalpair_figures_json(&cf, "dice", 1);
+			json_object_update(o, fig);
+			json_decref(fig);
+			set_int(o, "predicted_objects", np);
+			set_int(o, "true_objects", nt);
+			set_int(o, "matched_objects", is.matches[0]);
+			evalpair_json_set(o, "dsb2018", json_real(is.score));
+			if (json_array_append_new(lines, o) != 0)
+				die("out of memory (JSON)");
+		}
+	}
+	if (images == 0)
+		die("%s: no images", evalpair_pred_name(e));
+	evalpair_close(e);
+	free(pmask);
+	free(plabels);
+	free(tlabels);
+	if (per_image)
+		write_lines(per_image_path, per_image, lines);
+	json_decref(lines);
+
+	root = json_object();
+	inst = json_object();
+	by_iou = json_array();
+	if (!root || !inst || !by_iou)
+		die("out of memory (JSON)");
+	set_int(root, "images", (uint64_t)images);
+	evalpair_json_set(root, "threshold", any_prob ? json_real(threshold) :
+			  json_null());
+	evalpair_json_set(root, "pooled",
+			  evalpair_figures_json(&pooled, "dice", 1));
+	metric_sums_mean(&sums, &mean);
+	evalpair_json_set(root, "per_image_mean",
+			  evalpair_means_json(&mean, "dice"));
+	set_int(inst, "connectivity", (uint64_t)connectivity);
+	set_int(inst, "predicted_objects", pred_objects);
+	set_int(inst, "true_objects", true_objects);
+	set_int(inst, "matched_objects", matched);
+	evalpair_json_set(inst, "dsb2018", json_real(dsb_sum / images));
+	for (int k = 0; k < INSTANCES_NTHRESH; k++) {
+		json_t *o = json_object();
+		if (!o)
+			die("out of memory (JSON)");
+		evalpair_json_set(o, "iou",
+				  json_real(instances_iou_threshold(k)));
+		evalpair_json_set(o, "precision",
+				  json_real(prec_sum[k] / images));
+		if (json_array_append_new(by_iou, o) != 0)
+			die("out of memory (JSON)");
+	}
+	evalpair_json_set(inst, "dsb2018_by_iou", by_iou);
+	evalpair_json_set(root, "instances", inst);
+	if (json_dumpf(root, stdout, EVALPAIR_JSON_FLAGS) != 0)
+		die("write error:");
+	putchar('\n');
+	json_decref(root);
+	close_stdout();
+	return 0;
+}

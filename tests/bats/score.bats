@@ -1,0 +1,291 @@
+#!/usr/bin/env bats
+# score: pixel and object figures of predictions against the truth.
+
+load helpers
+source "$FIXTURES/score-pam.bash"
+
+tool() {
+	"$REFPY" "$FIXTURES/score-tool.py" "$@"
+}
+
+# The hand-made pair (as in threshold-sweep.bats): image a (4x1)
+# p = 0, 0.2, 0.50001, 1 against the truth 0 1 1 0; image b (2x1) p = 1, 0
+# against 1 0. At t = 0.5: a: tp 1 fp 1 fn 1 tn 1 (Dice 1/2), b: tp 1 tn 1
+# (Dice 1); pooled tp 2 fp 1 fn 1 tn 2 (Dice 2/3). Objects: a predicts
+# x = 2..3 against the truth x = 1..2: IoU 1/3, no match, DSB 0; b: one
+# object each, IoU 1, DSB 1.
+make_pair() {
+	{
+		pam 4 1 65535 GRAYSCALE id=a 0 13107 32768 65535
+		pam 2 1 65535 GRAYSCALE id=b 65535 0
+	} >"$TMP/pred.pam"
+	{
+		pam 4 1 255 GRAYSCALE_MASK id=a 10 0 20 255 30 255 40 0
+		pam 2 1 255 GRAYSCALE_MASK id=b 5 255 6 0
+	} >"$TMP/truth.pam"
+}
+
+# json EXPR: jq -e EXPR must be true of the output of the last run.
+json() {
+	if ! jq -e "$1" <<<"$output" >/dev/null; then
+		echo "not true: $1"
+		return 1
+	fi
+}
+
+@test "pooled, per-image-mean and object figures at the default 0.5" {
+	make_pair
+	run score --truth "$TMP/truth.pam" <"$TMP/pred.pam"
+	assert_success
+	json '.images == 2 and .threshold == 0.5'
+	json '.pooled | [.tp,.fp,.fn,.tn] == [2,1,1,2]
+		and (.dice - 2/3 | fabs) < 1e-12 and .iou == 0.5
+		and (.precision - 2/3 | fabs) < 1e-12
+		and (.recall - 2/3 | fabs) < 1e-12
+		and (.accuracy - 2/3 | fabs) < 1e-12'
+	json '.per_image_mean | .dice == 0.75
+		and (.iou - 2/3 | fabs) < 1e-12 and .accuracy == 0.75'
+	json '.instances | .connectivity == 8 and .predicted_objects == 2
+		and .true_objects == 2 and .matched_objects == 1
+		and .dsb2018 == 0.5 and (.dsb2018_by_iou | length) == 10
+		and .dsb2018_by_iou[0].iou == 0.5
+		and .dsb2018_by_iou[9].iou == 0.95
+		and ([.dsb2018_by_iou[].precision] | all(. == 0.5))'
+	json '[paths(type == "number" and isnan)] == []'
+	json 'keys_unsorted == ["images","threshold","pooled","per_image_mean","instances"]'
+}
+
+@test "--threshold moves the cut: p > T" {
+	make_pair
+	run score --threshold 0.1 --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_success
+	json '.threshold == 0.1 and (.pooled | [.tp,.fp,.fn,.tn] == [3,1,0,2])'
+	run score --threshold 0.2 --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_success
+	json '.pooled | [.tp,.fp,.fn,.tn] == [2,1,1,2]'
+	run score --threshold 1 --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_success
+	json '.pooled | [.tp,.fp,.fn,.tn] == [0,0,3,3] and .precision == 1
+		and .dice == 0'
+	json '.instances | .predicted_objects == 0 and .dsb2018 == 0'
+}
+
+@test "--threshold-from takes the best threshold of a sweep" {
+	make_pair
+	threshold-sweep --truth "$TMP/truth.pam" <"$TMP/pred.pam" >"$TMP/sweep.json"
+	run score --threshold-from "$TMP/sweep.json" --truth "$TMP/truth.pam" \
+		<"$TMP/pred.pam"
+	assert_success
+	json '.threshold == 0.1 and (.pooled | [.tp,.fp,.fn,.tn] == [3,1,0,2])'
+	run jq -e --argjson s "$(cat "$TMP/sweep.json")" \
+		'.pooled.dice == $s.best.f1 and .pooled.iou == $s.best.iou' \
+		<<<"$output"
+	assert_success
+}
+
+@test "a broken sweep file: exit 1, one line" {
+	make_pair
+	echo '{"best": {"threshold": 0.3}' >"$TMP/s1"
+	echo '{"best": {"threshold": 0.3}, "best": {"threshold": 0.4}}' >"$TMP/s2"
+	echo '{"thresholds": []}' >"$TMP/s3"
+	echo '{"best": {"threshold": "0.3"}}' >"$TMP/s4"
+	echo '{"best": {"threshold": 2}}' >"$TMP/s5"
+	echo '{"best": 0.3}' >"$TMP/s6"
+	echo '{"best": {"threshold": NaN}}' >"$TMP/s7"
+	for s in s1 s2 s3 s4 s5 s6 s7 nope; do
+		run score --threshold-from "$TMP/$s" --truth "$TMP/truth.pam" \
+			<"$TMP/pred.pam"
+		assert_failure 1
+		assert_one_error_line score
+		assert_output --partial "$TMP/$s"
+	done
+	run score --threshold-from "$TMP/s2" --truth "$TMP/truth.pam" <"$TMP/pred.pam"
+	assert_output --partial "duplicate"
+}
+
+@test "binary masks (maxval 1 or 255): thresholds do not apply" {
+	make_pair
+	{
+		pam 4 1 1 GRAYSCALE id=a 0 1 1 0
+		pam 2 1 255 GRAYSCALE 255 0
+	} >"$TMP/masks.pam"
+	run score --threshold 0.9 --truth "$TMP/truth.pam" "$TMP/masks.pam"
+	assert_success
+	json '.threshold == null and (.pooled | [.tp,.fp,.fn,.tn] == [3,0,0,3])
+		and .pooled.dice == 1 and .instances.dsb2018 == 1'
+	# Values above maxval/2 are foreground: 128 of 255 is, 127 is not.
+	pam 2 1 255 GRAYSCALE 128 127 >"$TMP/m.pam"
+	pam 2 1 1 GRAYSCALE 1 1 >"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" "$TMP/m.pam"
+	assert_success
+	json '.pooled | [.tp,.fp,.fn,.tn] == [1,0,1,0]'
+}
+
+@test "--per-image FILE: one JSON line per image, in order, with ids" {
+	make_pair
+	run score --truth "$TMP/truth.pam" --per-image "$TMP/per.jsonl" \
+		<"$TMP/pred.pam"
+	assert_success
+	json '.images == 2'
+	assert_equal "$(wc -l <"$TMP/per.jsonl")" 2
+	run jq -c '[.index, .id, .width, .height, .tp, .fp, .fn, .tn,
+		.predicted_objects, .true_objects, .matched_objects, .dsb2018, .dice]' \
+		"$TMP/per.jsonl"
+	assert_success
+	assert_output '[1,"a",4,1,1,1,1,1,1,1,0,0,0.5]
+[2,"b",2,1,1,0,0,1,1,1,1,1,1]'
+}
+
+@test "empty masks: both empty scores 1, one empty scores 0, never NaN" {
+	pam 2 2 65535 GRAYSCALE id=e 0 0 0 0 >"$TMP/p.pam"
+	pam 2 2 1 GRAYSCALE 0 0 0 0 >>"$TMP/p.pam"
+	pam 2 2 1 GRAYSCALE 0 1 0 0 >>"$TMP/p.pam"
+	pam 2 2 1 GRAYSCALE 0 0 0 0 >"$TMP/t.pam"
+	pam 2 2 1 GRAYSCALE 1 0 0 0 >>"$TMP/t.pam"
+	pam 2 2 1 GRAYSCALE 0 0 0 0 >>"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" --per-image "$TMP/per.jsonl" "$TMP/p.pam"
+	assert_success
+	json '[paths(type == "number" and isnan)] == []'
+	json '.pooled | [.tp,.fp,.fn,.tn] == [0,1,1,10] and .dice == 0
+		and .precision == 0 and .recall == 0'
+	run jq -c '[.dice, .iou, .precision, .recall, .dsb2018]' "$TMP/per.jsonl"
+	assert_output '[1,1,1,1,1]
+[0,0,1,0,0]
+[0,0,0,1,0]'
+}
+
+@test "--connectivity: diagonal neighbours join with 8, not with 4" {
+	pam 2 2 65535 GRAYSCALE 65535 0 0 65535 >"$TMP/p.pam"
+	pam 2 2 1 GRAYSCALE 1 0 0 1 >"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" "$TMP/p.pam"
+	assert_success
+	json '.instances | .connectivity == 8 and .predicted_objects == 1
+		and .true_objects == 1 and .dsb2018 == 1'
+	run score --connectivity 4 --truth "$TMP/t.pam" "$TMP/p.pam"
+	assert_success
+	json '.instances | .connectivity == 4 and .predicted_objects == 2
+		and .true_objects == 2 and .matched_objects == 2'
+}
+
+@test "a split and a merged object: the DSB metric computed by hand" {
+	# The case of tests/unit/test_metrics.c: 61/350.
+	pam 29 1 1 GRAYSCALE 1 1 0 1 1 1 1 1 1 1 0 1 1 1 1 1 1 1 1 1 1 1 0 0 1 1 1 0 0 >"$TMP/p.pam"
+	pam 29 1 1 GRAYSCALE 1 1 1 1 1 1 1 1 1 1 0 1 1 1 0 0 1 1 1 1 1 1 0 0 1 1 1 1 0 >"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" "$TMP/p.pam"
+	assert_success
+	json '.instances | .predicted_objects == 4 and .true_objects == 4
+		and .matched_objects == 3 and (.dsb2018 - 61/350 | fabs) < 1e-12
+		and ([.dsb2018_by_iou[].precision] | (.[0] == 0.6) and (.[5] == 0))'
+}
+
+@test "real data: agrees with an independent numpy computation" {
+	tool noisy 5 0.12 <"$FIXTURES/score-real.pam" >"$TMP/p.pam"
+	for t in 0.5 0.3; do
+		tool figures "$t" "$TMP/p.pam" "$FIXTURES/score-real.pam" >"$TMP/py.json"
+		run score --threshold "$t" --truth "$FIXTURES/score-real.pam" "$TMP/p.pam"
+		assert_success
+		run jq -e --slurpfile py "$TMP/py.json" '$py[0][0] as $p |
+			([.pooled.tp,.pooled.fp,.pooled.fn,.pooled.tn] == $p.counts) and
+			([.pooled, .per_image_mean] as [$a, $m] |
+			 [$p.pooled, $p.mean] as [$pa, $pm] |
+			 [("dice","iou","precision","recall","accuracy") as $k |
+			  (($a[$k] - $pa[$k]) | fabs) < 1e-12 and
+			  (($m[$k] - $pm[$k]) | fabs) < 1e-12] | all) and
+			.instances.predicted_objects == $p.predicted_objects and
+			.instances.true_objects == $p.true_objects and
+			((.instances.dsb2018 - $p.dsb2018) | fabs) < 1e-12' <<<"$output"
+		assert_success
+	done
+}
+
+@test "multi-image stream: the truth as a sample stream of 4 real images" {
+	tool noisy 7 0.12 <"$FIXTURES/score-real.pam" >"$TMP/p.pam"
+	run score --truth "$FIXTURES/score-real.pam" --per-image "$TMP/per.jsonl" \
+		"$TMP/p.pam"
+	assert_success
+	json '.images == 4 and .instances.true_objects > 10'
+	run jq -r '.id[0:12]' "$TMP/per.jsonl"
+	assert_output "0121d6759c5a
+04acab7636c4
+0ea221716cf1
+0402a81e7526"
+}
+
+@test "usage errors exit 2" {
+	make_pair
+	touch "$TMP/s.json"
+	for args in "--threshold 2" "--threshold x" "--connectivity 6" \
+		"--threshold 0.3 --threshold-from $TMP/s.json" "--bogus" \
+		"--per-image" "$TMP/pred.pam $TMP/pred.pam" "--truth -"; do
+		run score --truth "$TMP/truth.pam" $args <"$TMP/pred.pam"
+		assert_failure 2
+		assert_regex "${lines[0]}" "^score: "
+	done
+	run score <"$TMP/pred.pam"
+	assert_failure 2
+}
+
+@test "--help and --version" {
+	run score --help
+	assert_success
+	assert_line --index 0 --regexp "^usage: score "
+	run score --version
+	assert_success
+	assert_output --regexp "^score unetpipe [0-9]"
+}
+
+@test "bad data: size, count, id, maxval, tuple type: exit 1, one line" {
+	make_pair
+	pam 3 1 65535 GRAYSCALE 0 0 0 >"$TMP/p1"
+	pam 4 1 65535 GRAYSCALE 0 0 0 0 >"$TMP/p2"
+	cat "$TMP/pred.pam" "$TMP/pred.pam" >"$TMP/p3"
+	pam 4 1 65535 GRAYSCALE id=x 0 0 0 0 >"$TMP/p4"
+	pam 4 1 1000 GRAYSCALE 0 0 0 0 >"$TMP/p5"
+	pam 2 1 255 RGB 0 0 0 0 0 0 >"$TMP/p6"
+	pam 2 1 255 GRAYSCALE_MASK 0 0 0 0 >"$TMP/p7"
+	for p in p1:"image 1: size" p2:"image 2" p3:"image 3" p4:"'x'" \
+		p5:"maxval 1000" p6:"RGB" p7:"GRAYSCALE_MASK"; do
+		run score --truth "$TMP/truth.pam" "$TMP/${p%%:*}"
+		assert_failure 1
+		assert_one_error_line score
+		assert_output --partial "${p#*:}"
+	done
+	run score --truth "$TMP/pred.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+	assert_output --partial "not a truth"
+}
+
+@test "truncated stream: exit 1, one line, nothing on stdout" {
+	make_pair
+	head -c -1 "$TMP/pred.pam" | {
+		run score --truth "$TMP/truth.pam"
+		assert_failure 1
+		assert_one_error_line score
+		assert_output --regexp "^score: stdin: image 2: "
+	}
+	head -c 30 "$TMP/truth.pam" >"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+}
+
+@test "empty input: exit 1, no images" {
+	run score --truth /dev/null </dev/null
+	assert_failure 1
+	assert_one_error_line score
+	assert_output --partial "no images"
+}
+
+@test "write errors: stdout or --per-image on /dev/full, exit 1" {
+	make_pair
+	run bash -c 'score --truth "$1" "$2" >/dev/full' _ "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+	run score --truth "$TMP/truth.pam" --per-image /dev/full "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+	run score --truth "$TMP/truth.pam" --per-image "$TMP/no/dir/x" "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+}
