@@ -63,14 +63,15 @@ usage(FILE *f)
 		"  -V, --version            print the version and exit\n");
 }
 
-/* Fetch the number `key` of a log line into *out; return 0 when absent. */
+/* Fetch the number `key` of a log line into *out; return 0 when absent,
+ * or null and null_ok (unet-train writes null for a figure it lacks). */
 static int
-get_number(json_t *obj, const char *key, double *out, const char *name,
-	   long line)
+get_number(json_t *obj, const char *key, int null_ok, double *out,
+	   const char *name, long line)
 {
 	json_t *v = json_object_get(obj, key);
 
-	if (!v)
+	if (!v || (null_ok && json_is_null(v)))
 		return 0;
 	if (json_is_null(v))
 		die("%s:%ld: %s is null (not a number)", name, line, key);
@@ -90,9 +91,9 @@ check_presence(int present, int *has, const char *key, const char *name,
 	if (*has < 0)
 		*has = present;
 	else if (present != *has)
-		die("%s:%ld: %s %s but %s on line %ld", name, line, key,
-		    present ? "present" : "missing",
-		    present ? "missing" : "present", first_line);
+		die("%s:%ld: %s is %s, but %s on line %ld", name, line, key,
+		    present ? "a number" : "missing or null",
+		    present ? "missing or null" : "a number", first_line);
 }
 
 static void
@@ -109,6 +110,7 @@ read_log(FILE *f, const char *name, struct log *log)
 		json_error_t err;
 		json_t *obj, *ep;
 		struct epoch e = {0};
+		int has;
 
 		line++;
 		if (strspn(buf, " \t\r\n") == (size_t)len)
@@ -127,16 +129,19 @@ read_log(FILE *f, const char *name, struct log *log)
 		if (log->n > 0 && e.epoch <= log->e[log->n - 1].epoch)
 			die("%s:%ld: epoch %ld does not follow epoch %ld", name,
 			    line, e.epoch, log->e[log->n - 1].epoch);
-		if (!get_number(obj, "train_loss", &e.train, name, line))
+		if (!get_number(obj, "train_loss", 0, &e.train, name, line))
 			die("%s:%ld: train_loss missing", name, line);
 		if (!first_line)
 			first_line = line;
-		check_presence(get_number(obj, "val_loss", &e.val, name, line),
-			       &has_val, "val_loss", name, line, first_line);
-		check_presence(get_number(obj, "val_dice", &e.dice, name, line),
-			       &has_dice, "val_dice", name, line, first_line);
-		check_presence(get_number(obj, "val_iou", &e.iou, name, line),
-			       &has_iou, "val_iou", name, line, first_line);
+		has = get_number(obj, "val_loss", 1, &e.val, name, line);
+		check_presence(has, &has_val, "val_loss", name, line,
+			       first_line);
+		has = get_number(obj, "val_dice", 1, &e.dice, name, line);
+		check_presence(has, &has_dice, "val_dice", name, line,
+			       first_line);
+		has = get_number(obj, "val_iou", 1, &e.iou, name, line);
+		check_presence(has, &has_iou, "val_iou", name, line,
+			       first_line);
 		json_decref(obj);
 		if (log->n == alloc) {
 			alloc = alloc ? 2 * alloc : 64;
@@ -474,7 +479,8 @@ draw_panel(struct image *img, struct panel *p, const struct log *log,
 		draw_text(img, x - draw_text_width(TICK_TEXT, t) / 2,
 			  p->y + p->h + 8 + TICK_TEXT, TICK_TEXT, RGB_BLACK, t);
 	}
-	draw_text(img, p->x + p->w / 2 - draw_text_width(LABEL_TEXT, "epoch") / 2,
+	draw_text(img,
+		  p->x + p->w / 2 - draw_text_width(LABEL_TEXT, "epoch") / 2,
 		  p->y + p->h + 14 + TICK_TEXT + LABEL_TEXT, LABEL_TEXT,
 		  RGB_BLACK, "epoch");
 	draw_text(img, p->x - 8 - draw_text_width(LABEL_TEXT, ylabel) / 2,
@@ -502,12 +508,11 @@ draw_panel(struct image *img, struct panel *p, const struct log *log,
 	if (best >= 0 && s[0].field == 0 && ns > 1) {
 		int x = px(p, (double)log->e[best].epoch);
 		int y = py(p, log->e[best].val);
-		for (int r = 5; r <= 6; r++) {
-			draw_line(img, x - r, y - r, x + r, y - r, 1, 0, RGB_BLACK);
-			draw_line(img, x - r, y + r, x + r, y + r, 1, 0, RGB_BLACK);
-			draw_line(img, x - r, y - r, x - r, y + r, 1, 0, RGB_BLACK);
-			draw_line(img, x + r, y - r, x + r, y + r, 1, 0, RGB_BLACK);
-		}
+		/* a square frame two pixels thick around the point */
+		draw_rect(img, x - 6, y - 6, 13, 2, RGB_BLACK);
+		draw_rect(img, x - 6, y + 5, 13, 2, RGB_BLACK);
+		draw_rect(img, x - 6, y - 6, 2, 13, RGB_BLACK);
+		draw_rect(img, x + 5, y - 6, 2, 13, RGB_BLACK);
 	}
 	draw_line(img, p->x - 1, p->y, p->x - 1, p->y + p->h, 1, 0, RGB_BLACK);
 	draw_line(img, p->x - 1, p->y + p->h, p->x + p->w - 1, p->y + p->h, 1,
@@ -531,7 +536,8 @@ render(struct image *img, int width, int height, const struct log *log,
 	if (log->has_dice)
 		metric[nm++] = (struct series){"val Dice", RGB_BLUISH_GREEN, 2};
 	if (log->has_iou)
-		metric[nm++] = (struct series){"val IoU", RGB_REDDISH_PURPLE, 3};
+		metric[nm++] = (struct series){"val IoU", RGB_REDDISH_PURPLE,
+					       3};
 	if (!dice || height < 400)
 		nm = 0;
 
@@ -581,13 +587,15 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":W:H:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":W:H:qhV", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'W':
 			width = (int)parse_long(optarg, 320, 16384, "--width");
 			break;
 		case 'H':
-			height = (int)parse_long(optarg, 240, 16384, "--height");
+			height = (int)parse_long(optarg, 240, 16384,
+						 "--height");
 			break;
 		case OPT_TITLE:
 			title = optarg;
@@ -650,7 +658,8 @@ main(int argc, char **argv)
 	if (!title) {
 		const char *slash = strrchr(name, '/');
 		snprintf(deftitle, sizeof deftitle, "%s: %zu epoch%s",
-			 slash ? slash + 1 : name, log.n, log.n == 1 ? "" : "s");
+			 slash ? slash + 1 : name, log.n,
+			 log.n == 1 ? "" : "s");
 		title = deftitle;
 	}
 	render(&img, width, height, &log, title, dice, d.best);

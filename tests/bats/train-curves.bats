@@ -79,6 +79,13 @@ ENDHDR"
 	train-curves -q --diagnosis "$TMP/d.json" "$FIXTURES/curves-noval.jsonl" >/dev/null
 	run jq -c '[.best_epoch, .best_val_loss, .verdict, .over_fitting_from]' "$TMP/d.json"
 	assert_output '[null,null,"undetermined",null]'
+	# validation keys left out rather than null: the same
+	sed 's/"val_[a-z]*":null,//g' "$FIXTURES/curves-noval.jsonl" >"$TMP/absent.jsonl"
+	run grep -c val_ "$TMP/absent.jsonl"
+	assert_output 0
+	train-curves -q --title t "$TMP/absent.jsonl" >"$TMP/a.pam"
+	train-curves -q --title t "$FIXTURES/curves-noval.jsonl" >"$TMP/b.pam"
+	cmp "$TMP/a.pam" "$TMP/b.pam"
 }
 
 @test "train-curves: --width, --height, --no-dice, --title" {
@@ -126,7 +133,9 @@ ENDHDR"
 	printf '{"epoch": 2, "train_loss": 0.2}\n{"epoch": 2, "train_loss": 0.1}\n' |
 		{ run train-curves; assert_output "train-curves: stdin:2: epoch 2 does not follow epoch 2"; }
 	printf '{"epoch": 1, "train_loss": 0.2, "val_loss": 0.3}\n{"epoch": 2, "train_loss": 0.1}\n' |
-		{ run train-curves; assert_failure 1; assert_output "train-curves: stdin:2: val_loss missing but present on line 1"; }
+		{ run train-curves; assert_failure 1; assert_output "train-curves: stdin:2: val_loss is missing or null, but a number on line 1"; }
+	printf '{"epoch": 1, "train_loss": 0.2, "val_dice": null}\n{"epoch": 2, "train_loss": 0.1, "val_dice": 0.5}\n' |
+		{ run train-curves; assert_failure 1; assert_output "train-curves: stdin:2: val_dice is a number, but missing or null on line 1"; }
 	run train-curves "$TMP/nonexistent.jsonl"
 	assert_failure 1
 	assert_output "train-curves: $TMP/nonexistent.jsonl: No such file or directory"
