@@ -1,0 +1,465 @@
+/* unet-infer: apply a U-Net model to an image stream, writing one
+ * probability map per image. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "pamio.h"
+#include "progress.h"
+#include "resample.h"
+#include "unet.h"
+#include "util.h"
+
+/* --threads default: the online processors, at most this many. */
+#define DEFAULT_MAX_THREADS 8
+
+/* Images (or tiles) whose network activations would take more than this
+ * are inferred in tiles. */
+#define MEMORY_BUDGET ((double)(1u << 30))
+
+static const char usage_text[] =
+	"usage: unet-infer [--threads N] [--batch N] [--tile N] "
+	"[--resize[=WxH]] [--original-size]\n"
+	"                  [--quiet] MODEL [FILE]\n"
+	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
+	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout.\n"
+	"  -t, --threads N      threads for the network (default: online CPUs,\n"
+	"                       at most 8)\n"
+	"  -b, --batch N        infer up to N images of the same size together\n"
+	"                       (default 1)\n"
+	"      --tile N         infer in N x N tiles with overlapping margins\n"
+	"                       (0: never tile; default: only images too large\n"
+	"                       for a 1 GiB memory budget)\n"
+	"      --resize[=WxH]   resize each image to WxH for the network (default:\n"
+	"                       the model's training size), probabilities back to\n"
+	"                       the image's size\n"
+	"      --original-size  write probabilities at each image's original size\n"
+	"  -q, --quiet          no progress line on a terminal\n"
+	"      --help           print this help and exit\n"
+	"      --version        print the version and exit\n";
+
+static struct {
+	int threads, batch, tile, resize, rw, rh, original, quiet;
+	const char *model, *input;
+} opt = { .batch = 1, .tile = -1 };
+
+static struct unet *net;
+static int in_channels, multiple, margin;
+
+/* The work buffers of the last size used. */
+static struct {
+	struct unet_work *w;
+	int batch, height, width;
+} work;
+
+/* An image read, waiting for its batch. src is what the network sees
+ * (img itself, or its resized copy). */
+struct job {
+	struct image img, resized;
+	const struct image *src;
+	int out_w, out_h;
+};
+
+static struct job *pending;
+static int npending;
+static struct progress progress;
+static long written;
+static double started;
+
+static int
+round_up(int n, int m)
+{
+	return (n + m - 1) / m * m;
+}
+
+/* Bytes of activations the network needs for one h x w image (a little
+ * over what unet_work_new allocates: at level l, of h x w / 4^(l-1)
+ * pixels and 2^(l-1) F channels, the pooled input, two convolutions, the
+ * concatenation and the decoder's two convolutions). */
+static double
+work_bytes(int h, int w)
+{
+	const struct unet_config *c = unet_get_config(net);
+	double floats = (double)h * w * (c->in_channels + 1);
+
+	for (int l = 1; l <= c->depth; l++) {
+		double pix = (double)h * w / ((double)(1 << (l - 1)) * (1 << (l - 1)));
+		double ch = (double)c->base_filters * (1 << (l - 1));
+		floats += pix * ch * (l < c->depth ? 5.5 : 2.5);
+	}
+	return 4 * floats;
+}
+
+/* The largest number of h x w inputs (at most want) inside the budget,
+ * at least 1. */
+static int
+batch_within_budget(int want, int h, int w)
+{
+	double fit = MEMORY_BUDGET / work_bytes(h, w);
+
+	if (fit < 1)
+		return 1;
+	return fit < want ? (int)fit : want;
+}
+
+static struct unet_work *
+get_work(int batch, int h, int w)
+{
+	if (!work.w || work.batch != batch || work.height != h ||
+	    work.width != w) {
+		unet_work_free(work.w);
+		work.w = unet_work_new(net, batch, h, w, 0);
+		work.batch = batch;
+		work.height = h;
+		work.width = w;
+	}
+	return work.w;
+}
+
+/* Fill dst (h x w pixels, in_channels each) from the window of src whose
+ * top left corner is (x0, y0), each sample divided by maxval; zero beyond
+ * src's right and bottom edges. */
+static void
+fill_input(float *dst, int w, int h, const struct image *src, int x0, int y0)
+{
+	int depth = src->depth;
+	double maxval = src->maxval;
+
+	for (int y = 0; y < h; y++) {
+		float *row = dst + (size_t)y * w * in_channels;
+		int sy = y0 + y;
+		int n = src->width - x0 < w ? src->width - x0 : w;
+
+		if (sy >= src->height)
+			n = 0;
+		for (int x = 0; x < n; x++) {
+			const uint16_t *s =
+				src->data + ((size_t)sy * src->width + x0 + x) * depth;
+			for (int c = 0; c < in_channels; c++)
+				row[x * in_channels + c] = (float)(s[c] / maxval);
+		}
+		memset(row + (size_t)n * in_channels, 0,
+		       sizeof *row * (size_t)(w - n) * in_channels);
+	}
+}
+
+/* Write the probability map of a job from its plane of logits (the
+ * network's size, src->width x src->height). */
+static void
+emit(struct job *j, float *logits)
+{
+	int nw = j->src->width, nh = j->src->height;
+	size_t n = (size_t)nw * nh;
+	struct image out = {0};
+	float *p = logits;
+
+	for (size_t i = 0; i < n; i++)
+		logits[i] = (float)(1.0 / (1.0 + exp(-(double)logits[i])));
+	if (j->out_w != nw || j->out_h != nh) {
+		p = xmalloc(sizeof *p * (size_t)j->out_w * j->out_h);
+		resample_plane(logits, nw, nh, p, j->out_w, j->out_h);
+	}
+	image_alloc(&out, j->out_w, j->out_h, 1, 65535, "GRAYSCALE");
+	image_copy_meta(&out, &j->img);
+	for (size_t i = 0; i < (size_t)j->out_w * j->out_h; i++) {
+		double v = rint((double)p[i] * 65535);
+		out.data[i] = v <= 0 ? 0 : v >= 65535 ? 65535 : (uint16_t)v;
+	}
+	pamio_write(stdout, &out);
+	image_free(&out);
+	if (p != logits)
+		free(p);
+	written++;
+	progress_draw(&progress, 0, "unet-infer: %ld images, %.1f images/s",
+		      written, written / (now_seconds() - started + 1e-9));
+}
+
+static void
+job_free(struct job *j)
+{
+	image_free(&j->img);
+	image_free(&j->resized);
+}
+
+/* Infer the pending images (all of the same size) as one batch. */
+static void
+flush(void)
+{
+	int nw, nh, pw, ph;
+	struct unet_work *w;
+	const float *logits;
+	float *in, *plane;
+
+	if (npending == 0)
+		return;
+	nw = pending[0].src->width;
+	nh = pending[0].src->height;
+	pw = round_up(nw, multiple);
+	ph = round_up(nh, multiple);
+	w = get_work(batch_within_budget(opt.batch, ph, pw), ph, pw);
+	in = unet_work_input(w);
+	for (int k = 0; k < npending; k++)
+		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
+			   pending[k].src, 0, 0);
+	logits = unet_forward(w, npending);
+	plane = xmalloc(sizeof *plane * (size_t)nw * nh);
+	for (int k = 0; k < npending; k++) {
+		const float *l = logits + (size_t)k * pw * ph;
+		for (int y = 0; y < nh; y++)
+			memcpy(plane + (size_t)y * nw, l + (size_t)y * pw,
+			       sizeof *plane * nw);
+		emit(&pending[k], plane);
+		job_free(&pending[k]);
+	}
+	free(plane);
+	npending = 0;
+}
+
+/* Window positions along one axis of n pixels (padded to pn): the cores
+ * start every tile - 2 margin pixels; each window of `tile` pixels starts
+ * `margin` before its core, kept inside [0, pn). */
+static int
+window_start(int core, int tile, int pn)
+{
+	int s = core - margin;
+
+	if (s > pn - tile)
+		s = pn - tile;
+	return s < 0 ? 0 : s;
+}
+
+/* Infer one image in tiles of `tile` x `tile` (fewer where the padded
+ * image is smaller), batching tiles. Each tile's output is kept only in
+ * its core, at least `margin` pixels from any tile edge that is not an
+ * edge of the image, so that the result matches whole-image inference
+ * to within the margin's effect. */
+static void
+infer_tiled(struct job *j, int tile)
+{
+	int nw = j->src->width, nh = j->src->height;
+	int pw = round_up(nw, multiple), ph = round_up(nh, multiple);
+	int tw = pw < tile ? pw : tile, th = ph < tile ? ph : tile;
+	/* Core sizes: the whole axis when one window covers it. */
+	int cx = pw <= tile ? pw : tile - 2 * margin;
+	int cy = ph <= tile ? ph : tile - 2 * margin;
+	int across = (nw + cx - 1) / cx, total = across * ((nh + cy - 1) / cy);
+	int batch = batch_within_budget(opt.batch, th, tw);
+	struct unet_work *w = get_work(batch, th, tw);
+	float *in = unet_work_input(w);
+	float *plane = xmalloc(sizeof *plane * (size_t)nw * nh);
+
+	for (int t0 = 0; t0 < total; t0 += batch) {
+		int n = total - t0 < batch ? total - t0 : batch;
+		const float *logits;
+
+		for (int k = 0; k < n; k++) {
+			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
+			fill_input(in + (size_t)k * tw * th * in_channels, tw, th,
+				   j->src, window_start(x, tw, pw),
+				   window_start(y, th, ph));
+		}
+		logits = unet_forward(w, n);
+		for (int k = 0; k < n; k++) {
+			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
+			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
+			int ex = x + cx < nw ? x + cx : nw;
+			int ey = y + cy < nh ? y + cy : nh;
+			const float *l = logits + (size_t)k * tw * th;
+
+			for (int yy = y; yy < ey; yy++)
+				memcpy(plane + (size_t)yy * nw + x,
+				       l + (size_t)(yy - wy) * tw + (x - wx),
+				       sizeof *plane * (ex - x));
+		}
+	}
+	emit(j, plane);
+	free(plane);
+}
+
+/* Decide how an image is inferred, and do it (or queue it). */
+static void
+infer(struct job *j)
+{
+	int pw = round_up(j->src->width, multiple);
+	int ph = round_up(j->src->height, multiple);
+	int tile = opt.tile;
+
+	if (tile < 0 && work_bytes(ph, pw) > MEMORY_BUDGET) {
+		/* The largest tile inside the budget. */
+		tile = 2 * margin + multiple;
+		while (work_bytes(tile + multiple, tile + multiple) <= MEMORY_BUDGET)
+			tile += multiple;
+	}
+	if (tile > 0 && (pw > tile || ph > tile)) {
+		flush();
+		infer_tiled(j, tile);
+		job_free(j);
+		return;
+	}
+	if (npending > 0 && (pending[0].src->width != j->src->width ||
+			     pending[0].src->height != j->src->height))
+		flush();
+	pending[npending] = *j;
+	/* src may point into the job itself, which has moved. */
+	if (j->src == &j->img)
+		pending[npending].src = &pending[npending].img;
+	else
+		pending[npending].src = &pending[npending].resized;
+	npending++;
+	if (npending >= batch_within_budget(opt.batch, ph, pw))
+		flush();
+}
+
+/* A size from the model's metadata, strictly "1" .. PAMIO_MAX_SIDE. */
+static int
+meta_side(json_t *meta, const char *key)
+{
+	const char *s = json_string_value(json_object_get(meta, key));
+	long v = 0;
+
+	if (!s)
+		die("%s: no %s in its metadata: give --resize=WxH", opt.model, key);
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > PAMIO_MAX_SIDE)
+			break;
+		v = v * 10 + (*p - '0');
+	}
+	if (!s[0] || strspn(s, "0123456789") != strlen(s) || s[0] == '0' ||
+	    v > PAMIO_MAX_SIDE)
+		die("%s: metadata %s \"%s\" is not a size", opt.model, key, s);
+	return (int)v;
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "threads", required_argument, NULL, 't' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "tile", required_argument, NULL, 'T' },
+		{ "resize", optional_argument, NULL, 'r' },
+		{ "original-size", no_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	opt.threads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_THREADS ?
+		DEFAULT_MAX_THREADS : (int)cpus;
+	while ((c = getopt_long(argc, argv, ":t:b:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			opt.threads = (int)parse_long(optarg, 1, 64, "--threads");
+			break;
+		case 'b':
+			opt.batch = (int)parse_long(optarg, 1, 1024, "--batch");
+			break;
+		case 'T':
+			opt.tile = (int)parse_long(optarg, 0, PAMIO_MAX_SIDE, "--tile");
+			break;
+		case 'r':
+			opt.resize = 1;
+			if (optarg)
+				parse_size(optarg, PAMIO_MAX_SIDE, &opt.rw, &opt.rh,
+					   "--resize");
+			break;
+		case 'o':
+			opt.original = 1;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			exit(0);
+		case 'V':
+			printf("unet-infer unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			exit(0);
+		case ':':
+			die_usage("option '%s' needs a value", argv[optind - 1]);
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		die_usage("missing MODEL");
+	if (argc - optind > 2)
+		die_usage("too many arguments");
+	opt.model = argv[optind];
+	opt.input = optind + 1 < argc ? argv[optind + 1] : "-";
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pamio_reader *r;
+	json_t *meta;
+	char err[512];
+	struct job j;
+
+	prog_init(argc, argv);
+	opterr = 0;
+	parse_options(argc, argv);
+
+	net = model_load(opt.model, &meta, err, sizeof err);
+	if (!net)
+		die("%s: %s", opt.model, err);
+	in_channels = unet_get_config(net)->in_channels;
+	multiple = unet_multiple(net);
+	margin = 8 * multiple;
+	if (opt.resize && opt.rw == 0) {
+		opt.rw = meta_side(meta, "input_width");
+		opt.rh = meta_side(meta, "input_height");
+	}
+	json_decref(meta);
+	if (opt.tile > 0 &&
+	    (opt.tile % multiple || opt.tile < 2 * margin + multiple))
+		die_usage("--tile %d: this model needs a multiple of %d, at least %d",
+			  opt.tile, multiple, 2 * margin + multiple);
+	unet_set_threads(opt.threads);
+	pending = xcalloc(opt.batch, sizeof *pending);
+	r = pamio_open(opt.input, PAMIO_IMAGE | PAMIO_SAMPLE);
+	progress_init(&progress, stderr_is_tty() && !opt.quiet);
+	started = now_seconds();
+
+	for (;;) {
+		memset(&j, 0, sizeof j);
+		if (!pamio_read(r, &j.img))
+			break;
+		int ch = image_channels(&j.img);
+		if (ch != in_channels)
+			die("%s: image %d: %d channel%s, model expects %d",
+			    pamio_name(r), pamio_count(r), ch, ch == 1 ? "" : "s",
+			    in_channels);
+		j.src = &j.img;
+		if (opt.resize &&
+		    (j.img.width != opt.rw || j.img.height != opt.rh)) {
+			resample_image(&j.img, &j.resized, opt.rw, opt.rh);
+			j.src = &j.resized;
+		}
+		j.out_w = j.img.width;
+		j.out_h = j.img.height;
+		if (opt.original && j.img.orig_width > 0 && j.img.orig_height > 0) {
+			j.out_w = j.img.orig_width;
+			j.out_h = j.img.orig_height;
+		}
+		infer(&j);
+	}
+	flush();
+	progress_clear(&progress);
+	pamio_close(r);
+	unet_work_free(work.w);
+	unet_free(net);
+	free(pending);
+	close_stdout();
+	return 0;
+}
