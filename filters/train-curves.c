@@ -28,6 +28,7 @@ struct rules {
 	long overfit_epochs;
 	double overfit_margin; /* fraction of the minimum */
 	double underfit_drop;  /* fraction of the train loss */
+	double underfit_total; /* fraction of the first train loss */
 };
 
 struct diagnosis {
@@ -59,6 +60,8 @@ usage(FILE *f)
 		"                           makes over-fitting (default 2)\n"
 		"      --underfit-drop PCT  fall of train_loss over the last 3 epochs\n"
 		"                           that makes under-fitting (default 10)\n"
+		"      --underfit-total PCT least fall of train_loss since the first\n"
+		"                           epoch (else under-fitting; default 10)\n"
 		"  -h, --help               print this help and exit\n"
 		"  -V, --version            print the version and exit\n");
 }
@@ -214,6 +217,21 @@ diagnose(const struct log *log, const struct rules *r, struct diagnosis *d)
 				 "-%.1f%% over the last %zu epochs): train "
 				 "longer", ref->train, last->train,
 				 100 * drop, w);
+			return;
+		}
+	}
+	{
+		const struct epoch *first = &e[0];
+		double fall = first->train > 0 ?
+			(first->train - last->train) / first->train : 0;
+
+		if (fall < r->underfit_total) {
+			d->verdict = "under-fitting";
+			snprintf(m + k, room - k,
+				 "under-fitting: train_loss fell only %.1f%% "
+				 "since the first epoch (%.4g -> %.4g): the "
+				 "model has hardly learned", 100 * fall,
+				 first->train, last->train);
 			return;
 		}
 	}
@@ -561,7 +579,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TITLE = 256, OPT_NO_DICE, OPT_DIAGNOSIS, OPT_OVER_EPOCHS,
-	       OPT_OVER_MARGIN, OPT_UNDER_DROP };
+	       OPT_OVER_MARGIN, OPT_UNDER_DROP, OPT_UNDER_TOTAL };
 	static const struct option longopts[] = {
 		{"width", required_argument, NULL, 'W'},
 		{"height", required_argument, NULL, 'H'},
@@ -572,11 +590,12 @@ main(int argc, char **argv)
 		{"overfit-epochs", required_argument, NULL, OPT_OVER_EPOCHS},
 		{"overfit-margin", required_argument, NULL, OPT_OVER_MARGIN},
 		{"underfit-drop", required_argument, NULL, OPT_UNDER_DROP},
+		{"underfit-total", required_argument, NULL, OPT_UNDER_TOTAL},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct rules rules = {3, 0.02, 0.10};
+	struct rules rules = {3, 0.02, 0.10, 0.10};
 	int width = 800, height = 500, dice = 1, quiet = 0, c;
 	const char *title = NULL, *diag_path = NULL, *path = "-", *name;
 	char deftitle[256];
@@ -620,6 +639,10 @@ main(int argc, char **argv)
 		case OPT_UNDER_DROP:
 			rules.underfit_drop = parse_double(optarg, 0, 100,
 					"--underfit-drop") / 100;
+			break;
+		case OPT_UNDER_TOTAL:
+			rules.underfit_total = parse_double(optarg, 0, 100,
+					"--underfit-total") / 100;
 			break;
 		case 'h':
 			usage(stdout);

@@ -60,6 +60,34 @@ ENDHDR"
 	refute_output --partial "over-fitting"
 }
 
+@test "train-curves: a model that hardly learned is under-fitting" {
+	printf '{"epoch": %d, "train_loss": %s, "val_loss": %s}\n' \
+		1 0.70 0.70 2 0.69 0.695 3 0.66 0.69 4 0.65 0.688 5 0.645 0.687 >"$TMP/h.jsonl"
+	run bash -c "train-curves $TMP/h.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: best epoch 5 (val_loss 0.687); under-fitting: train_loss fell only 7.9% since the first epoch (0.7 -> 0.645): the model has hardly learned"
+	run bash -c "train-curves --underfit-total 0 $TMP/h.jsonl 2>&1 >/dev/null"
+	assert_output --partial "good fit"
+}
+
+@test "train-curves: reads the log of a real unet-train run" {
+	command -v unet-train || skip "unet-train not built"
+	unet-train -q -o "$TMP/m.safetensors" --epochs 3 --base-filters 4 \
+		--depth 2 --threads 1 --val-split 0.25 --log "$TMP/v.jsonl" \
+		"$FIXTURES/train-16.pam"
+	train-curves --diagnosis "$TMP/d.json" "$TMP/v.jsonl" >"$TMP/v.pam"
+	run jq -c '[.epochs, .first_epoch, (.best_epoch | type)]' "$TMP/d.json"
+	assert_output '[3,1,"number"]'
+	(($(count_colour "$TMP/v.pam" 213 94 0) > 100))
+	(($(count_colour "$TMP/v.pam" 0 158 115) > 100))
+	unet-train -q -o "$TMP/n.safetensors" --epochs 2 --base-filters 4 \
+		--depth 2 --threads 1 --val-split 0 --log "$TMP/n.jsonl" \
+		"$FIXTURES/train-16.pam"
+	train-curves --diagnosis "$TMP/d.json" "$TMP/n.jsonl" >"$TMP/n.pam"
+	run jq -c '[.epochs, .best_epoch]' "$TMP/d.json"
+	assert_output '[2,null]'
+	assert_equal "$(count_colour "$TMP/n.pam" 213 94 0)" 0
+}
+
 @test "train-curves: --diagnosis writes JSON and nothing to stderr" {
 	run bash -c "train-curves --diagnosis $TMP/d.json <$FIXTURES/curves-overfit.jsonl 2>&1 >/dev/null"
 	assert_success
