@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,16 @@ cleanup(void)
 	for (int i = 0; i < ncleanup; i++)
 		if (cleanup_paths[i])
 			unlink(cleanup_paths[i]);
+}
+
+/* Interrupted: remove the temporary files too (unlink is
+ * async-signal-safe), then die of the same signal. */
+static void
+on_signal(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static int
@@ -249,6 +260,9 @@ main(int argc, char **argv)
 
 	cleanup_paths = xcalloc((size_t)nout + 1, sizeof *cleanup_paths);
 	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	mask = umask(0);
 	umask(mask);
 	for (int i = 0; i < nout; i++)

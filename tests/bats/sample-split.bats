@@ -241,3 +241,20 @@ count_images() {
 	assert_output --regexp '^file
 in.pam$'
 }
+
+@test "killed while waiting for its input: the temporary files are removed" {
+	mkfifo "$TMP/fifo"
+	mkdir "$TMP/out"
+	sample-split --ratio 1:1 "$TMP/fifo" "$TMP/out/a" "$TMP/out/b" &
+	pid=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[[ -n $(ls -A "$TMP/out") ]] && break
+		sleep 0.1
+	done
+	assert_equal "$(ls -A "$TMP/out" | wc -l)" 2
+	kill -TERM "$pid"
+	run wait "$pid"
+	assert_equal "$status" 143
+	run ls -A "$TMP/out"
+	assert_output ""
+}
