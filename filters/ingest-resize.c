@@ -392,8 +392,10 @@ count_samples(const char *dir)
 	int n = 1;
 
 	check_dir(dir);
-	if (!is_sample_dir(dir))
-		free_names(list_samples(dir, &n), n);
+	if (!is_sample_dir(dir)) {
+		char **ids = list_samples(dir, &n);
+		free_names(ids, n);
+	}
 	return n;
 }
 
@@ -545,7 +547,8 @@ main(int argc, char **argv)
 	int c, dirs = 0, files = 0;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "s:c:m:qhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:c:m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			parse_size(optarg, PAMIO_MAX_SIDE, &opt.width,
@@ -570,8 +573,13 @@ main(int argc, char **argv)
 			printf("ingest-resize unetpipe %s\n", UNETPIPE_VERSION);
 			close_stdout();
 			return 0;
+		case ':':
+			die_usage("%s: missing argument", argv[optind - 1]);
 		default:
-			die_usage("unknown option");
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				die_usage("unrecognized option '%s'",
+					  argv[optind - 1]);
+			die_usage("unknown option '-%c'", optopt);
 		}
 	}
 	for (int i = optind; i < argc; i++) {
