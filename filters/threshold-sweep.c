@@ -58,9 +58,9 @@ main(int argc, char **argv)
 	static struct prob_hist all, one;
 	const char *truth = NULL, *pred = "-";
 	double from = 0.0, to = 1.0, step = 0.1;
-	int per_image = 0, c, best = 0, images = 0;
-	long nthr;
-	double *thr;
+	int per_image = 0, c, images = 0;
+	long nthr, best = 0;
+	double *thr, *f1;
 	long *cutoff;
 	struct metric_sums *sums = NULL;
 	struct evalpair *e;
@@ -116,6 +116,7 @@ main(int argc, char **argv)
 	if (nthr > MAX_THRESHOLDS)
 		die_usage("more than %d thresholds", MAX_THRESHOLDS);
 	thr = xcalloc((size_t)nthr, sizeof *thr);
+	f1 = xcalloc((size_t)nthr, sizeof *f1);
 	cutoff = xcalloc((size_t)nthr, sizeof *cutoff);
 	for (long i = 0; i < nthr; i++) {
 		double t = round((from + (double)i * step) * 1e9) / 1e9;
@@ -159,7 +160,6 @@ main(int argc, char **argv)
 	for (long i = 0; i < nthr; i++) {
 		struct confusion cf;
 		json_t *o = json_object(), *fig;
-		double f1;
 
 		if (!o)
 			die("out of memory (JSON)");
@@ -168,10 +168,10 @@ main(int argc, char **argv)
 			struct metric_sums mean;
 			metric_sums_mean(&sums[i], &mean);
 			fig = evalpair_means_json(&mean, "f1");
-			f1 = mean.dice;
+			f1[i] = mean.dice;
 		} else {
 			fig = evalpair_figures_json(&cf, "f1", 0);
-			f1 = metric_dice(&cf);
+			f1[i] = metric_dice(&cf);
 		}
 		evalpair_json_set(o, "threshold", json_real(thr[i]));
 		json_object_update(o, fig);
@@ -182,21 +182,18 @@ main(int argc, char **argv)
 		evalpair_json_set(o, "tn", json_integer((json_int_t)cf.tn));
 		if (json_array_append_new(list, o) != 0)
 			die("out of memory (JSON)");
-		if (i > 0 &&
-		    better(f1, thr[i],
-			   json_real_value(json_object_get(
-				   json_array_get(list, best), "f1")),
-			   thr[best]))
-			best = (int)i;
+		if (better(f1[i], thr[i], f1[best], thr[best]))
+			best = i;
 	}
 	evalpair_json_set(root, "thresholds", list);
 	evalpair_json_set(root, "best",
-			  json_deep_copy(json_array_get(list, best)));
+			  json_deep_copy(json_array_get(list, (size_t)best)));
 	if (json_dumpf(root, stdout, EVALPAIR_JSON_FLAGS) != 0)
 		die("write error:");
 	putchar('\n');
 	json_decref(root);
 	free(thr);
+	free(f1);
 	free(cutoff);
 	free(sums);
 	close_stdout();
