@@ -17,6 +17,7 @@ struct pamio_reader {
 	char *name;
 	int accept;
 	int count;
+	const char *comments; /* libnetpbm's, here so that an error can free it */
 };
 
 static void
@@ -315,13 +316,14 @@ pamio_read(struct pamio_reader *r, struct image *img)
 {
 	jmp_buf jb, *old;
 	struct pam pam;
-	const char *comments = NULL;
 	int eof = 0;
 
+	r->comments = NULL;
 	handlers_on();
 	pm_setjmpbufsave(&jb, &old);
 	if (setjmp(jb)) {
 		handlers_off(old);
+		free((void *)r->comments);
 		bad_image(r, "%s", pm_msg[0] ? pm_msg : "bad image");
 	}
 	pnm_nextimage(r->f, &eof);
@@ -330,15 +332,16 @@ pamio_read(struct pamio_reader *r, struct image *img)
 		return 0;
 	}
 	memset(&pam, 0, sizeof pam);
-	pam.comment_p = &comments;
+	pam.comment_p = &r->comments;
 	pnm_readpaminit(r->f, &pam, PAM_STRUCT_SIZE(comment_p));
 	check_header(r, &pam);
 
 	image_alloc(img, pam.width, pam.height, (int)pam.depth,
 		    (unsigned)pam.maxval, pam.tuple_type);
-	if (comments) {
-		parse_comments(img, comments);
-		free((void *)comments);
+	if (r->comments) {
+		parse_comments(img, r->comments);
+		free((void *)r->comments);
+		r->comments = NULL;
 	}
 	if (pam.format == PAM_FORMAT || pam.format == RPGM_FORMAT ||
 	    pam.format == RPPM_FORMAT) {
