@@ -35,6 +35,7 @@ static struct {
 	void (*fn)(void *arg, int t, int nt);
 	void *arg;
 	unsigned gen;
+	unsigned start_gen;     /* gen when the workers were started */
 	int pending;
 	int quit;
 	int max_channels;       /* reserved for */
@@ -83,7 +84,7 @@ worker(void *arg)
 	unsigned seen;
 
 	pthread_mutex_lock(&pool.mu);
-	seen = pool.gen;
+	seen = pool.start_gen;
 	for (;;) {
 		while (pool.gen == seen && !pool.quit)
 			pthread_cond_wait(&pool.go, &pool.mu);
@@ -131,6 +132,7 @@ nn_set_threads(int threads)
 		if (pool.max_channels > 0)
 			scratch_alloc(&pool.s[t]);
 	pool.n = threads;
+	pool.start_gen = pool.gen;
 	for (int t = 1; t < threads; t++)
 		if (pthread_create(&pool.th[t], NULL, worker,
 				   (void *)(intptr_t)t) != 0)

@@ -1,0 +1,600 @@
+/* Unit tests of common/nn: every layer's forward against a direct loop
+ * and its backward against central finite differences, max-pool routing,
+ * BCE and Adam against hand-computed numbers, Glorot bounds, and the
+ * PyTorch layout conversion of unet_param_export/import. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "rng.h"
+#include "tap.h"
+#include "unet.h"
+#include "util.h"
+
+static struct rng rng;
+
+static float *
+randv(size_t n, double lo, double hi)
+{
+	float *v = xmalloc((n ? n : 1) * sizeof *v);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)(lo + (hi - lo) * rng_uniform(&rng));
+	return v;
+}
+
+static float *
+zerov(size_t n)
+{
+	return xcalloc(n ? n : 1, sizeof(float));
+}
+
+/* A layer under test: its buffers, and a forward that returns the scalar
+ * loss sum(r .* y) in double. */
+struct lcase {
+	int kind;
+	int n, h, w, cin, cout;
+	int ldx, ldy;           /* pixel strides (>= channels) */
+	size_t nx, ny, nk;      /* floats in x, y (with strides), kernel */
+	float *x, *k, *b, *y, *r;
+	float *dx, *dk, *db, *dy;
+};
+
+enum { CONV3, UPCONV, CONV1, RELU, MAXPOOL };
+
+static size_t
+out_pixels(const struct lcase *c)
+{
+	size_t p = (size_t)c->n * c->h * c->w;
+
+	return c->kind == UPCONV ? 4 * p : c->kind == MAXPOOL ? p / 4 : p;
+}
+
+static double
+lforward(struct lcase *c)
+{
+	size_t np = out_pixels(c), inp = (size_t)c->n * c->h * c->w;
+	double s = 0;
+
+	switch (c->kind) {
+	case CONV3:
+		nn_conv3x3_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				   c->k, c->b, c->cout, c->y, c->ldy, 0);
+		break;
+	case UPCONV:
+		nn_upconv_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				  c->k, c->b, c->cout, c->y, c->ldy);
+		break;
+	case CONV1:
+		nn_conv1x1_forward(c->x, c->ldx, inp, c->cin, c->k, c->b,
+				   c->cout, c->y, c->ldy);
+		break;
+	case RELU:
+		for (size_t p = 0; p < inp; p++)
+			memcpy(c->y + p * c->ldy, c->x + p * c->ldx,
+			       c->cin * sizeof(float));
+		nn_relu_forward(c->y, c->ldy, inp, c->cin);
+		break;
+	case MAXPOOL:
+		nn_maxpool_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				   c->y, c->ldy);
+		break;
+	}
+	for (size_t p = 0; p < np; p++)
+		for (int i = 0; i < c->cout; i++)
+			s += (double)c->r[p * c->ldy + i] * c->y[p * c->ldy + i];
+	return s;
+}
+
+static void
+lbackward(struct lcase *c)
+{
+	size_t inp = (size_t)c->n * c->h * c->w;
+
+	switch (c->kind) {
+	case CONV3:
+		nn_conv3x3_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				    c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
+				    c->dk, c->db);
+		break;
+	case UPCONV:
+		nn_upconv_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				   c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
+				   c->dk, c->db);
+		break;
+	case CONV1:
+		nn_conv1x1_backward(c->x, c->ldx, inp, c->cin, c->k, c->cout,
+				    c->r, c->ldy, c->dx, c->ldx, c->dk, c->db);
+		break;
+	case RELU:
+		lforward(c);
+		for (size_t p = 0; p < inp; p++)
+			memcpy(c->dx + p * c->ldx, c->r + p * c->ldy,
+			       c->cin * sizeof(float));
+		nn_relu_backward(c->y, c->ldy, c->dx, c->ldx, inp, c->cin);
+		break;
+	case MAXPOOL:
+		memset(c->dx, 0, c->nx * sizeof(float));
+		nn_maxpool_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
+				    c->r, c->ldy, c->dx, c->ldx);
+		break;
+	}
+}
+
+static struct lcase
+lcase_new(int kind, int n, int h, int w, int cin, int cout, int pad)
+{
+	struct lcase c = {
+		.kind = kind, .n = n, .h = h, .w = w, .cin = cin,
+		.cout = cout, .ldx = cin + pad, .ldy = cout + pad,
+	};
+
+	c.nx = (size_t)n * h * w * c.ldx;
+	c.ny = out_pixels(&c) * c.ldy;
+	c.nk = kind == CONV1 ? (size_t)cin * cout
+	       : kind == CONV3 || kind == UPCONV ? 9 * (size_t)cin * cout : 0;
+	c.x = randv(c.nx, -1, 1);
+	c.k = randv(c.nk, -0.5, 0.5);
+	c.b = randv(cout, -0.5, 0.5);
+	c.y = zerov(c.ny);
+	c.r = randv(c.ny, -1, 1);
+	c.dx = zerov(c.nx);
+	c.dk = zerov(c.nk);
+	c.db = zerov(cout);
+	return c;
+}
+
+static void
+lcase_free(struct lcase *c)
+{
+	free(c->x);
+	free(c->k);
+	free(c->b);
+	free(c->y);
+	free(c->r);
+	free(c->dx);
+	free(c->dk);
+	free(c->db);
+}
+
+/* Central differences of the loss in each of the count values v[i]
+ * (pixel stride ld, channels ch, or ld = ch = 1 for a plain array)
+ * against the analytic gradient g; the worst relative error. */
+static double
+fd_check(struct lcase *c, float *v, const float *g, size_t count, int ld,
+	 int ch, double h)
+{
+	double worst = 0;
+
+	for (size_t j = 0; j < count; j++) {
+		size_t i = j / ch * ld + j % ch;
+		float keep = v[i];
+		double lp, lm, num, err;
+
+		v[i] = keep + (float)h;
+		lp = lforward(c);
+		v[i] = keep - (float)h;
+		lm = lforward(c);
+		v[i] = keep;
+		num = (lp - lm) / (2 * h);
+		err = fabs(num - g[i]) / (fabs(num) + fabs(g[i]) + 1e-2);
+		if (err > worst)
+			worst = err;
+	}
+	return worst;
+}
+
+static void
+check_layer(const char *name, struct lcase *c, double h, double tol)
+{
+	size_t inp = (size_t)c->n * c->h * c->w;
+	double e;
+
+	lbackward(c);
+	e = fd_check(c, c->x, c->dx, inp * c->cin, c->ldx, c->cin, h);
+	tap_diag("%s: max relative error d/dx %.2g", name, e);
+	tap_ok(e < tol, "%s backward: input gradient", name);
+	if (c->nk) {
+		e = fd_check(c, c->k, c->dk, c->nk, 1, 1, h);
+		tap_diag("%s: max relative error d/dk %.2g", name, e);
+		tap_ok(e < tol, "%s backward: kernel gradient", name);
+		e = fd_check(c, c->b, c->db, c->cout, 1, 1, h);
+		tap_diag("%s: max relative error d/db %.2g", name, e);
+		tap_ok(e < tol, "%s backward: bias gradient", name);
+	}
+}
+
+/* The forward of each layer against its definition, written as directly
+ * as possible. */
+static void
+test_conv3x3_forward(void)
+{
+	struct lcase c = lcase_new(CONV3, 2, 5, 6, 3, 4, 2);
+	double worst = 0;
+	int relu_ok = 1;
+
+	lforward(&c);
+	for (int i = 0; i < c.n; i++)
+		for (int y = 0; y < c.h; y++)
+			for (int x = 0; x < c.w; x++)
+				for (int co = 0; co < c.cout; co++) {
+					double s = c.b[co];
+					size_t p = ((size_t)i * c.h + y) * c.w
+						   + x;
+
+					for (int ky = 0; ky < 3; ky++)
+						for (int kx = 0; kx < 3; kx++) {
+							int yy = y + ky - 1;
+							int xx = x + kx - 1;
+
+							if (yy < 0 || yy >= c.h
+							    || xx < 0
+							    || xx >= c.w)
+								continue;
+							for (int ci = 0;
+							     ci < c.cin; ci++)
+								s += c.k[((co * 3 + ky) * 3 + kx) * c.cin + ci]
+								     * c.x[(((size_t)i * c.h + yy) * c.w + xx) * c.ldx + ci];
+						}
+					double d = fabs(s - c.y[p * c.ldy + co]);
+
+					worst = d > worst ? d : worst;
+				}
+	tap_ok(worst < 1e-5, "conv3x3 forward matches the direct sum "
+	       "(max diff %.2g)", worst);
+	float *plain = xmalloc(c.ny * sizeof(float));
+
+	memcpy(plain, c.y, c.ny * sizeof(float));
+	nn_conv3x3_forward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.b, c.cout,
+			   c.y, c.ldy, 1);
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int co = 0; co < c.cout; co++) {
+			float v = plain[p * c.ldy + co];
+
+			if (c.y[p * c.ldy + co] != (v > 0 ? v : 0))
+				relu_ok = 0;
+		}
+	tap_ok(relu_ok, "conv3x3 forward with fused ReLU = ReLU(conv3x3)");
+	free(plain);
+	lcase_free(&c);
+}
+
+static void
+test_upconv_forward(void)
+{
+	struct lcase c = lcase_new(UPCONV, 2, 3, 4, 3, 2, 1);
+	int oh = 2 * c.h, ow = 2 * c.w;
+	double *ref = xcalloc((size_t)c.n * oh * ow * c.cout, sizeof(double));
+	double worst = 0;
+
+	lforward(&c);
+	/* PyTorch's definition: each input pixel scatters its kernel */
+	for (int i = 0; i < c.n; i++)
+		for (int iy = 0; iy < c.h; iy++)
+			for (int ix = 0; ix < c.w; ix++)
+				for (int ky = 0; ky < 3; ky++)
+					for (int kx = 0; kx < 3; kx++) {
+						int oy = 2 * iy - 1 + ky;
+						int ox = 2 * ix - 1 + kx;
+
+						if (oy < 0 || oy >= oh
+						    || ox < 0 || ox >= ow)
+							continue;
+						for (int ci = 0; ci < c.cin; ci++)
+							for (int co = 0; co < c.cout; co++)
+								ref[(((size_t)i * oh + oy) * ow + ox) * c.cout + co] +=
+									(double)c.x[(((size_t)i * c.h + iy) * c.w + ix) * c.ldx + ci]
+									* c.k[((ci * 3 + ky) * 3 + kx) * c.cout + co];
+					}
+	for (size_t p = 0; p < (size_t)c.n * oh * ow; p++)
+		for (int co = 0; co < c.cout; co++) {
+			double d = fabs(ref[p * c.cout + co] + c.b[co]
+					- c.y[p * c.ldy + co]);
+
+			worst = d > worst ? d : worst;
+		}
+	tap_ok(worst < 1e-5, "transposed conv forward: 3x4 -> 6x8, matches "
+	       "the definition (max diff %.2g)", worst);
+	free(ref);
+	lcase_free(&c);
+}
+
+static void
+test_conv1x1_forward(void)
+{
+	struct lcase c = lcase_new(CONV1, 2, 3, 3, 4, 2, 1);
+	double worst = 0;
+
+	lforward(&c);
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int co = 0; co < c.cout; co++) {
+			double s = c.b[co];
+
+			for (int ci = 0; ci < c.cin; ci++)
+				s += (double)c.k[co * c.cin + ci]
+				     * c.x[p * c.ldx + ci];
+			s = fabs(s - c.y[p * c.ldy + co]);
+			worst = s > worst ? s : worst;
+		}
+	tap_ok(worst < 1e-6, "conv1x1 forward matches the direct sum");
+	lcase_free(&c);
+}
+
+static void
+test_gradients(void)
+{
+	struct lcase c;
+
+	/* Linear in each argument: a large step is exact up to rounding. */
+	c = lcase_new(CONV3, 2, 6, 5, 3, 4, 2);
+	check_layer("conv3x3", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(CONV3, 2, 4, 4, 5, 3, 0);
+	check_layer("conv3x3 (5 -> 3, dense)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(UPCONV, 2, 3, 4, 4, 3, 1);
+	check_layer("upconv", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(CONV1, 2, 4, 4, 5, 2, 1);
+	check_layer("conv1x1", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+
+	/* Piecewise linear: keep the inputs away from the kinks. */
+	c = lcase_new(RELU, 2, 4, 4, 3, 3, 1);
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = c.x[i] < 0 ? c.x[i] - 0.1f : c.x[i] + 0.1f;
+	check_layer("relu", &c, 1e-2, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(MAXPOOL, 2, 6, 4, 3, 3, 1);
+	/* distinct values at least 0.05 apart in every window */
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = (float)(rng_below(&rng, 1000) * 0.05);
+	check_layer("maxpool", &c, 1e-2, 1e-3);
+	lcase_free(&c);
+}
+
+static void
+test_conv_threads(void)
+{
+	struct lcase c = lcase_new(CONV3, 3, 9, 7, 5, 6, 1);
+	float *y1 = xmalloc(c.ny * sizeof(float));
+	float *dk1 = xmalloc(c.nk * sizeof(float));
+	double dmax = 0;
+	int same = 1;
+
+	lforward(&c);
+	lbackward(&c);
+	memcpy(y1, c.y, c.ny * sizeof(float));
+	memcpy(dk1, c.dk, c.nk * sizeof(float));
+	nn_set_threads(2);
+	float *dk2 = xcalloc(c.nk, sizeof(float));
+
+	for (int rep = 0; rep < 2; rep++) {
+		memset(c.dk, 0, c.nk * sizeof(float));
+		lforward(&c);
+		lbackward(&c);
+		if (rep == 1 && memcmp(dk2, c.dk, c.nk * sizeof(float)) != 0)
+			same = 0;
+		memcpy(dk2, c.dk, c.nk * sizeof(float));
+	}
+	for (size_t i = 0; i < c.nk; i++) {
+		double d = fabs(dk1[i] - c.dk[i]);
+
+		dmax = d > dmax ? d : dmax;
+	}
+	free(dk2);
+	tap_ok(memcmp(y1, c.y, c.ny * sizeof(float)) == 0,
+	       "conv3x3 forward: 2 threads give the same bits as 1");
+	tap_ok(dmax < 1e-5 && same, "conv3x3 backward: 2 threads agree with 1 "
+	       "(max diff %.2g) and with themselves", dmax);
+	nn_set_threads(1);
+	free(y1);
+	free(dk1);
+	lcase_free(&c);
+}
+
+static void
+test_maxpool_routing(void)
+{
+	/* one image 2x4, one channel: windows [1 3 / 3 2] and [5 5 / 5 5] */
+	float x[8] = { 1, 3, 5, 5, 3, 2, 5, 5 };
+	float y[2], dy[2] = { 10, 20 }, dx[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	float want[8] = { 0, 10, 20, 0, 0, 0, 0, 1 };
+
+	nn_maxpool_forward(x, 1, 1, 2, 4, 1, y, 1);
+	tap_ok(y[0] == 3 && y[1] == 5, "maxpool forward: window maxima");
+	nn_maxpool_backward(x, 1, 1, 2, 4, 1, dy, 1, dx, 1);
+	tap_ok(memcmp(dx, want, sizeof want) == 0, "maxpool backward: to the "
+	       "first maximum in row-major order, added to dx");
+}
+
+static double
+softplus(double v)
+{
+	return log(1 + exp(v));
+}
+
+static void
+test_bce(void)
+{
+	float x[6] = { 0, 2, -3, 0.5f, 100, -100 };
+	float t[6] = { 1, 0, 1, 1, 0, 1 };
+	float g[6];
+	double pws[2] = { 1, 2.5 };
+
+	for (int k = 0; k < 2; k++) {
+		double pw = pws[k], want = 0, worst = 0;
+		double l = nn_bce_logits(x, t, 6, (float)pw, g);
+
+		/* by hand: -pw log s(x) for a positive, -log(1 - s(x)) for a
+		 * negative; the two extreme logits asymptotically */
+		want += pw * log(2);               /* x = 0, y = 1 */
+		want += softplus(2);               /* x = 2, y = 0 */
+		want += pw * softplus(3);          /* x = -3, y = 1 */
+		want += pw * softplus(-0.5);       /* x = 0.5, y = 1 */
+		want += 100;                       /* x = 100, y = 0 */
+		want += pw * 100;                  /* x = -100, y = 1 */
+		want /= 6;
+		tap_ok(fabs(l - want) < 1e-12 * (1 + want),
+		       "BCE, pos_weight %g: %.12g, by hand %.12g", pw, l, want);
+
+		double sg[6] = {
+			-pw * 0.5, 1 / (1 + exp(-2.0)),
+			-pw * (1 - 1 / (1 + exp(3.0))),
+			-pw * (1 - 1 / (1 + exp(-0.5))), 1, -pw,
+		};
+		for (int i = 0; i < 6; i++) {
+			double d = fabs(g[i] - sg[i] / 6);
+
+			worst = d > worst ? d : worst;
+		}
+		tap_ok(worst < 1e-7, "BCE gradient, pos_weight %g (max diff %.2g)",
+		       pw, worst);
+	}
+	tap_ok(nn_bce_logits(x, t, 6, 1, NULL) == nn_bce_logits(x, t, 6, 1, g),
+	       "BCE without gradient: same loss");
+}
+
+static void
+test_adam(void)
+{
+	/* two parameters, lr 0.1, three steps with gradients (0.5, -2),
+	 * (-1, 0), (0.25, 1e-9); expected values from the update rule
+	 * worked out in double */
+	float p[2] = { 1, -1 }, m[2] = { 0, 0 }, v[2] = { 0, 0 };
+	float g[3][2] = { { 0.5f, -2 }, { -1, 0 }, { 0.25f, 1e-9f } };
+	double want[3][2] = {
+		{ 0.900000019999996, -0.900000005000000 },
+		{ 0.936610368073392, -0.832994184325558 },
+		{ 0.950279432311758, -0.781198491596886 },
+	};
+
+	for (int t = 0; t < 3; t++) {
+		nn_adam_update(p, g[t], m, v, 2, 0.1, 0.9, 0.999, 1e-7, t + 1);
+		tap_ok(fabs(p[0] - want[t][0]) < 1e-6
+		       && fabs(p[1] - want[t][1]) < 1e-6,
+		       "Adam step %d: (%.9f, %.9f)", t + 1, p[0], p[1]);
+	}
+}
+
+static void
+test_glorot(void)
+{
+	struct unet_config cfg = { 3, 4, 3 };
+	struct unet *a = unet_new(&cfg), *b = unet_new(&cfg), *c;
+	int bounds_ok = 1, same = 1, spread = 1;
+
+	unet_init_glorot(a, 42);
+	unet_init_glorot(b, 42);
+	for (int i = 0; i < unet_param_count(a); i++) {
+		struct unet_param *p = unet_param_at(a, i);
+		struct unet_param *q = unet_param_at(b, i);
+		double bound = 0, mx = 0;
+
+		if (memcmp(p->value, q->value, p->count * sizeof(float)))
+			same = 0;
+		if (p->ndim == 4) {
+			int rf = p->shape[2] * p->shape[3];
+
+			bound = sqrt(6.0 / ((p->shape[0] + p->shape[1]) * rf));
+		}
+		for (size_t j = 0; j < p->count; j++) {
+			double v = fabs(p->value[j]);
+
+			if (v > bound * (1 + 1e-6))
+				bounds_ok = 0;
+			mx = v > mx ? v : mx;
+		}
+		/* with >= 36 draws the largest is near the bound */
+		if (p->ndim == 4 && p->count >= 36 && mx < 0.8 * bound)
+			spread = 0;
+	}
+	tap_ok(bounds_ok, "Glorot: kernels within sqrt(6 / (fan_in + "
+	       "fan_out)), biases zero");
+	tap_ok(spread, "Glorot: kernels fill their range");
+	tap_ok(same, "Glorot: the same seed gives the same weights");
+	c = unet_new(&cfg);
+	unet_init_glorot(c, 43);
+	tap_ok(memcmp(unet_param_at(a, 1)->value, unet_param_at(c, 1)->value,
+		      unet_param_at(a, 1)->count * sizeof(float)) != 0,
+	       "Glorot: another seed gives other weights");
+	unet_free(a);
+	unet_free(b);
+	unet_free(c);
+}
+
+static struct unet_param *
+find_param(struct unet *net, const char *name)
+{
+	for (int i = 0; i < unet_param_count(net); i++)
+		if (strcmp(unet_param_at(net, i)->name, name) == 0)
+			return unet_param_at(net, i);
+	return NULL;
+}
+
+static void
+test_layout(void)
+{
+	struct unet_config cfg = { 3, 4, 3 };
+	struct unet *net = unet_new(&cfg);
+	int all_ok = 1;
+
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		float *t = randv(p->count, -1, 1), *back = zerov(p->count);
+
+		unet_param_import(p, t);
+		unet_param_export(p, back);
+		if (memcmp(t, back, p->count * sizeof(float)) != 0)
+			all_ok = 0;
+		free(t);
+		free(back);
+	}
+	tap_ok(all_ok, "export(import(t)) == t for every parameter");
+
+	/* c2.conv1.weight: PyTorch [8][4][3][3]; element [o=5][i=2][ky=1]
+	 * [kx=2] is ours [o][ky][kx][i] */
+	struct unet_param *p = find_param(net, "c2.conv1.weight");
+	float *t = zerov(p->count);
+
+	t[((5 * 4 + 2) * 3 + 1) * 3 + 2] = 7;
+	unet_param_import(p, t);
+	tap_ok(p->shape[0] == 8 && p->shape[1] == 4
+	       && p->value[((5 * 3 + 1) * 3 + 2) * 4 + 2] == 7,
+	       "conv kernel: PyTorch [Cout][Cin][ky][kx] -> ours "
+	       "[Cout][ky][kx][Cin]");
+	free(t);
+
+	/* u5.weight: PyTorch [Cin 8][Cout 4][3][3]; element [i=6][o=3][ky=2]
+	 * [kx=0] is ours [i][ky][kx][o] */
+	p = find_param(net, "u5.weight");
+	t = zerov(p->count);
+	t[((6 * 4 + 3) * 3 + 2) * 3 + 0] = -3;
+	unet_param_import(p, t);
+	tap_ok(p->shape[0] == 8 && p->shape[1] == 4
+	       && p->value[((6 * 3 + 2) * 3 + 0) * 4 + 3] == -3,
+	       "transposed conv kernel: PyTorch [Cin][Cout][ky][kx] -> ours "
+	       "[Cin][ky][kx][Cout]");
+	free(t);
+	unet_free(net);
+}
+
+int
+main(int argc, char **argv)
+{
+	prog_init(argc, argv);
+	rng_seed(&rng, 1);
+	nn_reserve(16);
+	test_conv3x3_forward();
+	test_upconv_forward();
+	test_conv1x1_forward();
+	test_gradients();
+	test_conv_threads();
+	test_maxpool_routing();
+	test_bce();
+	test_adam();
+	test_glorot();
+	test_layout();
+	return tap_done();
+}

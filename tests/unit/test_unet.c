@@ -1,0 +1,279 @@
+/* Unit tests of common/unet: configuration and parameter contract, the
+ * whole network's gradient against finite differences, determinism, and
+ * the size contract. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "tap.h"
+#include "unet.h"
+#include "util.h"
+
+static void
+test_config(void)
+{
+	char err[128];
+	struct unet_config ok = { 3, 16, 5 }, bad[] = {
+		{ 0, 16, 5 }, { 5, 16, 5 }, { 3, 0, 5 }, { 3, 16, 1 },
+		{ 3, 16, UNET_MAX_DEPTH + 1 }, { 3, 1 << 20, 5 },
+	};
+	int all_bad = 1;
+
+	tap_ok(unet_config_check(&ok, err, sizeof err) == 0,
+	       "config 3 channels, F 16, depth 5 accepted");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (unet_config_check(&bad[i], err, sizeof err) != -1
+		    || !err[0])
+			all_bad = 0;
+	tap_ok(all_bad, "bad configs rejected with a reason (last: %s)", err);
+}
+
+static void
+test_params(void)
+{
+	struct unet_config cfg = { 3, 16, 5 };
+	struct unet *net = unet_new(&cfg);
+	int n = unet_param_count(net), sorted = 1, found = 0, zero = 1;
+	size_t total = 0;
+
+	tap_ok(n == 46, "depth 5: 46 parameter tensors (%d)", n);
+	for (int i = 0; i < n; i++) {
+		struct unet_param *p = unet_param_at(net, i);
+
+		if (i > 0 && strcmp(unet_param_at(net, i - 1)->name,
+				    p->name) >= 0)
+			sorted = 0;
+		total += p->count;
+		for (size_t j = 0; j < p->count; j++)
+			if (p->value[j] != 0)
+				zero = 0;
+		if (strcmp(p->name, "c1.conv1.weight") == 0
+		    && p->ndim == 4 && p->shape[0] == 16 && p->shape[1] == 3
+		    && p->shape[2] == 3 && p->shape[3] == 3)
+			found++;
+		if (strcmp(p->name, "c5.conv2.weight") == 0
+		    && p->shape[0] == 256 && p->shape[1] == 256)
+			found++;
+		if (strcmp(p->name, "u6.weight") == 0 && p->shape[0] == 256
+		    && p->shape[1] == 128)
+			found++;
+		if (strcmp(p->name, "u6.bias") == 0 && p->ndim == 1
+		    && p->shape[0] == 128)
+			found++;
+		if (strcmp(p->name, "c9.conv1.weight") == 0
+		    && p->shape[0] == 16 && p->shape[1] == 32)
+			found++;
+		if (strcmp(p->name, "out.weight") == 0 && p->shape[0] == 1
+		    && p->shape[1] == 16 && p->shape[2] == 1)
+			found++;
+	}
+	tap_ok(sorted, "parameters in strcmp order of their names");
+	tap_ok(found == 6, "names and PyTorch shapes of c1.conv1.weight, "
+	       "c5.conv2.weight, u6.weight, u6.bias, c9.conv1.weight, "
+	       "out.weight");
+	/* the Keras course model's 1,941,105 parameters, with 3x3 instead of
+	 * 2x2 transposed kernels: 5 (256 128 + 128 64 + 64 32 + 32 16) more */
+	tap_ok(total == 2158705, "depth 5, F 16: %zu parameters", total);
+	tap_ok(zero, "a new network is all zeros");
+	tap_ok(unet_multiple(net) == 16, "depth 5: sizes multiple of 16");
+	unet_free(net);
+}
+
+/* The loss of the network on (w, target) after a forward pass. */
+static double
+loss_of(struct unet_work *w, int n, const float *target, float pw)
+{
+	unet_forward(w, n);
+	return unet_loss(w, n, target, pw);
+}
+
+static void
+test_gradient(void)
+{
+	struct unet_config cfg = { 2, 2, 3 };
+	struct unet *net = unet_new(&cfg);
+	int n = 2, h = 8, wd = 8;
+	size_t npix = (size_t)n * h * wd;
+	struct unet_work *w = unet_work_new(net, n, h, wd, 1);
+	float *target = xmalloc(npix * sizeof(float));
+	float *in = unet_work_input(w);
+	struct rng r;
+	double loss, worst_all = 0;
+	int all_ok = 1, checked = 0;
+
+	rng_seed(&r, 5);
+	unet_init_glorot(net, 3);
+	/* non-zero biases, so that every bias gradient path is exercised */
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+
+		if (p->ndim == 1)
+			for (size_t j = 0; j < p->count; j++)
+				p->value[j] = (float)(0.2 * rng_uniform(&r)
+						      - 0.05);
+	}
+	for (size_t i = 0; i < npix * cfg.in_channels; i++)
+		in[i] = (float)rng_uniform(&r);
+	for (size_t i = 0; i < npix; i++)
+		target[i] = rng_uniform(&r) < 0.4;
+	unet_forward(w, n);
+	loss = unet_backward(w, n, target, 2.0f);
+	tap_ok(loss == unet_loss(w, n, target, 2.0f),
+	       "unet_backward returns unet_loss (%.9g)", loss);
+
+	/* a few elements of every tensor: first, last and random ones; the
+	 * step is small enough not to cross the ReLU and max-pool kinks
+	 * (errors grow to 0.3 at 1e-2) and large enough for float32 */
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		double worst = 0;
+
+		for (int s = 0; s < 5; s++) {
+			size_t j = s == 0 ? 0 : s == 1 ? p->count - 1
+				   : rng_below(&r, p->count);
+			float keep = p->value[j];
+			double hh = 3e-4, lp, lm, num, err;
+
+			p->value[j] = keep + (float)hh;
+			lp = loss_of(w, n, target, 2.0f);
+			p->value[j] = keep - (float)hh;
+			lm = loss_of(w, n, target, 2.0f);
+			p->value[j] = keep;
+			num = (lp - lm) / (2 * hh);
+			err = fabs(num - p->grad[j])
+			      / (fabs(num) + fabs(p->grad[j]) + 1e-3);
+			worst = err > worst ? err : worst;
+			checked++;
+		}
+		if (worst > 2e-2) {
+			all_ok = 0;
+			tap_diag("%s: relative error %.3g", p->name, worst);
+		}
+		worst_all = worst > worst_all ? worst : worst_all;
+	}
+	tap_diag("worst relative gradient error over %d elements: %.3g",
+		 checked, worst_all);
+	tap_ok(all_ok, "gradient of every parameter tensor matches finite "
+	       "differences");
+
+	/* the loss is the mean BCE of the logits */
+	const float *lg = unet_forward(w, n);
+	double want = 0;
+
+	for (size_t i = 0; i < npix; i++) {
+		double s = 1 / (1 + exp(-(double)lg[i]));
+
+		want += target[i] ? -2 * log(s) : -log(1 - s);
+	}
+	want /= npix;
+	tap_ok(fabs(want - unet_loss(w, n, target, 2.0f)) < 1e-9,
+	       "loss = mean weighted BCE of the logits");
+	free(target);
+	unet_work_free(w);
+	unet_free(net);
+}
+
+static void
+test_determinism(void)
+{
+	struct unet_config cfg = { 3, 4, 3 };
+	struct unet *net = unet_new(&cfg);
+	int n = 3, h = 8, wd = 12;
+	size_t npix = (size_t)n * h * wd;
+	struct unet_work *w = unet_work_new(net, n, h, wd, 1);
+	float *a = xmalloc(npix * sizeof(float));
+	float *target = xmalloc(npix * sizeof(float));
+	float *g1 = NULL;
+	struct rng r;
+	int same = 1, gsame = 1;
+	double d12 = 0;
+	size_t gcount;
+
+	rng_seed(&r, 9);
+	unet_init_glorot(net, 1);
+	for (size_t i = 0; i < npix * 3; i++)
+		unet_work_input(w)[i] = (float)rng_uniform(&r);
+	for (size_t i = 0; i < npix; i++)
+		target[i] = rng_uniform(&r) < 0.5;
+	memcpy(a, unet_forward(w, n), npix * sizeof(float));
+	tap_ok(memcmp(a, unet_forward(w, n), npix * sizeof(float)) == 0,
+	       "forward twice: the same bits");
+
+	/* a smaller n computes only the first images (not always to the
+	 * same bits: the GEMM tiles differ) */
+	const float *o1 = unet_forward(w, 1);
+	double d1 = 0;
+
+	for (size_t i = 0; i < (size_t)h * wd; i++)
+		d1 = fabs(o1[i] - a[i]) > d1 ? fabs(o1[i] - a[i]) : d1;
+	tap_ok(d1 < 1e-5, "forward of the first image alone agrees "
+	       "(max diff %.2g)", d1);
+
+	struct unet_param *p = unet_param_at(net, 1);
+
+	gcount = p->count;
+	g1 = xmalloc(gcount * sizeof(float));
+	unet_forward(w, n);
+	unet_backward(w, n, target, 1);
+	memcpy(g1, p->grad, gcount * sizeof(float));
+	unet_set_threads(2);
+	for (int rep = 0; rep < 2; rep++) {
+		const float *o = unet_forward(w, n);
+
+		for (size_t i = 0; i < npix; i++) {
+			double d = fabs(o[i] - a[i]);
+
+			d12 = d > d12 ? d : d12;
+		}
+		if (rep == 1 && memcmp(a, o, npix * sizeof(float)))
+			same = 0;
+		memcpy(a, o, npix * sizeof(float));
+		unet_backward(w, n, target, 1);
+		if (rep == 1 && memcmp(g1, p->grad, gcount * sizeof(float)))
+			gsame = 0;
+		memcpy(g1, p->grad, gcount * sizeof(float));
+	}
+	unet_set_threads(1);
+	tap_ok(d12 < 1e-5, "2 threads agree with 1 (max logit diff %.2g)",
+	       d12);
+	tap_ok(same && gsame, "2 threads: forward and backward "
+	       "deterministic");
+	free(a);
+	free(g1);
+	free(target);
+	unet_work_free(w);
+	unet_free(net);
+}
+
+static void
+test_sizes(void)
+{
+	struct unet_config cfg = { 1, 2, 4 };
+	struct unet *net = unet_new(&cfg);
+	struct unet_work *w;
+
+	tap_ok(unet_multiple(net) == 8, "depth 4: multiple of 8");
+	/* the smallest and a non-square size both run */
+	w = unet_work_new(net, 1, 8, 8, 0);
+	unet_forward(w, 1);
+	unet_work_free(w);
+	w = unet_work_new(net, 2, 16, 40, 0);
+	unet_work_input(w)[0] = 1;
+	unet_forward(w, 2);
+	unet_work_free(w);
+	tap_ok(1, "inference work at 8x8 and 40x16 (width x height)");
+	unet_free(net);
+}
+
+int
+main(int argc, char **argv)
+{
+	prog_init(argc, argv);
+	test_config();
+	test_params();
+	test_gradient();
+	test_determinism();
+	test_sizes();
+	return tap_done();
+}
