@@ -792,14 +792,17 @@ mib(size_t bytes)
 }
 
 /* Hold out round(n * fraction) samples (at least one) for validation,
- * chosen with the run's generator; both lists keep the stream order. */
+ * chosen with a generator of their own (the run's may come from a
+ * checkpoint); both lists keep the stream order. */
 static void
 split(struct run *r, int n, double fraction)
 {
 	int *perm = xmalloc(n * sizeof *perm);
 	char *is_val = xcalloc(n, 1);
 	int nval = (int)floor(n * fraction + 0.5);
+	struct rng rng;
 
+	rng_seed(&rng, r->o->seed ^ 0x5b1e5eedULL);
 	if (nval < 1)
 		nval = 1;
 	if (nval >= n)
@@ -808,7 +811,7 @@ split(struct run *r, int n, double fraction)
 		    !r->o->input[1] ? "stdin" : r->o->input, n, fraction);
 	for (int i = 0; i < n; i++)
 		perm[i] = i;
-	rng_shuffle(&r->st.rng, perm, n);
+	rng_shuffle(&rng, perm, n);
 	for (int i = 0; i < nval; i++)
 		is_val[perm[i]] = 1;
 	r->val_idx = xmalloc(nval * sizeof *r->val_idx);
