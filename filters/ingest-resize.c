@@ -71,10 +71,10 @@ exists(const char *path)
 static char *
 join(const char *a, const char *b)
 {
-	size_t n = strlen(a) + strlen(b) + 2;
+	size_t la = strlen(a), n = la + strlen(b) + 2;
 	char *s = xmalloc(n);
 
-	snprintf(s, n, "%s/%s", a, b);
+	snprintf(s, n, "%s%s%s", a, la && a[la - 1] == '/' ? "" : "/", b);
 	return s;
 }
 
