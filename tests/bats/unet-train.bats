@@ -1,0 +1,407 @@
+#!/usr/bin/env bats
+# unet-train: training against the PyTorch reference, the model file, log,
+# early stopping, checkpoint/resume, signals and every kind of failure.
+
+load helpers
+
+TINY=(--base-filters 2 --depth 3 --batch 4 --threads 2 --quiet)
+S32="$FIXTURES/train-32.pam"   # 24 RGB_MASK samples, 32x32, maxval 255
+S16="$FIXTURES/train-16.pam"   # 6 RGB_MASK samples, 16x16
+G16="$FIXTURES/train-gray16.pam" # 6 GRAYSCALE_MASK samples, 16x16, maxval 65535
+
+# st_py: python code with load(path) -> (tensors as numpy arrays, metadata).
+st_py='
+import json, struct, sys
+import numpy as np
+def load(path):
+    data = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    head = json.loads(data[8:8 + n])
+    meta = head.pop("__metadata__", {})
+    t = {}
+    for k, e in head.items():
+        a, b = e["data_offsets"]
+        t[k] = np.frombuffer(data[8 + n + a:8 + n + b], "<f4").reshape(e["shape"])
+    return t, meta
+'
+
+# take N FILE: the first N images of a PAM stream.
+take() {
+	"$REFPY" -c '
+import sys
+data = open(sys.argv[2], "rb").read()
+pos = 0
+for _ in range(int(sys.argv[1])):
+    end = data.index(b"ENDHDR\n", pos) + 7
+    f = dict(l.split(" ", 1) for l in data[pos:end].decode().split("\n") if " " in l)
+    n = int(f["WIDTH"]) * int(f["HEIGHT"]) * int(f["DEPTH"])
+    pos = end + n * (2 if int(f["MAXVAL"]) > 255 else 1)
+sys.stdout.buffer.write(data[:pos])
+' "$1" "$2"
+}
+
+# meta MODEL KEY: one metadata value of a safetensors file.
+meta() {
+	"$REFPY" -c "$st_py
+print(load(sys.argv[1])[1][sys.argv[2]])" "$1" "$2"
+}
+
+# the_same_step MODEL_A MODEL_B INIT LR: every tensor of A and B within
+# 0.1 % of the learning rate, and every tensor moved from INIT.
+the_same_step() {
+	"$REFPY" -c "$st_py
+a, _ = load(sys.argv[1]); b, _ = load(sys.argv[2]); i, _ = load(sys.argv[3])
+lr = float(sys.argv[4])
+assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+for k in a:
+    d = float(np.abs(a[k] - b[k]).max())
+    assert d < 1e-3 * lr, (k, d)
+    assert float(np.abs(b[k] - i[k]).max()) > 0.5 * lr, k
+" "$@"
+}
+
+@test "one Adam step equals the reference's step (weights and loss)" {
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 0 \
+		"$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$S16")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 6 \
+		--val-split 0 --threads 2 --quiet --log "$TMP/log" \
+		-o "$TMP/out.safetensors" <"$S16"
+	assert_success
+	assert_output ""
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.001
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+}
+
+@test "one step on 16-bit GRAYSCALE_MASK samples with --lr equals the reference's" {
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		"$TMP/init.safetensors"
+	"$REFPY" "$REFERENCE" step --lr 0.01 "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$G16" >/dev/null
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --val-split 0 --quiet -o "$TMP/out.safetensors" "$G16"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+}
+
+@test "the model loads in the reference: its val_loss and unet-infer's probabilities agree" {
+	take 4 "$S32" >"$TMP/val.pam"
+	run unet-train "${TINY[@]}" --epochs 3 --val "$TMP/val.pam" \
+		-o "$TMP/m.safetensors" "$S32"
+	assert_success
+	ref=$("$REFPY" "$REFERENCE" loss "$TMP/m.safetensors" <"$TMP/val.pam")
+	ours=$(meta "$TMP/m.safetensors" val_loss)
+	"$REFPY" -c 'import sys; a, b = map(float, sys.argv[1:])
+assert abs(a - b) < 1e-5 * b, (a, b)' "$ref" "$ours"
+	"$REFPY" "$REFERENCE" infer "$TMP/m.safetensors" <"$TMP/val.pam" \
+		>"$TMP/ref.pam"
+	unet-infer --quiet "$TMP/m.safetensors" "$TMP/val.pam" >"$TMP/ours.pam"
+	"$REFPY" -c '
+import sys
+a = open(sys.argv[1], "rb").read(); b = open(sys.argv[2], "rb").read()
+assert len(a) == len(b) and len(a) > 4 * 32 * 32 * 2, (len(a), len(b))
+pa = a.split(b"ENDHDR\n"); pb = b.split(b"ENDHDR\n")
+assert len(pa) == len(pb) == 5
+for x, y in zip(pa[1:], pb[1:]):
+    x = x[:2048]; y = y[:2048]
+    d = max(abs(int.from_bytes(x[i:i+2], "big") - int.from_bytes(y[i:i+2], "big"))
+            for i in range(0, 2048, 2))
+    assert d <= 2, d
+' "$TMP/ref.pam" "$TMP/ours.pam"
+}
+
+@test "the model's metadata: size, best epoch, figures, options, provenance" {
+	run unet-train "${TINY[@]}" --epochs 2 --seed 7 --lr 0.002 \
+		-o "$TMP/m.safetensors" "$S32"
+	assert_success
+	"$REFPY" -c "$st_py
+t, m = load(sys.argv[1])
+assert all(isinstance(v, str) for v in m.values()), m
+assert m['arch'] == 'unet' and m['in_channels'] == '3', m
+assert m['base_filters'] == '2' and m['depth'] == '3', m
+assert m['input_width'] == '32' and m['input_height'] == '32', m
+assert m['epoch'] in ('1', '2'), m
+for k in ('val_loss', 'val_dice', 'val_iou', 'train_loss'):
+    assert np.isfinite(float(m[k])), (k, m)
+assert m['seed'] == '7' and m['lr'] == '0.002' and m['batch'] == '4', m
+assert m['loss'] == 'bce' and 'pos_weight' not in m, m
+assert m['created_by'].startswith('unet-train (unetpipe '), m
+assert len(t) == 26, len(t)
+" "$TMP/m.safetensors"
+}
+
+@test "--loss wbce: pos_weight is the background/foreground ratio of the training masks" {
+	run unet-train "${TINY[@]}" --epochs 1 --val-split 0 --loss wbce \
+		-o "$TMP/m.safetensors" "$S32"
+	assert_success
+	"$REFPY" -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+pos = neg = 0
+for part in data.split(b"ENDHDR\n")[1:]:
+    mask = part[:32 * 32 * 4][3::4]
+    p = sum(1 for v in mask if v > 127)
+    pos += p; neg += len(mask) - p
+assert abs(float(sys.argv[2]) - neg / pos) < 1e-6 * neg / pos, (sys.argv[2], neg / pos)
+' "$S32" "$(meta "$TMP/m.safetensors" pos_weight)"
+	run unet-train "${TINY[@]}" --epochs 1 --loss wbce --pos-weight 2.5 \
+		-o "$TMP/p.safetensors" "$S32"
+	assert_success
+	assert_equal "$(meta "$TMP/p.safetensors" pos_weight)" 2.5
+	assert_equal "$(meta "$TMP/p.safetensors" loss)" wbce
+}
+
+@test "two runs with the same seed write the same bytes; another seed does not" {
+	unet-train "${TINY[@]}" --epochs 2 -o "$TMP/a.safetensors" "$S32"
+	unet-train "${TINY[@]}" --epochs 2 -o "$TMP/b.safetensors" <"$S32"
+	unet-train "${TINY[@]}" --epochs 2 --seed 1 -o "$TMP/c.safetensors" "$S32"
+	cmp "$TMP/a.safetensors" "$TMP/b.safetensors"
+	cmp "$TMP/a.safetensors.ckpt" "$TMP/b.safetensors.ckpt"
+	! cmp -s "$TMP/a.safetensors" "$TMP/c.safetensors"
+}
+
+@test "--log writes one JSON object per epoch with finite values" {
+	run unet-train "${TINY[@]}" --epochs 3 --patience 0 --log "$TMP/log" \
+		-o "$TMP/m.safetensors" "$S32"
+	assert_success
+	"$REFPY" -c '
+import json, math, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 3, lines
+keys = ["epoch", "train_loss", "val_loss", "val_dice", "val_iou", "lr",
+        "seconds", "images_per_second"]
+for i, l in enumerate(lines):
+    o = json.loads(l)
+    assert list(o) == keys, list(o)
+    assert o["epoch"] == i + 1 and o["lr"] == 0.001, o
+    assert all(math.isfinite(o[k]) for k in keys), o
+    assert 0 < o["train_loss"] < 1 and 0 < o["val_loss"] < 1, o
+    assert 0 <= o["val_dice"] <= 1 and 0 <= o["val_iou"] <= o["val_dice"], o
+' "$TMP/log"
+}
+
+@test "without validation: saved every epoch, null val keys in the log" {
+	run unet-train --base-filters 2 --depth 3 --batch 4 --epochs 2 \
+		--val-split 0 --log "$TMP/log" -o "$TMP/m.safetensors" "$S32"
+	assert_success
+	assert_line --partial "24 training and 0 validation samples of 32x32"
+	assert_line --partial "no validation data: the model is saved after every epoch"
+	assert_line --regexp '^unet-train: epoch 2/2: loss [0-9.]+ [0-9.]+ img/s [0-9.]+ s$'
+	assert_equal "$(meta "$TMP/m.safetensors" epoch)" 2
+	run grep -c '"val_loss":null,"val_dice":null,"val_iou":null' "$TMP/log"
+	assert_output 2
+}
+
+@test "summary and per-epoch lines on a non-terminal stderr" {
+	run unet-train --base-filters 2 --depth 3 --batch 4 --epochs 2 \
+		-o "$TMP/m.safetensors" "$S32"
+	assert_success
+	assert_line --index 0 --regexp '^unet-train: 22 training and 2 validation samples of 32x32, 3 channel\(s\); data [0-9.]+ MiB, workspace for 4 images [0-9.]+ MiB'
+	assert_line --index 1 --regexp '^unet-train: epoch 1/2: loss 0\.[0-9]{4} val_loss 0\.[0-9]{4} val_dice [01]\.[0-9]{4} [0-9.]+ img/s [0-9.]+ s$'
+	assert_line --index 3 --regexp '^unet-train: done; last good model \(epoch [12], val_loss 0\.[0-9]{4}\) is in '
+	assert_equal "${#lines[@]}" 4
+}
+
+@test "early stopping: --patience 2 stops after 3 epochs and keeps epoch 1" {
+	# With a huge --min-delta only the first epoch counts as an improvement.
+	run unet-train "${TINY[@]}" --epochs 10 --patience 2 --min-delta 100 \
+		--log "$TMP/log" -o "$TMP/m.safetensors" "$S32"
+	assert_success
+	assert_equal "$(wc -l <"$TMP/log")" 3
+	assert_equal "$(meta "$TMP/m.safetensors" epoch)" 1
+	first=$("$REFPY" -c 'import json, sys
+print("%.9g" % json.loads(open(sys.argv[1]).readline())["val_loss"])' "$TMP/log")
+	assert_equal "$(meta "$TMP/m.safetensors" val_loss)" "$first"
+	run unet-train --base-filters 2 --depth 3 --batch 4 --epochs 10 \
+		--patience 2 --min-delta 100 -o "$TMP/m2.safetensors" "$S32"
+	assert_line --regexp '^unet-train: early stop after epoch 3: no val_loss improvement in 2 epochs; last good model \(epoch 1'
+}
+
+@test "--resume with more --epochs equals one uninterrupted run, log included" {
+	unet-train "${TINY[@]}" --epochs 4 --log "$TMP/a.log" -o "$TMP/a.st" "$S32"
+	unet-train "${TINY[@]}" --epochs 2 --log "$TMP/b.log" -o "$TMP/b.st" "$S32"
+	run unet-train "${TINY[@]}" --epochs 4 --resume --log "$TMP/b.log" \
+		-o "$TMP/b.st" "$S32"
+	assert_success
+	cmp "$TMP/a.st" "$TMP/b.st"
+	cmp "$TMP/a.st.ckpt" "$TMP/b.st.ckpt"
+	diff <(cut -d, -f1-5 "$TMP/a.log") <(cut -d, -f1-5 "$TMP/b.log")
+	# A finished run has nothing left to do.
+	run unet-train "${TINY[@]}" --epochs 4 --resume -o "$TMP/b.st" "$S32"
+	assert_success
+	cmp "$TMP/a.st" "$TMP/b.st"
+}
+
+@test "--resume refuses other data or options, and a missing checkpoint" {
+	unet-train "${TINY[@]}" --epochs 1 -o "$TMP/m.st" "$S32"
+	run unet-train "${TINY[@]}" --epochs 2 --resume --lr 0.01 -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "cannot resume: lr differs"
+	take 12 "$S32" >"$TMP/half.pam"
+	run unet-train "${TINY[@]}" --epochs 2 --resume -o "$TMP/m.st" "$TMP/half.pam"
+	assert_failure 1
+	assert_output --partial "cannot resume: train_data differs"
+	run unet-train "${TINY[@]}" --epochs 2 --resume --depth 2 -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	run unet-train "${TINY[@]}" --resume -o "$TMP/none.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "none.st.ckpt: no checkpoint to resume from"
+}
+
+# train_until_checkpoint SIGNAL ARGS...: start unet-train in the background,
+# send SIGNAL once its first checkpoint exists, wait; sets $status.
+train_until_checkpoint() {
+	local sig=$1 ckpt=$TMP/i.st.ckpt
+	shift
+	unet-train "$@" -o "$TMP/i.st" 2>"$TMP/err" &
+	local pid=$! n=0
+	while [[ ! -e $ckpt ]] && ((n++ < 500)); do
+		sleep 0.02
+	done
+	kill -"$sig" "$pid"
+	status=0
+	wait "$pid" || status=$?
+}
+
+@test "SIGTERM after an epoch, then --resume, gives the uninterrupted run's model" {
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	args=(--base-filters 8 --depth 3 --batch 4 --threads 2 --epochs 6 "$TMP/big.pam")
+	train_until_checkpoint TERM "${args[@]}"
+	assert_equal "$status" 143
+	run cat "$TMP/err"
+	assert_line --regexp '^unet-train: interrupted; last good model \(epoch [1-5], val_loss 0\.[0-9]{4}\) is in .*/i\.st$'
+	run unet-train --quiet --resume "${args[@]}" -o "$TMP/i.st"
+	assert_success
+	unet-train --quiet "${args[@]}" -o "$TMP/u.st"
+	cmp "$TMP/u.st" "$TMP/i.st"
+}
+
+@test "SIGINT: exit 130, the message, a loadable model" {
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	train_until_checkpoint INT --base-filters 8 --depth 3 --batch 4 \
+		--epochs 50 --quiet "$TMP/big.pam"
+	assert_equal "$status" 130
+	run cat "$TMP/err"
+	assert_output --regexp '^unet-train: interrupted; last good model \(epoch [0-9]+, val_loss 0\.[0-9]{4}\) is in '
+	assert_equal "${#lines[@]}" 1
+	# The model loads (as the start of a fine-tuning run).
+	run unet-train --init "$TMP/i.st" --epochs 1 --quiet -o "$TMP/j.st" "$S32"
+	assert_success
+}
+
+@test "a NaN loss stops with exit 1 and leaves the last good model alone" {
+	run unet-train "${TINY[@]}" --epochs 1 --val-split 0 --batch 24 \
+		--lr 1e30 -o "$TMP/one.st" "$S32"
+	assert_success
+	run unet-train "${TINY[@]}" --epochs 5 --val-split 0 --batch 24 \
+		--lr 1e30 -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --regexp '^unet-train: epoch 2 step 1: loss is (nan|inf); stopping, last good model in .*/m\.st$'
+	cmp "$TMP/one.st" "$TMP/m.st"
+	run unet-train "${TINY[@]}" --epochs 5 --lr 1e30 -o "$TMP/n.st" "$S32"
+	assert_failure 1
+	assert_output --regexp 'epoch 1 step [0-9]+: loss is (nan|inf); stopping, no model was written$'
+	[[ ! -e $TMP/n.st ]]
+}
+
+@test "--init: fine-tuning starts from the model; its channels must match" {
+	unet-train "${TINY[@]}" --epochs 1 -o "$TMP/a.st" "$S32"
+	run unet-train --quiet --init "$TMP/a.st" --base-filters 8 --epochs 1 \
+		-o "$TMP/b.st" "$S32"
+	assert_success
+	assert_equal "$(meta "$TMP/b.st" base_filters)" 2
+	run unet-train --quiet --init "$TMP/a.st" --epochs 1 -o "$TMP/c.st" "$G16"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "image 1: 1 channel(s), the model"
+	printf 'not a model' >"$TMP/bad.st"
+	run unet-train --quiet --init "$TMP/bad.st" -o "$TMP/c.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+}
+
+@test "usage errors exit 2" {
+	for args in "" "--epochs 0 -o m" "--lr abc -o m" "--lr 0 -o m" \
+		"--batch 1.5 -o m" "--val-split 1 -o m" "--val v --val-split 0.2 -o m" \
+		"--loss dice -o m" "--pos-weight 2 -o m" "--depth 9 -o m" \
+		"--threads 0 -o m" "--bogus -o m" "-o m a b" "--seed -1 -o m"; do
+		run unet-train $args "$S32"
+		assert_failure 2
+		assert_line --partial "Try 'unet-train --help'"
+	done
+	run unet-train --help
+	assert_success
+	assert_line --partial "--val-split FRAC"
+	run unet-train --version
+	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+$'
+	run bash -c 'unet-train --help >/dev/full'
+	assert_failure 1
+}
+
+@test "bad data: tuple type, mixed sizes, size not a multiple, truncation" {
+	{ printf 'P6\n32 32\n255\n'; head -c 3072 /dev/zero; } >"$TMP/rgb.ppm"
+	run unet-train -o "$TMP/m.st" "$TMP/rgb.ppm"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "rgb.ppm: image 1"
+	cat "$S32" "$S16" >"$TMP/mixed.pam"
+	run unet-train -o "$TMP/m.st" "$TMP/mixed.pam"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "image 25: size 16x16 differs from the first sample's 32x32"
+	run unet-train --depth 7 -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "image 1: size 32x32 is not a multiple of 64 (resize with ingest-resize --size)"
+	head -c 10000 "$S32" >"$TMP/trunc.pam"
+	run unet-train -o "$TMP/m.st" <"$TMP/trunc.pam"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "stdin: image 3"
+	run unet-train --val "$S16" -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "image 1: size 16x16, the training samples are 32x32"
+	[[ ! -e $TMP/m.st ]]
+}
+
+@test "empty input, too few samples for a split, bad output folder: exit 1" {
+	run unet-train -o "$TMP/m.st" </dev/null
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output "unet-train: stdin: no training samples"
+	take 1 "$S16" >"$TMP/one.pam"
+	run unet-train -o "$TMP/m.st" "$TMP/one.pam"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "1 sample(s) are too few for --val-split 0.1"
+	run unet-train -o "$TMP/nowhere/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "nowhere: No such file or directory"
+	run unet-train -o "$S16/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	run unet-train "${TINY[@]}" --epochs 1 --log "$TMP/nowhere/log" -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+}
+
+@test "standard output stays empty, so > /dev/full is no error" {
+	run bash -c 'unet-train "$@" >/dev/full' _ "${TINY[@]}" --epochs 1 \
+		--val-split 0 -o "$TMP/m.st" "$S16"
+	assert_success
+	[[ -s $TMP/m.st ]]
+}
