@@ -15,9 +15,9 @@ void openblas_set_num_threads(int);
 #define MAX_THREADS 64
 /* A tile of im2col rows aims at this many floats (it stays in L2), with
  * at least MIN_ROWS and at most MAX_ROWS rows. */
-#define TILE_FLOATS 32768
+#define TILE_FLOATS 65536
 #define MIN_ROWS 16
-#define MAX_ROWS 512
+#define MAX_ROWS 1024
 
 /* Per-thread scratch: an im2col tile, and private weight and bias
  * gradients when several threads accumulate them. */
@@ -271,11 +271,22 @@ im2col(const float *x, int ldx, int h, int w, int c, int stride, size_t p0,
 		const float *base = x + img * mh * mw * ldx;
 		float *d = col + (size_t)r * 9 * c;
 
+		int inside = cx >= 1 && cx + 1 < mw && ldx == c;
+
 		for (int ky = 0; ky < 3; ky++) {
 			int yy = cy + ky - 1;
+			const float *row;
 
 			if (yy < 0 || yy >= mh) {
 				memset(d, 0, 3 * rowbytes);
+				d += 3 * c;
+				continue;
+			}
+			row = base + (size_t)yy * mw * ldx;
+			if (inside) {
+				/* the three pixels are contiguous */
+				memcpy(d, row + (size_t)(cx - 1) * c,
+				       3 * rowbytes);
 				d += 3 * c;
 				continue;
 			}
@@ -285,10 +296,23 @@ im2col(const float *x, int ldx, int h, int w, int c, int stride, size_t p0,
 				if (xx < 0 || xx >= mw)
 					memset(d, 0, rowbytes);
 				else
-					memcpy(d, base + ((size_t)yy * mw + xx)
-						   * ldx, rowbytes);
+					memcpy(d, row + (size_t)xx * ldx,
+					       rowbytes);
 			}
 		}
+	}
+}
+
+/* Zero the gradient rows dx where the ReLU output x is not positive. */
+static void
+mask_rows(const float *x, int ldx, float *dx, int lddx, size_t rows, int c)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *v = x + r * ldx;
+		float *g = dx + r * lddx;
+
+		for (int i = 0; i < c; i++)
+			g[i] = v[i] > 0 ? g[i] : 0;
 	}
 }
 
@@ -298,7 +322,7 @@ struct conv_args {
 	const float *x, *k, *b, *dy;
 	float *y, *dx, *dk, *db;
 	int ldx, ldy, lddy, lddx;
-	int n, h, w, cin, cout, relu;
+	int n, h, w, cin, cout, relu, mask;
 };
 
 static void
@@ -369,18 +393,22 @@ conv3x3_backward_part(void *arg, int t, int nt)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
 			    a->cin, ky, 1.0f, col, ky, pool.kflip, ky, 0.0f,
 			    a->dx + p0 * a->lddx, a->lddx);
+		if (a->mask)
+			mask_rows(a->x + p0 * a->ldx, a->ldx,
+				  a->dx + p0 * a->lddx, a->lddx, m, a->cin);
 	}
 }
 
 void
 nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		    const float *k, int cout, const float *dy, int lddy,
-		    float *dx, int lddx, float *dk, float *db)
+		    float *dx, int lddx, int mask, float *dk, float *db)
 {
 	struct conv_args a = {
 		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
 		.ldx = ldx, .lddy = lddy, .lddx = lddx,
 		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+		.mask = mask,
 	};
 
 	/* dx is the forward convolution of dy with the kernel flipped in
@@ -484,10 +512,14 @@ upconv_backward_part(void *arg, int t, int nt)
 		im2col(a->dy, a->lddy, a->h, a->w, a->cout, 2, p0, m, col);
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cin,
 			    kk, m, 1.0f, x, a->ldx, col, kk, 1.0f, dk, kk);
-		if (a->dx)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
-				    a->cin, kk, 1.0f, col, kk, a->k, kk, 0.0f,
-				    a->dx + p0 * a->lddx, a->lddx);
+		if (!a->dx)
+			continue;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+			    a->cin, kk, 1.0f, col, kk, a->k, kk, 0.0f,
+			    a->dx + p0 * a->lddx, a->lddx);
+		if (a->mask)
+			mask_rows(x, a->ldx, a->dx + p0 * a->lddx, a->lddx, m,
+				  a->cin);
 	}
 	share(4 * npix, t, nt, &lo, &hi);
 	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
@@ -496,12 +528,13 @@ upconv_backward_part(void *arg, int t, int nt)
 void
 nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		   const float *k, int cout, const float *dy, int lddy,
-		   float *dx, int lddx, float *dk, float *db)
+		   float *dx, int lddx, int mask, float *dk, float *db)
 {
 	struct conv_args a = {
 		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
 		.ldx = ldx, .lddy = lddy, .lddx = lddx,
 		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
+		.mask = mask,
 	};
 
 	run(upconv_backward_part, &a);
@@ -554,22 +587,25 @@ conv1x1_backward_part(void *arg, int t, int nt)
 		    (int)(hi - lo), 1.0f, a->dy + lo * a->lddy, a->lddy,
 		    a->x + lo * a->ldx, a->ldx, 1.0f, dk, a->cin);
 	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
-	if (a->dx)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-			    (int)(hi - lo), a->cin, a->cout, 1.0f,
-			    a->dy + lo * a->lddy, a->lddy, a->k, a->cin, 0.0f,
-			    a->dx + lo * a->lddx, a->lddx);
+	if (!a->dx)
+		return;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo),
+		    a->cin, a->cout, 1.0f, a->dy + lo * a->lddy, a->lddy, a->k,
+		    a->cin, 0.0f, a->dx + lo * a->lddx, a->lddx);
+	if (a->mask)
+		mask_rows(a->x + lo * a->ldx, a->ldx, a->dx + lo * a->lddx,
+			  a->lddx, hi - lo, a->cin);
 }
 
 void
 nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
 		    const float *k, int cout, const float *dy, int lddy,
-		    float *dx, int lddx, float *dk, float *db)
+		    float *dx, int lddx, int mask, float *dk, float *db)
 {
 	struct conv_args a = {
 		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
 		.ldx = ldx, .lddy = lddy, .lddx = lddx,
-		.n = (int)npix, .cin = cin, .cout = cout,
+		.n = (int)npix, .cin = cin, .cout = cout, .mask = mask,
 	};
 
 	run(conv1x1_backward_part, &a);
@@ -584,99 +620,162 @@ nn_relu_forward(float *y, int ldy, size_t npix, int c)
 	relu_rows(y, ldy, npix, c);
 }
 
+struct pw_args {
+	const float *x, *t, *dy;
+	float *y, *dx;
+	int ldx, ldy, lddy, lddx, n, h, w, c, mask;
+	size_t npix;
+	float pw;
+	double part[MAX_THREADS];
+};
+
+static void
+relu_backward_part(void *arg, int t, int nt)
+{
+	const struct pw_args *a = arg;
+	size_t lo, hi;
+
+	share(a->npix, t, nt, &lo, &hi);
+	mask_rows(a->x + lo * a->ldx, a->ldx, a->dx + lo * a->lddx, a->lddx,
+		  hi - lo, a->c);
+}
+
 void
 nn_relu_backward(const float *y, int ldy, float *dy, int lddy, size_t npix,
 		 int c)
 {
-	for (size_t r = 0; r < npix; r++) {
-		const float *v = y + r * ldy;
-		float *g = dy + r * lddy;
+	struct pw_args a = {
+		.x = y, .ldx = ldy, .dx = dy, .lddx = lddy, .npix = npix,
+		.c = c,
+	};
 
-		for (int i = 0; i < c; i++)
-			g[i] = v[i] > 0 ? g[i] : 0;
-	}
+	run(relu_backward_part, &a);
+}
+
+static void
+maxpool_forward_part(void *arg, int t, int nt)
+{
+	const struct pw_args *a = arg;
+	int oh = a->h / 2, ow = a->w / 2, c = a->c, ldx = a->ldx;
+	size_t lo, hi;
+
+	/* output rows, over all images */
+	share((size_t)a->n * oh, t, nt, &lo, &hi);
+	for (size_t r = lo; r < hi; r++)
+		for (int ox = 0; ox < ow; ox++) {
+			const float *p = a->x + ((2 * r) * a->w + 2 * ox)
+					 * ldx;
+			const float *q = p + (size_t)a->w * ldx;
+			float *o = a->y + (r * ow + ox) * a->ldy;
+
+			for (int ch = 0; ch < c; ch++) {
+				float m = p[ch];
+
+				m = p[ldx + ch] > m ? p[ldx + ch] : m;
+				m = q[ch] > m ? q[ch] : m;
+				m = q[ldx + ch] > m ? q[ldx + ch] : m;
+				o[ch] = m;
+			}
+		}
 }
 
 void
 nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
 		   float *y, int ldy)
 {
-	int oh = h / 2, ow = w / 2;
+	struct pw_args a = {
+		.x = x, .ldx = ldx, .y = y, .ldy = ldy, .n = n, .h = h,
+		.w = w, .c = c,
+	};
 
-	for (int i = 0; i < n; i++)
-		for (int oy = 0; oy < oh; oy++)
-			for (int ox = 0; ox < ow; ox++) {
-				const float *a = x + (((size_t)i * h + 2 * oy)
-						      * w + 2 * ox) * ldx;
-				const float *b = a + ldx;
-				const float *cc = a + (size_t)w * ldx;
-				const float *d = cc + ldx;
-				float *o = y + (((size_t)i * oh + oy) * ow
-						+ ox) * ldy;
+	run(maxpool_forward_part, &a);
+}
 
-				for (int ch = 0; ch < c; ch++) {
-					float m = a[ch];
+static void
+maxpool_backward_part(void *arg, int t, int nt)
+{
+	const struct pw_args *a = arg;
+	int oh = a->h / 2, ow = a->w / 2, c = a->c;
+	size_t lo, hi;
 
-					m = b[ch] > m ? b[ch] : m;
-					m = cc[ch] > m ? cc[ch] : m;
-					m = d[ch] > m ? d[ch] : m;
-					o[ch] = m;
+	share((size_t)a->n * oh, t, nt, &lo, &hi);
+	for (size_t r = lo; r < hi; r++)
+		for (int ox = 0; ox < ow; ox++) {
+			size_t p = (2 * r) * a->w + 2 * ox;
+			size_t off[4] = { p, p + 1, p + a->w, p + a->w + 1 };
+			const float *g = a->dy + (r * ow + ox) * a->lddy;
+
+			for (int ch = 0; ch < c; ch++) {
+				int best = 0;
+				float m = a->x[off[0] * a->ldx + ch];
+
+				for (int j = 1; j < 4; j++) {
+					float v = a->x[off[j] * a->ldx + ch];
+
+					if (v > m) {
+						m = v;
+						best = j;
+					}
 				}
+				a->dx[off[best] * a->lddx + ch] += g[ch];
+				if (!a->mask)
+					continue;
+				for (int j = 0; j < 4; j++)
+					if (!(a->x[off[j] * a->ldx + ch] > 0))
+						a->dx[off[j] * a->lddx + ch] = 0;
 			}
+		}
 }
 
 void
 nn_maxpool_backward(const float *x, int ldx, int n, int h, int w, int c,
-		    const float *dy, int lddy, float *dx, int lddx)
+		    const float *dy, int lddy, float *dx, int lddx, int mask)
 {
-	int oh = h / 2, ow = w / 2;
+	struct pw_args a = {
+		.x = x, .ldx = ldx, .dy = dy, .lddy = lddy, .dx = dx,
+		.lddx = lddx, .n = n, .h = h, .w = w, .c = c, .mask = mask,
+	};
 
-	for (int i = 0; i < n; i++)
-		for (int oy = 0; oy < oh; oy++)
-			for (int ox = 0; ox < ow; ox++) {
-				size_t p = ((size_t)i * h + 2 * oy) * w
-					   + 2 * ox;
-				size_t off[4] = { p, p + 1, p + w, p + w + 1 };
-				const float *g = dy + (((size_t)i * oh + oy)
-						       * ow + ox) * lddy;
+	run(maxpool_backward_part, &a);
+}
 
-				for (int ch = 0; ch < c; ch++) {
-					int best = 0;
-					float m = x[off[0] * ldx + ch];
+static void
+bce_part(void *arg, int t, int nt)
+{
+	struct pw_args *a = arg;
+	size_t lo, hi;
+	double sum = 0, pw = a->pw;
+	float scale = 1.0f / (float)a->npix;
 
-					for (int j = 1; j < 4; j++) {
-						float v = x[off[j] * ldx + ch];
+	share(a->npix, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		double v = a->x[i], y = a->t[i];
+		/* softplus(-v) = log(1 + exp(-v)), without overflow */
+		double sp = log1p(exp(-fabs(v))) + (v < 0 ? -v : 0);
 
-						if (v > m) {
-							m = v;
-							best = j;
-						}
-					}
-					dx[off[best] * lddx + ch] += g[ch];
-				}
-			}
+		sum += (1 - y) * v + (1 + (pw - 1) * y) * sp;
+		if (a->dx) {
+			double s = 1 / (1 + exp(-v));
+
+			a->dx[i] = (float)(((1 - y) * s - pw * y * (1 - s)))
+				   * scale;
+		}
+	}
+	a->part[t] = sum;
 }
 
 double
 nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
 	      float *dx)
 {
+	struct pw_args a = {
+		.x = x, .t = t, .npix = npix, .pw = pw, .dx = dx,
+	};
 	double sum = 0;
-	float scale = 1.0f / (float)npix;
 
-	for (size_t i = 0; i < npix; i++) {
-		double v = x[i], y = t[i];
-		/* softplus(-v) = log(1 + exp(-v)), without overflow */
-		double sp = log1p(exp(-fabs(v))) + (v < 0 ? -v : 0);
-
-		sum += (1 - y) * v + (1 + (pw - 1) * y) * sp;
-		if (dx) {
-			double s = 1 / (1 + exp(-v));
-
-			dx[i] = (float)(((1 - y) * s - pw * y * (1 - s)))
-				* scale;
-		}
-	}
+	run(bce_part, &a);
+	for (int i = 0; i < pool.n; i++)
+		sum += a.part[i];
 	return sum / (double)npix;
 }
 

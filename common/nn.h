@@ -9,9 +9,10 @@
  * - Kernels are in our layout: a 3x3 convolution [Cout][ky][kx][Cin], a 3x3
  *   transposed convolution [Cin][ky][kx][Cout], a 1x1 convolution
  *   [Cout][Cin]; biases [Cout].
- * - Backward functions ADD the weight and bias gradients into dw and db
+ * - Backward functions ADD the weight and bias gradients into dk and db
  *   and OVERWRITE the input gradient dx (none when dx is NULL), unless said
- *   otherwise.
+ *   otherwise. With `mask` set, x is the output of a ReLU and dx is the
+ *   gradient of that ReLU's input instead (zero where x <= 0).
  * - Results are deterministic for a given thread count (nn_set_threads).
  * - Scratch memory is reserved beforehand with nn_reserve; the layers
  *   allocate nothing. Not reentrant: one layer call at a time. */
@@ -39,12 +40,13 @@ void nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w,
 			int cin, const float *k, const float *b, int cout,
 			float *y, int ldy, int relu);
 
-/* Backward of nn_conv3x3_forward (without the ReLU: dy is the gradient of
- * the pre-activation, see nn_relu_backward): dk += dL/dk, db += dL/db,
- * dx = dL/dx (pixel stride lddx) when dx is not NULL. */
+/* Backward of nn_conv3x3_forward (without its ReLU: dy is the gradient of
+ * the pre-activation): dk += dL/dk, db += dL/db, dx = dL/dx (pixel stride
+ * lddx; masked when mask is set) when dx is not NULL. */
 void nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w,
 			 int cin, const float *k, int cout, const float *dy,
-			 int lddy, float *dx, int lddx, float *dk, float *db);
+			 int lddy, float *dx, int lddx, int mask, float *dk,
+			 float *db);
 
 /* 3x3 transposed convolution, stride 2, padding 1, output padding 1, bias
  * (PyTorch's ConvTranspose2d(cin, cout, 3, 2, 1, 1)): x is n x h x w x cin,
@@ -58,7 +60,8 @@ void nn_upconv_forward(const float *x, int ldx, int n, int h, int w,
 /* Backward of nn_upconv_forward: dy is n x 2h x 2w x cout. */
 void nn_upconv_backward(const float *x, int ldx, int n, int h, int w,
 			int cin, const float *k, int cout, const float *dy,
-			int lddy, float *dx, int lddx, float *dk, float *db);
+			int lddy, float *dx, int lddx, int mask, float *dk,
+			float *db);
 
 /* 1x1 convolution with bias: y[p, 0..cout) = b + k x[p, 0..cin) over the
  * `npix` pixels; y overwritten. */
@@ -69,7 +72,7 @@ void nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
 /* Backward of nn_conv1x1_forward. */
 void nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
 			 const float *k, int cout, const float *dy, int lddy,
-			 float *dx, int lddx, float *dk, float *db);
+			 float *dx, int lddx, int mask, float *dk, float *db);
 
 /* ReLU in place on npix pixels of c channels. */
 void nn_relu_forward(float *y, int ldy, size_t npix, int c);
@@ -86,10 +89,11 @@ void nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
 
 /* Backward of nn_maxpool_forward: ADDS each dy to dx at the first maximum
  * of its window in row-major order (PyTorch's CPU rule); dx is not
- * cleared. */
+ * cleared. With mask set, x is a ReLU output and afterwards dx is zeroed
+ * wherever x <= 0 (the ReLU's backward, fused). */
 void nn_maxpool_backward(const float *x, int ldx, int n, int h, int w,
 			 int c, const float *dy, int lddy, float *dx,
-			 int lddx);
+			 int lddx, int mask);
 
 /* Mean over the npix logits x of the binary cross-entropy with targets t
  * (0 or 1), positives weighted by pw (PyTorch's

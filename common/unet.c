@@ -480,50 +480,51 @@ unet_backward(struct unet_work *w, int n, const float *target,
 		memset(net->params[i].grad, 0,
 		       net->params[i].count * sizeof(float));
 	loss = nn_bce_logits(w->logits, target, npix, pos_weight, w->glogits);
+	/* Each map's gradient is masked by its ReLU where it is produced
+	 * (mask = 1): from then on it is the gradient of the
+	 * pre-activation. */
 	nn_conv1x1_backward(w->lv[1].d, w->lv[1].ch, npix, w->lv[1].ch,
 			    net->out.k->value, 1, w->glogits, 1, w->lv[1].gd,
-			    w->lv[1].ch, net->out.k->grad, net->out.b->grad);
+			    w->lv[1].ch, 1, net->out.k->grad,
+			    net->out.b->grad);
 	for (int l = 1; l < d; l++) {
 		struct level *lv = &w->lv[l], *below = &w->lv[l + 1];
 		int ch = lv->ch, ldb;
-		size_t pix = (size_t)n * lv->h * lv->w;
 		const float *bx = l + 1 == d ? below->e : below->d;
 		float *gbx = l + 1 == d ? below->ge : below->gd;
 
 		ldb = below->ch;
-		nn_relu_backward(lv->d, ch, lv->gd, ch, pix, ch);
 		nn_conv3x3_backward(lv->b, ch, n, lv->h, lv->w, ch,
 				    net->dec[l][1].k->value, ch, lv->gd, ch,
-				    lv->gb, ch, net->dec[l][1].k->grad,
+				    lv->gb, ch, 1, net->dec[l][1].k->grad,
 				    net->dec[l][1].b->grad);
-		nn_relu_backward(lv->b, ch, lv->gb, ch, pix, ch);
+		/* the skip half of gcat is masked after the max-pool's
+		 * share is added, in the encoder loop */
 		nn_conv3x3_backward(lv->cat, 2 * ch, n, lv->h, lv->w, 2 * ch,
 				    net->dec[l][0].k->value, ch, lv->gb, ch,
-				    lv->gcat, 2 * ch, net->dec[l][0].k->grad,
+				    lv->gcat, 2 * ch, 0, net->dec[l][0].k->grad,
 				    net->dec[l][0].b->grad);
 		nn_upconv_backward(bx, ldb, n, below->h, below->w, below->ch,
 				   net->up[l].k->value, ch, lv->gcat, 2 * ch,
-				   gbx, ldb, net->up[l].k->grad,
+				   gbx, ldb, 1, net->up[l].k->grad,
 				   net->up[l].b->grad);
 	}
 	for (int l = d; l >= 1; l--) {
 		struct level *lv = &w->lv[l];
-		int ch = lv->ch, lds;
-		size_t pix = (size_t)n * lv->h * lv->w;
-		float *s = skip_of(lv, l == d, &lds);
+		int ch = lv->ch, lds = l == d ? ch : 2 * ch;
 		float *gs = skip_grad_of(lv, l == d);
 		int cin = l == 1 ? net->cfg.in_channels : w->lv[l - 1].ch;
 		const float *x = l == 1 ? w->input : lv->pool;
 
-		nn_relu_backward(s, lds, gs, lds, pix, ch);
+		/* gs is masked: by the upconv's backward for the deepest
+		 * level, by the max-pool's otherwise */
 		nn_conv3x3_backward(lv->a, ch, n, lv->h, lv->w, ch,
 				    net->enc[l][1].k->value, ch, gs, lds,
-				    lv->ga, ch, net->enc[l][1].k->grad,
+				    lv->ga, ch, 1, net->enc[l][1].k->grad,
 				    net->enc[l][1].b->grad);
-		nn_relu_backward(lv->a, ch, lv->ga, ch, pix, ch);
 		nn_conv3x3_backward(x, cin, n, lv->h, lv->w, cin,
 				    net->enc[l][0].k->value, ch, lv->ga, ch,
-				    l == 1 ? NULL : lv->gpool, cin,
+				    l == 1 ? NULL : lv->gpool, cin, 0,
 				    net->enc[l][0].k->grad,
 				    net->enc[l][0].b->grad);
 		if (l > 1) {
@@ -533,7 +534,7 @@ unet_backward(struct unet_work *w, int n, const float *target,
 
 			nn_maxpool_backward(us, ldu, n, up->h, up->w, up->ch,
 					    lv->gpool, cin,
-					    skip_grad_of(up, 0), ldu);
+					    skip_grad_of(up, 0), ldu, 1);
 		}
 	}
 	return loss;

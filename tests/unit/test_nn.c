@@ -96,16 +96,17 @@ lbackward(struct lcase *c)
 	case CONV3:
 		nn_conv3x3_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
 				    c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
-				    c->dk, c->db);
+				    0, c->dk, c->db);
 		break;
 	case UPCONV:
 		nn_upconv_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
 				   c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
-				   c->dk, c->db);
+				   0, c->dk, c->db);
 		break;
 	case CONV1:
 		nn_conv1x1_backward(c->x, c->ldx, inp, c->cin, c->k, c->cout,
-				    c->r, c->ldy, c->dx, c->ldx, c->dk, c->db);
+				    c->r, c->ldy, c->dx, c->ldx, 0, c->dk,
+				    c->db);
 		break;
 	case RELU:
 		lforward(c);
@@ -117,7 +118,7 @@ lbackward(struct lcase *c)
 	case MAXPOOL:
 		memset(c->dx, 0, c->nx * sizeof(float));
 		nn_maxpool_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				    c->r, c->ldy, c->dx, c->ldx);
+				    c->r, c->ldy, c->dx, c->ldx, 0);
 		break;
 	}
 }
@@ -404,9 +405,79 @@ test_maxpool_routing(void)
 
 	nn_maxpool_forward(x, 1, 1, 2, 4, 1, y, 1);
 	tap_ok(y[0] == 3 && y[1] == 5, "maxpool forward: window maxima");
-	nn_maxpool_backward(x, 1, 1, 2, 4, 1, dy, 1, dx, 1);
+	nn_maxpool_backward(x, 1, 1, 2, 4, 1, dy, 1, dx, 1, 0);
 	tap_ok(memcmp(dx, want, sizeof want) == 0, "maxpool backward: to the "
 	       "first maximum in row-major order, added to dx");
+
+	/* x a ReLU output with zeros: [0 0 / 2 0] and [4 0 / 0 1] */
+	float xr[8] = { 0, 0, 4, 0, 2, 0, 0, 1 };
+	float dxr[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	float wantr[8] = { 0, 0, 3 + 20, 0, 5 + 10, 0, 0, 8 };
+
+	nn_maxpool_backward(xr, 1, 1, 2, 4, 1, dy, 1, dxr, 1, 1);
+	tap_ok(memcmp(dxr, wantr, sizeof wantr) == 0, "maxpool backward with "
+	       "mask: added, then zero where x <= 0");
+}
+
+/* mask = 1 in a backward pass equals a ReLU backward (zero where x <= 0)
+ * applied to its dx */
+static void
+test_masks(void)
+{
+	struct lcase c = lcase_new(CONV3, 2, 4, 5, 3, 4, 1);
+	float *plain = xmalloc(c.nx * sizeof(float));
+	int ok3 = 1, oku = 1, ok1 = 1;
+
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
+	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			    c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	memcpy(plain, c.dx, c.nx * sizeof(float));
+	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
+			 c.cin);
+	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			    c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int i = 0; i < c.cin; i++)
+			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
+				ok3 = 0;
+	tap_ok(ok3, "conv3x3 backward with mask = ReLU backward of dx");
+	lcase_free(&c);
+
+	c = lcase_new(UPCONV, 2, 3, 2, 3, 2, 1);
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
+	nn_upconv_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			   c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	memcpy(plain, c.dx, c.nx * sizeof(float));
+	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
+			 c.cin);
+	nn_upconv_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			   c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int i = 0; i < c.cin; i++)
+			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
+				oku = 0;
+	tap_ok(oku, "upconv backward with mask = ReLU backward of dx");
+	lcase_free(&c);
+
+	c = lcase_new(CONV1, 2, 3, 3, 3, 2, 1);
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
+	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	memcpy(plain, c.dx, c.nx * sizeof(float));
+	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
+			 c.cin);
+	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int i = 0; i < c.cin; i++)
+			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
+				ok1 = 0;
+	tap_ok(ok1, "conv1x1 backward with mask = ReLU backward of dx");
+	free(plain);
+	lcase_free(&c);
 }
 
 static double
@@ -592,6 +663,7 @@ main(int argc, char **argv)
 	test_gradients();
 	test_conv_threads();
 	test_maxpool_routing();
+	test_masks();
 	test_bce();
 	test_adam();
 	test_glorot();
