@@ -281,6 +281,10 @@ parse_options(int argc, char **argv, struct options *o)
 static void
 die_write(const char *path, const char *err)
 {
+	static const char we[] = "write error: ";
+
+	if (strncmp(err, we, sizeof we - 1) == 0)
+		err += sizeof we - 1;
 	if (strstr(err, path))
 		die("%s", err);
 	die("%s: %s", path, err);

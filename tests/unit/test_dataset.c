@@ -1,0 +1,87 @@
+/* dataset: reading samples, compact storage, float batches; progress's
+ * duration format. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "progress.h"
+#include "tap.h"
+#include "util.h"
+
+/* Write a stream of two samples to a temporary file: a 2x1 RGB_MASK with
+ * maxval 255 and a 2x1 RGB_MASK with maxval 1000. */
+static void
+write_stream(const char *path, int second_maxval)
+{
+	FILE *f = fopen(path, "wb");
+
+	fputs("P7\nWIDTH 2\nHEIGHT 1\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_MASK\n"
+	      "ENDHDR\n", f);
+	fwrite("\x00\x33\xff\x80" "\x01\x02\x03\x7f", 1, 8, f);
+	fprintf(f, "P7\nWIDTH 2\nHEIGHT 1\nDEPTH 4\nMAXVAL %d\nTUPLTYPE "
+		"RGB_MASK\nENDHDR\n", second_maxval);
+	/* values 0, 500, 1000, mask 501 | 1, 2, 3, mask 500 (big-endian) */
+	fwrite("\x00\x00\x01\xf4\x03\xe8\x01\xf5"
+	       "\x00\x01\x00\x02\x00\x03\x01\xf4", 1, 16, f);
+	fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	char path[] = "/tmp/test_dataset_XXXXXX";
+	struct dataset ds, ds2;
+	float x[2 * 2 * 3], t[2 * 2];
+	int idx[2] = { 1, 0 };
+	char buf[32];
+	int fd;
+
+	prog_init(argc, argv);
+	fd = mkstemp(path);
+	close(fd);
+	write_stream(path, 1000);
+
+	dataset_init(&ds);
+	tap_ok(dataset_read(&ds, path) == 2, "two samples read");
+	tap_ok(ds.count == 2 && ds.width == 2 && ds.height == 1 &&
+	       ds.channels == 3, "shape 2x1, 3 channels");
+	/* 8-bit: 6 + 2 bytes; 16-bit: 12 + 2 bytes */
+	tap_ok(ds.bytes == 8 + 14, "bytes %zu: 8-bit values stay 8-bit",
+	       ds.bytes);
+	tap_ok(ds.samples[0].positives == 1 && ds.samples[1].positives == 1,
+	       "mask foreground where value > maxval / 2");
+
+	dataset_fill(&ds, idx, 2, x, t);
+	tap_ok(x[0] == 0.0f && x[1] == 0.5f && x[2] == 1.0f &&
+	       x[3] == (float)(1 / 1000.0), "16-bit sample divided by maxval");
+	tap_ok(x[6] == 0.0f && x[7] == (float)(0x33 / 255.0) &&
+	       x[8] == 1.0f && x[9] == (float)(1 / 255.0),
+	       "8-bit sample divided by maxval, in idx order");
+	tap_ok(t[0] == 1 && t[1] == 0 && t[2] == 1 && t[3] == 0,
+	       "targets 0/1 in idx order");
+
+	/* The same stream gives the same hash; another maxval another one. */
+	dataset_init(&ds2);
+	dataset_read(&ds2, path);
+	tap_ok(ds2.hash == ds.hash, "same data, same hash");
+	dataset_free(&ds2);
+	write_stream(path, 1001);
+	dataset_read(&ds2, path);
+	tap_ok(ds2.hash != ds.hash, "other data, other hash");
+	dataset_free(&ds2);
+	dataset_free(&ds);
+	tap_ok(ds.count == 0 && ds.samples == NULL, "freed and empty");
+	unlink(path);
+
+	progress_duration(0, buf, sizeof buf);
+	tap_ok(strcmp(buf, "0:00") == 0, "0 s is 0:00 (%s)", buf);
+	progress_duration(125.4, buf, sizeof buf);
+	tap_ok(strcmp(buf, "2:05") == 0, "125.4 s is 2:05 (%s)", buf);
+	progress_duration(3 * 3600 + 61, buf, sizeof buf);
+	tap_ok(strcmp(buf, "3:01:01") == 0, "3 h 1 min 1 s (%s)", buf);
+	progress_duration(1.0 / 0.0, buf, sizeof buf);
+	tap_ok(strcmp(buf, "?") == 0, "infinity is ? (%s)", buf);
+	return tap_done();
+}
