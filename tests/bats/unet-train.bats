@@ -405,3 +405,22 @@ train_until_checkpoint() {
 	assert_success
 	[[ -s $TMP/m.st ]]
 }
+
+@test "the DSB sample: ingest-resize | unet-train | unet-infer --resize" {
+	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/all.pam"
+	run unet-train --base-filters 4 --depth 3 --batch 4 --epochs 5 \
+		--val-split 0.25 --quiet --log "$TMP/log" -o "$TMP/m.st" \
+		<"$TMP/all.pam"
+	assert_success
+	"$REFPY" -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 5 and rows[-1]["train_loss"] < rows[0]["train_loss"], rows
+' "$TMP/log"
+	# unet-infer --resize takes the training size from the model.
+	ingest-resize --size 64x64 "$DATA/stage1_train" >"$TMP/big.pam"
+	run bash -c 'unet-infer --quiet --resize "$1" "$2" | pamfile -allimages' \
+		_ "$TMP/m.st" "$TMP/big.pam"
+	assert_success
+	assert_equal "$(grep -c 'PAM, 64 by 64 by 1 maxval 65535' <<<"$output")" 24
+}
