@@ -333,3 +333,35 @@ ENDHDR"
 	run pamfile confusion-1.pam
 	assert_output --partial "28 by 4"
 }
+
+# count_colour FILE R G B: pixels of that colour in the first image of FILE.
+count_colour() {
+	pamtopnm "$1" | ppmhist -noheader |
+		awk -v r="$2" -v g="$3" -v b="$4" '
+			$1 == r && $2 == g && $3 == b { n = $5 }
+			END { print n + 0 }'
+}
+
+@test "confusion-render: agrees with threshold-sweep on a real pipeline" {
+	command -v unet-train && command -v unet-infer && command -v threshold-sweep ||
+		skip "unet-train, unet-infer or threshold-sweep not built"
+	cd "$TMP"
+	samples="$FIXTURES/train-16.pam"
+	timeout 60 unet-train -q -o m.safetensors --epochs 2 --base-filters 4 --depth 2 \
+		--threads 1 --val-split 0 "$samples"
+	timeout 60 unet-infer --threads 1 m.safetensors <"$samples" >pred.pam
+	threshold-sweep --truth "$samples" <pred.pam >sweep.json
+	confusion-render --truth "$samples" --threshold-from sweep.json \
+		--no-image <pred.pam >c.pam
+	pamsplit c.pam c-%d.pam 2>/dev/null
+	tp=0 fp=0 fn=0 tn=0
+	for f in c-*.pam; do
+		tp=$((tp + $(count_colour "$f" 240 228 66)))
+		fp=$((fp + $(count_colour "$f" 213 94 0)))
+		fn=$((fn + $(count_colour "$f" 0 114 178)))
+		tn=$((tn + $(count_colour "$f" 0 0 0)))
+	done
+	assert_equal "$tp $fp $fn $tn" "$(jq -r '.best | "\(.tp) \(.fp) \(.fn) \(.tn)"' sweep.json)"
+	run pamfile -count c.pam
+	assert_output "c.pam:	6 images"
+}
