@@ -71,7 +71,7 @@ ENDHDR"
 
 @test "train-curves: reads the log of a real unet-train run" {
 	command -v unet-train || skip "unet-train not built"
-	unet-train -q -o "$TMP/m.safetensors" --epochs 3 --base-filters 4 \
+	timeout 60 unet-train -q -o "$TMP/m.safetensors" --epochs 3 --base-filters 4 \
 		--depth 2 --threads 1 --val-split 0.25 --log "$TMP/v.jsonl" \
 		"$FIXTURES/train-16.pam"
 	train-curves --diagnosis "$TMP/d.json" "$TMP/v.jsonl" >"$TMP/v.pam"
@@ -79,7 +79,7 @@ ENDHDR"
 	assert_output '[3,1,"number"]'
 	(($(count_colour "$TMP/v.pam" 213 94 0) > 100))
 	(($(count_colour "$TMP/v.pam" 0 158 115) > 100))
-	unet-train -q -o "$TMP/n.safetensors" --epochs 2 --base-filters 4 \
+	timeout 60 unet-train -q -o "$TMP/n.safetensors" --epochs 2 --base-filters 4 \
 		--depth 2 --threads 1 --val-split 0 --log "$TMP/n.jsonl" \
 		"$FIXTURES/train-16.pam"
 	train-curves --diagnosis "$TMP/d.json" "$TMP/n.jsonl" >"$TMP/n.pam"
