@@ -570,15 +570,27 @@ save_model(struct run *r, const struct epoch_result *e)
 	json_decref(meta);
 }
 
+/* A loss or metric for messages: 4 decimals, or 4 digits when huge (a
+ * diverging run). */
+static const char *
+fmt4(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, fabs(v) < 1e4 ? "%.4f" : "%.4g", v);
+	return buf;
+}
+
 /* What is on disk, for the messages of an early end. */
 static void
 last_good(const struct run *r, char *buf, size_t len)
 {
+	char b[32];
+
 	if (r->st.best_epoch == 0)
 		snprintf(buf, len, "no model was written yet");
 	else if (r->nval > 0)
-		snprintf(buf, len, "last good model (epoch %ld, val_loss %.4f) "
-			 "is in %s", r->st.best_epoch, r->st.best_loss,
+		snprintf(buf, len, "last good model (epoch %ld, val_loss %s) "
+			 "is in %s", r->st.best_epoch,
+			 fmt4(r->st.best_loss, b, sizeof b),
 			 r->o->output);
 	else
 		snprintf(buf, len, "last good model (epoch %ld) is in %s",
@@ -598,7 +610,7 @@ interrupted(const struct run *r, struct progress *pg)
 
 static void
 not_finite(const struct run *r, struct progress *pg, const char *where,
-	   double loss)
+	   const char *what, double loss)
 {
 	char buf[PATH_MAX + 128];
 
@@ -608,8 +620,8 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	else
 		snprintf(buf, sizeof buf, "last good model in %s",
 			 r->o->output);
-	die("%s: %s is %s; stopping, %s", where, strstr(where, "step") ?
-	    "loss" : "val_loss", isnan(loss) ? "nan" : "inf", buf);
+	die("%s: %s is %s; stopping, %s", where, what,
+	    isnan(loss) ? "nan" : "inf", buf);
 }
 
 static void
@@ -638,7 +650,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		int n = r->ntrain - done < o->batch ? r->ntrain - done
 						    : (int)o->batch;
 		double loss, el, rate;
-		char where[64], eta[32];
+		char where[64], eta[32], b[32];
 
 		dataset_fill(r->train_ds, order + done, n, unet_work_input(w),
 			     target);
@@ -647,7 +659,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		if (!isfinite(loss)) {
 			snprintf(where, sizeof where, "epoch %ld step %d", ep,
 				 s + 1);
-			not_finite(r, pg, where, loss);
+			not_finite(r, pg, where, "loss", loss);
 		}
 		adam_step(r->adam, r->net);
 		sum += loss * n;
@@ -658,8 +670,9 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		rate = done / el;
 		progress_duration((r->ntrain - done) / rate, eta, sizeof eta);
 		progress_draw(pg, s + 1 == nsteps, "epoch %ld/%ld step %d/%d "
-			      "loss %.4f %.1f img/s ETA %s", ep, o->epochs,
-			      s + 1, nsteps, sum / done, rate, eta);
+			      "loss %s %.1f img/s ETA %s", ep, o->epochs,
+			      s + 1, nsteps, fmt4(sum / done, b, sizeof b),
+			      rate, eta);
 	}
 	free(order);
 	e->train_loss = sum / r->ntrain;
@@ -690,7 +703,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		if (!isfinite(e->val_loss)) {
 			char where[64];
 			snprintf(where, sizeof where, "epoch %ld", ep);
-			not_finite(r, pg, where, e->val_loss);
+			not_finite(r, pg, where, "val_loss", e->val_loss);
 		}
 		e->val_dice = metric_dice(&c);
 		e->val_iou = metric_iou(&c);
@@ -769,13 +782,14 @@ open_log(const char *path, int resume, long epoch)
 static void
 epoch_line(const struct run *r, const struct epoch_result *e)
 {
-	char val[128] = "";
+	char val[128] = "", b1[32], b2[32];
 
 	if (r->nval > 0)
-		snprintf(val, sizeof val, " val_loss %.4f val_dice %.4f",
-			 e->val_loss, e->val_dice);
-	fprintf(stderr, "%s: epoch %ld/%ld: loss %.4f%s %.1f img/s %.*f s\n",
-		prog_name(), r->st.epoch, r->o->epochs, e->train_loss, val,
+		snprintf(val, sizeof val, " val_loss %s val_dice %.4f",
+			 fmt4(e->val_loss, b1, sizeof b1), e->val_dice);
+	fprintf(stderr, "%s: epoch %ld/%ld: loss %s%s %.1f img/s %.*f s\n",
+		prog_name(), r->st.epoch, r->o->epochs,
+		fmt4(e->train_loss, b2, sizeof b2), val,
 		r->ntrain / e->train_seconds, e->seconds < 10 ? 1 : 0,
 		e->seconds);
 }
