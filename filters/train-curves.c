@@ -1,6 +1,5 @@
 /* train-curves: draw the loss curves of a unet-train log and diagnose the
  * fit (see train-curves(1) for the rules). */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -109,7 +108,7 @@ read_log(FILE *f, const char *name, struct log *log)
 	int has_val = -1, has_dice = -1, has_iou = -1;
 
 	memset(log, 0, sizeof *log);
-	while (errno = 0, (len = getline(&buf, &cap, f)) != -1) {
+	while ((len = getline(&buf, &cap, f)) != -1) {
 		json_error_t err;
 		json_t *obj, *ep;
 		struct epoch e = {0};
@@ -152,7 +151,7 @@ read_log(FILE *f, const char *name, struct log *log)
 		}
 		log->e[log->n++] = e;
 	}
-	if (ferror(f) || errno)
+	if (ferror(f))
 		die("%s: read error:", name);
 	free(buf);
 	if (log->n == 0)
@@ -228,10 +227,11 @@ diagnose(const struct log *log, const struct rules *r, struct diagnosis *d)
 		if (fall < r->underfit_total) {
 			d->verdict = "under-fitting";
 			snprintf(m + k, room - k,
-				 "under-fitting: train_loss fell only %.1f%% "
-				 "since the first epoch (%.4g -> %.4g): the "
-				 "model has hardly learned", 100 * fall,
-				 first->train, last->train);
+				 "under-fitting: train_loss %s %.1f%% since "
+				 "the first epoch (%.4g -> %.4g): the model "
+				 "has hardly learned",
+				 fall < 0 ? "rose" : "fell only",
+				 100 * fabs(fall), first->train, last->train);
 			return;
 		}
 	}
@@ -239,7 +239,7 @@ diagnose(const struct log *log, const struct rules *r, struct diagnosis *d)
 		d->verdict = "good fit";
 		snprintf(m + k, room - k,
 			 "good fit: train_loss has levelled off and "
-			 "val_loss has not risen above its minimum");
+			 "val_loss has not kept rising");
 	} else {
 		d->verdict = "undetermined";
 		snprintf(m + k, room - k,

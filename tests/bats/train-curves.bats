@@ -47,7 +47,7 @@ ENDHDR"
 	run train-curves --quiet "$FIXTURES/curves-goodfit.jsonl"
 	assert_success
 	run bash -c "train-curves $FIXTURES/curves-goodfit.jsonl 2>&1 >/dev/null"
-	assert_output "train-curves: best epoch 15 (val_loss 0.1312); good fit: train_loss has levelled off and val_loss has not risen above its minimum"
+	assert_output "train-curves: best epoch 15 (val_loss 0.1312); good fit: train_loss has levelled off and val_loss has not kept rising"
 	run bash -c "train-curves $FIXTURES/curves-underfit.jsonl 2>&1 >/dev/null"
 	assert_output "train-curves: best epoch 8 (val_loss 0.1654); under-fitting: train_loss still falling steeply at the last epoch (0.2575 -> 0.1413, -45.1% over the last 3 epochs): train longer"
 	# a 50% threshold makes the same log a good fit
@@ -67,6 +67,9 @@ ENDHDR"
 	assert_output "train-curves: best epoch 5 (val_loss 0.687); under-fitting: train_loss fell only 7.9% since the first epoch (0.7 -> 0.645): the model has hardly learned"
 	run bash -c "train-curves --underfit-total 0 $TMP/h.jsonl 2>&1 >/dev/null"
 	assert_output --partial "good fit"
+	printf '{"epoch": %d, "train_loss": %s}\n' 1 0.5 2 0.52 3 0.55 >"$TMP/r.jsonl"
+	run bash -c "train-curves $TMP/r.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: under-fitting: train_loss rose 10.0% since the first epoch (0.5 -> 0.55): the model has hardly learned"
 }
 
 @test "train-curves: reads the log of a real unet-train run" {
