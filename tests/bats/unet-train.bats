@@ -424,3 +424,16 @@ assert len(rows) == 5 and rows[-1]["train_loss"] < rows[0]["train_loss"], rows
 	assert_success
 	assert_equal "$(grep -c 'PAM, 64 by 64 by 1 maxval 65535' <<<"$output")" 24
 }
+
+@test "on a terminal: a progress line redrawn in place; --quiet silences it" {
+	command -v script >/dev/null || skip "no script(1)"
+	run script -qefc "unet-train --base-filters 2 --depth 3 --batch 4 \
+		--epochs 2 -o $TMP/m.st $S32" /dev/null
+	assert_success
+	assert_output --regexp $'\repoch 1/2 step [0-9]+/6 loss 0\\.[0-9]{4} [0-9.]+ img/s ETA [0-9]+:[0-9]{2}\e\\[K'
+	assert_output --partial "unet-train: epoch 2/2: loss"
+	run script -qefc "unet-train --quiet --base-filters 2 --depth 3 \
+		--batch 4 --epochs 2 -o $TMP/m.st $S32" /dev/null
+	assert_success
+	assert_output ""
+}
