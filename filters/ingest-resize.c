@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "pamio.h"
-#include "png.h"
+#include "pngio.h"
 #include "progress.h"
 #include "resample.h"
 #include "util.h"

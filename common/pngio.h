@@ -1,9 +1,8 @@
-/* png: reading PNG files (the Data Science Bowl images and masks) through
+/* pngio: reading PNG files (the Data Science Bowl images and masks) through
  * libpng into a struct image. The functions are prefixed pngio_ because
- * png_ is libpng's namespace; this header shadows libpng's <png.h> on our
- * include path, so libpng itself is included as <libpng16/png.h>. */
-#ifndef UNETPIPE_PNG_H
-#define UNETPIPE_PNG_H
+ * png_ is libpng's namespace. */
+#ifndef UNETPIPE_PNGIO_H
+#define UNETPIPE_PNGIO_H
 
 #include <stddef.h>
 #include <stdint.h>

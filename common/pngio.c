@@ -1,11 +1,11 @@
-#include "png.h"
+#include "pngio.h"
 
 #include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpng16/png.h>
+#include <png.h>
 
 #include "util.h"
 
