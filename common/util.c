@@ -38,6 +38,9 @@ vmessage(const char *fmt, va_list ap, int with_errno)
 	size_t len = strlen(fmt);
 
 	fflush(stdout);
+	/* On a terminal a progress line may be drawn: start afresh over it. */
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (with_errno && len > 0 && fmt[len - 1] == ':')
