@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# unet-infer: probability maps equal to the PyTorch reference's, padding,
+# batching, tiling, resizing, metadata, and every kind of failure.
+
+load helpers
+
+RGB="$FIXTURES/infer-rgb.pam"       # 64x64, 48x32, 50x37, 64x64 RGB crops, maxval 255
+GRAY="$FIXTURES/infer-gray.pam"     # two 40x24 GRAYSCALE, maxval 65535
+BIG="$FIXTURES/infer-128.pam"       # one 128x128 RGB
+SAMPLE="$FIXTURES/infer-sample.pam" # the first image of RGB with its mask (RGB_MASK)
+TOOL=("$REFPY" "$FIXTURES/infer-tool.py")
+
+# Models written by the reference: M a fresh 3-channel F4/D3; S the same
+# with out.weight x 100 (a fresh model's probabilities stay near 0.5;
+# these spread over 0..1) and a 32x32 training size; G a 1-channel F4/D3,
+# D the default F16/D5, both sharpened.
+setup_file() {
+	local dir="$BATS_FILE_TMPDIR"
+	"$REFPY" -c 'import torch' 2>/dev/null || return 0
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 1 "$dir/m.safetensors"
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 4 --depth 3 --seed 2 "$dir/g0.safetensors"
+	"$REFPY" "$REFERENCE" init --seed 0 "$dir/d0.safetensors"
+	"${TOOL[@]}" sharpen 100 "$dir/m.safetensors" "$dir/s.safetensors" input_width=32 input_height=32
+	"${TOOL[@]}" sharpen 100 "$dir/g0.safetensors" "$dir/g.safetensors"
+	"${TOOL[@]}" sharpen 100 "$dir/d0.safetensors" "$dir/d.safetensors"
+}
+
+setup() {
+	TMP="$BATS_TEST_TMPDIR"
+	M="$BATS_FILE_TMPDIR/m.safetensors"
+	S="$BATS_FILE_TMPDIR/s.safetensors"
+	G="$BATS_FILE_TMPDIR/g.safetensors"
+	D="$BATS_FILE_TMPDIR/d.safetensors"
+	[[ -e $M ]] || skip "/usr/bin/python3 has no torch: no reference models"
+}
+
+# ref MODEL < in > out: the reference's probabilities, on the input padded
+# with zeros at the right and bottom to multiples of 4 and cropped back (the
+# reference itself needs multiples; on multiples this changes nothing).
+ref() {
+	tee "$TMP/ref-in.pam" | "${TOOL[@]}" pad 4 | "$REFPY" "$REFERENCE" infer "$1" |
+		"${TOOL[@]}" crop "$TMP/ref-in.pam"
+}
+
+@test "equals the reference on RGB crops of several sizes (within 13/65535)" {
+	ref "$S" <"$RGB" >"$TMP/ref.pam"
+	unet-infer "$S" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+	# A sharpened model spreads the probabilities: the check has teeth.
+	run "${TOOL[@]}" stats <"$TMP/ref.pam"
+	assert_output --regexp '^min [0-9]{1,4} max 6[0-9]{4} std [0-9]{4}'
+}
+
+@test "equals the reference with the fresh model, untouched" {
+	unet-infer "$M" <"$RGB" >"$TMP/out.pam"
+	ref "$M" <"$RGB" >"$TMP/ref.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+}
+
+@test "equals the reference on 16-bit grayscale with a 1-channel model" {
+	unet-infer "$G" <"$GRAY" >"$TMP/out.pam"
+	ref "$G" <"$GRAY" >"$TMP/ref.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+}
+
+@test "equals the reference with the default F16/D5 model on 128x128" {
+	unet-infer "$D" <"$BIG" >"$TMP/out.pam"
+	"$REFPY" "$REFERENCE" infer "$D" <"$BIG" >"$TMP/ref.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+}
+
+@test "writes GRAYSCALE maxval 65535 maps of the images' sizes, ids and comments carried" {
+	unet-infer "$S" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_success
+	assert_output "64x64 1 65535 GRAYSCALE id crop-64 original-size 256x256
+48x32 1 65535 GRAYSCALE id crop-48x32
+50x37 1 65535 GRAYSCALE id crop-50x37
+64x64 1 65535 GRAYSCALE id crop-64b original-size 100x80"
+}
+
+@test "the mask channel of an RGB_MASK sample is ignored" {
+	unet-infer "$S" <"$SAMPLE" >"$TMP/sample.pam"
+	unet-infer "$S" <"$RGB" >"$TMP/rgb.pam"
+	# The same first image, byte for byte.
+	cmp "$TMP/sample.pam" <(head -c "$(stat -c %s "$TMP/sample.pam")" "$TMP/rgb.pam")
+}
+
+@test "--batch and --threads do not change the result" {
+	cat "$RGB" "$RGB" >"$TMP/in.pam"
+	unet-infer --threads 1 --batch 1 "$S" "$TMP/in.pam" >"$TMP/a.pam"
+	unet-infer --threads 2 --batch 3 "$S" "$TMP/in.pam" >"$TMP/b.pam"
+	unet-infer -t 2 -b 8 "$S" "$TMP/in.pam" >"$TMP/c.pam"
+	run "${TOOL[@]}" cmp "$TMP/a.pam" "$TMP/b.pam" 1
+	assert_success
+	run "${TOOL[@]}" cmp "$TMP/a.pam" "$TMP/c.pam" 1
+	assert_success
+	run "${TOOL[@]}" info <"$TMP/c.pam"
+	assert_equal "${#lines[@]}" 8
+}
+
+@test "--tile equals whole-image inference" {
+	unet-infer --tile 0 "$S" "$BIG" >"$TMP/whole.pam"
+	# 68 is the smallest tile for depth 3 (a 32-pixel margin each side).
+	for t in 68 72 100; do
+		unet-infer --tile "$t" "$S" "$BIG" >"$TMP/tiled.pam"
+		run "${TOOL[@]}" cmp "$TMP/tiled.pam" "$TMP/whole.pam" 1
+		assert_success
+	done
+	# Non-multiple sizes, and images smaller than a tile.
+	cat "$BIG" "$RGB" | unet-infer --tile 0 "$S" >"$TMP/whole.pam"
+	cat "$BIG" "$RGB" | unet-infer --tile 68 --batch 4 "$S" >"$TMP/tiled.pam"
+	run "${TOOL[@]}" cmp "$TMP/tiled.pam" "$TMP/whole.pam" 1
+	assert_success
+}
+
+@test "--tile: sizes this model cannot use are usage errors" {
+	run unet-infer --tile 64 "$S" "$RGB"
+	assert_failure 2
+	assert_line --index 0 "unet-infer: --tile 64: this model needs a multiple of 4, at least 68"
+	run unet-infer --tile 70 "$S" "$RGB"
+	assert_failure 2
+	run unet-infer --tile 200 "$D" "$BIG"
+	assert_failure 2
+	assert_line --index 0 "unet-infer: --tile 200: this model needs a multiple of 16, at least 272"
+}
+
+@test "--resize=WxH works at WxH and maps back to each image's size" {
+	unet-infer --resize=32x32 "$S" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_line --index 1 "48x32 1 65535 GRAYSCALE id crop-48x32"
+	assert_line --index 2 "50x37 1 65535 GRAYSCALE id crop-50x37"
+	# The same probabilities as resizing first (ingest-resize uses the same
+	# resampling) and writing at the original size (which ingest-resize
+	# records; it adds the comment where there was none).
+	ingest-resize --size 32x32 <"$RGB" | unet-infer --original-size "$S" >"$TMP/pre.pam"
+	unet-infer --resize=32x32 --original-size "$S" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/pre.pam" "$TMP/out.pam" 0 values
+	assert_success
+	# A size equal to the image's changes nothing.
+	unet-infer --resize=64x64 "$S" <"$SAMPLE" >"$TMP/a.pam"
+	unet-infer "$S" <"$SAMPLE" >"$TMP/b.pam"
+	cmp "$TMP/a.pam" "$TMP/b.pam"
+}
+
+@test "--resize without a size uses the model's training size" {
+	unet-infer --resize=32x32 "$S" "$RGB" >"$TMP/a.pam"
+	unet-infer --resize "$S" "$RGB" >"$TMP/b.pam"
+	cmp "$TMP/a.pam" "$TMP/b.pam"
+	run unet-infer --resize "$M" "$RGB"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	assert_output "unet-infer: $M: no input_width in its metadata: give --resize=WxH"
+}
+
+@test "--original-size writes at the recorded size, others at their own" {
+	unet-infer --original-size "$S" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_output "256x256 1 65535 GRAYSCALE id crop-64 original-size 256x256
+48x32 1 65535 GRAYSCALE id crop-48x32
+50x37 1 65535 GRAYSCALE id crop-50x37
+100x80 1 65535 GRAYSCALE id crop-64b original-size 100x80"
+	# Enlarged bilinearly, the map stays within its range.
+	local min max min4 max4
+	read -r _ min _ max _ < <(unet-infer "$S" <"$SAMPLE" | "${TOOL[@]}" stats)
+	read -r _ min4 _ max4 _ < <(unet-infer --original-size "$S" <"$SAMPLE" | "${TOOL[@]}" stats)
+	((min <= min4 && min4 < min + 300 && max4 <= max && max4 > max - 300))
+}
+
+@test "empty input gives empty output" {
+	run unet-infer "$S" </dev/null
+	assert_success
+	assert_output ""
+}
+
+@test "an image with the wrong number of channels" {
+	run unet-infer "$S" "$GRAY"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	assert_output "unet-infer: $GRAY: image 1: 1 channel, model expects 3"
+	cat "$RGB" "$GRAY" | unet-infer "$S" >"$TMP/out.pam" 2>"$TMP/err" && false
+	assert_equal "$(cat "$TMP/err")" "unet-infer: stdin: image 5: 1 channel, model expects 3"
+	# The four good images before it were written whole.
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_equal "${#lines[@]}" 4
+	run unet-infer "$G" <"$SAMPLE"
+	assert_output "unet-infer: stdin: image 1: 3 channels, model expects 1"
+}
+
+@test "a truncated stream: the images before it, then one error line" {
+	head -c 13000 "$RGB" | unet-infer "$S" >"$TMP/out.pam" 2>"$TMP/err" && false
+	run cat "$TMP/err"
+	assert_one_error_line unet-infer
+	assert_output --partial "stdin: image 2"
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_output "64x64 1 65535 GRAYSCALE id crop-64 original-size 256x256"
+}
+
+@test "not an image stream" {
+	run unet-infer "$S" "$M"
+	assert_failure 1
+	assert_one_error_line unet-infer
+}
+
+@test "a missing, corrupt or truncated model: one line, exit 1" {
+	run unet-infer "$TMP/none.safetensors" "$RGB"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/none.safetensors: No such file or directory"
+	head -c 5000 "$S" >"$TMP/trunc.safetensors"
+	run unet-infer "$TMP/trunc.safetensors" "$RGB"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	assert_output --regexp "^unet-infer: $TMP/trunc.safetensors: (header length [0-9]+ exceeds the file size|tensor .* run past the end of the data)"
+	printf 'not a model at all, no' >"$TMP/junk.safetensors"
+	run unet-infer "$TMP/junk.safetensors" "$RGB"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	run unet-infer "$RGB" "$RGB"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	# A safetensors file that is not our U-Net.
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 2 "$TMP/d2.safetensors"
+	sed 's/"depth":"2"/"depth":"3"/' "$TMP/d2.safetensors" >"$TMP/lie.safetensors"
+	run unet-infer "$TMP/lie.safetensors" "$RGB"
+	assert_failure 1
+	assert_output --regexp "^unet-infer: $TMP/lie.safetensors: (missing tensor|tensor .* has shape)"
+}
+
+@test "usage errors exit 2" {
+	run unet-infer
+	assert_failure 2
+	assert_line --index 0 "unet-infer: missing MODEL"
+	run unet-infer --bogus "$S"
+	assert_failure 2
+	assert_line --index 0 "unet-infer: unknown option '--bogus'"
+	run unet-infer --batch 0 "$S"
+	assert_failure 2
+	run unet-infer --threads x "$S"
+	assert_failure 2
+	run unet-infer --resize=32 "$S"
+	assert_failure 2
+	run unet-infer --tile -1 "$S"
+	assert_failure 2
+	run unet-infer "$S" "$RGB" extra
+	assert_failure 2
+	run unet-infer --threads
+	assert_failure 2
+	assert_line --index 0 "unet-infer: option '--threads' needs a value"
+}
+
+@test "--help and --version" {
+	run unet-infer --help
+	assert_success
+	assert_line --index 0 --partial "usage: unet-infer"
+	for opt in --threads --batch --tile --resize --original-size --quiet; do
+		assert_output --partial -- "$opt"
+	done
+	run unet-infer --version
+	assert_output --regexp '^unet-infer unetpipe [0-9]'
+}
+
+@test "a full disk is an error" {
+	run bash -c 'unet-infer "$1" "$2" >/dev/full' _ "$S" "$RGB"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	assert_output --partial "write error"
+}
