@@ -1,0 +1,102 @@
+/* binarize: probability maps to binary masks at a threshold. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "evalpair.h"
+#include "metrics.h"
+#include "pamio.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: binarize [--threshold T | --threshold-from SWEEP] [--maxval 1|255]\n"
+	"                [FILE]\n"
+	"Turn probability maps (GRAYSCALE, maxval 65535; FILE or stdin) into\n"
+	"binary masks: foreground (maxval) where p > T, background (0) elsewhere.\n"
+	"  -T, --threshold T          threshold in [0, 1] (default 0.5)\n"
+	"  -f, --threshold-from FILE  take T from a threshold-sweep report\n"
+	"  -m, --maxval N             1 or 255 (default 255)\n"
+	"  -h, --help                 show this help and exit\n"
+	"  -V, --version              show the version and exit\n";
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"threshold", required_argument, NULL, 'T'},
+		{"threshold-from", required_argument, NULL, 'f'},
+		{"maxval", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sweep = NULL, *path = "-";
+	double threshold = 0.5;
+	int have_threshold = 0, c;
+	unsigned maxval = 255;
+	struct pamio_reader *r;
+	struct image in = {0}, out = {0};
+	long cutoff;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":T:f:m:hV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'T':
+			threshold = parse_double(optarg, 0, 1, "--threshold");
+			have_threshold = 1;
+			break;
+		case 'f':
+			sweep = optarg;
+			break;
+		case 'm':
+			maxval = (unsigned)parse_long(optarg, 1, 255, "--maxval");
+			if (maxval != 1 && maxval != 255)
+				die_usage("--maxval: must be 1 or 255");
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("binarize unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option %s needs a value", argv[optind - 1]);
+		default:
+			die_usage("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (have_threshold && sweep)
+		die_usage("--threshold and --threshold-from exclude each other");
+	if (argc - optind > 1)
+		die_usage("too many operands");
+	if (argc - optind == 1)
+		path = argv[optind];
+	if (sweep)
+		threshold = evalpair_sweep_threshold(sweep);
+	cutoff = metric_prob_cutoff(threshold);
+
+	r = pamio_open(path, PAMIO_IMAGE);
+	while (pamio_read(r, &in)) {
+		size_t n = (size_t)in.width * in.height;
+
+		if (in.depth != 1 || in.maxval != 65535 ||
+		    strcmp(in.tuple_type, "GRAYSCALE") != 0)
+			die("%s: image %d: not a probability map (GRAYSCALE "
+			    "of maxval 65535) but %s of depth %d, maxval %u",
+			    pamio_name(r), pamio_count(r), in.tuple_type,
+			    in.depth, in.maxval);
+		image_alloc(&out, in.width, in.height, 1, maxval, "GRAYSCALE");
+		image_copy_meta(&out, &in);
+		for (size_t i = 0; i < n; i++)
+			out.data[i] = (long)in.data[i] > cutoff ? maxval : 0;
+		pamio_write(stdout, &out);
+		image_free(&out);
+		image_free(&in);
+	}
+	pamio_close(r);
+	close_stdout();
+	return 0;
+}
