@@ -436,10 +436,13 @@ main(int argc, char **argv)
 		if (!pamio_read(r, &j.img))
 			break;
 		int ch = image_channels(&j.img);
-		if (ch != in_channels)
+		if (ch != in_channels) {
+			/* The good images before it are written first. */
+			flush();
 			die("%s: image %d: %d channel%s, model expects %d",
 			    pamio_name(r), pamio_count(r), ch, ch == 1 ? "" : "s",
 			    in_channels);
+		}
 		j.src = &j.img;
 		if (opt.resize &&
 		    (j.img.width != opt.rw || j.img.height != opt.rh)) {
