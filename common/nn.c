@@ -168,17 +168,22 @@ run(void (*fn)(void *, int, int), void *arg)
 	pthread_mutex_unlock(&pool.mu);
 }
 
-/* Rows per tile for an im2col of k columns. */
+/* Rows per tile for an im2col of k columns over npix rows shared by nt
+ * threads: at most the tile size, and tiles in a multiple of nt so that
+ * the threads get equal work. */
 static int
-tile_rows(size_t k)
+tile_rows(size_t k, size_t npix, int nt)
 {
-	size_t r = TILE_FLOATS / k;
+	size_t r = TILE_FLOATS / k, ntiles;
 
 	if (r < MIN_ROWS)
 		r = MIN_ROWS;
 	if (r > MAX_ROWS)
 		r = MAX_ROWS;
-	return (int)r;
+	ntiles = (npix + r - 1) / r;
+	ntiles = (ntiles + nt - 1) / nt * nt;
+	r = (npix + ntiles - 1) / ntiles;
+	return r > 0 ? (int)r : 1;
 }
 
 /* The static share [*lo, *hi) of thread t of nt in 0 .. total. */
@@ -332,7 +337,7 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n * a->h * a->w;
 	int kk = 9 * a->cin;
-	int rows = tile_rows(kk);
+	int rows = tile_rows(kk, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
 	float *col = pool.s[t].col;
 
@@ -372,7 +377,7 @@ conv3x3_backward_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n * a->h * a->w;
 	int kx = 9 * a->cin, ky = 9 * a->cout;
-	int rows = tile_rows(kx > ky ? kx : ky);
+	int rows = tile_rows(kx > ky ? kx : ky, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
 	float *col = pool.s[t].col, *dk, *db;
 
@@ -445,54 +450,93 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 
 /* ------------------------------------------------------ transposed conv */
 
+/* Add the rows of tt (m input pixels from p0, ldt floats apart, each the
+ * kernel taps ky = 0 .. nky-1 of one pixel, (ky, kx) by cout floats) into
+ * the output pixels they reach, in input pixel order, leaving out the
+ * ky = 0 taps of input row skip (global row numbering). */
+static void
+upconv_scatter(const struct conv_args *a, const float *tt, int ldt,
+	       size_t p0, int m, int nky, size_t skip)
+{
+	int h = a->h, w = a->w, oh = 2 * h, ow = 2 * w, cout = a->cout;
+
+	for (int r = 0; r < m; r++) {
+		size_t p = p0 + r, row = p / w, img = row / h;
+		int iy = (int)(row % h), ix = (int)(p % w);
+		const float *tr = tt + (size_t)r * ldt;
+
+		for (int ky = 0; ky < nky; ky++) {
+			int oy = 2 * iy - 1 + ky;
+			float *base;
+
+			if (oy < 0 || oy >= oh || (ky == 0 && row == skip))
+				continue;
+			base = a->y + (img * oh + oy) * ow * a->ldy;
+			for (int kx = 0; kx < 3; kx++) {
+				int ox = 2 * ix - 1 + kx;
+				const float *s = tr + (ky * 3 + kx) * cout;
+				float *d = base + (size_t)ox * a->ldy;
+
+				if (ox < 0 || ox >= ow)
+					continue;
+				for (int c = 0; c < cout; c++)
+					d[c] += s[c];
+			}
+		}
+	}
+}
+
+/* Thread t owns input rows [r0, r1) of all n * h and the output rows 2 r0
+ * .. 2 r1 - 1 they give (ky = 1, 2); the ky = 0 taps of row r0 fall on
+ * the previous thread's last row and wait for upconv_fixup_part. The sum
+ * for each output pixel is thus made in input pixel order whatever the
+ * split. */
 static void
 upconv_forward_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
-	size_t hw = (size_t)a->h * a->w, lo, hi;
 	int kk = 9 * a->cout;
-	int rows = tile_rows(kk);
-	int oh = 2 * a->h, ow = 2 * a->w;
+	size_t r0, r1, p0, p1;
 	float *tt = pool.s[t].col;
+	int rows;
 
-	/* Whole images per thread: the scatter below adds into output
-	 * pixels that neighbouring input rows share. */
-	share(a->n, t, nt, &lo, &hi);
-	fill_bias(a->y + lo * 4 * hw * a->ldy, a->ldy, (hi - lo) * 4 * hw,
-		  a->b, a->cout);
-	for (size_t p0 = lo * hw; p0 < hi * hw; p0 += rows) {
-		int m = hi * hw - p0 < (size_t)rows ? (int)(hi * hw - p0)
-						    : rows;
+	share((size_t)a->n * a->h, t, nt, &r0, &r1);
+	p0 = r0 * a->w;
+	p1 = r1 * a->w;
+	rows = tile_rows(kk, p1 - p0, 1);
+	fill_bias(a->y + 4 * p0 * a->ldy, a->ldy, 4 * (p1 - p0), a->b,
+		  a->cout);
+	for (size_t q = p0; q < p1; q += rows) {
+		int m = p1 - q < (size_t)rows ? (int)(p1 - q) : rows;
 
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kk,
-			    a->cin, 1.0f, a->x + p0 * a->ldx, a->ldx, a->k,
-			    kk, 0.0f, tt, kk);
-		for (int r = 0; r < m; r++) {
-			size_t p = p0 + r, img = p / hw;
-			int rem = (int)(p % hw);
-			int iy = rem / a->w, ix = rem % a->w;
-			float *base = a->y + img * 4 * hw * a->ldy;
+			    a->cin, 1.0f, a->x + q * a->ldx, a->ldx, a->k, kk,
+			    0.0f, tt, kk);
+		upconv_scatter(a, tt, kk, q, m, 3, r0);
+	}
+}
 
-			for (int ky = 0; ky < 3; ky++) {
-				int oy = 2 * iy - 1 + ky;
+static void
+upconv_fixup_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	int k3 = 3 * a->cout;
+	size_t r0, r1;
+	float *tt = pool.s[t].col;
+	int rows = (int)(pool.col_floats / k3);
 
-				if (oy < 0 || oy >= oh)
-					continue;
-				for (int kx = 0; kx < 3; kx++) {
-					int ox = 2 * ix - 1 + kx;
-					const float *s = tt + (size_t)r * kk
-						+ (ky * 3 + kx) * a->cout;
-					float *d;
+	share((size_t)a->n * a->h, t, nt, &r0, &r1);
+	if (r0 == r1 || r0 % a->h == 0)
+		return;
+	for (size_t q = r0 * a->w; q < (r0 + 1) * a->w; q += rows) {
+		size_t end = (r0 + 1) * a->w;
+		int m = end - q < (size_t)rows ? (int)(end - q) : rows;
 
-					if (ox < 0 || ox >= ow)
-						continue;
-					d = base + ((size_t)oy * ow + ox)
-						* a->ldy;
-					for (int c = 0; c < a->cout; c++)
-						d[c] += s[c];
-				}
-			}
-		}
+		/* the ky = 0 columns of the kernel only */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k3,
+			    a->cin, 1.0f, a->x + q * a->ldx, a->ldx, a->k,
+			    9 * a->cout, 0.0f, tt, k3);
+		upconv_scatter(a, tt, k3, q, m, 1, (size_t)-1);
 	}
 }
 
@@ -506,6 +550,8 @@ nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	run(upconv_forward_part, &a);
+	if (pool.n > 1)
+		run(upconv_fixup_part, &a);
 }
 
 static void
@@ -514,7 +560,7 @@ upconv_backward_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n * a->h * a->w;
 	int kk = 9 * a->cout;
-	int rows = tile_rows(kk);
+	int rows = tile_rows(kk, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
 	float *col = pool.s[t].col, *dk, *db;
 

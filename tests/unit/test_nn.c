@@ -355,44 +355,66 @@ test_gradients(void)
 	lcase_free(&c);
 }
 
+/* Several threads agree with one (to rounding: GEMM tiles differ) and
+ * with themselves (bit for bit), for each layer and for one image whose
+ * rows the threads share. */
 static void
-test_conv_threads(void)
+test_threads(void)
 {
-	struct lcase c = lcase_new(CONV3, 3, 9, 7, 5, 6, 1);
-	float *y1 = xmalloc(c.ny * sizeof(float));
-	float *dk1 = xmalloc(c.nk * sizeof(float));
-	double dmax = 0;
-	int same = 1;
+	const char *names[] = { "conv3x3", "upconv", "conv1x1", "maxpool" };
+	int kinds[] = { CONV3, UPCONV, CONV1, MAXPOOL };
 
-	lforward(&c);
-	lbackward(&c);
-	memcpy(y1, c.y, c.ny * sizeof(float));
-	memcpy(dk1, c.dk, c.nk * sizeof(float));
-	nn_set_threads(2);
-	float *dk2 = xcalloc(c.nk, sizeof(float));
+	for (int kind = 0; kind < 4; kind++)
+		for (int n = 1; n <= 3; n += 2) {
+			struct lcase c = lcase_new(kinds[kind], n, 10, 6, 5,
+						   kinds[kind] == MAXPOOL ? 5
+						   : 6, 1);
+			float *y1 = xmalloc(c.ny * sizeof(float));
+			float *dx1 = xmalloc(c.nx * sizeof(float));
+			float *dk1 = zerov(c.nk), *y2 = zerov(c.ny);
+			float *dx2 = zerov(c.nx), *dk2 = zerov(c.nk);
+			double d = 0;
+			int same = 1;
 
-	for (int rep = 0; rep < 2; rep++) {
-		memset(c.dk, 0, c.nk * sizeof(float));
-		lforward(&c);
-		lbackward(&c);
-		if (rep == 1 && memcmp(dk2, c.dk, c.nk * sizeof(float)) != 0)
-			same = 0;
-		memcpy(dk2, c.dk, c.nk * sizeof(float));
-	}
-	for (size_t i = 0; i < c.nk; i++) {
-		double d = fabs(dk1[i] - c.dk[i]);
-
-		dmax = d > dmax ? d : dmax;
-	}
-	free(dk2);
-	tap_ok(memcmp(y1, c.y, c.ny * sizeof(float)) == 0,
-	       "conv3x3 forward: 2 threads give the same bits as 1");
-	tap_ok(dmax < 1e-5 && same, "conv3x3 backward: 2 threads agree with 1 "
-	       "(max diff %.2g) and with themselves", dmax);
-	nn_set_threads(1);
-	free(y1);
-	free(dk1);
-	lcase_free(&c);
+			lforward(&c);
+			lbackward(&c);
+			memcpy(y1, c.y, c.ny * sizeof(float));
+			memcpy(dx1, c.dx, c.nx * sizeof(float));
+			memcpy(dk1, c.dk, c.nk * sizeof(float));
+			for (int nt = 2; nt <= 3; nt++) {
+				nn_set_threads(nt);
+				for (int rep = 0; rep < 2; rep++) {
+					memset(c.dk, 0, c.nk * sizeof(float));
+					memset(c.db, 0, c.cout * sizeof(float));
+					lforward(&c);
+					lbackward(&c);
+					if (rep == 1 && (memcmp(y2, c.y, c.ny * sizeof(float))
+					    || memcmp(dx2, c.dx, c.nx * sizeof(float))
+					    || memcmp(dk2, c.dk, c.nk * sizeof(float))))
+						same = 0;
+					memcpy(y2, c.y, c.ny * sizeof(float));
+					memcpy(dx2, c.dx, c.nx * sizeof(float));
+					memcpy(dk2, c.dk, c.nk * sizeof(float));
+				}
+				for (size_t i = 0; i < c.ny; i++)
+					d = fmax(d, fabs(y1[i] - c.y[i]));
+				for (size_t i = 0; i < c.nx; i++)
+					d = fmax(d, fabs(dx1[i] - c.dx[i]));
+				for (size_t i = 0; i < c.nk; i++)
+					d = fmax(d, fabs(dk1[i] - c.dk[i]));
+			}
+			nn_set_threads(1);
+			tap_ok(d < 1e-5 && same, "%s, %d image(s): 2 and 3 "
+			       "threads agree with 1 (max diff %.2g) and with "
+			       "themselves", names[kind], n, d);
+			free(y1);
+			free(dx1);
+			free(dk1);
+			free(y2);
+			free(dx2);
+			free(dk2);
+			lcase_free(&c);
+		}
 }
 
 static void
@@ -661,7 +683,7 @@ main(int argc, char **argv)
 	test_upconv_forward();
 	test_conv1x1_forward();
 	test_gradients();
-	test_conv_threads();
+	test_threads();
 	test_maxpool_routing();
 	test_masks();
 	test_bce();
