@@ -292,3 +292,79 @@ out:
 	fclose(f);
 	return status;
 }
+
+int
+pngio_write(FILE *f, const struct image *img, char *err, size_t errsize)
+{
+	struct ctx *c = xcalloc(1, sizeof *c);
+	png_structp png;
+	png_infop info;
+	int wide = img->maxval > 255, status = -1;
+	unsigned target = wide ? 65535 : 255;
+	size_t row_samples = (size_t)img->width * img->depth;
+	int color;
+
+	switch (img->depth) {
+	case 1: color = PNG_COLOR_TYPE_GRAY; break;
+	case 2: color = PNG_COLOR_TYPE_GRAY_ALPHA; break;
+	case 3: color = PNG_COLOR_TYPE_RGB; break;
+	case 4: color = PNG_COLOR_TYPE_RGB_ALPHA; break;
+	default:
+		snprintf(err, errsize, "depth %d cannot be written as PNG",
+			 img->depth);
+		free(c);
+		return -1;
+	}
+	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, on_error,
+				      on_warning);
+	info = png ? png_create_info_struct(png) : NULL;
+	if (!info) {
+		snprintf(err, errsize, "out of memory");
+		png_destroy_write_struct(&png, NULL);
+		free(c);
+		return -1;
+	}
+	c->raster = xmalloc(row_samples * (wide ? 2 : 1));
+	if (setjmp(png_jmpbuf(png))) {
+		/* libpng's fwrite callback fails with "Write Error"; the
+		 * stream's errno says why. */
+		if (ferror(f) && errno)
+			snprintf(err, errsize, "%s", strerror(errno));
+		else
+			snprintf(err, errsize, "%s",
+				 c->msg[0] ? c->msg : "write error");
+		goto done;
+	}
+	png_init_io(png, f);
+	png_set_IHDR(png, info, (png_uint_32)img->width,
+		     (png_uint_32)img->height, wide ? 16 : 8, color,
+		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+		     PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (int y = 0; y < img->height; y++) {
+		const uint16_t *in = img->data + (size_t)y * row_samples;
+		for (size_t i = 0; i < row_samples; i++) {
+			uint32_t s = in[i] < img->maxval ? in[i] : img->maxval;
+			unsigned v = (unsigned)((s * target + img->maxval / 2) /
+						img->maxval);
+			if (wide) {
+				c->raster[2 * i] = (unsigned char)(v >> 8);
+				c->raster[2 * i + 1] = (unsigned char)v;
+			} else {
+				c->raster[i] = (unsigned char)v;
+			}
+		}
+		png_write_row(png, c->raster);
+	}
+	png_write_end(png, NULL);
+	if (fflush(f) != 0 || ferror(f)) {
+		snprintf(err, errsize, "%s", strerror(errno));
+		goto done;
+	}
+	status = 0;
+done:
+	png_destroy_write_struct(&png, &info);
+	free(c->raster);
+	free(c);
+	return status;
+}

@@ -48,4 +48,11 @@ int pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
 		  int *mask_width, int *mask_height, char *err,
 		  size_t errsize);
 
+/* Write img (GRAYSCALE, RGB, or their *_MASK and *_ALPHA forms as gray +
+ * alpha or RGBA) to f as a PNG of 8 bits (maxval 255 and below, rescaled
+ * when not 255) or 16 bits (maxval above 255, rescaled to 65535). A mask
+ * or alpha channel becomes the PNG's alpha channel. Returns 0, or -1 with
+ * a one-line message in err. Prints nothing. */
+int pngio_write(FILE *f, const struct image *img, char *err, size_t errsize);
+
 #endif

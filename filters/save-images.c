@@ -1,0 +1,245 @@
+/* save-images: write each image of a stream to its own file, named by id. */
+#define _GNU_SOURCE /* tdestroy */
+#include <errno.h>
+#include <getopt.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pamio.h"
+#include "pngio.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: save-images --dir DIR [--format png|pam] [--suffix S] [FILE]\n"
+	"Write each image of a PAM stream (FILE or stdin) to DIR/ID.png (or\n"
+	".pam), ID being the image's id, or its index in the stream (1, 2, ...)\n"
+	"when it has none; print the file names, one per line.\n"
+	"  -d, --dir DIR      folder of the files (must exist)\n"
+	"  -f, --format F     png (default) or pam\n"
+	"  -s, --suffix S     add S to each name before the extension\n"
+	"  -h, --help         show this help and exit\n"
+	"  -V, --version      show the version and exit\n";
+
+/* A name saved so far, to refuse a second image of the same name. */
+struct saved {
+	char *base;
+	int index;
+};
+
+/* The temporary file being written, removed at exit if it is still there
+ * (a write that dies inside pamio_write leaves no stray file). */
+static char *pending_tmp;
+
+static void
+remove_pending(void)
+{
+	if (pending_tmp)
+		unlink(pending_tmp);
+}
+
+/* An id becomes a file name only when it cannot leave the folder, hide or
+ * need quoting: 1 to 200 printable ASCII characters other than space and
+ * '/', not starting with '.'. */
+static int
+safe_name(const char *id)
+{
+	if (!id[0] || id[0] == '.' || strlen(id) > 200)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (*p == '/' || *p < 0x21 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
+static void
+free_saved(void *p)
+{
+	free(((struct saved *)p)->base);
+	free(p);
+}
+
+static int
+compare_saved(const void *a, const void *b)
+{
+	return strcmp(((const struct saved *)a)->base,
+		      ((const struct saved *)b)->base);
+}
+
+/* pamio_write dies on a write error without naming the file: write the
+ * image to memory first, then to f. Returns 0, or -1 with errno set. */
+static int
+write_pam(FILE *f, const struct image *img)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&buf, &size);
+	int status = 0;
+
+	if (!mem)
+		die("out of memory");
+	pamio_write(mem, img);
+	if (fclose(mem) != 0)
+		die("out of memory");
+	if (fwrite(buf, 1, size, f) != size || fflush(f) != 0)
+		status = -1;
+	free(buf);
+	return status;
+}
+
+/* Write img to path through a temporary file in the same folder renamed
+ * at the end, so that a failed write leaves no half file under the final
+ * name and an existing file is replaced at once. */
+static void
+save(const char *path, const struct image *img, int png, mode_t mode)
+{
+	char err[256];
+	size_t n = strlen(path) + 8;
+	FILE *f;
+	int fd, saved;
+
+	pending_tmp = xmalloc(n);
+	snprintf(pending_tmp, n, "%s.XXXXXX", path);
+	fd = mkstemp(pending_tmp);
+	if (fd < 0) {
+		free(pending_tmp);
+		pending_tmp = NULL;
+		die("%s:", path);
+	}
+	if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb")))
+		die("%s:", path);
+	if (png) {
+		if (pngio_write(f, img, err, sizeof err) != 0)
+			die("%s: %s", path, err);
+	} else if (write_pam(f, img) != 0) {
+		die("%s:", path);
+	}
+	if (fclose(f) != 0 || rename(pending_tmp, path) != 0) {
+		saved = errno;
+		unlink(pending_tmp);
+		errno = saved;
+		die("%s:", path);
+	}
+	free(pending_tmp);
+	pending_tmp = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"format", required_argument, NULL, 'f'},
+		{"suffix", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *suffix = "", *path = "-";
+	char *dir = NULL;
+	int png = 1, c;
+	size_t len;
+	mode_t mask;
+	struct pamio_reader *r;
+	struct image img = {0};
+	struct stat st;
+	void *names = NULL;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":d:f:s:hV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'd':
+			free(dir);
+			dir = xstrdup(optarg);
+			break;
+		case 'f':
+			if (strcmp(optarg, "png") == 0)
+				png = 1;
+			else if (strcmp(optarg, "pam") == 0)
+				png = 0;
+			else
+				die_usage("--format: '%s' is not png or pam",
+					  optarg);
+			break;
+		case 's':
+			suffix = optarg;
+			if (strchr(suffix, '/'))
+				die_usage("--suffix: '%s' holds a '/'", suffix);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("save-images unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option %s needs a value", argv[optind - 1]);
+		default:
+			die_usage("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (!dir)
+		die_usage("--dir is required");
+	if (argc - optind > 1)
+		die_usage("too many operands");
+	if (argc - optind == 1)
+		path = argv[optind];
+	if (stat(dir, &st) != 0)
+		die("%s:", dir);
+	if (!S_ISDIR(st.st_mode))
+		die("%s: not a folder", dir);
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+	/* mkstemp makes 0600 files; give the saved images the mode a plain
+	 * creat() would. */
+	mask = umask(0);
+	umask(mask);
+	atexit(remove_pending);
+
+	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
+	while (pamio_read(r, &img)) {
+		char index[32], *name;
+		const char *base = img.id;
+		struct saved *s, **found;
+		size_t n;
+
+		if (!base) {
+			snprintf(index, sizeof index, "%d", pamio_count(r));
+			base = index;
+		} else if (!safe_name(base)) {
+			die("%s: image %d: id '%.200s' is not a safe file name",
+			    pamio_name(r), pamio_count(r), base);
+		}
+		s = xmalloc(sizeof *s);
+		s->base = xstrdup(base);
+		s->index = pamio_count(r);
+		found = tsearch(s, &names, compare_saved);
+		if (!found)
+			die("out of memory");
+		if (*found != s)
+			die("%s: image %d: name '%s' already used by image %d",
+			    pamio_name(r), pamio_count(r), base,
+			    (*found)->index);
+		n = strlen(dir) + strlen(base) + strlen(suffix) + 6;
+		name = xmalloc(n);
+		snprintf(name, n, "%s%s%s%s.%s",
+			 strcmp(dir, "/") == 0 ? "" : dir, "/", base, suffix,
+			 png ? "png" : "pam");
+		save(name, &img, png, 0666 & ~mask);
+		printf("%s\n", name);
+		free(name);
+		image_free(&img);
+	}
+	pamio_close(r);
+	tdestroy(names, free_saved);
+	free(dir);
+	close_stdout();
+	return 0;
+}

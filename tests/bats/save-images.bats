@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# save-images: each image of a stream to DIR/ID.png or .pam.
+
+load helpers
+source "$FIXTURES/score-pam.bash"
+
+# raster FILE N: the last N bytes of FILE as decimal numbers on one line.
+raster() {
+	tail -c "$2" "$1" | od -An -tu1 -v | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
+}
+
+@test "PNG files hold the pixels of the images, named by id, names printed" {
+	mkdir "$TMP/out"
+	{
+		pam 3 2 255 GRAYSCALE id=g 0 1 127 128 254 255
+		pam 2 1 255 RGB id=c 255 0 0 1 2 3
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_success
+	assert_output "$TMP/out/g.png"$'\n'"$TMP/out/c.png"
+	run ls "$TMP/out"
+	assert_output $'c.png\ng.png'
+	# Decoded by Netpbm, the PNG files equal the images converted by Netpbm.
+	pamsplit "$TMP/in.pam" "$TMP/in-%d.pam"
+	pamtopnm "$TMP/in-0.pam" >"$TMP/want"
+	pngtopam "$TMP/out/g.png" | cmp - "$TMP/want"
+	pamtopnm "$TMP/in-1.pam" >"$TMP/want"
+	pngtopam "$TMP/out/c.png" | cmp - "$TMP/want"
+	run raster "$TMP/want" 6
+	assert_output "255 0 0 1 2 3"
+	run file -b "$TMP/out/g.png"
+	assert_output --partial "8-bit grayscale"
+}
+
+@test "16-bit input: a 16-bit PNG with every value exact" {
+	mkdir "$TMP/out"
+	pam 3 2 65535 GRAYSCALE id=p 0 1 32767 32768 65534 65535 >"$TMP/in.pam"
+	save-images --dir "$TMP/out" <"$TMP/in.pam"
+	run file -b "$TMP/out/p.png"
+	assert_output --partial "16-bit grayscale"
+	pngtopam "$TMP/out/p.png" >"$TMP/got"
+	run head -c 13 "$TMP/got"
+	assert_output $'P5\n3 2\n65535'
+	run raster "$TMP/got" 12
+	assert_output "0 0 0 1 127 255 128 0 255 254 255 255"
+	pamtopnm "$TMP/in.pam" | cmp - "$TMP/got"
+	# numpy reads the same values back from pngtopam.
+	run "$REFPY" -c '
+import sys, numpy as np
+d = open(sys.argv[1], "rb").read()
+print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
+	assert_output "[0, 1, 32767, 32768, 65534, 65535]"
+}
+
+@test "other maxvals are rescaled: 1 to 0/255, 1000 to 16 bits" {
+	mkdir "$TMP/out"
+	{
+		pam 2 1 1 GRAYSCALE id=m 0 1
+		pam 3 1 1000 GRAYSCALE id=k 0 500 1000
+		pam 2 1 100 RGB id=r 0 50 100 1 2 3
+	} | save-images --dir "$TMP/out"
+	run raster <(pngtopam "$TMP/out/m.png") 2
+	assert_output "0 255"
+	run raster <(pngtopam "$TMP/out/k.png") 6
+	assert_output "0 0 128 0 255 255"
+	# 50 * 255 / 100 = 127.5 rounds to 128; 1 -> 2.55 -> 3, 3 -> 7.65 -> 8
+	run raster <(pngtopam "$TMP/out/r.png") 6
+	assert_output "0 128 255 3 5 8"
+}
+
+@test "samples with a mask: the mask becomes the alpha channel" {
+	mkdir "$TMP/out"
+	{
+		pam 2 1 255 GRAYSCALE_MASK id=g 10 0 20 255
+		pam 2 1 255 RGB_MASK id=c 1 2 3 255 4 5 6 0
+	} | save-images --dir "$TMP/out"
+	run file -b "$TMP/out/g.png"
+	assert_output --partial "gray+alpha"
+	run file -b "$TMP/out/c.png"
+	assert_output --partial "RGBA"
+	run bash -c 'pngtopam -alphapam "$1" | grep -a TUPLTYPE' _ "$TMP/out/g.png"
+	assert_output "TUPLTYPE GRAYSCALE_ALPHA"
+	run raster <(pngtopam -alphapam "$TMP/out/g.png") 4
+	assert_output "10 0 20 255"
+	run raster <(pngtopam -alphapam "$TMP/out/c.png") 8
+	assert_output "1 2 3 255 4 5 6 0"
+}
+
+@test "an image without an id is named by its index; --suffix" {
+	mkdir "$TMP/out"
+	{
+		pam 1 1 255 GRAYSCALE id=a 1
+		pam 1 1 255 GRAYSCALE 2
+		pam 1 1 255 GRAYSCALE id=c 3
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out/" --suffix _mask "$TMP/in.pam"
+	assert_success
+	assert_output "$TMP/out/a_mask.png"$'\n'"$TMP/out/2_mask.png"$'\n'"$TMP/out/c_mask.png"
+	run ls -A "$TMP/out"
+	assert_output $'2_mask.png\na_mask.png\nc_mask.png'
+	run raster <(pngtopam "$TMP/out/2_mask.png") 1
+	assert_output 2
+}
+
+@test "--format pam: files byte-identical to the images, comments kept" {
+	mkdir "$TMP/out"
+	in="$FIXTURES/train-16.pam"
+	save-images --dir "$TMP/out" --format pam "$in" >"$TMP/list"
+	run wc -l <"$TMP/list"
+	assert_output "$(pamfile -allimages "$in" | grep -c Image)"
+	xargs -d '\n' cat <"$TMP/list" | cmp - "$in"
+	first=$(head -n 1 "$TMP/list")
+	run grep -a -c '^#id ' "$first"
+	assert_output 1
+	# A stream of 16-bit probability maps with an original size.
+	{
+		printf 'P7\n#id p\n#original-size 9x9\nWIDTH 1\nHEIGHT 1\nDEPTH 1\n'
+		printf 'MAXVAL 65535\nTUPLTYPE GRAYSCALE\nENDHDR\n\x12\x34'
+	} >"$TMP/p.pam"
+	save-images --dir "$TMP/out" --format pam "$TMP/p.pam"
+	cmp "$TMP/out/p.pam" "$TMP/p.pam"
+}
+
+@test "the files replace older ones and get the umask's permissions" {
+	mkdir "$TMP/out"
+	echo old >"$TMP/out/a.png"
+	pam 1 1 255 GRAYSCALE id=a 7 >"$TMP/in.pam"
+	(umask 027 && save-images --dir "$TMP/out" "$TMP/in.pam")
+	run raster <(pngtopam "$TMP/out/a.png") 1
+	assert_output 7
+	run stat -c %a "$TMP/out/a.png"
+	assert_output 640
+}
+
+@test "unsafe ids are refused: exit 1, one line, no file" {
+	mkdir "$TMP/out"
+	for id in ../x .hidden a/b "a b" ..; do
+		printf 'P7\n#id %s\nWIDTH 1\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n\x01' \
+			"$id" >"$TMP/in.pam"
+		run save-images --dir "$TMP/out" "$TMP/in.pam"
+		assert_failure 1
+		assert_one_error_line save-images
+		assert_output --partial "image 1: id '$id' is not a safe file name"
+	done
+	run ls -A "$TMP/out"
+	assert_output ""
+	[[ ! -e $TMP/x.png ]]
+}
+
+@test "two images of the same name: the second is refused, the first kept" {
+	mkdir "$TMP/out"
+	{
+		pam 1 1 255 GRAYSCALE id=a 1
+		pam 1 1 255 GRAYSCALE id=a 2
+	} >"$TMP/in.pam"
+	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/in.pam: image 2: name 'a' already used by image 1"
+	run cat "$TMP/list"
+	assert_output "$TMP/out/a.png"
+	run raster <(pngtopam "$TMP/out/a.png") 1
+	assert_output 1
+	# An id equal to the index of an image without an id.
+	{
+		pam 1 1 255 GRAYSCALE 1
+		pam 1 1 255 GRAYSCALE id=1 2
+	} >"$TMP/in.pam"
+	run bash -c 'save-images --dir "$1" "$2" >/dev/null' _ "$TMP/out" "$TMP/in.pam"
+	assert_failure 1
+	assert_output --partial "image 2: name '1' already used by image 1"
+}
+
+@test "usage errors: exit 2" {
+	run save-images </dev/null
+	assert_failure 2
+	assert_output --partial "--dir is required"
+	run save-images --dir "$TMP" --format jpeg </dev/null
+	assert_failure 2
+	run save-images --dir "$TMP" --suffix a/b </dev/null
+	assert_failure 2
+	run save-images --dir "$TMP" a b
+	assert_failure 2
+	run save-images --dir "$TMP" --bogus </dev/null
+	assert_failure 2
+	run save-images --dir
+	assert_failure 2
+}
+
+@test "--help and --version" {
+	run save-images --help
+	assert_success
+	assert_line --index 0 --partial "usage: save-images --dir DIR"
+	assert_output --partial "--suffix"
+	assert_output --partial "--format"
+	run save-images --version
+	assert_success
+	assert_output --regexp '^save-images unetpipe [0-9]'
+}
+
+@test "a --dir that does not exist or is a file: exit 1, one line" {
+	run save-images --dir "$TMP/nope" </dev/null
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/nope: No such file or directory"
+	touch "$TMP/file"
+	run save-images --dir "$TMP/file" </dev/null
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output --partial "not a folder"
+}
+
+@test "a stream that is not images: exit 1, one line" {
+	mkdir "$TMP/out"
+	echo hello >"$TMP/in.txt"
+	run save-images --dir "$TMP/out" "$TMP/in.txt"
+	assert_failure 1
+	assert_one_error_line save-images
+	run save-images --dir "$TMP/out" "$TMP/none.pam"
+	assert_failure 1
+	assert_one_error_line save-images
+}
+
+@test "empty input: no file, nothing printed, exit 0" {
+	mkdir "$TMP/out"
+	run save-images --dir "$TMP/out" </dev/null
+	assert_success
+	assert_output ""
+	run ls -A "$TMP/out"
+	assert_output ""
+}
+
+@test "truncated stream: earlier images saved, exit 1, no temporary file" {
+	mkdir "$TMP/out"
+	{
+		pam 2 1 255 GRAYSCALE id=a 1 2
+		pam 2 1 255 GRAYSCALE id=b 3 4 | head -c -1
+	} >"$TMP/in.pam"
+	for fmt in png pam; do
+		run bash -c 'save-images --dir "$1" --format "$2" "$3" >"$4"' \
+			_ "$TMP/out" "$fmt" "$TMP/in.pam" "$TMP/list"
+		assert_failure 1
+		assert_one_error_line save-images
+		assert_output --partial "in.pam: image 2: "
+		run cat "$TMP/list"
+		assert_output "$TMP/out/a.$fmt"
+	done
+	run ls -A "$TMP/out"
+	assert_output $'a.pam\na.png'
+}
+
+@test "a write error on a file: exit 1 naming it, no temporary file left" {
+	mkdir "$TMP/out"
+	"$REFPY" -c '
+import sys, numpy as np
+v = np.random.default_rng(1).integers(0, 65536, 64 * 64, dtype=np.uint16)
+sys.stdout.buffer.write(b"P7\n#id big\nWIDTH 64\nHEIGHT 64\nDEPTH 1\nMAXVAL 65535\nTUPLTYPE GRAYSCALE\nENDHDR\n")
+sys.stdout.buffer.write(v.astype(">u2").tobytes())' >"$TMP/in.pam"
+	# Files of at most 4 KiB: an 8 KiB image cannot be written.
+	for fmt in png pam; do
+		run bash -c 'trap "" XFSZ; ulimit -f 4; save-images --dir "$1" --format "$2" "$3"' \
+			_ "$TMP/out" "$fmt" "$TMP/in.pam"
+		assert_failure 1
+		assert_one_error_line save-images
+		assert_output "save-images: $TMP/out/big.$fmt: File too large"
+	done
+	run ls -A "$TMP/out"
+	assert_output ""
+}
+
+@test "write error on stdout: exit 1, the files written" {
+	mkdir "$TMP/out"
+	pam 1 1 255 GRAYSCALE id=a 1 >"$TMP/in.pam"
+	run bash -c 'save-images --dir "$1" "$2" >/dev/full' _ "$TMP/out" "$TMP/in.pam"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output --partial "write error"
+	[[ -f $TMP/out/a.png ]]
+}
+
+@test "the man page's PAM round trip" {
+	mkdir "$TMP/samples"
+	cp "$FIXTURES/infer-sample.pam" "$TMP/all.pam"
+	cd "$TMP"
+	save-images --dir samples --format pam all.pam >list.txt
+	xargs -d '\n' cat <list.txt >again.pam
+	cmp all.pam again.pam
+	run cat list.txt
+	assert_output --regexp '^samples/[^/]+\.pam$'
+}
