@@ -288,3 +288,24 @@ sys.stdout.buffer.write(v.astype(">u2").tobytes())' >"$TMP/in.pam"
 	run cat list.txt
 	assert_output --regexp '^samples/[^/]+\.pam$'
 }
+
+@test "the man page's maps and masks side by side, with binarize" {
+	{
+		pam 2 1 65535 GRAYSCALE id=s1 65535 0
+		pam 2 1 65535 GRAYSCALE id=s2 13107 40000
+	} >"$TMP/probs.pam"
+	echo '{"best": {"threshold": 0.1, "f1": 1}}' >"$TMP/sweep.json"
+	cd "$TMP"
+	mkdir -p out
+	save-images --dir out --suffix _prob probs.pam >list
+	binarize --threshold-from sweep.json probs.pam |
+		save-images --dir out --suffix _mask >>list
+	run cat list
+	assert_output $'out/s1_prob.png\nout/s2_prob.png\nout/s1_mask.png\nout/s2_mask.png'
+	run raster <(pngtopam out/s2_prob.png) 4
+	assert_output "51 51 156 64"
+	run raster <(pngtopam out/s2_mask.png) 2
+	assert_output "255 255"
+	run raster <(pngtopam out/s1_mask.png) 2
+	assert_output "255 0"
+}
