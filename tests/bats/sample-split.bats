@@ -253,7 +253,8 @@ in.pam$'
 	done
 	assert_equal "$(ls -A "$TMP/out" | wc -l)" 2
 	kill -TERM "$pid"
-	run wait "$pid"
+	status=0
+	wait "$pid" || status=$?
 	assert_equal "$status" 143
 	run ls -A "$TMP/out"
 	assert_output ""
