@@ -17,14 +17,10 @@
 /* --threads default: the online processors, at most this many. */
 #define DEFAULT_MAX_THREADS 8
 
-/* Images (or tiles) whose network activations would take more than this
- * are inferred in tiles. */
-#define MEMORY_BUDGET ((double)(1u << 30))
 
 static const char usage_text[] =
-	"usage: unet-infer [--threads N] [--batch N] [--tile N] "
-	"[--resize[=WxH]] [--original-size]\n"
-	"                  [--quiet] MODEL [FILE]\n"
+	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
+	"                  [--resize[=WxH]] [--original-size] [--quiet] MODEL [FILE]\n"
 	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
 	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout.\n"
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
@@ -33,7 +29,10 @@ static const char usage_text[] =
 	"                       (default 1)\n"
 	"      --tile N         infer in N x N tiles with overlapping margins\n"
 	"                       (0: never tile; default: only images too large\n"
-	"                       for a 1 GiB memory budget)\n"
+	"                       for the memory budget)\n"
+	"      --memory MIB     memory budget for the network's activations, in\n"
+	"                       MiB (default 1024): larger images are tiled,\n"
+	"                       batches are cut\n"
 	"      --resize[=WxH]   resize each image to WxH for the network (default:\n"
 	"                       the model's training size), probabilities back to\n"
 	"                       the image's size\n"
@@ -44,8 +43,9 @@ static const char usage_text[] =
 
 static struct {
 	int threads, batch, tile, resize, rw, rh, original, quiet;
+	double budget; /* bytes */
 	const char *model, *input;
-} opt = { .batch = 1, .tile = -1 };
+} opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
 
 static struct unet *net;
 static int in_channels, multiple, margin;
@@ -99,7 +99,7 @@ work_bytes(int h, int w)
 static int
 batch_within_budget(int want, int h, int w)
 {
-	double fit = MEMORY_BUDGET / work_bytes(h, w);
+	double fit = opt.budget / work_bytes(h, w);
 
 	if (fit < 1)
 		return 1;
@@ -288,10 +288,10 @@ infer(struct job *j)
 	int ph = round_up(j->src->height, multiple);
 	int tile = opt.tile;
 
-	if (tile < 0 && work_bytes(ph, pw) > MEMORY_BUDGET) {
+	if (tile < 0 && work_bytes(ph, pw) > opt.budget) {
 		/* The largest tile inside the budget. */
 		tile = 2 * margin + multiple;
-		while (work_bytes(tile + multiple, tile + multiple) <= MEMORY_BUDGET)
+		while (work_bytes(tile + multiple, tile + multiple) <= opt.budget)
 			tile += multiple;
 	}
 	if (tile > 0 && (pw > tile || ph > tile)) {
@@ -343,6 +343,7 @@ parse_options(int argc, char **argv)
 		{ "tile", required_argument, NULL, 'T' },
 		{ "resize", optional_argument, NULL, 'r' },
 		{ "original-size", no_argument, NULL, 'o' },
+		{ "memory", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -372,6 +373,10 @@ parse_options(int argc, char **argv)
 			break;
 		case 'o':
 			opt.original = 1;
+			break;
+		case 'M':
+			opt.budget = (double)(1 << 20) *
+				     parse_long(optarg, 1, 1L << 20, "--memory");
 			break;
 		case 'q':
 			opt.quiet = 1;

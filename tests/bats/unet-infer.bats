@@ -34,11 +34,12 @@ setup() {
 	[[ -e $M ]] || skip "/usr/bin/python3 has no torch: no reference models"
 }
 
-# ref MODEL < in > out: the reference's probabilities, on the input padded
-# with zeros at the right and bottom to multiples of 4 and cropped back (the
-# reference itself needs multiples; on multiples this changes nothing).
+# ref MODEL [M] < in > out: the reference's probabilities, on the input
+# padded with zeros at the right and bottom to multiples of M (default 4)
+# and cropped back (the reference itself needs multiples; on multiples this
+# changes nothing).
 ref() {
-	tee "$TMP/ref-in.pam" | "${TOOL[@]}" pad 4 | "$REFPY" "$REFERENCE" infer "$1" |
+	tee "$TMP/ref-in.pam" | "${TOOL[@]}" pad "${2:-4}" | "$REFPY" "$REFERENCE" infer "$1" |
 		"${TOOL[@]}" crop "$TMP/ref-in.pam"
 }
 
@@ -71,6 +72,19 @@ ref() {
 	"$REFPY" "$REFERENCE" infer "$D" <"$BIG" >"$TMP/ref.pam"
 	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
 	assert_success
+}
+
+@test "tiny images: one cell of the network or less" {
+	# 1x1, 5x3 and 16x16 crops; the default model works in 16x16 cells.
+	for s in 1x1 5x3 16x16; do
+		pamcut -width "${s%x*}" -height "${s#*x}" "$BIG"
+	done | "${TOOL[@]}" pad 1 >"$TMP/tiny.pam"
+	ref "$D" 16 <"$TMP/tiny.pam" >"$TMP/ref.pam"
+	for t in 1 2; do
+		unet-infer --threads "$t" "$D" "$TMP/tiny.pam" >"$TMP/out.pam"
+		run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13 values
+		assert_success
+	done
 }
 
 @test "writes GRAYSCALE maxval 65535 maps of the images' sizes, ids and comments carried" {
@@ -111,6 +125,10 @@ ref() {
 		run "${TOOL[@]}" cmp "$TMP/tiled.pam" "$TMP/whole.pam" 1
 		assert_success
 	done
+	# Tiled automatically for a small memory budget.
+	unet-infer --memory 1 "$S" "$BIG" >"$TMP/tiled.pam"
+	run "${TOOL[@]}" cmp "$TMP/tiled.pam" "$TMP/whole.pam" 1
+	assert_success
 	# Non-multiple sizes, and images smaller than a tile.
 	cat "$BIG" "$RGB" | unet-infer --tile 0 "$S" >"$TMP/whole.pam"
 	cat "$BIG" "$RGB" | unet-infer --tile 68 --batch 4 "$S" >"$TMP/tiled.pam"
@@ -184,9 +202,12 @@ ref() {
 	assert_output "unet-infer: $GRAY: image 1: 1 channel, model expects 3"
 	cat "$RGB" "$GRAY" | unet-infer "$S" >"$TMP/out.pam" 2>"$TMP/err" && false
 	assert_equal "$(cat "$TMP/err")" "unet-infer: stdin: image 5: 1 channel, model expects 3"
-	# The four good images before it were written whole.
+	# The four good images before it were written whole, even in a batch.
 	run "${TOOL[@]}" info <"$TMP/out.pam"
 	assert_equal "${#lines[@]}" 4
+	cat "$RGB" "$RGB" "$GRAY" | unet-infer --batch 8 "$S" >"$TMP/out.pam" 2>"$TMP/err" && false
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_equal "${#lines[@]}" 8
 	run unet-infer "$G" <"$SAMPLE"
 	assert_output "unet-infer: stdin: image 1: 3 channels, model expects 1"
 }
@@ -245,6 +266,8 @@ ref() {
 	assert_failure 2
 	run unet-infer --tile -1 "$S"
 	assert_failure 2
+	run unet-infer --memory 0 "$S"
+	assert_failure 2
 	run unet-infer "$S" "$RGB" extra
 	assert_failure 2
 	run unet-infer --threads
@@ -256,7 +279,7 @@ ref() {
 	run unet-infer --help
 	assert_success
 	assert_line --index 0 --partial "usage: unet-infer"
-	for opt in --threads --batch --tile --resize --original-size --quiet; do
+	for opt in --threads --batch --tile --memory --resize --original-size --quiet; do
 		assert_output --partial -- "$opt"
 	done
 	run unet-infer --version
