@@ -634,6 +634,32 @@ nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
 	run(conv1x1_forward_part, &a);
 }
 
+/* The backward of a 1x1 convolution to one channel (the output layer) for
+ * pixels lo .. hi-1, as plain loops: GEMMs of width 1 are slow. */
+static void
+conv1x1_backward_one(const struct conv_args *a, size_t lo, size_t hi,
+		     float *restrict dk, float *restrict db)
+{
+	int cin = a->cin;
+	float sb = 0;
+
+	for (size_t p = lo; p < hi; p++) {
+		float g = a->dy[p * a->lddy];
+		const float *restrict x = a->x + p * a->ldx;
+
+		sb += g;
+		for (int c = 0; c < cin; c++)
+			dk[c] += g * x[c];
+		if (!a->dx)
+			continue;
+		float *restrict d = a->dx + p * a->lddx;
+
+		for (int c = 0; c < cin; c++)
+			d[c] = !a->mask || x[c] > 0 ? g * a->k[c] : 0;
+	}
+	db[0] += sb;
+}
+
 static void
 conv1x1_backward_part(void *arg, int t, int nt)
 {
@@ -646,6 +672,10 @@ conv1x1_backward_part(void *arg, int t, int nt)
 	share(npix, t, nt, &lo, &hi);
 	if (hi == lo)
 		return;
+	if (a->cout == 1) {
+		conv1x1_backward_one(a, lo, hi, dk, db);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cout, a->cin,
 		    (int)(hi - lo), 1.0f, a->dy + lo * a->lddy, a->lddy,
 		    a->x + lo * a->ldx, a->ldx, 1.0f, dk, a->cin);
@@ -823,12 +853,14 @@ bce_part(void *arg, int t, int nt)
 	share(a->npix, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		double v = a->x[i], y = a->t[i];
-		/* softplus(-v) = log(1 + exp(-v)), without overflow */
-		double sp = log1p(exp(-fabs(v))) + (v < 0 ? -v : 0);
+		/* softplus(-v) = log(1 + exp(-v)) and sigmoid(v), without
+		 * overflow, from one exponential */
+		double e = exp(-fabs(v));
+		double sp = log1p(e) + (v < 0 ? -v : 0);
 
 		sum += (1 - y) * v + (1 + (pw - 1) * y) * sp;
 		if (a->dx) {
-			double s = 1 / (1 + exp(-v));
+			double s = v >= 0 ? 1 / (1 + e) : e / (1 + e);
 
 			a->dx[i] = (float)(((1 - y) * s - pw * y * (1 - s)))
 				   * scale;

@@ -340,6 +340,9 @@ test_gradients(void)
 	c = lcase_new(CONV1, 2, 4, 4, 5, 2, 1);
 	check_layer("conv1x1", &c, 1e-1, 1e-3);
 	lcase_free(&c);
+	c = lcase_new(CONV1, 2, 4, 4, 5, 1, 1);
+	check_layer("conv1x1 (5 -> 1)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
 
 	/* Piecewise linear: keep the inputs away from the kinks. */
 	c = lcase_new(RELU, 2, 4, 4, 3, 3, 1);
@@ -348,9 +351,15 @@ test_gradients(void)
 	check_layer("relu", &c, 1e-2, 1e-3);
 	lcase_free(&c);
 	c = lcase_new(MAXPOOL, 2, 6, 4, 3, 3, 1);
-	/* distinct values at least 0.05 apart in every window */
+	/* distinct values, at least 0.05 apart */
+	int *perm = xmalloc(c.nx * sizeof *perm);
+
 	for (size_t i = 0; i < c.nx; i++)
-		c.x[i] = (float)(rng_below(&rng, 1000) * 0.05);
+		perm[i] = (int)i;
+	rng_shuffle(&rng, perm, (int)c.nx);
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = (float)(perm[i] * 0.05);
+	free(perm);
 	check_layer("maxpool", &c, 1e-2, 1e-3);
 	lcase_free(&c);
 }
@@ -498,6 +507,25 @@ test_masks(void)
 			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
 				ok1 = 0;
 	tap_ok(ok1, "conv1x1 backward with mask = ReLU backward of dx");
+	lcase_free(&c);
+
+	c = lcase_new(CONV1, 2, 3, 3, 4, 1, 1);
+	for (size_t i = 0; i < c.nx; i++)
+		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
+	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	memcpy(plain, c.dx, c.nx * sizeof(float));
+	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
+			 c.cin);
+	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	ok1 = 1;
+	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
+		for (int i = 0; i < c.cin; i++)
+			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
+				ok1 = 0;
+	tap_ok(ok1, "conv1x1 to one channel: backward with mask = ReLU "
+	       "backward of dx");
 	free(plain);
 	lcase_free(&c);
 }
