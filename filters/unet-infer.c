@@ -17,7 +17,6 @@
 /* --threads default: the online processors, at most this many. */
 #define DEFAULT_MAX_THREADS 8
 
-
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
 	"                  [--resize[=WxH]] [--original-size] [--quiet] MODEL [FILE]\n"
@@ -234,9 +233,9 @@ window_start(int core, int tile, int pn)
 
 /* Infer one image in tiles of `tile` x `tile` (fewer where the padded
  * image is smaller), batching tiles. Each tile's output is kept only in
- * its core, at least `margin` pixels from any tile edge that is not an
- * edge of the image, so that the result matches whole-image inference
- * to within the margin's effect. */
+ * its core, at least `margin` pixels (the receptive field's radius) from
+ * any tile edge that is not an edge of the image, and tiles start at
+ * multiples of the pooling cell: the result is whole-image inference's. */
 static void
 infer_tiled(struct job *j, int tile)
 {
@@ -319,19 +318,15 @@ static int
 meta_side(json_t *meta, const char *key)
 {
 	const char *s = json_string_value(json_object_get(meta, key));
-	long v = 0;
+	size_t len;
 
 	if (!s)
 		die("%s: no %s in its metadata: give --resize=WxH", opt.model, key);
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9' || v > PAMIO_MAX_SIDE)
-			break;
-		v = v * 10 + (*p - '0');
-	}
-	if (!s[0] || strspn(s, "0123456789") != strlen(s) || s[0] == '0' ||
-	    v > PAMIO_MAX_SIDE)
+	len = strlen(s);
+	if (len == 0 || len > 5 || strspn(s, "0123456789") != len ||
+	    s[0] == '0' || atoi(s) > PAMIO_MAX_SIDE)
 		die("%s: metadata %s \"%s\" is not a size", opt.model, key, s);
-	return (int)v;
+	return atoi(s);
 }
 
 static void
@@ -420,6 +415,7 @@ main(int argc, char **argv)
 		die("%s: %s", opt.model, err);
 	in_channels = unet_get_config(net)->in_channels;
 	multiple = unet_multiple(net);
+	/* The receptive field's radius is 8 * multiple - 6 pixels. */
 	margin = 8 * multiple;
 	if (opt.resize && opt.rw == 0) {
 		opt.rw = meta_side(meta, "input_width");

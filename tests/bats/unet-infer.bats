@@ -173,6 +173,10 @@ ref() {
 	assert_failure 1
 	assert_one_error_line unet-infer
 	assert_output "unet-infer: $M: no input_width in its metadata: give --resize=WxH"
+	"${TOOL[@]}" sharpen 1 "$M" "$TMP/bad.safetensors" input_width=32 input_height=032
+	run unet-infer --resize "$TMP/bad.safetensors" "$RGB"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/bad.safetensors: metadata input_height \"032\" is not a size"
 }
 
 @test "--original-size writes at the recorded size, others at their own" {
