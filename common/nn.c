@@ -655,7 +655,10 @@ conv1x1_backward_one(const struct conv_args *a, size_t lo, size_t hi,
 		float *restrict d = a->dx + p * a->lddx;
 
 		for (int c = 0; c < cin; c++)
-			d[c] = !a->mask || x[c] > 0 ? g * a->k[c] : 0;
+			d[c] = g * a->k[c];
+		if (a->mask)
+			for (int c = 0; c < cin; c++)
+				d[c] = x[c] > 0 ? d[c] : 0;
 	}
 	db[0] += sb;
 }
@@ -784,6 +787,38 @@ nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
 	run(maxpool_forward_part, &a);
 }
 
+/* One window of the max-pool backward, over c channels, branch-free so
+ * that it vectorises (the first maximum wins, as in the forward pass; dx
+ * is kept only where x > lim). Comparisons of floats may trap, and
+ * compiled by the standard rules they stay branches; they do not trap
+ * here, on ReLU outputs and finite values. */
+static void __attribute__((optimize("no-trapping-math")))
+pool_window_backward(const float *restrict x0, const float *restrict x1,
+		     const float *restrict x2, const float *restrict x3,
+		     const float *restrict g, float *restrict d0,
+		     float *restrict d1, float *restrict d2,
+		     float *restrict d3, int c, float lim)
+{
+	for (int ch = 0; ch < c; ch++) {
+		float m01 = x1[ch] > x0[ch] ? x1[ch] : x0[ch];
+		float m012 = x2[ch] > m01 ? x2[ch] : m01;
+		/* hand g down the candidates, the last first */
+		float r = g[ch];
+		float v3 = x3[ch] > m012 ? r : 0;
+		float v2, v1;
+
+		r = x3[ch] > m012 ? 0 : r;
+		v2 = x2[ch] > m01 ? r : 0;
+		r = x2[ch] > m01 ? 0 : r;
+		v1 = x1[ch] > x0[ch] ? r : 0;
+		r = x1[ch] > x0[ch] ? 0 : r;
+		d0[ch] = x0[ch] > lim ? d0[ch] + r : 0;
+		d1[ch] = x1[ch] > lim ? d1[ch] + v1 : 0;
+		d2[ch] = x2[ch] > lim ? d2[ch] + v2 : 0;
+		d3[ch] = x3[ch] > lim ? d3[ch] + v3 : 0;
+	}
+}
+
 static void
 maxpool_backward_part(void *arg, int t, int nt)
 {
@@ -797,36 +832,16 @@ maxpool_backward_part(void *arg, int t, int nt)
 		for (int ox = 0; ox < ow; ox++) {
 			size_t p = (2 * r) * a->w + 2 * ox;
 			size_t off[4] = { p, p + 1, p + a->w, p + a->w + 1 };
-			const float *g = a->dy + (r * ow + ox) * a->lddy;
 
-			const float *x0 = a->x + off[0] * a->ldx;
-			const float *x1 = a->x + off[1] * a->ldx;
-			const float *x2 = a->x + off[2] * a->ldx;
-			const float *x3 = a->x + off[3] * a->ldx;
-			float *d0 = a->dx + off[0] * a->lddx;
-			float *d1 = a->dx + off[1] * a->lddx;
-			float *d2 = a->dx + off[2] * a->lddx;
-			float *d3 = a->dx + off[3] * a->lddx;
-
-			/* branch-free so that it vectorises: the first
-			 * maximum wins, as in the forward pass; with the
-			 * mask, dx is kept only where x > 0 */
-			for (int ch = 0; ch < c; ch++) {
-				float m01 = x1[ch] > x0[ch] ? x1[ch] : x0[ch];
-				int s3 = x3[ch] > (x2[ch] > m01 ? x2[ch] : m01);
-				int s2 = (x2[ch] > m01) & !s3;
-				int s1 = (x1[ch] > x0[ch]) & !(x2[ch] > m01) & !s3;
-				int s0 = !(s1 | s2 | s3);
-				float g0 = d0[ch] + (s0 ? g[ch] : 0);
-				float g1 = d1[ch] + (s1 ? g[ch] : 0);
-				float g2 = d2[ch] + (s2 ? g[ch] : 0);
-				float g3 = d3[ch] + (s3 ? g[ch] : 0);
-
-				d0[ch] = x0[ch] > lim ? g0 : 0;
-				d1[ch] = x1[ch] > lim ? g1 : 0;
-				d2[ch] = x2[ch] > lim ? g2 : 0;
-				d3[ch] = x3[ch] > lim ? g3 : 0;
-			}
+			pool_window_backward(a->x + off[0] * a->ldx,
+					     a->x + off[1] * a->ldx,
+					     a->x + off[2] * a->ldx,
+					     a->x + off[3] * a->ldx,
+					     a->dy + (r * ow + ox) * a->lddy,
+					     a->dx + off[0] * a->lddx,
+					     a->dx + off[1] * a->lddx,
+					     a->dx + off[2] * a->lddx,
+					     a->dx + off[3] * a->lddx, c, lim);
 		}
 }
 
