@@ -169,6 +169,9 @@ emit(struct job *j, float *logits)
 		out.data[i] = v <= 0 ? 0 : v >= 65535 ? 65535 : (uint16_t)v;
 	}
 	pamio_write(stdout, &out);
+	/* The next filter of the pipe can start on it now. */
+	if (fflush(stdout) != 0)
+		die("write error:");
 	image_free(&out);
 	if (p != logits)
 		free(p);
