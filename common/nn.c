@@ -15,9 +15,9 @@ void openblas_set_num_threads(int);
 #define MAX_THREADS 64
 /* A tile of im2col rows aims at this many floats, with at least MIN_ROWS
  * and at most MAX_ROWS rows: large tiles suit OpenBLAS best (measured),
- * even beyond L2. */
+ * even beyond L2, and enough rows amortise the packing of big kernels. */
 #define TILE_FLOATS 262144
-#define MIN_ROWS 16
+#define MIN_ROWS 256
 #define MAX_ROWS 4096
 
 /* Per-thread scratch: an im2col tile, and private weight and bias
