@@ -53,6 +53,14 @@ ref() {
 	assert_output --regexp '^min [0-9]{1,4} max 6[0-9]{4} std [0-9]{4}'
 }
 
+@test "equals the reference on the DSB sample in data/" {
+	ingest-resize --quiet --size 60x44 "$DATA/stage1_train" >"$TMP/dsb.pam"
+	unet-infer "$S" "$TMP/dsb.pam" >"$TMP/out.pam"
+	"$REFPY" "$REFERENCE" infer "$S" <"$TMP/dsb.pam" >"$TMP/ref.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+}
+
 @test "equals the reference with the fresh model, untouched" {
 	unet-infer "$M" <"$RGB" >"$TMP/out.pam"
 	ref "$M" <"$RGB" >"$TMP/ref.pam"
