@@ -180,10 +180,12 @@ tile_rows(size_t k, size_t npix, int nt)
 		r = MIN_ROWS;
 	if (r > MAX_ROWS)
 		r = MAX_ROWS;
+	if (npix == 0)
+		return 1;
 	ntiles = (npix + r - 1) / r;
 	ntiles = (ntiles + nt - 1) / nt * nt;
 	r = (npix + ntiles - 1) / ntiles;
-	return r > 0 ? (int)r : 1;
+	return (int)r;
 }
 
 /* The static share [*lo, *hi) of thread t of nt in 0 .. total. */
