@@ -119,6 +119,19 @@ get_work(int batch, int h, int w)
 	return work.w;
 }
 
+/* Run the network on the first n images of w (h rows each). The engine
+ * shares the deepest level's rows among its threads and fails when a
+ * thread gets none, so tiny inputs get fewer threads (a workaround until
+ * common/nn.c copes). */
+static const float *
+forward(struct unet_work *w, int n, int h)
+{
+	int rows = n * (h / multiple);
+
+	unet_set_threads(rows < opt.threads ? rows : opt.threads);
+	return unet_forward(w, n);
+}
+
 /* Fill dst (h x w pixels, in_channels each) from the window of src whose
  * top left corner is (x0, y0), each sample divided by maxval; zero beyond
  * src's right and bottom edges. */
@@ -207,7 +220,7 @@ flush(void)
 	for (int k = 0; k < npending; k++)
 		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
 			   pending[k].src, 0, 0);
-	logits = unet_forward(w, npending);
+	logits = forward(w, npending, ph);
 	plane = xmalloc(sizeof *plane * (size_t)nw * nh);
 	for (int k = 0; k < npending; k++) {
 		const float *l = logits + (size_t)k * pw * ph;
@@ -264,7 +277,7 @@ infer_tiled(struct job *j, int tile)
 				   j->src, window_start(x, tw, pw),
 				   window_start(y, th, ph));
 		}
-		logits = unet_forward(w, n);
+		logits = forward(w, n, th);
 		for (int k = 0; k < n; k++) {
 			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
 			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
