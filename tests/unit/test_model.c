@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "safetensors.h"
@@ -100,6 +101,10 @@ test_reference_file(void)
 	const char *path = tmp_path("ref.safetensors");
 	struct st_file f;
 
+	if (access("tests/reference/unet_reference.py", R_OK) != 0) {
+		tap_ok(1, "# SKIP the reference is run from the top of the tree");
+		return;
+	}
 	if (system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0) {
 		tap_ok(1, "# SKIP /usr/bin/python3 has no torch: no reference model");
 		return;

@@ -163,7 +163,7 @@ test_round_trip(void)
 	/* The reference's own reader (numpy) reads what we wrote. */
 	char cmd[8192];
 	snprintf(cmd, sizeof cmd,
-		 "cd tests/reference 2>/dev/null && /usr/bin/python3 -c '"
+		 "cd tests/reference && /usr/bin/python3 -c '"
 		 "import sys, unet_reference as r\n"
 		 "t, m = r.load_safetensors(sys.argv[1])\n"
 		 "w = t[\"c1.conv1.weight\"].numpy()\n"
@@ -172,7 +172,9 @@ test_round_trip(void)
 		 "assert float(t[\"b.bias\"][2]) == 3.4e38 or abs(float(t[\"b.bias\"][2]) / 3.4e38 - 1) < 1e-6\n"
 		 "assert m[\"arch\"] == \"unet\"\n' %s 2>/dev/null",
 		 path);
-	if (system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0)
+	if (access("tests/reference/unet_reference.py", R_OK) != 0)
+		tap_ok(1, "# SKIP the reference is read from the top of the tree");
+	else if (system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0)
 		tap_ok(1, "# SKIP the reference reader needs /usr/bin/python3 with torch");
 	else
 		tap_ok(system(cmd) == 0, "the reference's load_safetensors reads it");
