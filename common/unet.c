@@ -404,6 +404,14 @@ skip_grad_of(struct level *lv, int is_deepest)
 	return is_deepest ? lv->ge : lv->gcat + lv->ch;
 }
 
+/* A caller's mistake, not bad data: say so and stop. */
+static void
+check_n(const struct unet_work *w, int n, const char *fn)
+{
+	if (n < 1 || n > w->batch)
+		die("%s: %d images for a work of %d", fn, n, w->batch);
+}
+
 const float *
 unet_forward(struct unet_work *w, int n)
 {
@@ -412,6 +420,7 @@ unet_forward(struct unet_work *w, int n)
 	const float *x = w->input;
 	int cin = net->cfg.in_channels, ldx = cin;
 
+	check_n(w, n, "unet_forward");
 	for (int l = 1; l <= d; l++) {
 		struct level *lv = &w->lv[l];
 		int lds;
@@ -460,6 +469,7 @@ double
 unet_loss(const struct unet_work *w, int n, const float *target,
 	  float pos_weight)
 {
+	check_n(w, n, "unet_loss");
 	return nn_bce_logits(w->logits, target,
 			     (size_t)n * w->height * w->width, pos_weight,
 			     NULL);
@@ -474,6 +484,7 @@ unet_backward(struct unet_work *w, int n, const float *target,
 	size_t npix = (size_t)n * w->height * w->width;
 	double loss;
 
+	check_n(w, n, "unet_backward");
 	if (!w->training)
 		die("unet_backward: work without gradients");
 	for (int i = 0; i < net->nparams; i++)

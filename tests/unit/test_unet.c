@@ -263,6 +263,24 @@ test_sizes(void)
 	unet_forward(w, 2);
 	unet_work_free(w);
 	tap_ok(1, "inference work at 8x8 and 40x16 (width x height)");
+
+	/* the deepest level 1x1: fewer rows than threads */
+	w = unet_work_new(net, 1, 8, 8, 1);
+	float target[64] = { 0 };
+	double l1, l3;
+
+	unet_init_glorot(net, 4);
+	for (int i = 0; i < 64; i++)
+		unet_work_input(w)[i] = (float)(i % 7) / 7;
+	unet_forward(w, 1);
+	l1 = unet_backward(w, 1, target, 1);
+	unet_set_threads(3);
+	unet_forward(w, 1);
+	l3 = unet_backward(w, 1, target, 1);
+	unet_set_threads(1);
+	tap_ok(fabs(l1 - l3) < 1e-6, "8x8 at depth 4 on 3 threads: loss %.9g, "
+	       "on 1: %.9g", l3, l1);
+	unet_work_free(w);
 	unet_free(net);
 }
 
