@@ -168,6 +168,15 @@ run(void (*fn)(void *, int, int), void *arg)
 	pthread_mutex_unlock(&pool.mu);
 }
 
+/* Using a layer wider than nn_reserve allowed is a programming error. */
+static void
+check_reserved(int cin, int cout)
+{
+	if (cin > pool.max_channels || cout > pool.max_channels)
+		die("nn: layer of %d -> %d channels, scratch reserved for %d",
+		    cin, cout, pool.max_channels);
+}
+
 /* Rows per tile for an im2col of k columns over npix rows shared by nt
  * threads: at most the tile size, and tiles in a multiple of nt so that
  * the threads get equal work. */
@@ -370,34 +379,51 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		.relu = relu,
 	};
 
+	check_reserved(cin, cout);
 	run(conv3x3_forward_part, &a);
 }
 
+/* Without dx: dk += col(x)^T dy, tile by tile. With dx: one im2col of dy
+ * serves both products, dx = col(dy) kflip^T and d(kflip) = x^T col(dy)
+ * (x read in place), so x is never gathered; each thread sums d(kflip)
+ * privately and reduce_flipped adds it to dk. */
 static void
 conv3x3_backward_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n * a->h * a->w;
 	int kx = 9 * a->cin, ky = 9 * a->cout;
-	int rows = tile_rows(kx > ky ? kx : ky, npix, nt);
+	int rows = tile_rows(a->dx ? ky : kx, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
 	float *col = pool.s[t].col, *dk, *db;
 
-	grad_target(t, nt, a->dk, a->db, (size_t)kx * a->cout, a->cout, &dk,
-		    &db);
+	if (a->dx) {
+		dk = pool.s[t].dk;
+		db = pool.s[t].db;
+		memset(dk, 0, (size_t)kx * a->cout * sizeof(float));
+		memset(db, 0, a->cout * sizeof(float));
+	} else {
+		grad_target(t, nt, a->dk, a->db, (size_t)kx * a->cout,
+			    a->cout, &dk, &db);
+	}
 	share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t p0 = i * rows;
 		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
 		const float *dy = a->dy + p0 * a->lddy;
 
-		im2col(a->x, a->ldx, a->h, a->w, a->cin, 1, p0, m, col);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cout,
-			    kx, m, 1.0f, dy, a->lddy, col, kx, 1.0f, dk, kx);
 		sum_rows(dy, a->lddy, m, a->cout, db);
-		if (!a->dx)
+		if (!a->dx) {
+			im2col(a->x, a->ldx, a->h, a->w, a->cin, 1, p0, m, col);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+				    a->cout, kx, m, 1.0f, dy, a->lddy, col, kx,
+				    1.0f, dk, kx);
 			continue;
+		}
 		im2col(a->dy, a->lddy, a->h, a->w, a->cout, 1, p0, m, col);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cin, ky,
+			    m, 1.0f, a->x + p0 * a->ldx, a->ldx, col, ky, 1.0f,
+			    dk, ky);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
 			    a->cin, ky, 1.0f, col, ky, pool.kflip, ky, 0.0f,
 			    a->dx + p0 * a->lddx, a->lddx);
@@ -405,6 +431,50 @@ conv3x3_backward_part(void *arg, int t, int nt)
 			mask_rows(a->x + p0 * a->ldx, a->ldx,
 				  a->dx + p0 * a->lddx, a->lddx, m, a->cin);
 	}
+}
+
+/* dk[co][s][ci] += f[ci][8-s][co] for the threads' sum f of d(kflip), in
+ * thread 0's buffer; by blocks of ci. */
+static void
+unflip_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	int cin = a->cin, cout = a->cout;
+	const float *f = pool.s[0].dk;
+	size_t lo, hi;
+
+	share((cin + 15) / 16, t, nt, &lo, &hi);
+	for (int c0 = lo * 16; c0 < (int)hi * 16 && c0 < cin; c0 += 16)
+		for (int o0 = 0; o0 < cout; o0 += 16)
+			for (int s = 0; s < 9; s++)
+				for (int ci = c0; ci < c0 + 16 && ci < cin; ci++) {
+					const float *g = f
+						+ ((size_t)ci * 9 + 8 - s) * cout;
+
+					for (int co = o0; co < o0 + 16 && co < cout;
+					     co++)
+						a->dk[((size_t)co * 9 + s) * cin
+						      + ci] += g[co];
+				}
+}
+
+static void
+reduce_flipped(struct conv_args *a)
+{
+	size_t kcount = (size_t)9 * a->cin * a->cout;
+	float *f = pool.s[0].dk, *fb = pool.s[0].db;
+
+	for (int t = 1; t < pool.n; t++) {
+		const float *g = pool.s[t].dk, *gb = pool.s[t].db;
+
+		for (size_t i = 0; i < kcount; i++)
+			f[i] += g[i];
+		for (int i = 0; i < a->cout; i++)
+			fb[i] += gb[i];
+	}
+	for (int i = 0; i < a->cout; i++)
+		a->db[i] += fb[i];
+	run(unflip_part, a);
 }
 
 /* dx is the forward convolution of dy with the kernel flipped in space
@@ -444,10 +514,14 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		.mask = mask,
 	};
 
+	check_reserved(cin, cout);
 	if (dx)
 		run(kflip_part, &a);
 	run(conv3x3_backward_part, &a);
-	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
+	if (dx)
+		reduce_flipped(&a);
+	else
+		reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
 }
 
 /* ------------------------------------------------------ transposed conv */
@@ -551,6 +625,7 @@ nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
 	};
 
+	check_reserved(cin, cout);
 	run(upconv_forward_part, &a);
 	if (pool.n > 1)
 		run(upconv_fixup_part, &a);
@@ -602,6 +677,7 @@ nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		.mask = mask,
 	};
 
+	check_reserved(cin, cout);
 	run(upconv_backward_part, &a);
 	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
 }

@@ -454,6 +454,30 @@ test_maxpool_routing(void)
 	       "mask: added, then zero where x <= 0");
 }
 
+/* conv3x3 backward computes the kernel gradient two ways, with and
+ * without dx: they agree */
+static void
+test_conv_no_dx(void)
+{
+	struct lcase c = lcase_new(CONV3, 2, 5, 4, 3, 4, 1);
+	float *dk = zerov(c.nk), *db = zerov(c.cout);
+	double d = 0;
+
+	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			    c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
+			    c.r, c.ldy, NULL, c.ldx, 0, dk, db);
+	for (size_t i = 0; i < c.nk; i++)
+		d = fmax(d, fabs(dk[i] - c.dk[i]));
+	for (int i = 0; i < c.cout; i++)
+		d = fmax(d, fabs(db[i] - c.db[i]));
+	tap_ok(d < 1e-5, "conv3x3 backward without dx: the same kernel and "
+	       "bias gradients (max diff %.2g)", d);
+	free(dk);
+	free(db);
+	lcase_free(&c);
+}
+
 /* mask = 1 in a backward pass equals a ReLU backward (zero where x <= 0)
  * applied to its dx */
 static void
@@ -718,6 +742,7 @@ main(int argc, char **argv)
 	test_threads();
 	test_maxpool_routing();
 	test_masks();
+	test_conv_no_dx();
 	test_bce();
 	test_adam();
 	test_glorot();
