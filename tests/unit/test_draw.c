@@ -46,6 +46,7 @@ main(int argc, char **argv)
 	tap_ok(count(&img, RGB_BLUE) == 4 && is(&img, 9, 5, RGB_BLUE),
 	       "rectangle clipped to the image");
 
+	image_free(&img);
 	draw_canvas(&img, 10, 6, RGB_WHITE);
 	draw_line(&img, 0, 0, 9, 0, 1, 0, RGB_BLACK);
 	tap_ok(count(&img, RGB_BLACK) == 10, "horizontal line, both ends");
@@ -55,21 +56,25 @@ main(int argc, char **argv)
 		ok &= is(&img, i, i, RGB_BLUE);
 	tap_ok(ok && count(&img, RGB_BLUE) == 6, "diagonal line");
 
+	image_free(&img);
 	draw_canvas(&img, 10, 6, RGB_WHITE);
 	draw_line(&img, 0, 2, 9, 2, 3, 0, RGB_BLACK);
 	tap_ok(count(&img, RGB_BLACK) == 30 && is(&img, 0, 1, RGB_BLACK) &&
 	       is(&img, 0, 3, RGB_BLACK), "3-pixel pen centred on the line");
 
+	image_free(&img);
 	draw_canvas(&img, 10, 6, RGB_WHITE);
 	draw_line(&img, 0, 0, 9, 0, 1, 2, RGB_BLACK);
 	tap_ok(count(&img, RGB_BLACK) == 6 && is(&img, 0, 0, RGB_BLACK) &&
 	       is(&img, 1, 0, RGB_BLACK) && !is(&img, 2, 0, RGB_BLACK) &&
 	       is(&img, 4, 0, RGB_BLACK), "dashed line: 2 on, 2 off");
 
+	image_free(&img);
 	draw_canvas(&img, 10, 6, RGB_WHITE);
 	draw_line(&img, -20, 3, 30, 3, 1, 0, RGB_BLACK);
 	tap_ok(count(&img, RGB_BLACK) == 10, "line beyond the edges clipped");
 
+	image_free(&img);
 	draw_canvas(&img, 80, 30, RGB_WHITE);
 	draw_text(&img, 2, 20, 12, RGB_BLACK, "Ab1");
 	tap_ok(count(&img, RGB_BLACK) > 20, "text draws pixels");
@@ -78,10 +83,12 @@ main(int argc, char **argv)
 	       "text width grows with the text");
 	tap_ok(draw_text_width(12, "A\x01\xff") == draw_text_width(12, "A"),
 	       "characters outside printable ASCII are skipped");
+	image_free(&img);
 	draw_canvas(&img, 10, 10, RGB_WHITE);
 	draw_text(&img, -100, 300, 40, RGB_BLACK, "outside");
 	tap_ok(count(&img, RGB_WHITE) == 100, "text outside is clipped");
 
+	image_free(&img);
 	draw_canvas(&img, 2, 1, RGB_BLACK);
 	draw_blend(&img, 1, (struct rgb){255, 100, 1}, 0.5);
 	tap_ok(is(&img, 0, 0, RGB_BLACK) &&
@@ -95,6 +102,7 @@ main(int argc, char **argv)
 	src.data[1] = 0;
 	src.data[2] = 32768;
 	src.data[3] = 65535;
+	image_free(&img);
 	draw_canvas(&img, 4, 2, RGB_WHITE);
 	draw_copy_image(&img, 1, &src);
 	tap_ok(is(&img, 0, 0, RGB_WHITE) && is(&img, 1, 0, RGB_WHITE) &&
@@ -106,6 +114,7 @@ main(int argc, char **argv)
 	image_alloc(&src, 3, 1, 3, 15, "RGB");
 	for (int i = 0; i < 9; i++)
 		src.data[i] = (uint16_t)i;
+	image_free(&img);
 	draw_canvas(&img, 2, 1, RGB_WHITE);
 	draw_copy_image(&img, 0, &src);
 	tap_ok(is(&img, 0, 0, ((struct rgb){0, 17, 34})) &&
