@@ -223,18 +223,43 @@ grad_target(int t, int nt, float *dk, float *db, size_t kcount, int cout,
 	memset(*tdb, 0, cout * sizeof(float));
 }
 
+struct reduce_args {
+	float *dk, *db;
+	size_t kcount;
+	int cout;
+};
+
+static void
+reduce_part(void *arg, int t, int nt)
+{
+	const struct reduce_args *a = arg;
+	size_t lo, hi;
+
+	share(a->kcount, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		float s = 0;
+
+		for (int u = 0; u < nt; u++)
+			s += pool.s[u].dk[i];
+		a->dk[i] += s;
+	}
+}
+
+/* Add the threads' private gradients to dk and db, in thread order. */
 static void
 reduce_grads(float *dk, float *db, size_t kcount, int cout)
 {
+	struct reduce_args a = { dk, db, kcount, cout };
+
 	if (pool.n == 1)
 		return;
-	for (int t = 0; t < pool.n; t++) {
-		const float *a = pool.s[t].dk, *b = pool.s[t].db;
+	run(reduce_part, &a);
+	for (int i = 0; i < cout; i++) {
+		float s = 0;
 
-		for (size_t i = 0; i < kcount; i++)
-			dk[i] += a[i];
-		for (int i = 0; i < cout; i++)
-			db[i] += b[i];
+		for (int u = 0; u < pool.n; u++)
+			s += pool.s[u].db[i];
+		db[i] += s;
 	}
 }
 
@@ -433,14 +458,13 @@ conv3x3_backward_part(void *arg, int t, int nt)
 	}
 }
 
-/* dk[co][s][ci] += f[ci][8-s][co] for the threads' sum f of d(kflip), in
- * thread 0's buffer; by blocks of ci. */
+/* dk[co][s][ci] += f[ci][8-s][co] where f is the threads' d(kflip)
+ * summed in thread order; by blocks of ci. */
 static void
 unflip_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
-	int cin = a->cin, cout = a->cout;
-	const float *f = pool.s[0].dk;
+	int cin = a->cin, cout = a->cout, np = pool.n;
 	size_t lo, hi;
 
 	share((cin + 15) / 16, t, nt, &lo, &hi);
@@ -448,32 +472,30 @@ unflip_part(void *arg, int t, int nt)
 		for (int o0 = 0; o0 < cout; o0 += 16)
 			for (int s = 0; s < 9; s++)
 				for (int ci = c0; ci < c0 + 16 && ci < cin; ci++) {
-					const float *g = f
-						+ ((size_t)ci * 9 + 8 - s) * cout;
+					size_t f = ((size_t)ci * 9 + 8 - s) * cout;
 
 					for (int co = o0; co < o0 + 16 && co < cout;
-					     co++)
+					     co++) {
+						float g = 0;
+
+						for (int u = 0; u < np; u++)
+							g += pool.s[u].dk[f + co];
 						a->dk[((size_t)co * 9 + s) * cin
-						      + ci] += g[co];
+						      + ci] += g;
+					}
 				}
 }
 
 static void
 reduce_flipped(struct conv_args *a)
 {
-	size_t kcount = (size_t)9 * a->cin * a->cout;
-	float *f = pool.s[0].dk, *fb = pool.s[0].db;
+	for (int i = 0; i < a->cout; i++) {
+		float s = 0;
 
-	for (int t = 1; t < pool.n; t++) {
-		const float *g = pool.s[t].dk, *gb = pool.s[t].db;
-
-		for (size_t i = 0; i < kcount; i++)
-			f[i] += g[i];
-		for (int i = 0; i < a->cout; i++)
-			fb[i] += gb[i];
+		for (int u = 0; u < pool.n; u++)
+			s += pool.s[u].db[i];
+		a->db[i] += s;
 	}
-	for (int i = 0; i < a->cout; i++)
-		a->db[i] += fb[i];
 	run(unflip_part, a);
 }
 
