@@ -5,12 +5,18 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pam.h>
 
 #include "util.h"
+
+/* libnetpbm's PAM_STRUCT_SIZE takes a member through a null pointer, which
+ * UBSan rightly reports; offsetof is the defined way. */
+#define PAM_LEN_COMMENT_P \
+	(offsetof(struct pam, comment_p) + sizeof(((struct pam){0}).comment_p))
 
 struct pamio_reader {
 	FILE *f;
@@ -333,7 +339,7 @@ pamio_read(struct pamio_reader *r, struct image *img)
 	}
 	memset(&pam, 0, sizeof pam);
 	pam.comment_p = &r->comments;
-	pnm_readpaminit(r->f, &pam, PAM_STRUCT_SIZE(comment_p));
+	pnm_readpaminit(r->f, &pam, PAM_LEN_COMMENT_P);
 	check_header(r, &pam);
 
 	image_alloc(img, pam.width, pam.height, (int)pam.depth,
@@ -412,7 +418,7 @@ pamio_write(FILE *f, const struct image *img)
 
 	memset(&pam, 0, sizeof pam);
 	pam.size = sizeof pam;
-	pam.len = PAM_STRUCT_SIZE(comment_p);
+	pam.len = PAM_LEN_COMMENT_P;
 	pam.file = f;
 	pam.format = PAM_FORMAT;
 	pam.width = img->width;
