@@ -1,0 +1,330 @@
+/* unet-bench: time the U-Net's training step (forward, backward, Adam) or
+ * its inference (forward) on random data and print one JSON object; or
+ * write a stream of random samples or images for the filters' end-to-end
+ * runs. Part of `make bench` (bench/run), not of the installed tools. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <jansson.h>
+
+#include "pamio.h"
+#include "rng.h"
+#include "unet.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: unet-bench [--mode train|infer|samples|images] [--base-filters F]\n"
+	"                  [--depth D] [--size N] [--batch N] [--threads N]\n"
+	"                  [--warmup N] [--steps N] [--count N] [--seed N]\n"
+	"Time `steps` training steps (forward, backward, Adam) or forward\n"
+	"passes of a batch of random N x N RGB images after `warmup` untimed\n"
+	"ones and print a JSON object (per-step seconds, median, images/s,\n"
+	"analytic FLOPs, GFLOP/s, peak resident memory); or write `count`\n"
+	"random RGB_MASK samples or RGB images to stdout as a PAM stream.\n"
+	"  -m, --mode M          train (default), infer, samples or images\n"
+	"  -F, --base-filters F  width of the first level (default 16)\n"
+	"  -D, --depth D         levels (default 5)\n"
+	"  -s, --size N          image side (default 128)\n"
+	"  -b, --batch N         images per step (default 16)\n"
+	"  -t, --threads N       threads (default 2)\n"
+	"  -w, --warmup N        untimed steps first (default 2)\n"
+	"  -n, --steps N         timed steps (default 5)\n"
+	"  -c, --count N         images written by samples/images (default 64)\n"
+	"  -S, --seed N          seed of weights and data (default 0)\n"
+	"      --help            show this help and exit\n"
+	"      --version         show the version and exit\n";
+
+enum { MODE_TRAIN, MODE_INFER, MODE_SAMPLES, MODE_IMAGES };
+
+struct flops {
+	double forward, backward_data, backward_weights;
+};
+
+/* One 3x3 convolution (or transposed convolution, counted over its input
+ * pixels) of npix pixels: 2 * npix * 9 * cin * cout in each direction. */
+static void
+add_conv(struct flops *f, double npix, int k, int cin, int cout, int data)
+{
+	double n = 2.0 * npix * k * cin * cout;
+
+	f->forward += n;
+	f->backward_weights += n;
+	if (data)
+		f->backward_data += n;
+}
+
+/* Multiply-adds of the GEMMs per image, as nominal sizes (padding
+ * included, as im2col computes it); bias, ReLU, pooling and the loss are
+ * left out. The first convolution needs no input gradient. */
+static struct flops
+count_flops(const struct unet_config *cfg, int size)
+{
+	struct flops f = { 0, 0, 0 };
+	int d = cfg->depth, cin = cfg->in_channels;
+
+	for (int l = 1; l <= d; l++) {
+		double side = size >> (l - 1);
+		int ch = cfg->base_filters << (l - 1);
+
+		add_conv(&f, side * side, 9, cin, ch, l > 1);
+		add_conv(&f, side * side, 9, ch, ch, 1);
+		cin = ch;
+	}
+	for (int l = d - 1; l >= 1; l--) {
+		double side = size >> (l - 1), below = size >> l;
+		int ch = cfg->base_filters << (l - 1);
+
+		add_conv(&f, below * below, 9, 2 * ch, ch, 1);
+		add_conv(&f, side * side, 9, 2 * ch, ch, 1);
+		add_conv(&f, side * side, 9, ch, ch, 1);
+	}
+	add_conv(&f, (double)size * size, 1, cfg->base_filters, 1, 1);
+	return f;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(const double *v, int n)
+{
+	double *s = xmalloc(n * sizeof *s), m;
+
+	memcpy(s, v, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_double);
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+	return m;
+}
+
+static long
+max_rss_kib(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		die("getrusage:");
+	return ru.ru_maxrss;
+}
+
+/* Random images (and masks of random 0/1 pixels) to stdout. */
+static void
+write_stream(int samples, int count, int size, uint64_t seed)
+{
+	struct rng r;
+	struct image img = { 0 };
+	int depth = samples ? 4 : 3;
+
+	rng_seed(&r, seed);
+	image_alloc(&img, size, size, depth, 255,
+		    samples ? "RGB_MASK" : "RGB");
+	for (int i = 0; i < count; i++) {
+		size_t n = (size_t)size * size * depth;
+
+		for (size_t j = 0; j < n; j++)
+			img.data[j] = (uint16_t)rng_below(&r, 256);
+		if (samples)
+			for (size_t p = 0; p < (size_t)size * size; p++)
+				img.data[p * 4 + 3] = rng_below(&r, 2) * 255;
+		pamio_write(stdout, &img);
+	}
+	image_free(&img);
+	close_stdout();
+}
+
+static void
+set_num(json_t *o, const char *key, double v)
+{
+	json_object_set_new(o, key, json_real(v));
+}
+
+static void
+set_int(json_t *o, const char *key, long v)
+{
+	json_object_set_new(o, key, json_integer(v));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "base-filters", required_argument, NULL, 'F' },
+		{ "depth", required_argument, NULL, 'D' },
+		{ "size", required_argument, NULL, 's' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "steps", required_argument, NULL, 'n' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct unet_config cfg = { 3, 16, 5 };
+	int mode = MODE_TRAIN, size = 128, batch = 16, threads = 2;
+	int warmup = 2, steps = 5, count = 64, c;
+	uint64_t seed = 0;
+	char err[256];
+	struct unet *net;
+	struct unet_work *w;
+	struct adam *adam = NULL;
+	struct flops fl;
+	struct rng r;
+	float *input, *target;
+	size_t npix;
+	double *sec, med, per_image;
+	json_t *o, *list;
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":m:F:D:s:b:t:w:n:c:S:", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "train") == 0)
+				mode = MODE_TRAIN;
+			else if (strcmp(optarg, "infer") == 0)
+				mode = MODE_INFER;
+			else if (strcmp(optarg, "samples") == 0)
+				mode = MODE_SAMPLES;
+			else if (strcmp(optarg, "images") == 0)
+				mode = MODE_IMAGES;
+			else
+				die_usage("--mode: train, infer, samples or "
+					  "images, not '%s'", optarg);
+			break;
+		case 'F':
+			cfg.base_filters = (int)parse_long(optarg, 1, 1024,
+							   "--base-filters");
+			break;
+		case 'D':
+			cfg.depth = (int)parse_long(optarg, 2, UNET_MAX_DEPTH,
+						    "--depth");
+			break;
+		case 's':
+			size = (int)parse_long(optarg, 1, 8192, "--size");
+			break;
+		case 'b':
+			batch = (int)parse_long(optarg, 1, 4096, "--batch");
+			break;
+		case 't':
+			threads = (int)parse_long(optarg, 1, 64, "--threads");
+			break;
+		case 'w':
+			warmup = (int)parse_long(optarg, 0, 100000, "--warmup");
+			break;
+		case 'n':
+			steps = (int)parse_long(optarg, 1, 100000, "--steps");
+			break;
+		case 'c':
+			count = (int)parse_long(optarg, 0, 1000000, "--count");
+			break;
+		case 'S':
+			seed = (uint64_t)parse_long(optarg, 0, 1L << 53,
+						    "--seed");
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			close_stdout();
+			return 0;
+		case 'V':
+			printf("unet-bench unetpipe %s\n", UNETPIPE_VERSION);
+			close_stdout();
+			return 0;
+		case ':':
+			die_usage("option %s needs a value", argv[optind - 1]);
+		default:
+			die_usage("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die_usage("too many operands");
+	if (unet_config_check(&cfg, err, sizeof err) < 0)
+		die_usage("%s", err);
+	if (size % (1 << (cfg.depth - 1)))
+		die_usage("--size: %d is not a multiple of %d", size,
+			  1 << (cfg.depth - 1));
+	if (mode == MODE_SAMPLES || mode == MODE_IMAGES) {
+		write_stream(mode == MODE_SAMPLES, count, size, seed);
+		return 0;
+	}
+
+	unet_set_threads(threads);
+	net = unet_new(&cfg);
+	unet_init_glorot(net, seed);
+	w = unet_work_new(net, batch, size, size, mode == MODE_TRAIN);
+	if (mode == MODE_TRAIN)
+		adam = adam_new(net, 1e-3);
+	npix = (size_t)batch * size * size;
+	input = unet_work_input(w);
+	target = xmalloc(npix * sizeof *target);
+	rng_seed(&r, seed + 1);
+	for (size_t i = 0; i < npix * cfg.in_channels; i++)
+		input[i] = (float)rng_uniform(&r);
+	for (size_t i = 0; i < npix; i++)
+		target[i] = (float)rng_below(&r, 2);
+
+	sec = xmalloc((size_t)steps * sizeof *sec);
+	for (int s = 0; s < warmup + steps; s++) {
+		double t0 = now_seconds();
+
+		unet_forward(w, batch);
+		if (mode == MODE_TRAIN) {
+			unet_backward(w, batch, target, 1.0f);
+			adam_step(adam, net);
+		}
+		if (s >= warmup)
+			sec[s - warmup] = now_seconds() - t0;
+	}
+	med = median(sec, steps);
+	fl = count_flops(&cfg, size);
+	per_image = mode == MODE_TRAIN
+			    ? fl.forward + fl.backward_data +
+				      fl.backward_weights
+			    : fl.forward;
+
+	o = json_object();
+	json_object_set_new(o, "mode", json_string(mode == MODE_TRAIN
+							   ? "train"
+							   : "infer"));
+	set_int(o, "base_filters", cfg.base_filters);
+	set_int(o, "depth", cfg.depth);
+	set_int(o, "size", size);
+	set_int(o, "batch", batch);
+	set_int(o, "threads", threads);
+	set_int(o, "warmup", warmup);
+	set_int(o, "steps", steps);
+	list = json_array();
+	for (int s = 0; s < steps; s++)
+		json_array_append_new(list, json_real(sec[s]));
+	json_object_set_new(o, "step_seconds", list);
+	set_num(o, "median_seconds", med);
+	set_num(o, "images_per_second", batch / med);
+	set_num(o, "flops_forward_per_image", fl.forward);
+	set_num(o, "flops_backward_data_per_image", fl.backward_data);
+	set_num(o, "flops_backward_weights_per_image", fl.backward_weights);
+	set_num(o, "flops_per_image", per_image);
+	set_num(o, "gflops_per_second", per_image * batch / med / 1e9);
+	set_int(o, "max_rss_kib", max_rss_kib());
+	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6)) < 0)
+		die("write error");
+	putchar('\n');
+	json_decref(o);
+
+	free(sec);
+	free(target);
+	adam_free(adam);
+	unet_work_free(w);
+	unet_free(net);
+	close_stdout();
+	return 0;
+}
