@@ -115,8 +115,14 @@ static void
 open_output(struct output *o, mode_t mode)
 {
 	size_t n = strlen(o->path);
+	struct stat sb;
 	int fd;
 
+	/* The output replaces the path by rename: that would put a plain
+	 * file in place of a device, a FIFO or a socket (/dev/null, ...). */
+	if (stat(o->path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		die("%s: not a regular file (the output replaces it by "
+		    "rename)", o->path);
 	o->tmp = xmalloc(n + 8);
 	memcpy(o->tmp, o->path, n);
 	memcpy(o->tmp + n, ".XXXXXX", 8);
@@ -211,19 +217,8 @@ main(int argc, char **argv)
 		case 'f':
 			fold = parse_long(optarg, 1, MAX_PARTS, "--fold");
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("sample-split unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option '%s' needs an argument",
-				  argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (!ratio == !folds)

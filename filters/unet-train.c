@@ -69,10 +69,11 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static void
-usage(void)
-{
-	printf("Usage: %s -o MODEL [options] [FILE]\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char usage_text[] =
+"usage: unet-train -o MODEL [options] [FILE]\n"
 "Train a U-Net on a stream of RGB_MASK or GRAYSCALE_MASK samples (FILE or\n"
 "standard input) and write the best model to MODEL.\n"
 "\n"
@@ -84,7 +85,7 @@ usage(void)
 "      --batch N          samples per step (default 16)\n"
 "      --lr X             Adam learning rate (default 0.001)\n"
 "      --seed N           seed of initialisation, split and shuffling (default 0)\n"
-"      --threads N        worker threads (default: online CPUs, at most %d)\n"
+"      --threads N        worker threads (default: online CPUs, at most " STR(DEFAULT_MAX_THREADS) ")\n"
 "      --loss bce|wbce    plain or class-weighted cross-entropy (default bce)\n"
 "      --pos-weight X     weight of foreground pixels for wbce\n"
 "                         (default: background/foreground pixel ratio)\n"
@@ -98,11 +99,7 @@ usage(void)
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
 "      --help             show this help and exit\n"
-"      --version          show the version and exit\n",
-	       prog_name(), DEFAULT_MAX_THREADS);
-	close_stdout();
-	exit(0);
-}
+"      --version          show the version and exit\n";
 
 static int
 default_threads(void)
@@ -119,7 +116,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
 	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
-	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_HELP, O_VERSION };
+	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "val", required_argument, NULL, O_VAL },
@@ -139,8 +136,8 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -156,7 +153,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->depth = 5;
 	o->threads = default_threads();
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -235,19 +232,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = 1;
 			break;
-		case O_HELP:
-			usage();
-			break;
-		case O_VERSION:
-			printf("%s unetpipe %s\n", prog_name(), UNETPIPE_VERSION);
-			close_stdout();
-			exit(0);
 		default:
-			if (optopt)
-				die_usage("unknown option or missing argument: "
-					  "-%c", optopt);
-			die_usage("unknown option or missing argument: %s",
-				  argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
@@ -881,6 +867,11 @@ check_output_folder(const char *output)
 		errno = EISDIR;
 		die("%s:", output);
 	}
+	/* Models are replaced by rename: never put a file in place of a
+	 * device, a FIFO or a socket (/dev/null, ...). */
+	if (stat(output, &sb) == 0 && !S_ISREG(sb.st_mode))
+		die("%s: not a regular file (the model replaces it by "
+		    "rename)", output);
 	free(dir);
 }
 
