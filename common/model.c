@@ -108,6 +108,28 @@ check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
 	return 0;
 }
 
+/* The network of cfg is allocated only when the file can hold it: its
+ * deepest level alone has a 3x3 convolution from W to W channels (W =
+ * base_filters * 2^(depth-1)), so a file with fewer values is refused
+ * before a metadata line of a few bytes costs gigabytes. Small networks
+ * are left to check_tensors, whose message names the tensor. */
+static int
+too_few_values(const struct st_file *f, const struct unet_config *cfg,
+	       char *err, size_t errlen)
+{
+	double w = (double)cfg->base_filters * (double)(1L << (cfg->depth - 1));
+	size_t have = 0;
+
+	for (size_t i = 0; i < f->ntensors; i++)
+		have += f->tensors[i].count;
+	if ((double)have < 9 * w * w && 9 * w * w > (double)(1 << 22))
+		return fail(err, errlen,
+			    "the tensors hold %zu values, too few for "
+			    "base_filters %d and depth %d", have,
+			    cfg->base_filters, cfg->depth);
+	return 0;
+}
+
 struct unet *
 model_load(const char *path, json_t **metadata, char *err, size_t errlen)
 {
@@ -134,6 +156,8 @@ model_load(const char *path, json_t **metadata, char *err, size_t errlen)
 	    meta_int(f.metadata, "base_filters", &cfg.base_filters, err, errlen) ||
 	    meta_int(f.metadata, "depth", &cfg.depth, err, errlen) ||
 	    unet_config_check(&cfg, err, errlen))
+		goto done;
+	if (too_few_values(&f, &cfg, err, errlen))
 		goto done;
 	net = unet_new(&cfg);
 	if (check_tensors(&f, net, err, errlen) < 0) {
