@@ -17,51 +17,77 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Icommon $(PKG_CFLAGS) -pthread
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 
-# SANITIZE=1 builds everything with AddressSanitizer and UBSan.
+# SANITIZE=1 builds everything with AddressSanitizer and UBSan into
+# build-san/ and bin-san/ (never mixed with the normal build), and
+# `make check SANITIZE=1` (or `make check-sanitize`) runs the whole suite
+# against those binaries. A sanitizer report exits 99, never a status a
+# test expects. LeakSanitizer runs on the unit tests and on the filters'
+# successful runs (hostile.bats, UNETPIPE_SANITIZED): a filter that dies
+# with one line leaves its memory to exit(), that is no leak. Leaks inside
+# libnetpbm/libopenblas are suppressed (tests/lsan.supp).
 ifeq ($(SANITIZE),1)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BUILD := build-san
+BIN := bin-san
+else
+BUILD := build
+BIN := bin
 endif
+SAN_ENV := ASAN_OPTIONS=exitcode=99:detect_leaks=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
+	UNETPIPE_SANITIZED=1
 
 FILTERS  := $(basename $(notdir $(wildcard filters/*.c)))
-BINS     := $(addprefix bin/,$(FILTERS))
+BINS     := $(addprefix $(BIN)/,$(FILTERS))
 PIPES    := $(wildcard pipelines/*)
 COMMON   := $(wildcard common/*.c)
-COMMON_O := $(COMMON:%.c=build/%.o)
+COMMON_O := $(COMMON:%.c=$(BUILD)/%.o)
 UNITS    := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
-UNIT_BIN := $(addprefix build/tests/,$(UNITS))
+UNIT_BIN := $(addprefix $(BUILD)/tests/,$(UNITS))
 MAN1     := $(wildcard man/*.1)
 MAN5     := $(wildcard man/*.5)
 MAN7     := $(wildcard man/*.7)
 
 all: $(BINS) $(UNIT_BIN)
 
-build/common/%.o: common/%.c $(wildcard common/*.h) | build/common
+$(BUILD)/common/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/filters/%.o: filters/%.c $(wildcard common/*.h) | build/filters
+$(BUILD)/filters/%.o: filters/%.c $(wildcard common/*.h) | $(BUILD)/filters
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/libunetpipe.a: $(COMMON_O)
+$(BUILD)/libunetpipe.a: $(COMMON_O)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/%: build/filters/%.o build/libunetpipe.a | bin
-	$(CC) $(ALL_CFLAGS) -o $@ $< build/libunetpipe.a $(LDLIBS)
+$(BIN)/%: $(BUILD)/filters/%.o $(BUILD)/libunetpipe.a | $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libunetpipe.a $(LDLIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/tap.h build/libunetpipe.a | build/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libunetpipe.a $(LDLIBS)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libunetpipe.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunetpipe.a $(LDLIBS)
 
-bin build/common build/filters build/tests:
+$(BIN) $(BUILD)/common $(BUILD)/filters $(BUILD)/tests:
 	mkdir -p $@
 
 deps:
 	scripts/install-deps build
 
 # The test command of the README: unit tests, then every bats file.
+# With SANITIZE=1 the same suite runs on the sanitized build (tests/run
+# takes the binaries from UNETPIPE_BIN and the unit tests from
+# UNETPIPE_BUILD).
 check:
 	scripts/install-deps test
 	$(MAKE) all
+ifeq ($(SANITIZE),1)
+	$(SAN_ENV) UNETPIPE_BIN=$(CURDIR)/$(BIN) UNETPIPE_BUILD=$(BUILD) tests/run
+else
 	tests/run
+endif
+
+check-sanitize:
+	$(MAKE) check SANITIZE=1
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -85,8 +111,46 @@ lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
 	bash -n $(PIPES) scripts/* tests/run
 
-clean:
-	rm -rf bin build
+# libFuzzer harnesses (fuzz/fuzz_*.c, see fuzz/README.md), built with
+# clang into build-fuzz/ with ASan and UBSan; `make fuzz` runs each for
+# FUZZ_SECONDS on the seeds of fuzz/corpus/NAME (and the crash inputs of
+# fuzz/regressions/NAME), `make fuzz-regress` replays only those inputs.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  = $(WARN) -Wno-unknown-attributes -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-Icommon $(PKG_CFLAGS) -pthread
+FUZZERS  := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
+FUZZ_BIN := $(addprefix build-fuzz/,$(FUZZERS))
+FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o)
 
-.PHONY: all deps check install demo bench lint clean
+build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/libunetpipe.a: $(FUZZ_O)
+	rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/libunetpipe.a \
+		$(wildcard filters/*.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=exit -o $@ $< \
+		build-fuzz/libunetpipe.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-deps:
+	scripts/install-deps fuzz
+
+fuzz: fuzz-deps $(FUZZ_BIN)
+	fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-regress: $(FUZZ_BIN)
+	fuzz/run 0 $(FUZZERS)
+
+clean:
+	rm -rf bin build bin-san build-san build-fuzz
+
+.PHONY: all deps check check-sanitize install demo bench lint clean \
+	fuzz fuzz-build fuzz-deps fuzz-regress
 .SECONDARY:

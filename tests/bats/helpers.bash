@@ -4,7 +4,10 @@ bats_load_library bats-support
 bats_load_library bats-assert
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-export PATH="$ROOT/bin:$ROOT/pipelines:$PATH"
+# UNETPIPE_BIN (default bin/) picks another build of the filters, such as
+# the sanitized one in bin-san/.
+UNETPIPE_BIN=${UNETPIPE_BIN:-$ROOT/bin}
+export PATH="$UNETPIPE_BIN:$ROOT/pipelines:$PATH"
 DATA="$ROOT/data"
 FIXTURES="$ROOT/tests/fixtures"
 # Debian's python3 has torch; a pyenv python3 earlier on PATH does not.
