@@ -67,7 +67,11 @@ $(BIN)/%: $(BUILD)/filters/%.o $(BUILD)/libunetpipe.a | $(BIN)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libunetpipe.a | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunetpipe.a $(LDLIBS)
 
-$(BIN) $(BUILD)/common $(BUILD)/filters $(BUILD)/tests:
+# Helpers of `make bench` (bench/run builds them): bench/NAME.c -> build/bench/NAME.
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libunetpipe.a | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libunetpipe.a $(LDLIBS)
+
+$(BIN) $(BUILD)/common $(BUILD)/filters $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
 deps:
