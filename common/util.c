@@ -1,8 +1,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <locale.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +25,9 @@ prog_init(int argc, char **argv)
 	}
 	pm_init(progname, 0);
 	setlocale(LC_NUMERIC, "C");
+	/* Past a file size limit (ulimit -f) a write must fail with EFBIG
+	 * and be reported, not kill the process half-way through a file. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 const char *
@@ -127,6 +132,27 @@ parse_size(const char *s, int max, int *width, int *height, const char *what)
 	*x = '\0';
 	*width = (int)parse_long(buf, 1, max, what);
 	*height = (int)parse_long(x + 1, 1, max, what);
+}
+
+void
+cli_other_option(int c, const char *usage_text, char **argv)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage_text, stdout);
+		close_stdout();
+		exit(0);
+	case 'V':
+		printf("%s unetpipe %s\n", progname, UNETPIPE_VERSION);
+		close_stdout();
+		exit(0);
+	case ':':
+		die_usage("option '%s' needs a value", argv[optind - 1]);
+	default:
+		if (optopt)
+			die_usage("unknown option '-%c'", optopt);
+		die_usage("unknown option '%s'", argv[optind - 1]);
+	}
 }
 
 void

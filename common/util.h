@@ -9,7 +9,8 @@
 #define UNETPIPE_VERSION "0.1.0"
 
 /* Record the program name (basename of argv[0]) for messages and set up
- * libnetpbm (pm_init) and the C locale for numbers. Call first in main(). */
+ * libnetpbm (pm_init) and the C locale for numbers; ignore SIGXFSZ so that
+ * a write past ulimit -f fails with EFBIG. Call first in main(). */
 void prog_init(int argc, char **argv);
 
 /* The program name recorded by prog_init(). */
@@ -40,6 +41,12 @@ double parse_double(const char *s, double min, double max, const char *what);
 /* Parse "WxH" with both in [1, max]; anything else is a usage error. */
 void parse_size(const char *s, int max, int *width, int *height,
 		const char *what);
+
+/* The common end of every filter's getopt_long switch (whose option
+ * string starts with ':'): 'h' prints usage_text to stdout and exits 0,
+ * 'V' prints "prog unetpipe VERSION" and exits 0, ':' (an option without
+ * its value) and anything else (an unknown option) are usage errors. */
+noreturn void cli_other_option(int c, const char *usage_text, char **argv);
 
 /* Flush and close stdout; a write error (full disk, closed pipe) dies with
  * "prog: write error: ...". Call at the end of every filter that writes. */
