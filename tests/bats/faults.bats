@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# Faults during training: unet-train killed by SIGINT, SIGTERM or SIGKILL
+# at random moments, a file size limit, a full file system. Whatever
+# happens, the model on disk is absent or a whole, loadable model (the last
+# good one), and --resume finishes the run with the very model of a run
+# that was never interrupted.
+load helpers
+
+setup_file() {
+	export TRAIN=$FIXTURES/train-gray16.pam
+	export ARGS="-q --threads 1 --base-filters 4 --depth 2 --epochs 30 --val-split 0 --seed 3"
+	local d=$BATS_FILE_TMPDIR start
+	start=$(date +%s%N)
+	unet-train $ARGS --log "$d/ref.jsonl" -o "$d/ref.safetensors" <"$TRAIN"
+	# the length of a whole run, in ms: the kills land anywhere in it
+	export RUN_MS=$((($(date +%s%N) - start) / 1000000))
+	export REF=$d/ref.safetensors REF_LOG=$d/ref.jsonl
+}
+
+teardown() {
+	if mountpoint -q "$TMP/mnt" 2>/dev/null; then
+		umount "$TMP/mnt"
+	fi
+}
+
+# The metadata value KEY of a model file.
+meta() {
+	local n
+	n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+	tail -c +9 "$1" | head -c "$n" | jq -r ".__metadata__.$2"
+}
+
+# A model that unet-infer loads and that gives one map per sample.
+assert_loadable() {
+	unet-infer --quiet --threads 1 "$1" <"$TRAIN" >"$TMP/maps.pam"
+	run pamfile -allimages "$TMP/maps.pam"
+	assert_success
+	assert_equal "$(grep -c 'Image [0-9]' <<<"$output")" \
+		"$(pamfile -allimages "$TRAIN" | grep -c 'Image [0-9]')"
+}
+
+# kill_and_resume SIGNAL SEED: kill a run after a delay drawn from SEED,
+# check what is on disk, resume, and compare with the uninterrupted run.
+kill_and_resume() {
+	local sig=$1 delay status m=$TMP/m.safetensors
+	RANDOM=$2
+	delay=$((RANDOM % (RUN_MS + 1)))
+	rm -f "$TMP"/m.* "$TMP/log.jsonl"
+	unet-train $ARGS --log "$TMP/log.jsonl" -o "$m" <"$TRAIN" 2>"$TMP/err" &
+	local pid=$!
+	sleep "$(printf '0.%03d' "$delay")"
+	kill -s "$sig" "$pid" 2>/dev/null
+	status=0
+	wait "$pid" 2>/dev/null || status=$?
+	case $sig:$status in
+	*:0) ;; # finished before the signal
+	INT:130 | TERM:143)
+		# one line that says where the last good model is
+		run cat "$TMP/err"
+		assert_equal "${#lines[@]}" 1
+		assert_regex "${lines[0]}" "^unet-train: interrupted; (no model was written yet|last good model \(epoch [0-9]+\) is in $m)$"
+		;;
+	KILL:137) ;;
+	*)
+		echo "SIG$sig after ${delay} ms: status $status: $(cat "$TMP/err")" >&2
+		return 1
+		;;
+	esac
+	if [[ -e $m ]]; then
+		assert_loadable "$m"
+		# the model is at most one epoch ahead of the checkpoint
+		local me ce
+		me=$(meta "$m" epoch)
+		ce=$(meta "$m.ckpt" epoch 2>/dev/null || echo 0)
+		((me >= 1 && me <= 30))
+	fi
+	# clean exits leave no temporary file; SIGKILL may (see unet-train(1))
+	if [[ $sig != KILL ]]; then
+		run compgen -G "$TMP/m.safetensors.??????"
+		assert_failure
+	fi
+	if [[ ! -e $m.ckpt ]]; then
+		run unet-train $ARGS --resume -o "$m" <"$TRAIN"
+		assert_failure 1
+		assert_output --partial "no checkpoint"
+		return 0
+	fi
+	run unet-train $ARGS --resume --log "$TMP/log.jsonl" -o "$m" <"$TRAIN"
+	assert_success
+	# the same model, byte for byte, and the same epochs in the log
+	cmp "$m" "$REF"
+	assert_equal "$(jq -c '[.epoch, .train_loss]' "$TMP/log.jsonl")" \
+		"$(jq -c '[.epoch, .train_loss]' "$REF_LOG")"
+}
+
+@test "SIGINT at random moments: the model on disk is whole, --resume finishes the run" {
+	for seed in 1 2 3 4; do
+		kill_and_resume INT $seed
+	done
+}
+
+@test "SIGTERM at random moments: the model on disk is whole, --resume finishes the run" {
+	for seed in 5 6 7 8; do
+		kill_and_resume TERM $seed
+	done
+}
+
+@test "SIGKILL at random moments: the model on disk is whole, --resume finishes the run" {
+	for seed in 9 10 11 12 13; do
+		kill_and_resume KILL $seed
+	done
+}
+
+@test "a second SIGINT ends at once, the model stays whole" {
+	local m=$TMP/m.safetensors
+	unet-train ${ARGS/--epochs 30/--epochs 100000} -o "$m" <"$TRAIN" 2>"$TMP/err" &
+	local pid=$!
+	while [[ ! -e $m ]]; do sleep 0.01; done
+	kill -INT "$pid"
+	kill -INT "$pid"
+	local status=0
+	wait "$pid" || status=$?
+	# either the handler saw both (killed by the second) or finished the
+	# epoch after the first
+	[[ $status == 130 ]]
+	assert_loadable "$m"
+}
+
+@test "a file size limit (ulimit -f): the error is reported, the previous model stays" {
+	local m=$TMP/m.safetensors
+	unet-train $ARGS -o "$m" <"$TRAIN"
+	cp "$m" "$TMP/before"
+	# a wider network does not fit in 16 KiB
+	run bash -c "ulimit -f 16; unet-train ${ARGS/--base-filters 4/--base-filters 16} -o '$m' <'$TRAIN'"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "File too large"
+	cmp "$m" "$TMP/before"
+	run compgen -G "$m.??????"
+	assert_failure
+	# the other writers are not killed by SIGXFSZ either
+	run bash -c "ulimit -f 1; unet-infer --quiet --threads 1 '$m' <'$TRAIN' >'$TMP/maps.pam'"
+	assert_failure 1
+	assert_one_error_line unet-infer
+	assert_output --partial "File too large"
+}
+
+@test "a full file system: the error is reported, the previous model stays" {
+	local mnt=$TMP/mnt m
+	mkdir "$mnt"
+	mount -t tmpfs -o size=128k tmpfs "$mnt" 2>/dev/null ||
+		skip "cannot mount a tmpfs here (not root, or no permission)"
+	m=$mnt/m.safetensors
+	run unet-train $ARGS -o "$m" <"$TRAIN"
+	assert_success
+	cp "$m" "$TMP/before"
+	head -c 1M /dev/zero >"$mnt/filler" 2>/dev/null || true
+	run unet-train $ARGS -o "$m" <"$TRAIN"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "No space left on device"
+	cmp "$m" "$TMP/before"
+	assert_loadable "$m"
+	# no temporary file left behind
+	assert_equal "$(ls "$mnt")" "$(printf 'filler\nm.safetensors\nm.safetensors.ckpt')"
+}
