@@ -337,6 +337,10 @@ pamio_read(struct pamio_reader *r, struct image *img)
 		handlers_off(old);
 		return 0;
 	}
+	if (r->count == INT_MAX) {
+		handlers_off(old);
+		die("%s: more than %d images in one stream", r->name, INT_MAX);
+	}
 	memset(&pam, 0, sizeof pam);
 	pam.comment_p = &r->comments;
 	pnm_readpaminit(r->f, &pam, PAM_LEN_COMMENT_P);
