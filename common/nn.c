@@ -345,6 +345,74 @@ im2col(const float *x, int ldx, int h, int w, int c, int stride, size_t p0,
 	}
 }
 
+/* Row im2col ("hcol") for large maps: the 3x3 window of a pixel is the
+ * hcol rows of the pixels above, at and below it, each [left, centre,
+ * right] (3c floats), so a convolution is three GEMMs over shifted hcol
+ * rows, one per kernel row, and the gather is a third of im2col's. A tile
+ * keeps to one image and carries one image row of margin above and below.
+ */
+struct hcol_plan {
+	int use;        /* hcol for this layer */
+	int per_image;  /* tiles per image */
+	int rows;       /* pixels per tile (the last may have fewer) */
+};
+
+#define HCOL_MIN_PIXELS 512
+
+static struct hcol_plan
+hcol_plan(int n, int h, int w, int c, int nt)
+{
+	struct hcol_plan p = { 0, 0, 0 };
+	size_t hw = (size_t)h * w, r = TILE_FLOATS / (9 * (size_t)c);
+
+	if (hw < HCOL_MIN_PIXELS || h < 4)
+		return p;
+	if (r < MIN_ROWS)
+		r = MIN_ROWS;
+	if (r > MAX_ROWS)
+		r = MAX_ROWS;
+	p.per_image = (int)((hw + r - 1) / r);
+	if ((size_t)p.per_image * n < (size_t)nt)
+		p.per_image = (nt + n - 1) / n;
+	p.rows = (int)((hw + p.per_image - 1) / p.per_image);
+	p.use = ((size_t)p.rows + 2 * w) * 3 * c <= pool.col_floats;
+	return p;
+}
+
+/* hcol rows for the pixels q0 .. q1-1 of image img (q may fall outside
+ * the image: zero rows). */
+static void
+hcol(const float *x, int ldx, int h, int w, int c, size_t img, long q0,
+     long q1, float *hc)
+{
+	long hw = (long)h * w;
+	const float *base = x + img * hw * ldx;
+	size_t rowbytes = c * sizeof(float);
+
+	for (long q = q0; q < q1; q++, hc += 3 * c) {
+		int xx;
+
+		if (q < 0 || q >= hw) {
+			memset(hc, 0, 3 * rowbytes);
+			continue;
+		}
+		xx = (int)(q % w);
+		if (xx >= 1 && xx + 1 < w && ldx == c) {
+			memcpy(hc, base + (q - 1) * c, 3 * rowbytes);
+			continue;
+		}
+		for (int kx = 0; kx < 3; kx++) {
+			int xs = xx + kx - 1;
+
+			if (xs < 0 || xs >= w)
+				memset(hc + kx * c, 0, rowbytes);
+			else
+				memcpy(hc + kx * c, base + (q + kx - 1) * ldx,
+				       rowbytes);
+		}
+	}
+}
+
 /* Zero the gradient rows dx where the ReLU output x is not positive. */
 static void
 mask_rows(const float *x, int ldx, float *dx, int lddx, size_t rows, int c)
@@ -368,6 +436,34 @@ struct conv_args {
 };
 
 static void
+conv3x3_forward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
+		     int t, int nt)
+{
+	size_t hw = (size_t)a->h * a->w, lo, hi;
+	int c3 = 3 * a->cin, w = a->w;
+	float *hc = pool.s[t].col;
+
+	share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		size_t img = i / hp->per_image;
+		long q0 = (long)(i % hp->per_image) * hp->rows;
+		long q1 = q0 + hp->rows < (long)hw ? q0 + hp->rows : (long)hw;
+		int m = (int)(q1 - q0);
+		float *y = a->y + (img * hw + q0) * a->ldy;
+
+		hcol(a->x, a->ldx, a->h, w, a->cin, img, q0 - w, q1 + w, hc);
+		fill_bias(y, a->ldy, m, a->b, a->cout);
+		for (int ky = 0; ky < 3; ky++)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+				    a->cout, c3, 1.0f,
+				    hc + (size_t)ky * w * c3, c3,
+				    a->k + ky * c3, 3 * c3, 1.0f, y, a->ldy);
+		if (a->relu)
+			relu_rows(y, a->ldy, m, a->cout);
+	}
+}
+
+static void
 conv3x3_forward_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
@@ -377,6 +473,12 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
 	float *col = pool.s[t].col;
 
+	struct hcol_plan hp = hcol_plan(a->n, a->h, a->w, a->cin, nt);
+
+	if (hp.use) {
+		conv3x3_forward_hcol(a, &hp, t, nt);
+		return;
+	}
 	share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t p0 = i * rows;
@@ -408,6 +510,45 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	run(conv3x3_forward_part, &a);
 }
 
+/* The backward with dx over hcol tiles of dy: per kernel row ky, the
+ * columns ky of d(kflip) and the ky share of dx. */
+static void
+conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
+		      int t, int nt, float *dk, float *db)
+{
+	size_t hw = (size_t)a->h * a->w, lo, hi;
+	int c3 = 3 * a->cout, w = a->w;
+	float *hc = pool.s[t].col;
+
+	share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		size_t img = i / hp->per_image;
+		long q0 = (long)(i % hp->per_image) * hp->rows;
+		long q1 = q0 + hp->rows < (long)hw ? q0 + hp->rows : (long)hw;
+		int m = (int)(q1 - q0);
+		size_t p0 = img * hw + q0;
+		float *dx = a->dx + p0 * a->lddx;
+
+		sum_rows(a->dy + p0 * a->lddy, a->lddy, m, a->cout, db);
+		hcol(a->dy, a->lddy, a->h, w, a->cout, img, q0 - w, q1 + w, hc);
+		for (int ky = 0; ky < 3; ky++) {
+			const float *rows = hc + (size_t)ky * w * c3;
+
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+				    a->cin, c3, m, 1.0f, a->x + p0 * a->ldx,
+				    a->ldx, rows, c3, 1.0f, dk + ky * c3,
+				    3 * c3);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+				    a->cin, c3, 1.0f, rows, c3,
+				    pool.kflip + ky * c3, 3 * c3,
+				    ky ? 1.0f : 0.0f, dx, a->lddx);
+		}
+		if (a->mask)
+			mask_rows(a->x + p0 * a->ldx, a->ldx, dx, a->lddx, m,
+				  a->cin);
+	}
+}
+
 /* Without dx: dk += col(x)^T dy, tile by tile. With dx: one im2col of dy
  * serves both products, dx = col(dy) kflip^T and d(kflip) = x^T col(dy)
  * (x read in place), so x is never gathered; each thread sums d(kflip)
@@ -430,6 +571,14 @@ conv3x3_backward_part(void *arg, int t, int nt)
 	} else {
 		grad_target(t, nt, a->dk, a->db, (size_t)kx * a->cout,
 			    a->cout, &dk, &db);
+	}
+	if (a->dx) {
+		struct hcol_plan hp = hcol_plan(a->n, a->h, a->w, a->cout, nt);
+
+		if (hp.use) {
+			conv3x3_backward_hcol(a, &hp, t, nt, dk, db);
+			return;
+		}
 	}
 	share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
