@@ -141,6 +141,12 @@ assert_refused() {
 	refute_output --partial "out of memory"
 }
 
+# The same, except that "out of memory" is the expected refusal.
+assert_refused_oom() {
+	assert_equal "${#lines[@]}" 1
+	assert_equal "${lines[0]%% (*}" "$1: out of memory"
+}
+
 # stdout of a failed run holds nothing or only whole images (PAM) / nothing
 # (JSON writers).
 assert_whole_images() {
@@ -727,4 +733,16 @@ WRITERS=(
 		--log "$TMP/log" -o "$TMP/m.safetensors" "$GOOD_SAMPLES"
 	assert_success
 	((failures == 0))
+}
+
+# ------------------------------------------------------- resource bounds
+
+@test "unet-train on a stream larger than memory: out of memory, one line" {
+	[[ -z ${UNETPIPE_SANITIZED:-} ]] || skip "ulimit -v does not work with ASan"
+	{ pam_header 1024 1024 2 255 GRAYSCALE_MASK; head -c 2097152 /dev/zero; } >"$TMP/big.pam"
+	run bash -c "ulimit -v 300000; while cat '$TMP/big.pam' 2>/dev/null; do :; done |
+		timeout 60 unet-train -q --threads 1 --base-filters 1 --depth 2 -o '$TMP/m.safetensors'; exit \${PIPESTATUS[1]}"
+	assert_equal "$status" 1
+	assert_refused_oom unet-train
+	[[ ! -e $TMP/m.safetensors ]]
 }
