@@ -122,13 +122,14 @@ lint:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  = $(WARN) -Wno-unknown-attributes -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Icommon $(PKG_CFLAGS) -pthread
 FUZZERS  := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN := $(addprefix build-fuzz/,$(FUZZERS))
 FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o)
 
-build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
+build-fuzz/common/%.o: common/%.c $(wildcard common/*.h) Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
