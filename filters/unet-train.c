@@ -439,6 +439,12 @@ import_tensor(const struct st_file *f, const char *path, const char *prefix,
 		same = t->shape[k] == p->shape[k];
 	if (!same)
 		die("%s: checkpoint tensor %s has the wrong shape", path, name);
+	/* A NaN weight survives ReLU (fmaxf) with a finite loss, and the
+	 * model saved from it would not load. */
+	for (size_t k = 0; k < t->count; k++)
+		if (!isfinite(t->data[k]))
+			die("%s: checkpoint tensor %s: value %zu is not finite",
+			    path, name, k);
 	tmp.value = ours;
 	unet_param_import(&tmp, t->data);
 }

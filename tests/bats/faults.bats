@@ -48,8 +48,8 @@ kill_and_resume() {
 	rm -f "$TMP"/m.* "$TMP/log.jsonl"
 	unet-train $ARGS --log "$TMP/log.jsonl" -o "$m" <"$TRAIN" 2>"$TMP/err" &
 	local pid=$!
-	sleep "$(printf '0.%03d' "$delay")"
-	kill -s "$sig" "$pid" 2>/dev/null
+	sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
+	kill -s "$sig" "$pid" 2>/dev/null || true # it may have finished
 	status=0
 	wait "$pid" 2>/dev/null || status=$?
 	case $sig:$status in
@@ -163,4 +163,29 @@ kill_and_resume() {
 	assert_loadable "$m"
 	# no temporary file left behind
 	assert_equal "$(ls "$mnt")" "$(printf 'filler\nm.safetensors\nm.safetensors.ckpt')"
+}
+
+@test "a torn or corrupted checkpoint: --resume refuses with one line" {
+	local m=$TMP/m.safetensors size off
+	unet-train ${ARGS/--epochs 30/--epochs 3} -o "$m" <"$TRAIN"
+	cp "$m.ckpt" "$TMP/good.ckpt"
+	size=$(stat -c %s "$m.ckpt")
+	for off in trunc-100 trunc-header 0 7 20 200; do
+		cp "$TMP/good.ckpt" "$m.ckpt"
+		case $off in
+		trunc-100) truncate -s $((size - 100)) "$m.ckpt" ;;
+		trunc-header) truncate -s 100 "$m.ckpt" ;;
+		*) printf '\377' | dd of="$m.ckpt" bs=1 seek="$off" conv=notrunc status=none ;;
+		esac
+		run unet-train $ARGS --resume -o "$m" <"$TRAIN"
+		assert_failure 1
+		assert_one_error_line unet-train
+	done
+	# a checkpoint with a NaN weight: it used to be trained on (ReLU hides
+	# the NaN from the loss) into a model that does not load
+	cp "$TMP/good.ckpt" "$m.ckpt"
+	printf '\377\377\377\377' | dd of="$m.ckpt" bs=1 seek=$((size - 4)) conv=notrunc status=none
+	run unet-train $ARGS --resume -o "$m" <"$TRAIN"
+	assert_failure 1
+	assert_one_error_line unet-train
 }
