@@ -211,6 +211,15 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 		t->count = p->count;
 		t->data = xcalloc(p->count, sizeof *t->data);
 		unet_param_export(p, t->data);
+		/* model_load refuses them: never write a model that will
+		 * not load (a NaN weight can hide behind a finite loss). */
+		for (size_t k = 0; k < t->count; k++)
+			if (!isfinite(t->data[k])) {
+				fail(err, errlen, "tensor %s: value %zu is not "
+				     "finite; model not written", t->name, k);
+				st_free(&f);
+				return -1;
+			}
 	}
 	rc = st_write(path, &f, err, errlen);
 	st_free(&f);

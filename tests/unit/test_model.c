@@ -91,6 +91,34 @@ test_round_trip(void)
 			  sizeof err) == -1 &&
 		       strstr(err, "No such file or directory"),
 	       "model_save into a missing folder: -1 (%s)", err);
+	{
+		struct unet_param *p = unet_param_at(net, 0);
+		float keep = p->value[0];
+		char *before = NULL, *after = NULL;
+		size_t nb = 0, na = 0;
+		FILE *f;
+
+		if ((f = fopen(path, "rb"))) {
+			before = malloc(1 << 20);
+			nb = fread(before, 1, 1 << 20, f);
+			fclose(f);
+		}
+		p->value[0] = NAN;
+		tap_ok(model_save(path, net, NULL, err, sizeof err) == -1 &&
+			       strstr(err, "not finite"),
+		       "model_save refuses a NaN weight (%s)", err);
+		if ((f = fopen(path, "rb"))) {
+			after = malloc(1 << 20);
+			na = fread(after, 1, 1 << 20, f);
+			fclose(f);
+		}
+		tap_ok(before && after && na == nb &&
+			       memcmp(before, after, nb) == 0,
+		       "the previous model is left as it was");
+		free(before);
+		free(after);
+		p->value[0] = keep;
+	}
 	unet_free(net);
 }
 
