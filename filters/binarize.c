@@ -54,18 +54,8 @@ main(int argc, char **argv)
 			if (maxval != 1 && maxval != 255)
 				die_usage("--maxval: must be 1 or 255");
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("binarize unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option %s", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (have_threshold && sweep)

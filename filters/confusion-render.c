@@ -183,22 +183,8 @@ main(int argc, char **argv)
 		case OPT_GAP:
 			o.gap = (int)parse_long(optarg, 0, 1000, "--gap");
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("confusion-render unetpipe %s\n",
-			       UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option '%s' needs an argument",
-				  argv[optind - 1]);
 		default:
-			if (optopt)
-				die_usage("unknown option '-%c'", optopt);
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -565,21 +565,8 @@ main(int argc, char **argv)
 		case 'q':
 			opt.quiet = 1;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("ingest-resize unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("%s: missing argument", argv[optind - 1]);
 		default:
-			if (strncmp(argv[optind - 1], "--", 2) == 0)
-				die_usage("unrecognized option '%s'",
-					  argv[optind - 1]);
-			die_usage("unknown option '-%c'", optopt);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	for (int i = optind; i < argc; i++) {

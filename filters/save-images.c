@@ -170,18 +170,8 @@ main(int argc, char **argv)
 			if (strchr(suffix, '/'))
 				die_usage("--suffix: '%s' holds a '/'", suffix);
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("save-images unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option %s", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (!dir)

@@ -101,19 +101,8 @@ main(int argc, char **argv)
 		case 'p':
 			per_image_path = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("score unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option '%s' needs an argument",
-				  argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -85,20 +85,8 @@ main(int argc, char **argv)
 		case 'm':
 			per_image = 1;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("threshold-sweep unetpipe %s\n",
-			       UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option '%s' needs an argument",
-				  argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (argc - optind > 1)

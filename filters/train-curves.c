@@ -37,10 +37,7 @@ struct diagnosis {
 	char message[512];
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage_text[] =
 		"usage: train-curves [options] [LOG]\n"
 		"Draw the training curves of a unet-train JSON Lines log (stdin by\n"
 		"default) as an RGB PAM image on stdout and print a diagnosis of the\n"
@@ -62,8 +59,7 @@ usage(FILE *f)
 		"      --underfit-total PCT least fall of train_loss since the first\n"
 		"                           epoch (else under-fitting; default 10)\n"
 		"  -h, --help               print this help and exit\n"
-		"  -V, --version            print the version and exit\n");
-}
+		"  -V, --version            print the version and exit\n";
 
 /* Fetch the number `key` of a log line into *out; return 0 when absent,
  * or null and null_ok (unet-train writes null for a figure it lacks). */
@@ -644,21 +640,8 @@ main(int argc, char **argv)
 			rules.underfit_total = parse_double(optarg, 0, 100,
 					"--underfit-total") / 100;
 			break;
-		case 'h':
-			usage(stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("train-curves unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option '%s' needs an argument",
-				  argv[optind - 1]);
 		default:
-			if (optopt)
-				die_usage("unknown option '-%c'", optopt);
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -392,18 +392,8 @@ parse_options(int argc, char **argv)
 		case 'q':
 			opt.quiet = 1;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			exit(0);
-		case 'V':
-			printf("unet-infer unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			exit(0);
-		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (optind >= argc)
