@@ -371,9 +371,10 @@ hcol_plan(int n, int h, int w, int c, int nt)
 		r = MIN_ROWS;
 	if (r > MAX_ROWS)
 		r = MAX_ROWS;
+	/* tiles in a multiple of nt, so that the threads get equal work */
 	p.per_image = (int)((hw + r - 1) / r);
-	if ((size_t)p.per_image * n < (size_t)nt)
-		p.per_image = (nt + n - 1) / n;
+	while ((size_t)p.per_image * n % nt != 0)
+		p.per_image++;
 	p.rows = (int)((hw + p.per_image - 1) / p.per_image);
 	p.use = ((size_t)p.rows + 2 * w) * 3 * c <= pool.col_floats;
 	return p;
@@ -449,8 +450,11 @@ conv3x3_forward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 		long q0 = (long)(i % hp->per_image) * hp->rows;
 		long q1 = q0 + hp->rows < (long)hw ? q0 + hp->rows : (long)hw;
 		int m = (int)(q1 - q0);
-		float *y = a->y + (img * hw + q0) * a->ldy;
+		float *y;
 
+		if (m <= 0)
+			continue;
+		y = a->y + (img * hw + q0) * a->ldy;
 		hcol(a->x, a->ldx, a->h, w, a->cin, img, q0 - w, q1 + w, hc);
 		fill_bias(y, a->ldy, m, a->b, a->cout);
 		for (int ky = 0; ky < 3; ky++)
@@ -527,8 +531,11 @@ conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 		long q1 = q0 + hp->rows < (long)hw ? q0 + hp->rows : (long)hw;
 		int m = (int)(q1 - q0);
 		size_t p0 = img * hw + q0;
-		float *dx = a->dx + p0 * a->lddx;
+		float *dx;
 
+		if (m <= 0)
+			continue;
+		dx = a->dx + p0 * a->lddx;
 		sum_rows(a->dy + p0 * a->lddy, a->lddy, m, a->cout, db);
 		hcol(a->dy, a->lddy, a->h, w, a->cout, img, q0 - w, q1 + w, hc);
 		for (int ky = 0; ky < 3; ky++) {
