@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "augment.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "model.h"
@@ -32,6 +33,8 @@
 
 struct options {
 	const char *input, *output, *val_path, *log_path, *init_path;
+	const char *freeze;  /* --freeze list as given, NULL = none */
+	unsigned augment;    /* AUGMENT_* ops */
 	double val_split, lr, pos_weight, min_delta;
 	long epochs, batch, patience;
 	uint64_t seed;
@@ -94,7 +97,13 @@ static const char usage_text[] =
 "      --min-delta X      smallest val_loss decrease that counts (default 0)\n"
 "      --base-filters F   width of the first level (default 16)\n"
 "      --depth D          number of levels (default 5)\n"
-"      --init MODEL       start from the weights of MODEL (fine-tuning)\n"
+"      --init MODEL       start from the weights of MODEL (fine-tuning; a\n"
+"                         1-channel model adapts to 3 channels and back)\n"
+"      --freeze LIST      keep these layers of the network fixed: encoder\n"
+"                         (c1..cD) or layer names such as c1,c2,u6,out\n"
+"      --augment LIST     augment every training sample afresh each epoch:\n"
+"                         flip,rot90,crop,color,elastic, all or none\n"
+"                         (default none)\n"
 "      --resume           continue the run recorded in MODEL" CKPT_SUFFIX "\n"
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
@@ -116,7 +125,8 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
 	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
-	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG };
+	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_FREEZE,
+	       O_AUGMENT };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "val", required_argument, NULL, O_VAL },
@@ -133,6 +143,8 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "base-filters", required_argument, NULL, O_BASE },
 		{ "depth", required_argument, NULL, O_DEPTH },
 		{ "init", required_argument, NULL, O_INIT },
+		{ "freeze", required_argument, NULL, O_FREEZE },
+		{ "augment", required_argument, NULL, O_AUGMENT },
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -141,6 +153,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
+	char err[256];
 
 	memset(o, 0, sizeof *o);
 	o->input = "-";
@@ -226,6 +239,19 @@ parse_options(int argc, char **argv, struct options *o)
 		case O_RESUME:
 			o->resume = 1;
 			break;
+		case O_FREEZE:
+			if (!optarg[0] || optarg[0] == ',' ||
+			    optarg[strlen(optarg) - 1] == ',' ||
+			    strstr(optarg, ",,"))
+				die_usage("--freeze: '%s': empty layer name in "
+					  "the list", optarg);
+			o->freeze = optarg;
+			break;
+		case O_AUGMENT:
+			if (augment_parse(optarg, &o->augment, err,
+					  sizeof err) < 0)
+				die_usage("--augment: %s", err);
+			break;
 		case O_LOG:
 			o->log_path = optarg;
 			break;
@@ -256,7 +282,6 @@ parse_options(int argc, char **argv, struct options *o)
 		die_usage("--pos-weight needs --loss wbce");
 	if (o->arch_given && !o->init_path && !o->resume) {
 		struct unet_config cfg = { 3, o->base_filters, o->depth };
-		char err[256];
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
@@ -307,12 +332,15 @@ struct run {
 	struct unet *net;
 	struct adam *adam;
 	struct state st;
+	unsigned char *frozen; /* per parameter: 1 = kept fixed (--freeze) */
+	float **frozen_value;  /* their values, restored after each step */
 };
 
 static void
 fingerprint(const struct run *r, json_t *meta)
 {
 	const struct options *o = r->o;
+	char aug[64];
 
 	set_str(meta, "train_data", "%016" PRIx64, r->train_ds->hash);
 	set_str(meta, "val_data", "%016" PRIx64,
@@ -324,6 +352,9 @@ fingerprint(const struct run *r, json_t *meta)
 	set_str(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
 	set_str(meta, "pos_weight", "%a", r->pos_weight);
 	set_str(meta, "min_delta", "%a", o->min_delta);
+	augment_format(o->augment, aug, sizeof aug);
+	set_str(meta, "augment", "%s", aug);
+	set_str(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
 }
 
 static void
@@ -514,15 +545,23 @@ check_resume(struct run *r, struct st_file *f)
 {
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
-		"loss", "pos_weight", "min_delta"
+		"loss", "pos_weight", "min_delta", "augment", "freeze"
 	};
 	json_t *now = json_object();
 
 	fingerprint(r, now);
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		const char *was = meta_get(f, r->ckpt_path, keys[i]);
 		const char *is = json_string_value(json_object_get(now,
 								   keys[i]));
+		const char *was;
+		/* Checkpoints written before --augment and --freeze ran
+		 * without them. */
+		if (!json_object_get(f->metadata, keys[i]) &&
+		    (strcmp(keys[i], "augment") == 0 ||
+		     strcmp(keys[i], "freeze") == 0))
+			was = "none";
+		else
+			was = meta_get(f, r->ckpt_path, keys[i]);
 		if (strcmp(was, is) != 0)
 			die("%s: cannot resume: %s differs from the "
 			    "interrupted run's (same data and options needed)",
@@ -538,7 +577,7 @@ save_model(struct run *r, const struct epoch_result *e)
 {
 	const struct options *o = r->o;
 	json_t *meta = json_object();
-	char err[512];
+	char err[512], aug[64];
 
 	set_str(meta, "input_width", "%d", r->train_ds->width);
 	set_str(meta, "input_height", "%d", r->train_ds->height);
@@ -555,6 +594,12 @@ save_model(struct run *r, const struct epoch_result *e)
 		set_str(meta, "pos_weight", "%.9g", r->pos_weight);
 	set_str(meta, "lr", "%.9g", o->lr);
 	set_str(meta, "batch", "%ld", o->batch);
+	augment_format(o->augment, aug, sizeof aug);
+	set_str(meta, "augment", "%s", aug);
+	if (o->freeze)
+		set_str(meta, "freeze", "%s", o->freeze);
+	if (o->init_path)
+		set_str(meta, "init", "%s", o->init_path);
 	set_str(meta, "created_by", "unet-train (unetpipe %s)",
 		UNETPIPE_VERSION);
 	if (model_save(o->output, r->net, meta, err, sizeof err) < 0)
@@ -623,6 +668,45 @@ sigmoid(const float *x, float *p, size_t n)
 		p[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+/* Augment the n training samples idx[] of a batch, each with a generator
+ * of its own from the seed, the epoch and its index in the stream: the
+ * draw depends neither on the batch it falls in nor on the thread count,
+ * and --resume repeats it. */
+static void
+augment_batch(const struct run *r, long epoch, const int *idx, int n,
+	      float *input, float *target)
+{
+	const struct dataset *ds = r->train_ds;
+	size_t npix = (size_t)ds->width * ds->height;
+
+	if (!r->o->augment)
+		return;
+	for (int k = 0; k < n; k++) {
+		struct rng rng;
+
+		augment_rng(&rng, r->o->seed, (uint64_t)epoch,
+			    (uint64_t)idx[k]);
+		augment_apply(r->o->augment, &rng,
+			      input + (size_t)k * npix * ds->channels,
+			      target + (size_t)k * npix, ds->width,
+			      ds->height, ds->channels);
+	}
+}
+
+/* Put the frozen parameters back to their values before the step. */
+static void
+restore_frozen(struct run *r)
+{
+	if (!r->frozen)
+		return;
+	for (int i = 0; i < unet_param_count(r->net); i++) {
+		struct unet_param *p = unet_param_at(r->net, i);
+		if (r->frozen[i])
+			memcpy(p->value, r->frozen_value[i],
+			       p->count * sizeof *p->value);
+	}
+}
+
 /* One epoch: shuffled training steps, then the validation pass. */
 static void
 run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
@@ -646,6 +730,8 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 
 		dataset_fill(r->train_ds, order + done, n, unet_work_input(w),
 			     target);
+		augment_batch(r, ep, order + done, n, unet_work_input(w),
+			      target);
 		unet_forward(w, n);
 		loss = unet_backward(w, n, target, (float)r->pos_weight);
 		if (!isfinite(loss)) {
@@ -654,6 +740,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 			not_finite(r, pg, where, "loss", loss);
 		}
 		adam_step(r->adam, r->net);
+		restore_frozen(r);
 		sum += loss * n;
 		done += n;
 		if (stop_signal)
@@ -887,6 +974,117 @@ stream_name(const char *path)
 	return strcmp(path, "-") == 0 ? "stdin" : path;
 }
 
+/* Mark the parameters named by --freeze (encoder = c1..cD; a layer name
+ * covers the parameters under it) and keep a copy of their values. */
+static void
+setup_freeze(struct run *r)
+{
+	int n = unet_param_count(r->net);
+	int depth = unet_get_config(r->net)->depth;
+	char *list, *save = NULL;
+
+	if (!r->o->freeze)
+		return;
+	r->frozen = xcalloc(n, 1);
+	r->frozen_value = xcalloc(n, sizeof *r->frozen_value);
+	list = xstrdup(r->o->freeze);
+	for (char *e = strtok_r(list, ",", &save); e;
+	     e = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(e);
+		int hits = 0;
+
+		for (int i = 0; i < n; i++) {
+			const char *name = unet_param_at(r->net, i)->name;
+			int level, used = 0, match;
+
+			if (strcmp(e, "encoder") == 0)
+				match = sscanf(name, "c%d.%n", &level,
+					       &used) == 1 && used > 0 &&
+					level <= depth;
+			else
+				match = strncmp(name, e, len) == 0 &&
+					(name[len] == '.' || !name[len]);
+			if (match) {
+				r->frozen[i] = 1;
+				hits++;
+			}
+		}
+		if (!hits)
+			die_usage("--freeze: no layer '%s' in the network "
+				  "(encoder, c1..c%d, u%d%s%.0d, out)", e,
+				  2 * depth - 1, depth + 1,
+				  depth > 2 ? "..u" : "",
+				  depth > 2 ? 2 * depth - 1 : 0);
+	}
+	free(list);
+	for (int i = 0; i < n; i++) {
+		const struct unet_param *p = unet_param_at(r->net, i);
+		if (!r->frozen[i])
+			continue;
+		r->frozen_value[i] = xmalloc(p->count * sizeof(float));
+		memcpy(r->frozen_value[i], p->value,
+		       p->count * sizeof(float));
+	}
+}
+
+/* A network like old with `channels` input channels: the first layer's
+ * weights of a 1-channel model replicated over 3 channels and divided by
+ * 3, or those of a 3-channel model summed into 1, so that a grey image
+ * given as equal R, G, B channels (or as their mean) gives the same
+ * output. Other mismatches are refused. */
+static struct unet *
+adapt_channels(struct unet *old, int channels, const char *model,
+	       const char *input, int quiet)
+{
+	struct unet_config cfg = *unet_get_config(old);
+	int from = cfg.in_channels;
+	struct unet *net;
+
+	if (!((from == 1 && channels == 3) || (from == 3 && channels == 1)))
+		die("%s: image 1: %d channel(s), the model %s expects %d "
+		    "(only 1 and 3 channels adapt to each other)", input,
+		    channels, model, from);
+	cfg.in_channels = channels;
+	net = unet_new(&cfg);
+	for (int i = 0; i < unet_param_count(net); i++) {
+		const struct unet_param *po = unet_param_at(old, i);
+		struct unet_param *pn = unet_param_at(net, i);
+		float *a = xmalloc(po->count * sizeof *a);
+		float *b = xmalloc(pn->count * sizeof *b);
+
+		unet_param_export(po, a);
+		if (strcmp(pn->name, "c1.conv1.weight") != 0) {
+			memcpy(b, a, pn->count * sizeof *b);
+		} else {
+			/* [Cout, Cin, 3, 3] */
+			int cout = pn->shape[0];
+			size_t k = (size_t)pn->shape[2] * pn->shape[3];
+			for (int o = 0; o < cout; o++)
+				for (size_t j = 0; j < k; j++) {
+					if (from == 1) {
+						float v = a[o * k + j] / 3;
+						for (int c = 0; c < 3; c++)
+							b[(o * 3 + c) * k + j] = v;
+					} else {
+						b[o * k + j] =
+							a[(o * 3 + 0) * k + j] +
+							a[(o * 3 + 1) * k + j] +
+							a[(o * 3 + 2) * k + j];
+					}
+				}
+		}
+		unet_param_import(pn, b);
+		free(a);
+		free(b);
+	}
+	if (!quiet)
+		fprintf(stderr, "%s: %s: first layer adapted from %d to %d "
+			"input channel(s)\n", prog_name(), model, from,
+			channels);
+	unet_free(old);
+	return net;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -959,7 +1157,11 @@ main(int argc, char **argv)
 		r.ntrain = train.count;
 	}
 
-	if (r.net) {
+	if (r.net && !o.resume &&
+	    unet_get_config(r.net)->in_channels != train.channels) {
+		r.net = adapt_channels(r.net, train.channels, o.init_path,
+				       stream_name(o.input), o.quiet);
+	} else if (r.net) {
 		const struct unet_config *cfg = unet_get_config(r.net);
 		if (cfg->in_channels != train.channels)
 			die("%s: image 1: %d channel(s), the model %s expects "
@@ -997,6 +1199,7 @@ main(int argc, char **argv)
 	} else {
 		r.pos_weight = 1;
 	}
+	setup_freeze(&r);
 	if (o.resume) {
 		check_resume(&r, &ckpt);
 		st_free(&ckpt);
@@ -1086,6 +1289,10 @@ main(int argc, char **argv)
 		die("%s:", o.log_path);
 	unet_work_free(w);
 	adam_free(r.adam);
+	for (int i = 0; r.frozen && i < unet_param_count(r.net); i++)
+		free(r.frozen_value[i]);
+	free(r.frozen);
+	free(r.frozen_value);
 	unet_free(r.net);
 	free(target);
 	free(prob);

@@ -322,7 +322,8 @@ train_until_checkpoint() {
 		-o "$TMP/b.st" "$S32"
 	assert_success
 	assert_equal "$(meta "$TMP/b.st" base_filters)" 2
-	run unet-train --quiet --init "$TMP/a.st" --epochs 1 -o "$TMP/c.st" "$G16"
+	"$REFPY" "$REFERENCE" init --in-channels 2 --base 2 --depth 2 "$TMP/two.st"
+	run unet-train --quiet --init "$TMP/two.st" --epochs 1 -o "$TMP/c.st" "$G16"
 	assert_failure 1
 	assert_one_error_line unet-train
 	assert_output --partial "image 1: 1 channel(s), the model"
@@ -336,7 +337,9 @@ train_until_checkpoint() {
 	for args in "" "--epochs 0 -o m" "--lr abc -o m" "--lr 0 -o m" \
 		"--batch 1.5 -o m" "--val-split 1 -o m" "--val v --val-split 0.2 -o m" \
 		"--loss dice -o m" "--pos-weight 2 -o m" "--depth 9 -o m" \
-		"--threads 0 -o m" "--bogus -o m" "-o m a b" "--seed -1 -o m"; do
+		"--threads 0 -o m" "--bogus -o m" "-o m a b" "--seed -1 -o m" \
+		"--augment zoom -o m" "--augment flip,,crop -o m" \
+		"--augment= -o m" "--freeze , -o m" "--freeze c1, -o m"; do
 		run unet-train $args "$S32"
 		assert_failure 2
 		assert_line --partial "Try 'unet-train --help'"
@@ -436,4 +439,100 @@ assert len(rows) == 5 and rows[-1]["train_loss"] < rows[0]["train_loss"], rows
 		--batch 4 --epochs 2 -o $TMP/m.st $S32" /dev/null
 	assert_success
 	assert_output ""
+}
+
+# same_tensors A B NAMES...: the named tensors of A and B equal bit for bit,
+# every other tensor different. NAMES are prefixes such as c1. or out.
+same_tensors() {
+	"$REFPY" -c "$st_py
+a, _ = load(sys.argv[1]); b, _ = load(sys.argv[2])
+keep = tuple(sys.argv[3:])
+assert sorted(a) == sorted(b)
+for k in a:
+    same = a[k].tobytes() == b[k].tobytes()
+    assert same == k.startswith(keep), (k, same)
+" "$@"
+}
+
+@test "--freeze: frozen layers keep every bit, the others train" {
+	unet-train "${TINY[@]}" --depth 2 --epochs 1 -o "$TMP/a.st" "$S16"
+	run unet-train "${TINY[@]}" --epochs 2 --init "$TMP/a.st" \
+		--freeze encoder -o "$TMP/b.st" "$S16"
+	assert_success
+	same_tensors "$TMP/a.st" "$TMP/b.st" c1. c2.
+	assert_equal "$(meta "$TMP/b.st" freeze)" encoder
+	assert_equal "$(meta "$TMP/b.st" init)" "$TMP/a.st"
+	run unet-train "${TINY[@]}" --epochs 2 --init "$TMP/a.st" \
+		--freeze c1.conv2,u3,out -o "$TMP/c.st" "$S16"
+	assert_success
+	same_tensors "$TMP/a.st" "$TMP/c.st" c1.conv2. u3. out.
+	# Frozen from scratch too, and through --resume.
+	unet-train "${TINY[@]}" --epochs 1 --freeze c3 -o "$TMP/d.st" "$S16"
+	run unet-train "${TINY[@]}" --epochs 2 --freeze c3 --resume -o "$TMP/d.st" "$S16"
+	assert_success
+	unet-train "${TINY[@]}" --epochs 2 --freeze c3 -o "$TMP/e.st" "$S16"
+	cmp "$TMP/d.st" "$TMP/e.st"
+	run unet-train "${TINY[@]}" --epochs 3 --resume -o "$TMP/d.st" "$S16"
+	assert_failure 1
+	assert_output --partial "freeze differs"
+	run unet-train "${TINY[@]}" --epochs 1 --init "$TMP/a.st" --freeze c4 \
+		-o "$TMP/f.st" "$S16"
+	assert_failure 2
+	assert_line --index 0 "unet-train: --freeze: no layer 'c4' in the network (encoder, c1..c3, u3, out)"
+}
+
+@test "--init adapts 1 <-> 3 channels exactly, also from a PyTorch model" {
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 "$TMP/g.st"
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 2 --depth 2 --seed 4 "$TMP/c.st"
+	# c1.conv1 frozen, so the output holds the adapted weights as they are.
+	run unet-train --quiet --epochs 1 --init "$TMP/g.st" --freeze c1.conv1 \
+		-o "$TMP/g3.st" "$S16"
+	assert_success
+	run unet-train --epochs 1 --init "$TMP/c.st" --freeze c1.conv1 \
+		-o "$TMP/c1.st" "$G16"
+	assert_success
+	assert_line "unet-train: $TMP/c.st: first layer adapted from 3 to 1 input channel(s)"
+	"$REFPY" -c "$st_py
+g, _ = load(sys.argv[1]); g3, m3 = load(sys.argv[2])
+c, _ = load(sys.argv[3]); c1, m1 = load(sys.argv[4])
+w = g['c1.conv1.weight']
+assert g3['c1.conv1.weight'].shape == (2, 3, 3, 3) and m3['in_channels'] == '3'
+for k in range(3):
+    assert (g3['c1.conv1.weight'][:, k:k + 1] == w / np.float32(3)).all()
+w = c['c1.conv1.weight']
+s = (w[:, 0:1] + w[:, 1:2]) + w[:, 2:3]
+assert c1['c1.conv1.weight'].shape == (2, 1, 3, 3) and m1['in_channels'] == '1'
+assert (c1['c1.conv1.weight'] == s).all()
+assert (c1['c1.conv1.bias'] == c['c1.conv1.bias']).all()
+assert (g3['c1.conv1.bias'] == g['c1.conv1.bias']).all()
+" "$TMP/g.st" "$TMP/g3.st" "$TMP/c.st" "$TMP/c1.st"
+}
+
+@test "--augment: recorded, changes training, same seed same bytes, resume exact" {
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 -o "$TMP/n.st" "$S16"
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all -o "$TMP/a.st" "$S16"
+	# (The draw does not depend on --threads either, but the sums of the
+	# network do.)
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all -o "$TMP/b.st" "$S16"
+	cmp "$TMP/a.st" "$TMP/b.st"
+	! cmp -s "$TMP/a.st" "$TMP/n.st"
+	assert_equal "$(meta "$TMP/a.st" augment)" crop,elastic,rot90,flip,color
+	assert_equal "$(meta "$TMP/n.st" augment)" none
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment flip,rot90 \
+		-o "$TMP/f.st" "$S16"
+	assert_equal "$(meta "$TMP/f.st" augment)" rot90,flip
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all --seed 1 \
+		-o "$TMP/s.st" "$S16"
+	! cmp -s "$TMP/a.st" "$TMP/s.st"
+	# Interrupted after epoch 1 and resumed: the same bytes.
+	unet-train "${TINY[@]}" --depth 2 --epochs 1 --augment all -o "$TMP/r.st" "$S16"
+	run unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all --resume \
+		-o "$TMP/r.st" "$S16"
+	assert_success
+	cmp "$TMP/a.st" "$TMP/r.st"
+	cmp "$TMP/a.st.ckpt" "$TMP/r.st.ckpt"
+	run unet-train "${TINY[@]}" --depth 2 --epochs 3 --augment flip --resume \
+		-o "$TMP/r.st" "$S16"
+	assert_failure 1
+	assert_output --partial "augment differs"
 }
