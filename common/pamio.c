@@ -373,14 +373,26 @@ pamio_read(struct pamio_reader *r, struct image *img)
 	return 1;
 }
 
-/* Append one comment line, with control characters made harmless so
- * that an id cannot break the header. */
+/* libnetpbm reads a header line of at most 255 characters: a longer
+ * comment breaks the header for every reader, ours included. */
+#define COMMENT_MAX 250
+
+/* Append one comment line: prefix and the n bytes at s, control
+ * characters made harmless (an id cannot break the header) and cut to
+ * COMMENT_MAX bytes, not inside a UTF-8 character. */
 static size_t
-put_line(char *buf, size_t len, const char *prefix, const char *s)
+put_line(char *buf, size_t len, const char *prefix, const char *s, size_t n)
 {
+	size_t room = COMMENT_MAX - strlen(prefix);
+
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
 	len += (size_t)sprintf(buf + len, "%s", prefix);
-	for (; *s; s++)
-		buf[len++] = iscntrl((unsigned char)*s) ? '_' : *s;
+	for (size_t i = 0; i < n; i++)
+		buf[len++] = iscntrl((unsigned char)s[i]) ? '_' : s[i];
 	buf[len++] = '\n';
 	buf[len] = '\0';
 	return len;
@@ -403,7 +415,7 @@ pamio_write(FILE *f, const struct image *img)
 	comments = xmalloc(cap);
 	comments[0] = '\0';
 	if (img->id)
-		len = put_line(comments, len, "id ", img->id);
+		len = put_line(comments, len, "id ", img->id, strlen(img->id));
 	if (img->orig_width > 0 && img->orig_height > 0)
 		len += (size_t)sprintf(comments + len, "original-size %dx%d\n",
 				       img->orig_width, img->orig_height);
@@ -412,12 +424,9 @@ pamio_write(FILE *f, const struct image *img)
 		while (*c) {
 			const char *end = strchr(c, '\n');
 			size_t n = end ? (size_t)(end - c) : strlen(c);
-			memcpy(comments + len, c, n);
-			len += n;
-			comments[len++] = '\n';
+			len = put_line(comments, len, "", c, n);
 			c += n + (end != NULL);
 		}
-		comments[len] = '\0';
 	}
 
 	memset(&pam, 0, sizeof pam);
