@@ -131,6 +131,36 @@ test_permutations(void)
 	}
 }
 
+/* rot90 with k = 1 is numpy's rot90: dst(y, x) = src(x, w - 1 - y). */
+static void
+test_rot90(void)
+{
+	float img[N * C], mask[N], img0[N * C], mask0[N];
+	struct rng r, probe;
+	int seed, exact = 1;
+
+	make(img0, mask0, W, H);
+	for (seed = 0; seed < 200; seed++) {
+		augment_rng(&probe, seed, 0, 0);
+		if (rng_below(&probe, 4) == 1)
+			break;
+	}
+	memcpy(img, img0, sizeof img);
+	memcpy(mask, mask0, sizeof mask);
+	augment_rng(&r, seed, 0, 0);
+	augment_apply(AUGMENT_ROT90, &r, img, mask, W, H, C);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			int s = x * W + (W - 1 - y);
+			exact &= mask[y * W + x] == mask0[s];
+			for (int k = 0; k < C; k++)
+				exact &= img[(y * W + x) * C + k] ==
+					 img0[s * C + k];
+		}
+	tap_ok(seed < 200 && exact, "seed %d: an exact 90-degree rotation",
+	       seed);
+}
+
 static void
 test_geometry(void)
 {
@@ -264,6 +294,7 @@ main(void)
 {
 	test_parse();
 	test_permutations();
+	test_rot90();
 	test_geometry();
 	test_color();
 	test_reproducible();
