@@ -2,40 +2,12 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "safetensors.h"
 #include "util.h"
-
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* "[64, 32, 3, 3]" from either an int or an int64_t shape. */
-static const char *
-shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
-{
-	size_t n = snprintf(buf, len, "[");
-
-	for (int i = 0; i < ndim && n < len; i++)
-		n += snprintf(buf + n, len - n, "%s%lld", i ? ", " : "",
-			      (long long)shape[i]);
-	if (n < len)
-		snprintf(buf + n, len - n, "]");
-	return buf;
-}
 
 /* A metadata value that must be a plain decimal integer ("16", not
  * " 16", "+16", "16.0" or "016"). */
@@ -47,7 +19,7 @@ meta_int(json_t *meta, const char *key, int *out, char *err, size_t errlen)
 	long n = 0;
 
 	if (!v)
-		return fail(err, errlen, "__metadata__ has no \"%s\"", key);
+		return set_error(err, errlen, "__metadata__ has no \"%s\"", key);
 	s = json_string_value(v);
 	if (!s || !s[0] || (s[0] == '0' && s[1]))
 		goto bad;
@@ -55,14 +27,14 @@ meta_int(json_t *meta, const char *key, int *out, char *err, size_t errlen)
 		if (*p < '0' || *p > '9')
 			goto bad;
 		if (n > 99999999)
-			return fail(err, errlen, "__metadata__ %s \"%s\" is out of range",
+			return set_error(err, errlen, "__metadata__ %s \"%s\" is out of range",
 				    key, s);
 		n = n * 10 + (*p - '0');
 	}
 	*out = (int)n;
 	return 0;
 bad:
-	return fail(err, errlen, "__metadata__ %s \"%s\" is not an integer", key,
+	return set_error(err, errlen, "__metadata__ %s \"%s\" is not an integer", key,
 		    s ? s : "");
 }
 
@@ -79,20 +51,20 @@ check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
 		int same;
 
 		if (!t)
-			return fail(err, errlen, "missing tensor %s", p->name);
+			return set_error(err, errlen, "missing tensor %s", p->name);
 		for (int k = 0; k < p->ndim; k++)
 			shape[k] = p->shape[k];
 		same = t->ndim == p->ndim;
 		for (int k = 0; same && k < p->ndim; k++)
 			same = t->shape[k] == shape[k];
 		if (!same)
-			return fail(err, errlen,
+			return set_error(err, errlen,
 				    "tensor %s has shape %s, expected %s", p->name,
-				    shape_str(t->shape, t->ndim, have, sizeof have),
-				    shape_str(shape, p->ndim, want, sizeof want));
+				    st_shape_str(t->shape, t->ndim, have, sizeof have),
+				    st_shape_str(shape, p->ndim, want, sizeof want));
 		for (size_t k = 0; k < t->count; k++)
 			if (!isfinite(t->data[k]))
-				return fail(err, errlen,
+				return set_error(err, errlen,
 					    "tensor %s: value %zu is not finite",
 					    p->name, k);
 	}
@@ -102,7 +74,7 @@ check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
 			known = strcmp(unet_param_at(net, i)->name,
 				       f->tensors[j].name) == 0;
 		if (!known)
-			return fail(err, errlen, "unexpected tensor %s",
+			return set_error(err, errlen, "unexpected tensor %s",
 				    f->tensors[j].name);
 	}
 	return 0;
@@ -123,7 +95,7 @@ too_few_values(const struct st_file *f, const struct unet_config *cfg,
 	for (size_t i = 0; i < f->ntensors; i++)
 		have += f->tensors[i].count;
 	if ((double)have < 9 * w * w && 9 * w * w > (double)(1 << 22))
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "the tensors hold %zu values, too few for "
 			    "base_filters %d and depth %d", have,
 			    cfg->base_filters, cfg->depth);
@@ -144,11 +116,11 @@ model_load(const char *path, json_t **metadata, char *err, size_t errlen)
 		return NULL;
 	arch = json_object_get(f.metadata, "arch");
 	if (!arch) {
-		fail(err, errlen, "__metadata__ has no \"arch\": not a unetpipe model");
+		set_error(err, errlen, "__metadata__ has no \"arch\": not a unetpipe model");
 		goto done;
 	}
 	if (strcmp(json_string_value(arch), "unet") != 0) {
-		fail(err, errlen, "arch \"%s\", expected \"unet\"",
+		set_error(err, errlen, "arch \"%s\", expected \"unet\"",
 		     json_string_value(arch));
 		goto done;
 	}
@@ -186,7 +158,7 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 	int rc;
 
 	if (metadata && !json_is_object(metadata))
-		return fail(err, errlen, "metadata is not a JSON object");
+		return set_error(err, errlen, "metadata is not a JSON object");
 	f.metadata = json_object();
 	if (metadata)
 		json_object_update(f.metadata, metadata);
@@ -215,7 +187,7 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 		 * not load (a NaN weight can hide behind a finite loss). */
 		for (size_t k = 0; k < t->count; k++)
 			if (!isfinite(t->data[k])) {
-				fail(err, errlen, "tensor %s: value %zu is not "
+				set_error(err, errlen, "tensor %s: value %zu is not "
 				     "finite; model not written", t->name, k);
 				st_free(&f);
 				return -1;

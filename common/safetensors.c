@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +10,8 @@
 
 #include "util.h"
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* "[16, 3, 3, 3]" */
-static const char *
-shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
+const char *
+st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
 {
 	size_t n = 0;
 
@@ -107,10 +92,10 @@ check_metadata(json_t *meta, char *err, size_t errlen)
 	json_t *v;
 
 	if (!json_is_object(meta))
-		return fail(err, errlen, "__metadata__ is not a JSON object");
+		return set_error(err, errlen, "__metadata__ is not a JSON object");
 	json_object_foreach(meta, key, v) {
 		if (!json_is_string(v))
-			return fail(err, errlen,
+			return set_error(err, errlen,
 				    "__metadata__ value of \"%s\" is not a string",
 				    key);
 	}
@@ -128,30 +113,30 @@ parse_entry(const char *name, json_t *e, size_t region, struct st_tensor *t,
 	char buf[256];
 
 	if (!json_is_object(e))
-		return fail(err, errlen, "tensor %s: entry is not a JSON object",
+		return set_error(err, errlen, "tensor %s: entry is not a JSON object",
 			    name);
 	json_object_foreach(e, key, v) {
 		if (strcmp(key, "dtype") && strcmp(key, "shape") &&
 		    strcmp(key, "data_offsets"))
-			return fail(err, errlen, "tensor %s: unexpected key \"%s\"",
+			return set_error(err, errlen, "tensor %s: unexpected key \"%s\"",
 				    name, key);
 	}
 	dtype = json_object_get(e, "dtype");
 	shape = json_object_get(e, "shape");
 	offs = json_object_get(e, "data_offsets");
 	if (!dtype || !shape || !offs)
-		return fail(err, errlen, "tensor %s: missing \"%s\"", name,
+		return set_error(err, errlen, "tensor %s: missing \"%s\"", name,
 			    !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
 	if (!json_is_string(dtype))
-		return fail(err, errlen, "tensor %s: dtype is not a string", name);
+		return set_error(err, errlen, "tensor %s: dtype is not a string", name);
 	if (strcmp(json_string_value(dtype), "F32") != 0)
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "tensor %s: dtype %s, only F32 is supported", name,
 			    json_string_value(dtype));
 	if (!json_is_array(shape))
-		return fail(err, errlen, "tensor %s: shape is not an array", name);
+		return set_error(err, errlen, "tensor %s: shape is not an array", name);
 	if (json_array_size(shape) > ST_MAX_DIMS)
-		return fail(err, errlen, "tensor %s: %zu dimensions, at most %d",
+		return set_error(err, errlen, "tensor %s: %zu dimensions, at most %d",
 			    name, json_array_size(shape), ST_MAX_DIMS);
 	t->ndim = (int)json_array_size(shape);
 	t->count = 1;
@@ -160,36 +145,36 @@ parse_entry(const char *name, json_t *e, size_t region, struct st_tensor *t,
 		json_int_t n;
 
 		if (!json_is_integer(d) || (n = json_integer_value(d)) < 0)
-			return fail(err, errlen,
+			return set_error(err, errlen,
 				    "tensor %s: shape entry %d is not a non-negative integer",
 				    name, i);
 		t->shape[i] = n;
 		if (n != 0 && t->count > SIZE_MAX / 4 / (uint64_t)n)
-			return fail(err, errlen, "tensor %s: shape %s is too large",
-				    name, shape_str(t->shape, i + 1, buf, sizeof buf));
+			return set_error(err, errlen, "tensor %s: shape %s is too large",
+				    name, st_shape_str(t->shape, i + 1, buf, sizeof buf));
 		t->count *= (size_t)n;
 	}
 	if (!json_is_array(offs) || json_array_size(offs) != 2 ||
 	    !json_is_integer(json_array_get(offs, 0)) ||
 	    !json_is_integer(json_array_get(offs, 1)))
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "tensor %s: data_offsets is not an array of two integers",
 			    name);
 	json_int_t b = json_integer_value(json_array_get(offs, 0));
 	json_int_t en = json_integer_value(json_array_get(offs, 1));
 	if (b < 0 || en < b)
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "tensor %s: data_offsets [%lld, %lld] are not an interval",
 			    name, (long long)b, (long long)en);
 	if ((uint64_t)en > region)
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "tensor %s: data_offsets [%lld, %lld] run past the end of the data (%zu bytes): file truncated?",
 			    name, (long long)b, (long long)en, region);
 	if ((uint64_t)(en - b) != 4 * (uint64_t)t->count)
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "tensor %s: data_offsets [%lld, %lld] do not match shape %s",
 			    name, (long long)b, (long long)en,
-			    shape_str(t->shape, t->ndim, buf, sizeof buf));
+			    st_shape_str(t->shape, t->ndim, buf, sizeof buf));
 	s->begin = (size_t)b;
 	s->end = (size_t)en;
 	return 0;
@@ -204,19 +189,19 @@ check_coverage(const struct span *s, size_t n, const struct st_tensor *t,
 
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].begin < at)
-			return fail(err, errlen,
+			return set_error(err, errlen,
 				    "tensors %s and %s overlap (data_offsets [%zu, %zu] and [%zu, %zu])",
 				    t[s[i - 1].index].name, t[s[i].index].name,
 				    s[i - 1].begin, s[i - 1].end, s[i].begin,
 				    s[i].end);
 		if (s[i].begin > at)
-			return fail(err, errlen,
+			return set_error(err, errlen,
 				    "hole in the data: bytes [%zu, %zu) belong to no tensor",
 				    at, s[i].begin);
 		at = s[i].end;
 	}
 	if (at != region)
-		return fail(err, errlen,
+		return set_error(err, errlen,
 			    "%zu trailing bytes after the last tensor", region - at);
 	return 0;
 }
@@ -226,8 +211,8 @@ read_exact(FILE *fp, void *buf, size_t n, char *err, size_t errlen)
 {
 	if (n && fread(buf, 1, n, fp) != n) {
 		if (ferror(fp))
-			return fail(err, errlen, "read error: %s", strerror(errno));
-		return fail(err, errlen, "unexpected end of file");
+			return set_error(err, errlen, "read error: %s", strerror(errno));
+		return set_error(err, errlen, "unexpected end of file");
 	}
 	return 0;
 }
@@ -241,7 +226,7 @@ parse_header(json_t *root, size_t region, struct st_file *out,
 	size_t n = 0;
 
 	if (!json_is_object(root))
-		return fail(err, errlen, "header is not a JSON object");
+		return set_error(err, errlen, "header is not a JSON object");
 	json_t *meta = json_object_get(root, "__metadata__");
 	if (meta && check_metadata(meta, err, errlen) < 0)
 		return -1;
@@ -253,7 +238,7 @@ parse_header(json_t *root, size_t region, struct st_file *out,
 		if (strcmp(key, "__metadata__") == 0)
 			continue;
 		if (key[0] == '\0')
-			return fail(err, errlen, "a tensor has an empty name");
+			return set_error(err, errlen, "a tensor has an empty name");
 		out->tensors[n].name = xstrdup(key);
 		(*spans)[n].index = n;
 		if (parse_entry(key, v, region, &out->tensors[n], &(*spans)[n],
@@ -280,18 +265,18 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 	memset(out, 0, sizeof *out);
 	fp = fopen(path, "rb");
 	if (!fp)
-		return fail(err, errlen, "%s", strerror(errno));
+		return set_error(err, errlen, "%s", strerror(errno));
 	if (fstat(fileno(fp), &sb) != 0) {
-		fail(err, errlen, "%s", strerror(errno));
+		set_error(err, errlen, "%s", strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		fail(err, errlen, "not a regular file");
+		set_error(err, errlen, "not a regular file");
 		goto done;
 	}
 	uint64_t size = (uint64_t)sb.st_size;
 	if (size < 8) {
-		fail(err, errlen,
+		set_error(err, errlen,
 		     "file of %llu bytes is too short for a safetensors header",
 		     (unsigned long long)size);
 		goto done;
@@ -300,12 +285,12 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 		goto done;
 	uint64_t hlen = get_le64(lenbuf);
 	if (hlen > ST_MAX_HEADER) {
-		fail(err, errlen, "header length %llu exceeds the limit of %u bytes",
+		set_error(err, errlen, "header length %llu exceeds the limit of %u bytes",
 		     (unsigned long long)hlen, ST_MAX_HEADER);
 		goto done;
 	}
 	if (hlen > size - 8) {
-		fail(err, errlen, "header length %llu exceeds the file size",
+		set_error(err, errlen, "header length %llu exceeds the file size",
 		     (unsigned long long)hlen);
 		goto done;
 	}
@@ -314,7 +299,7 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 		goto done;
 	root = json_loadb(header, hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		fail(err, errlen, "header is not valid JSON: %s (byte %d)",
+		set_error(err, errlen, "header is not valid JSON: %s (byte %d)",
 		     jerr.text, jerr.position);
 		goto done;
 	}
@@ -372,14 +357,14 @@ build_header(const struct st_file *f, const size_t *idx, size_t *len,
 		size_t count = 1;
 
 		if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0) {
-			fail(err, errlen, "invalid tensor name \"%s\"",
+			set_error(err, errlen, "invalid tensor name \"%s\"",
 			     t->name ? t->name : "");
 			json_decref(shape);
 			json_decref(e);
 			goto done;
 		}
 		if (k > 0 && strcmp(t->name, f->tensors[idx[k - 1]].name) == 0) {
-			fail(err, errlen, "tensor name %s used twice", t->name);
+			set_error(err, errlen, "tensor name %s used twice", t->name);
 			json_decref(shape);
 			json_decref(e);
 			goto done;
@@ -392,7 +377,7 @@ build_header(const struct st_file *f, const size_t *idx, size_t *len,
 		}
 		if (bad || count != t->count ||
 		    (count && !t->data)) {
-			fail(err, errlen, "tensor %s: count %zu does not match its shape",
+			set_error(err, errlen, "tensor %s: count %zu does not match its shape",
 			     t->name, t->count);
 			json_decref(shape);
 			json_decref(e);
@@ -408,7 +393,7 @@ build_header(const struct st_file *f, const size_t *idx, size_t *len,
 	}
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!text) {
-		fail(err, errlen, "cannot encode the header");
+		set_error(err, errlen, "cannot encode the header");
 		goto done;
 	}
 	size_t n = strlen(text), padded = (n + 7) / 8 * 8;
@@ -506,7 +491,7 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	snprintf(tmp, tlen, "%s.XXXXXX", path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		fail(err, errlen, "cannot create a temporary file beside it: %s",
+		set_error(err, errlen, "cannot create a temporary file beside it: %s",
 		     strerror(errno));
 		free(tmp);
 		tmp = NULL;
@@ -529,20 +514,20 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	}
 	fp = NULL;
 	if (rename(tmp, path) != 0) {
-		fail(err, errlen, "cannot rename the temporary file over it: %s",
+		set_error(err, errlen, "cannot rename the temporary file over it: %s",
 		     strerror(errno));
 		goto done;
 	}
 	free(tmp);
 	tmp = NULL;
 	if (sync_folder(path) != 0) {
-		fail(err, errlen, "fsync of its folder: %s", strerror(errno));
+		set_error(err, errlen, "fsync of its folder: %s", strerror(errno));
 		goto done;
 	}
 	rc = 0;
 	goto done;
 syserr:
-	fail(err, errlen, "write error: %s", strerror(errno));
+	set_error(err, errlen, "write error: %s", strerror(errno));
 done:
 	if (fp)
 		fclose(fp);

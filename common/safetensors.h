@@ -38,6 +38,10 @@ int st_read(const char *path, struct st_file *out, char *err, size_t errlen);
 int st_write(const char *path, const struct st_file *f, char *err,
 	     size_t errlen);
 
+/* Format a shape as "[16, 3, 3, 3]" into buf (len bytes); returns buf. */
+const char *st_shape_str(const int64_t *shape, int ndim, char *buf,
+			 size_t len);
+
 /* The tensor called name, or NULL. */
 const struct st_tensor *st_find(const struct st_file *f, const char *name);
 

@@ -155,6 +155,19 @@ cli_other_option(int c, const char *usage_text, char **argv)
 	}
 }
 
+int
+set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 void
 close_stdout(void)
 {

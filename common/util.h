@@ -48,6 +48,12 @@ void parse_size(const char *s, int max, int *width, int *height,
  * its value) and anything else (an unknown option) are usage errors. */
 noreturn void cli_other_option(int c, const char *usage_text, char **argv);
 
+/* Write the printf-formatted reason into err (errlen bytes; nothing when
+ * err is NULL) and return -1: the error convention of the functions that
+ * report failures instead of dying. */
+int set_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Flush and close stdout; a write error (full disk, closed pipe) dies with
  * "prog: write error: ...". Call at the end of every filter that writes. */
 void close_stdout(void);
