@@ -53,6 +53,66 @@ set_transforms(png_structp png, png_infop info, int color, int bit_depth,
 		png_set_strip_alpha(png);
 }
 
+/* Read the 8-byte signature: 1 when it is a PNG's, else 0 with the reason
+ * in err. */
+static int
+read_signature(FILE *f, char *err, size_t errsize)
+{
+	unsigned char sig[8];
+	size_t n = fread(sig, 1, sizeof sig, f);
+
+	if (pngio_signature(sig, n))
+		return 1;
+	if (ferror(f))
+		snprintf(err, errsize, "%s", strerror(errno));
+	else
+		snprintf(err, errsize, "not a PNG file");
+	return 0;
+}
+
+/* A libpng reader reporting to c, and its info struct. */
+static png_structp
+new_reader(struct ctx *c, png_infop *info)
+{
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c,
+						 on_error, on_warning);
+
+	if (!png)
+		die("out of memory (libpng)");
+	*info = png_create_info_struct(png);
+	if (!*info)
+		die("out of memory (libpng)");
+	return png;
+}
+
+/* The reason a read failed after libpng's longjmp. */
+static void
+read_error(FILE *f, const struct ctx *c, char *err, size_t errsize)
+{
+	if (ferror(f))
+		snprintf(err, errsize, "%s", strerror(errno));
+	else if (feof(f))
+		snprintf(err, errsize, "truncated PNG file");
+	else
+		snprintf(err, errsize, "corrupt PNG file: %s", c->msg);
+}
+
+/* Read the header of f (signature already read) into info. */
+static void
+start_reading(png_structp png, png_infop info, FILE *f)
+{
+	png_init_io(png, f);
+	/* Every chunk's CRC is still checked, which covers the compressed
+	 * data too; zlib's second checksum costs a tenth of the time. */
+	png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	/* The fuzzer (make fuzz) could hardly ever get past a CRC. */
+	png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#endif
+	png_set_sig_bytes(png, 8);
+	png_read_info(png, info);
+}
+
 int
 pngio_signature(const void *buf, size_t n)
 {
@@ -66,47 +126,21 @@ pngio_read_file(FILE *f, struct image *img, int flags, char *err,
 	struct ctx *c = xcalloc(1, sizeof *c);
 	png_structp png;
 	png_infop info;
-	unsigned char sig[8];
 	png_uint_32 w, h;
 	int bit_depth, color, depth, bps, status = -1;
-	size_t rowbytes, n;
+	size_t rowbytes;
 
 	memset(img, 0, sizeof *img);
-	n = fread(sig, 1, sizeof sig, f);
-	if (!pngio_signature(sig, n)) {
-		if (ferror(f))
-			snprintf(err, errsize, "%s", strerror(errno));
-		else
-			snprintf(err, errsize, "not a PNG file");
+	if (!read_signature(f, err, errsize)) {
 		free(c);
 		return -1;
 	}
-	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error,
-				     on_warning);
-	if (!png)
-		die("out of memory (libpng)");
-	info = png_create_info_struct(png);
-	if (!info)
-		die("out of memory (libpng)");
+	png = new_reader(c, &info);
 	if (setjmp(png_jmpbuf(png))) {
-		if (ferror(f))
-			snprintf(err, errsize, "%s", strerror(errno));
-		else if (feof(f))
-			snprintf(err, errsize, "truncated PNG file");
-		else
-			snprintf(err, errsize, "corrupt PNG file: %s", c->msg);
+		read_error(f, c, err, errsize);
 		goto out;
 	}
-	png_init_io(png, f);
-	/* Every chunk's CRC is still checked, which covers the compressed
-	 * data too; zlib's second checksum costs a tenth of the time. */
-	png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	/* The fuzzer (make fuzz) could hardly ever get past a CRC. */
-	png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
-#endif
-	png_set_sig_bytes(png, 8);
-	png_read_info(png, info);
+	start_reading(png, info, f);
 	png_get_IHDR(png, info, &w, &h, &bit_depth, &color, NULL, NULL, NULL);
 
 	set_transforms(png, info, color, bit_depth, flags);
@@ -210,51 +244,24 @@ pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
 	FILE *f = fopen(path, "rb");
 	png_structp png;
 	png_infop info;
-	unsigned char sig[8];
 	png_uint_32 w, h;
 	int bit_depth, color, interlace, depth, bps, status = -1;
-	size_t n;
 
 	if (!f) {
 		snprintf(err, errsize, "%s", strerror(errno));
 		return -1;
 	}
-	n = fread(sig, 1, sizeof sig, f);
-	if (!pngio_signature(sig, n)) {
-		if (ferror(f))
-			snprintf(err, errsize, "%s", strerror(errno));
-		else
-			snprintf(err, errsize, "not a PNG file");
+	if (!read_signature(f, err, errsize)) {
 		fclose(f);
 		return -1;
 	}
 	c = xcalloc(1, sizeof *c);
-	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error,
-				     on_warning);
-	if (!png)
-		die("out of memory (libpng)");
-	info = png_create_info_struct(png);
-	if (!info)
-		die("out of memory (libpng)");
+	png = new_reader(c, &info);
 	if (setjmp(png_jmpbuf(png))) {
-		if (ferror(f))
-			snprintf(err, errsize, "%s", strerror(errno));
-		else if (feof(f))
-			snprintf(err, errsize, "truncated PNG file");
-		else
-			snprintf(err, errsize, "corrupt PNG file: %s", c->msg);
+		read_error(f, c, err, errsize);
 		goto out;
 	}
-	png_init_io(png, f);
-	/* Every chunk's CRC is still checked, which covers the compressed
-	 * data too; zlib's second checksum costs a tenth of the time. */
-	png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	/* The fuzzer (make fuzz) could hardly ever get past a CRC. */
-	png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
-#endif
-	png_set_sig_bytes(png, 8);
-	png_read_info(png, info);
+	start_reading(png, info, f);
 	png_get_IHDR(png, info, &w, &h, &bit_depth, &color, &interlace, NULL,
 		     NULL);
 	*mask_width = (int)(w > INT32_MAX ? INT32_MAX : w);
