@@ -63,6 +63,7 @@ READERS=(
 	"any|sample-split --ratio 1:1 - \$TMP/s1.pam \$TMP/s2.pam"
 	"any|save-images --dir \$TMP/saved"
 	"any|ingest-resize --size 8x8"
+	"any|augment --seed 1 --copies 2"
 )
 
 # Header of the good image of a kind: W H DEPTH MAXVAL TUPLTYPE.
@@ -547,6 +548,11 @@ BAD_OPTIONS=(
 	"train-curves -H 99999999999"
 	"train-curves --overfit-margin nan"
 	"train-curves --overfit-epochs 0"
+	"augment --copies 0"
+	"augment --copies -1"
+	"augment --copies 99999999999999999999"
+	"augment --ops frobnicate"
+	"augment --seed -1"
 )
 
 @test "option values out of range: exit 2 with the program's message first" {
@@ -573,6 +579,7 @@ WRITERS=(
 	"unet-infer|unet-infer --quiet --threads 1 \$MODEL|\$GOOD_IMAGES"
 	"ingest-resize|ingest-resize --size 8x8|\$GOOD_IMAGES"
 	"train-curves|train-curves -q|\$FIXTURES/curves-overfit.jsonl"
+	"augment|augment --seed 1 --copies 2|\$GOOD_SAMPLES"
 )
 
 @test "> /dev/full: every writer fails with one line" {
