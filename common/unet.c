@@ -591,6 +591,8 @@ adam_step(struct adam *a, struct unet *net)
 	for (int i = 0; i < net->nparams; i++) {
 		struct unet_param *p = &net->params[i];
 
+		if (p->frozen)
+			continue;
 		nn_adam_update(p->value, p->grad, a->m[i], a->v[i], p->count,
 			       a->lr, a->beta1, a->beta2, a->eps, a->step);
 	}

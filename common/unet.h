@@ -24,6 +24,8 @@ struct unet_param {
 	size_t count;   /* number of elements */
 	float *value;   /* our own layout (unet_param_export converts) */
 	float *grad;    /* d loss / d value, same layout, set by unet_backward */
+	int frozen;     /* 1: adam_step leaves value (and its moments)
+			   untouched */
 };
 
 /* 0 when cfg describes a network we build; otherwise -1 with the reason in

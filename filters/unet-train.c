@@ -332,8 +332,6 @@ struct run {
 	struct unet *net;
 	struct adam *adam;
 	struct state st;
-	unsigned char *frozen; /* per parameter: 1 = kept fixed (--freeze) */
-	float **frozen_value;  /* their values, restored after each step */
 };
 
 static void
@@ -693,20 +691,6 @@ augment_batch(const struct run *r, long epoch, const int *idx, int n,
 	}
 }
 
-/* Put the frozen parameters back to their values before the step. */
-static void
-restore_frozen(struct run *r)
-{
-	if (!r->frozen)
-		return;
-	for (int i = 0; i < unet_param_count(r->net); i++) {
-		struct unet_param *p = unet_param_at(r->net, i);
-		if (r->frozen[i])
-			memcpy(p->value, r->frozen_value[i],
-			       p->count * sizeof *p->value);
-	}
-}
-
 /* One epoch: shuffled training steps, then the validation pass. */
 static void
 run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
@@ -740,7 +724,6 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 			not_finite(r, pg, where, "loss", loss);
 		}
 		adam_step(r->adam, r->net);
-		restore_frozen(r);
 		sum += loss * n;
 		done += n;
 		if (stop_signal)
@@ -975,7 +958,7 @@ stream_name(const char *path)
 }
 
 /* Mark the parameters named by --freeze (encoder = c1..cD; a layer name
- * covers the parameters under it) and keep a copy of their values. */
+ * covers the parameters under it) frozen: adam_step skips them. */
 static void
 setup_freeze(struct run *r)
 {
@@ -985,8 +968,6 @@ setup_freeze(struct run *r)
 
 	if (!r->o->freeze)
 		return;
-	r->frozen = xcalloc(n, 1);
-	r->frozen_value = xcalloc(n, sizeof *r->frozen_value);
 	list = xstrdup(r->o->freeze);
 	for (char *e = strtok_r(list, ",", &save); e;
 	     e = strtok_r(NULL, ",", &save)) {
@@ -1005,7 +986,7 @@ setup_freeze(struct run *r)
 				match = strncmp(name, e, len) == 0 &&
 					(name[len] == '.' || !name[len]);
 			if (match) {
-				r->frozen[i] = 1;
+				unet_param_at(r->net, i)->frozen = 1;
 				hits++;
 			}
 		}
@@ -1017,14 +998,6 @@ setup_freeze(struct run *r)
 				  depth > 2 ? 2 * depth - 1 : 0);
 	}
 	free(list);
-	for (int i = 0; i < n; i++) {
-		const struct unet_param *p = unet_param_at(r->net, i);
-		if (!r->frozen[i])
-			continue;
-		r->frozen_value[i] = xmalloc(p->count * sizeof(float));
-		memcpy(r->frozen_value[i], p->value,
-		       p->count * sizeof(float));
-	}
 }
 
 /* A network like old with `channels` input channels: the first layer's
@@ -1289,10 +1262,6 @@ main(int argc, char **argv)
 		die("%s:", o.log_path);
 	unet_work_free(w);
 	adam_free(r.adam);
-	for (int i = 0; r.frozen && i < unet_param_count(r.net); i++)
-		free(r.frozen_value[i]);
-	free(r.frozen);
-	free(r.frozen_value);
 	unet_free(r.net);
 	free(target);
 	free(prob);

@@ -468,6 +468,14 @@ for k in a:
 	same_tensors "$TMP/a.st" "$TMP/c.st" c1.conv2. u3. out.
 	# Frozen from scratch too, and through --resume.
 	unet-train "${TINY[@]}" --epochs 1 --freeze c3 -o "$TMP/d.st" "$S16"
+	# Adam leaves a frozen parameter's moments alone too.
+	"$REFPY" -c "$st_py
+t, _ = load(sys.argv[1])
+for k in t:
+    if k.startswith('adam.'):
+        zero = not t[k].any()
+        assert zero == k.split('.', 2)[2].startswith('c3.'), k
+" "$TMP/d.st.ckpt"
 	run unet-train "${TINY[@]}" --epochs 2 --freeze c3 --resume -o "$TMP/d.st" "$S16"
 	assert_success
 	unet-train "${TINY[@]}" --epochs 2 --freeze c3 -o "$TMP/e.st" "$S16"
