@@ -98,8 +98,9 @@ struct adam {
 struct adam *adam_new(struct unet *net, double lr);
 void adam_free(struct adam *a);
 
-/* One Adam step on every parameter of net from its grad (PyTorch's
- * update: bias-corrected moments, eps added to sqrt(v_hat)). */
+/* One Adam step on every parameter of net that is not frozen, from its
+ * grad (PyTorch's update: bias-corrected moments, eps added to
+ * sqrt(v_hat)); the step count advances once for all. */
 void adam_step(struct adam *a, struct unet *net);
 
 #endif
