@@ -1076,6 +1076,15 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	parse_options(argc, argv, &o);
+	/* From now on a signal only asks to stop (reads restart), so that
+	 * one arriving while the data is read stops cleanly at the first
+	 * step with its message. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	memset(&r, 0, sizeof r);
 	r.o = &o;
 	r.st.best_loss = INFINITY;
@@ -1211,11 +1220,6 @@ main(int argc, char **argv)
 				"%s\n", prog_name(), r.st.epoch, r.ckpt_path);
 	}
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	progress_init(&pg, stderr_is_tty() && !o.quiet);
 
 	while (r.st.epoch < o.epochs &&
