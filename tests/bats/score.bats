@@ -4,34 +4,13 @@
 load helpers
 source "$FIXTURES/score-pam.bash"
 
-tool() {
-	"$REFPY" "$FIXTURES/score-tool.py" "$@"
-}
-
 # The hand-made pair (as in threshold-sweep.bats): image a (4x1)
 # p = 0, 0.2, 0.50001, 1 against the truth 0 1 1 0; image b (2x1) p = 1, 0
 # against 1 0. At t = 0.5: a: tp 1 fp 1 fn 1 tn 1 (Dice 1/2), b: tp 1 tn 1
 # (Dice 1); pooled tp 2 fp 1 fn 1 tn 2 (Dice 2/3). Objects: a predicts
 # x = 2..3 against the truth x = 1..2: IoU 1/3, no match, DSB 0; b: one
 # object each, IoU 1, DSB 1.
-make_pair() {
-	{
-		pam 4 1 65535 GRAYSCALE id=a 0 13107 32768 65535
-		pam 2 1 65535 GRAYSCALE id=b 65535 0
-	} >"$TMP/pred.pam"
-	{
-		pam 4 1 255 GRAYSCALE_MASK id=a 10 0 20 255 30 255 40 0
-		pam 2 1 255 GRAYSCALE_MASK id=b 5 255 6 0
-	} >"$TMP/truth.pam"
-}
-
-# json EXPR: jq -e EXPR must be true of the output of the last run.
-json() {
-	if ! jq -e "$1" <<<"$output" >/dev/null; then
-		echo "not true: $1"
-		return 1
-	fi
-}
+# (make_pair, tool and json are in tests/fixtures/score-pam.bash)
 
 @test "pooled, per-image-mean and object figures at the default 0.5" {
 	make_pair

@@ -4,34 +4,13 @@
 load helpers
 source "$FIXTURES/score-pam.bash"
 
-tool() {
-	"$REFPY" "$FIXTURES/score-tool.py" "$@"
-}
-
 # The hand-made pair: image a (4x1) p = 0, 0.2, 0.50001, 1 against the
 # truth 0 1 1 0; image b (2x1) p = 1, 0 against 1 0.
 #   t = 0, 0.1:     tp 3 fp 1 fn 0 tn 2  F1 6/7
 #   t = 0.2 .. 0.5: tp 2 fp 1 fn 1 tn 2  F1 2/3  (p = 0.2 is not > 0.2)
 #   t = 0.6 .. 0.9: tp 1 fp 1 fn 2 tn 2  F1 2/5
 #   t = 1:          tp 0 fp 0 fn 3 tn 3  F1 0
-make_pair() {
-	{
-		pam 4 1 65535 GRAYSCALE id=a 0 13107 32768 65535
-		pam 2 1 65535 GRAYSCALE id=b 65535 0
-	} >"$TMP/pred.pam"
-	{
-		pam 4 1 255 GRAYSCALE_MASK id=a 10 0 20 255 30 255 40 0
-		pam 2 1 255 GRAYSCALE_MASK id=b 5 255 6 0
-	} >"$TMP/truth.pam"
-}
-
-# json EXPR: jq -e EXPR must be true of the output of the last run.
-json() {
-	if ! jq -e "$1" <<<"$output" >/dev/null; then
-		echo "not true: $1"
-		return 1
-	fi
-}
+# (make_pair, tool and json are in tests/fixtures/score-pam.bash)
 
 @test "pooled counts and figures at the 11 default thresholds" {
 	make_pair
