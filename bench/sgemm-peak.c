@@ -70,18 +70,8 @@ main(int argc, char **argv)
 		case 'r':
 			reps = (int)parse_long(optarg, 1, 1000, "--reps");
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("sgemm-peak unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option %s", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (optind < argc)

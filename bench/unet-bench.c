@@ -232,18 +232,8 @@ main(int argc, char **argv)
 			seed = (uint64_t)parse_long(optarg, 0, 1L << 53,
 						    "--seed");
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			close_stdout();
-			return 0;
-		case 'V':
-			printf("unet-bench unetpipe %s\n", UNETPIPE_VERSION);
-			close_stdout();
-			return 0;
-		case ':':
-			die_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option %s", argv[optind - 1]);
+			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
