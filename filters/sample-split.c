@@ -1,5 +1,5 @@
 /* sample-split: split a sample stream into several files by ratio or into
- * k folds, reproducibly for a given seed. */
+ * k folds, reproducibly for a given seed, or by a list of ids. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"usage: sample-split [--seed N] --ratio A:B[:C...] [INPUT] OUT1 OUT2 ...\n"
 	"       sample-split [--seed N] --folds K [INPUT] OUT1 ... OUTK\n"
 	"       sample-split [--seed N] --folds K --fold I [INPUT] TRAIN TEST\n"
+	"       sample-split --ids FILE [INPUT] LISTED OTHERS\n"
 	"Split a PAM stream (INPUT, or stdin when INPUT is '-' or absent) into\n"
 	"files, every image into exactly one of them, in stream order.\n"
 	"  -s, --seed N          shuffle seed (default 0)\n"
@@ -28,6 +29,8 @@ static const char usage_text[] =
 	"  -k, --folds K         K equal folds, one output per fold\n"
 	"  -f, --fold I          with --folds: write fold I (1..K) to TEST and\n"
 	"                        the other folds to TRAIN\n"
+	"  -i, --ids FILE        images whose id is a line of FILE go to\n"
+	"                        LISTED, the others to OTHERS\n"
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n";
 
@@ -103,6 +106,65 @@ apportion(long n, const long *w, int parts, long *count)
 		rem[best] = 0;
 	}
 	free(rem);
+}
+
+/* The id list of --ids: one id per line, empty lines skipped; sorted for
+ * lookup, with a flag per id that it was seen in the stream. */
+struct id_list {
+	char **ids;
+	char *seen;
+	size_t count;
+};
+
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+read_id_list(const char *path, struct id_list *list)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f)
+		die("%s:", path);
+	memset(list, 0, sizeof *list);
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		list->ids = xreallocarray(list->ids, list->count + 1,
+					  sizeof *list->ids);
+		list->ids[list->count++] = xstrdup(line);
+	}
+	if (ferror(f))
+		die("%s: read error:", path);
+	fclose(f);
+	free(line);
+	qsort(list->ids, list->count, sizeof *list->ids, compare_strings);
+	list->seen = xcalloc(list->count + 1, 1);
+}
+
+/* 1 when id is in the list (and marks it seen); an image without id is
+ * never listed. */
+static int
+id_listed(struct id_list *list, const char *id)
+{
+	char **hit;
+
+	if (!id || list->count == 0)
+		return 0;
+	hit = bsearch(&id, list->ids, list->count, sizeof *list->ids,
+		      compare_strings);
+	if (!hit)
+		return 0;
+	list->seen[hit - list->ids] = 1;
+	return 1;
 }
 
 struct output {
@@ -184,12 +246,13 @@ main(int argc, char **argv)
 		{"ratio", required_argument, NULL, 'r'},
 		{"folds", required_argument, NULL, 'k'},
 		{"fold", required_argument, NULL, 'f'},
+		{"ids", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static long weight[MAX_PARTS], count[MAX_PARTS];
-	const char *ratio = NULL, *input = "-";
+	const char *ratio = NULL, *ids_path = NULL, *input = "-";
 	char *spool_path = NULL;
 	FILE *spool = NULL;
 	long seed = 0, folds = 0, fold = 0;
@@ -200,9 +263,11 @@ main(int argc, char **argv)
 	off_t stdin_start = -1;
 	mode_t mask;
 	struct rng rng;
+	struct id_list listed;
+	size_t unseen = 0;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":s:r:k:f:hV", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":s:r:k:f:i:hV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
@@ -217,18 +282,23 @@ main(int argc, char **argv)
 		case 'f':
 			fold = parse_long(optarg, 1, MAX_PARTS, "--fold");
 			break;
+		case 'i':
+			ids_path = optarg;
+			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
 	}
-	if (!ratio == !folds)
-		die_usage("give exactly one of --ratio and --folds");
+	if (!!ratio + !!folds + !!ids_path != 1)
+		die_usage("give exactly one of --ratio, --folds and --ids");
 	if (fold && !folds)
 		die_usage("--fold needs --folds");
 	if (fold > folds && folds)
 		die_usage("--fold: %ld is out of range [1, %ld]", fold, folds);
 	if (ratio) {
 		parts = parse_ratio(ratio, weight);
+	} else if (ids_path) {
+		parts = 2;
 	} else {
 		parts = (int)folds;
 		for (int i = 0; i < parts; i++)
@@ -252,6 +322,9 @@ main(int argc, char **argv)
 				die_usage("output '%s' given twice",
 					  out[i].path);
 	}
+
+	if (ids_path)
+		read_id_list(ids_path, &listed);
 
 	cleanup_paths = xcalloc((size_t)nout + 1, sizeof *cleanup_paths);
 	atexit(cleanup);
@@ -294,16 +367,18 @@ main(int argc, char **argv)
 		      fclose(spool) != 0))
 		die("%s: write error:", spool_path);
 
-	apportion(n, weight, parts, count);
 	order = xcalloc((size_t)n, sizeof *order);
 	group = xcalloc((size_t)n, sizeof *group);
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	rng_seed(&rng, (uint64_t)seed);
-	rng_shuffle(&rng, order, n);
-	for (int g = 0, k = 0; g < parts; g++)
-		for (long j = 0; j < count[g]; j++, k++)
-			group[order[k]] = fold ? (g == fold - 1) : g;
+	if (!ids_path) {
+		apportion(n, weight, parts, count);
+		for (int i = 0; i < n; i++)
+			order[i] = i;
+		rng_seed(&rng, (uint64_t)seed);
+		rng_shuffle(&rng, order, n);
+		for (int g = 0, k = 0; g < parts; g++)
+			for (long j = 0; j < count[g]; j++, k++)
+				group[order[k]] = fold ? (g == fold - 1) : g;
+	}
 
 	if (stdin_start >= 0) {
 		clearerr(stdin);
@@ -313,7 +388,10 @@ main(int argc, char **argv)
 	r = pamio_open(spool_path ? spool_path : input,
 		       PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_count(r) < n && pamio_read(r, &img)) {
-		pamio_write(out[group[pamio_count(r) - 1]].f, &img);
+		int g = group[pamio_count(r) - 1];
+		if (ids_path)
+			g = !id_listed(&listed, img.id);
+		pamio_write(out[g].f, &img);
 		image_free(&img);
 	}
 	if (pamio_count(r) != n)
@@ -327,6 +405,17 @@ main(int argc, char **argv)
 			die("%s:", out[i].path);
 		free(out[i].tmp);
 		cleanup_paths[i] = NULL;
+	}
+	if (ids_path) {
+		for (size_t i = 0; i < listed.count; i++)
+			unseen += !listed.seen[i];
+		if (unseen)
+			warn_msg("%zu of the %zu ids of %s are not in the "
+				 "stream", unseen, listed.count, ids_path);
+		for (size_t i = 0; i < listed.count; i++)
+			free(listed.ids[i]);
+		free(listed.ids);
+		free(listed.seen);
 	}
 	free(out);
 	free(order);

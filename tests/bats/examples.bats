@@ -16,6 +16,7 @@ setup_file() {
 	ln -s "$DATA" data
 	ingest-resize --quiet --size 32x32 data/stage1_train >all.pam
 	sample-split --seed 1 --ratio 60:20:20 all.pam train.pam val.pam test.pam
+	grep -a '^#id ' train.pam | head -5 | cut -c5- >fluorescence.txt
 	unet-train --quiet --epochs 2 --base-filters 2 --depth 2 --val val.pam \
 		--log train.jsonl --output nuclei.safetensors <train.pam
 	unet-infer --quiet nuclei.safetensors <test.pam >probs.pam
@@ -49,7 +50,7 @@ run_examples() {
 @test "binarize(1) EXAMPLES run" { run_examples binarize.1; [ -s masks.pam ]; }
 @test "confusion-render(1) EXAMPLES run" { run_examples confusion-render.1; [ -s confusion-1.png ] && [ -s overlay.pam ]; }
 @test "ingest-resize(1) EXAMPLES run" { run_examples ingest-resize.1; [ -s img.png ] && [ -s samples.pam ]; }
-@test "sample-split(1) EXAMPLES run" { run_examples sample-split.1; [ -s f5.pam ]; }
+@test "sample-split(1) EXAMPLES run" { run_examples sample-split.1; [ -s f5.pam ] && [ -s pre.safetensors ]; }
 @test "save-images(1) EXAMPLES run" { run_examples save-images.1; [ -d confusion ]; }
 @test "score(1) EXAMPLES run" { run_examples score.1; [ -s test.json ] && [ -s per.jsonl ]; }
 @test "threshold-sweep(1) EXAMPLES run" { run_examples threshold-sweep.1; [ -s test.json ]; }

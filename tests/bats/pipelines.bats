@@ -39,6 +39,35 @@ run_examples() {
 	grep -q '^| native size | ' "$TMP/run/report.md"
 }
 
+@test "unetpipe-workflow: --init, --freeze and --augment reach unet-train" {
+	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
+	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
+		--output "$TMP/pre.safetensors" <"$TMP/s.pam"
+	run timeout 300 unetpipe-workflow --size 32x32 --epochs 1 --lr 0.0001 \
+		--base-filters 2 --depth 2 --ratio 60:20:20 --no-native \
+		--init "$TMP/pre.safetensors" --freeze encoder --augment flip,rot90 \
+		"$DATA/stage1_train" "$TMP/run"
+	assert_success
+	grep -F "lr 0.0001, --init $TMP/pre.safetensors --freeze encoder --augment flip,rot90." \
+		"$TMP/run/report.md"
+	"$REFPY" -c '
+import json, struct, sys
+def load(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    head = json.loads(data[8:8 + n])
+    meta = head.pop("__metadata__")
+    return {k: data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+            for k, v in head.items()}, meta
+pre, _ = load(sys.argv[1])
+tuned, meta = load(sys.argv[2])
+assert (meta["init"], meta["freeze"], meta["augment"]) == \
+    (sys.argv[1], "encoder", "rot90,flip"), meta
+for k in pre:
+    assert (pre[k] == tuned[k]) == k.startswith(("c1.", "c2.")), k
+' "$TMP/pre.safetensors" "$TMP/run/model.safetensors"
+}
+
 @test "unetpipe-workflow: usage errors exit 2, a missing data set exits 1" {
 	run unetpipe-workflow "$DATA/stage1_train"
 	assert_failure 2

@@ -138,6 +138,50 @@ count_images() {
 	assert_equal "$(count_images "$TMP/train2")" 7
 }
 
+@test "--ids: listed ids to LISTED, the others to OTHERS, in stream order" {
+	make_stream 6 >"$TMP/in.pam"
+	printf 's004\ns001\r\n\ns003\n' >"$TMP/ids"
+	run sample-split --ids "$TMP/ids" "$TMP/in.pam" "$TMP/a" "$TMP/b"
+	assert_success
+	assert_output ""
+	assert_equal "$(images "$TMP/a" | cut -d' ' -f1 | tr '\n' ' ')" "s001 s003 s004 "
+	assert_equal "$(images "$TMP/b" | cut -d' ' -f1 | tr '\n' ' ')" "s000 s002 s005 "
+	images "$TMP/in.pam" | sort >"$TMP/want"
+	images "$TMP/a" "$TMP/b" | sort >"$TMP/got"
+	diff "$TMP/want" "$TMP/got"
+	cat "$TMP/in.pam" | sample-split --ids "$TMP/ids" "$TMP/a2" "$TMP/b2"
+	cmp "$TMP/a" "$TMP/a2"
+	cmp "$TMP/b" "$TMP/b2"
+}
+
+@test "--ids: ids not in the stream are counted in a warning, exit 0" {
+	make_stream 3 >"$TMP/in.pam"
+	printf 's001\nnope\ns0010\n' >"$TMP/ids"
+	run sample-split --ids "$TMP/ids" "$TMP/in.pam" "$TMP/a" "$TMP/b"
+	assert_success
+	assert_output "sample-split: 2 of the 3 ids of $TMP/ids are not in the stream"
+	assert_equal "$(count_images "$TMP/a")" 1
+	assert_equal "$(count_images "$TMP/b")" 2
+}
+
+@test "--ids: images without an id go to OTHERS; an empty list lists none" {
+	printf 'P7\nWIDTH 1\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\nx' >"$TMP/in.pam"
+	: >"$TMP/ids"
+	run sample-split --ids "$TMP/ids" "$TMP/in.pam" "$TMP/a" "$TMP/b"
+	assert_success
+	[[ -f $TMP/a && ! -s $TMP/a ]]
+	cmp "$TMP/in.pam" "$TMP/b"
+}
+
+@test "--ids: a missing list is one line and exit 1, no outputs" {
+	make_stream 3 >"$TMP/in.pam"
+	run sample-split --ids "$TMP/nosuch" "$TMP/in.pam" "$TMP/a" "$TMP/b"
+	assert_failure 1
+	assert_one_error_line sample-split
+	assert_output "sample-split: $TMP/nosuch: No such file or directory"
+	[[ ! -e $TMP/a && ! -e $TMP/b ]]
+}
+
 @test "fewer samples than outputs leaves some outputs empty" {
 	make_stream 1 >"$TMP/in.pam"
 	run sample-split --folds 3 "$TMP/in.pam" "$TMP/f1" "$TMP/f2" "$TMP/f3"
@@ -169,7 +213,9 @@ count_images() {
 		"--ratio 1::1 a b" "--ratio 1:1 a" "--ratio 1:1 in a b c" \
 		"--folds 1 a" "--folds 3 --fold 4 a b" "--fold 1 a b" \
 		"--ratio 1:1 --folds 2 a b" "a b" "--ratio 1:1 a a" \
-		"--ratio 1:1 a -" "--seed -1 --ratio 1:1 a b" "--bogus"; do
+		"--ratio 1:1 a -" "--seed -1 --ratio 1:1 a b" "--bogus" \
+		"--ids in --ratio 1:1 a b" "--ids in --folds 2 a b" \
+		"--ids in a" "--ids in x a b c" "--ids"; do
 		run sample-split $args
 		assert_failure 2
 		assert_regex "${lines[0]}" "^sample-split: "
