@@ -109,10 +109,9 @@ apportion(long n, const long *w, int parts, long *count)
 }
 
 /* The id list of --ids: one id per line, empty lines skipped; sorted for
- * lookup, with a flag per id that it was seen in the stream. */
+ * lookup. */
 struct id_list {
 	char **ids;
-	char *seen;
 	size_t count;
 };
 
@@ -147,24 +146,15 @@ read_id_list(const char *path, struct id_list *list)
 	fclose(f);
 	free(line);
 	qsort(list->ids, list->count, sizeof *list->ids, compare_strings);
-	list->seen = xcalloc(list->count + 1, 1);
 }
 
-/* 1 when id is in the list (and marks it seen); an image without id is
- * never listed. */
+/* 1 when id is in the list; an image without id is never listed. */
 static int
-id_listed(struct id_list *list, const char *id)
+id_listed(const struct id_list *list, const char *id)
 {
-	char **hit;
-
-	if (!id || list->count == 0)
-		return 0;
-	hit = bsearch(&id, list->ids, list->count, sizeof *list->ids,
-		      compare_strings);
-	if (!hit)
-		return 0;
-	list->seen[hit - list->ids] = 1;
-	return 1;
+	return id && list->count &&
+	       bsearch(&id, list->ids, list->count, sizeof *list->ids,
+		       compare_strings);
 }
 
 struct output {
@@ -264,7 +254,6 @@ main(int argc, char **argv)
 	mode_t mask;
 	struct rng rng;
 	struct id_list listed;
-	size_t unseen = 0;
 
 	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":s:r:k:f:i:hV", longopts, NULL)) !=
@@ -408,14 +397,8 @@ main(int argc, char **argv)
 	}
 	if (ids_path) {
 		for (size_t i = 0; i < listed.count; i++)
-			unseen += !listed.seen[i];
-		if (unseen)
-			warn_msg("%zu of the %zu ids of %s are not in the "
-				 "stream", unseen, listed.count, ids_path);
-		for (size_t i = 0; i < listed.count; i++)
 			free(listed.ids[i]);
 		free(listed.ids);
-		free(listed.seen);
 	}
 	free(out);
 	free(order);
