@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include "convdirect.h"
 #include "rng.h"
 #include "util.h"
 
@@ -499,6 +500,80 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	}
 }
 
+/* A convolution computed by convdirect over rows of the output, with the
+ * output then zeroed where mx (a ReLU output, pixel stride ldmx) is not
+ * positive when mx is set. */
+struct direct_args {
+	const float *x, *wt, *b, *mx, *dy;
+	float *y;
+	int ldx, ldy, ldmx, lddy, n, h, w, cin, cout, relu;
+};
+
+static void
+direct_part(void *arg, int t, int nt)
+{
+	const struct direct_args *a = arg;
+	size_t lo, hi, w = a->w;
+
+	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	convdirect_rows(a->x, a->ldx, a->h, a->w, a->cin, a->wt, a->b,
+			a->cout, a->y, a->ldy, a->relu, lo, hi, pool.s[t].col);
+	if (a->mx)
+		mask_rows(a->mx + lo * w * a->ldmx, a->ldmx,
+			  a->y + lo * w * a->ldy, a->ldy, (hi - lo) * w,
+			  a->cout);
+}
+
+/* Each thread's kernel gradient ([s][ci][co]) and bias gradient of its
+ * share of the rows, in its private buffers; reduce_direct adds them up. */
+static void
+direct_wgrad_part(void *arg, int t, int nt)
+{
+	const struct direct_args *a = arg;
+	size_t lo, hi, w = a->w;
+	float *dk = pool.s[t].dk, *db = pool.s[t].db;
+
+	memset(dk, 0, (size_t)9 * a->cin * a->cout * sizeof(float));
+	memset(db, 0, a->cout * sizeof(float));
+	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	convdirect_wgrad_rows(a->x, a->ldx, a->h, a->w, a->cin, a->dy,
+			      a->lddy, a->cout, dk, lo, hi, pool.s[t].col);
+	sum_rows(a->dy + lo * w * a->lddy, a->lddy, (hi - lo) * w, a->cout,
+		 db);
+}
+
+/* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order;
+ * db likewise. */
+static void
+reduce_direct(float *dk, float *db, int cin, int cout)
+{
+	for (int co = 0; co < cout; co++) {
+		float g = 0;
+
+		for (int u = 0; u < pool.n; u++)
+			g += pool.s[u].db[co];
+		db[co] += g;
+		for (int s9 = 0; s9 < 9; s9++)
+			for (int ci = 0; ci < cin; ci++) {
+				size_t f = ((size_t)s9 * cin + ci) * cout + co;
+
+				g = 0;
+				for (int u = 0; u < pool.n; u++)
+					g += pool.s[u].dk[f];
+				dk[((size_t)co * 9 + s9) * cin + ci] += g;
+			}
+	}
+}
+
+/* The direct path pays where sgemm's products are thinnest: few output
+ * channels on large maps (measured; see bench/README.md). */
+static int
+use_direct(int h, int w, int cin, int cout)
+{
+	(void)h;
+	return convdirect_available(cout, w, cin, pool.col_floats);
+}
+
 void
 nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		   const float *k, const float *b, int cout, float *y,
@@ -511,6 +586,22 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
+	if (use_direct(h, w, cin, cout)) {
+		struct direct_args d = {
+			.x = x, .wt = pool.kflip, .b = b, .y = y, .ldx = ldx,
+			.ldy = ldy, .n = n, .h = h, .w = w, .cin = cin,
+			.cout = cout, .relu = relu,
+		};
+
+		/* wt[s][ci][co] = k[co][s][ci] */
+		for (int co = 0; co < cout; co++)
+			for (int s9 = 0; s9 < 9; s9++)
+				for (int ci = 0; ci < cin; ci++)
+					pool.kflip[((size_t)s9 * cin + ci) * cout + co] =
+						k[((size_t)co * 9 + s9) * cin + ci];
+		run(direct_part, &d);
+		return;
+	}
 	run(conv3x3_forward_part, &a);
 }
 
@@ -536,15 +627,17 @@ conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 		if (m <= 0)
 			continue;
 		dx = a->dx + p0 * a->lddx;
-		sum_rows(a->dy + p0 * a->lddy, a->lddy, m, a->cout, db);
+		if (a->dk)
+			sum_rows(a->dy + p0 * a->lddy, a->lddy, m, a->cout, db);
 		hcol(a->dy, a->lddy, a->h, w, a->cout, img, q0 - w, q1 + w, hc);
 		for (int ky = 0; ky < 3; ky++) {
 			const float *rows = hc + (size_t)ky * w * c3;
 
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-				    a->cin, c3, m, 1.0f, a->x + p0 * a->ldx,
-				    a->ldx, rows, c3, 1.0f, dk + ky * c3,
-				    3 * c3);
+			if (a->dk)
+				cblas_sgemm(CblasRowMajor, CblasTrans,
+					    CblasNoTrans, a->cin, c3, m, 1.0f,
+					    a->x + p0 * a->ldx, a->ldx, rows,
+					    c3, 1.0f, dk + ky * c3, 3 * c3);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
 				    a->cin, c3, 1.0f, rows, c3,
 				    pool.kflip + ky * c3, 3 * c3,
@@ -593,7 +686,8 @@ conv3x3_backward_part(void *arg, int t, int nt)
 		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
 		const float *dy = a->dy + p0 * a->lddy;
 
-		sum_rows(dy, a->lddy, m, a->cout, db);
+		if (a->dk)
+			sum_rows(dy, a->lddy, m, a->cout, db);
 		if (!a->dx) {
 			im2col(a->x, a->ldx, a->h, a->w, a->cin, 1, p0, m, col);
 			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
@@ -602,9 +696,10 @@ conv3x3_backward_part(void *arg, int t, int nt)
 			continue;
 		}
 		im2col(a->dy, a->lddy, a->h, a->w, a->cout, 1, p0, m, col);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->cin, ky,
-			    m, 1.0f, a->x + p0 * a->ldx, a->ldx, col, ky, 1.0f,
-			    dk, ky);
+		if (a->dk)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+				    a->cin, ky, m, 1.0f, a->x + p0 * a->ldx,
+				    a->ldx, col, ky, 1.0f, dk, ky);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
 			    a->cin, ky, 1.0f, col, ky, pool.kflip, ky, 0.0f,
 			    a->dx + p0 * a->lddx, a->lddx);
@@ -693,6 +788,38 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
+	if (use_direct(h, w, cin, cout)) {
+		struct direct_args g = {
+			.x = x, .dy = dy, .ldx = ldx, .lddy = lddy, .n = n,
+			.h = h, .w = w, .cin = cin, .cout = cout,
+		};
+		struct direct_args d = {
+			.x = dy, .wt = pool.kflip, .mx = mask ? x : NULL,
+			.y = dx, .ldx = lddy, .ldy = lddx, .ldmx = ldx, .n = n,
+			.h = h, .w = w, .cin = cout, .cout = cin,
+		};
+
+		run(direct_wgrad_part, &g);
+		reduce_direct(dk, db, cin, cout);
+		if (!dx)
+			return;
+		if (!use_direct(h, w, cout, cin)) {
+			/* dx alone by the GEMMs (a.dk NULL) */
+			a.dk = NULL;
+			run(kflip_part, &a);
+			run(conv3x3_backward_part, &a);
+			return;
+		}
+		/* dx is the convolution of dy with wt[s][co][ci] =
+		 * k[co][8-s][ci] */
+		for (int co = 0; co < cout; co++)
+			for (int s9 = 0; s9 < 9; s9++)
+				memcpy(pool.kflip + ((size_t)s9 * cout + co) * cin,
+				       k + ((size_t)co * 9 + 8 - s9) * cin,
+				       cin * sizeof(float));
+		run(direct_part, &d);
+		return;
+	}
 	if (dx)
 		run(kflip_part, &a);
 	run(conv3x3_backward_part, &a);
@@ -794,6 +921,18 @@ upconv_fixup_part(void *arg, int t, int nt)
 	}
 }
 
+/* The direct path over shares of the n x 2h output rows. */
+static void
+direct_up_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t lo, hi;
+
+	share((size_t)a->n * 2 * a->h, t, nt, &lo, &hi);
+	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, a->k, a->b,
+			   a->cout, a->y, a->ldy, lo, hi, pool.s[t].col);
+}
+
 void
 nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		  const float *k, const float *b, int cout, float *y, int ldy)
@@ -804,6 +943,10 @@ nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
+	if (use_direct(h, w, cin, cout)) {
+		run(direct_up_part, &a);
+		return;
+	}
 	run(upconv_forward_part, &a);
 	if (pool.n > 1)
 		run(upconv_fixup_part, &a);

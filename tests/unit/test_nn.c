@@ -211,9 +211,9 @@ check_layer(const char *name, struct lcase *c, double h, double tol)
 /* The forward of each layer against its definition, written as directly
  * as possible. */
 static void
-test_conv3x3_forward(int n, int h, int w)
+test_conv3x3_forward(int n, int h, int w, int cin, int cout)
 {
-	struct lcase c = lcase_new(CONV3, n, h, w, 3, 4, 2);
+	struct lcase c = lcase_new(CONV3, n, h, w, cin, cout, 2);
 	double worst = 0;
 	int relu_ok = 1;
 
@@ -244,8 +244,9 @@ test_conv3x3_forward(int n, int h, int w)
 
 					worst = d > worst ? d : worst;
 				}
-	tap_ok(worst < 1e-5, "conv3x3 forward, %d image(s) of %dx%d, matches "
-	       "the direct sum (max diff %.2g)", n, w, h, worst);
+	tap_ok(worst < 1e-5, "conv3x3 forward, %d image(s) of %dx%d, %d -> %d "
+	       "channels, matches the direct sum (max diff %.2g)", n, w, h,
+	       cin, cout, worst);
 	float *plain = xmalloc(c.ny * sizeof(float));
 
 	memcpy(plain, c.y, c.ny * sizeof(float));
@@ -265,9 +266,9 @@ test_conv3x3_forward(int n, int h, int w)
 }
 
 static void
-test_upconv_forward(void)
+test_upconv_forward(int h, int w, int cin, int cout)
 {
-	struct lcase c = lcase_new(UPCONV, 2, 3, 4, 3, 2, 1);
+	struct lcase c = lcase_new(UPCONV, 2, h, w, cin, cout, 1);
 	int oh = 2 * c.h, ow = 2 * c.w;
 	double *ref = xcalloc((size_t)c.n * oh * ow * c.cout, sizeof(double));
 	double worst = 0;
@@ -298,8 +299,9 @@ test_upconv_forward(void)
 
 			worst = d > worst ? d : worst;
 		}
-	tap_ok(worst < 1e-5, "transposed conv forward: 3x4 -> 6x8, matches "
-	       "the definition (max diff %.2g)", worst);
+	tap_ok(worst < 1e-5, "transposed conv forward: %dx%d -> %dx%d, %d -> "
+	       "%d channels, matches the definition (max diff %.2g)", w, h,
+	       ow, oh, cin, cout, worst);
 	free(ref);
 	lcase_free(&c);
 }
@@ -347,6 +349,23 @@ test_gradients(void)
 	c = lcase_new(UPCONV, 2, 3, 4, 4, 3, 1);
 	check_layer("upconv", &c, 1e-1, 1e-3);
 	lcase_free(&c);
+	/* the direct paths: 8, 16 or 32 output channels, and dx direct too
+	 * when the input has 8, 16 or 32 channels */
+	c = lcase_new(CONV3, 2, 5, 7, 3, 16, 1);
+	check_layer("conv3x3 (3 -> 16, direct)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(CONV3, 1, 6, 9, 16, 8, 2);
+	check_layer("conv3x3 (16 -> 8, direct, dx direct)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(CONV3, 1, 4, 8, 32, 16, 1);
+	check_layer("conv3x3 (32 -> 16, direct, dx direct)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(CONV3, 1, 5, 6, 12, 32, 0);
+	check_layer("conv3x3 (12 -> 32, direct, dx by GEMM)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	c = lcase_new(UPCONV, 1, 3, 8, 5, 16, 1);
+	check_layer("upconv (5 -> 16, direct forward)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
 	c = lcase_new(CONV1, 2, 4, 4, 5, 2, 1);
 	check_layer("conv1x1", &c, 1e-1, 1e-3);
 	lcase_free(&c);
@@ -385,15 +404,16 @@ test_threads(void)
 
 	/* sizes: 10 x 6, the smallest (fewer rows than threads), and 40 x 30
 	 * (the row-im2col path of the 3x3 convolution) */
+	/* sz 4: 16 output channels, the direct paths */
 	for (int kind = 0; kind < 4; kind++)
-		for (int sz = 0; sz < 4; sz++) {
+		for (int sz = 0; sz < 5; sz++) {
 			int n = sz == 1 ? 3 : 1;
 			int h = sz == 2 ? (kinds[kind] == MAXPOOL ? 2 : 1)
 				: sz == 3 ? 30 : 10;
 			int w = sz == 2 ? h : sz == 3 ? 40 : 6;
+			int cout = kinds[kind] == MAXPOOL ? 5 : sz == 4 ? 16 : 6;
 			struct lcase c = lcase_new(kinds[kind], n, h, w, 5,
-						   kinds[kind] == MAXPOOL ? 5
-						   : 6, 1);
+						   cout, 1);
 			float *y1 = xmalloc(c.ny * sizeof(float));
 			float *dx1 = xmalloc(c.nx * sizeof(float));
 			float *dk1 = zerov(c.nk), *y2 = zerov(c.ny);
@@ -433,10 +453,10 @@ test_threads(void)
 						 / (1 + fabs(dk1[i])));
 			}
 			nn_set_threads(1);
-			tap_ok(d < 1e-4 && same, "%s, %d image(s) of %dx%d: "
-			       "2 and 3 threads agree with 1 (max relative "
-			       "diff %.2g) and with themselves", names[kind], n,
-			       w, h, d);
+			tap_ok(d < 1e-4 && same, "%s, %d image(s) of %dx%d, "
+			       "%d channels out: 2 and 3 threads agree with 1 "
+			       "(max relative diff %.2g) and with themselves",
+			       names[kind], n, w, h, cout, d);
 			free(y1);
 			free(dx1);
 			free(dk1);
@@ -751,10 +771,17 @@ main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	rng_seed(&rng, 1);
-	nn_reserve(16);
-	test_conv3x3_forward(2, 5, 6);
-	test_conv3x3_forward(2, 24, 30);
-	test_upconv_forward();
+	nn_reserve(32);
+	test_conv3x3_forward(2, 5, 6, 3, 4);
+	test_conv3x3_forward(2, 24, 30, 3, 4);
+	/* 8, 16 and 32 output channels take the direct path (on AVX2) */
+	test_conv3x3_forward(2, 5, 7, 3, 16);
+	test_conv3x3_forward(1, 9, 13, 16, 8);
+	test_conv3x3_forward(1, 6, 20, 5, 32);
+	test_upconv_forward(3, 4, 3, 2);
+	test_upconv_forward(3, 8, 5, 16);
+	test_upconv_forward(4, 13, 16, 8);
+	test_upconv_forward(2, 7, 4, 32);
 	test_conv1x1_forward();
 	test_gradients();
 	test_threads();

@@ -1,0 +1,468 @@
+#include "convdirect.h"
+
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+int
+convdirect_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return (cout == 8 || cout == 16 || cout == 32) &&
+	       3 * ((size_t)w + 2) * cin <= scratch_floats;
+}
+
+/* P output pixels by V vectors of 8 channels, P V <= 12 accumulators: for
+ * every tap (ky, kx) and input channel, one weight load per vector and one
+ * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
+ * padded input row of the first pixel's window. */
+static inline __attribute__((always_inline)) void
+conv_block(const float *const prow[3], int cin, const float *wt, int cout,
+	   const float *bias, float *y, int ldy, int relu, const int P,
+	   const int V)
+{
+	__m256 acc[12];
+
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++)
+			acc[p * V + v] = bias ? _mm256_loadu_ps(bias + 8 * v)
+					      : _mm256_setzero_ps();
+	for (int ky = 0; ky < 3; ky++)
+		for (int kx = 0; kx < 3; kx++) {
+			const float *xs = prow[ky] + kx * cin;
+			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * cout;
+
+			for (int ci = 0; ci < cin; ci++, ws += cout) {
+				__m256 wv[4];
+
+#pragma GCC unroll 4
+				for (int v = 0; v < V; v++)
+					wv[v] = _mm256_loadu_ps(ws + 8 * v);
+#pragma GCC unroll 12
+				for (int p = 0; p < P; p++) {
+					__m256 xb = _mm256_broadcast_ss(
+						xs + (size_t)p * cin + ci);
+#pragma GCC unroll 4
+					for (int v = 0; v < V; v++)
+						acc[p * V + v] = _mm256_fmadd_ps(
+							xb, wv[v],
+							acc[p * V + v]);
+				}
+			}
+		}
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++) {
+			__m256 a = acc[p * V + v];
+
+			if (relu)
+				a = _mm256_max_ps(a, _mm256_setzero_ps());
+			_mm256_storeu_ps(y + (size_t)p * ldy + 8 * v, a);
+		}
+}
+
+/* Input row iy of image img, zero-padded by one pixel on each side (all
+ * zeros outside the image), into pad. */
+static void
+pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
+	float *pad)
+{
+	size_t rowbytes = (size_t)cin * sizeof(float);
+	const float *src;
+
+	if (iy < 0 || iy >= h) {
+		memset(pad, 0, ((size_t)w + 2) * rowbytes);
+		return;
+	}
+	memset(pad, 0, rowbytes);
+	memset(pad + ((size_t)w + 1) * cin, 0, rowbytes);
+	src = x + (img * h + iy) * (size_t)w * ldx;
+	if (ldx == cin) {
+		memcpy(pad + cin, src, (size_t)w * rowbytes);
+		return;
+	}
+	for (int i = 0; i < w; i++)
+		memcpy(pad + (size_t)(i + 1) * cin, src + (size_t)i * ldx,
+		       rowbytes);
+}
+
+/* Point prow[0..2] at the padded input rows oy-1, oy and oy+1 of image
+ * img, filling the ring slots (iy + 1) mod 3 that do not hold them yet. */
+static void
+ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
+	  float *scratch, long held[3], const float *prow[3])
+{
+	size_t padlen = ((size_t)w + 2) * cin;
+
+	for (int ky = 0; ky < 3; ky++) {
+		int iy = oy + ky - 1, slot = (iy + 1) % 3;
+		long id = (long)(img * (h + 2) + iy + 1);
+		float *pad = scratch + slot * padlen;
+
+		if (held[slot] != id) {
+			pad_row(x, ldx, h, w, cin, img, iy, pad);
+			held[slot] = id;
+		}
+		prow[ky] = pad;
+	}
+}
+
+/* The rows with P and V fixed, so that conv_block's accumulators live in
+ * registers; the pixels left over at the end of a row go one by one. Three
+ * padded input rows are kept in a ring, slot (iy + 1) mod 3 for row iy. */
+static inline __attribute__((always_inline)) void
+conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
+	  const float *bias, int cout, float *y, int ldy, int relu,
+	  size_t r0, size_t r1, float *scratch, const int P, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		int ox;
+		const float *prow[3];
+		float *yrow = y + r * (size_t)w * ldy;
+
+		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
+			  prow);
+		for (int c0 = 0; c0 < cout; c0 += 8 * V) {
+			const float *b = bias ? bias + c0 : NULL;
+
+			for (ox = 0; ox + P <= w; ox += P) {
+				const float *at[3] = {
+					prow[0] + (size_t)ox * cin,
+					prow[1] + (size_t)ox * cin,
+					prow[2] + (size_t)ox * cin,
+				};
+
+				conv_block(at, cin, wt + c0, cout, b,
+					   yrow + (size_t)ox * ldy + c0, ldy,
+					   relu, P, V);
+			}
+			for (; ox < w; ox++) {
+				const float *at[3] = {
+					prow[0] + (size_t)ox * cin,
+					prow[1] + (size_t)ox * cin,
+					prow[2] + (size_t)ox * cin,
+				};
+
+				conv_block(at, cin, wt + c0, cout, b,
+					   yrow + (size_t)ox * ldy + c0, ldy,
+					   relu, 1, V);
+			}
+		}
+	}
+}
+
+void
+convdirect_rows(const float *x, int ldx, int h, int w, int cin,
+		const float *wt, const float *bias, int cout, float *y,
+		int ldy, int relu, size_t r0, size_t r1, float *scratch)
+{
+	if (cout == 8)
+		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
+			  r1, scratch, 12, 1);
+	else
+		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
+			  r1, scratch, 6, 2);
+}
+
+/* G (tap, input channel) pairs by V vectors of output channels, G V <= 12
+ * accumulators, over the w pixels of one row: dk[pair][co] += x at the
+ * pair's offset times dy, for pixel after pixel. */
+static inline __attribute__((always_inline)) void
+wgrad_block(const float *const xp[12], int cin, const float *dyrow, int lddy,
+	    int w, float *const dkp[12], const int G, const int V)
+{
+	__m256 acc[12];
+
+#pragma GCC unroll 12
+	for (int g = 0; g < G; g++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			acc[g * V + v] = _mm256_loadu_ps(dkp[g] + 8 * v);
+	for (int ox = 0; ox < w; ox++) {
+		const float *d = dyrow + (size_t)ox * lddy;
+		__m256 dv[2];
+
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			dv[v] = _mm256_loadu_ps(d + 8 * v);
+#pragma GCC unroll 12
+		for (int g = 0; g < G; g++) {
+			__m256 xb = _mm256_broadcast_ss(xp[g] + (size_t)ox * cin);
+
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				acc[g * V + v] = _mm256_fmadd_ps(
+					xb, dv[v], acc[g * V + v]);
+		}
+	}
+#pragma GCC unroll 12
+	for (int g = 0; g < G; g++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			_mm256_storeu_ps(dkp[g] + 8 * v, acc[g * V + v]);
+}
+
+static inline __attribute__((always_inline)) void
+wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
+	   int lddy, int cout, float *dk, size_t r0, size_t r1,
+	   float *scratch, const int G, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+	int pairs = 9 * cin;
+
+	for (size_t r = r0; r < r1; r++) {
+		const float *prow[3], *xp[12];
+		const float *dyrow = dy + r * (size_t)w * lddy;
+		float *dkp[12];
+
+		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
+			  prow);
+		for (int q = 0; q < pairs;) {
+			int g = pairs - q >= G ? G : 1;
+
+			for (int j = 0; j < g; j++) {
+				int s = (q + j) / cin, ci = (q + j) % cin;
+
+				xp[j] = prow[s / 3] + (s % 3) * cin + ci;
+			}
+			for (int c0 = 0; c0 < cout; c0 += 8 * V) {
+				for (int j = 0; j < g; j++)
+					dkp[j] = dk + (size_t)(q + j) * cout + c0;
+				if (g == G)
+					wgrad_block(xp, cin, dyrow + c0, lddy,
+						    w, dkp, G, V);
+				else
+					wgrad_block(xp, cin, dyrow + c0, lddy,
+						    w, dkp, 1, V);
+			}
+			q += g;
+		}
+	}
+}
+
+void
+convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
+		      const float *dy, int lddy, int cout, float *dk,
+		      size_t r0, size_t r1, float *scratch)
+{
+	if (cout == 8)
+		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
+			   scratch, 12, 1);
+	else
+		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
+			   scratch, 6, 2);
+}
+
+/* The transposed convolution: P output pixels of one column parity (input
+ * columns ix0 .. ix0+P-1) by V vectors, summing T taps; tap t reads input
+ * pixels from xs[t] (cin apart) and weights from ws[t] (wstride apart per
+ * input channel). */
+static inline __attribute__((always_inline)) void
+tap_block(const float *const xs[4], const float *const ws[4], const int T,
+	  int cin, int wstride, const float *bias, float *y, int ystride,
+	  const int P, const int V)
+{
+	__m256 acc[12];
+
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			acc[p * V + v] = _mm256_loadu_ps(bias + 8 * v);
+#pragma GCC unroll 4
+	for (int t = 0; t < T; t++) {
+		const float *x = xs[t], *wp = ws[t];
+
+		for (int ci = 0; ci < cin; ci++, wp += wstride) {
+			__m256 wv[2];
+
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				wv[v] = _mm256_loadu_ps(wp + 8 * v);
+#pragma GCC unroll 12
+			for (int p = 0; p < P; p++) {
+				__m256 xb = _mm256_broadcast_ss(
+					x + (size_t)p * cin + ci);
+
+#pragma GCC unroll 2
+				for (int v = 0; v < V; v++)
+					acc[p * V + v] = _mm256_fmadd_ps(
+						xb, wv[v], acc[p * V + v]);
+			}
+		}
+	}
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			_mm256_storeu_ps(y + (size_t)p * ystride + 8 * v,
+					 acc[p * V + v]);
+}
+
+/* Input row iy of image img followed by one zero pixel (all zeros when iy
+ * is h, below the image), into pad. */
+static void
+pad_row_right(const float *x, int ldx, int h, int w, int cin, size_t img,
+	      int iy, float *pad)
+{
+	size_t rowbytes = (size_t)cin * sizeof(float);
+	const float *src;
+
+	if (iy >= h) {
+		memset(pad, 0, ((size_t)w + 1) * rowbytes);
+		return;
+	}
+	memset(pad + (size_t)w * cin, 0, rowbytes);
+	src = x + (img * h + iy) * (size_t)w * ldx;
+	if (ldx == cin) {
+		memcpy(pad, src, (size_t)w * rowbytes);
+		return;
+	}
+	for (int i = 0; i < w; i++)
+		memcpy(pad + (size_t)i * cin, src + (size_t)i * ldx, rowbytes);
+}
+
+/* Output row oy = 2 iy + odd takes kernel row 1 from input row iy when even;
+ * rows 2 (from iy) and 0 (from iy + 1) when odd. Output column 2 ix takes
+ * kernel column 1 from ix, column 2 ix + 1 columns 2 (from ix) and 0 (from
+ * ix + 1). */
+static inline __attribute__((always_inline)) void
+up_row_parity(const float *const prow[2], int odd, int px, int w, int cin,
+	      const float *k, int cout, const float *bias, float *yrow,
+	      int ldy, const int P, const int V)
+{
+	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
+	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
+	int nty = odd ? 2 : 1, ntx = px ? 2 : 1, ix;
+
+	for (int c0 = 0; c0 < cout; c0 += 8 * V) {
+		for (ix = 0; ix + P <= w; ix += P) {
+			const float *xs[4], *ws[4];
+			int t = 0;
+			float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
+
+			for (int a = 0; a < nty; a++)
+				for (int b = 0; b < ntx; b++, t++) {
+					xs[t] = prow[a] + (size_t)(ix + b) * cin;
+					ws[t] = k + (kys[odd][a] * 3 + kxs[px][b])
+						* cout + c0;
+				}
+			if (t == 1)
+				tap_block(xs, ws, 1, cin, 9 * cout, bias + c0,
+					  y, 2 * ldy, P, V);
+			else if (t == 2)
+				tap_block(xs, ws, 2, cin, 9 * cout, bias + c0,
+					  y, 2 * ldy, P, V);
+			else
+				tap_block(xs, ws, 4, cin, 9 * cout, bias + c0,
+					  y, 2 * ldy, P, V);
+		}
+		for (; ix < w; ix++) {
+			const float *xs[4], *ws[4];
+			int t = 0;
+			float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
+
+			for (int a = 0; a < nty; a++)
+				for (int b = 0; b < ntx; b++, t++) {
+					xs[t] = prow[a] + (size_t)(ix + b) * cin;
+					ws[t] = k + (kys[odd][a] * 3 + kxs[px][b])
+						* cout + c0;
+				}
+			tap_block(xs, ws, t, cin, 9 * cout, bias + c0, y,
+				  2 * ldy, 1, V);
+		}
+	}
+}
+
+static inline __attribute__((always_inline)) void
+up_rows(const float *x, int ldx, int h, int w, int cin, const float *k,
+	const float *bias, int cout, float *y, int ldy, size_t r0, size_t r1,
+	float *scratch, const int P, const int V)
+{
+	size_t padlen = ((size_t)w + 1) * cin;
+	long held[2] = { -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		size_t img = r / (2 * h);
+		int oy = (int)(r % (2 * h)), iy = oy / 2, odd = oy % 2;
+		const float *prow[2];
+		float *yrow = y + r * (size_t)(2 * w) * ldy;
+
+		for (int a = 0; a <= odd; a++) {
+			int row = iy + a, slot = row % 2;
+			long id = (long)(img * (h + 1) + row);
+			float *pad = scratch + slot * padlen;
+
+			if (held[slot] != id) {
+				pad_row_right(x, ldx, h, w, cin, img, row, pad);
+				held[slot] = id;
+			}
+			prow[a] = pad;
+		}
+		up_row_parity(prow, odd, 0, w, cin, k, cout, bias, yrow, ldy,
+			      P, V);
+		up_row_parity(prow, odd, 1, w, cin, k, cout, bias, yrow, ldy,
+			      P, V);
+	}
+}
+
+void
+convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
+		   const float *k, const float *bias, int cout, float *y,
+		   int ldy, size_t r0, size_t r1, float *scratch)
+{
+	if (cout == 8)
+		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
+			scratch, 12, 1);
+	else
+		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
+			scratch, 6, 2);
+}
+
+#else
+
+int
+convdirect_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	(void)cout;
+	(void)w;
+	(void)cin;
+	(void)scratch_floats;
+	return 0;
+}
+
+void
+convdirect_rows(const float *x, int ldx, int h, int w, int cin,
+		const float *wt, const float *bias, int cout, float *y,
+		int ldy, int relu, size_t r0, size_t r1, float *scratch)
+{
+	(void)x, (void)ldx, (void)h, (void)w, (void)cin, (void)wt;
+	(void)bias, (void)cout, (void)y, (void)ldy, (void)relu;
+	(void)r0, (void)r1, (void)scratch;
+}
+
+void
+convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
+		   const float *k, const float *bias, int cout, float *y,
+		   int ldy, size_t r0, size_t r1, float *scratch)
+{
+	(void)x, (void)ldx, (void)h, (void)w, (void)cin, (void)k;
+	(void)bias, (void)cout, (void)y, (void)ldy, (void)r0, (void)r1;
+	(void)scratch;
+}
+
+void
+convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
+		      const float *dy, int lddy, int cout, float *dk,
+		      size_t r0, size_t r1, float *scratch)
+{
+	(void)x, (void)ldx, (void)h, (void)w, (void)cin, (void)dy;
+	(void)lddy, (void)cout, (void)dk, (void)r0, (void)r1, (void)scratch;
+}
+
+#endif

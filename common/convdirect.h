@@ -1,0 +1,43 @@
+/* convdirect: the 3x3 convolution (padding 1, stride 1) computed directly
+ * in AVX2/FMA registers, without im2col or GEMM, for the narrow layers
+ * (8 to 32 output channels) where sgemm's thin products are slow. Used by
+ * nn; on a machine without AVX2 and FMA nothing is available and nn keeps
+ * to its GEMM paths. */
+#ifndef UNETPIPE_CONVDIRECT_H
+#define UNETPIPE_CONVDIRECT_H
+
+#include <stddef.h>
+
+/* 1 when convdirect_rows and convdirect_wgrad_rows can compute a layer
+ * with cout output channels on maps w pixels wide within scratch_floats
+ * floats of scratch. */
+int convdirect_available(int cout, int w, int cin, size_t scratch_floats);
+
+/* Output rows r0 .. r1-1 (numbered over all n x h rows) of
+ * y = (relu)(bias + conv(x, wt)): x is n x h x w x cin at pixel stride
+ * ldx, wt the kernel as [ky][kx][cin][cout], bias NULL for none, y at
+ * pixel stride ldy, overwritten. scratch holds 3 (w + 2) cin floats. The
+ * sums run in a fixed order, whatever the rows asked for. */
+void convdirect_rows(const float *x, int ldx, int h, int w, int cin,
+		     const float *wt, const float *bias, int cout, float *y,
+		     int ldy, int relu, size_t r0, size_t r1, float *scratch);
+
+/* Add to dk, laid out [ky][kx][cin][cout], the kernel gradient of the
+ * output rows r0 .. r1-1: the sum over their pixels of x(window) dy, dy
+ * with cout channels at pixel stride lddy. scratch as for convdirect_rows.
+ */
+void convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
+			   const float *dy, int lddy, int cout, float *dk,
+			   size_t r0, size_t r1, float *scratch);
+
+/* Output rows r0 .. r1-1 (numbered over all n x 2h rows) of the stride-2
+ * transposed convolution y = bias + upconv(x, k) of nn_upconv_forward: x
+ * is n x h x w x cin, k laid out [cin][ky][kx][cout], y n x 2h x 2w at
+ * pixel stride ldy, overwritten. Each output pixel sums only the 1, 2 or
+ * 4 taps that reach it. scratch holds 2 (w + 1) cin floats; cout as for
+ * convdirect_available. */
+void convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
+			const float *k, const float *bias, int cout, float *y,
+			int ldy, size_t r0, size_t r1, float *scratch);
+
+#endif
