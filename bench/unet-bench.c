@@ -10,21 +10,26 @@
 
 #include <jansson.h>
 
+#include "nn.h"
 #include "pamio.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
 
 static const char usage_text[] =
-	"usage: unet-bench [--mode train|infer|samples|images] [--base-filters F]\n"
+	"usage: unet-bench [--mode train|infer|layers|samples|images]\n"
+	"                  [--base-filters F]\n"
 	"                  [--depth D] [--size N] [--batch N] [--threads N]\n"
 	"                  [--warmup N] [--steps N] [--count N] [--seed N]\n"
 	"Time `steps` training steps (forward, backward, Adam) or forward\n"
 	"passes of a batch of random N x N RGB images after `warmup` untimed\n"
 	"ones and print a JSON object (per-step seconds, median, images/s,\n"
-	"analytic FLOPs, GFLOP/s, peak resident memory); or write `count`\n"
+	"analytic FLOPs, GFLOP/s, peak resident memory); or time each\n"
+	"convolution of the network forward and backward, by the direct path\n"
+	"and by GEMM in turn (layers: the best of `steps`); or write `count`\n"
 	"random RGB_MASK samples or RGB images to stdout as a PAM stream.\n"
-	"  -m, --mode M          train (default), infer, samples or images\n"
+	"  -m, --mode M          train (default), infer, layers, samples or\n"
+	"                        images\n"
 	"  -F, --base-filters F  width of the first level (default 16)\n"
 	"  -D, --depth D         levels (default 5)\n"
 	"  -s, --size N          image side (default 128)\n"
@@ -37,7 +42,7 @@ static const char usage_text[] =
 	"      --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
-enum { MODE_TRAIN, MODE_INFER, MODE_SAMPLES, MODE_IMAGES };
+enum { MODE_TRAIN, MODE_INFER, MODE_LAYERS, MODE_SAMPLES, MODE_IMAGES };
 
 struct flops {
 	double forward, backward_data, backward_weights;
@@ -115,6 +120,142 @@ max_rss_kib(void)
 	return ru.ru_maxrss;
 }
 
+static void
+set_num(json_t *o, const char *key, double v)
+{
+	json_object_set_new(o, key, json_real(v));
+}
+
+static void
+set_int(json_t *o, const char *key, long v)
+{
+	json_object_set_new(o, key, json_integer(v));
+}
+
+static float *
+random_floats(struct rng *r, size_t n)
+{
+	float *v = xmalloc(n * sizeof *v);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)(rng_uniform(r) - 0.5);
+	return v;
+}
+
+/* Time one convolution of the network: `side` is its input's side, up a
+ * transposed convolution; data whether it needs the input gradient. The
+ * best of `steps` forward and backward passes with the direct path and
+ * with GEMM, taken in turn; direct null where the layer has none. */
+static json_t *
+time_layer(const char *name, int up, int side, int cin, int cout, int data,
+	   int batch, int steps, struct rng *r)
+{
+	size_t np = (size_t)batch * side * side, ny = up ? 4 * np : np;
+	int oside = up ? 2 * side : side;
+	float *x = random_floats(r, np * cin), *k = random_floats(r, 9 * (size_t)cin * cout);
+	float *b = random_floats(r, cout), *dy = random_floats(r, ny * cout);
+	float *y = xmalloc(ny * cout * sizeof *y);
+	float *dx = xmalloc(np * cin * sizeof *dx);
+	float *dk = xcalloc(9 * (size_t)cin * cout, sizeof *dk);
+	float *db = xcalloc(cout, sizeof *db);
+	int direct = nn_conv_direct(up ? side : oside, cin, cout);
+	double best[2][2] = { { 1e30, 1e30 }, { 1e30, 1e30 } };
+	double flops = 2.0 * np * 9 * cin * cout;
+	json_t *o = json_object();
+
+	for (int s = 0; s < steps; s++)
+		for (int path = 0; path <= direct; path++) {
+			double t0, t1, t2;
+
+			nn_set_direct(path);
+			t0 = now_seconds();
+			if (up)
+				nn_upconv_forward(x, cin, batch, side, side, cin,
+						  k, b, cout, y, cout);
+			else
+				nn_conv3x3_forward(x, cin, batch, side, side,
+						   cin, k, b, cout, y, cout, 1);
+			t1 = now_seconds();
+			if (up)
+				nn_upconv_backward(x, cin, batch, side, side,
+						   cin, k, cout, dy, cout, dx,
+						   cin, 1, dk, db);
+			else
+				nn_conv3x3_backward(x, cin, batch, side, side,
+						    cin, k, cout, dy, cout,
+						    data ? dx : NULL, cin, 1,
+						    dk, db);
+			t2 = now_seconds();
+			if (t1 - t0 < best[path][0])
+				best[path][0] = t1 - t0;
+			if (t2 - t1 < best[path][1])
+				best[path][1] = t2 - t1;
+		}
+	nn_set_direct(1);
+	json_object_set_new(o, "layer", json_string(name));
+	set_int(o, "side", oside);
+	set_int(o, "in_channels", cin);
+	set_int(o, "out_channels", cout);
+	set_num(o, "gflop_forward", flops * 1e-9);
+	set_num(o, "gflop_backward", flops * (data ? 2 : 1) * 1e-9);
+	set_num(o, "gemm_forward_seconds", best[0][0]);
+	set_num(o, "gemm_backward_seconds", best[0][1]);
+	json_object_set_new(o, "direct_forward_seconds",
+			    direct ? json_real(best[1][0]) : json_null());
+	json_object_set_new(o, "direct_backward_seconds",
+			    direct ? json_real(best[1][1]) : json_null());
+	free(x);
+	free(k);
+	free(b);
+	free(dy);
+	free(y);
+	free(dx);
+	free(dk);
+	free(db);
+	return o;
+}
+
+/* Every convolution of the U-Net of cfg on size x size inputs, in
+ * network order, as a JSON array. */
+static json_t *
+time_layers(const struct unet_config *cfg, int size, int batch, int steps,
+	    uint64_t seed)
+{
+	json_t *list = json_array();
+	struct rng r;
+	char name[32];
+	int d = cfg->depth, cin = cfg->in_channels;
+
+	rng_seed(&r, seed);
+	nn_reserve(cfg->base_filters << d > cin ? cfg->base_filters << d : cin);
+	for (int l = 1; l <= d; l++) {
+		int side = size >> (l - 1), ch = cfg->base_filters << (l - 1);
+
+		snprintf(name, sizeof name, "c%d.conv1", l);
+		json_array_append_new(list, time_layer(name, 0, side, cin, ch,
+						       l > 1, batch, steps, &r));
+		snprintf(name, sizeof name, "c%d.conv2", l);
+		json_array_append_new(list, time_layer(name, 0, side, ch, ch, 1,
+						       batch, steps, &r));
+		cin = ch;
+	}
+	for (int l = d - 1; l >= 1; l--) {
+		int side = size >> (l - 1), ch = cfg->base_filters << (l - 1);
+
+		snprintf(name, sizeof name, "u%d", l);
+		json_array_append_new(list, time_layer(name, 1, side / 2,
+						       2 * ch, ch, 1, batch,
+						       steps, &r));
+		snprintf(name, sizeof name, "d%d.conv1", l);
+		json_array_append_new(list, time_layer(name, 0, side, 2 * ch,
+						       ch, 1, batch, steps, &r));
+		snprintf(name, sizeof name, "d%d.conv2", l);
+		json_array_append_new(list, time_layer(name, 0, side, ch, ch, 1,
+						       batch, steps, &r));
+	}
+	return list;
+}
+
 /* Random images (and masks of random 0/1 pixels) to stdout. */
 static void
 write_stream(int samples, int count, int size, uint64_t seed)
@@ -140,17 +281,6 @@ write_stream(int samples, int count, int size, uint64_t seed)
 	close_stdout();
 }
 
-static void
-set_num(json_t *o, const char *key, double v)
-{
-	json_object_set_new(o, key, json_real(v));
-}
-
-static void
-set_int(json_t *o, const char *key, long v)
-{
-	json_object_set_new(o, key, json_integer(v));
-}
 
 int
 main(int argc, char **argv)
@@ -194,13 +324,15 @@ main(int argc, char **argv)
 				mode = MODE_TRAIN;
 			else if (strcmp(optarg, "infer") == 0)
 				mode = MODE_INFER;
+			else if (strcmp(optarg, "layers") == 0)
+				mode = MODE_LAYERS;
 			else if (strcmp(optarg, "samples") == 0)
 				mode = MODE_SAMPLES;
 			else if (strcmp(optarg, "images") == 0)
 				mode = MODE_IMAGES;
 			else
-				die_usage("--mode: train, infer, samples or "
-					  "images, not '%s'", optarg);
+				die_usage("--mode: train, infer, layers, samples "
+					  "or images, not '%s'", optarg);
 			break;
 		case 'F':
 			cfg.base_filters = (int)parse_long(optarg, 1, 1024,
@@ -249,6 +381,25 @@ main(int argc, char **argv)
 	}
 
 	unet_set_threads(threads);
+	if (mode == MODE_LAYERS) {
+		o = json_object();
+		json_object_set_new(o, "mode", json_string("layers"));
+		set_int(o, "base_filters", cfg.base_filters);
+		set_int(o, "depth", cfg.depth);
+		set_int(o, "size", size);
+		set_int(o, "batch", batch);
+		set_int(o, "threads", threads);
+		set_int(o, "steps", steps);
+		json_object_set_new(o, "layers", time_layers(&cfg, size, batch,
+							     steps, seed));
+		if (json_dumpf(o, stdout, JSON_COMPACT |
+					  JSON_REAL_PRECISION(6)) < 0)
+			die("write error");
+		putchar('\n');
+		json_decref(o);
+		close_stdout();
+		return 0;
+	}
 	net = unet_new(&cfg);
 	unet_init_glorot(net, seed);
 	w = unet_work_new(net, batch, size, size, mode == MODE_TRAIN);

@@ -565,13 +565,21 @@ reduce_direct(float *dk, float *db, int cin, int cout)
 	}
 }
 
-/* The direct path pays where sgemm's products are thinnest: few output
- * channels on large maps (measured; see bench/README.md). */
-static int
-use_direct(int h, int w, int cin, int cout)
+static int direct_allowed = 1;
+
+void
+nn_set_direct(int on)
 {
-	(void)h;
-	return convdirect_available(cout, w, cin, pool.col_floats);
+	direct_allowed = on;
+}
+
+/* The direct path pays where sgemm's products are thinnest, for narrow
+ * outputs (measured per layer by unet-bench --mode layers). */
+int
+nn_conv_direct(int w, int cin, int cout)
+{
+	return direct_allowed &&
+	       convdirect_available(cout, w, cin, pool.col_floats);
 }
 
 void
@@ -586,7 +594,7 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	if (use_direct(h, w, cin, cout)) {
+	if (nn_conv_direct(w, cin, cout)) {
 		struct direct_args d = {
 			.x = x, .wt = pool.kflip, .b = b, .y = y, .ldx = ldx,
 			.ldy = ldy, .n = n, .h = h, .w = w, .cin = cin,
@@ -788,7 +796,7 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	if (use_direct(h, w, cin, cout)) {
+	if (nn_conv_direct(w, cin, cout)) {
 		struct direct_args g = {
 			.x = x, .dy = dy, .ldx = ldx, .lddy = lddy, .n = n,
 			.h = h, .w = w, .cin = cin, .cout = cout,
@@ -803,7 +811,7 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		reduce_direct(dk, db, cin, cout);
 		if (!dx)
 			return;
-		if (!use_direct(h, w, cout, cin)) {
+		if (!nn_conv_direct(w, cout, cin)) {
 			/* dx alone by the GEMMs (a.dk NULL) */
 			a.dk = NULL;
 			run(kflip_part, &a);
@@ -943,7 +951,7 @@ nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	if (use_direct(h, w, cin, cout)) {
+	if (nn_conv_direct(w, cin, cout)) {
 		run(direct_up_part, &a);
 		return;
 	}

@@ -33,6 +33,14 @@ int nn_threads(void);
  * input or output channels (any layer kind). Never shrinks. */
 void nn_reserve(int max_channels);
 
+/* Allow (1, the default) or forbid (0) the direct convolutions of
+ * convdirect, leaving the GEMM paths: a switch for benchmarks and tests. */
+void nn_set_direct(int on);
+
+/* 1 when a 3x3 convolution (or transposed convolution) from cin to cout
+ * channels on maps w pixels wide takes the direct path. */
+int nn_conv_direct(int w, int cin, int cout);
+
 /* 3x3 convolution, padding 1, stride 1, bias, optional fused ReLU:
  * y[n,h,w,0..cout) = (relu)(b + sum over 3x3 x cin of x * k), x with cin
  * channels at pixel stride ldx; y overwritten, pixel stride ldy. */

@@ -766,12 +766,71 @@ test_layout(void)
 	unet_free(net);
 }
 
+/* The direct convolutions give what the GEMM paths give, forward and
+ * backward, up to rounding (relative to 1 + |value|), on maps of 500
+ * pixels and more where the GEMMs take their row-im2col path. */
+static void
+test_direct_vs_gemm(void)
+{
+	static const int shapes[][4] = {
+		/* kind, cin, cout, h */
+		{ CONV3, 3, 16, 20 }, { CONV3, 16, 16, 20 },
+		{ CONV3, 32, 16, 20 }, { CONV3, 16, 32, 20 },
+		{ CONV3, 8, 8, 20 }, { UPCONV, 32, 16, 10 },
+		{ UPCONV, 64, 32, 10 },
+	};
+
+	nn_set_threads(2);
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		int kind = shapes[i][0], h = shapes[i][3];
+		struct lcase c = lcase_new(kind, 2, h, 27, shapes[i][1],
+					   shapes[i][2], 1);
+		float *y = xmalloc(c.ny * sizeof(float));
+		float *dx = xmalloc(c.nx * sizeof(float));
+		float *dk = xmalloc(c.nk * sizeof(float));
+		float *db = xmalloc(c.cout * sizeof(float));
+		int direct = nn_conv_direct(c.w, c.cin, c.cout);
+		double d = 0;
+
+		nn_set_direct(0);
+		lforward(&c);
+		lbackward(&c);
+		memcpy(y, c.y, c.ny * sizeof(float));
+		memcpy(dx, c.dx, c.nx * sizeof(float));
+		memcpy(dk, c.dk, c.nk * sizeof(float));
+		memcpy(db, c.db, c.cout * sizeof(float));
+		nn_set_direct(1);
+		memset(c.dk, 0, c.nk * sizeof(float));
+		memset(c.db, 0, c.cout * sizeof(float));
+		lforward(&c);
+		lbackward(&c);
+		for (size_t j = 0; j < c.ny; j++)
+			d = fmax(d, fabs(y[j] - c.y[j]) / (1 + fabs(y[j])));
+		for (size_t j = 0; j < c.nx; j++)
+			d = fmax(d, fabs(dx[j] - c.dx[j]) / (1 + fabs(dx[j])));
+		for (size_t j = 0; j < c.nk; j++)
+			d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
+		for (int j = 0; j < c.cout; j++)
+			d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
+		tap_ok(d < 1e-4, "%s %d -> %d on 27x%d: the %s path equals the "
+		       "GEMMs (max relative diff %.2g)",
+		       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, h,
+		       direct ? "direct" : "(no direct on this CPU)", d);
+		free(y);
+		free(dx);
+		free(dk);
+		free(db);
+		lcase_free(&c);
+	}
+	nn_set_threads(1);
+}
+
 int
 main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	rng_seed(&rng, 1);
-	nn_reserve(32);
+	nn_reserve(64);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
 	/* 8, 16 and 32 output channels take the direct path (on AVX2) */
@@ -785,6 +844,7 @@ main(int argc, char **argv)
 	test_conv1x1_forward();
 	test_gradients();
 	test_threads();
+	test_direct_vs_gemm();
 	test_maxpool_routing();
 	test_masks();
 	test_conv_no_dx();
