@@ -145,7 +145,8 @@ random_floats(struct rng *r, size_t n)
 /* Time one convolution of the network: `side` is its input's side, up a
  * transposed convolution; data whether it needs the input gradient. The
  * best of `steps` forward and backward passes with the direct path and
- * with GEMM, taken in turn; direct null where the layer has none. */
+ * with GEMM, taken in turn; direct null where the layer has none. "side"
+ * in the JSON is the output's. */
 static json_t *
 time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	   int batch, int steps, struct rng *r)
@@ -202,8 +203,9 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	set_num(o, "gemm_backward_seconds", best[0][1]);
 	json_object_set_new(o, "direct_forward_seconds",
 			    direct ? json_real(best[1][0]) : json_null());
+	/* the transposed convolution's backward has GEMM paths only */
 	json_object_set_new(o, "direct_backward_seconds",
-			    direct ? json_real(best[1][1]) : json_null());
+			    direct && !up ? json_real(best[1][1]) : json_null());
 	free(x);
 	free(k);
 	free(b);
