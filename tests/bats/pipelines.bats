@@ -132,7 +132,7 @@ for k in pre:
 	run_examples unetpipe.7
 	assert_success
 	[ -s sweep.json ] && [ -s test.json ] && [ -s curves.png ]
-	[ -s sweep5.json ] && [ -s masks/0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9.png ]
+	[ -s sweep5.json ] && [ -s tuned.safetensors ] && [ "$(wc -l <gray.txt)" -eq 21 ] && [ -s masks/0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9.png ]
 	[ -s run/report.md ]
 }
 
