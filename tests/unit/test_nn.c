@@ -767,23 +767,28 @@ test_layout(void)
 }
 
 /* The direct convolutions give what the GEMM paths give, forward and
- * backward, up to rounding (relative to 1 + |value|), on maps of 500
- * pixels and more where the GEMMs take their row-im2col path. */
+ * backward, up to rounding (relative to 1 + |value|): on maps of 500
+ * pixels and more, where the GEMMs take their row-im2col path, and on
+ * maps of a single pixel, row or column. */
 static void
 test_direct_vs_gemm(void)
 {
-	static const int shapes[][4] = {
-		/* kind, cin, cout, h */
-		{ CONV3, 3, 16, 20 }, { CONV3, 16, 16, 20 },
-		{ CONV3, 32, 16, 20 }, { CONV3, 16, 32, 20 },
-		{ CONV3, 8, 8, 20 }, { UPCONV, 32, 16, 10 },
-		{ UPCONV, 64, 32, 10 },
+	static const int shapes[][5] = {
+		/* kind, cin, cout, h, w */
+		{ CONV3, 3, 16, 20, 27 }, { CONV3, 16, 16, 20, 27 },
+		{ CONV3, 32, 16, 20, 27 }, { CONV3, 16, 32, 20, 27 },
+		{ CONV3, 8, 8, 20, 27 }, { UPCONV, 32, 16, 10, 27 },
+		{ UPCONV, 64, 32, 10, 27 },
+		/* maps of one pixel, one row, one column */
+		{ CONV3, 16, 16, 1, 1 }, { CONV3, 8, 16, 1, 9 },
+		{ CONV3, 16, 8, 9, 1 }, { UPCONV, 16, 16, 1, 1 },
+		{ UPCONV, 8, 8, 1, 7 }, { UPCONV, 16, 32, 7, 1 },
 	};
 
 	nn_set_threads(2);
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-		int kind = shapes[i][0], h = shapes[i][3];
-		struct lcase c = lcase_new(kind, 2, h, 27, shapes[i][1],
+		int kind = shapes[i][0], h = shapes[i][3], w = shapes[i][4];
+		struct lcase c = lcase_new(kind, 2, h, w, shapes[i][1],
 					   shapes[i][2], 1);
 		float *y = xmalloc(c.ny * sizeof(float));
 		float *dx = xmalloc(c.nx * sizeof(float));
@@ -812,9 +817,9 @@ test_direct_vs_gemm(void)
 			d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
 		for (int j = 0; j < c.cout; j++)
 			d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
-		tap_ok(d < 1e-4, "%s %d -> %d on 27x%d: the %s path equals the "
+		tap_ok(d < 1e-4, "%s %d -> %d on %dx%d: the %s path equals the "
 		       "GEMMs (max relative diff %.2g)",
-		       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, h,
+		       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, w, h,
 		       direct ? "direct" : "(no direct on this CPU)", d);
 		free(y);
 		free(dx);
