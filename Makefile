@@ -111,9 +111,16 @@ bench:
 	$(MAKE) all
 	bench/run
 
+# The training recipes on the full data set beside the clone (about two
+# hours on 2 cores): see bench/README.md.
+recipes:
+	scripts/install-deps build
+	$(MAKE) all
+	bench/recipes
+
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(PIPES) scripts/* tests/run
+	bash -n $(PIPES) scripts/* tests/run bench/run bench/recipes
 
 # libFuzzer harnesses (fuzz/fuzz_*.c, see fuzz/README.md), built with
 # clang into build-fuzz/ with ASan and UBSan; `make fuzz` runs each for
@@ -156,6 +163,6 @@ fuzz-regress: $(FUZZ_BIN)
 clean:
 	rm -rf bin build bin-san build-san build-fuzz
 
-.PHONY: all deps check check-sanitize install demo bench lint clean \
+.PHONY: all deps check check-sanitize install demo bench recipes lint clean \
 	fuzz fuzz-build fuzz-deps fuzz-regress
 .SECONDARY:
