@@ -36,7 +36,8 @@ struct unet {
 struct level {
 	int h, w, ch;
 	float *pool, *a, *cat, *e, *b, *d;
-	float *gpool, *ga, *gcat, *ge, *gb, *gd;
+	float *gpool, *ga, *gcat, *ge, *gb, *gd; /* above the deepest
+						  * level ga = gd, gpool = gb */
 };
 
 struct unet_work {
@@ -347,15 +348,22 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		}
 		if (!training)
 			continue;
-		if (l > 1)
-			lv->gpool = alloc_floats(pix * width(cfg, l - 1));
-		lv->ga = alloc_floats(pix * lv->ch);
+		/* The decoder's gradients gd and gb are dead once the
+		 * decoder's backward has passed this level, before the
+		 * encoder's backward needs ga and gpool: they share memory. */
 		if (l < d) {
 			lv->gcat = alloc_floats(pix * 2 * lv->ch);
 			lv->gb = alloc_floats(pix * lv->ch);
 			lv->gd = alloc_floats(pix * lv->ch);
+			lv->ga = lv->gd;
+			if (l > 1)
+				lv->gpool = lv->gb;
 		} else {
 			lv->ge = alloc_floats(pix * lv->ch);
+			lv->ga = alloc_floats(pix * lv->ch);
+			if (l > 1)
+				lv->gpool = alloc_floats(pix *
+							 width(cfg, l - 1));
 		}
 	}
 	nn_reserve(width(cfg, d) > cfg->in_channels ? width(cfg, d)
@@ -373,9 +381,11 @@ unet_work_free(struct unet_work *w)
 	free(w->glogits);
 	for (int l = 1; l <= UNET_MAX_DEPTH; l++) {
 		struct level *lv = &w->lv[l];
+		int shared = lv->gd != NULL; /* ga = gd, gpool = gb */
 		float *bufs[] = {
 			lv->pool, lv->a, lv->cat, lv->e, lv->b, lv->d,
-			lv->gpool, lv->ga, lv->gcat, lv->ge, lv->gb, lv->gd,
+			shared ? NULL : lv->gpool, shared ? NULL : lv->ga,
+			lv->gcat, lv->ge, lv->gb, lv->gd,
 		};
 
 		for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
