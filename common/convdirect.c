@@ -5,6 +5,62 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+/* The kernels below are written once for a vector of VW floats: 16 with
+ * AVX-512 (32 registers, so up to MAXACC = 24 accumulators), 8 with AVX2
+ * (16 registers, 12 accumulators). A layer of 8 channels uses the lower 8
+ * lanes of an AVX-512 vector: vload and vstore take the lanes in use. */
+#if defined(__AVX512F__)
+typedef __m512 vec;
+#define VW 16
+#define MAXACC 24
+
+static inline __attribute__((always_inline)) vec
+vload(const float *p, int lanes)
+{
+	return lanes == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(0xff, p);
+}
+
+static inline __attribute__((always_inline)) void
+vstore(float *p, vec v, int lanes)
+{
+	if (lanes == 16)
+		_mm512_storeu_ps(p, v);
+	else
+		_mm512_mask_storeu_ps(p, 0xff, v);
+}
+
+#define vbcast(p) _mm512_set1_ps(*(p))
+#define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define vmax(a, b) _mm512_max_ps(a, b)
+#define vzero() _mm512_setzero_ps()
+#else
+typedef __m256 vec;
+#define VW 8
+#define MAXACC 12
+
+static inline __attribute__((always_inline)) vec
+vload(const float *p, int lanes)
+{
+	(void)lanes;
+	return _mm256_loadu_ps(p);
+}
+
+static inline __attribute__((always_inline)) void
+vstore(float *p, vec v, int lanes)
+{
+	(void)lanes;
+	_mm256_storeu_ps(p, v);
+}
+
+#define vbcast(p) _mm256_broadcast_ss(p)
+#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define vmax(a, b) _mm256_max_ps(a, b)
+#define vzero() _mm256_setzero_ps()
+#endif
+
+/* The lanes of a vector that hold channels when there are cout of them. */
+#define LANES(cout) ((cout) < VW ? (cout) : VW)
+
 int
 convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 {
@@ -12,55 +68,54 @@ convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 	       3 * ((size_t)w + 2) * cin <= scratch_floats;
 }
 
-/* P output pixels by V vectors of 8 channels, P V <= 12 accumulators: for
+/* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
  * every tap (ky, kx) and input channel, one weight load per vector and one
  * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
  * padded input row of the first pixel's window. */
 static inline __attribute__((always_inline)) void
 conv_block(const float *const prow[3], int cin, const float *wt, int cout,
 	   const float *bias, float *y, int ldy, int relu, const int P,
-	   const int V)
+	   const int V, const int lanes)
 {
-	__m256 acc[12];
+	vec acc[MAXACC];
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++)
 #pragma GCC unroll 4
 		for (int v = 0; v < V; v++)
-			acc[p * V + v] = bias ? _mm256_loadu_ps(bias + 8 * v)
-					      : _mm256_setzero_ps();
+			acc[p * V + v] = bias ? vload(bias + VW * v, lanes)
+					      : vzero();
 	for (int ky = 0; ky < 3; ky++)
 		for (int kx = 0; kx < 3; kx++) {
 			const float *xs = prow[ky] + kx * cin;
 			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * cout;
 
 			for (int ci = 0; ci < cin; ci++, ws += cout) {
-				__m256 wv[4];
+				vec wv[4];
 
 #pragma GCC unroll 4
 				for (int v = 0; v < V; v++)
-					wv[v] = _mm256_loadu_ps(ws + 8 * v);
-#pragma GCC unroll 12
+					wv[v] = vload(ws + VW * v, lanes);
+#pragma GCC unroll 24
 				for (int p = 0; p < P; p++) {
-					__m256 xb = _mm256_broadcast_ss(
-						xs + (size_t)p * cin + ci);
+					vec xb = vbcast(xs + (size_t)p * cin + ci);
 #pragma GCC unroll 4
 					for (int v = 0; v < V; v++)
-						acc[p * V + v] = _mm256_fmadd_ps(
+						acc[p * V + v] = vfma(
 							xb, wv[v],
 							acc[p * V + v]);
 				}
 			}
 		}
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++)
 #pragma GCC unroll 4
 		for (int v = 0; v < V; v++) {
-			__m256 a = acc[p * V + v];
+			vec a = acc[p * V + v];
 
 			if (relu)
-				a = _mm256_max_ps(a, _mm256_setzero_ps());
-			_mm256_storeu_ps(y + (size_t)p * ldy + 8 * v, a);
+				a = vmax(a, vzero());
+			vstore(y + (size_t)p * ldy + VW * v, a, lanes);
 		}
 }
 
@@ -110,9 +165,27 @@ ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
 	}
 }
 
+/* conv_block at output pixel ox of the row whose padded input rows are
+ * prow, for the channels c0 .. c0 + V VW - 1. */
+static inline __attribute__((always_inline)) void
+conv_at(const float *const prow[3], int ox, int cin, const float *wt,
+	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
+	const int P, const int V)
+{
+	const float *at[3] = {
+		prow[0] + (size_t)ox * cin,
+		prow[1] + (size_t)ox * cin,
+		prow[2] + (size_t)ox * cin,
+	};
+
+	conv_block(at, cin, wt + c0, cout, bias ? bias + c0 : NULL,
+		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, LANES(cout));
+}
+
 /* The rows with P and V fixed, so that conv_block's accumulators live in
- * registers; the pixels left over at the end of a row go one by one. Three
- * padded input rows are kept in a ring, slot (iy + 1) mod 3 for row iy. */
+ * registers; the pixels left over at the end of a row go by 4, 2 and 1.
+ * Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
+ * iy. */
 static inline __attribute__((always_inline)) void
 conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 	  const float *bias, int cout, float *y, int ldy, int relu,
@@ -121,92 +194,114 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 	long held[3] = { -1, -1, -1 };
 
 	for (size_t r = r0; r < r1; r++) {
-		int ox;
 		const float *prow[3];
 		float *yrow = y + r * (size_t)w * ldy;
 
 		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
 			  prow);
-		for (int c0 = 0; c0 < cout; c0 += 8 * V) {
-			const float *b = bias ? bias + c0 : NULL;
+		for (int c0 = 0; c0 < cout; c0 += VW * V) {
+			int ox = 0;
 
-			for (ox = 0; ox + P <= w; ox += P) {
-				const float *at[3] = {
-					prow[0] + (size_t)ox * cin,
-					prow[1] + (size_t)ox * cin,
-					prow[2] + (size_t)ox * cin,
-				};
-
-				conv_block(at, cin, wt + c0, cout, b,
-					   yrow + (size_t)ox * ldy + c0, ldy,
-					   relu, P, V);
-			}
-			for (; ox < w; ox++) {
-				const float *at[3] = {
-					prow[0] + (size_t)ox * cin,
-					prow[1] + (size_t)ox * cin,
-					prow[2] + (size_t)ox * cin,
-				};
-
-				conv_block(at, cin, wt + c0, cout, b,
-					   yrow + (size_t)ox * ldy + c0, ldy,
-					   relu, 1, V);
-			}
+			for (; ox + P <= w; ox += P)
+				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
+					ldy, relu, P, V);
+			for (; P > 4 && ox + 4 <= w; ox += 4)
+				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
+					ldy, relu, 4, V);
+			for (; ox + 2 <= w; ox += 2)
+				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
+					ldy, relu, 2, V);
+			for (; ox < w; ox++)
+				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
+					ldy, relu, 1, V);
 		}
 	}
 }
+
+/* The block shapes, measured per layer with unet-bench --mode layers: P
+ * pixels (or G tap and channel pairs) by V vectors. */
+#if VW == 16
+#define NARROW 16, 1 /* cout 8 or 16: one vector */
+#define WIDE 8, 2    /* cout 32: two vectors */
+#else
+#define NARROW 12, 1 /* cout 8 */
+#define WIDE 6, 2    /* cout 16 or 32: 16 channels a block */
+#endif
 
 void
 convdirect_rows(const float *x, int ldx, int h, int w, int cin,
 		const float *wt, const float *bias, int cout, float *y,
 		int ldy, int relu, size_t r0, size_t r1, float *scratch)
 {
-	if (cout == 8)
+	if (cout <= VW)
 		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
-			  r1, scratch, 12, 1);
+			  r1, scratch, NARROW);
 	else
 		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
-			  r1, scratch, 6, 2);
+			  r1, scratch, WIDE);
 }
 
-/* G (tap, input channel) pairs by V vectors of output channels, G V <= 12
- * accumulators, over the w pixels of one row: dk[pair][co] += x at the
- * pair's offset times dy, for pixel after pixel. */
+/* G (tap, input channel) pairs by V vectors of output channels, G V <=
+ * MAXACC accumulators, over the w pixels of one row: dk[pair][co] += x at
+ * the pair's offset times dy, for pixel after pixel. */
 static inline __attribute__((always_inline)) void
-wgrad_block(const float *const xp[12], int cin, const float *dyrow, int lddy,
-	    int w, float *const dkp[12], const int G, const int V)
+wgrad_block(const float *const xp[MAXACC], int cin, const float *dyrow,
+	    int lddy, int w, float *const dkp[MAXACC], const int G,
+	    const int V, const int lanes)
 {
-	__m256 acc[12];
+	vec acc[MAXACC];
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int g = 0; g < G; g++)
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
-			acc[g * V + v] = _mm256_loadu_ps(dkp[g] + 8 * v);
+			acc[g * V + v] = vload(dkp[g] + VW * v, lanes);
 	for (int ox = 0; ox < w; ox++) {
 		const float *d = dyrow + (size_t)ox * lddy;
-		__m256 dv[2];
+		vec dv[2];
 
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
-			dv[v] = _mm256_loadu_ps(d + 8 * v);
-#pragma GCC unroll 12
+			dv[v] = vload(d + VW * v, lanes);
+#pragma GCC unroll 24
 		for (int g = 0; g < G; g++) {
-			__m256 xb = _mm256_broadcast_ss(xp[g] + (size_t)ox * cin);
+			vec xb = vbcast(xp[g] + (size_t)ox * cin);
 
 #pragma GCC unroll 2
 			for (int v = 0; v < V; v++)
-				acc[g * V + v] = _mm256_fmadd_ps(
-					xb, dv[v], acc[g * V + v]);
+				acc[g * V + v] = vfma(xb, dv[v], acc[g * V + v]);
 		}
 	}
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int g = 0; g < G; g++)
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
-			_mm256_storeu_ps(dkp[g] + 8 * v, acc[g * V + v]);
+			vstore(dkp[g] + VW * v, acc[g * V + v], lanes);
 }
 
+/* wgrad_block for the g pairs from q on, each of channels c0 ... */
+static inline __attribute__((always_inline)) void
+wgrad_at(const float *const prow[3], int q, int cin, const float *dyrow,
+	 int lddy, int w, float *dk, int cout, const int G, const int V)
+{
+	const float *xp[MAXACC];
+
+	for (int j = 0; j < G; j++) {
+		int s = (q + j) / cin, ci = (q + j) % cin;
+
+		xp[j] = prow[s / 3] + (s % 3) * cin + ci;
+	}
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		float *dkp[MAXACC];
+
+		for (int j = 0; j < G; j++)
+			dkp[j] = dk + (size_t)(q + j) * cout + c0;
+		wgrad_block(xp, cin, dyrow + c0, lddy, w, dkp, G, V,
+			    LANES(cout));
+	}
+}
+
+/* The 9 cin pairs of each row by G, the rest by 4 and 1. */
 static inline __attribute__((always_inline)) void
 wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 	   int lddy, int cout, float *dk, size_t r0, size_t r1,
@@ -216,32 +311,18 @@ wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 	int pairs = 9 * cin;
 
 	for (size_t r = r0; r < r1; r++) {
-		const float *prow[3], *xp[12];
+		const float *prow[3];
 		const float *dyrow = dy + r * (size_t)w * lddy;
-		float *dkp[12];
+		int q = 0;
 
 		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
 			  prow);
-		for (int q = 0; q < pairs;) {
-			int g = pairs - q >= G ? G : 1;
-
-			for (int j = 0; j < g; j++) {
-				int s = (q + j) / cin, ci = (q + j) % cin;
-
-				xp[j] = prow[s / 3] + (s % 3) * cin + ci;
-			}
-			for (int c0 = 0; c0 < cout; c0 += 8 * V) {
-				for (int j = 0; j < g; j++)
-					dkp[j] = dk + (size_t)(q + j) * cout + c0;
-				if (g == G)
-					wgrad_block(xp, cin, dyrow + c0, lddy,
-						    w, dkp, G, V);
-				else
-					wgrad_block(xp, cin, dyrow + c0, lddy,
-						    w, dkp, 1, V);
-			}
-			q += g;
-		}
+		for (; q + G <= pairs; q += G)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, G, V);
+		for (; G > 4 && q + 4 <= pairs; q += 4)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 4, V);
+		for (; q < pairs; q++)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 1, V);
 	}
 }
 
@@ -250,12 +331,12 @@ convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 		      const float *dy, int lddy, int cout, float *dk,
 		      size_t r0, size_t r1, float *scratch)
 {
-	if (cout == 8)
+	if (cout <= VW)
 		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
-			   scratch, 12, 1);
+			   scratch, NARROW);
 	else
 		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
-			   scratch, 6, 2);
+			   scratch, WIDE);
 }
 
 /* The transposed convolution: P output pixels of one column parity (input
@@ -265,43 +346,42 @@ convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 static inline __attribute__((always_inline)) void
 tap_block(const float *const xs[4], const float *const ws[4], const int T,
 	  int cin, int wstride, const float *bias, float *y, int ystride,
-	  const int P, const int V)
+	  const int P, const int V, const int lanes)
 {
-	__m256 acc[12];
+	vec acc[MAXACC];
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++)
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
-			acc[p * V + v] = _mm256_loadu_ps(bias + 8 * v);
+			acc[p * V + v] = vload(bias + VW * v, lanes);
 #pragma GCC unroll 4
 	for (int t = 0; t < T; t++) {
 		const float *x = xs[t], *wp = ws[t];
 
 		for (int ci = 0; ci < cin; ci++, wp += wstride) {
-			__m256 wv[2];
+			vec wv[2];
 
 #pragma GCC unroll 2
 			for (int v = 0; v < V; v++)
-				wv[v] = _mm256_loadu_ps(wp + 8 * v);
-#pragma GCC unroll 12
+				wv[v] = vload(wp + VW * v, lanes);
+#pragma GCC unroll 24
 			for (int p = 0; p < P; p++) {
-				__m256 xb = _mm256_broadcast_ss(
-					x + (size_t)p * cin + ci);
+				vec xb = vbcast(x + (size_t)p * cin + ci);
 
 #pragma GCC unroll 2
 				for (int v = 0; v < V; v++)
-					acc[p * V + v] = _mm256_fmadd_ps(
-						xb, wv[v], acc[p * V + v]);
+					acc[p * V + v] = vfma(xb, wv[v],
+							      acc[p * V + v]);
 			}
 		}
 	}
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++)
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
-			_mm256_storeu_ps(y + (size_t)p * ystride + 8 * v,
-					 acc[p * V + v]);
+			vstore(y + (size_t)p * ystride + VW * v,
+			       acc[p * V + v], lanes);
 }
 
 /* Input row iy of image img followed by one zero pixel (all zeros when iy
@@ -327,55 +407,60 @@ pad_row_right(const float *x, int ldx, int h, int w, int cin, size_t img,
 		memcpy(pad + (size_t)i * cin, src + (size_t)i * ldx, rowbytes);
 }
 
+
 /* Output row oy = 2 iy + odd takes kernel row 1 from input row iy when even;
  * rows 2 (from iy) and 0 (from iy + 1) when odd. Output column 2 ix takes
  * kernel column 1 from ix, column 2 ix + 1 columns 2 (from ix) and 0 (from
- * ix + 1). */
+ * ix + 1). tap_at sums the taps of P pixels from input column ix on. */
+static inline __attribute__((always_inline)) void
+tap_at(const float *const prow[2], int odd, int px, int ix, int cin,
+       const float *k, int c0, int cout, const float *bias, float *yrow,
+       int ldy, const int P, const int V)
+{
+	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
+	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
+	const float *xs[4] = { 0 }, *ws[4] = { 0 };
+	float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
+	int t = 0;
+
+	for (int a = 0; a <= odd; a++)
+		for (int b = 0; b <= px; b++, t++) {
+			xs[t] = prow[a] + (size_t)(ix + b) * cin;
+			ws[t] = k + (kys[odd][a] * 3 + kxs[px][b]) * cout + c0;
+		}
+	if (t == 1)
+		tap_block(xs, ws, 1, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+	else if (t == 2)
+		tap_block(xs, ws, 2, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+	else
+		tap_block(xs, ws, 4, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+}
+
+/* One column parity px of an output row: the input columns by P, the rest
+ * by 4, 2 and 1. */
 static inline __attribute__((always_inline)) void
 up_row_parity(const float *const prow[2], int odd, int px, int w, int cin,
 	      const float *k, int cout, const float *bias, float *yrow,
 	      int ldy, const int P, const int V)
 {
-	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
-	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
-	int nty = odd ? 2 : 1, ntx = px ? 2 : 1, ix;
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		int ix = 0;
 
-	for (int c0 = 0; c0 < cout; c0 += 8 * V) {
-		for (ix = 0; ix + P <= w; ix += P) {
-			const float *xs[4], *ws[4];
-			int t = 0;
-			float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
-
-			for (int a = 0; a < nty; a++)
-				for (int b = 0; b < ntx; b++, t++) {
-					xs[t] = prow[a] + (size_t)(ix + b) * cin;
-					ws[t] = k + (kys[odd][a] * 3 + kxs[px][b])
-						* cout + c0;
-				}
-			if (t == 1)
-				tap_block(xs, ws, 1, cin, 9 * cout, bias + c0,
-					  y, 2 * ldy, P, V);
-			else if (t == 2)
-				tap_block(xs, ws, 2, cin, 9 * cout, bias + c0,
-					  y, 2 * ldy, P, V);
-			else
-				tap_block(xs, ws, 4, cin, 9 * cout, bias + c0,
-					  y, 2 * ldy, P, V);
-		}
-		for (; ix < w; ix++) {
-			const float *xs[4], *ws[4];
-			int t = 0;
-			float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
-
-			for (int a = 0; a < nty; a++)
-				for (int b = 0; b < ntx; b++, t++) {
-					xs[t] = prow[a] + (size_t)(ix + b) * cin;
-					ws[t] = k + (kys[odd][a] * 3 + kxs[px][b])
-						* cout + c0;
-				}
-			tap_block(xs, ws, t, cin, 9 * cout, bias + c0, y,
-				  2 * ldy, 1, V);
-		}
+		for (; ix + P <= w; ix += P)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, P, V);
+		for (; P > 4 && ix + 4 <= w; ix += 4)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 4, V);
+		for (; ix + 2 <= w; ix += 2)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 2, V);
+		for (; ix < w; ix++)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 1, V);
 	}
 }
 
@@ -416,12 +501,12 @@ convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
 		   const float *k, const float *bias, int cout, float *y,
 		   int ldy, size_t r0, size_t r1, float *scratch)
 {
-	if (cout == 8)
+	if (cout <= VW)
 		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
-			scratch, 12, 1);
+			scratch, NARROW);
 	else
 		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
-			scratch, 6, 2);
+			scratch, WIDE);
 }
 
 #else

@@ -1,8 +1,9 @@
 /* convdirect: the 3x3 convolution (padding 1, stride 1) computed directly
- * in AVX2/FMA registers, without im2col or GEMM, for the narrow layers
- * (8 to 32 output channels) where sgemm's thin products are slow. Used by
- * nn; on a machine without AVX2 and FMA nothing is available and nn keeps
- * to its GEMM paths. */
+ * in vector registers (AVX-512 when the build targets it, else AVX2 and
+ * FMA), without im2col or GEMM, for the narrow layers (8 to 32 output
+ * channels) where sgemm's thin products are slow. Used by nn; on a machine
+ * without AVX2 and FMA nothing is available and nn keeps to its GEMM
+ * paths. */
 #ifndef UNETPIPE_CONVDIRECT_H
 #define UNETPIPE_CONVDIRECT_H
 

@@ -838,7 +838,7 @@ main(int argc, char **argv)
 	nn_reserve(64);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
-	/* 8, 16 and 32 output channels take the direct path (on AVX2) */
+	/* 8, 16 and 32 output channels take the direct path (on AVX2 or AVX-512) */
 	test_conv3x3_forward(2, 5, 7, 3, 16);
 	test_conv3x3_forward(1, 9, 13, 16, 8);
 	test_conv3x3_forward(1, 6, 20, 5, 32);
