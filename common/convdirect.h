@@ -1,7 +1,8 @@
 /* convdirect: the 3x3 convolution (padding 1, stride 1) computed directly
  * in vector registers (AVX-512 when the build targets it, else AVX2 and
  * FMA), without im2col or GEMM, for the narrow layers (8 to 32 output
- * channels) where sgemm's thin products are slow. Used by nn; on a machine
+ * channels) where sgemm's thin products are slow, and with AVX-512 for
+ * every multiple of 32 channels too. Used by nn; on a machine
  * without AVX2 and FMA nothing is available and nn keeps to its GEMM
  * paths. */
 #ifndef UNETPIPE_CONVDIRECT_H
@@ -11,7 +12,7 @@
 
 /* 1 when convdirect_rows and convdirect_wgrad_rows can compute a layer
  * with cout output channels on maps w pixels wide within scratch_floats
- * floats of scratch. */
+ * floats of scratch (cout 8, 16 or 32; with AVX-512 any multiple of 32). */
 int convdirect_available(int cout, int w, int cin, size_t scratch_floats);
 
 /* Output rows r0 .. r1-1 (numbered over all n x h rows) of

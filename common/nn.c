@@ -574,7 +574,7 @@ nn_set_direct(int on)
 }
 
 /* The direct path pays where sgemm's products are thinnest, for narrow
- * outputs (measured per layer by unet-bench --mode layers). */
+ * outputs, and everywhere with AVX-512 (see convdirect_available). */
 int
 nn_conv_direct(int w, int cin, int cout)
 {

@@ -779,6 +779,9 @@ test_direct_vs_gemm(void)
 		{ CONV3, 32, 16, 20, 27 }, { CONV3, 16, 32, 20, 27 },
 		{ CONV3, 8, 8, 20, 27 }, { UPCONV, 32, 16, 10, 27 },
 		{ UPCONV, 64, 32, 10, 27 },
+		/* wider: direct with AVX-512, by GEMM with AVX2 */
+		{ CONV3, 64, 64, 9, 13 }, { CONV3, 16, 64, 6, 11 },
+		{ UPCONV, 64, 64, 5, 9 },
 		/* maps of one pixel, one row, one column */
 		{ CONV3, 16, 16, 1, 1 }, { CONV3, 8, 16, 1, 9 },
 		{ CONV3, 16, 8, 9, 1 }, { UPCONV, 16, 16, 1, 1 },
@@ -842,10 +845,12 @@ main(int argc, char **argv)
 	test_conv3x3_forward(2, 5, 7, 3, 16);
 	test_conv3x3_forward(1, 9, 13, 16, 8);
 	test_conv3x3_forward(1, 6, 20, 5, 32);
+	test_conv3x3_forward(1, 7, 10, 9, 64);
 	test_upconv_forward(3, 4, 3, 2);
 	test_upconv_forward(3, 8, 5, 16);
 	test_upconv_forward(4, 13, 16, 8);
 	test_upconv_forward(2, 7, 4, 32);
+	test_upconv_forward(2, 3, 6, 64);
 	test_conv1x1_forward();
 	test_gradients();
 	test_threads();
