@@ -160,6 +160,8 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	float *dk = xcalloc(9 * (size_t)cin * cout, sizeof *dk);
 	float *db = xcalloc(cout, sizeof *db);
 	int direct = nn_conv_direct(up ? side : oside, cin, cout);
+	int back_direct = direct &&
+			  (!up || nn_upconv_backward_direct(side, cin, cout));
 	double best[2][2] = { { 1e30, 1e30 }, { 1e30, 1e30 } };
 	double flops = 2.0 * np * 9 * cin * cout;
 	json_t *o = json_object();
@@ -205,7 +207,7 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 			    direct ? json_real(best[1][0]) : json_null());
 	/* the transposed convolution's backward has GEMM paths only */
 	json_object_set_new(o, "direct_backward_seconds",
-			    direct && !up ? json_real(best[1][1]) : json_null());
+			    back_direct ? json_real(best[1][1]) : json_null());
 	free(x);
 	free(k);
 	free(b);

@@ -64,22 +64,28 @@ vstore(float *p, vec v, int lanes)
 /* Measured per layer by unet-bench --mode layers: with AVX-512 the direct
  * path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel) at every width of the
  * network; with AVX2 only up to 32 output channels. */
+static int
+direct_channels(int c)
+{
+	return c == 8 || c == 16 || c == 32 || (VW == 16 && c % 32 == 0);
+}
+
 int
 convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 {
-	return (cout == 8 || cout == 16 || cout == 32 ||
-		(VW == 16 && cout % 32 == 0)) &&
+	return direct_channels(cout) &&
 	       3 * ((size_t)w + 2) * cin <= scratch_floats;
 }
 
 /* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
  * every tap (ky, kx) and input channel, one weight load per vector and one
  * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
- * padded input row of the first pixel's window. */
+ * padded input row of the first pixel's window; the windows are S input
+ * pixels apart (the stride). */
 static inline __attribute__((always_inline)) void
 conv_block(const float *const prow[3], int cin, const float *wt, int cout,
 	   const float *bias, float *y, int ldy, int relu, const int P,
-	   const int V, const int lanes)
+	   const int V, const int S, const int lanes)
 {
 	vec acc[MAXACC];
 
@@ -102,7 +108,8 @@ conv_block(const float *const prow[3], int cin, const float *wt, int cout,
 					wv[v] = vload(ws + VW * v, lanes);
 #pragma GCC unroll 24
 				for (int p = 0; p < P; p++) {
-					vec xb = vbcast(xs + (size_t)p * cin + ci);
+					vec xb = vbcast(xs + (size_t)p * S * cin
+							+ ci);
 #pragma GCC unroll 4
 					for (int v = 0; v < V; v++)
 						acc[p * V + v] = vfma(
@@ -174,21 +181,43 @@ ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
 static inline __attribute__((always_inline)) void
 conv_at(const float *const prow[3], int ox, int cin, const float *wt,
 	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
-	const int P, const int V)
+	const int P, const int V, const int S)
 {
-	const float *at[3] = {
-		prow[0] + (size_t)ox * cin,
-		prow[1] + (size_t)ox * cin,
-		prow[2] + (size_t)ox * cin,
-	};
+	size_t at0 = (size_t)ox * S * cin;
+	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
 
 	conv_block(at, cin, wt + c0, cout, bias ? bias + c0 : NULL,
-		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, LANES(cout));
+		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
+		   LANES(cout));
 }
 
-/* The rows with P and V fixed, so that conv_block's accumulators live in
- * registers; the pixels left over at the end of a row go by 4, 2 and 1.
- * Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
+/* The w output pixels of one row, with P and V fixed so that conv_block's
+ * accumulators live in registers; the pixels left over at the end of the
+ * row go by 4, 2 and 1. */
+static inline __attribute__((always_inline)) void
+conv_row(const float *const prow[3], int w, int cin, const float *wt,
+	 int cout, const float *bias, float *yrow, int ldy, int relu,
+	 const int P, const int V, const int S)
+{
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		int ox = 0;
+
+		for (; ox + P <= w; ox += P)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, P, V, S);
+		for (; P > 4 && ox + 4 <= w; ox += 4)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 4, V, S);
+		for (; ox + 2 <= w; ox += 2)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 2, V, S);
+		for (; ox < w; ox++)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 1, V, S);
+	}
+}
+
+/* Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
  * iy. */
 static inline __attribute__((always_inline)) void
 conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
@@ -199,26 +228,11 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 
 	for (size_t r = r0; r < r1; r++) {
 		const float *prow[3];
-		float *yrow = y + r * (size_t)w * ldy;
 
 		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
 			  prow);
-		for (int c0 = 0; c0 < cout; c0 += VW * V) {
-			int ox = 0;
-
-			for (; ox + P <= w; ox += P)
-				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
-					ldy, relu, P, V);
-			for (; P > 4 && ox + 4 <= w; ox += 4)
-				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
-					ldy, relu, 4, V);
-			for (; ox + 2 <= w; ox += 2)
-				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
-					ldy, relu, 2, V);
-			for (; ox < w; ox++)
-				conv_at(prow, ox, cin, wt, c0, cout, bias, yrow,
-					ldy, relu, 1, V);
-		}
+		conv_row(prow, w, cin, wt, cout, bias, y + r * (size_t)w * ldy,
+			 ldy, relu, P, V, 1);
 	}
 }
 
@@ -226,7 +240,7 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
  * pixels (or G tap and channel pairs) by V vectors. */
 #if VW == 16
 #define NARROW 16, 1 /* cout 8 or 16: one vector */
-#define WIDE 8, 2    /* cout 32: two vectors */
+#define WIDE 8, 2    /* cout 32 and more: two vectors a block */
 #else
 #define NARROW 12, 1 /* cout 8 */
 #define WIDE 6, 2    /* cout 16 or 32: 16 channels a block */
@@ -247,9 +261,9 @@ convdirect_rows(const float *x, int ldx, int h, int w, int cin,
 
 /* G (tap, input channel) pairs by V vectors of output channels, G V <=
  * MAXACC accumulators, over the w pixels of one row: dk[pair][co] += x at
- * the pair's offset times dy, for pixel after pixel. */
+ * the pair's offset (pixels ldxp apart) times dy, for pixel after pixel. */
 static inline __attribute__((always_inline)) void
-wgrad_block(const float *const xp[MAXACC], int cin, const float *dyrow,
+wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 	    int lddy, int w, float *const dkp[MAXACC], const int G,
 	    const int V, const int lanes)
 {
@@ -269,7 +283,7 @@ wgrad_block(const float *const xp[MAXACC], int cin, const float *dyrow,
 			dv[v] = vload(d + VW * v, lanes);
 #pragma GCC unroll 24
 		for (int g = 0; g < G; g++) {
-			vec xb = vbcast(xp[g] + (size_t)ox * cin);
+			vec xb = vbcast(xp[g] + (size_t)ox * ldxp);
 
 #pragma GCC unroll 2
 			for (int v = 0; v < V; v++)
@@ -513,6 +527,92 @@ convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
 			scratch, WIDE);
 }
 
+int
+convdirect_upback_available(int cin, int cout, int w, size_t scratch_floats)
+{
+	return direct_channels(cin) && direct_channels(cout) &&
+	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
+}
+
+/* wgrad_block for the g input channels from ci on and tap s of the
+ * transposed convolution: x from its row xrow (pixels ldx apart), dy from
+ * dytap (the tap's pixel of the first window, windows 2 cout apart). */
+static inline __attribute__((always_inline)) void
+upback_dk_at(const float *xrow, int ldx, int ci, const float *dytap, int w,
+	     float *dk, int cout, int s, const int G, const int V)
+{
+	const float *xp[MAXACC];
+
+	for (int j = 0; j < G; j++)
+		xp[j] = xrow + ci + j;
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		float *dkp[MAXACC];
+
+		for (int j = 0; j < G; j++)
+			dkp[j] = dk + ((size_t)(ci + j) * 9 + s) * cout + c0;
+		wgrad_block(xp, ldx, dytap + c0, 2 * cout, w, dkp, G, V,
+			    LANES(cout));
+	}
+}
+
+/* Input row iy of the transposed convolution takes its gradient from the
+ * padded rows 2 iy - 1 .. 2 iy + 1 of dy, held in the ring of conv_rows:
+ * dx by conv_row at stride 2 (P by Vx vectors of its cin channels), dk tap
+ * by tap (G input channels by V vectors of the cout). */
+static inline __attribute__((always_inline)) void
+upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
+	    int w, int cin, int cout, const float *kt, float *dx, int lddx,
+	    float *dk, size_t r0, size_t r1, float *scratch, const int P,
+	    const int Vx, const int G, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		const float *prow[3];
+		const float *xrow = x + r * (size_t)w * ldx;
+
+		ring_rows(dy, lddy, 2 * h, 2 * w, cout, r / h,
+			  2 * (int)(r % h), scratch, held, prow);
+		if (dx)
+			conv_row(prow, w, cout, kt, cin, NULL,
+				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2);
+		for (int s = 0; s < 9; s++) {
+			const float *dytap = prow[s / 3] + (s % 3) * cout;
+			int ci = 0;
+
+			for (; ci + G <= cin; ci += G)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, G, V);
+			for (; G > 4 && ci + 4 <= cin; ci += 4)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, 4, V);
+			for (; ci < cin; ci++)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, 1, V);
+		}
+	}
+}
+
+void
+convdirect_upback_rows(const float *x, int ldx, const float *dy, int lddy,
+		       int h, int w, int cin, int cout, const float *kt,
+		       float *dx, int lddx, float *dk, size_t r0, size_t r1,
+		       float *scratch)
+{
+	if (cin <= VW && cout <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, NARROW, NARROW);
+	else if (cin <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, NARROW, WIDE);
+	else if (cout <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, WIDE, NARROW);
+	else
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, WIDE, WIDE);
+}
+
 #else
 
 int
@@ -552,6 +652,24 @@ convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 {
 	(void)x, (void)ldx, (void)h, (void)w, (void)cin, (void)dy;
 	(void)lddy, (void)cout, (void)dk, (void)r0, (void)r1, (void)scratch;
+}
+
+int
+convdirect_upback_available(int cin, int cout, int w, size_t scratch_floats)
+{
+	(void)cin, (void)cout, (void)w, (void)scratch_floats;
+	return 0;
+}
+
+void
+convdirect_upback_rows(const float *x, int ldx, const float *dy, int lddy,
+		       int h, int w, int cin, int cout, const float *kt,
+		       float *dx, int lddx, float *dk, size_t r0, size_t r1,
+		       float *scratch)
+{
+	(void)x, (void)ldx, (void)dy, (void)lddy, (void)h, (void)w;
+	(void)cin, (void)cout, (void)kt, (void)dx, (void)lddx, (void)dk;
+	(void)r0, (void)r1, (void)scratch;
 }
 
 #endif

@@ -42,4 +42,22 @@ void convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
 			const float *k, const float *bias, int cout, float *y,
 			int ldy, size_t r0, size_t r1, float *scratch);
 
+/* 1 when convdirect_upback_rows can compute the backward of a transposed
+ * convolution of cin to cout channels on inputs w pixels wide within
+ * scratch_floats floats of scratch. */
+int convdirect_upback_available(int cin, int cout, int w,
+				size_t scratch_floats);
+
+/* The backward of convdirect_up_rows for the input rows r0 .. r1-1
+ * (numbered over all n x h rows): dx (pixel stride lddx, overwritten;
+ * skipped when NULL) = the stride-2 convolution of dy (n x 2h x 2w x cout,
+ * pixel stride lddy) with kt laid out [ky][kx][cout][cin], each input
+ * pixel's window centred on its output pixel (2 iy, 2 ix); dk, laid out
+ * [cin][ky][kx][cout] like nn's kernel, += x times dy over those windows.
+ * scratch holds 3 (2w + 2) cout floats. */
+void convdirect_upback_rows(const float *x, int ldx, const float *dy,
+			    int lddy, int h, int w, int cin, int cout,
+			    const float *kt, float *dx, int lddx, float *dk,
+			    size_t r0, size_t r1, float *scratch);
+
 #endif

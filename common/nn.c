@@ -994,6 +994,37 @@ upconv_backward_part(void *arg, int t, int nt)
 	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
 }
 
+/* The direct path over shares of the n x h input rows, with the kernel
+ * rearranged [ky][kx][co][ci] in pool.kflip; the bias gradient from the
+ * output rows of the share. */
+static void
+direct_upback_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t lo, hi, w = a->w;
+	float *dk, *db;
+
+	grad_target(t, nt, a->dk, a->db, (size_t)9 * a->cin * a->cout,
+		    a->cout, &dk, &db);
+	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	convdirect_upback_rows(a->x, a->ldx, a->dy, a->lddy, a->h, a->w,
+			       a->cin, a->cout, pool.kflip, a->dx, a->lddx, dk,
+			       lo, hi, pool.s[t].col);
+	if (a->dx && a->mask)
+		mask_rows(a->x + lo * w * a->ldx, a->ldx,
+			  a->dx + lo * w * a->lddx, a->lddx, (hi - lo) * w,
+			  a->cin);
+	sum_rows(a->dy + 4 * lo * w * a->lddy, a->lddy, 4 * (hi - lo) * w,
+		 a->cout, db);
+}
+
+int
+nn_upconv_backward_direct(int w, int cin, int cout)
+{
+	return direct_allowed &&
+	       convdirect_upback_available(cin, cout, w, pool.col_floats);
+}
+
 void
 nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		   const float *k, int cout, const float *dy, int lddy,
@@ -1007,7 +1038,16 @@ nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	run(upconv_backward_part, &a);
+	if (nn_upconv_backward_direct(w, cin, cout)) {
+		for (int s9 = 0; s9 < 9; s9++)
+			for (int co = 0; co < cout; co++)
+				for (int ci = 0; ci < cin; ci++)
+					pool.kflip[((size_t)s9 * cout + co) * cin + ci] =
+						k[((size_t)ci * 9 + s9) * cout + co];
+		run(direct_upback_part, &a);
+	} else {
+		run(upconv_backward_part, &a);
+	}
 	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
 }
 

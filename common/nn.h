@@ -65,6 +65,10 @@ void nn_upconv_forward(const float *x, int ldx, int n, int h, int w,
 		       int cin, const float *k, const float *b, int cout,
 		       float *y, int ldy);
 
+/* 1 when nn_upconv_backward takes the direct path (convdirect) for inputs
+ * w pixels wide and cin to cout channels. */
+int nn_upconv_backward_direct(int w, int cin, int cout);
+
 /* Backward of nn_upconv_forward: dy is n x 2h x 2w x cout. */
 void nn_upconv_backward(const float *x, int ldx, int n, int h, int w,
 			int cin, const float *k, int cout, const float *dy,

@@ -366,6 +366,10 @@ test_gradients(void)
 	c = lcase_new(UPCONV, 1, 3, 8, 5, 16, 1);
 	check_layer("upconv (5 -> 16, direct forward)", &c, 1e-1, 1e-3);
 	lcase_free(&c);
+	c = lcase_new(UPCONV, 1, 3, 5, 16, 8, 1);
+	check_layer("upconv (16 -> 8, direct forward and backward)", &c, 1e-1,
+		    1e-3);
+	lcase_free(&c);
 	c = lcase_new(CONV1, 2, 4, 4, 5, 2, 1);
 	check_layer("conv1x1", &c, 1e-1, 1e-3);
 	lcase_free(&c);
@@ -404,7 +408,7 @@ test_threads(void)
 
 	/* sizes: 10 x 6, the smallest (fewer rows than threads), and 40 x 30
 	 * (the row-im2col path of the 3x3 convolution) */
-	/* sz 4: 16 output channels, the direct paths */
+	/* sz 4: 16 channels in and out (5 for maxpool), the direct paths */
 	for (int kind = 0; kind < 4; kind++)
 		for (int sz = 0; sz < 5; sz++) {
 			int n = sz == 1 ? 3 : 1;
@@ -412,7 +416,8 @@ test_threads(void)
 				: sz == 3 ? 30 : 10;
 			int w = sz == 2 ? h : sz == 3 ? 40 : 6;
 			int cout = kinds[kind] == MAXPOOL ? 5 : sz == 4 ? 16 : 6;
-			struct lcase c = lcase_new(kinds[kind], n, h, w, 5,
+			int cin = sz == 4 && kinds[kind] != MAXPOOL ? 16 : 5;
+			struct lcase c = lcase_new(kinds[kind], n, h, w, cin,
 						   cout, 1);
 			float *y1 = xmalloc(c.ny * sizeof(float));
 			float *dx1 = xmalloc(c.nx * sizeof(float));
