@@ -61,9 +61,14 @@ vstore(float *p, vec v, int lanes)
 /* The lanes of a vector that hold channels when there are cout of them. */
 #define LANES(cout) ((cout) < VW ? (cout) : VW)
 
-/* Measured per layer by unet-bench --mode layers: with AVX-512 the direct
- * path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel) at every width of the
- * network; with AVX2 only up to 32 output channels. */
+/* Measured per layer by unet-bench --mode layers at base 16 and 64: with
+ * AVX-512 the direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel)
+ * at any multiple of 32 channels as long as the kernel holds at most
+ * 9 x 512 x 512 floats (9 MiB, read again for every row of pixels);
+ * beyond, sgemm's blocking wins by 2-3x. With AVX2, up to 32 output
+ * channels. */
+#define DIRECT_MAX_CIN_COUT (512 * 512)
+
 static int
 direct_channels(int c)
 {
@@ -74,6 +79,7 @@ int
 convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 {
 	return direct_channels(cout) &&
+	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
 	       3 * ((size_t)w + 2) * cin <= scratch_floats;
 }
 
@@ -531,6 +537,7 @@ int
 convdirect_upback_available(int cin, int cout, int w, size_t scratch_floats)
 {
 	return direct_channels(cin) && direct_channels(cout) &&
+	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
 	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
 }
 

@@ -1,10 +1,11 @@
-/* convdirect: the 3x3 convolution (padding 1, stride 1) computed directly
- * in vector registers (AVX-512 when the build targets it, else AVX2 and
- * FMA), without im2col or GEMM, for the narrow layers (8 to 32 output
- * channels) where sgemm's thin products are slow, and with AVX-512 for
- * every multiple of 32 channels too. Used by nn; on a machine
- * without AVX2 and FMA nothing is available and nn keeps to its GEMM
- * paths. */
+/* convdirect: the 3x3 convolution (padding 1, stride 1) and the stride-2
+ * transposed one, forward and backward, computed directly in vector
+ * registers (AVX-512 when the build targets it, else AVX2 and FMA),
+ * without im2col or GEMM: for the narrow layers (8 to 32 output channels)
+ * where sgemm's thin products are slow and, with AVX-512, for every
+ * multiple of 32 channels up to kernels of 9 x 512 x 512. Used by nn; on
+ * a machine without AVX2 and FMA nothing is available and nn keeps to its
+ * GEMM paths. */
 #ifndef UNETPIPE_CONVDIRECT_H
 #define UNETPIPE_CONVDIRECT_H
 
@@ -12,7 +13,8 @@
 
 /* 1 when convdirect_rows and convdirect_wgrad_rows can compute a layer
  * with cout output channels on maps w pixels wide within scratch_floats
- * floats of scratch (cout 8, 16 or 32; with AVX-512 any multiple of 32). */
+ * floats of scratch (cout 8, 16 or 32, with AVX-512 any multiple of 32;
+ * cin cout at most 512 x 512). */
 int convdirect_available(int cout, int w, int cin, size_t scratch_floats);
 
 /* Output rows r0 .. r1-1 (numbered over all n x h rows) of
@@ -43,8 +45,9 @@ void convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
 			int ldy, size_t r0, size_t r1, float *scratch);
 
 /* 1 when convdirect_upback_rows can compute the backward of a transposed
- * convolution of cin to cout channels on inputs w pixels wide within
- * scratch_floats floats of scratch. */
+ * convolution of cin to cout channels (both as cout of
+ * convdirect_available) on inputs w pixels wide within scratch_floats
+ * floats of scratch. */
 int convdirect_upback_available(int cin, int cout, int w,
 				size_t scratch_floats);
 

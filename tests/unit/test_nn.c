@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convdirect.h"
 #include "nn.h"
 #include "rng.h"
 #include "tap.h"
@@ -838,6 +839,24 @@ test_direct_vs_gemm(void)
 	nn_set_threads(1);
 }
 
+/* Where the direct path stops: kernels of more than 512 x 512 channel
+ * pairs go to sgemm (and everything above 32 output channels with AVX2). */
+static void
+test_direct_limits(void)
+{
+	size_t any = (size_t)-1;
+	int wide = convdirect_available(64, 8, 64, any);
+
+	tap_ok(convdirect_available(16, 8, 3, any) &&
+		       convdirect_available(512, 8, 512, any) == wide &&
+		       !convdirect_available(1024, 8, 512, any) &&
+		       !convdirect_upback_available(1024, 512, 8, any) &&
+		       !convdirect_available(48, 8, 16, any),
+	       "the direct path takes 8, 16, 32%s output channels up to "
+	       "512 x 512 channel pairs",
+	       wide ? " and multiples of 32" : "");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -860,6 +879,7 @@ main(int argc, char **argv)
 	test_gradients();
 	test_threads();
 	test_direct_vs_gemm();
+	test_direct_limits();
 	test_maxpool_routing();
 	test_masks();
 	test_conv_no_dx();
