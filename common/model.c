@@ -148,6 +148,23 @@ done:
 	return net;
 }
 
+/* st_write's fill: parameter i in the reference's layout. model_load
+ * refuses non-finite values: never write a model that will not load (a
+ * NaN weight can hide behind a finite loss). */
+static int
+fill_param(void *net, size_t i, float *out, char *err, size_t errlen)
+{
+	const struct unet_param *p = unet_param_at(net, (int)i);
+
+	unet_param_export(p, out);
+	for (size_t k = 0; k < p->count; k++)
+		if (!isfinite(out[k]))
+			return set_error(err, errlen, "tensor %s: value %zu is "
+					 "not finite; model not written",
+					 p->name, k);
+	return 0;
+}
+
 int
 model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 	   size_t errlen)
@@ -181,18 +198,9 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 		for (int k = 0; k < p->ndim; k++)
 			t->shape[k] = p->shape[k];
 		t->count = p->count;
-		t->data = xcalloc(p->count, sizeof *t->data);
-		unet_param_export(p, t->data);
-		/* model_load refuses them: never write a model that will
-		 * not load (a NaN weight can hide behind a finite loss). */
-		for (size_t k = 0; k < t->count; k++)
-			if (!isfinite(t->data[k])) {
-				set_error(err, errlen, "tensor %s: value %zu is not "
-				     "finite; model not written", t->name, k);
-				st_free(&f);
-				return -1;
-			}
 	}
+	f.fill = fill_param;
+	f.fill_arg = net;
 	rc = st_write(path, &f, err, errlen);
 	st_free(&f);
 	return rc;

@@ -376,8 +376,8 @@ build_header(const struct st_file *f, const size_t *idx, size_t *len,
 			count *= (size_t)t->shape[i];
 		}
 		if (bad || count != t->count ||
-		    (count && !t->data)) {
-			set_error(err, errlen, "tensor %s: count %zu does not match its shape",
+		    (count && !t->data && !f->fill)) {
+			set_error(err, errlen, "tensor %s: count %zu does not match its shape, or no values",
 			     t->name, t->count);
 			json_decref(shape);
 			json_decref(e);
@@ -418,27 +418,50 @@ idx_cmp(const void *a, const void *b)
 		      t[*(const size_t *)b].name ? t[*(const size_t *)b].name : "");
 }
 
+/* The header and the tensors in idx order, the values of those without
+ * data from f->fill through one buffer. 0; -1 on a write error (errno);
+ * -2 when fill refused (its reason in err). */
 static int
 write_all(FILE *fp, const struct st_file *f, const size_t *idx,
-	  const char *header, size_t hlen)
+	  const char *header, size_t hlen, char *err, size_t errlen)
 {
 	unsigned char lenbuf[8], chunk[4096];
+	size_t most = 0;
+	float *filled = NULL;
+	int rc = -1;
 
 	for (int i = 0; i < 8; i++)
 		lenbuf[i] = (uint64_t)hlen >> (8 * i) & 0xff;
 	if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen)
 		return -1;
+	for (size_t k = 0; k < f->ntensors; k++)
+		if (!f->tensors[k].data && f->tensors[k].count > most)
+			most = f->tensors[k].count;
+	if (most)
+		filled = xmalloc(most * sizeof *filled);
 	for (size_t k = 0; k < f->ntensors; k++) {
 		const struct st_tensor *t = &f->tensors[idx[k]];
+		const float *v = t->data;
+
+		if (!v) {
+			if (f->fill(f->fill_arg, idx[k], filled, err, errlen) < 0) {
+				rc = -2;
+				goto done;
+			}
+			v = filled;
+		}
 		for (size_t i = 0; i < t->count; i += sizeof chunk / 4) {
 			size_t n = t->count - i < sizeof chunk / 4 ?
 					   t->count - i : sizeof chunk / 4;
-			floats_to_le(chunk, t->data + i, n);
+			floats_to_le(chunk, v + i, n);
 			if (fwrite(chunk, 4, n, fp) != n)
-				return -1;
+				goto done;
 		}
 	}
-	return fflush(fp);
+	rc = fflush(fp);
+done:
+	free(filled);
+	return rc;
 }
 
 /* fsync the folder holding path, so that the rename is durable. */
@@ -506,7 +529,15 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	if (!fp)
 		goto syserr;
 	fd = -1;
-	if (write_all(fp, f, idx, header, hlen) != 0 || fsync(fileno(fp)) != 0)
+	switch (write_all(fp, f, idx, header, hlen, err, errlen)) {
+	case 0:
+		break;
+	case -2:
+		goto done;
+	default:
+		goto syserr;
+	}
+	if (fsync(fileno(fp)) != 0)
 		goto syserr;
 	if (fclose(fp) != 0) {
 		fp = NULL;

@@ -16,13 +16,20 @@ struct st_tensor {
 	int ndim;
 	int64_t shape[ST_MAX_DIMS];
 	size_t count;   /* product of the shape */
-	float *data;    /* count floats, host order */
+	float *data;    /* count floats, host order; for st_write, NULL when
+			   the file's fill gives them */
 };
 
 struct st_file {
 	size_t ntensors;
 	struct st_tensor *tensors; /* sorted by name */
 	json_t *metadata;          /* object of strings (never NULL once read) */
+	/* For st_write: the values of tensors[i] (its data NULL) into out,
+	 * count floats, when its turn comes, so that a file is written
+	 * without holding all its tensors twice. 0, or -1 with the reason in
+	 * err to abandon the write. */
+	int (*fill)(void *arg, size_t i, float *out, char *err, size_t errlen);
+	void *fill_arg;
 };
 
 /* Read and validate path: header length bounded by ST_MAX_HEADER and the
@@ -34,7 +41,8 @@ int st_read(const char *path, struct st_file *out, char *err, size_t errlen);
 
 /* Write f atomically (temporary file in the same folder, fsync, rename,
  * fsync of the folder): path is either the old file or the whole new one.
- * 0 on success; -1 with the reason in err, the old file untouched. */
+ * 0 on success; -1 with the reason in err (a write error, or f->fill's
+ * refusal), the old file untouched. */
 int st_write(const char *path, const struct st_file *f, char *err,
 	     size_t errlen);
 

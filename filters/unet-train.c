@@ -355,12 +355,13 @@ fingerprint(const struct run *r, json_t *meta)
 	set_str(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
 }
 
+/* The checkpoint's tensor for parameter p: its values, or its Adam
+ * moments under the prefix "adam.m." or "adam.v."; st_write asks
+ * fill_checkpoint for the values. */
 static void
-add_tensor(struct st_file *f, const char *prefix, const struct unet_param *p,
-	   const float *ours)
+add_tensor(struct st_file *f, const char *prefix, const struct unet_param *p)
 {
 	struct st_tensor *t = &f->tensors[f->ntensors++];
-	struct unet_param tmp = *p;
 	size_t n = strlen(prefix) + strlen(p->name) + 1;
 
 	t->name = xmalloc(n);
@@ -369,11 +370,25 @@ add_tensor(struct st_file *f, const char *prefix, const struct unet_param *p,
 	for (int k = 0; k < p->ndim; k++)
 		t->shape[k] = p->shape[k];
 	t->count = p->count;
-	t->data = xmalloc(p->count * sizeof *t->data);
-	/* The moments share the parameter's layout: export them as if they
-	 * were its values. */
-	tmp.value = (float *)ours;
-	unet_param_export(&tmp, t->data);
+}
+
+/* Tensor i of the checkpoint: parameter i / 3's values (i % 3 = 0) or
+ * moments (1, 2), which share the parameter's layout: exported as if they
+ * were its values. */
+static int
+fill_checkpoint(void *arg, size_t i, float *out, char *err, size_t errlen)
+{
+	const struct run *r = arg;
+	int k = (int)(i / 3);
+	struct unet_param tmp = *unet_param_at(r->net, k);
+
+	(void)err, (void)errlen;
+	if (i % 3 == 1)
+		tmp.value = r->adam->m[k];
+	else if (i % 3 == 2)
+		tmp.value = r->adam->v[k];
+	unet_param_export(&tmp, out);
+	return 0;
 }
 
 static void
@@ -388,10 +403,12 @@ save_checkpoint(struct run *r)
 	f.tensors = xcalloc(3 * (size_t)n, sizeof *f.tensors);
 	for (int i = 0; i < n; i++) {
 		const struct unet_param *p = unet_param_at(r->net, i);
-		add_tensor(&f, "", p, p->value);
-		add_tensor(&f, "adam.m.", p, r->adam->m[i]);
-		add_tensor(&f, "adam.v.", p, r->adam->v[i]);
+		add_tensor(&f, "", p);
+		add_tensor(&f, "adam.m.", p);
+		add_tensor(&f, "adam.v.", p);
 	}
+	f.fill = fill_checkpoint;
+	f.fill_arg = r;
 	f.metadata = json_object();
 	set_str(f.metadata, "kind", "%s", CKPT_KIND);
 	set_str(f.metadata, "in_channels", "%d", cfg->in_channels);

@@ -207,6 +207,69 @@ count_temporaries(const char *prefix)
 	return n;
 }
 
+/* A fill that gives tensor i the values i + k / 8, and refuses tensor
+ * *arg (-1 for none). */
+static int
+fill_values(void *arg, size_t i, float *out, char *err, size_t errlen)
+{
+	if ((long)i == *(long *)arg)
+		return set_error(err, errlen, "tensor %zu refused", i);
+	for (size_t k = 0; k < 6; k++)
+		out[k] = (float)i + k / 8.0f;
+	return 0;
+}
+
+/* Tensors without data take their values from fill, in the file's order
+ * whatever their order in the array; a refusal leaves the old file. */
+static void
+test_write_fill(void)
+{
+	struct st_file f = {0}, g;
+	int64_t s6[] = {2, 3};
+	long refuse = -1;
+	const char *path = tmp_path("fill.safetensors");
+	size_t len1, len2;
+	unsigned char *before, *after;
+	int ok;
+
+	f.ntensors = 3;
+	f.tensors = xcalloc(3, sizeof *f.tensors);
+	set_tensor(&f.tensors[0], "z", 2, s6);
+	set_tensor(&f.tensors[1], "a", 2, s6);
+	set_tensor(&f.tensors[2], "m", 2, s6);
+	free(f.tensors[0].data);
+	free(f.tensors[2].data);
+	f.tensors[0].data = f.tensors[2].data = NULL;
+	f.fill = fill_values;
+	f.fill_arg = &refuse;
+	tap_ok(st_write(path, &f, err, sizeof err) == 0, "write with fill");
+	ok = st_read(path, &g, err, sizeof err) == 0 && g.ntensors == 3;
+	for (size_t k = 0; ok && k < 6; k++)
+		ok = st_find(&g, "z")->data[k] == 0 + k / 8.0f &&
+		     st_find(&g, "m")->data[k] == 2 + k / 8.0f &&
+		     st_find(&g, "a")->data[k] == f.tensors[1].data[k];
+	tap_ok(ok, "the filled tensors read back with fill's values, the other "
+	       "with its data");
+	st_free(&g);
+	before = slurp(path, &len1);
+	refuse = 2;
+	tap_ok(st_write(path, &f, err, sizeof err) == -1 &&
+		       strcmp(err, "tensor 2 refused") == 0,
+	       "a refusing fill: -1 with its reason (%s)", err);
+	after = slurp(path, &len2);
+	tap_ok(before && after && len1 == len2 &&
+		       memcmp(before, after, len1) == 0 &&
+		       count_temporaries("fill.safetensors.") == 0,
+	       "the old file is intact, no temporary file is left");
+	free(before);
+	free(after);
+	f.fill = NULL;
+	tap_ok(st_write(path, &f, err, sizeof err) == -1 &&
+		       strstr(err, "no values"),
+	       "a tensor without data and no fill: refused (%s)", err);
+	st_free(&f);
+}
+
 static void
 test_write_failures(void)
 {
@@ -418,6 +481,7 @@ main(void)
 	test_round_trip();
 	test_rejections();
 	test_write_failures();
+	test_write_fill();
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
