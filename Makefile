@@ -111,8 +111,8 @@ bench:
 	$(MAKE) all
 	bench/run
 
-# The training recipes on the full data set beside the clone (about two
-# hours on 2 cores): see bench/README.md.
+# The training recipes on the full data set beside the clone (about an
+# hour on 2 Zen 5 cores): see bench/README.md.
 recipes:
 	scripts/install-deps build
 	$(MAKE) all
