@@ -145,7 +145,9 @@ read_id_list(const char *path, struct id_list *list)
 		die("%s: read error:", path);
 	fclose(f);
 	free(line);
-	qsort(list->ids, list->count, sizeof *list->ids, compare_strings);
+	if (list->count) /* qsort's array may not be NULL, even empty */
+		qsort(list->ids, list->count, sizeof *list->ids,
+		      compare_strings);
 }
 
 /* 1 when id is in the list; an image without id is never listed. */
