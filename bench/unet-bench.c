@@ -205,7 +205,8 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	set_num(o, "gemm_backward_seconds", best[0][1]);
 	json_object_set_new(o, "direct_forward_seconds",
 			    direct ? json_real(best[1][0]) : json_null());
-	/* the transposed convolution's backward has GEMM paths only */
+	/* the transposed convolution's backward goes direct only where both
+	 * its channel counts allow */
 	json_object_set_new(o, "direct_backward_seconds",
 			    back_direct ? json_real(best[1][1]) : json_null());
 	free(x);

@@ -303,7 +303,8 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 			vstore(dkp[g] + VW * v, acc[g * V + v], lanes);
 }
 
-/* wgrad_block for the g pairs from q on, each of channels c0 ... */
+/* wgrad_block for the G pairs from q on (pair q: tap q / cin, input
+ * channel q % cin), for every block of output channels. */
 static inline __attribute__((always_inline)) void
 wgrad_at(const float *const prow[3], int q, int cin, const float *dyrow,
 	 int lddy, int w, float *dk, int cout, const int G, const int V)

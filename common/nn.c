@@ -574,7 +574,8 @@ nn_set_direct(int on)
 }
 
 /* The direct path pays where sgemm's products are thinnest, for narrow
- * outputs, and everywhere with AVX-512 (see convdirect_available). */
+ * outputs, and with AVX-512 up to kernels of 512 x 512 channels (see
+ * convdirect_available). */
 int
 nn_conv_direct(int w, int cin, int cout)
 {
