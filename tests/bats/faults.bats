@@ -39,6 +39,21 @@ assert_loadable() {
 		"$(pamfile -allimages "$TRAIN" | grep -c 'Image [0-9]')"
 }
 
+# wait_catching PID SIGNAL: wait until process PID runs unet-train and
+# catches SIGNAL (or has ended). Before that, between fork and the handler,
+# the signal's default action ends any program, which is not ours to test.
+wait_catching() {
+	local pid=$1 bit caught
+	bit=$((1 << ($(kill -l "$2") - 1)))
+	while [[ -e /proc/$pid ]]; do
+		if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == unet-train ]]; then
+			caught=$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+			(((16#${caught:-0} & bit) != 0)) && return 0
+		fi
+		sleep 0.001
+	done
+}
+
 # kill_and_resume SIGNAL SEED: kill a run after a delay drawn from SEED,
 # check what is on disk, resume, and compare with the uninterrupted run.
 kill_and_resume() {
@@ -48,6 +63,9 @@ kill_and_resume() {
 	rm -f "$TMP"/m.* "$TMP/log.jsonl"
 	unet-train $ARGS --log "$TMP/log.jsonl" -o "$m" <"$TRAIN" 2>"$TMP/err" &
 	local pid=$!
+	if [[ $sig != KILL ]]; then
+		wait_catching "$pid" "$sig"
+	fi
 	sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
 	kill -s "$sig" "$pid" 2>/dev/null || true # it may have finished
 	status=0
