@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "util.h"
 
 const char *
@@ -263,15 +264,11 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	fp = fopen(path, "rb");
+	fp = fopen_regular(path, err, errlen);
 	if (!fp)
-		return set_error(err, errlen, "%s", strerror(errno));
+		return -1;
 	if (fstat(fileno(fp), &sb) != 0) {
 		set_error(err, errlen, "%s", strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		set_error(err, errlen, "not a regular file");
 		goto done;
 	}
 	uint64_t size = (uint64_t)sb.st_size;
@@ -464,41 +461,14 @@ done:
 	return rc;
 }
 
-/* fsync the folder holding path, so that the rename is durable. */
-static int
-sync_folder(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int fd, rc = 0;
-
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
-		rc = -1;
-	if (fd >= 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	free(dir);
-	return rc;
-}
-
 int
 st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 {
 	size_t *idx = xcalloc(f->ntensors, sizeof *idx);
 	size_t hlen = 0;
-	char *header, *tmp = NULL;
-	FILE *fp = NULL;
-	int fd = -1, rc = -1;
-	mode_t mask;
+	char *header;
+	struct outfile *o = NULL;
+	int rc = -1;
 
 	/* Messages leave out the path: the caller names it. */
 
@@ -509,65 +479,22 @@ st_write(const char *path, const struct st_file *f, char *err, size_t errlen)
 	header = build_header(f, idx, &hlen, err, errlen);
 	if (!header)
 		goto done;
-	size_t tlen = strlen(path) + 8;
-	tmp = xmalloc(tlen);
-	snprintf(tmp, tlen, "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		set_error(err, errlen, "cannot create a temporary file beside it: %s",
-		     strerror(errno));
-		free(tmp);
-		tmp = NULL;
+	o = outfile_open(path, err, errlen);
+	if (!o)
 		goto done;
-	}
-	/* mkstemp makes the file 0600; a model is an ordinary file. */
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		goto syserr;
-	fp = fdopen(fd, "wb");
-	if (!fp)
-		goto syserr;
-	fd = -1;
-	switch (write_all(fp, f, idx, header, hlen, err, errlen)) {
+	switch (write_all(outfile_stream(o), f, idx, header, hlen, err,
+			  errlen)) {
 	case 0:
+		rc = outfile_commit(o, err, errlen);
 		break;
 	case -2:
-		goto done;
+		outfile_discard(o);
+		break;
 	default:
-		goto syserr;
+		set_error(err, errlen, "write error: %s", strerror(errno));
+		outfile_discard(o);
 	}
-	if (fsync(fileno(fp)) != 0)
-		goto syserr;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		goto syserr;
-	}
-	fp = NULL;
-	if (rename(tmp, path) != 0) {
-		set_error(err, errlen, "cannot rename the temporary file over it: %s",
-		     strerror(errno));
-		goto done;
-	}
-	free(tmp);
-	tmp = NULL;
-	if (sync_folder(path) != 0) {
-		set_error(err, errlen, "fsync of its folder: %s", strerror(errno));
-		goto done;
-	}
-	rc = 0;
-	goto done;
-syserr:
-	set_error(err, errlen, "write error: %s", strerror(errno));
 done:
-	if (fp)
-		fclose(fp);
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
 	free(header);
 	free(idx);
 	return rc;

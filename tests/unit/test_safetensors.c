@@ -350,7 +350,7 @@ test_rejections(void)
 		       strstr(err, "No such file"),
 	       "a missing file: strerror");
 	tap_ok(st_read(dir, &f, err, sizeof err) == -1 &&
-		       strstr(err, "not a regular file"),
+		       strstr(err, "is a folder"),
 	       "a folder");
 
 	FILE *fp = fopen(tmp_path("short"), "wb");
