@@ -233,6 +233,40 @@ xfopen_read(const char *path)
 	return f;
 }
 
+long
+read_line(FILE *f, const char *name, char **line, size_t *cap, size_t max,
+	  long *lineno)
+{
+	size_t len = 0;
+	int c;
+
+	if (!*line || *cap == 0) {
+		*cap = 128;
+		*line = xreallocarray(*line, *cap, 1);
+	}
+	++*lineno;
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			die("%s: line %ld: holds a NUL byte", name, *lineno);
+		if (len == max)
+			die("%s: line %ld: longer than %zu bytes", name,
+			    *lineno, max);
+		if (len + 1 >= *cap) {
+			*cap = 2 * *cap;
+			*line = xreallocarray(*line, *cap, 1);
+		}
+		(*line)[len++] = (char)c;
+	}
+	if (ferror(f))
+		die("%s: read error:", name);
+	(*line)[len] = '\0';
+	if (c == EOF && len == 0) {
+		--*lineno;
+		return -1;
+	}
+	return (long)len;
+}
+
 int
 stderr_is_tty(void)
 {

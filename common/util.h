@@ -68,6 +68,15 @@ char *xstrdup(const char *s);
 /* Open `path` for reading ("-" is stdin); dies "prog: path: strerror". */
 FILE *xfopen_read(const char *path);
 
+/* Read the next line of f (name for messages) into *line (grown as
+ * getline does, *cap its size), without its '\n'. Returns its length, or
+ * -1 at the end of the file. Dies "prog: NAME: line N: longer than MAX
+ * bytes" (N counted by *lineno, incremented here), "prog: NAME: read
+ * error: ..." and on a line holding a NUL byte: a read error or a full
+ * memory is never taken for the end of the file. */
+long read_line(FILE *f, const char *name, char **line, size_t *cap,
+	       size_t max, long *lineno);
+
 /* True when stderr is a terminal (progress bars go only there). */
 int stderr_is_tty(void);
 
