@@ -1,26 +1,27 @@
 /* save-images: write each image of a stream to its own file, named by id. */
 #define _GNU_SOURCE /* tdestroy */
-#include <errno.h>
 #include <getopt.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "outfile.h"
 #include "pamio.h"
 #include "pngio.h"
 #include "util.h"
 
 static const char usage_text[] =
-	"usage: save-images --dir DIR [--format png|pam] [--suffix S] [FILE]\n"
+	"usage: save-images --dir DIR [--format png|pam] [--suffix S] [--overwrite]\n"
+	"                   [FILE]\n"
 	"Write each image of a PAM stream (FILE or stdin) to DIR/ID.png (or\n"
 	".pam), ID being the image's id, or its index in the stream (1, 2, ...)\n"
 	"when it has none; print the file names, one per line.\n"
 	"  -d, --dir DIR      folder of the files (must exist)\n"
 	"  -f, --format F     png (default) or pam\n"
 	"  -s, --suffix S     add S to each name before the extension\n"
+	"      --overwrite    replace a file of the same name (never the input)\n"
 	"  -h, --help         show this help and exit\n"
 	"  -V, --version      show the version and exit\n";
 
@@ -29,17 +30,6 @@ struct saved {
 	char *base;
 	int index;
 };
-
-/* The temporary file being written, removed at exit if it is still there
- * (a write that dies inside pamio_write leaves no stray file). */
-static char *pending_tmp;
-
-static void
-remove_pending(void)
-{
-	if (pending_tmp)
-		unlink(pending_tmp);
-}
 
 /* An id becomes a file name only when it cannot leave the folder, hide or
  * need quoting: 1 to 200 printable ASCII characters other than space and
@@ -90,59 +80,46 @@ write_pam(FILE *f, const struct image *img)
 	return status;
 }
 
-/* Write img to path through a temporary file in the same folder renamed
- * at the end, so that a failed write leaves no half file under the final
- * name and an existing file is replaced at once. */
+/* Write img to path, which may replace an existing file only when
+ * overwrite is set, through a temporary file beside it renamed at the
+ * end, so that a failed write leaves no half file under the final name. */
 static void
-save(const char *path, const struct image *img, int png, mode_t mode)
+save(const char *path, const struct image *img, int png, int overwrite)
 {
 	char err[256];
-	size_t n = strlen(path) + 8;
-	FILE *f;
-	int fd, saved;
+	struct outfile *o;
+	struct stat st;
 
-	pending_tmp = xmalloc(n);
-	snprintf(pending_tmp, n, "%s.XXXXXX", path);
-	fd = mkstemp(pending_tmp);
-	if (fd < 0) {
-		free(pending_tmp);
-		pending_tmp = NULL;
-		die("%s:", path);
-	}
-	if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb")))
-		die("%s:", path);
+	outfile_check(path);
+	if (!overwrite && lstat(path, &st) == 0)
+		die("%s: exists (--overwrite replaces it)", path);
+	o = outfile_open_or_die(path);
 	if (png) {
-		if (pngio_write(f, img, err, sizeof err) != 0)
+		if (pngio_write(outfile_stream(o), img, err, sizeof err) != 0)
 			die("%s: %s", path, err);
-	} else if (write_pam(f, img) != 0) {
+	} else if (write_pam(outfile_stream(o), img) != 0) {
 		die("%s:", path);
 	}
-	if (fclose(f) != 0 || rename(pending_tmp, path) != 0) {
-		saved = errno;
-		unlink(pending_tmp);
-		errno = saved;
-		die("%s:", path);
-	}
-	free(pending_tmp);
-	pending_tmp = NULL;
+	outfile_commit_or_die(o);
 }
 
 int
 main(int argc, char **argv)
 {
+	enum { OPT_OVERWRITE = 256 };
 	static const struct option longopts[] = {
 		{"dir", required_argument, NULL, 'd'},
 		{"format", required_argument, NULL, 'f'},
 		{"suffix", required_argument, NULL, 's'},
+		{"overwrite", no_argument, NULL, OPT_OVERWRITE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *suffix = "", *path = "-";
 	char *dir = NULL;
-	int png = 1, c;
+	int png = 1, overwrite = 0, c;
 	size_t len;
-	mode_t mask;
 	struct pamio_reader *r;
 	struct image img = {0};
 	struct stat st;
@@ -170,6 +147,9 @@ main(int argc, char **argv)
 			if (strchr(suffix, '/'))
 				die_usage("--suffix: '%s' holds a '/'", suffix);
 			break;
+		case OPT_OVERWRITE:
+			overwrite = 1;
+			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
@@ -180,6 +160,7 @@ main(int argc, char **argv)
 		die_usage("too many operands");
 	if (argc - optind == 1)
 		path = argv[optind];
+	outfile_input(path);
 	if (stat(dir, &st) != 0)
 		die("%s:", dir);
 	if (!S_ISDIR(st.st_mode))
@@ -187,12 +168,6 @@ main(int argc, char **argv)
 	len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
 		dir[--len] = '\0';
-	/* mkstemp makes 0600 files; give the saved images the mode a plain
-	 * creat() would. */
-	mask = umask(0);
-	umask(mask);
-	atexit(remove_pending);
-
 	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_read(r, &img)) {
 		char index[32], *name;
@@ -222,7 +197,7 @@ main(int argc, char **argv)
 		snprintf(name, n, "%s%s%s%s.%s",
 			 strcmp(dir, "/") == 0 ? "" : dir, "/", base, suffix,
 			 png ? "png" : "pam");
-		save(name, &img, png, 0666 & ~mask);
+		save(name, &img, png, overwrite);
 		printf("%s\n", name);
 		free(name);
 		image_free(&img);

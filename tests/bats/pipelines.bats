@@ -145,3 +145,119 @@ for k in pre:
 	assert_success
 	[ "$(ls masks | wc -l)" -eq 4 ]
 }
+
+# tiny_model PATH: a 3-channel model trained in a fraction of a second.
+tiny_model() {
+	unet-train --quiet --threads 1 --epochs 1 --base-filters 1 --depth 2 \
+		--val-split 0 --output "$1" <"$FIXTURES/train-16.pam"
+}
+
+@test "unetpipe-apply: an OUTDIR that is, is inside or holds an input is refused, nothing written" {
+	mkdir -p "$TMP/t/imgs" "$TMP/t/other" "$TMP/t/ds"
+	cd "$TMP/t"
+	tiny_model m.safetensors
+	pgmnoise -randomseed=1 24 20 | pnmtopng >imgs/a.png
+	pgmnoise -randomseed=2 17 31 | pnmtopng >imgs/b.png
+	cp m.safetensors other/m.safetensors
+	echo '{"best": {"threshold": 0.5}}' >other/sweep.json
+	id=$(basename "$DATA"/stage1_train/0a7d*)
+	cp -r "$DATA/stage1_train/$id" ds/
+	ln -s imgs link
+	cp -a "$TMP/t" "$TMP/keep"
+	m=$TMP/t/m.safetensors
+	while IFS='|' read -r args message; do
+		for p in "" --probabilities; do
+			run unetpipe-apply $p $args
+			assert_failure 1
+			assert_one_error_line unetpipe-apply
+			assert_output "unetpipe-apply: $message (choose another output folder)"
+			diff -r --no-dereference "$TMP/t" "$TMP/keep" || fail "$args changed a file"
+		done
+	done <<CASES
+$m imgs imgs/a.png imgs/b.png|imgs: holds the input imgs/a.png
+$m imgs/sub/.. other/x.png imgs/b.png|imgs/sub/..: holds the input imgs/b.png
+$m link/ imgs/a.png|link/: holds the input imgs/a.png
+$m imgs link/b.png|imgs: holds the input link/b.png
+$m ds ds|ds: is the input folder ds
+$m ds/$id/images ds|ds/$id/images: is inside the input folder ds
+$m ds/new ds|ds/new: is inside the input folder ds
+$m ds ds/$id|ds: holds the input ds/$id
+other/m.safetensors other imgs/a.png|other: holds the model other/m.safetensors
+--threshold-from other/sweep.json $m other imgs/a.png|other: holds the sweep report other/sweep.json
+CASES
+}
+
+@test "unetpipe-apply: run again into the same OUTDIR, the masks are replaced; no temporary left" {
+	tiny_model "$TMP/m.safetensors"
+	mkdir "$TMP/imgs"
+	pgmnoise -randomseed=1 24 20 | pnmtopng >"$TMP/imgs/a.png"
+	for t in 0 1; do
+		run unetpipe-apply --probabilities --threshold $t "$TMP/m.safetensors" \
+			"$TMP/out" "$TMP/imgs/a.png"
+		assert_success
+		assert_output "$TMP/out/a-prob.png"$'\n'"$TMP/out/a.png"
+		# threshold 0: every pixel is foreground; 1: none is.
+		run bash -c 'pngtopam "$1" | pgmhist -machine | awk "\$2 > 0 {print \$1}"' _ "$TMP/out/a.png"
+		assert_output $((255 * (1 - t)))
+	done
+	run ls -A "$TMP/out"
+	assert_output $'a-prob.png\na.png'
+	# A failed run leaves no .prob temporary either.
+	echo junk >"$TMP/bad.safetensors"
+	run unetpipe-apply --probabilities "$TMP/bad.safetensors" "$TMP/out" "$TMP/imgs/a.png"
+	assert_failure 1
+	run ls -A "$TMP/out"
+	assert_output $'a-prob.png\na.png'
+}
+
+@test "unetpipe-apply: killed by SIGTERM, its .prob temporary is removed" {
+	tiny_model "$TMP/m.safetensors"
+	mkdir "$TMP/out"
+	mkfifo "$TMP/fifo"
+	unetpipe-apply --probabilities "$TMP/m.safetensors" "$TMP/out" - \
+		<"$TMP/fifo" >/dev/null 2>&1 3>&- &
+	pid=$!
+	exec 4>"$TMP/fifo"
+	for ((n = 0; n < 2000; n++)); do
+		compgen -G "$TMP/out/.prob.*" >/dev/null && break
+		sleep 0.005
+	done
+	((n < 2000)) || fail "no temporary file seen"
+	kill -TERM "$pid"
+	wait "$pid" && status=0 || status=$?
+	exec 4>&-
+	assert_equal "$status" 143
+	run ls -A "$TMP/out"
+	assert_output ""
+}
+
+@test "unetpipe-workflow: an OUTDIR that is, is inside or holds the data set or the --init model is refused, nothing written" {
+	mkdir -p "$TMP/t/ds" "$TMP/t/run"
+	cd "$TMP/t"
+	for id in 0a7d 13c8 16c3 3874; do
+		cp -r "$DATA"/stage1_train/$id* ds/
+	done
+	id=$(basename ds/0a7d*)
+	tiny_model run/m.safetensors
+	ln -s ds link
+	cp -a "$TMP/t" "$TMP/keep"
+	while IFS='|' read -r args message; do
+		run unetpipe-workflow --size 16x16 --epochs 1 --base-filters 1 --depth 2 \
+			--ratio 50:25:25 --no-native $args
+		assert_failure 1
+		assert_one_error_line unetpipe-workflow
+		assert_output "unetpipe-workflow: $message (choose another output folder)"
+		diff -r --no-dereference "$TMP/t" "$TMP/keep" || fail "$args changed a file"
+	done <<CASES
+ds ds|ds: is the data set ds
+ds ds/|ds/: is the data set ds
+link ds/new/..|ds/new/..: is the data set link
+ds link|link: is the data set ds
+ds ds/out|ds/out: is inside the data set ds
+ds ds/$id/images|ds/$id/images: is inside the data set ds
+ds .|.: holds the data set ds
+link/$id $TMP/t/ds|$TMP/t/ds: holds the data set link/$id
+--init run/m.safetensors ds run|run: holds the --init model run/m.safetensors
+--init run/m.safetensors ds run/sub/..|run/sub/..: holds the --init model run/m.safetensors
+CASES
+}

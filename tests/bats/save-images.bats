@@ -121,15 +121,139 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	cmp "$TMP/out/p.pam" "$TMP/p.pam"
 }
 
-@test "the files replace older ones and get the umask's permissions" {
+@test "--overwrite: the files replace older ones and get the umask's permissions" {
 	mkdir "$TMP/out"
 	echo old >"$TMP/out/a.png"
-	pam 1 1 255 GRAYSCALE id=a 7 >"$TMP/in.pam"
-	(umask 027 && save-images --dir "$TMP/out" "$TMP/in.pam")
+	ln -s nowhere "$TMP/out/b.png"
+	{
+		pam 1 1 255 GRAYSCALE id=a 7
+		pam 1 1 255 GRAYSCALE id=b 8
+	} >"$TMP/in.pam"
+	(umask 027 && save-images --overwrite --dir "$TMP/out" "$TMP/in.pam")
 	run raster <(pngtopam "$TMP/out/a.png") 1
 	assert_output 7
 	run stat -c %a "$TMP/out/a.png"
 	assert_output 640
+	# A symbolic link is replaced by the file, its target not created.
+	[[ -f $TMP/out/b.png && ! -L $TMP/out/b.png && ! -e $TMP/out/nowhere ]]
+	run raster <(pngtopam "$TMP/out/b.png") 1
+	assert_output 8
+	run ls -A "$TMP/out"
+	assert_output $'a.png\nb.png'
+}
+
+@test "an existing file is refused without --overwrite: one line, the file intact, the images before it saved" {
+	mkdir "$TMP/out"
+	echo user >"$TMP/out/b.png"
+	cp "$TMP/out/b.png" "$TMP/b.keep"
+	{
+		pam 1 1 255 GRAYSCALE id=a 1
+		pam 1 1 255 GRAYSCALE id=b 2
+		pam 1 1 255 GRAYSCALE id=c 3
+	} >"$TMP/in.pam"
+	for fmt in png pam; do
+		[[ $fmt == pam ]] && { rm "$TMP"/out/*.png; cp "$TMP/b.keep" "$TMP/out/b.pam"; }
+		run bash -c 'save-images --dir "$1" --format "$2" "$3" >"$4"' \
+			_ "$TMP/out" "$fmt" "$TMP/in.pam" "$TMP/list"
+		assert_failure 1
+		assert_one_error_line save-images
+		assert_output "save-images: $TMP/out/b.$fmt: exists (--overwrite replaces it)"
+		cmp "$TMP/out/b.$fmt" "$TMP/b.keep"
+		run cat "$TMP/list"
+		assert_output "$TMP/out/a.$fmt"
+		run ls -A "$TMP/out"
+		assert_output $'a.'$fmt$'\nb.'$fmt
+	done
+	# A dangling symbolic link is a name taken too.
+	rm "$TMP"/out/*
+	ln -s nowhere "$TMP/out/a.png"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_failure 1
+	assert_output "save-images: $TMP/out/a.png: exists (--overwrite replaces it)"
+	[[ -L $TMP/out/a.png && ! -e $TMP/out/nowhere ]]
+}
+
+@test "issue 11: masks of imgs/a.png saved into imgs are refused, imgs/a.png intact" {
+	mkdir "$TMP/imgs"
+	pgmnoise -randomseed=1 12 9 | pnmtopng >"$TMP/imgs/a.png"
+	cp "$TMP/imgs/a.png" "$TMP/a.keep"
+	run bash -c 'ingest-resize "$1/a.png" | save-images --dir "$1"' _ "$TMP/imgs"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/imgs/a.png: exists (--overwrite replaces it)"
+	cmp "$TMP/imgs/a.png" "$TMP/a.keep"
+	run ls -A "$TMP/imgs"
+	assert_output a.png
+}
+
+@test "the input FILE is never replaced, even with --overwrite: by name, link or stdin" {
+	mkdir "$TMP/imgs" "$TMP/other"
+	pam 2 1 255 GRAYSCALE id=a 1 2 >"$TMP/imgs/a.pam"
+	cp "$TMP/imgs/a.pam" "$TMP/a.keep"
+	ln "$TMP/imgs/a.pam" "$TMP/other/hard.pam"
+	ln -s ../imgs/a.pam "$TMP/other/a.pam"
+	for args in "--dir $TMP/imgs $TMP/imgs/a.pam" \
+		"--dir $TMP/imgs/. $TMP/imgs/../imgs/a.pam" \
+		"--dir $TMP/imgs $TMP/other/hard.pam" \
+		"--dir $TMP/other $TMP/imgs/a.pam"; do
+		run save-images --overwrite --format pam $args
+		assert_failure 1
+		assert_one_error_line save-images
+		assert_output --regexp "^save-images: $TMP/(imgs|imgs/.|other)/a.pam: is also an input"
+		cmp "$TMP/imgs/a.pam" "$TMP/a.keep"
+	done
+	run bash -c 'save-images --overwrite --format pam --dir "$1" <"$1/a.pam"' _ "$TMP/imgs"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/imgs/a.pam: is also an input (an output never replaces an input)"
+	cmp "$TMP/imgs/a.pam" "$TMP/a.keep"
+	[[ -L $TMP/other/a.pam ]]
+	run ls -A "$TMP/imgs" "$TMP/other"
+	assert_output "$TMP/imgs:"$'\na.pam\n\n'"$TMP/other:"$'\na.pam\nhard.pam'
+}
+
+@test "killed by SIGTERM: no temporary file left, the files before it whole" {
+	mkdir "$TMP/out"
+	# Ten 600x600 images of noise: each takes a while to compress.
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		printf 'P7\n#id img%d\nWIDTH 600\nHEIGHT 600\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n' "$i"
+		head -c 1080000 /dev/urandom
+	done >"$TMP/noise.pam"
+	# Killed while writing an image: wait until its temporary file is there.
+	save-images --dir "$TMP/out" "$TMP/noise.pam" >/dev/null 2>&1 3>&- &
+	pid=$!
+	for ((n = 0; n < 2000; n++)); do
+		compgen -G "$TMP/out/*.png.??????" >/dev/null && break
+		sleep 0.005
+	done
+	kill -TERM "$pid"
+	wait "$pid" && status=0 || status=$?
+	((n < 2000)) || fail "no temporary file seen"
+	assert_equal "$status" 143
+	run bash -c 'ls -A "$1" | grep -v "^img[0-9]*\.png$"' _ "$TMP/out"
+	assert_output ""
+	for f in "$TMP"/out/*.png; do
+		[[ ! -e $f ]] || pngtopam "$f" >/dev/null
+	done
+	# Killed while waiting for the next image of a stream.
+	rm -f "$TMP"/out/*
+	mkfifo "$TMP/fifo"
+	save-images --dir "$TMP/out" <"$TMP/fifo" >"$TMP/list" 2>&1 3>&- &
+	pid=$!
+	exec 4>"$TMP/fifo"
+	pam 2 1 255 GRAYSCALE id=a 5 6 >&4
+	for ((n = 0; n < 2000; n++)); do
+		[[ -s $TMP/out/a.png ]] && break
+		sleep 0.005
+	done
+	kill -TERM "$pid"
+	wait "$pid" && status=0 || status=$?
+	exec 4>&-
+	assert_equal "$status" 143
+	run ls -A "$TMP/out"
+	assert_output a.png
+	run raster <(pngtopam "$TMP/out/a.png") 2
+	assert_output "5 6"
 }
 
 @test "unsafe ids are refused: exit 1, one line, no file" {
@@ -193,6 +317,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	assert_line --index 0 --partial "usage: save-images --dir DIR"
 	assert_output --partial "--suffix"
 	assert_output --partial "--format"
+	assert_output --partial "--overwrite"
 	run save-images --version
 	assert_success
 	assert_output --regexp '^save-images unetpipe [0-9]'
