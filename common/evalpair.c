@@ -1,5 +1,6 @@
 #include "evalpair.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,29 +53,61 @@ evalpair_close(struct evalpair *e)
 	free(e);
 }
 
+/* " (id 'ID')" for a message about image p, or "" without an id. */
+static const char *
+id_note(const struct image *p, char *buf, size_t len)
+{
+	if (!p->id)
+		return "";
+	snprintf(buf, len, " (id '%s')", p->id);
+	return buf;
+}
+
+/* A prediction is a probability map (GRAYSCALE, maxval 65535, any values)
+ * or a binary mask (depth 1, maxval 1 or 255, every sample 0 or maxval);
+ * anything else, such as a photo, is refused with one line naming the
+ * image. */
 static void
 check_pred(const struct evalpair *e, const struct image *p, int *is_prob)
 {
 	const char *name = pamio_name(e->pred);
 	int k = pamio_count(e->pred);
+	size_t n = (size_t)p->width * p->height;
+	char note[320];
 
 	if (p->depth != 1)
-		die("%s: image %d: %s image of depth %d: a prediction has one "
-		    "channel", name, k, p->tuple_type, p->depth);
-	*is_prob = p->maxval == 65535;
+		die("%s: image %d%s: %s image of depth %d: a prediction has "
+		    "one channel", name, k, id_note(p, note, sizeof note),
+		    p->tuple_type, p->depth);
+	*is_prob = p->maxval == 65535 &&
+		   strcmp(p->tuple_type, "GRAYSCALE") == 0;
 	if (*is_prob && (e->accept & EVALPAIR_PROB))
 		return;
 	if ((p->maxval == 1 || p->maxval == 255) &&
-	    (e->accept & EVALPAIR_MASK))
+	    (e->accept & EVALPAIR_MASK)) {
+		for (size_t i = 0; i < n; i++)
+			if (p->data[i] != 0 && p->data[i] != p->maxval)
+				die("%s: image %d%s: %s of maxval %u holds %u "
+				    "at x %zu, y %zu: neither a binary mask "
+				    "(only 0 and %u) nor a probability map "
+				    "(maxval 65535)", name, k,
+				    id_note(p, note, sizeof note),
+				    p->tuple_type, p->maxval, p->data[i],
+				    i % (size_t)p->width,
+				    i / (size_t)p->width, p->maxval);
 		return;
+	}
 	if (e->accept == EVALPAIR_PROB)
-		die("%s: image %d: maxval %u: a probability map has maxval "
-		    "65535", name, k, p->maxval);
+		die("%s: image %d%s: %s of maxval %u: a probability map is "
+		    "GRAYSCALE of maxval 65535", name, k,
+		    id_note(p, note, sizeof note), p->tuple_type, p->maxval);
 	if (e->accept == EVALPAIR_MASK)
-		die("%s: image %d: maxval %u: a binary mask has maxval 1 or "
-		    "255", name, k, p->maxval);
-	die("%s: image %d: maxval %u: expected a probability map (maxval "
-	    "65535) or a binary mask (maxval 1 or 255)", name, k, p->maxval);
+		die("%s: image %d%s: maxval %u: a binary mask has maxval 1 "
+		    "or 255", name, k, id_note(p, note, sizeof note),
+		    p->maxval);
+	die("%s: image %d%s: %s of maxval %u: expected a probability map "
+	    "(GRAYSCALE, maxval 65535) or a binary mask (maxval 1 or 255)",
+	    name, k, id_note(p, note, sizeof note), p->tuple_type, p->maxval);
 }
 
 /* The truth's foreground into e->mask. */

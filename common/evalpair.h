@@ -15,7 +15,7 @@
 /* Kinds of prediction a reader accepts (or-ed together). */
 enum {
 	EVALPAIR_PROB = 1, /* GRAYSCALE maxval 65535: p = v / 65535 */
-	EVALPAIR_MASK = 2, /* GRAYSCALE or BLACKANDWHITE maxval 1 or 255 */
+	EVALPAIR_MASK = 2, /* depth 1, maxval 1 or 255, samples 0 or maxval */
 };
 
 /* One pair, owned by the reader and valid until the next evalpair_next()
@@ -44,8 +44,9 @@ struct evalpair *evalpair_open(const char *pred_path, const char *truth_path,
 /* Read the next pair into *it. Returns 1 for a pair, 0 when both streams
  * ended together (at once for two empty streams). Dies with one line
  * naming the stream and the image index when an image is bad, when the
- * prediction is not one of the accepted kinds (depth 1, maxval 65535 or
- * 1/255), when the truth is neither a *_MASK sample (mask = last channel,
+ * prediction is not one of the accepted kinds (a GRAYSCALE image of maxval
+ * 65535, or a depth-1 image of maxval 1 or 255 whose samples are all 0 or
+ * maxval), when the truth is neither a *_MASK sample (mask = last channel,
  * foreground where value > maxval / 2) nor a one-channel mask of maxval 1
  * or 255, when the sizes differ, when both carry ids and they differ, and
  * when one stream has more images than the other. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "augment.h"
+#include "outfile.h"
 #include "pamio.h"
 #include "rng.h"
 #include "util.h"
@@ -75,6 +76,7 @@ main(int argc, char **argv)
 	if (copies == 0 && !keep)
 		die_usage("--copies 0 without --keep-original writes nothing");
 
+	outfile_input(path);
 	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_read(r, &in)) {
 		int k = pamio_count(r);

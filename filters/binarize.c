@@ -5,6 +5,7 @@
 
 #include "evalpair.h"
 #include "metrics.h"
+#include "outfile.h"
 #include "pamio.h"
 #include "util.h"
 
@@ -64,8 +65,11 @@ main(int argc, char **argv)
 		die_usage("too many operands");
 	if (argc - optind == 1)
 		path = argv[optind];
-	if (sweep)
+	outfile_input(path);
+	if (sweep) {
+		outfile_input(sweep);
 		threshold = evalpair_sweep_threshold(sweep);
+	}
 	cutoff = metric_prob_cutoff(threshold);
 
 	r = pamio_open(path, PAMIO_IMAGE);

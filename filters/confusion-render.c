@@ -8,6 +8,7 @@
 #include "draw.h"
 #include "evalpair.h"
 #include "metrics.h"
+#include "outfile.h"
 #include "pamio.h"
 #include "util.h"
 
@@ -201,8 +202,14 @@ main(int argc, char **argv)
 	    (strcmp(pred_path, "-") == 0 || strcmp(truth, "-") == 0))
 		die_usage("only one stream can be stdin");
 
-	if (sweep)
+	outfile_input(pred_path);
+	outfile_input(truth);
+	if (image)
+		outfile_input(image);
+	if (sweep) {
+		outfile_input(sweep);
 		threshold = evalpair_sweep_threshold(sweep);
+	}
 	cutoff = metric_prob_cutoff(threshold);
 	e = evalpair_open(pred_path, truth, EVALPAIR_PROB | EVALPAIR_MASK);
 	if (image)

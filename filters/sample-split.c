@@ -10,12 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "pamio.h"
 #include "rng.h"
 #include "util.h"
 
 #define MAX_PARTS 1000
 #define MAX_WEIGHT 1000000
+#define MAX_ID_LINE 4096
 
 static const char usage_text[] =
 	"usage: sample-split [--seed N] --ratio A:B[:C...] [INPUT] OUT1 OUT2 ...\n"
@@ -33,29 +35,6 @@ static const char usage_text[] =
 	"                        LISTED, the others to OTHERS\n"
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n";
-
-/* Files to remove if we exit before the end: the temporary outputs and
- * the spooled copy of stdin. */
-static char **cleanup_paths;
-static int ncleanup;
-
-static void
-cleanup(void)
-{
-	for (int i = 0; i < ncleanup; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
-}
-
-/* Interrupted: remove the temporary files too (unlink is
- * async-signal-safe), then die of the same signal. */
-static void
-on_signal(int sig)
-{
-	cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static int
 parse_ratio(const char *s, long *w)
@@ -127,13 +106,14 @@ read_id_list(const char *path, struct id_list *list)
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t len;
+	long len, lineno = 0;
 
 	if (!f)
 		die("%s:", path);
 	memset(list, 0, sizeof *list);
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+	while ((len = read_line(f, path, &line, &cap, MAX_ID_LINE,
+				&lineno)) >= 0) {
+		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
@@ -141,8 +121,6 @@ read_id_list(const char *path, struct id_list *list)
 					  sizeof *list->ids);
 		list->ids[list->count++] = xstrdup(line);
 	}
-	if (ferror(f))
-		die("%s: read error:", path);
 	fclose(f);
 	free(line);
 	if (list->count) /* qsort's array may not be NULL, even empty */
@@ -159,59 +137,20 @@ id_listed(const struct id_list *list, const char *id)
 		       compare_strings);
 }
 
-struct output {
-	const char *path;
-	char *tmp;
-	FILE *f;
-};
-
-static void
-open_output(struct output *o, mode_t mode)
-{
-	size_t n = strlen(o->path);
-	struct stat sb;
-	int fd;
-
-	/* The output replaces the path by rename: that would put a plain
-	 * file in place of a device, a FIFO or a socket (/dev/null, ...). */
-	if (stat(o->path, &sb) == 0 && !S_ISREG(sb.st_mode))
-		die("%s: not a regular file (the output replaces it by "
-		    "rename)", o->path);
-	o->tmp = xmalloc(n + 8);
-	memcpy(o->tmp, o->path, n);
-	memcpy(o->tmp + n, ".XXXXXX", 8);
-	fd = mkstemp(o->tmp);
-	if (fd < 0)
-		die("%s:", o->path);
-	cleanup_paths[ncleanup++] = o->tmp;
-	if (fchmod(fd, mode) != 0)
-		die("%s:", o->tmp);
-	o->f = fdopen(fd, "wb");
-	if (!o->f)
-		die("%s:", o->tmp);
-}
-
-static void
-finish_output(struct output *o)
-{
-	if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
-		die("%s: write error:", o->path);
-	if (fclose(o->f) != 0)
-		die("%s: write error:", o->path);
-	o->f = NULL;
-}
-
-/* A temporary file in $TMPDIR for a copy of an input that cannot be read
- * twice (a pipe, a terminal, a device); removed at exit. */
+/* A copy of an input that cannot be read twice (a pipe, a device), in a
+ * temporary file of $TMPDIR removed as soon as it is created, so that no
+ * signal, not even SIGKILL, can leave it behind. Returns the stream to
+ * write the copy to; *readp is a path that reads it from its start. */
 static FILE *
-open_spool(char **pathp)
+open_spool(char *readp, size_t readlen)
 {
 	const char *dir = getenv("TMPDIR");
 	const char *name = "/sample-split.XXXXXX";
+	sigset_t all, old;
 	char *path;
 	size_t n;
 	FILE *f;
-	int fd;
+	int fd, saved;
 
 	if (!dir || !*dir)
 		dir = "/tmp";
@@ -219,14 +158,21 @@ open_spool(char **pathp)
 	path = xmalloc(n + strlen(name) + 1);
 	memcpy(path, dir, n);
 	strcpy(path + n, name);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	fd = mkstemp(path);
+	saved = errno;
+	if (fd >= 0)
+		unlink(path);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
 	if (fd < 0)
 		die("%s:", path);
-	cleanup_paths[ncleanup++] = path;
+	free(path);
+	snprintf(readp, readlen, "/dev/fd/%d", fd);
 	f = fdopen(fd, "wb");
 	if (!f)
-		die("%s:", path);
-	*pathp = path;
+		die("spool file:");
 	return f;
 }
 
@@ -245,15 +191,14 @@ main(int argc, char **argv)
 	};
 	static long weight[MAX_PARTS], count[MAX_PARTS];
 	const char *ratio = NULL, *ids_path = NULL, *input = "-";
-	char *spool_path = NULL;
+	char spool_path[32];
 	FILE *spool = NULL;
 	long seed = 0, folds = 0, fold = 0;
 	int parts, nout, nargs, c, n, seekable, *order, *group;
-	struct output *out;
+	struct outfile **out;
 	struct pamio_reader *r;
 	struct image img;
 	off_t stdin_start = -1;
-	mode_t mask;
 	struct rng rng;
 	struct id_list listed;
 
@@ -302,35 +247,25 @@ main(int argc, char **argv)
 	else if (nargs != nout)
 		die_usage("%d output files expected, %d names given", nout,
 			  nargs);
-	out = xcalloc((size_t)nout, sizeof *out);
-	for (int i = 0; i < nout; i++) {
-		out[i].path = argv[optind + i];
-		if (strcmp(out[i].path, "-") == 0 || !*out[i].path)
-			die_usage("outputs must be file names, not '%s'",
-				  out[i].path);
-		for (int j = 0; j < i; j++)
-			if (strcmp(out[i].path, out[j].path) == 0)
-				die_usage("output '%s' given twice",
-					  out[i].path);
-	}
+	/* Every input is known before any output is checked, and every
+	 * output is checked before anything is read. */
+	if (ids_path)
+		outfile_input(ids_path);
+	outfile_input(input);
+	for (int i = 0; i < nout; i++)
+		outfile_check(argv[optind + i]);
+	if (strcmp(input, "-") == 0 && isatty(STDIN_FILENO))
+		die_usage("stdin is a terminal: give INPUT or redirect a "
+			  "stream (%d output files named)", nout);
 
 	if (ids_path)
 		read_id_list(ids_path, &listed);
 
-	cleanup_paths = xcalloc((size_t)nout + 1, sizeof *cleanup_paths);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	mask = umask(0);
-	umask(mask);
-	for (int i = 0; i < nout; i++)
-		open_output(&out[i], 0666 & ~mask);
-
 	/* Two passes: count (and check) the images, then copy each to its
 	 * output. Only one image is in memory at a time. An input that
 	 * cannot be read twice is copied to a temporary file during the
-	 * first pass, and the second pass reads that copy. */
+	 * first pass, and the second pass reads that copy. No output is
+	 * created before the first pass has read the whole input. */
 	if (strcmp(input, "-") == 0) {
 		struct stat st;
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
@@ -343,7 +278,7 @@ main(int argc, char **argv)
 		seekable = S_ISREG(st.st_mode);
 	}
 	if (!seekable)
-		spool = open_spool(&spool_path);
+		spool = open_spool(spool_path, sizeof spool_path);
 
 	memset(&img, 0, sizeof img);
 	r = pamio_open(input, PAMIO_IMAGE | PAMIO_SAMPLE);
@@ -353,9 +288,10 @@ main(int argc, char **argv)
 		image_free(&img);
 	}
 	n = pamio_count(r);
+	if (n == 0)
+		die("%s: no images (nothing written)", pamio_name(r));
 	pamio_close(r);
-	if (spool && (fflush(spool) != 0 || ferror(spool) ||
-		      fclose(spool) != 0))
+	if (spool && (fflush(spool) != 0 || ferror(spool)))
 		die("%s: write error:", spool_path);
 
 	order = xcalloc((size_t)n, sizeof *order);
@@ -376,27 +312,25 @@ main(int argc, char **argv)
 		if (fseeko(stdin, stdin_start, SEEK_SET) != 0)
 			die("stdin:");
 	}
-	r = pamio_open(spool_path ? spool_path : input,
-		       PAMIO_IMAGE | PAMIO_SAMPLE);
+	out = xcalloc((size_t)nout, sizeof *out);
+	for (int i = 0; i < nout; i++)
+		out[i] = outfile_open_or_die(argv[optind + i]);
+	r = pamio_open(spool ? spool_path : input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_count(r) < n && pamio_read(r, &img)) {
 		int g = group[pamio_count(r) - 1];
 		if (ids_path)
 			g = !id_listed(&listed, img.id);
-		pamio_write(out[g].f, &img);
+		pamio_write(outfile_stream(out[g]), &img);
 		image_free(&img);
 	}
 	if (pamio_count(r) != n)
 		die("%s: changed while being read", pamio_name(r));
 	pamio_close(r);
+	if (spool)
+		fclose(spool);
 
 	for (int i = 0; i < nout; i++)
-		finish_output(&out[i]);
-	for (int i = 0; i < nout; i++) {
-		if (rename(out[i].tmp, out[i].path) != 0)
-			die("%s:", out[i].path);
-		free(out[i].tmp);
-		cleanup_paths[i] = NULL;
-	}
+		outfile_commit_or_die(out[i]);
 	if (ids_path) {
 		for (size_t i = 0; i < listed.count; i++)
 			free(listed.ids[i]);

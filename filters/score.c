@@ -6,6 +6,7 @@
 #include "evalpair.h"
 #include "instances.h"
 #include "metrics.h"
+#include "outfile.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -30,20 +31,23 @@ set_int(json_t *o, const char *key, uint64_t v)
 	evalpair_json_set(o, key, json_integer((json_int_t)v));
 }
 
-static void
-write_lines(const char *path, FILE *f, json_t *lines)
+/* The per-image lines into a temporary file beside path, committed by
+ * the caller once the whole run has succeeded. */
+static struct outfile *
+write_lines(const char *path, json_t *lines)
 {
+	struct outfile *o = outfile_open_or_die(path);
+	FILE *f = outfile_stream(o);
 	size_t i;
-	json_t *o;
+	json_t *line;
 
-	json_array_foreach(lines, i, o) {
-		if (json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	json_array_foreach(lines, i, line) {
+		if (json_dumpf(line, f, JSON_COMPACT | JSON_PRESERVE_ORDER |
 				     JSON_REAL_PRECISION(15)) != 0 ||
 		    fputc('\n', f) == EOF)
 			die("%s: write error:", path);
 	}
-	if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
-		die("%s: write error:", path);
+	return o;
 }
 
 int
@@ -64,7 +68,7 @@ main(int argc, char **argv)
 	double threshold = 0.5;
 	int have_threshold = 0, connectivity = 8, c, images = 0, any_prob = 0;
 	long cutoff;
-	FILE *per_image = NULL;
+	struct outfile *per_image = NULL;
 	struct confusion pooled = {0};
 	struct metric_sums sums = {0}, mean;
 	double dsb_sum = 0, prec_sum[INSTANCES_NTHRESH] = {0};
@@ -114,15 +118,16 @@ main(int argc, char **argv)
 	if (have_threshold && sweep)
 		die_usage("give --threshold or --threshold-from, not both");
 
+	outfile_input(pred);
+	outfile_input(truth);
+	if (sweep)
+		outfile_input(sweep);
+	if (per_image_path)
+		outfile_check(per_image_path);
 	if (sweep)
 		threshold = evalpair_sweep_threshold(sweep);
 	cutoff = metric_prob_cutoff(threshold);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
-	if (per_image_path) {
-		per_image = fopen(per_image_path, "w");
-		if (!per_image)
-			die("%s:", per_image_path);
-	}
 	lines = json_array();
 	if (!lines)
 		die("out of memory (JSON)");
@@ -161,7 +166,7 @@ main(int argc, char **argv)
 			prec_sum[k] += is.precision[k];
 		images++;
 
-		if (per_image) {
+		if (per_image_path) {
 			json_t *o = json_object(), *fig;
 			if (!o)
 				die("out of memory (JSON)");
@@ -187,8 +192,8 @@ main(int argc, char **argv)
 	free(pmask);
 	free(plabels);
 	free(tlabels);
-	if (per_image)
-		write_lines(per_image_path, per_image, lines);
+	if (per_image_path)
+		per_image = write_lines(per_image_path, lines);
 	json_decref(lines);
 
 	root = json_object();
@@ -227,5 +232,7 @@ main(int argc, char **argv)
 	putchar('\n');
 	json_decref(root);
 	close_stdout();
+	if (per_image)
+		outfile_commit_or_die(per_image);
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "evalpair.h"
 #include "metrics.h"
+#include "outfile.h"
 #include "util.h"
 
 #define MAX_THRESHOLDS 1000001
@@ -114,6 +115,8 @@ main(int argc, char **argv)
 	if (per_image)
 		sums = xcalloc((size_t)nthr, sizeof *sums);
 
+	outfile_input(pred);
+	outfile_input(truth);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB);
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;

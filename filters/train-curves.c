@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "draw.h"
+#include "outfile.h"
 #include "pamio.h"
 #include "util.h"
 
@@ -99,21 +100,22 @@ read_log(FILE *f, const char *name, struct log *log)
 {
 	char *buf = NULL;
 	size_t cap = 0, alloc = 0;
-	ssize_t len;
-	long line = 0, first_line = 0;
+	long len, line = 0, first_line = 0;
 	int has_val = -1, has_dice = -1, has_iou = -1;
 
 	memset(log, 0, sizeof *log);
-	while ((len = getline(&buf, &cap, f)) != -1) {
+	/* A line may be of any length (unetpipe-formats(5)); a read error or
+	 * a full memory is an error, never the end of the log. */
+	while ((len = read_line(f, name, &buf, &cap, SIZE_MAX, &line)) >= 0) {
 		json_error_t err;
 		json_t *obj, *ep;
 		struct epoch e = {0};
 		int has;
 
-		line++;
 		if (strspn(buf, " \t\r\n") == (size_t)len)
 			continue;
-		obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+		obj = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES,
+				 &err);
 		if (!obj)
 			die("%s:%ld: %s", name, line, err.text);
 		if (!json_is_object(obj))
@@ -147,8 +149,6 @@ read_log(FILE *f, const char *name, struct log *log)
 		}
 		log->e[log->n++] = e;
 	}
-	if (ferror(f))
-		die("%s: read error:", name);
 	free(buf);
 	if (log->n == 0)
 		die("%s: no epochs", name);
@@ -244,11 +244,14 @@ diagnose(const struct log *log, const struct rules *r, struct diagnosis *d)
 	}
 }
 
-static void
+/* The diagnosis as JSON into a temporary file beside path, committed by
+ * the caller once the whole run has succeeded. */
+static struct outfile *
 write_diagnosis(const char *path, const struct log *log,
 		const struct diagnosis *d)
 {
 	json_t *o = json_object();
+	struct outfile *out;
 	char *text;
 	FILE *f;
 
@@ -269,17 +272,13 @@ write_diagnosis(const char *path, const struct log *log,
 			  JSON_REAL_PRECISION(10));
 	if (!text)
 		die("out of memory");
-	f = fopen(path, "w");
-	if (!f)
-		die("%s:", path);
-	if (fputs(text, f) == EOF || fputc('\n', f) == EOF) {
-		fclose(f);
-		die("%s: write error:", path);
-	}
-	if (fclose(f) == EOF)
+	out = outfile_open_or_die(path);
+	f = outfile_stream(out);
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF)
 		die("%s: write error:", path);
 	free(text);
 	json_decref(o);
+	return out;
 }
 
 /* An axis range with "nice" tick steps (1, 2 or 5 times a power of ten). */
@@ -598,6 +597,7 @@ main(int argc, char **argv)
 	struct log log;
 	struct diagnosis d;
 	struct image img;
+	struct outfile *diagnosis = NULL;
 	FILE *f;
 
 	prog_init(argc, argv);
@@ -649,6 +649,9 @@ main(int argc, char **argv)
 	if (optind < argc)
 		path = argv[optind];
 	name = strcmp(path, "-") == 0 ? "stdin" : path;
+	outfile_input(path);
+	if (diag_path)
+		outfile_check(diag_path);
 
 	f = xfopen_read(path);
 	read_log(f, name, &log);
@@ -657,7 +660,7 @@ main(int argc, char **argv)
 
 	diagnose(&log, &rules, &d);
 	if (diag_path)
-		write_diagnosis(diag_path, &log, &d);
+		diagnosis = write_diagnosis(diag_path, &log, &d);
 	else if (!quiet)
 		fprintf(stderr, "%s: %s\n", prog_name(), d.message);
 
@@ -673,5 +676,7 @@ main(int argc, char **argv)
 	image_free(&img);
 	free(log.e);
 	close_stdout();
+	if (diagnosis)
+		outfile_commit_or_die(diagnosis);
 	return 0;
 }

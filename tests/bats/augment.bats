@@ -194,6 +194,18 @@ for o in read_pams(sys.argv[1]):
 	assert_one_error_line augment
 }
 
+@test "standard output redirected to the input is refused (it used to grow without end)" {
+	cp "$S16" "$TMP/s.pam"
+	run timeout 20 bash -c 'ulimit -f 20000; augment "$1" >>"$1"' _ "$TMP/s.pam"
+	assert_failure 1
+	assert_output "augment: $TMP/s.pam: is also the standard output"
+	cmp "$TMP/s.pam" "$S16"
+	run timeout 20 bash -c 'ulimit -f 20000; augment <"$1" >>"$1"' _ "$TMP/s.pam"
+	assert_failure 1
+	assert_output "augment: stdin: is also the standard output"
+	cmp "$TMP/s.pam" "$S16"
+}
+
 @test "augment(1) EXAMPLES run" {
 	ln -sfn "$DATA" "$TMP/data"
 	"$ROOT/tests/man-examples" "$ROOT/man/augment.1" >"$TMP/examples.sh"

@@ -241,3 +241,21 @@ PY
 	assert_failure 1
 	assert_one_error_line binarize
 }
+
+@test "standard output redirected to the input or the sweep file is refused" {
+	pam 2 1 65535 GRAYSCALE id=a 0 65535 >"$TMP/p.pam"
+	cp "$TMP/p.pam" "$TMP/p.before"
+	run bash -c 'binarize "$1" >>"$1"' _ "$TMP/p.pam"
+	assert_failure 1
+	assert_output "binarize: $TMP/p.pam: is also the standard output"
+	cmp "$TMP/p.pam" "$TMP/p.before"
+	run bash -c 'binarize <"$1" >>"$1"' _ "$TMP/p.pam"
+	assert_failure 1
+	assert_output "binarize: stdin: is also the standard output"
+	cmp "$TMP/p.pam" "$TMP/p.before"
+	echo '{"best": {"threshold": 0.5}}' >"$TMP/s.json"
+	run bash -c 'binarize --threshold-from "$1" "$2" >>"$1"' _ "$TMP/s.json" "$TMP/p.pam"
+	assert_failure 1
+	assert_output "binarize: $TMP/s.json: is also the standard output"
+	assert_equal "$(cat "$TMP/s.json")" '{"best": {"threshold": 0.5}}'
+}

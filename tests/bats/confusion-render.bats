@@ -156,6 +156,41 @@ ENDHDR"
 	cmp "$TMP/c.pam" "$TMP/c1.pam"
 }
 
+@test "confusion-render: a grey picture is neither a mask nor a probability map" {
+	truth_mask >"$TMP/t.pam"
+	# the picture of the 4x4 case (16 * (4y + x)) given as the prediction
+	mkpam 4 4 1 255 GRAYSCALE pic $(for i in {0..15}; do echo $((16 * i)); done) >"$TMP/p.pam"
+	run bash -c 'confusion-render --truth "$1" "$2" >"$3"' _ "$TMP/t.pam" "$TMP/p.pam" "$TMP/c.pam"
+	assert_failure 1
+	assert_output "confusion-render: $TMP/p.pam: image 1 (id 'pic'): GRAYSCALE of maxval 255 holds 16 at x 1, y 0: neither a binary mask (only 0 and 255) nor a probability map (maxval 65535)"
+	[[ ! -s $TMP/c.pam ]]
+	# an RGB picture is refused as before
+	mkpam 1 1 3 255 RGB - 1 2 3 >"$TMP/rgb.pam"
+	mkpam 1 1 1 1 GRAYSCALE - 1 >"$TMP/t1.pam"
+	run confusion-render --truth "$TMP/t1.pam" "$TMP/rgb.pam"
+	assert_failure 1
+	assert_output "confusion-render: $TMP/rgb.pam: image 1: RGB image of depth 3: a prediction has one channel"
+}
+
+@test "confusion-render: standard output redirected to an input is refused" {
+	pred >"$TMP/p.pam"
+	truth_sample >"$TMP/t.pam"
+	echo '{"best": {"threshold": 0.5}}' >"$TMP/s.json"
+	cp "$TMP/t.pam" "$TMP/img.pam"
+	for f in p.pam t.pam img.pam s.json; do
+		cp "$TMP/$f" "$TMP/$f.before"
+		run bash -c 'cd "$1" && confusion-render --truth t.pam --image img.pam \
+			--threshold-from s.json p.pam >>"$2"' _ "$TMP" "$f"
+		assert_failure 1
+		assert_output "confusion-render: $f: is also the standard output"
+		cmp "$TMP/$f" "$TMP/$f.before"
+	done
+	run bash -c 'confusion-render --truth "$1/t.pam" <"$1/p.pam" >>"$1/p.pam"' _ "$TMP"
+	assert_failure 1
+	assert_output "confusion-render: stdin: is also the standard output"
+	cmp "$TMP/p.pam" "$TMP/p.pam.before"
+}
+
 @test "confusion-render: multi-image streams keep ids and order" {
 	{ pred a; pred b; pred c; } >"$TMP/p.pam"
 	{ truth_sample a; truth_mask b; truth_sample c; } >"$TMP/t.pam"

@@ -191,11 +191,95 @@ count_images() {
 		"$(wc -c <"$TMP/in.pam")"
 }
 
-@test "empty input: empty outputs and exit 0" {
+@test "empty input: exit 1, one line, nothing written" {
 	run sample-split --ratio 1:1 "$TMP/a" "$TMP/b" </dev/null
+	assert_failure 1
+	assert_output "sample-split: stdin: no images (nothing written)"
+	[[ ! -e $TMP/a && ! -e $TMP/b ]]
+}
+
+@test "a missing INPUT operand with an empty stdin leaves the would-be input intact" {
+	make_stream 5 >"$TMP/all.pam"
+	cp "$TMP/all.pam" "$TMP/all.before"
+	run sample-split --ratio 80:20 "$TMP/all.pam" "$TMP/a.pam" </dev/null
+	assert_failure 1
+	assert_output "sample-split: stdin: no images (nothing written)"
+	cmp "$TMP/all.pam" "$TMP/all.before"
+	[[ ! -e $TMP/a.pam ]]
+	run ls -A "$TMP"
+	assert_output $'all.before\nall.pam'
+}
+
+@test "stdin on a terminal is refused at once, nothing written" {
+	command -v script >/dev/null || skip "no script(1)"
+	make_stream 5 >"$TMP/all.pam"
+	cp "$TMP/all.pam" "$TMP/all.before"
+	cd "$TMP"
+	run timeout 10 script -qec "sample-split --ratio 80:20 all.pam a.pam" \
+		/dev/null </dev/null
+	assert_output --partial "sample-split: stdin is a terminal: give INPUT or redirect a stream"
+	cmp all.pam all.before
+	run ls -A "$TMP"
+	assert_output $'all.before\nall.pam'
+}
+
+@test "an output that is the input is refused before anything is written" {
+	make_stream 6 >"$TMP/s.pam"
+	cp "$TMP/s.pam" "$TMP/s.before"
+	run sample-split --ratio 1:1 "$TMP/s.pam" "$TMP/s.pam" "$TMP/b.pam"
+	assert_failure 1
+	assert_output "sample-split: $TMP/s.pam: is also an input (an output never replaces an input)"
+	cmp "$TMP/s.pam" "$TMP/s.before"
+	ln -s s.pam "$TMP/link.pam"
+	run sample-split --ratio 1:1 "$TMP/s.pam" "$TMP/b.pam" "$TMP/link.pam"
+	assert_failure 1
+	assert_one_error_line sample-split
+	cmp "$TMP/s.pam" "$TMP/s.before"
+	run sample-split --ratio 1:1 "$TMP/a.pam" "$TMP/b.pam" <"$TMP/s.pam"
 	assert_success
-	assert_output ""
-	[[ -f $TMP/a && ! -s $TMP/a && -f $TMP/b && ! -s $TMP/b ]]
+	run sample-split --ratio 1:1 "$TMP/s.pam" "$TMP/b.pam" <"$TMP/s.pam"
+	assert_failure 1
+	assert_one_error_line sample-split
+	cmp "$TMP/s.pam" "$TMP/s.before"
+	run ls -A "$TMP"
+	assert_output $'a.pam\nb.pam\nlink.pam\ns.before\ns.pam'
+}
+
+@test "stdout redirected to the input or the --ids file is refused" {
+	make_stream 4 >"$TMP/s.pam"
+	cp "$TMP/s.pam" "$TMP/s.before"
+	run bash -c 'sample-split --ratio 1:1 "$1" "$2/a" "$2/b" >>"$1"' _ "$TMP/s.pam" "$TMP"
+	assert_failure 1
+	assert_output "sample-split: $TMP/s.pam: is also the standard output"
+	cmp "$TMP/s.pam" "$TMP/s.before"
+	echo s001 >"$TMP/ids"
+	run bash -c 'sample-split --ids "$1" "$2/s.pam" "$2/a" "$2/b" >>"$1"' _ "$TMP/ids" "$TMP"
+	assert_failure 1
+	assert_output "sample-split: $TMP/ids: is also the standard output"
+	assert_equal "$(cat "$TMP/ids")" s001
+	[[ ! -e $TMP/a && ! -e $TMP/b ]]
+}
+
+@test "--ids: the list file is an input, never an output" {
+	make_stream 4 >"$TMP/s.pam"
+	echo s001 >"$TMP/ids"
+	run sample-split --ids "$TMP/ids" "$TMP/s.pam" "$TMP/ids" "$TMP/b"
+	assert_failure 1
+	assert_output "sample-split: $TMP/ids: is also an input (an output never replaces an input)"
+	assert_equal "$(cat "$TMP/ids")" s001
+	[[ ! -e $TMP/b ]]
+}
+
+@test "--ids: a NUL byte or an overlong line is an error, not an empty list" {
+	make_stream 4 >"$TMP/s.pam"
+	run sample-split --ids /dev/zero "$TMP/s.pam" "$TMP/a" "$TMP/b"
+	assert_failure 1
+	assert_output "sample-split: /dev/zero: line 1: holds a NUL byte"
+	{ echo s001; head -c 5000 /dev/zero | tr '\0' x; echo; } >"$TMP/ids"
+	run sample-split --ids "$TMP/ids" "$TMP/s.pam" "$TMP/a" "$TMP/b"
+	assert_failure 1
+	assert_output "sample-split: $TMP/ids: line 2: longer than 4096 bytes"
+	[[ ! -e $TMP/a && ! -e $TMP/b ]]
 }
 
 @test "RGB images and plain PGM are split too" {
@@ -289,16 +373,48 @@ count_images() {
 in.pam$'
 }
 
-@test "killed while waiting for its input: the temporary files are removed" {
+# kill_waiting SIGNAL: start sample-split on a slow stdin (5 s before its
+# data) with TMPDIR in $TMP/spool and existing outputs $TMP/out/a and b,
+# kill it while it waits, and check that it died of the signal, that the
+# old outputs are intact and that no temporary file is left anywhere.
+kill_waiting() {
+	make_stream 6 >"$TMP/s.pam"
+	mkdir "$TMP/out" "$TMP/spool"
+	sample-split --ratio 1:1 "$TMP/s.pam" "$TMP/out/a" "$TMP/out/b"
+	cp "$TMP/out/a" "$TMP/a.before"
+	cp "$TMP/out/b" "$TMP/b.before"
+	(sleep 5; cat "$TMP/s.pam") |
+		TMPDIR=$TMP/spool sample-split --ratio 1:1 "$TMP/out/a" "$TMP/out/b" &
+	pid=$!
+	sleep 1
+	kill -"$1" "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" "$2"
+	cmp "$TMP/out/a" "$TMP/a.before"
+	cmp "$TMP/out/b" "$TMP/b.before"
+	run ls -A "$TMP/out" "$TMP/spool"
+	assert_output "$TMP/out:
+a
+b
+
+$TMP/spool:"
+}
+
+@test "SIGTERM on a slow stdin: old outputs intact, no temporary file left" {
+	kill_waiting TERM 143
+}
+
+@test "SIGKILL on a slow stdin: old outputs intact, no temporary file left" {
+	kill_waiting KILL 137
+}
+
+@test "killed while waiting for a FIFO input: no file left" {
 	mkfifo "$TMP/fifo"
 	mkdir "$TMP/out"
-	sample-split --ratio 1:1 "$TMP/fifo" "$TMP/out/a" "$TMP/out/b" &
+	TMPDIR=$TMP/out sample-split --ratio 1:1 "$TMP/fifo" "$TMP/out/a" "$TMP/out/b" &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		[[ -n $(ls -A "$TMP/out") ]] && break
-		sleep 0.1
-	done
-	assert_equal "$(ls -A "$TMP/out" | wc -l)" 2
+	sleep 0.5
 	kill -TERM "$pid"
 	status=0
 	wait "$pid" || status=$?

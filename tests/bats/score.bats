@@ -92,12 +92,88 @@ source "$FIXTURES/score-pam.bash"
 	assert_success
 	json '.threshold == null and (.pooled | [.tp,.fp,.fn,.tn] == [3,0,0,3])
 		and .pooled.dice == 1 and .instances.dsb2018 == 1'
-	# Values above maxval/2 are foreground: 128 of 255 is, 127 is not.
-	pam 2 1 255 GRAYSCALE 128 127 >"$TMP/m.pam"
+	# A mask holds only 0 and maxval: 128 and 127 of 255 are refused.
+	pam 2 1 255 GRAYSCALE id=m 0 128 >"$TMP/m.pam"
 	pam 2 1 1 GRAYSCALE 1 1 >"$TMP/t.pam"
 	run score --truth "$TMP/t.pam" "$TMP/m.pam"
+	assert_failure 1
+	assert_output "score: $TMP/m.pam: image 1 (id 'm'): GRAYSCALE of maxval 255 holds 128 at x 1, y 0: neither a binary mask (only 0 and 255) nor a probability map (maxval 65535)"
+}
+
+# photos: the image channel of the real samples as GRAYSCALE maxval 255
+# pictures with their ids (what a user may pass by mistake as predictions).
+photos() {
+	"$REFPY" -c '
+import sys
+data = sys.stdin.buffer.read()
+out = sys.stdout.buffer
+pos = 0
+while pos < len(data):
+    end = data.index(b"ENDHDR\n", pos) + 7
+    head = data[pos:end].decode().split("\n")
+    f = dict(l.split(" ", 1) for l in head[1:] if " " in l and l[0] != "#")
+    w, h, d = int(f["WIDTH"]), int(f["HEIGHT"]), int(f["DEPTH"])
+    ident = next(l[4:] for l in head if l.startswith("#id "))
+    raster = data[end:end + w * h * d]
+    out.write(b"P7\nWIDTH %d\nHEIGHT %d\nDEPTH 1\nMAXVAL 255\n"
+              b"TUPLTYPE GRAYSCALE\n#id %s\nENDHDR\n" % (w, h, ident.encode()))
+    out.write(raster[0::d])
+    pos = end + w * h * d
+' <"$FIXTURES/score-real.pam"
+}
+
+@test "a stream of photos is not a prediction: exit 1, one line naming the image" {
+	photos >"$TMP/photos.pam"
+	run score --truth "$FIXTURES/score-real.pam" "$TMP/photos.pam"
+	assert_failure 1
+	assert_one_error_line score
+	assert_output --regexp "^score: $TMP/photos.pam: image 1 \(id '0121d6759c5a[0-9a-f]*'\): GRAYSCALE of maxval 255 holds [0-9]+ at x [0-9]+, y [0-9]+: neither a binary mask \(only 0 and 255\) nor a probability map \(maxval 65535\)$"
+}
+
+@test "--per-image: never the truth, the prediction, the sweep or stdout's file" {
+	make_pair
+	cp "$TMP/truth.pam" "$TMP/truth.before"
+	cp "$TMP/pred.pam" "$TMP/pred.before"
+	run score --per-image "$TMP/truth.pam" --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_output "score: $TMP/truth.pam: is also an input (an output never replaces an input)"
+	cmp "$TMP/truth.pam" "$TMP/truth.before"
+	run score --per-image "$TMP/pred.pam" --truth "$TMP/truth.pam" <"$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+	cmp "$TMP/pred.pam" "$TMP/pred.before"
+	echo '{"best": {"threshold": 0.5}}' >"$TMP/s.json"
+	run score --per-image "$TMP/s.json" --threshold-from "$TMP/s.json" \
+		--truth "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_one_error_line score
+	assert_equal "$(cat "$TMP/s.json")" '{"best": {"threshold": 0.5}}'
+	run bash -c 'score --truth "$1" "$2" >>"$1"' _ "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_output "score: $TMP/truth.pam: is also the standard output"
+	cmp "$TMP/truth.pam" "$TMP/truth.before"
+	run ls -A "$TMP"
+	assert_output $'pred.before\npred.pam\ns.json\ntruth.before\ntruth.pam'
+}
+
+@test "a failed run leaves an existing --per-image file as it was, no temporary" {
+	make_pair
+	echo "previous lines" >"$TMP/per.jsonl"
+	cat "$TMP/pred.pam" "$TMP/pred.pam" >"$TMP/long.pam"
+	run score --truth "$TMP/truth.pam" --per-image "$TMP/per.jsonl" "$TMP/long.pam"
+	assert_failure 1
+	assert_one_error_line score
+	assert_equal "$(cat "$TMP/per.jsonl")" "previous lines"
+	run bash -c 'score --truth "$1" --per-image "$2" "$3" >/dev/full' _ \
+		"$TMP/truth.pam" "$TMP/per.jsonl" "$TMP/pred.pam"
+	assert_failure 1
+	assert_output --regexp "^score: write error"
+	assert_equal "$(cat "$TMP/per.jsonl")" "previous lines"
+	run ls -A "$TMP"
+	assert_output $'long.pam\nper.jsonl\npred.pam\ntruth.pam'
+	run score --truth "$TMP/truth.pam" --per-image "$TMP/per.jsonl" "$TMP/pred.pam"
 	assert_success
-	json '.pooled | [.tp,.fp,.fn,.tn] == [1,0,1,0]'
+	assert_equal "$(wc -l <"$TMP/per.jsonl")" 2
 }
 
 @test "--per-image FILE: one JSON line per image, in order, with ids" {

@@ -219,3 +219,17 @@ source "$FIXTURES/score-pam.bash"
 	assert_failure 1
 	assert_one_error_line threshold-sweep
 }
+
+@test "standard output redirected to the prediction or the truth is refused" {
+	make_pair
+	cp "$TMP/pred.pam" "$TMP/pred.before"
+	cp "$TMP/truth.pam" "$TMP/truth.before"
+	run bash -c 'threshold-sweep --truth "$1" "$2" >>"$2"' _ "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_output "threshold-sweep: $TMP/pred.pam: is also the standard output"
+	run bash -c 'threshold-sweep --truth "$1" <"$2" >>"$1"' _ "$TMP/truth.pam" "$TMP/pred.pam"
+	assert_failure 1
+	assert_output "threshold-sweep: $TMP/truth.pam: is also the standard output"
+	cmp "$TMP/pred.pam" "$TMP/pred.before"
+	cmp "$TMP/truth.pam" "$TMP/truth.before"
+}

@@ -218,7 +218,74 @@ ENDHDR"
 	run train-curves --diagnosis /dev/full "$FIXTURES/curves-goodfit.jsonl"
 	assert_failure 1
 	assert_one_error_line train-curves
-	assert_output --partial "/dev/full: write error"
+	assert_output "train-curves: /dev/full: not a regular file (an output replaces its path by a new file)"
+}
+
+@test "train-curves: --diagnosis is never the log, and stdout never the log" {
+	cp "$FIXTURES/curves-goodfit.jsonl" "$TMP/log.jsonl"
+	run train-curves --diagnosis "$TMP/log.jsonl" "$TMP/log.jsonl"
+	assert_failure 1
+	assert_output "train-curves: $TMP/log.jsonl: is also an input (an output never replaces an input)"
+	cmp "$TMP/log.jsonl" "$FIXTURES/curves-goodfit.jsonl"
+	run bash -c 'train-curves --diagnosis "$1" <"$1"' _ "$TMP/log.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	cmp "$TMP/log.jsonl" "$FIXTURES/curves-goodfit.jsonl"
+	run bash -c 'train-curves -q "$1" >>"$1"' _ "$TMP/log.jsonl"
+	assert_failure 1
+	assert_output "train-curves: $TMP/log.jsonl: is also the standard output"
+	cmp "$TMP/log.jsonl" "$FIXTURES/curves-goodfit.jsonl"
+	run ls -A "$TMP"
+	assert_output "log.jsonl"
+}
+
+@test "train-curves: a failed run leaves an existing diagnosis as it was, no temporary" {
+	echo "old diagnosis" >"$TMP/d.json"
+	head -n 3 "$FIXTURES/curves-goodfit.jsonl" >"$TMP/bad.jsonl"
+	echo '{"epoch": 1, "train_loss": 0.1}' >>"$TMP/bad.jsonl"
+	run train-curves --diagnosis "$TMP/d.json" "$TMP/bad.jsonl"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_equal "$(cat "$TMP/d.json")" "old diagnosis"
+	run bash -c 'train-curves --diagnosis "$1" "$2" >/dev/full' _ "$TMP/d.json" \
+		"$FIXTURES/curves-goodfit.jsonl"
+	assert_failure 1
+	assert_output --regexp "^train-curves: write error"
+	assert_equal "$(cat "$TMP/d.json")" "old diagnosis"
+	run ls -A "$TMP"
+	assert_output $'bad.jsonl\nd.json'
+	train-curves --diagnosis "$TMP/d.json" "$FIXTURES/curves-goodfit.jsonl" >/dev/null
+	run jq -r .verdict "$TMP/d.json"
+	assert_output "good fit"
+}
+
+@test "train-curves: a line too long for the memory is an error, not the end of the log" {
+	[[ -z ${UNETPIPE_SANITIZED:-} ]] || skip "ulimit -v does not work with ASan"
+	# 5 epochs, the third line 64 MiB long (valid JSON, padded with
+	# spaces), read under a 50 MB address-space limit.
+	{
+		head -n 2 "$FIXTURES/curves-goodfit.jsonl"
+		printf '{"epoch": 3, "train_loss": 0.2, "val_loss": 0.3, "val_dice": 0.6, "val_iou": 0.5'
+		head -c 67108864 /dev/zero | tr '\0' ' '
+		printf '}\n'
+		sed -n '4,5p' "$FIXTURES/curves-goodfit.jsonl"
+	} >"$TMP/huge.jsonl"
+	run bash -c 'ulimit -v 50000; train-curves --diagnosis "$1" "$2" >"$3"' _ \
+		"$TMP/d.json" "$TMP/huge.jsonl" "$TMP/c.pam"
+	assert_failure 1
+	assert_one_error_line train-curves
+	assert_output --regexp "^train-curves: out of memory"
+	[[ ! -e $TMP/d.json && ! -s $TMP/c.pam ]]
+}
+
+@test "train-curves: a NUL byte or a read error is an error, not the end of the log" {
+	{ head -n 2 "$FIXTURES/curves-goodfit.jsonl"; printf '{"epoch": 3,\0 "train_loss": 0.2}\n'; } >"$TMP/nul.jsonl"
+	run train-curves "$TMP/nul.jsonl"
+	assert_failure 1
+	assert_output "train-curves: $TMP/nul.jsonl: line 3: holds a NUL byte"
+	run train-curves "$TMP"
+	assert_failure 1
+	assert_output "train-curves: $TMP: read error: Is a directory"
 }
 
 @test "train-curves: the man page example works" {
