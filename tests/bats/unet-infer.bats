@@ -235,7 +235,7 @@ gray_with_size() {
 
 @test "a FIFO as the model is refused at once, never waited on" {
 	mkfifo "$TMP/fifo"
-	run timeout 10 unet-infer --quiet "$TMP/fifo" "$RGB"
+	run timeout -s KILL 10 unet-infer --quiet "$TMP/fifo" "$RGB"
 	assert_failure 1
 	assert_output "unet-infer: $TMP/fifo: not a regular file"
 }

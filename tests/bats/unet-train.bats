@@ -551,17 +551,17 @@ assert_only() {
 	# a lock file that cannot be a file is an error before anything else
 	rm "$m.ckpt"
 	mkfifo "$m.lock"
-	run timeout 10 unet-train "${TINY[@]}" --epochs 1 -o "$m" "$S32"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 -o "$m" "$S32"
 	assert_failure 1
 	assert_output "unet-train: $m.lock: not a regular file (an output replaces its path by a new file)"
 }
 
 @test "a FIFO as --init model or checkpoint is refused at once, never waited on" {
 	mkfifo "$TMP/fifo" "$TMP/m.st.ckpt"
-	run timeout 10 unet-train "${TINY[@]}" --epochs 1 --init "$TMP/fifo" -o "$TMP/i.st" "$S32"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 --init "$TMP/fifo" -o "$TMP/i.st" "$S32"
 	assert_failure 1
 	assert_output "unet-train: $TMP/fifo: not a regular file"
-	run timeout 10 unet-train "${TINY[@]}" --epochs 1 --resume -o "$TMP/m.st" "$S32"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 --resume -o "$TMP/m.st" "$S32"
 	assert_failure 1
 	assert_one_error_line unet-train
 	assert_output --partial "$TMP/m.st.ckpt: not a regular file"
