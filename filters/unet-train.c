@@ -941,10 +941,11 @@ real_or_null(double v)
 
 /* ------------------------------------------------------------ log
  * The log's text: the previous log's lines up to the checkpoint's epoch
- * (--resume), then one line per epoch, written whole through outfile after
- * each epoch's checkpoint. A run that fails before its first epoch leaves
- * the previous log as it was, and the log on disk always matches the model
- * and checkpoint on disk. */
+ * (--resume), then one line per epoch, written whole through outfile at
+ * the end of each epoch, just before its checkpoint. A run that fails
+ * before its first epoch leaves the previous log as it was, and the log on
+ * disk matches the model and checkpoint on disk (or is one epoch ahead of
+ * the checkpoint, like the model, when killed between the two). */
 #define LOG_LINE_MAX 65536
 
 struct log {
@@ -1415,9 +1416,12 @@ main(int argc, char **argv)
 		} else {
 			r.st.wait++;
 		}
-		save_checkpoint(&r);
+		/* The model and the log before the checkpoint: killed in
+		 * between, they are one epoch ahead of it, which --resume
+		 * cuts back. */
 		if (o.log_path)
 			log_epoch(&log, &r, &e);
+		save_checkpoint(&r);
 		progress_clear(&pg);
 		if (!o.quiet)
 			epoch_line(&r, &e);
