@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "outfile.h"
 #include "pamio.h"
 #include "progress.h"
 #include "resample.h"
@@ -415,6 +416,8 @@ main(int argc, char **argv)
 	prog_init(argc, argv);
 	opterr = 0;
 	parse_options(argc, argv);
+	outfile_input(opt.model);
+	outfile_input(opt.input);
 
 	net = model_load(opt.model, &meta, err, sizeof err);
 	if (!net)
@@ -459,6 +462,19 @@ main(int argc, char **argv)
 		j.out_w = j.img.width;
 		j.out_h = j.img.height;
 		if (opt.original && j.img.orig_width > 0 && j.img.orig_height > 0) {
+			/* A comment is no size to trust: the map must be one
+			 * that the readers of its stream accept. */
+			if (j.img.orig_width > PAMIO_MAX_SIDE ||
+			    j.img.orig_height > PAMIO_MAX_SIDE ||
+			    (size_t)j.img.orig_width * j.img.orig_height >
+			    PAMIO_MAX_SAMPLES) {
+				flush();
+				die("%s: image %d: original size %dx%d beyond the "
+				    "limits of %d per side and %zu samples",
+				    pamio_name(r), pamio_count(r),
+				    j.img.orig_width, j.img.orig_height,
+				    PAMIO_MAX_SIDE, (size_t)PAMIO_MAX_SAMPLES);
+			}
 			j.out_w = j.img.orig_width;
 			j.out_h = j.img.orig_height;
 		}

@@ -1,5 +1,6 @@
 /* unet-train: train a U-Net on a stream of samples and write the model. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "dataset.h"
 #include "metrics.h"
 #include "model.h"
+#include "outfile.h"
 #include "progress.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -29,6 +32,7 @@
 #define MAX_THREADS 64
 #define DEFAULT_MAX_THREADS 8
 #define CKPT_SUFFIX ".ckpt"
+#define LOCK_SUFFIX ".lock"
 #define CKPT_KIND "unet-train checkpoint 1"
 
 struct options {
@@ -58,18 +62,128 @@ struct epoch_result {
 	double seconds, train_seconds;
 };
 
-static volatile sig_atomic_t stop_signal;
+/* ------------------------------------------------------------ lock
+ * MODEL.lock, beside the model: flock-ed for the whole run so that a
+ * second run on the same model refuses, it holds the pid of its holder and
+ * is removed at exit. A lock file left by a killed run is harmless: the
+ * lock went with its process. */
+static char *lock_path;
+static volatile sig_atomic_t lock_fd = -1;
+
+/* Remove the lock file while it is still ours (async-signal-safe). */
+static void
+lock_release(void)
+{
+	struct stat a, b;
+	int saved = errno;
+
+	if (lock_fd >= 0 && fstat(lock_fd, &a) == 0 &&
+	    stat(lock_path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		unlink(lock_path);
+	lock_fd = -1;
+	errno = saved;
+}
+
+/* Take the lock of model, or die naming the run that holds it. Once
+ * locked, the path must still name the file locked: otherwise its holder
+ * removed it in between, and a new one is tried. */
+static void
+lock_take(const char *model)
+{
+	char pid[32];
+
+	atexit(lock_release);
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = open(lock_path, O_RDWR | O_CREAT | O_NONBLOCK |
+			      O_CLOEXEC, 0666);
+		struct stat a, b;
+		ssize_t n;
+
+		if (fd < 0 || fstat(fd, &a) != 0)
+			die("%s:", lock_path);
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno != EWOULDBLOCK)
+				die("%s: cannot lock it:", lock_path);
+			n = pread(fd, pid, sizeof pid - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strspn(pid, "0123456789")] = '\0';
+			die("%s: another unet-train%s%s%s is training into it",
+			    model, pid[0] ? " (pid " : "", pid,
+			    pid[0] ? ")" : "");
+		}
+		if (stat(lock_path, &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+			lock_fd = fd;
+			if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, n, 0) != n)
+				die("%s:", lock_path);
+			return;
+		}
+		close(fd);
+	}
+	die("%s: removed and created again by another program while it was "
+	    "being locked", lock_path);
+}
+
+/* ------------------------------------------------------------ signals
+ * Until the first epoch starts there is nothing to save: SIGINT or SIGTERM
+ * ends the run at once with the line prepared in at_once_line. During
+ * training it asks to stop after the current step; a second one ends at
+ * once. Other terminating signals end at once without a message. Every
+ * way out removes the temporary files and the lock file. */
+static volatile sig_atomic_t stop_signal, at_once = 1;
+static char at_once_line[PATH_MAX + 160];
+static size_t at_once_len;
+
+static void
+on_fatal_signal(int sig)
+{
+	outfile_remove_pending();
+	lock_release();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static void
 on_signal(int sig)
 {
+	if (at_once) {
+		if (write(STDERR_FILENO, at_once_line, at_once_len) < 0) {
+			/* nothing more to do: the exit status tells */
+		}
+		outfile_remove_pending();
+		lock_release();
+		_exit(128 + sig);
+	}
 	/* A second signal ends at once: model files are replaced by rename,
 	 * so what is on disk stays whole. */
-	if (stop_signal) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
+	if (stop_signal)
+		on_fatal_signal(sig);
 	stop_signal = sig;
+}
+
+static void
+install_signals(void)
+{
+	static const int fatal[] = {
+		SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU,
+		SIGVTALRM, SIGPROF,
+	};
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Signals ignored by the caller (nohup) stay ignored. */
+	sa.sa_handler = on_fatal_signal;
+	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+		if (sigaction(fatal[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_DFL)
+			sigaction(fatal[i], &sa, NULL);
 }
 
 #define STR_(x) #x
@@ -637,9 +751,11 @@ last_good(const struct run *r, char *buf, size_t len)
 {
 	char b[32];
 
+	/* best_loss is finite when there is validation (also before the
+	 * data is read, after a checkpoint is loaded). */
 	if (r->st.best_epoch == 0)
 		snprintf(buf, len, "no model was written yet");
-	else if (r->nval > 0)
+	else if (isfinite(r->st.best_loss))
 		snprintf(buf, len, "last good model (epoch %ld, val_loss %s) "
 			 "is in %s", r->st.best_epoch,
 			 fmt4(r->st.best_loss, b, sizeof b),
@@ -649,15 +765,42 @@ last_good(const struct run *r, char *buf, size_t len)
 			 r->st.best_epoch, r->o->output);
 }
 
+/* The line of an interruption, '\n' included. */
+static void
+interrupted_line(const struct run *r, char *buf, size_t len)
+{
+	char good[PATH_MAX + 128];
+
+	last_good(r, good, sizeof good);
+	snprintf(buf, len, "%s: interrupted; %s\n", prog_name(), good);
+}
+
 static void
 interrupted(const struct run *r, struct progress *pg)
 {
-	char buf[PATH_MAX + 128];
+	char buf[PATH_MAX + 160];
 
 	progress_clear(pg);
-	last_good(r, buf, sizeof buf);
-	fprintf(stderr, "%s: interrupted; %s\n", prog_name(), buf);
+	interrupted_line(r, buf, sizeof buf);
+	fputs(buf, stderr);
 	exit(128 + stop_signal);
+}
+
+/* Prepare the line of an interruption before the first epoch. */
+static void
+prepare_at_once(const struct run *r)
+{
+	char buf[sizeof at_once_line];
+	sigset_t set, old;
+
+	interrupted_line(r, buf, sizeof buf);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	memcpy(at_once_line, buf, sizeof buf);
+	at_once_len = strlen(buf);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static void
@@ -796,11 +939,72 @@ real_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* ------------------------------------------------------------ log
+ * The log's text: the previous log's lines up to the checkpoint's epoch
+ * (--resume), then one line per epoch, written whole through outfile at
+ * the end of each epoch, just before its checkpoint. A run that fails
+ * before its first epoch leaves the previous log as it was, and the log on
+ * disk matches the model and checkpoint on disk (or is one epoch ahead of
+ * the checkpoint, like the model, when killed between the two). */
+#define LOG_LINE_MAX 65536
+
+struct log {
+	const char *path;
+	char *text;
+	size_t len, cap;
+};
+
 static void
-log_epoch(FILE *log, const char *path, const struct run *r,
-	  const struct epoch_result *e)
+log_add(struct log *l, const char *line)
+{
+	size_t n = strlen(line);
+
+	if (l->cap - l->len < n + 1) {
+		l->cap = 2 * (l->len + n + 1);
+		l->text = xreallocarray(l->text, l->cap, 1);
+	}
+	memcpy(l->text + l->len, line, n);
+	l->len += n;
+	l->text[l->len++] = '\n';
+}
+
+/* On --resume, keep the previous log's lines before the first one of an
+ * epoch after the checkpoint's (written by the interrupted run after its
+ * last checkpoint, if any). */
+static void
+log_resume(struct log *l, long epoch)
+{
+	char err[256], *line = NULL;
+	size_t cap = 0;
+	long lineno = 0;
+	struct stat sb;
+	FILE *f;
+
+	if (stat(l->path, &sb) != 0 && errno == ENOENT)
+		return;
+	f = fopen_regular(l->path, err, sizeof err);
+	if (!f)
+		die("%s: %s", l->path, err);
+	while (read_line(f, l->path, &line, &cap, LOG_LINE_MAX, &lineno) >= 0) {
+		json_t *obj = json_loads(line, 0, NULL);
+		json_t *ep = json_object_get(obj, "epoch");
+		int later = json_is_integer(ep) &&
+			    json_integer_value(ep) > epoch;
+
+		json_decref(obj);
+		if (later)
+			break;
+		log_add(l, line);
+	}
+	free(line);
+	fclose(f);
+}
+
+static void
+log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 {
 	json_t *obj = json_object();
+	struct outfile *of;
 	char *s;
 
 	json_object_set_new(obj, "epoch", json_integer(r->st.epoch));
@@ -815,47 +1019,13 @@ log_epoch(FILE *log, const char *path, const struct run *r,
 	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
 			    JSON_REAL_PRECISION(9));
 	if (!s)
-		die("%s: cannot encode the log line", path);
-	if (fprintf(log, "%s\n", s) < 0 || fflush(log) != 0)
-		die("%s:", path);
+		die("%s: cannot encode the log line", l->path);
+	log_add(l, s);
 	free(s);
 	json_decref(obj);
-}
-
-/* On --resume, drop the log lines of epochs after the checkpoint (written
- * by the interrupted run after its last checkpoint, if any) and append. */
-static FILE *
-open_log(const char *path, int resume, long epoch)
-{
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	off_t keep = 0;
-
-	if (!resume) {
-		f = fopen(path, "w");
-		if (!f)
-			die("%s:", path);
-		return f;
-	}
-	f = fopen(path, "a+");
-	if (!f)
-		die("%s:", path);
-	rewind(f);
-	while (getline(&line, &cap, f) > 0) {
-		json_t *obj = json_loads(line, 0, NULL);
-		json_t *ep = json_object_get(obj, "epoch");
-		int later = json_is_integer(ep) &&
-			    json_integer_value(ep) > epoch;
-		json_decref(obj);
-		if (later)
-			break;
-		keep = ftello(f);
-	}
-	free(line);
-	if (ferror(f) || fflush(f) != 0 || ftruncate(fileno(f), keep) != 0)
-		die("%s:", path);
-	return f;
+	of = outfile_open_or_die(l->path);
+	fwrite(l->text, 1, l->len, outfile_stream(of));
+	outfile_commit_or_die(of);
 }
 
 static void
@@ -933,39 +1103,15 @@ identity(int n)
 	return idx;
 }
 
-/* Fail before training, not after the first epoch, when the model's
- * folder cannot take the model and its checkpoint. */
-static void
-check_output_folder(const char *output)
+/* A new string: path followed by suffix. */
+static char *
+with_suffix(const char *path, const char *suffix)
 {
-	char *dir = xstrdup(output);
-	char *slash = strrchr(dir, '/');
-	struct stat sb;
+	size_t n = strlen(path) + strlen(suffix) + 1;
+	char *p = xmalloc(n);
 
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (stat(dir, &sb) != 0)
-		die("%s: folder %s:", output, dir);
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		die("%s: folder %s:", output, dir);
-	}
-	if (access(dir, W_OK | X_OK) != 0)
-		die("%s: folder %s:", output, dir);
-	if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		errno = EISDIR;
-		die("%s:", output);
-	}
-	/* Models are replaced by rename: never put a file in place of a
-	 * device, a FIFO or a socket (/dev/null, ...). */
-	if (stat(output, &sb) == 0 && !S_ISREG(sb.st_mode))
-		die("%s: not a regular file (the model replaces it by "
-		    "rename)", output);
-	free(dir);
+	snprintf(p, n, "%s%s", path, suffix);
+	return p;
 }
 
 static const char *
@@ -1084,8 +1230,7 @@ main(int argc, char **argv)
 	struct st_file ckpt = { 0 };
 	struct unet_work *w;
 	struct progress pg;
-	struct sigaction sa;
-	FILE *log = NULL;
+	struct log log;
 	float *target, *prob;
 	size_t heap0, work_bytes;
 	char err[512];
@@ -1093,32 +1238,45 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	parse_options(argc, argv, &o);
-	/* From now on a signal only asks to stop (reads restart), so that
-	 * one arriving while the data is read stops cleanly at the first
-	 * step with its message. */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	memset(&r, 0, sizeof r);
+	memset(&log, 0, sizeof log);
 	r.o = &o;
 	r.st.best_loss = INFINITY;
 	r.st.best_dice = r.st.best_iou = r.st.best_train_loss = NAN;
 	rng_seed(&r.st.rng, o.seed);
 	unet_set_threads(o.threads);
-	{
-		size_t n = strlen(o.output) + sizeof CKPT_SUFFIX;
-		char *p = xmalloc(n);
-		snprintf(p, n, "%s%s", o.output, CKPT_SUFFIX);
-		r.ckpt_path = p;
-	}
+	r.ckpt_path = with_suffix(o.output, CKPT_SUFFIX);
+	lock_path = with_suffix(o.output, LOCK_SUFFIX);
+	log.path = o.log_path;
+
+	/* No output may be an input: checked before anything is read. The
+	 * checkpoint and the log are outputs; with --resume the run reads
+	 * what it replaces, so the checkpoint is recorded as an input only
+	 * after the outputs are checked. */
+	outfile_input(o.input);
+	if (o.val_path)
+		outfile_input(o.val_path);
+	if (o.init_path)
+		outfile_input(o.init_path);
+	outfile_check(o.output);
+	outfile_check(r.ckpt_path);
+	outfile_check(lock_path);
+	if (o.log_path)
+		outfile_check(o.log_path);
+	if (o.resume)
+		outfile_input(r.ckpt_path);
+	/* Until the first epoch a signal ends the run at once; then it only
+	 * asks to stop (reads restart). */
+	prepare_at_once(&r);
+	install_signals();
+	lock_take(o.output);
 
 	/* Acquire: the network to start from, then every sample. */
-	check_output_folder(o.output);
 	if (o.resume) {
 		ckpt = load_checkpoint(&r);
+		prepare_at_once(&r);
+		if (o.log_path)
+			log_resume(&log, r.st.epoch);
 	} else if (o.init_path) {
 		r.net = model_load(o.init_path, NULL, err, sizeof err);
 		if (!r.net)
@@ -1216,8 +1374,6 @@ main(int argc, char **argv)
 	prob = xmalloc((size_t)wbatch * train.width * train.height *
 		       sizeof *prob);
 	work_bytes = heap_bytes() - heap0;
-	if (o.log_path)
-		log = open_log(o.log_path, o.resume, r.st.epoch);
 
 	if (!o.quiet) {
 		const struct unet_config *cfg = unet_get_config(r.net);
@@ -1238,6 +1394,7 @@ main(int argc, char **argv)
 	}
 
 	progress_init(&pg, stderr_is_tty() && !o.quiet);
+	at_once = 0;
 
 	while (r.st.epoch < o.epochs &&
 	       !(r.nval > 0 && o.patience > 0 && r.st.wait >= o.patience)) {
@@ -1259,8 +1416,11 @@ main(int argc, char **argv)
 		} else {
 			r.st.wait++;
 		}
-		if (log)
-			log_epoch(log, o.log_path, &r, &e);
+		/* The model and the log before the checkpoint: killed in
+		 * between, they are one epoch ahead of it, which --resume
+		 * cuts back. */
+		if (o.log_path)
+			log_epoch(&log, &r, &e);
 		save_checkpoint(&r);
 		progress_clear(&pg);
 		if (!o.quiet)
@@ -1279,8 +1439,7 @@ main(int argc, char **argv)
 		else
 			fprintf(stderr, "%s: done; %s\n", prog_name(), buf);
 	}
-	if (log && fclose(log) != 0)
-		die("%s:", o.log_path);
+	free(log.text);
 	unet_work_free(w);
 	adam_free(r.adam);
 	unet_free(r.net);
@@ -1289,6 +1448,8 @@ main(int argc, char **argv)
 	free(r.train_idx);
 	free(r.val_idx);
 	free((char *)r.ckpt_path);
+	lock_release();
+	free(lock_path);
 	dataset_free(&train);
 	dataset_free(&val);
 	close_stdout();

@@ -207,3 +207,56 @@ kill_and_resume() {
 	assert_failure 1
 	assert_one_error_line unet-train
 }
+
+# signal_while_reading SIGNAL STATUS ARGS...: unet-train waits for samples
+# that do not come yet (a pipe whose writer sleeps 30 s); SIGNAL, once
+# caught, ends it within 2 s with the one line, no file left but its input.
+signal_while_reading() {
+	local sig=$1 want=$2 pid feeder start ms
+	shift 2
+	mkfifo "$TMP/in"
+	sleep 30 >"$TMP/in" 3>&- &
+	feeder=$!
+	unet-train "$@" <"$TMP/in" 2>"$TMP/err" 3>&- &
+	pid=$!
+	wait_catching "$pid" "$sig"
+	# give it time to block in its read
+	sleep 0.2
+	start=$(date +%s%N)
+	kill -s "$sig" "$pid"
+	status=0
+	wait "$pid" || status=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	kill "$feeder" 2>/dev/null || true
+	wait "$feeder" 2>/dev/null || true
+	rm "$TMP/in"
+	echo "SIG$sig ended it in $ms ms"
+	((ms < 2000))
+	assert_equal "$status" "$want"
+}
+
+@test "SIGTERM or SIGINT while the samples are still coming ends the run at once" {
+	local m=$TMP/m.safetensors
+	signal_while_reading TERM 143 $ARGS -o "$m"
+	run cat "$TMP/err"
+	assert_output "unet-train: interrupted; no model was written yet"
+	assert_equal "$(ls -A "$TMP")" err
+	signal_while_reading INT 130 $ARGS --log "$TMP/log.jsonl" -o "$m"
+	run cat "$TMP/err"
+	assert_output "unet-train: interrupted; no model was written yet"
+	assert_equal "$(ls -A "$TMP")" err
+	# with --resume: the model and log of the interrupted run stay as they
+	# were, and the message names that model
+	unet-train ${ARGS/--epochs 30/--epochs 2} --log "$TMP/log.jsonl" -o "$m" <"$TRAIN"
+	cp "$m" "$TMP/model.prev"
+	cp "$m.ckpt" "$TMP/ckpt.prev"
+	cp "$TMP/log.jsonl" "$TMP/log.prev"
+	signal_while_reading TERM 143 $ARGS --resume --log "$TMP/log.jsonl" -o "$m"
+	run cat "$TMP/err"
+	assert_output "unet-train: interrupted; last good model (epoch 2) is in $m"
+	cmp "$m" "$TMP/model.prev"
+	cmp "$m.ckpt" "$TMP/ckpt.prev"
+	cmp "$TMP/log.jsonl" "$TMP/log.prev"
+	assert_equal "$(cd "$TMP" && ls -A | sort | tr '\n' ' ')" \
+		"ckpt.prev err log.jsonl log.prev m.safetensors m.safetensors.ckpt model.prev "
+}

@@ -201,6 +201,63 @@ ref() {
 	((min <= min4 && min4 < min + 300 && max4 <= max && max4 > max - 300))
 }
 
+# gray_with_size SIZE: a 16x16 GRAYSCALE image whose comment claims SIZE.
+gray_with_size() {
+	printf 'P7\n#id claims-%s\n#original-size %s\nWIDTH 16\nHEIGHT 16\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n' "$1" "$1"
+	head -c 256 /dev/zero
+}
+
+@test "--original-size: a recorded size beyond the stream limits is refused before any allocation" {
+	local size
+	# 40000x40000 used to write a 3.2 GB map; 2147483647x2147483647
+	# aborted the sanitized build (allocation too big)
+	for size in 40000x40000 32769x16 16x32769 32768x16384 2147483647x2147483647; do
+		gray_with_size "$size" >"$TMP/claims.pam"
+		# (the maps of an unchecked build go nowhere, not into $output)
+		run bash -c 'timeout 60 unet-infer --quiet --threads 1 --original-size "$@" >/dev/null' \
+			_ "$G" "$TMP/claims.pam"
+		assert_failure 1
+		assert_one_error_line unet-infer
+		assert_output "unet-infer: $TMP/claims.pam: image 1: original size $size beyond the limits of 32768 per side and 268435456 samples"
+	done
+	# the maps of the images before it are written, then the error
+	gray_with_size 32x24 >"$TMP/ok.pam"
+	gray_with_size 40000x40000 >"$TMP/claims.pam"
+	cat "$TMP/ok.pam" "$TMP/claims.pam" |
+		unet-infer --quiet --threads 1 --original-size "$G" >"$TMP/out.pam" 2>"$TMP/err" && false
+	assert_equal "$(cat "$TMP/err")" "unet-infer: stdin: image 2: original size 40000x40000 beyond the limits of 32768 per side and 268435456 samples"
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_output "32x24 1 65535 GRAYSCALE id claims-32x24 original-size 32x24"
+	# without --original-size the comment is only carried over
+	run unet-infer --quiet --threads 1 "$G" "$TMP/claims.pam"
+	assert_success
+}
+
+@test "a FIFO as the model is refused at once, never waited on" {
+	mkfifo "$TMP/fifo"
+	run timeout -s KILL 10 unet-infer --quiet "$TMP/fifo" "$RGB"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/fifo: not a regular file"
+}
+
+@test "standard output appended to the input file is refused, the input intact" {
+	cp "$RGB" "$TMP/in.pam"
+	run bash -c 'unet-infer --quiet "$1" "$2" >>"$2"' _ "$S" "$TMP/in.pam"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/in.pam: is also the standard output"
+	cmp "$TMP/in.pam" "$RGB"
+	run bash -c 'unet-infer --quiet "$1" <"$2" >>"$2"' _ "$S" "$TMP/in.pam"
+	assert_failure 1
+	assert_output "unet-infer: stdin: is also the standard output"
+	cmp "$TMP/in.pam" "$RGB"
+	# the same for the model (a stream appended to it would corrupt it)
+	cp "$S" "$TMP/m.st"
+	run bash -c 'unet-infer --quiet "$1" "$2" >>"$1"' _ "$TMP/m.st" "$RGB"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/m.st: is also the standard output"
+	cmp "$TMP/m.st" "$S"
+}
+
 @test "empty input gives empty output" {
 	run unet-infer "$S" </dev/null
 	assert_success

@@ -402,6 +402,172 @@ train_until_checkpoint() {
 	assert_one_error_line unet-train
 }
 
+# assert_only FILE...: the files of $TMP are exactly these (no model,
+# checkpoint, lock or temporary file left).
+assert_only() {
+	assert_equal "$(cd "$TMP" && ls -A | sort)" "$(printf '%s\n' "$@" | sort)"
+}
+
+@test "an output that is an input is refused before anything is read, every file intact" {
+	cp "$S32" "$TMP/s.pam"
+	echo '{"epoch":1}' >"$TMP/old.log"
+	unet-train "${TINY[@]}" --epochs 1 -o "$TMP/init.st" "$S32"
+	rm "$TMP/init.st.ckpt"
+	cp "$TMP/init.st" "$TMP/init.orig"
+	ln "$TMP/s.pam" "$TMP/link.pam"
+	ln -s s.pam "$TMP/sym.pam"
+	ln -s s.pam "$TMP/t.ckpt"
+	local args
+	for args in "-o s.pam s.pam" "--log s.pam -o m.st s.pam" \
+		"--val s.pam -o s.pam $S32" "--val s.pam --log s.pam -o m.st $S32" \
+		"-o link.pam s.pam" "-o sym.pam s.pam" "-o m.st --log link.pam s.pam" \
+		"--init init.st -o init.st s.pam" "-o t t.ckpt" \
+		"--resume -o m.st m.st.ckpt"; do
+		[[ $args == *--resume* ]] && cp "$S32" "$TMP/m.st.ckpt"
+		run bash -c "cd '$TMP' && unet-train ${TINY[*]} --epochs 1 $args"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --regexp "^unet-train: [a-z.]+: is also an input \(an output never replaces an input\)$"
+		cmp "$TMP/s.pam" "$S32"
+		cmp "$TMP/init.st" "$TMP/init.orig"
+		[[ $args != *--resume* ]] || cmp "$TMP/m.st.ckpt" "$S32"
+		rm -f "$TMP/m.st.ckpt"
+		assert_only s.pam link.pam sym.pam t.ckpt old.log init.st init.orig
+	done
+	# from standard input too
+	run bash -c "unet-train ${TINY[*]} --epochs 1 -o '$TMP/s.pam' <'$TMP/s.pam'"
+	assert_failure 1
+	assert_output "unet-train: $TMP/s.pam: is also an input (an output never replaces an input)"
+	cmp "$TMP/s.pam" "$S32"
+	# the same output twice: the log in place of the model or checkpoint
+	for args in "--log m.st -o m.st" "--log m.st.ckpt -o m.st" "--log m.st.lock -o m.st"; do
+		run bash -c "cd '$TMP' && unet-train ${TINY[*]} --epochs 1 $args s.pam"
+		assert_failure 2
+		assert_line --index 0 --regexp "^unet-train: output 'm\.st(\.ckpt|\.lock)?' given twice$"
+		assert_only s.pam link.pam sym.pam t.ckpt old.log init.st init.orig
+	done
+	cmp "$TMP/s.pam" "$S32"
+}
+
+@test "the log: a run that fails before its first epoch leaves the old log byte for byte" {
+	printf '{"epoch":1,"train_loss":0.5}\nnot json, kept as it is\n' >"$TMP/log"
+	cp "$TMP/log" "$TMP/log.orig"
+	# a NaN in the first epoch (it used to empty the log)
+	run unet-train "${TINY[@]}" --epochs 5 --lr 1e30 --log "$TMP/log" -o "$TMP/n.st" "$S32"
+	assert_failure 1
+	assert_output --regexp 'loss is (nan|inf); stopping, no model was written$'
+	cmp "$TMP/log" "$TMP/log.orig"
+	# no samples, bad data
+	run unet-train "${TINY[@]}" --log "$TMP/log" -o "$TMP/n.st" </dev/null
+	assert_failure 1
+	assert_output "unet-train: stdin: no training samples"
+	cmp "$TMP/log" "$TMP/log.orig"
+	run unet-train "${TINY[@]}" --log "$TMP/log" -o "$TMP/n.st" "$G16" --init "$TMP/none.st"
+	assert_failure 1
+	cmp "$TMP/log" "$TMP/log.orig"
+	assert_only log log.orig
+	# a NaN after a good epoch: the log has that epoch, like the model
+	run unet-train "${TINY[@]}" --epochs 5 --val-split 0 --batch 24 --lr 1e30 \
+		--log "$TMP/log" -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_output --regexp 'epoch 2 step 1: loss is (nan|inf); stopping, last good model in'
+	assert_equal "$(jq -c .epoch "$TMP/log")" 1
+	assert_only log log.orig m.st m.st.ckpt
+}
+
+@test "the log on disk always goes with the checkpoint on disk, --resume keeps its lines" {
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	args=(--base-filters 8 --depth 3 --batch 4 --threads 2 --epochs 50 "$TMP/big.pam")
+	train_until_checkpoint TERM "${args[@]}" --log "$TMP/log"
+	assert_equal "$status" 143
+	local epoch
+	epoch=$(meta "$TMP/i.st.ckpt" epoch)
+	assert_equal "$(jq -c .epoch "$TMP/log" | tr '\n' ' ')" "$(seq -s ' ' 1 "$epoch") "
+	# --resume: the old lines, then the new epochs
+	cp "$TMP/log" "$TMP/log.prev"
+	run unet-train --quiet --resume "${args[@]/50/$((epoch + 1))}" --log "$TMP/log" -o "$TMP/i.st"
+	assert_success
+	assert_equal "$(head -n "$epoch" "$TMP/log")" "$(cat "$TMP/log.prev")"
+	assert_equal "$(jq -c .epoch "$TMP/log" | tr '\n' ' ')" "$(seq -s ' ' 1 $((epoch + 1))) "
+	# lines of epochs after the checkpoint's (a log ahead of it) are dropped
+	cp "$TMP/log" "$TMP/ahead"
+	echo '{"epoch":99}' >>"$TMP/ahead"
+	echo 'after the dropped line: dropped too' >>"$TMP/ahead"
+	run unet-train --quiet --resume "${args[@]/50/$((epoch + 2))}" --log "$TMP/ahead" -o "$TMP/i.st"
+	assert_success
+	assert_equal "$(head -n $((epoch + 1)) "$TMP/ahead")" "$(cat "$TMP/log")"
+	assert_equal "$(wc -l <"$TMP/ahead")" $((epoch + 2))
+	run compgen -G "$TMP/*.??????"
+	assert_failure
+	[[ ! -e $TMP/i.st.lock ]]
+}
+
+@test "a second run on the same model refuses and touches nothing; the first one's message is true" {
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	local m=$TMP/m.st pid n=0
+	echo 'the second run'"'"'s old log' >"$TMP/log2"
+	cp "$TMP/log2" "$TMP/log2.orig"
+	unet-train --base-filters 4 --depth 3 --batch 4 --threads 1 --epochs 100000 \
+		--val-split 0 --quiet -o "$m" "$TMP/big.pam" 2>"$TMP/err" &
+	pid=$!
+	while [[ ! -e $m ]] && ((n++ < 500)); do sleep 0.02; done
+	assert_equal "$(cat "$m.lock")" "$pid"
+	for args in "" "--resume" "--val-split 0.5"; do
+		run unet-train "${TINY[@]}" --epochs 1 $args --log "$TMP/log2" -o "$m" "$S32"
+		assert_failure 1
+		assert_output "unet-train: $m: another unet-train (pid $pid) is training into it"
+		cmp "$TMP/log2" "$TMP/log2.orig"
+		assert_equal "$(cat "$m.lock")" "$pid"
+	done
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 143
+	# the model on disk is the one the message names
+	run cat "$TMP/err"
+	assert_output --regexp "^unet-train: interrupted; last good model \(epoch [0-9]+\) is in $m$"
+	[[ $output == *"(epoch $(meta "$m" epoch))"* ]]
+	# the lock file goes with its run
+	[[ ! -e $m.lock ]]
+	run compgen -G "$m.??????"
+	assert_failure
+}
+
+@test "the lock file: a stale one is reused, removed at every end" {
+	local m=$TMP/m.st
+	# left by a killed run: not locked any more
+	echo 12345 >"$m.lock"
+	run unet-train "${TINY[@]}" --epochs 1 -o "$m" "$S32"
+	assert_success
+	assert_only m.st m.st.ckpt
+	# a run that fails, a usage error
+	run unet-train "${TINY[@]}" --epochs 1 -o "$m" </dev/null
+	assert_failure 1
+	assert_only m.st m.st.ckpt
+	run unet-train "${TINY[@]}" --epochs 1 --resume --lr 0.5 -o "$m" "$S32"
+	assert_failure 1
+	assert_output --partial "cannot resume: lr differs"
+	assert_only m.st m.st.ckpt
+	# a lock file that cannot be a file is an error before anything else
+	rm "$m.ckpt"
+	mkfifo "$m.lock"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 -o "$m" "$S32"
+	assert_failure 1
+	assert_output "unet-train: $m.lock: not a regular file (an output replaces its path by a new file)"
+}
+
+@test "a FIFO as --init model or checkpoint is refused at once, never waited on" {
+	mkfifo "$TMP/fifo" "$TMP/m.st.ckpt"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 --init "$TMP/fifo" -o "$TMP/i.st" "$S32"
+	assert_failure 1
+	assert_output "unet-train: $TMP/fifo: not a regular file"
+	run timeout -s KILL 10 unet-train "${TINY[@]}" --epochs 1 --resume -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "$TMP/m.st.ckpt: not a regular file"
+	assert_only fifo m.st.ckpt
+}
+
 @test "standard output stays empty, so > /dev/full is no error" {
 	run bash -c 'unet-train "$@" >/dev/full' _ "${TINY[@]}" --epochs 1 \
 		--val-split 0 -o "$TMP/m.st" "$S16"
