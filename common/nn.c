@@ -1,5 +1,7 @@
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include "nn.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,6 +21,45 @@
 void openblas_set_num_threads(int);
 void *blas_memory_alloc(int procpos);
 void blas_memory_free(void *buffer);
+
+/* Debian's serial OpenBLAS (0.3.21, built without USE_LOCKING) keeps its
+ * work buffers in one table that blas_memory_alloc searches and marks
+ * without a lock: two threads calling sgemm at once may take the same
+ * buffer, and one result in some dozens of runs differed. Its sgemm calls
+ * blas_memory_alloc and blas_memory_free through its PLT, so the two
+ * definitions below, in the program, are the ones it calls: they call
+ * OpenBLAS's own under one mutex (what USE_LOCKING would do). */
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void *
+blas_memory_alloc(int procpos)
+{
+	static void *(*real)(int);
+	void *p;
+
+	pthread_mutex_lock(&blas_mu);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_alloc");
+	if (!real)
+		die("OpenBLAS has no blas_memory_alloc");
+	p = real(procpos);
+	pthread_mutex_unlock(&blas_mu);
+	return p;
+}
+
+void
+blas_memory_free(void *buffer)
+{
+	static void (*real)(void *);
+
+	pthread_mutex_lock(&blas_mu);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_free");
+	if (!real)
+		die("OpenBLAS has no blas_memory_free");
+	real(buffer);
+	pthread_mutex_unlock(&blas_mu);
+}
 
 /* OpenBLAS's sgemm packs its operands into a work buffer that it maps
  * (mmap, then malloc) the first time a thread needs one, and keeps for
