@@ -13,14 +13,15 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -Wall -Wextra -Werror
 
-# OpenBLAS: Debian's serial build (libopenblas-serial-dev, built with
-# USE_LOCKING, so several of our threads may call sgemm at once), through
-# its own pkg-config file and an rpath to its folder, since every build of
-# it is libopenblas.so.0 and the system's default is the pthread one. Our
-# threads do the parallel work (common/nn.c); the pthread build would start
-# threads of its own when loaded, before main, which fails with a message
-# of its own under a tight `ulimit -v`. Without the serial build, the
-# default `openblas` is used (correct, minus that).
+# OpenBLAS: Debian's serial build (libopenblas-serial-dev), through its own
+# pkg-config file and an rpath to its folder, since every build of it is
+# libopenblas.so.0 and the system's default is the pthread one. Our threads
+# do the parallel work (common/nn.c, which also makes the serial build safe
+# to call from several threads at once); the pthread build would start
+# threads of its own when loaded, before main, and under a tight
+# `ulimit -v` that fails with messages of its own and exit status 130.
+# Without the serial build, the default `openblas` is used (correct, minus
+# that).
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BLAS_PC   ?= $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial/pkgconfig)
 PKG_CONFIG := PKG_CONFIG_PATH=$(BLAS_PC)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} pkg-config
