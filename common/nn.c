@@ -40,10 +40,10 @@ blas_memory_alloc(int procpos)
 	pthread_mutex_lock(&blas_mu);
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_alloc");
-	if (!real)
-		die("OpenBLAS has no blas_memory_alloc");
-	p = real(procpos);
+	p = real ? real(procpos) : NULL;
 	pthread_mutex_unlock(&blas_mu);
+	if (!p)
+		die("OpenBLAS gave no work buffer");
 	return p;
 }
 
@@ -55,16 +55,16 @@ blas_memory_free(void *buffer)
 	pthread_mutex_lock(&blas_mu);
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_free");
-	if (!real)
-		die("OpenBLAS has no blas_memory_free");
-	real(buffer);
+	if (real)
+		real(buffer);
 	pthread_mutex_unlock(&blas_mu);
 }
 
 /* OpenBLAS's sgemm packs its operands into a work buffer that it maps
  * (mmap, then malloc) the first time a thread needs one, and keeps for
  * reuse: one per thread calling it at once. Up to 0.3.29, when that fails
- * it retries for ever at 100 % CPU (no signal handler runs then), as under
+ * it retries for ever at 100 % CPU (and unet-train, which stops between
+ * batches when a signal asks, never stops), as under
  * a `ulimit -v` too small for it. So each thread of ours takes its buffer
  * once, before any sgemm, right after checking that BLAS_BUFFER bytes can
  * be mapped: out of memory then is our message. 0.3.21's buffer is 128 MiB
