@@ -12,8 +12,26 @@ OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -Wall -Wextra -Werror
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# OpenBLAS: Debian's serial build (libopenblas-serial-dev), through its own
+# pkg-config file and an rpath to its folder, since every build of it is
+# libopenblas.so.0 and the system's default is the pthread one. Our threads
+# do the parallel work (common/nn.c, which also makes the serial build safe
+# to call from several threads at once); the pthread build would start
+# threads of its own when loaded, before main, and under a tight
+# `ulimit -v` that fails with messages of its own and exit status 130.
+# Without the serial build, the default `openblas` is used (correct, minus
+# that).
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_PC   ?= $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial/pkgconfig)
+PKG_CONFIG := PKG_CONFIG_PATH=$(BLAS_PC)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} pkg-config
+ifneq ($(BLAS_PC),)
+BLAS_RPATH := -Wl,-rpath,$(shell $(PKG_CONFIG) --variable=libdir openblas)
+else
+$(warning libopenblas-serial-dev missing (scripts/install-deps build): using the default OpenBLAS)
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(BLAS_RPATH)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Icommon $(PKG_CFLAGS) -pthread
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 

@@ -1,5 +1,6 @@
 #include "dataset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,36 +27,46 @@ dataset_init(struct dataset *ds)
 	ds->hash = FNV_OFFSET;
 }
 
+/* Append img, image nth of the stream name (named when out of memory). */
 static void
-add_sample(struct dataset *ds, const struct image *img)
+add_sample(struct dataset *ds, const struct image *img, const char *name,
+	   int nth)
 {
 	size_t npix = (size_t)img->width * img->height;
 	int c = ds->channels, depth = img->depth;
 	size_t nval = npix * c;
 	struct dataset_sample *s;
 	uint32_t shape[4] = { img->width, img->height, c, img->maxval };
+	char what[320];
+	void *grown;
 
-	ds->samples = xreallocarray(ds->samples, ds->count + 1,
-				    sizeof *ds->samples);
-	s = &ds->samples[ds->count++];
+	grown = realloc(ds->samples, ((size_t)ds->count + 1) * sizeof *s);
+	if (!grown)
+		die_out_of_memory((size_t)ds->count + 1, sizeof *s,
+				  "the list of samples");
+	ds->samples = grown;
+	s = &ds->samples[ds->count];
+	memset(s, 0, sizeof *s);
 	s->maxval = img->maxval;
-	s->positives = 0;
-	s->mask = xmalloc(npix);
+	snprintf(what, sizeof what, "the mask of image %d of %s", nth, name);
+	s->mask = xmalloc_for(npix, 1, what);
+	snprintf(what, sizeof what, "image %d of %s", nth, name);
 	if (img->maxval <= 255) {
-		uint8_t *d = xmalloc(nval);
+		uint8_t *d = xmalloc_for(nval, 1, what);
 		for (size_t p = 0; p < npix; p++)
 			for (int k = 0; k < c; k++)
 				d[p * c + k] = (uint8_t)img->data[p * depth + k];
 		s->data = d;
 		ds->bytes += nval;
 	} else {
-		uint16_t *d = xmalloc(nval * sizeof *d);
+		uint16_t *d = xmalloc_for(nval, sizeof *d, what);
 		for (size_t p = 0; p < npix; p++)
 			for (int k = 0; k < c; k++)
 				d[p * c + k] = img->data[p * depth + k];
 		s->data = d;
 		ds->bytes += nval * sizeof *d;
 	}
+	ds->count++;
 	for (size_t p = 0; p < npix; p++) {
 		s->mask[p] = (uint8_t)image_mask_at(img, p);
 		s->positives += s->mask[p];
@@ -90,7 +101,7 @@ dataset_read(struct dataset *ds, const char *path)
 			    "%d", pamio_name(r), n, image_channels(&img),
 			    ds->channels);
 		}
-		add_sample(ds, &img);
+		add_sample(ds, &img, pamio_name(r), n);
 		image_free(&img);
 	}
 	pamio_close(r);

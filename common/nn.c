@@ -1,9 +1,14 @@
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include "nn.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cblas.h>
 
@@ -11,7 +16,61 @@
 #include "rng.h"
 #include "util.h"
 
+/* OpenBLAS's own functions (exported by every build of it, declared in no
+ * header of Debian's serial build). */
 void openblas_set_num_threads(int);
+void *blas_memory_alloc(int procpos);
+void blas_memory_free(void *buffer);
+
+/* Debian's serial OpenBLAS (0.3.21, built without USE_LOCKING) keeps its
+ * work buffers in one table that blas_memory_alloc searches and marks
+ * without a lock: two threads calling sgemm at once may take the same
+ * buffer, and one result in some dozens of runs differed. Its sgemm calls
+ * blas_memory_alloc and blas_memory_free through its PLT, so the two
+ * definitions below, in the program, are the ones it calls: they call
+ * OpenBLAS's own under one mutex (what USE_LOCKING would do). */
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void *
+blas_memory_alloc(int procpos)
+{
+	static void *(*real)(int);
+	void *p;
+
+	pthread_mutex_lock(&blas_mu);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_alloc");
+	p = real ? real(procpos) : NULL;
+	pthread_mutex_unlock(&blas_mu);
+	if (!p)
+		die("OpenBLAS gave no work buffer");
+	return p;
+}
+
+void
+blas_memory_free(void *buffer)
+{
+	static void (*real)(void *);
+
+	pthread_mutex_lock(&blas_mu);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_free");
+	if (real)
+		real(buffer);
+	pthread_mutex_unlock(&blas_mu);
+}
+
+/* OpenBLAS's sgemm packs its operands into a work buffer that it maps
+ * (mmap, then malloc) the first time a thread needs one, and keeps for
+ * reuse: one per thread calling it at once. Up to 0.3.29, when that fails
+ * it retries for ever at 100 % CPU (and unet-train, which stops between
+ * batches when a signal asks, never stops), as under
+ * a `ulimit -v` too small for it. So each thread of ours takes its buffer
+ * once, before any sgemm, right after checking that BLAS_BUFFER bytes can
+ * be mapped: out of memory then is our message. 0.3.21's buffer is 128 MiB
+ * and its header (BUFFER_SIZE, a constant of its build); the margin covers
+ * the header and page rounding. */
+#define BLAS_BUFFER (((size_t)128 << 20) + ((size_t)64 << 10))
 
 #define MAX_THREADS 64
 /* A tile of im2col rows aims at this many floats, with at least MIN_ROWS
@@ -27,6 +86,7 @@ struct scratch {
 	float *col;
 	float *dk;
 	float *db;
+	void *blas;     /* OpenBLAS's work buffer, held while taking them */
 };
 
 static struct {
@@ -44,6 +104,10 @@ static struct {
 	size_t col_floats, dk_floats;
 	struct scratch s[MAX_THREADS];
 	float *kflip;           /* a rearranged kernel, shared */
+	int blas_ready;         /* every thread has its OpenBLAS buffer */
+	int blas_main_ready;    /* thread 0 (the caller, never restarted) has */
+	int blas_taken;         /* buffers held while taking them */
+	int blas_failed;        /* a thread found no room for one */
 } pool = {
 	.n = 1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -52,13 +116,77 @@ static struct {
 };
 
 static void
-scratch_alloc(struct scratch *s)
+scratch_alloc(struct scratch *s, int t)
 {
+	char what[64];
+
+	snprintf(what, sizeof what, "the scratch memory of thread %d", t + 1);
 	free(s->col);
 	free(s->dk);
-	s->col = xmalloc(pool.col_floats * sizeof(float));
-	s->dk = xmalloc(pool.dk_floats * sizeof(float));
+	s->col = xmalloc_for(pool.col_floats, sizeof(float), what);
+	s->dk = xmalloc_for(pool.dk_floats, sizeof(float), what);
 	s->db = s->dk + pool.dk_floats - pool.max_channels;
+}
+
+static void run(void (*fn)(void *, int, int), void *arg);
+
+/* On thread t, one thread at a time: unless a thread before failed, check
+ * that BLAS_BUFFER bytes can be mapped, then take OpenBLAS's buffer and
+ * hold it, so that the next thread gets a buffer of its own. */
+static void
+blas_take(void *arg, int t, int nt)
+{
+	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+	void *room;
+
+	(void)arg;
+	(void)nt;
+	if (t == 0 && pool.blas_main_ready)
+		return;
+	pthread_mutex_lock(&one_at_a_time);
+	if (!pool.blas_failed) {
+		room = mmap(NULL, BLAS_BUFFER, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (room == MAP_FAILED) {
+			pool.blas_failed = 1;
+		} else {
+			munmap(room, BLAS_BUFFER);
+			pool.s[t].blas = blas_memory_alloc(0);
+			pool.blas_taken++;
+		}
+	}
+	pthread_mutex_unlock(&one_at_a_time);
+}
+
+/* On thread t: give back the buffer blas_take took (OpenBLAS keeps it). */
+static void
+blas_give_back(void *arg, int t, int nt)
+{
+	(void)arg;
+	(void)nt;
+	if (pool.s[t].blas)
+		blas_memory_free(pool.s[t].blas);
+	pool.s[t].blas = NULL;
+}
+
+/* Make sure that no sgemm of any thread will have to map a buffer. */
+static void
+blas_prepare(void)
+{
+	if (pool.blas_ready)
+		return;
+	pool.blas_taken = pool.blas_main_ready;
+	run(blas_take, NULL);
+	if (pool.blas_failed) {
+		char what[80];
+
+		snprintf(what, sizeof what, "OpenBLAS's work buffer %d of %d, "
+			 "one per thread", pool.blas_taken + 1, pool.n);
+		die_out_of_memory(1, BLAS_BUFFER, what);
+	}
+	run(blas_give_back, NULL);
+	pool.blas_ready = 1;
+	pool.blas_main_ready = 1;
 }
 
 void
@@ -67,16 +195,18 @@ nn_reserve(int max_channels)
 	size_t mc = max_channels;
 
 	openblas_set_num_threads(1);
-	if (max_channels <= pool.max_channels)
-		return;
-	pool.max_channels = max_channels;
-	pool.col_floats = 9 * mc * MIN_ROWS > TILE_FLOATS
-			  ? 9 * mc * MIN_ROWS : TILE_FLOATS;
-	pool.dk_floats = 9 * mc * mc + mc;
-	for (int t = 0; t < pool.n; t++)
-		scratch_alloc(&pool.s[t]);
-	free(pool.kflip);
-	pool.kflip = xmalloc(9 * mc * mc * sizeof(float));
+	if (max_channels > pool.max_channels) {
+		pool.max_channels = max_channels;
+		pool.col_floats = 9 * mc * MIN_ROWS > TILE_FLOATS
+				  ? 9 * mc * MIN_ROWS : TILE_FLOATS;
+		pool.dk_floats = 9 * mc * mc + mc;
+		for (int t = 0; t < pool.n; t++)
+			scratch_alloc(&pool.s[t], t);
+		free(pool.kflip);
+		pool.kflip = xmalloc_for(9 * mc * mc, sizeof(float),
+					 "a rearranged kernel");
+	}
+	blas_prepare();
 }
 
 static void *
@@ -132,13 +262,23 @@ nn_set_threads(int threads)
 	}
 	for (int t = pool.n; t < threads; t++)
 		if (pool.max_channels > 0)
-			scratch_alloc(&pool.s[t]);
+			scratch_alloc(&pool.s[t], t);
 	pool.n = threads;
 	pool.start_gen = pool.gen;
-	for (int t = 1; t < threads; t++)
-		if (pthread_create(&pool.th[t], NULL, worker,
-				   (void *)(intptr_t)t) != 0)
-			die("cannot start a thread");
+	for (int t = 1; t < threads; t++) {
+		int err = pthread_create(&pool.th[t], NULL, worker,
+					 (void *)(intptr_t)t);
+
+		if (err) {
+			errno = err;
+			die("cannot start thread %d of %d:", t + 1, threads);
+		}
+	}
+	/* New threads have no OpenBLAS buffer yet (in its builds that keep
+	 * one per thread): take them before the next layer, if reserved. */
+	pool.blas_ready = 0;
+	if (pool.max_channels > 0)
+		blas_prepare();
 }
 
 int

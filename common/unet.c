@@ -132,6 +132,22 @@ width(const struct unet_config *cfg, int level)
 	return cfg->base_filters << (level - 1);
 }
 
+/* count zeroed floats, 64-byte aligned (free() frees them); out of memory
+ * dies naming what. */
+static float *
+alloc_floats(size_t count, const char *what)
+{
+	size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+	float *p = NULL;
+
+	if (count <= SIZE_MAX / sizeof(float) / 2)
+		p = aligned_alloc(64, bytes ? bytes : 64);
+	if (!p)
+		die_out_of_memory(count, sizeof(float), what);
+	memset(p, 0, bytes);
+	return p;
+}
+
 struct unet *
 unet_new(const struct unet_config *cfg)
 {
@@ -164,8 +180,8 @@ unet_new(const struct unet_config *cfg)
 	for (int i = 0; i < net->nparams; i++) {
 		struct unet_param *p = &net->params[i];
 
-		p->value = xcalloc(p->count, sizeof(float));
-		p->grad = xcalloc(p->count, sizeof(float));
+		p->value = alloc_floats(p->count, "the parameters");
+		p->grad = alloc_floats(p->count, "the parameters");
 	}
 	for (int l = 1; l <= d; l++) {
 		snprintf(name, sizeof name, "c%d.conv1", l);
@@ -268,7 +284,8 @@ unet_init_glorot(struct unet *net, uint64_t seed)
 			memset(p->value, 0, p->count * sizeof(float));
 			continue;
 		}
-		float *t = xmalloc(p->count * sizeof(float));
+		float *t = xmalloc_for(p->count, sizeof(float),
+				       "the initial parameters");
 		int rf = p->shape[2] * p->shape[3];
 
 		/* PyTorch: fan_in = shape[1] * rf, fan_out = shape[0] * rf,
@@ -292,21 +309,6 @@ unet_set_threads(int threads)
 	nn_set_threads(threads);
 }
 
-static float *
-alloc_floats(size_t count)
-{
-	size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-	float *p;
-
-	if (count > SIZE_MAX / sizeof(float) / 2)
-		die("out of memory");
-	p = aligned_alloc(64, bytes ? bytes : 64);
-	if (!p)
-		die("out of memory");
-	memset(p, 0, bytes);
-	return p;
-}
-
 struct unet_work *
 unet_work_new(struct unet *net, int batch, int height, int width_,
 	      int training)
@@ -314,6 +316,7 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	struct unet_work *w = xcalloc(1, sizeof *w);
 	const struct unet_config *cfg = &net->cfg;
 	int d = cfg->depth, m = unet_multiple(net);
+	char in[96], out[96], map[96], grad[96];
 
 	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
 		die("unet_work_new: batch %d of %dx%d for a network of "
@@ -323,11 +326,15 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	w->height = height;
 	w->width = width_;
 	w->training = training;
+	snprintf(in, sizeof in, "the input of %d image(s) of %dx%d", batch,
+		 width_, height);
+	snprintf(out, sizeof out, "the output of %d image(s) of %dx%d", batch,
+		 width_, height);
 	w->input = alloc_floats((size_t)batch * height * width_
-				* cfg->in_channels);
-	w->logits = alloc_floats((size_t)batch * height * width_);
+				* cfg->in_channels, in);
+	w->logits = alloc_floats((size_t)batch * height * width_, out);
 	if (training)
-		w->glogits = alloc_floats((size_t)batch * height * width_);
+		w->glogits = alloc_floats((size_t)batch * height * width_, out);
 	for (int l = 1; l <= d; l++) {
 		struct level *lv = &w->lv[l];
 		size_t pix;
@@ -336,15 +343,19 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		lv->w = width_ >> (l - 1);
 		lv->ch = width(cfg, l);
 		pix = (size_t)batch * lv->h * lv->w;
+		snprintf(map, sizeof map, "the level-%d feature maps of %d "
+			 "image(s) of %dx%d", l, batch, width_, height);
+		snprintf(grad, sizeof grad, "the level-%d gradients of %d "
+			 "image(s) of %dx%d", l, batch, width_, height);
 		if (l > 1)
-			lv->pool = alloc_floats(pix * width(cfg, l - 1));
-		lv->a = alloc_floats(pix * lv->ch);
+			lv->pool = alloc_floats(pix * width(cfg, l - 1), map);
+		lv->a = alloc_floats(pix * lv->ch, map);
 		if (l < d) {
-			lv->cat = alloc_floats(pix * 2 * lv->ch);
-			lv->b = alloc_floats(pix * lv->ch);
-			lv->d = alloc_floats(pix * lv->ch);
+			lv->cat = alloc_floats(pix * 2 * lv->ch, map);
+			lv->b = alloc_floats(pix * lv->ch, map);
+			lv->d = alloc_floats(pix * lv->ch, map);
 		} else {
-			lv->e = alloc_floats(pix * lv->ch);
+			lv->e = alloc_floats(pix * lv->ch, map);
 		}
 		if (!training)
 			continue;
@@ -352,18 +363,19 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		 * decoder's backward has passed this level, before the
 		 * encoder's backward needs ga and gpool: they share memory. */
 		if (l < d) {
-			lv->gcat = alloc_floats(pix * 2 * lv->ch);
-			lv->gb = alloc_floats(pix * lv->ch);
-			lv->gd = alloc_floats(pix * lv->ch);
+			lv->gcat = alloc_floats(pix * 2 * lv->ch, grad);
+			lv->gb = alloc_floats(pix * lv->ch, grad);
+			lv->gd = alloc_floats(pix * lv->ch, grad);
 			lv->ga = lv->gd;
 			if (l > 1)
 				lv->gpool = lv->gb;
 		} else {
-			lv->ge = alloc_floats(pix * lv->ch);
-			lv->ga = alloc_floats(pix * lv->ch);
+			lv->ge = alloc_floats(pix * lv->ch, grad);
+			lv->ga = alloc_floats(pix * lv->ch, grad);
 			if (l > 1)
 				lv->gpool = alloc_floats(pix *
-							 width(cfg, l - 1));
+							 width(cfg, l - 1),
+							 grad);
 		}
 	}
 	nn_reserve(width(cfg, d) > cfg->in_channels ? width(cfg, d)
@@ -574,8 +586,10 @@ adam_new(struct unet *net, double lr)
 	a->m = xcalloc(net->nparams, sizeof *a->m);
 	a->v = xcalloc(net->nparams, sizeof *a->v);
 	for (int i = 0; i < net->nparams; i++) {
-		a->m[i] = xcalloc(net->params[i].count, sizeof(float));
-		a->v[i] = xcalloc(net->params[i].count, sizeof(float));
+		a->m[i] = alloc_floats(net->params[i].count,
+				       "Adam's moments");
+		a->v[i] = alloc_floats(net->params[i].count,
+				       "Adam's moments");
 	}
 	return a;
 }

@@ -181,14 +181,32 @@ close_stdout(void)
 		die("write error:");
 }
 
+void
+die_out_of_memory(size_t n, size_t size, const char *what)
+{
+	const char *f = what ? " for " : "", *w = what ? what : "";
+
+	if (size && n > SIZE_MAX / size)
+		die("out of memory (%zu x %zu bytes%s%s)", n, size, f, w);
+	die("out of memory (%zu bytes%s%s)", n * size, f, w);
+}
+
+void *
+xmalloc_for(size_t n, size_t size, const char *what)
+{
+	void *p = NULL;
+
+	if (!size || n <= SIZE_MAX / size)
+		p = malloc(n && size ? n * size : 1);
+	if (!p)
+		die_out_of_memory(n, size, what);
+	return p;
+}
+
 void *
 xmalloc(size_t size)
 {
-	void *p = malloc(size ? size : 1);
-
-	if (!p)
-		die("out of memory (%zu bytes)", size);
-	return p;
+	return xmalloc_for(1, size, NULL);
 }
 
 void *
@@ -197,7 +215,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (!p)
-		die("out of memory (%zu x %zu bytes)", n, size);
+		die_out_of_memory(n, size, NULL);
 	return p;
 }
 
@@ -205,10 +223,10 @@ void *
 xreallocarray(void *p, size_t n, size_t size)
 {
 	if (size && n > SIZE_MAX / size)
-		die("out of memory (%zu x %zu bytes)", n, size);
+		die_out_of_memory(n, size, NULL);
 	p = realloc(p, n && size ? n * size : 1);
 	if (!p)
-		die("out of memory (%zu x %zu bytes)", n, size);
+		die_out_of_memory(n, size, NULL);
 	return p;
 }
 

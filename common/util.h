@@ -58,8 +58,14 @@ int set_error(char *err, size_t errlen, const char *fmt, ...)
  * "prog: write error: ...". Call at the end of every filter that writes. */
 void close_stdout(void);
 
-/* malloc/calloc/realloc that die with "prog: out of memory" instead of
- * returning NULL. Sizes are checked for overflow (n * size). */
+/* Die "prog: out of memory (N bytes for WHAT)", N = n * size ("n x size
+ * bytes" when that overflows), without " for WHAT" when what is NULL. */
+noreturn void die_out_of_memory(size_t n, size_t size, const char *what);
+
+/* malloc/calloc/realloc that die with "prog: out of memory (N bytes)"
+ * (die_out_of_memory) instead of returning NULL. Sizes are checked for
+ * overflow (n * size); xmalloc_for names what the memory is for. */
+void *xmalloc_for(size_t n, size_t size, const char *what);
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
