@@ -19,6 +19,7 @@
 /* OpenBLAS's own functions (exported by every build of it, declared in no
  * header of Debian's serial build). */
 void openblas_set_num_threads(int);
+int openblas_get_parallel(void);
 void *blas_memory_alloc(int procpos);
 void blas_memory_free(void *buffer);
 
@@ -30,6 +31,7 @@ void blas_memory_free(void *buffer);
  * definitions below, in the program, are the ones it calls: they call
  * OpenBLAS's own under one mutex (what USE_LOCKING would do). */
 static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long blas_wrapped_calls; /* under blas_mu */
 
 void *
 blas_memory_alloc(int procpos)
@@ -38,6 +40,7 @@ blas_memory_alloc(int procpos)
 	void *p;
 
 	pthread_mutex_lock(&blas_mu);
+	blas_wrapped_calls++;
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_alloc");
 	p = real ? real(procpos) : NULL;
@@ -170,6 +173,36 @@ blas_give_back(void *arg, int t, int nt)
 }
 
 /* Make sure that no sgemm of any thread will have to map a buffer. */
+/* Once: a serial OpenBLAS whose sgemm took its buffer without passing
+ * through the wrapper above (another build than the one this program was
+ * made for) would race between our threads: refuse it rather than give
+ * results that differ from run to run. */
+static void
+blas_check_wrapped(void)
+{
+	static int checked;
+	enum { N = 128 };
+	float *a;
+	unsigned long before;
+
+	if (checked || openblas_get_parallel() != 0)
+		return;
+	checked = 1;
+	a = xcalloc(3 * N * N, sizeof *a);
+	pthread_mutex_lock(&blas_mu);
+	before = blas_wrapped_calls;
+	pthread_mutex_unlock(&blas_mu);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f,
+		    a, N, a + N * N, N, 0.0f, a + 2 * N * N, N);
+	pthread_mutex_lock(&blas_mu);
+	before = blas_wrapped_calls - before;
+	pthread_mutex_unlock(&blas_mu);
+	if (before == 0)
+		die("this OpenBLAS takes its work buffers without the lock "
+		    "the program adds: it is not safe with several threads");
+	free(a);
+}
+
 static void
 blas_prepare(void)
 {
@@ -185,6 +218,7 @@ blas_prepare(void)
 		die_out_of_memory(1, BLAS_BUFFER, what);
 	}
 	run(blas_give_back, NULL);
+	blas_check_wrapped();
 	pool.blas_ready = 1;
 	pool.blas_main_ready = 1;
 }
