@@ -23,7 +23,11 @@ struct pamio_reader {
 	char *name;
 	int accept;
 	int count;
-	const char *comments; /* libnetpbm's, here so that an error can free it */
+	size_t header_bytes; /* bytes of the current header read so far */
+	char *line;          /* the current PAM header line */
+	size_t line_cap;
+	char *comments;      /* the header's comment lines, each ending '\n' */
+	size_t comments_len, comments_cap;
 };
 
 static void
@@ -101,7 +105,7 @@ image_mask_at(const struct image *img, size_t p)
 
 /* libnetpbm reports errors through pm_error, which calls the user error
  * function and then longjmps to the buffer set with pm_setjmpbuf. The
- * handlers are installed only around our own libnetpbm calls so that
+ * handlers are installed only around pamio_write's libnetpbm call so that
  * pm_error elsewhere keeps its default behaviour. */
 static char pm_msg[512];
 
@@ -145,10 +149,17 @@ handlers_off(jmp_buf *old)
 struct pamio_reader *
 pamio_open(const char *path, int accept)
 {
+	return pamio_open_file(xfopen_read(path),
+			       strcmp(path, "-") == 0 ? "stdin" : path, accept);
+}
+
+struct pamio_reader *
+pamio_open_file(FILE *f, const char *name, int accept)
+{
 	struct pamio_reader *r = xcalloc(1, sizeof *r);
 
-	r->f = xfopen_read(path);
-	r->name = xstrdup(strcmp(path, "-") == 0 ? "stdin" : path);
+	r->f = f;
+	r->name = xstrdup(name);
 	r->accept = accept;
 	return r;
 }
@@ -173,6 +184,8 @@ pamio_close(struct pamio_reader *r)
 	if (r->f != stdin)
 		fclose(r->f);
 	free(r->name);
+	free(r->line);
+	free(r->comments);
 	free(r);
 }
 
@@ -204,14 +217,24 @@ bad_image(const struct pamio_reader *r, const char *fmt, ...)
 	die("%s: image %d: %s", r->name, r->count + 1, what);
 }
 
+/* A header as read, before it is checked. Numbers too large for any
+ * image are kept at NUMBER_CAP so that messages show a large number. */
+#define NUMBER_CAP 99999999999UL
+
+struct header {
+	int format;            /* the magic's digit: 1 to 7 */
+	unsigned long width, height, depth, maxval;
+	char tuple_type[256];  /* PAM: TUPLTYPE lines joined by ' ' */
+};
+
 static void
-check_header(const struct pamio_reader *r, const struct pam *pam)
+check_header(const struct pamio_reader *r, const struct header *h)
 {
 	size_t i, n = sizeof tuple_kinds / sizeof tuple_kinds[0];
 	char expected[128] = "";
 
 	for (i = 0; i < n; i++)
-		if (strcmp(pam->tuple_type, tuple_kinds[i].type) == 0)
+		if (strcmp(h->tuple_type, tuple_kinds[i].type) == 0)
 			break;
 	if (i == n || !(tuple_kinds[i].kind & r->accept)) {
 		for (size_t j = 0; j < n; j++) {
@@ -221,26 +244,41 @@ check_header(const struct pamio_reader *r, const struct pam *pam)
 				strcat(expected, ", ");
 			strcat(expected, tuple_kinds[j].type);
 		}
-		bad_image(r, "tuple type '%s' not accepted (expected %s)",
-			  pam->tuple_type, expected);
+		bad_image(r, "tuple type '%.64s' not accepted (expected %s)",
+			  h->tuple_type, expected);
 	}
-	if ((int)pam->depth != tuple_kinds[i].depth)
-		bad_image(r, "depth %u does not match tuple type %s (depth %d)",
-			  pam->depth, pam->tuple_type, tuple_kinds[i].depth);
-	if (pam->maxval < 1 || pam->maxval > 65535)
-		bad_image(r, "maxval %lu out of range [1, 65535]", pam->maxval);
-	if (pam->width < 1 || pam->height < 1 ||
-	    pam->width > PAMIO_MAX_SIDE || pam->height > PAMIO_MAX_SIDE)
-		bad_image(r, "size %dx%d beyond the limit of %d per side",
-			  pam->width, pam->height, PAMIO_MAX_SIDE);
-	if ((size_t)pam->width * pam->height * pam->depth > PAMIO_MAX_SAMPLES)
-		bad_image(r, "size %dx%dx%u beyond the limit of %zu samples",
-			  pam->width, pam->height, pam->depth,
+	if (h->depth != (unsigned long)tuple_kinds[i].depth)
+		bad_image(r, "depth %lu does not match tuple type %s (depth %d)",
+			  h->depth, h->tuple_type, tuple_kinds[i].depth);
+	if (h->maxval < 1 || h->maxval > 65535)
+		bad_image(r, "maxval %lu out of range [1, 65535]", h->maxval);
+	if (h->width < 1 || h->height < 1)
+		bad_image(r, "size %lux%lu: a side is 0", h->width, h->height);
+	if (h->width > PAMIO_MAX_SIDE || h->height > PAMIO_MAX_SIDE)
+		bad_image(r, "size %lux%lu beyond the limit of %d per side",
+			  h->width, h->height, PAMIO_MAX_SIDE);
+	if ((size_t)h->width * h->height * h->depth > PAMIO_MAX_SAMPLES)
+		bad_image(r, "size %lux%lux%lu beyond the limit of %zu samples",
+			  h->width, h->height, h->depth,
 			  (size_t)PAMIO_MAX_SAMPLES);
 }
 
-/* Split libnetpbm's comment string (lines without '#', each ending in
- * '\n') into the id, the original size and the other lines. */
+/* Parse "WxH\n" (both positive decimal numbers) at s, n bytes. */
+static int
+parse_original_size(const char *s, size_t n, int *w, int *h)
+{
+	char buf[64], x, tail;
+
+	if (n >= sizeof buf)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return sscanf(buf, "%d%c%d%c", w, &x, h, &tail) == 4 && x == 'x' &&
+	       tail == '\n' && *w > 0 && *h > 0;
+}
+
+/* Split the header's comment lines (without '#', each ending in '\n')
+ * into the id, the original size and the other lines. */
 static void
 parse_comments(struct image *img, const char *c)
 {
@@ -251,7 +289,6 @@ parse_comments(struct image *img, const char *c)
 		const char *end = strchr(c, '\n');
 		size_t n = end ? (size_t)(end - c) : strlen(c);
 		int w, h;
-		char x, tail;
 
 		if (n > 3 && strncmp(c, "id ", 3) == 0 && !img->id) {
 			img->id = xmalloc(n - 2);
@@ -259,8 +296,8 @@ parse_comments(struct image *img, const char *c)
 			img->id[n - 3] = '\0';
 		} else if (n > 14 && strncmp(c, "original-size ", 14) == 0 &&
 			   !img->orig_width &&
-			   sscanf(c + 14, "%d%c%d%c", &w, &x, &h, &tail) == 4 &&
-			   x == 'x' && tail == '\n' && w > 0 && h > 0) {
+			   parse_original_size(c + 14, n - 14 + (end != NULL),
+					       &w, &h)) {
 			img->orig_width = w;
 			img->orig_height = h;
 		} else {
@@ -278,6 +315,215 @@ parse_comments(struct image *img, const char *c)
 		free(other);
 }
 
+/* The next byte of the stream, or EOF at its end; a read error dies. */
+static int
+next_byte(const struct pamio_reader *r)
+{
+	int c = getc(r->f);
+
+	if (c == EOF && ferror(r->f))
+		bad_image(r, "read error: %s", strerror(errno));
+	return c;
+}
+
+/* The next byte of a header: its size is bounded. */
+static int
+header_byte(struct pamio_reader *r)
+{
+	if (++r->header_bytes > PAMIO_MAX_HEADER)
+		bad_image(r, "header longer than %d bytes", PAMIO_MAX_HEADER);
+	return next_byte(r);
+}
+
+static void
+grow(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	*cap = *cap ? *cap : 128;
+	while (*cap < need)
+		*cap *= 2;
+	*buf = xreallocarray(*buf, *cap, 1);
+}
+
+/* Read one PAM header line into r->line without its '\n'; its length. */
+static size_t
+read_pam_line(struct pamio_reader *r)
+{
+	size_t len = 0;
+	int c, nul = 0;
+
+	while ((c = header_byte(r)) != '\n') {
+		if (c == EOF)
+			bad_image(r, "truncated header");
+		nul |= c == '\0';
+		grow(&r->line, &r->line_cap, len + 2);
+		r->line[len++] = (char)c;
+	}
+	grow(&r->line, &r->line_cap, len + 1);
+	r->line[len] = '\0';
+	if (nul)
+		bad_image(r, "a header %s holds a NUL byte",
+			  r->line[0] == '#' ? "comment" : "line");
+	return len;
+}
+
+/* A header number: decimal digits only, capped at NUMBER_CAP. */
+static unsigned long
+pam_number(const struct pamio_reader *r, const char *key, const char *value)
+{
+	unsigned long v = 0;
+
+	if (!*value)
+		bad_image(r, "no value for %s", key);
+	for (const char *p = value; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			bad_image(r, "%s '%.32s' is not a number", key, value);
+		v = v > NUMBER_CAP / 10 ? NUMBER_CAP : v * 10 + (unsigned)(*p - '0');
+	}
+	return v;
+}
+
+/* The rest of a PAM header, after "P7": lines "KEY value" up to ENDHDR,
+ * '#' lines being comments. */
+static void
+read_pam_header(struct pamio_reader *r, struct header *h)
+{
+	static const char *keys[] = {"WIDTH", "HEIGHT", "DEPTH", "MAXVAL"};
+	unsigned long *values[] = {&h->width, &h->height, &h->depth,
+				   &h->maxval};
+	int seen[4] = {0};
+	int c;
+
+	while ((c = header_byte(r)) != '\n')
+		if (c == EOF)
+			bad_image(r, "truncated header");
+	for (;;) {
+		size_t len = read_pam_line(r), i;
+		char *key = r->line, *value, *end = r->line + len;
+
+		if (key[0] == '#') {
+			grow(&r->comments, &r->comments_cap,
+			     r->comments_len + len + 1);
+			memcpy(r->comments + r->comments_len, key + 1, len - 1);
+			r->comments_len += len;
+			r->comments[r->comments_len - 1] = '\n';
+			r->comments[r->comments_len] = '\0';
+			continue;
+		}
+		while (isspace((unsigned char)*key))
+			key++;
+		if (!*key)
+			continue;
+		value = key;
+		while (*value && !isspace((unsigned char)*value))
+			value++;
+		if (*value)
+			*value++ = '\0';
+		while (isspace((unsigned char)*value))
+			value++;
+		while (end > value && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (strcmp(key, "ENDHDR") == 0)
+			break;
+		for (i = 0; i < 4; i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (i < 4) {
+			*values[i] = pam_number(r, key, value);
+			seen[i] = 1;
+		} else if (strcmp(key, "TUPLTYPE") == 0) {
+			size_t have = strlen(h->tuple_type);
+			if (have + 1 + strlen(value) >= sizeof h->tuple_type)
+				bad_image(r, "TUPLTYPE longer than %zu bytes",
+					  sizeof h->tuple_type - 1);
+			if (have)
+				h->tuple_type[have++] = ' ';
+			strcpy(h->tuple_type + have, value);
+		} else {
+			bad_image(r, "unknown header line '%.32s'", key);
+		}
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (!seen[i])
+			bad_image(r, "no %s line in the header", keys[i]);
+}
+
+/* The next byte of a PBM, PGM or PPM header or plain raster, a comment
+ * ('#' to the end of the line) read as one '\n'. */
+static int
+pnm_byte(struct pamio_reader *r, int in_header)
+{
+	int c = in_header ? header_byte(r) : next_byte(r), nul = 0;
+
+	if (c != '#')
+		return c;
+	while ((c = in_header ? header_byte(r) : next_byte(r)) != '\n' &&
+	       c != '\r' && c != EOF)
+		nul |= c == '\0';
+	if (nul)
+		bad_image(r, "a comment holds a NUL byte");
+	return c == EOF ? EOF : '\n';
+}
+
+/* A decimal number of a PBM, PGM or PPM file after whitespace and
+ * comments, capped at NUMBER_CAP, and the byte after it in *sep: read
+ * when it is whitespace or a comment (then '\n'), left unread otherwise.
+ * ULONG_MAX at the end of a raster; dies naming what on anything else. */
+static unsigned long
+pnm_number(struct pamio_reader *r, int in_header, const char *what, int *sep)
+{
+	unsigned long v = 0;
+	int c;
+
+	while ((c = pnm_byte(r, in_header)) != EOF &&
+	       isspace((unsigned char)c))
+		;
+	if (c == EOF && in_header)
+		bad_image(r, "truncated header");
+	if (c == EOF)
+		return ULONG_MAX;
+	if (!isdigit((unsigned char)c))
+		bad_image(r, "junk where %s should be", what);
+	do {
+		v = v > NUMBER_CAP / 10 ? NUMBER_CAP : v * 10 + (unsigned)(c - '0');
+		c = pnm_byte(r, in_header);
+	} while (isdigit((unsigned char)c));
+	if (c != EOF && !isspace((unsigned char)c))
+		ungetc(c, r->f);
+	*sep = c;
+	return v;
+}
+
+/* The rest of a PBM, PGM or PPM header, after the magic: width, height,
+ * maxval (not for PBM) and the one whitespace byte (or comment) before
+ * the raster. */
+static void
+read_pnm_header(struct pamio_reader *r, struct header *h)
+{
+	int type = h->format == 1 || h->format == 4   ? 1
+		   : h->format == 2 || h->format == 5 ? 2
+						      : 3;
+	int sep;
+
+	h->width = pnm_number(r, 1, "the width", &sep);
+	h->height = pnm_number(r, 1, "the height", &sep);
+	h->maxval = type == 1 ? 1 : pnm_number(r, 1, "the maxval", &sep);
+	h->depth = type == 3 ? 3 : 1;
+	strcpy(h->tuple_type, type == 1 ? "BLACKANDWHITE"
+			      : type == 2 ? "GRAYSCALE" : "RGB");
+	if (sep == EOF)
+		bad_image(r, "truncated header");
+	if (!isspace((unsigned char)sep))
+		bad_image(r, "junk after the header");
+}
+
+static noreturn void
+truncated(const struct pamio_reader *r, size_t got, size_t n)
+{
+	bad_image(r, "truncated raster (%zu of %zu samples)", got, n);
+}
+
 /* Read the raster as raw big-endian bytes straight into img->data: PAM and
  * the raw PGM/PPM formats share that layout. */
 static void
@@ -291,7 +537,7 @@ read_raw(const struct pamio_reader *r, struct image *img, int bps)
 	if (got != n) {
 		if (ferror(r->f))
 			bad_image(r, "read error: %s", strerror(errno));
-		bad_image(r, "truncated raster (%zu of %zu samples)", got, n);
+		truncated(r, got, n);
 	}
 	if (bps == 1) {
 		const unsigned char *b = (const unsigned char *)d;
@@ -301,6 +547,65 @@ read_raw(const struct pamio_reader *r, struct image *img, int bps)
 		const unsigned char *b = (const unsigned char *)d;
 		for (size_t i = 0; i < n; i++)
 			d[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+	}
+}
+
+/* A raw PBM raster: rows of bits packed into bytes, 1 for black, which is
+ * 0 in PAM's BLACKANDWHITE. */
+static void
+read_raw_pbm(const struct pamio_reader *r, struct image *img)
+{
+	size_t rowbytes = ((size_t)img->width + 7) / 8;
+	unsigned char *row = xmalloc(rowbytes);
+	uint16_t *d = img->data;
+
+	for (int y = 0; y < img->height; y++) {
+		size_t got = fread(row, 1, rowbytes, r->f);
+		if (got != rowbytes) {
+			if (ferror(r->f))
+				bad_image(r, "read error: %s", strerror(errno));
+			free(row);
+			truncated(r, (size_t)y * img->width +
+					     (got * 8 < (size_t)img->width
+						      ? got * 8
+						      : (size_t)img->width),
+				  (size_t)img->width * img->height);
+		}
+		for (int x = 0; x < img->width; x++)
+			*d++ = !(row[x / 8] >> (7 - x % 8) & 1);
+	}
+	free(row);
+}
+
+/* A plain raster: PBM digits 0 and 1 (1 for black, 0 in PAM), or PGM and
+ * PPM decimal numbers, separated by whitespace and comments. */
+static void
+read_plain(struct pamio_reader *r, struct image *img, int pbm)
+{
+	size_t n = (size_t)img->width * img->height * img->depth;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned long v;
+		if (pbm) {
+			int c;
+			while ((c = pnm_byte(r, 0)) != EOF &&
+			       isspace((unsigned char)c))
+				;
+			if (c == EOF)
+				truncated(r, i, n);
+			if (c != '0' && c != '1')
+				bad_image(r, "junk in a plain PBM raster");
+			v = c == '0';
+		} else {
+			int sep;
+			v = pnm_number(r, 0, "a sample", &sep);
+			if (v == ULONG_MAX)
+				truncated(r, i, n);
+			if (v > img->maxval)
+				bad_image(r, "sample value %lu exceeds maxval %u",
+					  v, img->maxval);
+		}
+		img->data[i] = (uint16_t)v;
 	}
 }
 
@@ -317,57 +622,55 @@ check_values(const struct pamio_reader *r, const struct image *img)
 			  img->maxval);
 }
 
+/* Skip the whitespace before the next image: 0 at the end of the
+ * stream. */
+static int
+next_image(const struct pamio_reader *r)
+{
+	int c;
+
+	while ((c = next_byte(r)) != EOF && isspace((unsigned char)c))
+		;
+	if (c == EOF)
+		return 0;
+	ungetc(c, r->f);
+	return 1;
+}
+
 int
 pamio_read(struct pamio_reader *r, struct image *img)
 {
-	jmp_buf jb, *old;
-	struct pam pam;
-	int eof = 0;
+	struct header h;
+	int c;
 
-	r->comments = NULL;
-	handlers_on();
-	pm_setjmpbufsave(&jb, &old);
-	if (setjmp(jb)) {
-		handlers_off(old);
-		free((void *)r->comments);
-		bad_image(r, "%s", pm_msg[0] ? pm_msg : "bad image");
-	}
-	pnm_nextimage(r->f, &eof);
-	if (eof) {
-		handlers_off(old);
+	if (!next_image(r))
 		return 0;
-	}
-	if (r->count == INT_MAX) {
-		handlers_off(old);
+	if (r->count == INT_MAX)
 		die("%s: more than %d images in one stream", r->name, INT_MAX);
-	}
-	memset(&pam, 0, sizeof pam);
-	pam.comment_p = &r->comments;
-	pnm_readpaminit(r->f, &pam, PAM_LEN_COMMENT_P);
-	check_header(r, &pam);
+	memset(&h, 0, sizeof h);
+	r->header_bytes = 0;
+	r->comments_len = 0;
+	c = header_byte(r);
+	h.format = header_byte(r) - '0';
+	if (c != 'P' || h.format < 1 || h.format > 7)
+		bad_image(r, "bad magic number (not a PAM, PPM, PGM or PBM "
+			  "image)");
+	if (h.format == 7)
+		read_pam_header(r, &h);
+	else
+		read_pnm_header(r, &h);
+	check_header(r, &h);
 
-	image_alloc(img, pam.width, pam.height, (int)pam.depth,
-		    (unsigned)pam.maxval, pam.tuple_type);
-	if (r->comments) {
+	image_alloc(img, (int)h.width, (int)h.height, (int)h.depth,
+		    (unsigned)h.maxval, h.tuple_type);
+	if (r->comments_len)
 		parse_comments(img, r->comments);
-		free((void *)r->comments);
-		r->comments = NULL;
-	}
-	if (pam.format == PAM_FORMAT || pam.format == RPGM_FORMAT ||
-	    pam.format == RPPM_FORMAT) {
-		read_raw(r, img, pam.bytes_per_sample);
-	} else {
-		tuple *row = pnm_allocpamrow(&pam);
-		uint16_t *d = img->data;
-		for (int y = 0; y < pam.height; y++) {
-			pnm_readpamrow(&pam, row);
-			for (int x = 0; x < pam.width; x++)
-				for (unsigned c = 0; c < pam.depth; c++)
-					*d++ = (uint16_t)row[x][c];
-		}
-		pnm_freepamrow(row);
-	}
-	handlers_off(old);
+	if (h.format == 4)
+		read_raw_pbm(r, img);
+	else if (h.format >= 5)
+		read_raw(r, img, h.maxval > 255 ? 2 : 1);
+	else
+		read_plain(r, img, h.format == 1);
 	check_values(r, img);
 	r->count++;
 	return 1;
@@ -429,6 +732,19 @@ pamio_write(FILE *f, const struct image *img)
 		}
 	}
 
+	{
+		/* P7, '#' and the line of each comment, the fields */
+		size_t header = 3 + len, lines = 0;
+		for (size_t i = 0; i < len; i++)
+			lines += comments[i] == '\n';
+		header += lines + (size_t)snprintf(NULL, 0,
+			"WIDTH %d\nHEIGHT %d\nDEPTH %d\nMAXVAL %u\n"
+			"TUPLTYPE %s\nENDHDR\n", img->width, img->height,
+			img->depth, img->maxval, img->tuple_type);
+		if (header > PAMIO_MAX_HEADER)
+			die("write error: a header of %zu bytes, over the "
+			    "limit of %d", header, PAMIO_MAX_HEADER);
+	}
 	memset(&pam, 0, sizeof pam);
 	pam.size = sizeof pam;
 	pam.len = PAM_LEN_COMMENT_P;

@@ -1,5 +1,7 @@
-/* pamio: multi-image PAM streams over libnetpbm, with the sample id and the
- * original size carried in PAM comments (see unetpipe-formats(5)). */
+/* pamio: multi-image PAM streams (PBM, PGM and PPM read too), with the
+ * sample id and the original size carried in PAM comments (see
+ * unetpipe-formats(5)). Headers are parsed here in linear time; libnetpbm
+ * writes them. */
 #ifndef UNETPIPE_PAMIO_H
 #define UNETPIPE_PAMIO_H
 
@@ -10,6 +12,9 @@
  * header beyond these is refused before anything is allocated. */
 #define PAMIO_MAX_SIDE 32768
 #define PAMIO_MAX_SAMPLES ((size_t)1 << 28)
+
+/* Largest header (magic, comments and fields up to the raster) read. */
+#define PAMIO_MAX_HEADER (1 << 20)
 
 /* One image of a stream. Samples are row-major, channels interleaved
  * (channels-last), each in [0, maxval]. A *_MASK tuple type carries the
@@ -61,11 +66,16 @@ struct pamio_reader;
  * Dies "prog: path: strerror" when it cannot be opened. */
 struct pamio_reader *pamio_open(const char *path, int accept);
 
+/* pamio_open on a stream already open, called name in messages; f is
+ * closed by pamio_close unless it is stdin. */
+struct pamio_reader *pamio_open_file(FILE *f, const char *name, int accept);
+
 /* Read the next image into img (which is overwritten, not freed). Returns 1
  * for an image, 0 at the clean end of the stream (an empty stream gives 0 at
  * once). Bad data (truncated header or raster, wrong magic, a tuple type not
  * accepted, depth not matching the tuple type, maxval 0, a size over the
- * limits) dies "prog: NAME: image K: what" with K counted from 1. */
+ * limits, a header over PAMIO_MAX_HEADER bytes, a NUL byte in a header) and
+ * read errors die "prog: NAME: image K: what" with K counted from 1. */
 int pamio_read(struct pamio_reader *r, struct image *img);
 
 /* The stream's name for messages ("stdin" for "-"). */
@@ -78,7 +88,8 @@ int pamio_count(const struct pamio_reader *r);
 void pamio_close(struct pamio_reader *r);
 
 /* Write one whole image, with its id, original size and comments, to f.
- * Dies "prog: write error: ..." when the write fails. */
+ * Dies "prog: write error: ..." when the write fails, and before writing
+ * anything when the header would be over PAMIO_MAX_HEADER bytes. */
 void pamio_write(FILE *f, const struct image *img);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <png.h>
 
+#include "outfile.h"
 #include "util.h"
 
 /* State shared with libpng's callbacks; on the heap so that it is not
@@ -198,12 +199,11 @@ int
 pngio_read(const char *path, struct image *img, int flags, char *err,
 	   size_t errsize)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen_regular(path, err, errsize);
 	int status;
 
 	if (!f) {
 		memset(img, 0, sizeof *img);
-		snprintf(err, errsize, "%s", strerror(errno));
 		return -1;
 	}
 	status = pngio_read_file(f, img, flags, err, errsize);
@@ -241,16 +241,14 @@ pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
 	      int *mask_width, int *mask_height, char *err, size_t errsize)
 {
 	struct ctx *c;
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen_regular(path, err, errsize);
 	png_structp png;
 	png_infop info;
 	png_uint_32 w, h;
 	int bit_depth, color, interlace, depth, bps, status = -1;
 
-	if (!f) {
-		snprintf(err, errsize, "%s", strerror(errno));
+	if (!f)
 		return -1;
-	}
 	if (!read_signature(f, err, errsize)) {
 		fclose(f);
 		return -1;

@@ -25,10 +25,12 @@ int pngio_signature(const void *buf, size_t n);
  * 16-bit files and 255 otherwise (palettes become RGB, 1/2/4-bit gray is
  * scaled to 0..255). The alpha channel and tRNS transparency are dropped
  * unless flags has PNGIO_KEEP_ALPHA. Sizes over PAMIO_MAX_SIDE or
- * PAMIO_MAX_SAMPLES are refused before the raster is allocated. Returns 0,
+ * PAMIO_MAX_SAMPLES are refused before the raster is allocated. Only a
+ * regular file is opened, never blocking on a FIFO or a device. Returns 0,
  * or -1 with img zeroed and a one-line message without the path in err
- * ("not a PNG file", "truncated PNG file", "corrupt PNG file: ...", or
- * strerror when it cannot be opened). Prints nothing; thread-safe. */
+ * ("not a PNG file", "truncated PNG file", "corrupt PNG file: ...", or as
+ * fopen_regular when it cannot be opened: strerror, "not a regular file",
+ * "is a folder"). Prints nothing; thread-safe. */
 int pngio_read(const char *path, struct image *img, int flags, char *err,
 	       size_t errsize);
 
@@ -42,8 +44,8 @@ int pngio_read_file(FILE *f, struct image *img, int flags, char *err,
  * set to 1 for foreground, row by row without holding the whole image.
  * Returns 0; -2 when the file's size differs from width x height (its
  * size in *mask_width, *mask_height, mask untouched); -1 with a message
- * in err (as pngio_read) when it cannot be read, mask then partly
- * updated. Prints nothing; thread-safe. */
+ * in err (as pngio_read: a regular file only) when it cannot be read,
+ * mask then partly updated. Prints nothing; thread-safe. */
 int pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
 		  int *mask_width, int *mask_height, char *err,
 		  size_t errsize);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "pamio.h"
 #include "pngio.h"
 #include "progress.h"
@@ -60,12 +61,15 @@ is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* 1 when nothing is at path; a path that stat cannot follow for another
+ * reason (a symbolic link loop, no permission) is there, for its reader
+ * to report. */
 static int
-exists(const char *path)
+missing(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0;
+	return stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
 }
 
 static char *
@@ -142,11 +146,13 @@ free_names(char **names, int n)
 	free(names);
 }
 
+/* Read the PNG file at path, a regular file (never a FIFO). */
 static void
 read_png(const char *path, struct image *img)
 {
 	char err[300];
 
+	outfile_input(path);
 	if (pngio_read(path, img, 0, err, sizeof err) != 0)
 		die("%s: %s", path, err);
 }
@@ -175,19 +181,28 @@ or_mask(const char *path, const struct image *m, const struct image *img,
 
 /* Build the output image from src (any of our tuple types), its truth
  * mask (mask, or src's own mask channel, or none) and the options, then
- * write it whole. */
+ * write it whole. An output over the readers' limits is refused (where
+ * names src) before anything is allocated. */
 static void
-emit(const struct image *src, const uint8_t *mask)
+emit(const struct image *src, const uint8_t *mask, const char *where)
 {
 	int has_mask = mask || image_has_mask(src);
 	int sc = image_channels(src), oc = opt.channels;
 	unsigned m = src->maxval, M = m > 255 ? 65535 : 255;
 	int depth = oc + has_mask;
+	int ow = opt.width ? opt.width : src->width;
+	int oh = opt.width ? opt.height : src->height;
 	size_t n = (size_t)src->width * src->height;
 	const char *type = oc == 3 ? (has_mask ? "RGB_MASK" : "RGB")
 				   : (has_mask ? "GRAYSCALE_MASK" : "GRAYSCALE");
 	struct image out;
 
+	if (ow > PAMIO_MAX_SIDE || oh > PAMIO_MAX_SIDE ||
+	    (size_t)ow * oh * depth > PAMIO_MAX_SAMPLES)
+		die("%s: the output, %dx%dx%d, would be over the limit of %zu "
+		    "samples that its readers accept (use --size or "
+		    "--channels 1)", where, ow, oh, depth,
+		    (size_t)PAMIO_MAX_SAMPLES);
 	image_alloc(&out, src->width, src->height, depth, M, type);
 	for (size_t p = 0; p < n; p++) {
 		const uint16_t *s = src->data + p * src->depth;
@@ -318,23 +333,34 @@ ingest_sample(const char *sdir, const char *id)
 	char **files;
 	int nfiles;
 	struct image img;
+	struct stat st;
 	uint8_t *mask;
 
 	sprintf(name, "%s.png", id);
 	path = join(images, name);
-	if (!exists(path))
+	if (missing(path))
 		die("%s: no images/%s", sdir, name);
 	read_png(path, &img);
 	image_set_id(&img, id);
 	free(path);
 
-	if (!is_dir(masks))
-		die("%s: no masks folder", sdir);
+	if (stat(masks, &st) != 0) {
+		if (errno == ENOENT)
+			die("%s: no masks folder", sdir);
+		die("%s:", masks);
+	}
+	if (!S_ISDIR(st.st_mode))
+		die("%s: not a folder", masks);
 	files = list_dir(masks, ".png", &nfiles);
 	if (nfiles == 0)
 		die("%s: no masks", masks);
+	for (int i = 0; i < nfiles; i++) {
+		path = join(masks, files[i]);
+		outfile_input(path);
+		free(path);
+	}
 	mask = union_masks(masks, files, nfiles, &img);
-	emit(&img, mask);
+	emit(&img, mask, sdir);
 	free(mask);
 	image_free(&img);
 	free_names(files, nfiles);
@@ -426,6 +452,21 @@ ingest_dataset(const char *dir)
 	free_names(ids, n);
 }
 
+/* Open a regular file for reading, never blocking on a FIFO or a
+ * device; dies "PATH: reason". */
+static FILE *
+open_regular(const char *path)
+{
+	char err[300];
+	FILE *f;
+
+	outfile_input(path);
+	f = fopen_regular(path, err, sizeof err);
+	if (!f)
+		die("%s: %s", path, err);
+	return f;
+}
+
 /* The truth mask of image img (id) from the --masks folder. */
 static uint8_t *
 find_mask(const struct image *img, const char *where)
@@ -437,6 +478,10 @@ find_mask(const struct image *img, const char *where)
 
 	if (!img->id)
 		die("%s: no id to find its mask by", where);
+	if (!img->id[0] || strchr(img->id, '/') || strcmp(img->id, ".") == 0 ||
+	    strcmp(img->id, "..") == 0)
+		die("%s: id '%s' cannot name a file of %s (empty, '.', '..' "
+		    "or with a '/')", where, img->id, opt.masks);
 	if (image_has_mask(img))
 		die("%s: already has a truth mask", where);
 	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
@@ -444,7 +489,7 @@ find_mask(const struct image *img, const char *where)
 		free(path);
 		path = xmalloc(n);
 		snprintf(path, n, "%s/%s%s", opt.masks, img->id, exts[i]);
-		if (exists(path))
+		if (!missing(path))
 			break;
 		free(path);
 		path = NULL;
@@ -455,7 +500,8 @@ find_mask(const struct image *img, const char *where)
 	if (strcmp(path + strlen(path) - 4, ".png") == 0) {
 		read_png(path, &m);
 	} else {
-		struct pamio_reader *r = pamio_open(path, PAMIO_IMAGE);
+		struct pamio_reader *r = pamio_open_file(open_regular(path),
+							 path, PAMIO_IMAGE);
 		if (!pamio_read(r, &m))
 			die("%s: empty file", path);
 		pamio_close(r);
@@ -472,64 +518,78 @@ emit_with_mask(const struct image *img, const char *where)
 {
 	uint8_t *mask = opt.masks ? find_mask(img, where) : NULL;
 
-	emit(img, mask);
+	emit(img, mask, where);
 	free(mask);
 }
 
-static int
-sniff_png(const char *path)
+/* Open a file operand: a regular file without ever blocking; a FIFO or a
+ * device named on the command line is a stream, read as it comes. */
+static FILE *
+open_operand(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char sig[8];
-	size_t n;
+	struct stat st;
+	FILE *f;
 
+	if (stat(path, &st) != 0)
+		die("%s:", path);
+	if (S_ISREG(st.st_mode))
+		return open_regular(path);
+	f = fopen(path, "rb");
 	if (!f)
 		die("%s:", path);
-	n = fread(sig, 1, sizeof sig, f);
-	fclose(f);
-	return pngio_signature(sig, n);
+	return f;
 }
 
 /* A file operand: PNG, or a Netpbm file or stream ("-" is stdin). The id
  * is the image's own (#id comment) or else, for a file, its name without
- * extension ("-K" added for the K-th image of a multi-image file). */
+ * extension ("-K" added for the K-th image of a multi-image file). A file
+ * without any image is an error; an empty stdin is an empty stream. */
 static void
 ingest_file(const char *path)
 {
+	int is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : open_operand(path);
+	struct pamio_reader *r;
 	struct image img;
-	char *stem;
+	char *stem = is_stdin ? NULL : file_stem(path);
+	int c = is_stdin ? EOF : getc(f);
 
-	if (strcmp(path, "-") != 0 && sniff_png(path)) {
-		read_png(path, &img);
-		stem = file_stem(path);
+	if (!is_stdin && c == EOF && ferror(f))
+		die("%s:", path);
+	if (c == 0x89) { /* the first byte of the PNG signature */
+		char err[300];
+		ungetc(c, f);
+		if (pngio_read_file(f, &img, 0, err, sizeof err) != 0)
+			die("%s: %s", path, err);
+		fclose(f);
 		image_set_id(&img, stem);
 		emit_with_mask(&img, path);
 		image_free(&img);
 		free(stem);
 		return;
 	}
-	{
-		struct pamio_reader *r =
-			pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
-		stem = strcmp(path, "-") == 0 ? NULL : file_stem(path);
-		while (pamio_read(r, &img)) {
-			char where[4200];
-			int k = pamio_count(r);
-			snprintf(where, sizeof where, "%s: image %d",
-				 pamio_name(r), k);
-			if (!img.id && stem && k == 1) {
-				image_set_id(&img, stem);
-			} else if (!img.id && stem) {
-				char id[4100];
-				snprintf(id, sizeof id, "%s-%d", stem, k);
-				image_set_id(&img, id);
-			}
-			emit_with_mask(&img, where);
-			image_free(&img);
+	if (c != EOF)
+		ungetc(c, f);
+	r = pamio_open_file(f, is_stdin ? "stdin" : path,
+			    PAMIO_IMAGE | PAMIO_SAMPLE);
+	while (pamio_read(r, &img)) {
+		char where[4200];
+		int k = pamio_count(r);
+		snprintf(where, sizeof where, "%s: image %d", pamio_name(r), k);
+		if (!img.id && stem && k == 1) {
+			image_set_id(&img, stem);
+		} else if (!img.id && stem) {
+			char id[4100];
+			snprintf(id, sizeof id, "%s-%d", stem, k);
+			image_set_id(&img, id);
 		}
-		pamio_close(r);
-		free(stem);
+		emit_with_mask(&img, where);
+		image_free(&img);
 	}
+	if (!is_stdin && pamio_count(r) == 0)
+		die("%s: empty file", path);
+	pamio_close(r);
+	free(stem);
 }
 
 int
@@ -574,7 +634,10 @@ main(int argc, char **argv)
 			dirs++;
 		else
 			files++;
+		outfile_input(argv[i]);
 	}
+	if (optind == argc)
+		outfile_input("-");
 	if (dirs && files)
 		die_usage("data set folders and image files cannot be mixed");
 	if (dirs && opt.masks)

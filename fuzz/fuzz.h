@@ -34,7 +34,7 @@ __wrap_exit(int status)
 
 /* Run stmt; died is set to 1 when it exited instead of finishing.
  * libnetpbm's error hooks, left pointing into a dead frame by a die()
- * inside pamio_read, are reset after a death. */
+ * inside pamio_write, are reset after a death. */
 #define FUZZ_TRY(died, stmt) \
 	do { \
 		if (setjmp(fuzz_jb) == 0) { \

@@ -394,3 +394,163 @@ EOF
 	pamfile joined.pam | grep -q 'Tuple type: RGB_MASK'
 
 }
+
+# ------------------------------------------- issue 11: hangs, lies, escapes
+
+# gray_pam W H: a GRAYSCALE PAM header of W x H (raster not included).
+gray_pam() {
+	printf 'P7\nWIDTH %s\nHEIGHT %s\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n' "$1" "$2"
+}
+
+@test "a NUL byte in a comment is refused with one line, not cut into the id" {
+	{ printf 'P7\n#id a\0../b\n'; gray_pam 1 1 | tail -n +2; printf 'A'; } >"$TMP/nul.pam"
+	run_to "$TMP/o.pam" ingest-resize - <"$TMP/nul.pam"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: stdin: image 1: a header comment holds a NUL byte"
+	[ ! -s "$TMP/o.pam" ]
+}
+
+@test "500,000 comment lines are read in linear time; a header over 1 MiB is refused at once" {
+	{ printf 'P7\n#id many\n'; yes '#' | head -n 500000; gray_pam 1 1 | tail -n +2; printf 'A'; } >"$TMP/many.pam"
+	# libnetpbm's parser took 9 s here (quadratic); ours a fraction of one
+	run_to "$TMP/o.pam" timeout 4 ingest-resize --channels 1 "$TMP/many.pam"
+	assert_success
+	run describe "$TMP/o.pam"
+	assert_output "many 1x1x1 255 GRAYSCALE 1x1 -"
+	# 8 MB of comments: refused after 1 MiB (libnetpbm: 15 minutes)
+	{ printf 'P7\n'; yes '#a comment line' | head -n 500000; gray_pam 1 1 | tail -n +2; printf 'A'; } >"$TMP/long.pam"
+	run_to "$TMP/o.pam" timeout 4 ingest-resize "$TMP/long.pam"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/long.pam: image 1: header longer than 1048576 bytes"
+	[ ! -s "$TMP/o.pam" ]
+}
+
+@test "an output over the readers' limits is refused before it is written" {
+	# 16384x5462 gray is 89 M samples; as RGB 268,468,224, over 2^28
+	{ gray_pam 16384 5462; head -c $((16384 * 5462)) /dev/zero; } >"$TMP/big.pam"
+	run_to "$TMP/o.pam" ingest-resize "$TMP/big.pam"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/big.pam: image 1: the output, 16384x5462x3, would be over the limit of 268435456 samples that its readers accept (use --size or --channels 1)"
+	[ ! -s "$TMP/o.pam" ]
+	# what it may write, it writes
+	ingest-resize --channels 1 --size 64x16 "$TMP/big.pam" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "big 64x16x1 255 GRAYSCALE 16384x5462 -"
+	rm "$TMP/big.pam"
+}
+
+@test "--masks: an id with '/', or '.' or '..', is refused, never joined into a path" {
+	mkdir -p "$TMP/in/masks"
+	printf 'P1\n1 1\n0\n' >"$TMP/in/secret.pbm"
+	printf 'P1\n1 1\n0\n' >"$TMP/in/masks/ok.pbm"
+	for id in ../secret . .. a/b; do
+		{ printf 'P7\n#id %s\n' "$id"; gray_pam 1 1 | tail -n +2; printf 'A'; } >"$TMP/s.pam"
+		run_to "$TMP/o.pam" ingest-resize --masks "$TMP/in/masks" - <"$TMP/s.pam"
+		assert_failure 1
+		assert_one_error_line ingest-resize
+		assert_output "ingest-resize: stdin: image 1: id '$id' cannot name a file of $TMP/in/masks (empty, '.', '..' or with a '/')"
+		[ ! -s "$TMP/o.pam" ]
+	done
+	{ printf 'P7\n#id ok\n'; gray_pam 1 1 | tail -n +2; printf 'A'; } >"$TMP/s.pam"
+	ingest-resize --channels 1 --masks "$TMP/in/masks" - <"$TMP/s.pam" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "ok 1x1x2 255 GRAYSCALE_MASK 1x1 1"
+}
+
+@test "an empty file operand is an error; an empty stdin stays an empty stream" {
+	: >"$TMP/empty.png"
+	printf '\n \n' >"$TMP/blank.pgm"
+	for f in empty.png blank.pgm; do
+		run ingest-resize "$TMP/$f"
+		assert_failure 1
+		assert_one_error_line ingest-resize
+		assert_output "ingest-resize: $TMP/$f: empty file"
+	done
+	# the same file inside a data set folder was already an error
+	mkdir -p "$TMP/set/$FLUO"
+	cp -r "$SET/$FLUO"/* "$TMP/set/$FLUO/"
+	: >"$TMP/set/$FLUO/images/$FLUO.png"
+	run ingest-resize "$TMP/set"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/set/$FLUO/images/$FLUO.png: not a PNG file"
+	run ingest-resize - </dev/null
+	assert_success
+	assert_output ""
+}
+
+@test "a FIFO as a mask, an image or a --masks file is refused at once, never waited on" {
+	mkdir -p "$TMP/set/$FLUO"
+	cp -r "$SET/$FLUO"/* "$TMP/set/$FLUO/"
+	mkfifo "$TMP/set/$FLUO/masks/zz.png"
+	run_to "$TMP/o.pam" timeout 10 ingest-resize "$TMP/set"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks/zz.png: not a regular file"
+	rm "$TMP/set/$FLUO/masks/zz.png"
+	mv "$TMP/set/$FLUO/images/$FLUO.png" "$TMP/img.png"
+	mkfifo "$TMP/set/$FLUO/images/$FLUO.png"
+	run_to "$TMP/o.pam" timeout 10 ingest-resize "$TMP/set"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/set/$FLUO/images/$FLUO.png: not a regular file"
+	mkdir "$TMP/masks"
+	mkfifo "$TMP/masks/img.pgm"
+	run_to "$TMP/o.pam" timeout 10 ingest-resize --masks "$TMP/masks" "$TMP/img.png"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/masks/img.pgm: not a regular file"
+}
+
+@test "a FIFO named as an operand is a stream, read once (PNG or Netpbm)" {
+	mkfifo "$TMP/fifo"
+	cp "$SET/$FLUO/images/$FLUO.png" "$TMP/x.png"
+	ingest-resize "$TMP/x.png" >"$TMP/want.pam"
+	cat "$TMP/x.png" >"$TMP/fifo" &
+	timeout 10 ingest-resize "$TMP/fifo" >"$TMP/o.pam"
+	wait
+	# the same image, its id the FIFO's name
+	run describe "$TMP/o.pam"
+	assert_output "fifo 256x256x3 255 RGB 256x256 -"
+	assert_equal "$(raster "$TMP/o.pam")" "$(raster "$TMP/want.pam")"
+	printf 'P2\n1 1\n255\n9\n' >"$TMP/fifo" &
+	timeout 10 ingest-resize --channels 1 "$TMP/fifo" >"$TMP/o.pam"
+	wait
+	run raster "$TMP/o.pam"
+	assert_output "09"
+}
+
+@test "a masks symlink loop is reported as such, not as a missing folder" {
+	mkdir -p "$TMP/set/$FLUO"
+	cp -r "$SET/$FLUO/images" "$TMP/set/$FLUO/"
+	ln -s masks "$TMP/set/$FLUO/masks"
+	run ingest-resize "$TMP/set"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks: Too many levels of symbolic links"
+}
+
+@test "standard output into an input is refused before anything is read; the input is intact" {
+	printf 'P2\n2 1\n255\n7 200\n' >"$TMP/a.pgm"
+	cp "$TMP/a.pgm" "$TMP/a.saved"
+	run bash -c 'ingest-resize "$1" >>"$1"' _ "$TMP/a.pgm"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/a.pgm: is also the standard output"
+	cmp "$TMP/a.pgm" "$TMP/a.saved"
+	run bash -c 'ingest-resize <"$1" >>"$1"' _ "$TMP/a.pgm"
+	assert_failure 1
+	assert_output "ingest-resize: stdin: is also the standard output"
+	cmp "$TMP/a.pgm" "$TMP/a.saved"
+	# a mask of a data set folder
+	mkdir -p "$TMP/set/$FLUO"
+	cp -r "$SET/$FLUO"/* "$TMP/set/$FLUO/"
+	m=$(ls "$TMP/set/$FLUO/masks" | head -1)
+	cp "$TMP/set/$FLUO/masks/$m" "$TMP/m.saved"
+	run bash -c 'ingest-resize "$1" >>"$2"' _ "$TMP/set" "$TMP/set/$FLUO/masks/$m"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: is also the standard output"
+	cmp "$TMP/set/$FLUO/masks/$m" "$TMP/m.saved"
+}
