@@ -263,18 +263,35 @@ check_header(const struct pamio_reader *r, const struct header *h)
 			  (size_t)PAMIO_MAX_SAMPLES);
 }
 
-/* Parse "WxH\n" (both positive decimal numbers) at s, n bytes. */
+/* One positive decimal number of int range at *s, advancing *s; 0 for
+ * anything else (no digit, a sign, an overflow). */
+static int
+parse_side(const char **s)
+{
+	long v = 0;
+
+	if (!isdigit((unsigned char)**s))
+		return 0;
+	for (; isdigit((unsigned char)**s); ++*s) {
+		v = 10 * v + (**s - '0');
+		if (v > INT_MAX)
+			return 0;
+	}
+	return (int)v;
+}
+
+/* Parse "WxH" (both positive decimal numbers of int range) filling the n
+ * bytes at s, an optional '\n' after them. */
 static int
 parse_original_size(const char *s, size_t n, int *w, int *h)
 {
-	char buf[64], x, tail;
+	const char *p = s, *end = s + n;
 
-	if (n >= sizeof buf)
+	*w = parse_side(&p);
+	if (!*w || p == end || *p++ != 'x')
 		return 0;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return sscanf(buf, "%d%c%d%c", w, &x, h, &tail) == 4 && x == 'x' &&
-	       tail == '\n' && *w > 0 && *h > 0;
+	*h = parse_side(&p);
+	return *h && (p == end || (*p == '\n' && p + 1 == end));
 }
 
 /* Split the header's comment lines (without '#', each ending in '\n')

@@ -323,6 +323,22 @@ test_comments(void)
 	image_free(&img);
 	free(s);
 
+	/* An original size of more than int range, a sign or a tail is no
+	 * size: kept as a comment, never a wrapped-around number. */
+	s = pam_with_comments("#original-size 99999999999x5\n"
+			      "#original-size -3x5\n#original-size 3x5y\n"
+			      "#original-size 2147483647x7\n", "ab");
+	tap_ok(read_all("c1.pam", s, strlen(s), &img) == 1 &&
+		       img.orig_width == 2147483647 && img.orig_height == 7 &&
+		       img.comments &&
+		       strcmp(img.comments, "original-size 99999999999x5\n"
+					    "original-size -3x5\n"
+					    "original-size 3x5y") == 0,
+	       "an original size out of int range, signed or with a tail is "
+	       "only a comment");
+	image_free(&img);
+	free(s);
+
 	/* Comment lines between the fields, blank lines, CR LF, spaces. */
 	s = xstrdup("P7 \n#id x\nWIDTH 1\r\n\n  HEIGHT   1  \n#a\nDEPTH 3\n"
 		    "MAXVAL 65535\n#b\nTUPLTYPE RGB\nENDHDR\n\x01\x02\x03\x04"
