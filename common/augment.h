@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pamio.h"
+#include "image.h"
 #include "rng.h"
 
 /* The operations, applied in this order when selected:

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pamio.h"
+#include "image.h"
 
 struct rgb {
 	uint8_t r, g, b;

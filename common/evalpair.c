@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pamio.h"
 #include "util.h"
 
 struct evalpair {

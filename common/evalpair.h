@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "metrics.h"
-#include "pamio.h"
+#include "image.h"
 
 /* Kinds of prediction a reader accepts (or-ed together). */
 enum {

@@ -30,79 +30,6 @@ struct pamio_reader {
 	size_t comments_len, comments_cap;
 };
 
-static void
-copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-void
-image_alloc(struct image *img, int width, int height, int depth,
-	    unsigned maxval, const char *tuple_type)
-{
-	memset(img, 0, sizeof *img);
-	img->width = width;
-	img->height = height;
-	img->depth = depth;
-	img->maxval = maxval;
-	copy_str(img->tuple_type, sizeof img->tuple_type, tuple_type);
-	img->data = xcalloc((size_t)width * height, (size_t)depth * sizeof(uint16_t));
-}
-
-void
-image_free(struct image *img)
-{
-	free(img->id);
-	free(img->comments);
-	free(img->data);
-	memset(img, 0, sizeof *img);
-}
-
-void
-image_copy_meta(struct image *dst, const struct image *src)
-{
-	if (dst == src)
-		return;
-	image_set_id(dst, src->id);
-	free(dst->comments);
-	dst->comments = src->comments ? xstrdup(src->comments) : NULL;
-	dst->orig_width = src->orig_width;
-	dst->orig_height = src->orig_height;
-}
-
-void
-image_set_id(struct image *img, const char *id)
-{
-	char *copy = id ? xstrdup(id) : NULL;
-
-	free(img->id);
-	img->id = copy;
-}
-
-int
-image_channels(const struct image *img)
-{
-	return image_has_mask(img) ? img->depth - 1 : img->depth;
-}
-
-int
-image_has_mask(const struct image *img)
-{
-	return strcmp(img->tuple_type, "RGB_MASK") == 0 ||
-	       strcmp(img->tuple_type, "GRAYSCALE_MASK") == 0;
-}
-
-int
-image_mask_at(const struct image *img, size_t p)
-{
-	return img->data[p * img->depth + img->depth - 1] > img->maxval / 2;
-}
-
 /* libnetpbm reports errors through pm_error, which calls the user error
  * function and then longjmps to the buffer set with pm_setjmpbuf. The
  * handlers are installed only around pamio_write's libnetpbm call so that
@@ -254,13 +181,13 @@ check_header(const struct pamio_reader *r, const struct header *h)
 		bad_image(r, "maxval %lu out of range [1, 65535]", h->maxval);
 	if (h->width < 1 || h->height < 1)
 		bad_image(r, "size %lux%lu: a side is 0", h->width, h->height);
-	if (h->width > PAMIO_MAX_SIDE || h->height > PAMIO_MAX_SIDE)
+	if (h->width > IMAGE_MAX_SIDE || h->height > IMAGE_MAX_SIDE)
 		bad_image(r, "size %lux%lu beyond the limit of %d per side",
-			  h->width, h->height, PAMIO_MAX_SIDE);
-	if ((size_t)h->width * h->height * h->depth > PAMIO_MAX_SAMPLES)
+			  h->width, h->height, IMAGE_MAX_SIDE);
+	if ((size_t)h->width * h->height * h->depth > IMAGE_MAX_SAMPLES)
 		bad_image(r, "size %lux%lux%lu beyond the limit of %zu samples",
 			  h->width, h->height, h->depth,
-			  (size_t)PAMIO_MAX_SAMPLES);
+			  (size_t)IMAGE_MAX_SAMPLES);
 }
 
 /* One positive decimal number of int range at *s, advancing *s; 0 for
@@ -771,7 +698,7 @@ pamio_write(FILE *f, const struct image *img)
 	pam.height = img->height;
 	pam.depth = (unsigned)img->depth;
 	pam.maxval = img->maxval;
-	copy_str(pam.tuple_type, sizeof pam.tuple_type, img->tuple_type);
+	snprintf(pam.tuple_type, sizeof pam.tuple_type, "%s", img->tuple_type);
 	cp = comments;
 	pam.comment_p = len ? &cp : NULL;
 

@@ -151,8 +151,8 @@ pngio_read_file(FILE *f, struct image *img, int flags, char *err,
 	depth = png_get_channels(png, info);
 	bit_depth = png_get_bit_depth(png, info);
 	bps = bit_depth == 16 ? 2 : 1;
-	if (w > PAMIO_MAX_SIDE || h > PAMIO_MAX_SIDE ||
-	    (size_t)w * h * depth > PAMIO_MAX_SAMPLES) {
+	if (w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE ||
+	    (size_t)w * h * depth > IMAGE_MAX_SAMPLES) {
 		snprintf(err, errsize, "size %ux%u beyond the limits", w, h);
 		goto out;
 	}

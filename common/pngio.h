@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "pamio.h"
+#include "image.h"
 
 /* Flags of pngio_read(). */
 enum {
@@ -24,8 +24,8 @@ int pngio_signature(const void *buf, size_t n);
  * comments empty): GRAYSCALE (depth 1) or RGB (depth 3), maxval 65535 for
  * 16-bit files and 255 otherwise (palettes become RGB, 1/2/4-bit gray is
  * scaled to 0..255). The alpha channel and tRNS transparency are dropped
- * unless flags has PNGIO_KEEP_ALPHA. Sizes over PAMIO_MAX_SIDE or
- * PAMIO_MAX_SAMPLES are refused before the raster is allocated. Only a
+ * unless flags has PNGIO_KEEP_ALPHA. Sizes over IMAGE_MAX_SIDE or
+ * IMAGE_MAX_SAMPLES are refused before the raster is allocated. Only a
  * regular file is opened, never blocking on a FIFO or a device. Returns 0,
  * or -1 with img zeroed and a one-line message without the path in err
  * ("not a PNG file", "truncated PNG file", "corrupt PNG file: ...", or as

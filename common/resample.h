@@ -6,7 +6,7 @@
 #ifndef UNETPIPE_RESAMPLE_H
 #define UNETPIPE_RESAMPLE_H
 
-#include "pamio.h"
+#include "image.h"
 
 /* Resample one float plane src (sw x sh) into dst (dw x dh), each axis
  * reduced by area averaging or enlarged bilinearly. */

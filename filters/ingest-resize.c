@@ -197,12 +197,12 @@ emit(const struct image *src, const uint8_t *mask, const char *where)
 				   : (has_mask ? "GRAYSCALE_MASK" : "GRAYSCALE");
 	struct image out;
 
-	if (ow > PAMIO_MAX_SIDE || oh > PAMIO_MAX_SIDE ||
-	    (size_t)ow * oh * depth > PAMIO_MAX_SAMPLES)
+	if (ow > IMAGE_MAX_SIDE || oh > IMAGE_MAX_SIDE ||
+	    (size_t)ow * oh * depth > IMAGE_MAX_SAMPLES)
 		die("%s: the output, %dx%dx%d, would be over the limit of %zu "
 		    "samples that its readers accept (use --size or "
 		    "--channels 1)", where, ow, oh, depth,
-		    (size_t)PAMIO_MAX_SAMPLES);
+		    (size_t)IMAGE_MAX_SAMPLES);
 	image_alloc(&out, src->width, src->height, depth, M, type);
 	for (size_t p = 0; p < n; p++) {
 		const uint16_t *s = src->data + p * src->depth;
@@ -611,7 +611,7 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":s:c:m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			parse_size(optarg, PAMIO_MAX_SIDE, &opt.width,
+			parse_size(optarg, IMAGE_MAX_SIDE, &opt.width,
 				   &opt.height, "--size");
 			break;
 		case 'c':

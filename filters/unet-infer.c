@@ -330,7 +330,7 @@ infer(struct job *j)
 		flush();
 }
 
-/* A size from the model's metadata, strictly "1" .. PAMIO_MAX_SIDE. */
+/* A size from the model's metadata, strictly "1" .. IMAGE_MAX_SIDE. */
 static int
 meta_side(json_t *meta, const char *key)
 {
@@ -341,7 +341,7 @@ meta_side(json_t *meta, const char *key)
 		die("%s: no %s in its metadata: give --resize=WxH", opt.model, key);
 	len = strlen(s);
 	if (len == 0 || len > 5 || strspn(s, "0123456789") != len ||
-	    s[0] == '0' || atoi(s) > PAMIO_MAX_SIDE)
+	    s[0] == '0' || atoi(s) > IMAGE_MAX_SIDE)
 		die("%s: metadata %s \"%s\" is not a size", opt.model, key, s);
 	return atoi(s);
 }
@@ -375,12 +375,12 @@ parse_options(int argc, char **argv)
 			opt.batch = (int)parse_long(optarg, 1, 1024, "--batch");
 			break;
 		case 'T':
-			opt.tile = (int)parse_long(optarg, 0, PAMIO_MAX_SIDE, "--tile");
+			opt.tile = (int)parse_long(optarg, 0, IMAGE_MAX_SIDE, "--tile");
 			break;
 		case 'r':
 			opt.resize = 1;
 			if (optarg)
-				parse_size(optarg, PAMIO_MAX_SIDE, &opt.rw, &opt.rh,
+				parse_size(optarg, IMAGE_MAX_SIDE, &opt.rw, &opt.rh,
 					   "--resize");
 			break;
 		case 'o':
@@ -464,16 +464,16 @@ main(int argc, char **argv)
 		if (opt.original && j.img.orig_width > 0 && j.img.orig_height > 0) {
 			/* A comment is no size to trust: the map must be one
 			 * that the readers of its stream accept. */
-			if (j.img.orig_width > PAMIO_MAX_SIDE ||
-			    j.img.orig_height > PAMIO_MAX_SIDE ||
+			if (j.img.orig_width > IMAGE_MAX_SIDE ||
+			    j.img.orig_height > IMAGE_MAX_SIDE ||
 			    (size_t)j.img.orig_width * j.img.orig_height >
-			    PAMIO_MAX_SAMPLES) {
+			    IMAGE_MAX_SAMPLES) {
 				flush();
 				die("%s: image %d: original size %dx%d beyond the "
 				    "limits of %d per side and %zu samples",
 				    pamio_name(r), pamio_count(r),
 				    j.img.orig_width, j.img.orig_height,
-				    PAMIO_MAX_SIDE, (size_t)PAMIO_MAX_SAMPLES);
+				    IMAGE_MAX_SIDE, (size_t)IMAGE_MAX_SAMPLES);
 			}
 			j.out_w = j.img.orig_width;
 			j.out_h = j.img.orig_height;

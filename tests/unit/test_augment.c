@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "augment.h"
-#include "pamio.h"
+#include "image.h"
 #include "rng.h"
 #include "tap.h"
 #include "util.h"

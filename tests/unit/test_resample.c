@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pamio.h"
+#include "image.h"
 #include "resample.h"
 #include "tap.h"
 #include "util.h"

@@ -1,0 +1,69 @@
+#include "image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void
+image_alloc(struct image *img, int width, int height, int depth,
+	    unsigned maxval, const char *tuple_type)
+{
+	memset(img, 0, sizeof *img);
+	img->width = width;
+	img->height = height;
+	img->depth = depth;
+	img->maxval = maxval;
+	snprintf(img->tuple_type, sizeof img->tuple_type, "%s", tuple_type);
+	img->data = xcalloc((size_t)width * height, (size_t)depth * sizeof(uint16_t));
+}
+
+void
+image_free(struct image *img)
+{
+	free(img->id);
+	free(img->comments);
+	free(img->data);
+	memset(img, 0, sizeof *img);
+}
+
+void
+image_copy_meta(struct image *dst, const struct image *src)
+{
+	if (dst == src)
+		return;
+	image_set_id(dst, src->id);
+	free(dst->comments);
+	dst->comments = src->comments ? xstrdup(src->comments) : NULL;
+	dst->orig_width = src->orig_width;
+	dst->orig_height = src->orig_height;
+}
+
+void
+image_set_id(struct image *img, const char *id)
+{
+	char *copy = id ? xstrdup(id) : NULL;
+
+	free(img->id);
+	img->id = copy;
+}
+
+int
+image_channels(const struct image *img)
+{
+	return image_has_mask(img) ? img->depth - 1 : img->depth;
+}
+
+int
+image_has_mask(const struct image *img)
+{
+	return strcmp(img->tuple_type, "RGB_MASK") == 0 ||
+	       strcmp(img->tuple_type, "GRAYSCALE_MASK") == 0;
+}
+
+int
+image_mask_at(const struct image *img, size_t p)
+{
+	return img->data[p * img->depth + img->depth - 1] > img->maxval / 2;
+}

@@ -1,0 +1,53 @@
+/* image: the pixel type of every stream, an image with its sample id, its
+ * original size and its other comments (see unetpipe-formats(5)), and the
+ * largest image any reader or filter accepts. */
+#ifndef UNETPIPE_IMAGE_H
+#define UNETPIPE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest width or height accepted, and largest width*height*depth: a
+ * header beyond these is refused before anything is allocated. */
+#define IMAGE_MAX_SIDE 32768
+#define IMAGE_MAX_SAMPLES ((size_t)1 << 28)
+
+/* One image of a stream. Samples are row-major, channels interleaved
+ * (channels-last), each in [0, maxval]. A *_MASK tuple type carries the
+ * truth mask as its last channel (foreground where value > maxval / 2). */
+struct image {
+	int width, height, depth;
+	unsigned maxval;             /* 1 .. 65535 */
+	char tuple_type[64];         /* RGB, GRAYSCALE, RGB_MASK, ... */
+	char *id;                    /* sample id, or NULL when unknown */
+	int orig_width, orig_height; /* size before resizing, 0 when unknown */
+	char *comments;              /* other comment lines, '\n'-separated, or NULL */
+	uint16_t *data;              /* height * width * depth samples */
+};
+
+/* Allocate a zeroed image of the given shape; metadata empty. */
+void image_alloc(struct image *img, int width, int height, int depth,
+		 unsigned maxval, const char *tuple_type);
+
+/* Free what image_alloc/pamio_read allocated and zero the struct. */
+void image_free(struct image *img);
+
+/* Copy the id, original size and other comments of src into dst
+ * (replacing dst's). */
+void image_copy_meta(struct image *dst, const struct image *src);
+
+/* Replace the image's id (NULL clears it). */
+void image_set_id(struct image *img, const char *id);
+
+/* Number of image channels, not counting a truth mask (depth minus one for
+ * the *_MASK tuple types). */
+int image_channels(const struct image *img);
+
+/* 1 when the tuple type is RGB_MASK or GRAYSCALE_MASK. */
+int image_has_mask(const struct image *img);
+
+/* 1 when the truth mask of pixel p (y * width + x) is foreground. Only for
+ * images with a mask. */
+int image_mask_at(const struct image *img, size_t p);
+
+#endif
