@@ -1,10 +1,9 @@
-/* fuzz_curves: a unet-train log through train-curves' parser, diagnosis
- * and drawing (the filter's own code, its main renamed). */
-#define main train_curves_main
-#include "../filters/train-curves.c"
-#undef main
-
+/* fuzz_curves: a unet-train log through common/curves: the parser, the
+ * diagnosis and the drawing train-curves does. */
 #include "fuzz.h"
+
+#include "curves.h"
+#include "util.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -16,9 +15,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct log log;
-	struct rules rules = {3, 0.02, 0.10, 0.10};
-	struct diagnosis d;
+	static struct curves_log log;
+	struct curves_diagnosis d;
 	struct image img;
 	FILE *f;
 	int died;
@@ -28,17 +26,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = fmemopen((void *)data, size, "r");
 	if (!f)
 		abort();
-	FUZZ_TRY(died, read_log(f, "log", &log));
+	FUZZ_TRY(died, curves_read(f, "log", &log));
 	fclose(f);
 	if (died) {
-		free(log.e);
-		memset(&log, 0, sizeof log);
+		curves_free(&log);
 		return 0;
 	}
-	diagnose(&log, &rules, &d);
-	render(&img, 320, 400, &log, "fuzz", 1, d.best);
+	curves_diagnose(&log, &curves_default_rules, &d);
+	curves_render(&img, 320, 400, &log, "fuzz", 1, d.best);
 	image_free(&img);
-	free(log.e);
-	memset(&log, 0, sizeof log);
+	curves_free(&log);
 	return 0;
 }
