@@ -1523,6 +1523,13 @@ nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
 	return sum / (double)npix;
 }
 
+void
+nn_sigmoid(const float *x, float *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+}
+
 /* ------------------------------------------------------ init, optimiser */
 
 void

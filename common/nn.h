@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The programs' default thread count for the network (--threads):
+ * online_cpus(NN_DEFAULT_MAX_THREADS). */
+#define NN_DEFAULT_MAX_THREADS 8
+
 /* Use `threads` worker threads (1 .. 64) in every layer from now on;
  * OpenBLAS itself runs single-threaded inside them. */
 void nn_set_threads(int threads);
@@ -113,6 +117,10 @@ void nn_maxpool_backward(const float *x, int ldx, int n, int h, int w,
  * When dx is not NULL it receives dL/dx (npix floats). */
 double nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
 		     float *dx);
+
+/* The logistic function 1 / (1 + e^-x) of the n logits x into p (which
+ * may be x), computed in double: a logit's probability. */
+void nn_sigmoid(const float *x, float *p, size_t n);
 
 /* Fill k (count floats) uniformly in [-bound, bound) from r, where
  * bound = sqrt(6 / (fan_in + fan_out)) (Glorot / xavier_uniform_). */

@@ -86,6 +86,16 @@ warn_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+online_cpus(int max)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > max ? max : (int)n;
+}
+
 long
 parse_long(const char *s, long min, long max, const char *what)
 {

@@ -42,6 +42,10 @@ double parse_double(const char *s, double min, double max, const char *what);
 void parse_size(const char *s, int max, int *width, int *height,
 		const char *what);
 
+/* The number of online processors, at least 1 and at most max: a
+ * program's default worker-thread count, max its useful ceiling. */
+int online_cpus(int max);
+
 /* The common end of every filter's getopt_long switch (whose option
  * string starts with ':'): 'h' prints usage_text to stdout and exits 0,
  * 'V' prints "prog unetpipe VERSION" and exits 0, ':' (an option without

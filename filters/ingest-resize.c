@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "outfile.h"
 #include "pamio.h"
@@ -646,10 +645,7 @@ main(int argc, char **argv)
 	if (opt.masks)
 		check_dir(opt.masks);
 
-	{
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		nthreads = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
-	}
+	nthreads = online_cpus(4);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);
 	if (dirs) {
 		for (int i = optind; i < argc; i++)

@@ -5,18 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model.h"
+#include "nn.h"
 #include "outfile.h"
 #include "pamio.h"
 #include "progress.h"
 #include "resample.h"
 #include "unet.h"
 #include "util.h"
-
-/* --threads default: the online processors, at most this many. */
-#define DEFAULT_MAX_THREADS 8
 
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
@@ -170,8 +167,7 @@ emit(struct job *j, float *logits)
 	struct image out = {0};
 	float *p = logits;
 
-	for (size_t i = 0; i < n; i++)
-		logits[i] = (float)(1.0 / (1.0 + exp(-(double)logits[i])));
+	nn_sigmoid(logits, logits, n);
 	if (j->out_w != nw || j->out_h != nh) {
 		p = xmalloc(sizeof *p * (size_t)j->out_w * j->out_h);
 		resample_plane(logits, nw, nh, p, j->out_w, j->out_h);
@@ -361,11 +357,9 @@ parse_options(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
 
-	opt.threads = cpus < 1 ? 1 : cpus > DEFAULT_MAX_THREADS ?
-		DEFAULT_MAX_THREADS : (int)cpus;
+	opt.threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 	while ((c = getopt_long(argc, argv, ":t:b:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':

@@ -608,6 +608,22 @@ softplus(double v)
 }
 
 static void
+test_sigmoid(void)
+{
+	float x[] = {0, 2, -2, 88, -100, 1e30f, -1e30f}, p[7];
+	int ok = 1;
+
+	nn_sigmoid(x, p, 7);
+	for (int i = 0; i < 5; i++)
+		ok &= p[i] == (float)(1 / (1 + exp(-(double)x[i])));
+	tap_ok(ok && p[0] == 0.5f && p[1] + p[2] == 1.0f && p[3] == 1.0f &&
+	       p[4] > 0 && p[4] < 1e-43f && p[5] == 1.0f && p[6] == 0.0f,
+	       "nn_sigmoid: 1 / (1 + e^-x) in double, saturating");
+	nn_sigmoid(x, x, 7);
+	tap_ok(memcmp(x, p, sizeof p) == 0, "nn_sigmoid: in place");
+}
+
+static void
 test_bce(void)
 {
 	float x[6] = { 0, 2, -3, 0.5f, 100, -100 };
@@ -883,6 +899,7 @@ main(int argc, char **argv)
 	test_maxpool_routing();
 	test_masks();
 	test_conv_no_dx();
+	test_sigmoid();
 	test_bce();
 	test_adam();
 	test_glorot();
