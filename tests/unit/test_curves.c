@@ -1,11 +1,9 @@
 /* curves: the log parser, the diagnosis (the verdicts of the fixtures
  * tests/fixtures/curves-*.jsonl, as train-curves.bats prints them) and the
- * drawing. Parser errors exit, so they are read in a child process. */
+ * drawing. Parser errors exit, so they are read in a child (tap_child). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "curves.h"
 #include "tap.h"
@@ -36,41 +34,21 @@ read_string(const char *s, struct curves_log *log)
 	fclose(f);
 }
 
-/* curves_read of s in a child: its exit status, its stderr in err. */
-static int
-read_in_child(const char *s, char *err, size_t errsize)
+/* curves_read of the string arg (in a child: it dies). */
+static void
+read_log_string(const void *arg)
 {
-	int fd[2], status;
-	pid_t pid;
-	ssize_t n, len = 0;
+	struct curves_log log;
 
-	if (pipe(fd) != 0)
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct curves_log log;
-
-		dup2(fd[1], 2);
-		close(fd[0]);
-		read_string(s, &log);
-		curves_free(&log);
-		_exit(0);
-	}
-	close(fd[1]);
-	while ((n = read(fd[0], err + len, errsize - 1 - len)) > 0)
-		len += n;
-	err[len] = '\0';
-	close(fd[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	read_string(arg, &log);
+	curves_free(&log);
 }
 
 static void
 expect_error(const char *log, const char *message)
 {
 	char err[512], want[512];
-	int status = read_in_child(log, err, sizeof err);
+	int status = tap_child(read_log_string, log, err, sizeof err);
 
 	snprintf(want, sizeof want, "%s: %s\n", prog_name(), message);
 	tap_ok(status == 1 && strcmp(err, want) == 0, "refused: %s", message);
@@ -105,29 +83,37 @@ expect_verdict(const char *name, const struct curves_rules *r,
 static void
 test_fixtures(void)
 {
+	/* the messages train-curves.bats expects */
+	static const struct {
+		const char *name, *verdict;
+		long best, overfit;
+		const char *message;
+	} fixtures[] = {
+		{"curves-overfit.jsonl", "over-fitting", 12, 13,
+		 "best epoch 12 (val_loss 0.081); over-fitting from epoch 13: "
+		 "val_loss above its minimum for 8 epochs (0.081 -> 0.1306) "
+		 "while train_loss fell (0.1112 -> 0.0514)"},
+		{"curves-goodfit.jsonl", "good fit", 15, 0,
+		 "best epoch 15 (val_loss 0.1312); good fit: train_loss has "
+		 "levelled off and val_loss has not kept rising"},
+		{"curves-underfit.jsonl", "under-fitting", 8, 0,
+		 "best epoch 8 (val_loss 0.1654); under-fitting: train_loss "
+		 "still falling steeply at the last epoch (0.2575 -> 0.1413, "
+		 "-45.1% over the last 3 epochs): train longer"},
+		{"curves-noval.jsonl", "undetermined", 0, 0,
+		 "train_loss has levelled off; without validation data "
+		 "over-fitting cannot be judged"},
+	};
 	struct curves_rules r = curves_default_rules;
 	struct curves_log log;
 
 	tap_ok(r.overfit_epochs == 3 && r.overfit_margin == 0.02 &&
 	       r.underfit_drop == 0.10 && r.underfit_total == 0.10,
 	       "the default rules: 3 epochs, 2 %%, 10 %%, 10 %%");
-	expect_verdict("curves-overfit.jsonl", &r, "over-fitting", 12, 13,
-		       "best epoch 12 (val_loss 0.081); over-fitting from "
-		       "epoch 13: val_loss above its minimum for 8 epochs "
-		       "(0.081 -> 0.1306) while train_loss fell (0.1112 -> "
-		       "0.0514)");
-	expect_verdict("curves-goodfit.jsonl", &r, "good fit", 15, 0,
-		       "best epoch 15 (val_loss 0.1312); good fit: "
-		       "train_loss has levelled off and val_loss has not "
-		       "kept rising");
-	expect_verdict("curves-underfit.jsonl", &r, "under-fitting", 8, 0,
-		       "best epoch 8 (val_loss 0.1654); under-fitting: "
-		       "train_loss still falling steeply at the last epoch "
-		       "(0.2575 -> 0.1413, -45.1% over the last 3 epochs): "
-		       "train longer");
-	expect_verdict("curves-noval.jsonl", &r, "undetermined", 0, 0,
-		       "train_loss has levelled off; without validation "
-		       "data over-fitting cannot be judged");
+	for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
+		expect_verdict(fixtures[i].name, &r, fixtures[i].verdict,
+			       fixtures[i].best, fixtures[i].overfit,
+			       fixtures[i].message);
 
 	/* a margin above the rise, or more epochs than the rise lasts: the
 	 * next rule judges (train_loss still falling 21.3 %) */

@@ -4,8 +4,6 @@
  * child process, since they exit). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "pamio.h"
 #include "tap.h"
@@ -33,37 +31,30 @@ write_file(const char *path, const void *data, size_t n)
 	fclose(f);
 }
 
+struct read_args {
+	const char *path;
+	int accept;
+};
+
+static void
+read_stream(const void *arg)
+{
+	const struct read_args *a = arg;
+	struct pamio_reader *r = pamio_open(a->path, a->accept);
+	struct image img;
+
+	while (pamio_read(r, &img))
+		image_free(&img);
+	pamio_close(r);
+}
+
 /* Read `path` in a child; return its exit status and its stderr in err. */
 static int
 read_in_child(const char *path, int accept, char *err, size_t errsize)
 {
-	int fd[2], status;
-	pid_t pid;
-	ssize_t n, len = 0;
+	struct read_args a = {path, accept};
 
-	if (pipe(fd) != 0)
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct pamio_reader *r;
-		struct image img;
-
-		dup2(fd[1], 2);
-		close(fd[0]);
-		r = pamio_open(path, accept);
-		while (pamio_read(r, &img))
-			image_free(&img);
-		pamio_close(r);
-		_exit(0);
-	}
-	close(fd[1]);
-	while ((n = read(fd[0], err + len, errsize - 1 - len)) > 0)
-		len += n;
-	err[len] = '\0';
-	close(fd[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return tap_child(read_stream, &a, err, errsize);
 }
 
 static int
@@ -427,6 +418,16 @@ long_header(size_t n, size_t *len)
 	return s;
 }
 
+/* pamio_write of the image arg to a file (in a child: it dies). */
+static void
+write_big(const void *arg)
+{
+	FILE *f = fopen(tmp_path("big-out.pam"), "wb");
+
+	pamio_write(f, arg);
+	fclose(f);
+}
+
 static void
 test_header_limits(void)
 {
@@ -478,30 +479,9 @@ test_header_limits(void)
 	img.comments[PAMIO_MAX_HEADER - 1] = '\0';
 	{
 		char err[512] = "";
-		const char *path = tmp_path("big-out.pam");
-		int fd[2], status;
-		pid_t pid;
-		ssize_t n, got = 0;
+		int status = tap_child(write_big, &img, err, sizeof err);
 
-		if (pipe(fd) != 0)
-			die("pipe:");
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			FILE *f = fopen(path, "wb");
-			dup2(fd[1], 2);
-			pamio_write(f, &img);
-			fclose(f);
-			_exit(0);
-		}
-		close(fd[1]);
-		while ((n = read(fd[0], err + got, sizeof err - 1 - got)) > 0)
-			got += n;
-		err[got] = '\0';
-		close(fd[0]);
-		waitpid(pid, &status, 0);
-		tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
-			       one_line(err) &&
+		tap_ok(status == 1 && one_line(err) &&
 			       strstr(err, "over the limit of 1048576"),
 		       "pamio_write refuses a header over the limit: %s", err);
 	}
