@@ -298,6 +298,75 @@ unet_init_glorot(struct unet *net, uint64_t seed)
 }
 
 int
+unet_freeze(struct unet *net, const char *layer)
+{
+	size_t len = strlen(layer);
+	int hits = 0;
+
+	for (int i = 0; i < net->nparams; i++) {
+		const char *name = net->params[i].name;
+		int level, used = 0, match;
+
+		if (strcmp(layer, "encoder") == 0)
+			match = sscanf(name, "c%d.%n", &level, &used) == 1 &&
+				used > 0 && level <= net->cfg.depth;
+		else
+			match = strncmp(name, layer, len) == 0 &&
+				(name[len] == '.' || !name[len]);
+		if (match) {
+			net->params[i].frozen = 1;
+			hits++;
+		}
+	}
+	return hits;
+}
+
+struct unet *
+unet_adapt_channels(const struct unet *old, int channels)
+{
+	struct unet_config cfg = old->cfg;
+	int from = cfg.in_channels;
+	struct unet *net;
+
+	if (!((from == 1 && channels == 3) || (from == 3 && channels == 1)))
+		return NULL;
+	cfg.in_channels = channels;
+	net = unet_new(&cfg);
+	for (int i = 0; i < net->nparams; i++) {
+		const struct unet_param *po = &old->params[i];
+		struct unet_param *pn = &net->params[i];
+		float *a = xmalloc(po->count * sizeof *a);
+		float *b = xmalloc(pn->count * sizeof *b);
+
+		unet_param_export(po, a);
+		if (pn != net->enc[1][0].k) {
+			memcpy(b, a, pn->count * sizeof *b);
+		} else {
+			/* [Cout, Cin, 3, 3] */
+			int cout = pn->shape[0];
+			size_t k = (size_t)pn->shape[2] * pn->shape[3];
+			for (int o = 0; o < cout; o++)
+				for (size_t j = 0; j < k; j++) {
+					if (from == 1) {
+						float v = a[o * k + j] / 3;
+						for (int c = 0; c < 3; c++)
+							b[(o * 3 + c) * k + j] = v;
+					} else {
+						b[o * k + j] =
+							a[(o * 3 + 0) * k + j] +
+							a[(o * 3 + 1) * k + j] +
+							a[(o * 3 + 2) * k + j];
+					}
+				}
+		}
+		unet_param_import(pn, b);
+		free(a);
+		free(b);
+	}
+	return net;
+}
+
+int
 unet_multiple(const struct unet *net)
 {
 	return 1 << (net->cfg.depth - 1);

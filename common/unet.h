@@ -53,6 +53,21 @@ void unet_param_import(struct unet_param *p, const float *torch);
  * biases, from the seed: the same seed gives the same weights. */
 void unet_init_glorot(struct unet *net, uint64_t seed);
 
+/* Freeze the parameters under layer (adam_step then skips them):
+ * "encoder" for c1 .. c<depth>, or a layer name ("c1", "c1.conv1", "u3",
+ * "out", "c1.conv1.weight") for the parameters named by it or by it
+ * followed by a dot. Returns the number of parameters it covers, 0 when
+ * the network has no such layer. */
+int unet_freeze(struct unet *net, const char *layer);
+
+/* A new network like net but with `channels` input channels, 1 from 3 or
+ * 3 from 1: the first layer's kernel of a 1-channel network replicated
+ * over 3 channels and divided by 3, or that of a 3-channel network summed
+ * into 1, so that a grey image given as equal R, G, B channels (or as
+ * their mean) gives the same output; every other parameter copied. NULL
+ * for any other pair of channel counts. */
+struct unet *unet_adapt_channels(const struct unet *net, int channels);
+
 /* Height and width given to the network must be multiples of this
  * (2^(depth-1)). */
 int unet_multiple(const struct unet *net);

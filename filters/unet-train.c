@@ -938,7 +938,6 @@ stream_name(const char *path)
 static void
 setup_freeze(struct run *r)
 {
-	int n = unet_param_count(r->net);
 	int depth = unet_get_config(r->net)->depth;
 	char *list, *save = NULL;
 
@@ -947,26 +946,7 @@ setup_freeze(struct run *r)
 	list = xstrdup(r->o->freeze);
 	for (char *e = strtok_r(list, ",", &save); e;
 	     e = strtok_r(NULL, ",", &save)) {
-		size_t len = strlen(e);
-		int hits = 0;
-
-		for (int i = 0; i < n; i++) {
-			const char *name = unet_param_at(r->net, i)->name;
-			int level, used = 0, match;
-
-			if (strcmp(e, "encoder") == 0)
-				match = sscanf(name, "c%d.%n", &level,
-					       &used) == 1 && used > 0 &&
-					level <= depth;
-			else
-				match = strncmp(name, e, len) == 0 &&
-					(name[len] == '.' || !name[len]);
-			if (match) {
-				unet_param_at(r->net, i)->frozen = 1;
-				hits++;
-			}
-		}
-		if (!hits)
+		if (!unet_freeze(r->net, e))
 			die_usage("--freeze: no layer '%s' in the network "
 				  "(encoder, c1..c%d, u%d%s%.0d, out)", e,
 				  2 * depth - 1, depth + 1,
@@ -976,56 +956,19 @@ setup_freeze(struct run *r)
 	free(list);
 }
 
-/* A network like old with `channels` input channels: the first layer's
- * weights of a 1-channel model replicated over 3 channels and divided by
- * 3, or those of a 3-channel model summed into 1, so that a grey image
- * given as equal R, G, B channels (or as their mean) gives the same
- * output. Other mismatches are refused. */
+/* The network of --init adapted to the data's channels (see
+ * unet_adapt_channels), or refused. */
 static struct unet *
 adapt_channels(struct unet *old, int channels, const char *model,
 	       const char *input, int quiet)
 {
-	struct unet_config cfg = *unet_get_config(old);
-	int from = cfg.in_channels;
-	struct unet *net;
+	int from = unet_get_config(old)->in_channels;
+	struct unet *net = unet_adapt_channels(old, channels);
 
-	if (!((from == 1 && channels == 3) || (from == 3 && channels == 1)))
+	if (!net)
 		die("%s: image 1: %d channel(s), the model %s expects %d "
 		    "(only 1 and 3 channels adapt to each other)", input,
 		    channels, model, from);
-	cfg.in_channels = channels;
-	net = unet_new(&cfg);
-	for (int i = 0; i < unet_param_count(net); i++) {
-		const struct unet_param *po = unet_param_at(old, i);
-		struct unet_param *pn = unet_param_at(net, i);
-		float *a = xmalloc(po->count * sizeof *a);
-		float *b = xmalloc(pn->count * sizeof *b);
-
-		unet_param_export(po, a);
-		if (strcmp(pn->name, "c1.conv1.weight") != 0) {
-			memcpy(b, a, pn->count * sizeof *b);
-		} else {
-			/* [Cout, Cin, 3, 3] */
-			int cout = pn->shape[0];
-			size_t k = (size_t)pn->shape[2] * pn->shape[3];
-			for (int o = 0; o < cout; o++)
-				for (size_t j = 0; j < k; j++) {
-					if (from == 1) {
-						float v = a[o * k + j] / 3;
-						for (int c = 0; c < 3; c++)
-							b[(o * 3 + c) * k + j] = v;
-					} else {
-						b[o * k + j] =
-							a[(o * 3 + 0) * k + j] +
-							a[(o * 3 + 1) * k + j] +
-							a[(o * 3 + 2) * k + j];
-					}
-				}
-		}
-		unet_param_import(pn, b);
-		free(a);
-		free(b);
-	}
 	if (!quiet)
 		fprintf(stderr, "%s: %s: first layer adapted from %d to %d "
 			"input channel(s)\n", prog_name(), model, from,

@@ -1,6 +1,6 @@
 /* Unit tests of common/unet: configuration and parameter contract, the
- * whole network's gradient against finite differences, determinism, and
- * the size contract. */
+ * whole network's gradient against finite differences, determinism, the
+ * size contract, and the surgery (freezing, channel adaptation). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +284,173 @@ test_sizes(void)
 	unet_free(net);
 }
 
+/* The names of net's frozen parameters, comma-separated, into buf. */
+static const char *
+frozen_names(struct unet *net, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < unet_param_count(net); i++) {
+		const struct unet_param *p = unet_param_at(net, i);
+		if (p->frozen && used < len)
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "", p->name);
+	}
+	return buf;
+}
+
+/* Freeze layer on a fresh network of depth d: the number it reports and
+ * the parameters it froze. */
+static void
+check_freeze(int d, const char *layer, int want, const char *names)
+{
+	struct unet_config cfg = { 1, 2, d };
+	struct unet *net = unet_new(&cfg);
+	char buf[2048];
+	int hits = unet_freeze(net, layer);
+
+	frozen_names(net, buf, sizeof buf);
+	tap_ok(hits == want && strcmp(buf, names) == 0,
+	       "depth %d, freeze '%s': %d parameter(s) %s", d, layer, hits,
+	       buf);
+	unet_free(net);
+}
+
+static void
+test_freeze(void)
+{
+	check_freeze(3, "encoder", 12, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight,c2.conv1.bias,"
+		     "c2.conv1.weight,c2.conv2.bias,c2.conv2.weight,"
+		     "c3.conv1.bias,c3.conv1.weight,c3.conv2.bias,"
+		     "c3.conv2.weight");
+	check_freeze(3, "c1", 4, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight");
+	check_freeze(6, "c1", 4, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight");
+	check_freeze(3, "c4.conv2", 2, "c4.conv2.bias,c4.conv2.weight");
+	check_freeze(3, "c5.conv1.weight", 1, "c5.conv1.weight");
+	check_freeze(3, "u4", 2, "u4.bias,u4.weight");
+	check_freeze(3, "out", 2, "out.bias,out.weight");
+	check_freeze(3, "c", 0, "");
+	check_freeze(3, "c1.conv", 0, "");
+	check_freeze(3, "c6", 0, "");
+	check_freeze(3, "u3", 0, "");
+	check_freeze(2, "encoder", 8, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight,c2.conv1.bias,"
+		     "c2.conv1.weight,c2.conv2.bias,c2.conv2.weight");
+}
+
+/* The logits of net for one grey image of 8x8 pixels given as
+ * `channels` equal channels: pixel i is grey[i] in each. */
+static float *
+logits_of(struct unet *net, const float *grey, int channels)
+{
+	struct unet_work *w = unet_work_new(net, 1, 8, 8, 0);
+	float *out = xmalloc(64 * sizeof *out);
+
+	for (int i = 0; i < 64; i++)
+		for (int c = 0; c < channels; c++)
+			unet_work_input(w)[i * channels + c] = grey[i];
+	memcpy(out, unet_forward(w, 1), 64 * sizeof *out);
+	unet_work_free(w);
+	return out;
+}
+
+/* Adapt a network of `from` channels to `to`: the first kernel mapped,
+ * every other parameter the same, and a grey image gives the same
+ * logits. */
+static void
+check_adapt(int from, int to)
+{
+	struct unet_config cfg = { from, 4, 3 };
+	struct unet *old = unet_new(&cfg), *net;
+	float grey[64], *a, *b;
+	int kernel = 1, others = 1;
+	double diff = 0;
+	struct rng r;
+
+	unet_init_glorot(old, 5);
+	net = unet_adapt_channels(old, to);
+	if (!tap_ok(net != NULL, "%d to %d channel(s) adapts", from, to)) {
+		unet_free(old);
+		return;
+	}
+	tap_ok(unet_get_config(net)->in_channels == to &&
+	       unet_get_config(net)->base_filters == 4 &&
+	       unet_get_config(net)->depth == 3, "%d to %d: the config", from,
+	       to);
+	for (int i = 0; i < unet_param_count(net); i++) {
+		const struct unet_param *po = unet_param_at(old, i);
+		const struct unet_param *pn = unet_param_at(net, i);
+		float *x = xmalloc(po->count * sizeof *x);
+		float *y = xmalloc(pn->count * sizeof *y);
+
+		unet_param_export(po, x);
+		unet_param_export(pn, y);
+		if (strcmp(pn->name, "c1.conv1.weight") != 0) {
+			others = others && po->count == pn->count &&
+				 memcmp(x, y, po->count * sizeof *x) == 0;
+		} else {
+			for (int o = 0; o < pn->shape[0]; o++)
+				for (int j = 0; j < 9; j++) {
+					float want = from == 1 ? x[o * 9 + j] / 3
+						: x[(o * 3 + 0) * 9 + j] +
+						  x[(o * 3 + 1) * 9 + j] +
+						  x[(o * 3 + 2) * 9 + j];
+					for (int c = 0; c < to; c++)
+						kernel = kernel &&
+							y[(o * to + c) * 9 + j]
+							== want;
+				}
+		}
+		free(x);
+		free(y);
+	}
+	tap_ok(kernel, "%d to %d: c1.conv1.weight %s", from, to,
+	       from == 1 ? "replicated and divided by 3" : "summed");
+	tap_ok(others, "%d to %d: every other parameter as it was", from, to);
+	rng_seed(&r, 3);
+	for (int i = 0; i < 64; i++)
+		grey[i] = (float)rng_uniform(&r);
+	a = logits_of(old, grey, from);
+	b = logits_of(net, grey, to);
+	for (int i = 0; i < 64; i++)
+		diff = fmax(diff, fabs(a[i] - b[i]));
+	tap_ok(diff < 1e-5, "%d to %d: a grey image gives the same logits "
+	       "(max difference %g)", from, to, diff);
+	free(a);
+	free(b);
+	unet_free(net);
+	unet_free(old);
+}
+
+static void
+test_adapt(void)
+{
+	static const int refused[][2] = { { 1, 1 }, { 3, 3 }, { 2, 3 },
+					  { 3, 4 }, { 4, 1 }, { 1, 2 } };
+	int none = 1;
+
+	check_adapt(1, 3);
+	check_adapt(3, 1);
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		struct unet_config cfg = { refused[i][0], 4, 2 };
+		struct unet *net = unet_new(&cfg), *a;
+
+		a = unet_adapt_channels(net, refused[i][1]);
+		if (a) {
+			tap_diag("%d to %d adapted", refused[i][0],
+				 refused[i][1]);
+			none = 0;
+			unet_free(a);
+		}
+		unet_free(net);
+	}
+	tap_ok(none, "only 1 and 3 channels adapt to each other");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,5 +460,7 @@ main(int argc, char **argv)
 	test_gradient();
 	test_determinism();
 	test_sizes();
+	test_freeze();
+	test_adapt();
 	return tap_done();
 }
