@@ -92,8 +92,8 @@ meta_get(const struct st_file *f, const char *key, char *err, size_t errlen)
 	const char *v = json_string_value(json_object_get(f->metadata, key));
 
 	if (!v)
-		set_error(err, errlen, "not a unet-train checkpoint (no \"%s\")",
-			  key);
+		set_error(err, errlen,
+			  "not a unet-train checkpoint (no \"%s\")", key);
 	return v;
 }
 
@@ -244,14 +244,17 @@ checkpoint_restore(const struct checkpoint *ck, double lr, struct unet **net,
 	for (int i = 0; !bad && i < unet_param_count(n); i++) {
 		struct unet_param *p = unet_param_at(n, i);
 		bad = import_tensor(f, "", p, p->value, err, errlen) < 0 ||
-		      import_tensor(f, "adam.m.", p, a->m[i], err, errlen) < 0 ||
-		      import_tensor(f, "adam.v.", p, a->v[i], err, errlen) < 0;
+		      import_tensor(f, "adam.m.", p, a->m[i], err,
+				    errlen) < 0 ||
+		      import_tensor(f, "adam.v.", p, a->v[i], err,
+				    errlen) < 0;
 	}
 	bad = bad ||
 	      meta_long(f, "adam_step", &a->step, err, errlen) < 0 ||
 	      meta_long(f, "epoch", &s->epoch, err, errlen) < 0 ||
 	      meta_long(f, "best_epoch", &s->best_epoch, err, errlen) < 0 ||
-	      meta_double(f, "best_val_loss", &s->best_loss, err, errlen) < 0 ||
+	      meta_double(f, "best_val_loss", &s->best_loss, err,
+			  errlen) < 0 ||
 	      meta_double(f, "best_val_dice", &s->best_dice, err, errlen) < 0 ||
 	      meta_double(f, "best_val_iou", &s->best_iou, err, errlen) < 0 ||
 	      meta_double(f, "best_train_loss", &s->best_train_loss, err,

@@ -199,7 +199,8 @@ test_refusals(void)
 	tap_ok(refused(tmp_path("model.st"),
 		       "not a unet-train checkpoint (no \"kind\")"),
 	       "a model file is no checkpoint");
-	tap_ok(refused(changed("kind", SET_META, "kind", "unet-train checkpoint 2"),
+	tap_ok(refused(changed("kind", SET_META, "kind",
+			       "unet-train checkpoint 2"),
 		       "not a unet-train checkpoint"), "another kind");
 
 	/* torn: the file cut anywhere */
