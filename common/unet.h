@@ -9,6 +9,9 @@
 
 #define UNET_MAX_DEPTH 8
 
+struct unet;
+struct unet_work;
+
 struct unet_config {
 	int in_channels;  /* 1 .. 4 */
 	int base_filters; /* F: widths F, 2F, ... 2^(depth-1) F */
@@ -71,6 +74,26 @@ struct unet *unet_adapt_channels(const struct unet *net, int channels);
 /* Height and width given to the network must be multiples of this
  * (2^(depth-1)). */
 int unet_multiple(const struct unet *net);
+
+/* The receptive field's radius: an output pixel depends on the input
+ * pixels at most this far from it in x and in y (8 * multiple - 6). */
+int unet_receptive_radius(const struct unet *net);
+
+/* The margin of a tile whose core is kept: a multiple of unet_multiple
+ * (so that tiles keep the pooling's alignment) at least the receptive
+ * radius: 8 * unet_multiple. */
+int unet_tile_margin(const struct unet *net);
+
+/* Bytes of maps unet_work_new(net, 1, height, width, 0) allocates for one
+ * image, a little over (it counts a pooled map at level 1 too): at level
+ * l, of height x width / 4^(l-1) pixels and 2^(l-1) F channels, the
+ * pooled input, two convolutions, the concatenation and the decoder's
+ * two convolutions. */
+double unet_work_bytes(const struct unet *net, int height, int width);
+
+/* Bytes of maps (and gradients) w holds, as allocated by unet_work_new;
+ * the scratch the layers share is not counted. */
+size_t unet_work_size(const struct unet_work *w);
 
 /* Threads used by forward and backward (default 1). */
 void unet_set_threads(int threads);

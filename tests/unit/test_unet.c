@@ -1,6 +1,7 @@
 /* Unit tests of common/unet: configuration and parameter contract, the
  * whole network's gradient against finite differences, determinism, the
- * size contract, and the surgery (freezing, channel adaptation). */
+ * size contract, the surgery (freezing, channel adaptation), the
+ * receptive radius and the working memory. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,93 @@ test_adapt(void)
 	tap_ok(none, "only 1 and 3 channels adapt to each other");
 }
 
+/* The receptive radius, found: one input pixel changed changes the
+ * logits exactly up to unet_receptive_radius pixels away (over both
+ * alignments to the pooling), and the tile margin covers it. */
+static void
+check_radius(int depth)
+{
+	struct unet_config cfg = { 1, 2, depth };
+	struct unet *net = unet_new(&cfg);
+	int m = unet_multiple(net), r = unet_receptive_radius(net);
+	int n = 4 * r + 4 * m, reach = 0;
+	struct unet_work *w = unet_work_new(net, 1, n, n, 0);
+	float *base = xmalloc((size_t)n * n * sizeof *base);
+	struct rng g;
+
+	unet_init_glorot(net, 11);
+	/* positive biases: no ReLU hides the change */
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		if (p->ndim == 1)
+			for (size_t k = 0; k < p->count; k++)
+				p->value[k] = 1;
+	}
+	rng_seed(&g, 4);
+	for (int i = 0; i < n * n; i++)
+		unet_work_input(w)[i] = (float)rng_uniform(&g);
+	memcpy(base, unet_forward(w, 1), (size_t)n * n * sizeof *base);
+	for (int shift = 0; shift < 2; shift++) {
+		int c = n / 2 + shift;
+		const float *out;
+		float keep = unet_work_input(w)[c * n + c];
+
+		unet_work_input(w)[c * n + c] = keep + 10;
+		out = unet_forward(w, 1);
+		for (int y = 0; y < n; y++)
+			for (int x = 0; x < n; x++) {
+				int d = abs(x - c) > abs(y - c) ? abs(x - c)
+								: abs(y - c);
+				if (out[y * n + x] != base[y * n + x] &&
+				    d > reach)
+					reach = d;
+			}
+		unet_work_input(w)[c * n + c] = keep;
+	}
+	tap_ok(reach == r, "depth %d: a pixel reaches %d pixels, the radius "
+	       "is %d", depth, reach, r);
+	tap_ok(unet_tile_margin(net) >= r && unet_tile_margin(net) % m == 0,
+	       "depth %d: margin %d covers the radius in multiples of %d",
+	       depth, unet_tile_margin(net), m);
+	free(base);
+	unet_work_free(w);
+	unet_free(net);
+}
+
+/* unet_work_bytes against what unet_work_new allocates: over it by the
+ * level-1 pooled map it counts and nothing else. */
+static void
+check_work_bytes(int channels, int filters, int depth, int h, int wd)
+{
+	struct unet_config cfg = { channels, filters, depth };
+	struct unet *net = unet_new(&cfg);
+	int batch = 3;
+	struct unet_work *w = unet_work_new(net, batch, h, wd, 0);
+	double est = unet_work_bytes(net, h, wd) * batch;
+	double have = (double)unet_work_size(w);
+	double extra = (double)batch * h * wd * filters / 2 * sizeof(float);
+
+	tap_ok(est >= have && est - have == extra, "%d channel(s), F%d D%d, "
+	       "%dx%d: estimate %.0f bytes, allocated %.0f", channels,
+	       filters, depth, wd, h, est, have);
+	unet_work_free(w);
+	w = unet_work_new(net, batch, h, wd, 1);
+	tap_ok((double)unet_work_size(w) > 1.5 * have, "training work: %zu "
+	       "bytes, more than inference", unet_work_size(w));
+	unet_work_free(w);
+	unet_free(net);
+}
+
+static void
+test_sizes_of_work(void)
+{
+	check_radius(2);
+	check_radius(3);
+	check_work_bytes(3, 4, 2, 8, 12);
+	check_work_bytes(1, 8, 4, 16, 32);
+	check_work_bytes(4, 2, 3, 24, 8);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -462,5 +550,6 @@ main(int argc, char **argv)
 	test_sizes();
 	test_freeze();
 	test_adapt();
+	test_sizes_of_work();
 	return tap_done();
 }
