@@ -25,8 +25,9 @@ struct train_state {
 };
 
 /* Save net's weights, adam's moments and step count, s and fingerprint
- * (an object of string values, none named like the keys above) atomically
- * to path. 0 on success, -1 with the reason in err (old file intact). */
+ * (an object of string values; not "kind", the architecture's or the
+ * state's keys) atomically to path. 0 on success, -1 with the reason in
+ * err (old file intact). */
 int checkpoint_save(const char *path, struct unet *net,
 		    const struct adam *adam, const struct train_state *s,
 		    json_t *fingerprint, char *err, size_t errlen);
