@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,29 @@ bad:
 		    s ? s : "");
 }
 
+enum model_tensor_fault
+model_tensor_check(const struct st_file *f, const char *name,
+		   const struct unet_param *p, const struct st_tensor **t,
+		   size_t *bad)
+{
+	int same;
+
+	*t = st_find(f, name);
+	if (!*t)
+		return MODEL_TENSOR_MISSING;
+	same = (*t)->ndim == p->ndim;
+	for (int k = 0; same && k < p->ndim; k++)
+		same = (*t)->shape[k] == p->shape[k];
+	if (!same)
+		return MODEL_TENSOR_SHAPE;
+	for (size_t k = 0; k < (*t)->count; k++)
+		if (!isfinite((*t)->data[k])) {
+			*bad = k;
+			return MODEL_TENSOR_NOT_FINITE;
+		}
+	return MODEL_TENSOR_OK;
+}
+
 static int
 check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
 {
@@ -46,27 +70,27 @@ check_tensors(struct st_file *f, struct unet *net, char *err, size_t errlen)
 
 	for (int i = 0; i < n; i++) {
 		struct unet_param *p = unet_param_at(net, i);
-		const struct st_tensor *t = st_find(f, p->name);
+		const struct st_tensor *t;
 		int64_t shape[4];
-		int same;
+		size_t bad = 0;
 
-		if (!t)
+		switch (model_tensor_check(f, p->name, p, &t, &bad)) {
+		case MODEL_TENSOR_OK:
+			break;
+		case MODEL_TENSOR_MISSING:
 			return set_error(err, errlen, "missing tensor %s", p->name);
-		for (int k = 0; k < p->ndim; k++)
-			shape[k] = p->shape[k];
-		same = t->ndim == p->ndim;
-		for (int k = 0; same && k < p->ndim; k++)
-			same = t->shape[k] == shape[k];
-		if (!same)
+		case MODEL_TENSOR_SHAPE:
+			for (int k = 0; k < p->ndim; k++)
+				shape[k] = p->shape[k];
 			return set_error(err, errlen,
 				    "tensor %s has shape %s, expected %s", p->name,
 				    st_shape_str(t->shape, t->ndim, have, sizeof have),
 				    st_shape_str(shape, p->ndim, want, sizeof want));
-		for (size_t k = 0; k < t->count; k++)
-			if (!isfinite(t->data[k]))
-				return set_error(err, errlen,
-					    "tensor %s: value %zu is not finite",
-					    p->name, k);
+		case MODEL_TENSOR_NOT_FINITE:
+			return set_error(err, errlen,
+				    "tensor %s: value %zu is not finite",
+				    p->name, bad);
+		}
 	}
 	for (size_t j = 0; j < f->ntensors; j++) {
 		int known = 0;
@@ -148,6 +172,32 @@ done:
 	return net;
 }
 
+void
+model_meta_set(json_t *obj, const char *key, const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	json_object_set_new(obj, key, json_string(buf));
+}
+
+void
+model_tensor_header(struct st_tensor *t, const char *prefix,
+		    const struct unet_param *p)
+{
+	size_t n = strlen(prefix) + strlen(p->name) + 1;
+
+	t->name = xmalloc(n);
+	snprintf(t->name, n, "%s%s", prefix, p->name);
+	t->ndim = p->ndim;
+	for (int k = 0; k < p->ndim; k++)
+		t->shape[k] = p->shape[k];
+	t->count = p->count;
+}
+
 /* st_write's fill: parameter i in the reference's layout. model_load
  * refuses non-finite values: never write a model that will not load (a
  * NaN weight can hide behind a finite loss). */
@@ -171,7 +221,6 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 {
 	const struct unet_config *cfg = unet_get_config(net);
 	struct st_file f = {0};
-	char buf[32];
 	int rc;
 
 	if (metadata && !json_is_object(metadata))
@@ -180,25 +229,15 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 	if (metadata)
 		json_object_update(f.metadata, metadata);
 	json_object_set_new(f.metadata, "arch", json_string("unet"));
-	snprintf(buf, sizeof buf, "%d", cfg->in_channels);
-	json_object_set_new(f.metadata, "in_channels", json_string(buf));
-	snprintf(buf, sizeof buf, "%d", cfg->base_filters);
-	json_object_set_new(f.metadata, "base_filters", json_string(buf));
-	snprintf(buf, sizeof buf, "%d", cfg->depth);
-	json_object_set_new(f.metadata, "depth", json_string(buf));
+	model_meta_set(f.metadata, "in_channels", "%d", cfg->in_channels);
+	model_meta_set(f.metadata, "base_filters", "%d", cfg->base_filters);
+	model_meta_set(f.metadata, "depth", "%d", cfg->depth);
 
 	f.ntensors = unet_param_count(net);
 	f.tensors = xcalloc(f.ntensors, sizeof *f.tensors);
-	for (size_t i = 0; i < f.ntensors; i++) {
-		const struct unet_param *p = unet_param_at(net, (int)i);
-		struct st_tensor *t = &f.tensors[i];
-
-		t->name = xstrdup(p->name);
-		t->ndim = p->ndim;
-		for (int k = 0; k < p->ndim; k++)
-			t->shape[k] = p->shape[k];
-		t->count = p->count;
-	}
+	for (size_t i = 0; i < f.ntensors; i++)
+		model_tensor_header(&f.tensors[i], "",
+				    unet_param_at(net, (int)i));
 	f.fill = fill_param;
 	f.fill_arg = net;
 	rc = st_write(path, &f, err, errlen);

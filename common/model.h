@@ -9,6 +9,9 @@
 
 #include "unet.h"
 
+struct st_file;
+struct st_tensor;
+
 /* Load a model: the file must pass st_read, its metadata must name
  * arch "unet" with valid in_channels, base_filters and depth, and its
  * tensors must be exactly the network's, each with the right shape. On
@@ -23,5 +26,34 @@ struct unet *model_load(const char *path, json_t **metadata, char *err,
  * network. 0 on success, -1 with the reason in err (old file intact). */
 int model_save(const char *path, struct unet *net, json_t *metadata,
 	       char *err, size_t errlen);
+
+/* Set key of obj to the printf-formatted string (at most 127 bytes): the
+ * metadata of model and checkpoint files is all strings. */
+void model_meta_set(json_t *obj, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* What model_tensor_check finds wrong with a tensor. */
+enum model_tensor_fault {
+	MODEL_TENSOR_OK,
+	MODEL_TENSOR_MISSING,    /* f has no tensor of that name */
+	MODEL_TENSOR_SHAPE,      /* its shape is not p's (*t is set) */
+	MODEL_TENSOR_NOT_FINITE  /* value *bad is a NaN or an infinity */
+};
+
+/* Check f's tensor `name` against parameter p: present, of p's shape,
+ * every value finite (a NaN weight survives ReLU with a finite loss).
+ * Returns MODEL_TENSOR_OK with the tensor in *t, or the fault; each file
+ * format words its own message. */
+enum model_tensor_fault model_tensor_check(const struct st_file *f,
+					   const char *name,
+					   const struct unet_param *p,
+					   const struct st_tensor **t,
+					   size_t *bad);
+
+/* Describe parameter p in t as a tensor of the file named prefix + p's
+ * name (malloc'd), with p's PyTorch shape; its values come from the
+ * file's fill. */
+void model_tensor_header(struct st_tensor *t, const char *prefix,
+			 const struct unet_param *p);
 
 #endif

@@ -43,6 +43,7 @@ struct level {
 struct unet_work {
 	struct unet *net;
 	int batch, height, width, training;
+	size_t bytes;   /* of the maps and gradients below */
 	float *input, *logits, *glogits;
 	struct level lv[UNET_MAX_DEPTH + 1];
 };
@@ -146,6 +147,14 @@ alloc_floats(size_t count, const char *what)
 		die_out_of_memory(count, sizeof(float), what);
 	memset(p, 0, bytes);
 	return p;
+}
+
+/* alloc_floats for w's maps, counted in w->bytes. */
+static float *
+work_floats(struct unet_work *w, size_t count, const char *what)
+{
+	w->bytes += count * sizeof(float);
+	return alloc_floats(count, what);
 }
 
 struct unet *
@@ -298,9 +307,111 @@ unet_init_glorot(struct unet *net, uint64_t seed)
 }
 
 int
+unet_freeze(struct unet *net, const char *layer)
+{
+	size_t len = strlen(layer);
+	int hits = 0;
+
+	for (int i = 0; i < net->nparams; i++) {
+		const char *name = net->params[i].name;
+		int level, used = 0, match;
+
+		if (strcmp(layer, "encoder") == 0)
+			match = sscanf(name, "c%d.%n", &level, &used) == 1 &&
+				used > 0 && level <= net->cfg.depth;
+		else
+			match = strncmp(name, layer, len) == 0 &&
+				(name[len] == '.' || !name[len]);
+		if (match) {
+			net->params[i].frozen = 1;
+			hits++;
+		}
+	}
+	return hits;
+}
+
+struct unet *
+unet_adapt_channels(const struct unet *old, int channels)
+{
+	struct unet_config cfg = old->cfg;
+	int from = cfg.in_channels;
+	struct unet *net;
+
+	if (!((from == 1 && channels == 3) || (from == 3 && channels == 1)))
+		return NULL;
+	cfg.in_channels = channels;
+	net = unet_new(&cfg);
+	for (int i = 0; i < net->nparams; i++) {
+		const struct unet_param *po = &old->params[i];
+		struct unet_param *pn = &net->params[i];
+		float *a = xmalloc(po->count * sizeof *a);
+		float *b = xmalloc(pn->count * sizeof *b);
+
+		unet_param_export(po, a);
+		if (pn != net->enc[1][0].k) {
+			memcpy(b, a, pn->count * sizeof *b);
+		} else {
+			/* [Cout, Cin, 3, 3] */
+			int cout = pn->shape[0];
+			size_t k = (size_t)pn->shape[2] * pn->shape[3];
+			for (int o = 0; o < cout; o++)
+				for (size_t j = 0; j < k; j++) {
+					if (from == 1) {
+						float v = a[o * k + j] / 3;
+						for (int c = 0; c < 3; c++)
+							b[(o * 3 + c) * k + j] = v;
+					} else {
+						b[o * k + j] =
+							a[(o * 3 + 0) * k + j] +
+							a[(o * 3 + 1) * k + j] +
+							a[(o * 3 + 2) * k + j];
+					}
+				}
+		}
+		unet_param_import(pn, b);
+		free(a);
+		free(b);
+	}
+	return net;
+}
+
+int
 unet_multiple(const struct unet *net)
 {
 	return 1 << (net->cfg.depth - 1);
+}
+
+int
+unet_receptive_radius(const struct unet *net)
+{
+	return 8 * unet_multiple(net) - 6;
+}
+
+int
+unet_tile_margin(const struct unet *net)
+{
+	return 8 * unet_multiple(net);
+}
+
+double
+unet_work_bytes(const struct unet *net, int height, int width_)
+{
+	const struct unet_config *c = &net->cfg;
+	double floats = (double)height * width_ * (c->in_channels + 1);
+
+	for (int l = 1; l <= c->depth; l++) {
+		double pix = (double)height * width_ /
+			     ((double)(1 << (l - 1)) * (1 << (l - 1)));
+		double ch = (double)c->base_filters * (1 << (l - 1));
+		floats += pix * ch * (l < c->depth ? 5.5 : 2.5);
+	}
+	return 4 * floats;
+}
+
+size_t
+unet_work_size(const struct unet_work *w)
+{
+	return w->bytes;
 }
 
 void
@@ -330,11 +441,12 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		 width_, height);
 	snprintf(out, sizeof out, "the output of %d image(s) of %dx%d", batch,
 		 width_, height);
-	w->input = alloc_floats((size_t)batch * height * width_
+	w->input = work_floats(w, (size_t)batch * height * width_
 				* cfg->in_channels, in);
-	w->logits = alloc_floats((size_t)batch * height * width_, out);
+	w->logits = work_floats(w, (size_t)batch * height * width_, out);
 	if (training)
-		w->glogits = alloc_floats((size_t)batch * height * width_, out);
+		w->glogits = work_floats(w, (size_t)batch * height * width_,
+					 out);
 	for (int l = 1; l <= d; l++) {
 		struct level *lv = &w->lv[l];
 		size_t pix;
@@ -348,14 +460,14 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		snprintf(grad, sizeof grad, "the level-%d gradients of %d "
 			 "image(s) of %dx%d", l, batch, width_, height);
 		if (l > 1)
-			lv->pool = alloc_floats(pix * width(cfg, l - 1), map);
-		lv->a = alloc_floats(pix * lv->ch, map);
+			lv->pool = work_floats(w, pix * width(cfg, l - 1), map);
+		lv->a = work_floats(w, pix * lv->ch, map);
 		if (l < d) {
-			lv->cat = alloc_floats(pix * 2 * lv->ch, map);
-			lv->b = alloc_floats(pix * lv->ch, map);
-			lv->d = alloc_floats(pix * lv->ch, map);
+			lv->cat = work_floats(w, pix * 2 * lv->ch, map);
+			lv->b = work_floats(w, pix * lv->ch, map);
+			lv->d = work_floats(w, pix * lv->ch, map);
 		} else {
-			lv->e = alloc_floats(pix * lv->ch, map);
+			lv->e = work_floats(w, pix * lv->ch, map);
 		}
 		if (!training)
 			continue;
@@ -363,17 +475,17 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		 * decoder's backward has passed this level, before the
 		 * encoder's backward needs ga and gpool: they share memory. */
 		if (l < d) {
-			lv->gcat = alloc_floats(pix * 2 * lv->ch, grad);
-			lv->gb = alloc_floats(pix * lv->ch, grad);
-			lv->gd = alloc_floats(pix * lv->ch, grad);
+			lv->gcat = work_floats(w, pix * 2 * lv->ch, grad);
+			lv->gb = work_floats(w, pix * lv->ch, grad);
+			lv->gd = work_floats(w, pix * lv->ch, grad);
 			lv->ga = lv->gd;
 			if (l > 1)
 				lv->gpool = lv->gb;
 		} else {
-			lv->ge = alloc_floats(pix * lv->ch, grad);
-			lv->ga = alloc_floats(pix * lv->ch, grad);
+			lv->ge = work_floats(w, pix * lv->ch, grad);
+			lv->ga = work_floats(w, pix * lv->ch, grad);
 			if (l > 1)
-				lv->gpool = alloc_floats(pix *
+				lv->gpool = work_floats(w, pix *
 							 width(cfg, l - 1),
 							 grad);
 		}

@@ -9,6 +9,9 @@
 
 #define UNET_MAX_DEPTH 8
 
+struct unet;
+struct unet_work;
+
 struct unet_config {
 	int in_channels;  /* 1 .. 4 */
 	int base_filters; /* F: widths F, 2F, ... 2^(depth-1) F */
@@ -53,9 +56,44 @@ void unet_param_import(struct unet_param *p, const float *torch);
  * biases, from the seed: the same seed gives the same weights. */
 void unet_init_glorot(struct unet *net, uint64_t seed);
 
+/* Freeze the parameters under layer (adam_step then skips them):
+ * "encoder" for c1 .. c<depth>, or a layer name ("c1", "c1.conv1", "u3",
+ * "out", "c1.conv1.weight") for the parameters named by it or by it
+ * followed by a dot. Returns the number of parameters it covers, 0 when
+ * the network has no such layer. */
+int unet_freeze(struct unet *net, const char *layer);
+
+/* A new network like net but with `channels` input channels, 1 from 3 or
+ * 3 from 1: the first layer's kernel of a 1-channel network replicated
+ * over 3 channels and divided by 3, or that of a 3-channel network summed
+ * into 1, so that a grey image given as equal R, G, B channels (or as
+ * their mean) gives the same output; every other parameter copied. NULL
+ * for any other pair of channel counts. */
+struct unet *unet_adapt_channels(const struct unet *net, int channels);
+
 /* Height and width given to the network must be multiples of this
  * (2^(depth-1)). */
 int unet_multiple(const struct unet *net);
+
+/* The receptive field's radius: an output pixel depends on the input
+ * pixels at most this far from it in x and in y (8 * multiple - 6). */
+int unet_receptive_radius(const struct unet *net);
+
+/* The margin of a tile whose core is kept: a multiple of unet_multiple
+ * (so that tiles keep the pooling's alignment) at least the receptive
+ * radius: 8 * unet_multiple. */
+int unet_tile_margin(const struct unet *net);
+
+/* Bytes of maps unet_work_new(net, 1, height, width, 0) allocates for one
+ * image, a little over (it counts a pooled map at level 1 too): at level
+ * l, of height x width / 4^(l-1) pixels and 2^(l-1) F channels, the
+ * pooled input, two convolutions, the concatenation and the decoder's
+ * two convolutions. */
+double unet_work_bytes(const struct unet *net, int height, int width);
+
+/* Bytes of maps (and gradients) w holds, as allocated by unet_work_new;
+ * the scratch the layers share is not counted. */
+size_t unet_work_size(const struct unet_work *w);
 
 /* Threads used by forward and backward (default 1). */
 void unet_set_threads(int threads);

@@ -73,30 +73,12 @@ round_up(int n, int m)
 	return (n + m - 1) / m * m;
 }
 
-/* Bytes of activations the network needs for one h x w image (a little
- * over what unet_work_new allocates: at level l, of h x w / 4^(l-1)
- * pixels and 2^(l-1) F channels, the pooled input, two convolutions, the
- * concatenation and the decoder's two convolutions). */
-static double
-work_bytes(int h, int w)
-{
-	const struct unet_config *c = unet_get_config(net);
-	double floats = (double)h * w * (c->in_channels + 1);
-
-	for (int l = 1; l <= c->depth; l++) {
-		double pix = (double)h * w / ((double)(1 << (l - 1)) * (1 << (l - 1)));
-		double ch = (double)c->base_filters * (1 << (l - 1));
-		floats += pix * ch * (l < c->depth ? 5.5 : 2.5);
-	}
-	return 4 * floats;
-}
-
 /* The largest number of h x w inputs (at most want) inside the budget,
  * at least 1. */
 static int
 batch_within_budget(int want, int h, int w)
 {
-	double fit = opt.budget / work_bytes(h, w);
+	double fit = opt.budget / unet_work_bytes(net, h, w);
 
 	if (fit < 1)
 		return 1;
@@ -300,10 +282,11 @@ infer(struct job *j)
 	int ph = round_up(j->src->height, multiple);
 	int tile = opt.tile;
 
-	if (tile < 0 && work_bytes(ph, pw) > opt.budget) {
+	if (tile < 0 && unet_work_bytes(net, ph, pw) > opt.budget) {
 		/* The largest tile inside the budget. */
 		tile = 2 * margin + multiple;
-		while (work_bytes(tile + multiple, tile + multiple) <= opt.budget)
+		while (unet_work_bytes(net, tile + multiple,
+				       tile + multiple) <= opt.budget)
 			tile += multiple;
 	}
 	if (tile > 0 && (pw > tile || ph > tile)) {
@@ -418,8 +401,7 @@ main(int argc, char **argv)
 		die("%s: %s", opt.model, err);
 	in_channels = unet_get_config(net)->in_channels;
 	multiple = unet_multiple(net);
-	/* The receptive field's radius is 8 * multiple - 6 pixels. */
-	margin = 8 * multiple;
+	margin = unet_tile_margin(net);
 	if (opt.resize && opt.rw == 0) {
 		opt.rw = meta_side(meta, "input_width");
 		opt.rh = meta_side(meta, "input_height");

@@ -7,7 +7,6 @@
 #include <malloc.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +18,13 @@
 #include <jansson.h>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "model.h"
 #include "outfile.h"
 #include "progress.h"
 #include "rng.h"
-#include "safetensors.h"
 #include "unet.h"
 #include "util.h"
 
@@ -33,7 +32,6 @@
 #define DEFAULT_MAX_THREADS 8
 #define CKPT_SUFFIX ".ckpt"
 #define LOCK_SUFFIX ".lock"
-#define CKPT_KIND "unet-train checkpoint 1"
 
 struct options {
 	const char *input, *output, *val_path, *log_path, *init_path;
@@ -44,16 +42,6 @@ struct options {
 	uint64_t seed;
 	int threads, wbce, base_filters, depth, resume, quiet;
 	int val_split_given, pos_weight_given, arch_given;
-};
-
-/* Everything a checkpoint restores besides weights and moments. */
-struct state {
-	long epoch;          /* epochs completed */
-	long best_epoch;     /* epoch of the model on disk, 0 = none yet */
-	double best_loss;    /* its val_loss (INFINITY before the first) */
-	double best_dice, best_iou, best_train_loss;
-	long wait;           /* epochs without improvement */
-	struct rng rng;
 };
 
 /* The figures of one epoch. */
@@ -415,27 +403,9 @@ die_write(const char *path, const char *err)
 	die("%s: %s", path, err);
 }
 
-static void
-set_str(json_t *obj, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_str(json_t *obj, const char *key, const char *fmt, ...)
-{
-	char buf[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	json_object_set_new(obj, key, json_string(buf));
-}
-
 /* ------------------------------------------------------------ checkpoint
- * MODEL.ckpt: a safetensors file with the weights under their own names,
- * the Adam moments as "adam.m.NAME" and "adam.v.NAME", and the rest of the
- * run's state in __metadata__ (doubles written exactly, as C99 hex floats).
- * The "fingerprint" keys must match for --resume to go on. */
+ * MODEL.ckpt (see checkpoint.h): the "fingerprint" keys must match for
+ * --resume to go on. */
 
 struct run {
 	const struct options *o;
@@ -445,7 +415,7 @@ struct run {
 	double pos_weight;
 	struct unet *net;
 	struct adam *adam;
-	struct state st;
+	struct train_state st;
 };
 
 static void
@@ -454,223 +424,65 @@ fingerprint(const struct run *r, json_t *meta)
 	const struct options *o = r->o;
 	char aug[64];
 
-	set_str(meta, "train_data", "%016" PRIx64, r->train_ds->hash);
-	set_str(meta, "val_data", "%016" PRIx64,
+	model_meta_set(meta, "train_data", "%016" PRIx64, r->train_ds->hash);
+	model_meta_set(meta, "val_data", "%016" PRIx64,
 		r->val_ds != r->train_ds ? r->val_ds->hash : 0);
-	set_str(meta, "val_split", "%a", o->val_split);
-	set_str(meta, "batch", "%ld", o->batch);
-	set_str(meta, "lr", "%a", o->lr);
-	set_str(meta, "seed", "%" PRIu64, o->seed);
-	set_str(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
-	set_str(meta, "pos_weight", "%a", r->pos_weight);
-	set_str(meta, "min_delta", "%a", o->min_delta);
+	model_meta_set(meta, "val_split", "%a", o->val_split);
+	model_meta_set(meta, "batch", "%ld", o->batch);
+	model_meta_set(meta, "lr", "%a", o->lr);
+	model_meta_set(meta, "seed", "%" PRIu64, o->seed);
+	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	model_meta_set(meta, "pos_weight", "%a", r->pos_weight);
+	model_meta_set(meta, "min_delta", "%a", o->min_delta);
 	augment_format(o->augment, aug, sizeof aug);
-	set_str(meta, "augment", "%s", aug);
-	set_str(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
-}
-
-/* The checkpoint's tensor for parameter p: its values, or its Adam
- * moments under the prefix "adam.m." or "adam.v."; st_write asks
- * fill_checkpoint for the values. */
-static void
-add_tensor(struct st_file *f, const char *prefix, const struct unet_param *p)
-{
-	struct st_tensor *t = &f->tensors[f->ntensors++];
-	size_t n = strlen(prefix) + strlen(p->name) + 1;
-
-	t->name = xmalloc(n);
-	snprintf(t->name, n, "%s%s", prefix, p->name);
-	t->ndim = p->ndim;
-	for (int k = 0; k < p->ndim; k++)
-		t->shape[k] = p->shape[k];
-	t->count = p->count;
-}
-
-/* Tensor i of the checkpoint: parameter i / 3's values (i % 3 = 0) or
- * moments (1, 2), which share the parameter's layout: exported as if they
- * were its values. */
-static int
-fill_checkpoint(void *arg, size_t i, float *out, char *err, size_t errlen)
-{
-	const struct run *r = arg;
-	int k = (int)(i / 3);
-	struct unet_param tmp = *unet_param_at(r->net, k);
-
-	(void)err, (void)errlen;
-	if (i % 3 == 1)
-		tmp.value = r->adam->m[k];
-	else if (i % 3 == 2)
-		tmp.value = r->adam->v[k];
-	unet_param_export(&tmp, out);
-	return 0;
+	model_meta_set(meta, "augment", "%s", aug);
+	model_meta_set(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
 }
 
 static void
 save_checkpoint(struct run *r)
 {
-	int n = unet_param_count(r->net);
-	const struct unet_config *cfg = unet_get_config(r->net);
-	struct st_file f = { 0 };
+	json_t *fp = json_object();
 	char err[512];
-	const struct state *s = &r->st;
 
-	f.tensors = xcalloc(3 * (size_t)n, sizeof *f.tensors);
-	for (int i = 0; i < n; i++) {
-		const struct unet_param *p = unet_param_at(r->net, i);
-		add_tensor(&f, "", p);
-		add_tensor(&f, "adam.m.", p);
-		add_tensor(&f, "adam.v.", p);
-	}
-	f.fill = fill_checkpoint;
-	f.fill_arg = r;
-	f.metadata = json_object();
-	set_str(f.metadata, "kind", "%s", CKPT_KIND);
-	set_str(f.metadata, "in_channels", "%d", cfg->in_channels);
-	set_str(f.metadata, "base_filters", "%d", cfg->base_filters);
-	set_str(f.metadata, "depth", "%d", cfg->depth);
-	fingerprint(r, f.metadata);
-	set_str(f.metadata, "epoch", "%ld", s->epoch);
-	set_str(f.metadata, "adam_step", "%ld", r->adam->step);
-	set_str(f.metadata, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64
-		"%016" PRIx64, s->rng.s[0], s->rng.s[1], s->rng.s[2],
-		s->rng.s[3]);
-	set_str(f.metadata, "best_epoch", "%ld", s->best_epoch);
-	set_str(f.metadata, "best_val_loss", "%a", s->best_loss);
-	set_str(f.metadata, "best_val_dice", "%a", s->best_dice);
-	set_str(f.metadata, "best_val_iou", "%a", s->best_iou);
-	set_str(f.metadata, "best_train_loss", "%a", s->best_train_loss);
-	set_str(f.metadata, "wait", "%ld", s->wait);
-	if (st_write(r->ckpt_path, &f, err, sizeof err) < 0)
+	fingerprint(r, fp);
+	if (checkpoint_save(r->ckpt_path, r->net, r->adam, &r->st, fp, err,
+			    sizeof err) < 0)
 		die_write(r->ckpt_path, err);
-	st_free(&f);
-}
-
-static const char *
-meta_get(const struct st_file *f, const char *path, const char *key)
-{
-	const char *v = json_string_value(json_object_get(f->metadata, key));
-
-	if (!v)
-		die("%s: not a unet-train checkpoint (no \"%s\")", path, key);
-	return v;
-}
-
-static long
-meta_long(const struct st_file *f, const char *path, const char *key)
-{
-	const char *s = meta_get(f, path, key);
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < 0)
-		die("%s: checkpoint %s \"%s\" is not a count", path, key, s);
-	return v;
-}
-
-static double
-meta_double(const struct st_file *f, const char *path, const char *key)
-{
-	const char *s = meta_get(f, path, key);
-	char *end;
-	double v = strtod(s, &end);
-
-	if (!*s || *end)
-		die("%s: checkpoint %s \"%s\" is not a number", path, key, s);
-	return v;
-}
-
-static void
-import_tensor(const struct st_file *f, const char *path, const char *prefix,
-	      const struct unet_param *p, float *ours)
-{
-	char name[96];
-	const struct st_tensor *t;
-	struct unet_param tmp = *p;
-	int same;
-
-	snprintf(name, sizeof name, "%s%s", prefix, p->name);
-	t = st_find(f, name);
-	if (!t)
-		die("%s: checkpoint has no tensor %s", path, name);
-	same = t->ndim == p->ndim;
-	for (int k = 0; same && k < p->ndim; k++)
-		same = t->shape[k] == p->shape[k];
-	if (!same)
-		die("%s: checkpoint tensor %s has the wrong shape", path, name);
-	/* A NaN weight survives ReLU (fmaxf) with a finite loss, and the
-	 * model saved from it would not load. */
-	for (size_t k = 0; k < t->count; k++)
-		if (!isfinite(t->data[k]))
-			die("%s: checkpoint tensor %s: value %zu is not finite",
-			    path, name, k);
-	tmp.value = ours;
-	unet_param_import(&tmp, t->data);
+	json_decref(fp);
 }
 
 /* Load the architecture, weights, moments and state of r->ckpt_path. The
  * fingerprint is checked later, once the data is read (check_resume). */
-static struct st_file
+static struct checkpoint *
 load_checkpoint(struct run *r)
 {
 	const char *path = r->ckpt_path;
-	struct st_file f;
-	struct unet_config cfg;
+	const struct unet_config *cfg;
+	struct checkpoint *ck;
 	char err[512];
-	const char *rs;
 
 	if (access(path, F_OK) != 0)
 		die("%s: no checkpoint to resume from:", path);
-	if (st_read(path, &f, err, sizeof err) < 0)
+	ck = checkpoint_open(path, err, sizeof err);
+	if (!ck)
 		die("%s: %s", path, err);
-	if (strcmp(meta_get(&f, path, "kind"), CKPT_KIND) != 0)
-		die("%s: not a unet-train checkpoint", path);
-	cfg.in_channels = (int)meta_long(&f, path, "in_channels");
-	cfg.base_filters = (int)meta_long(&f, path, "base_filters");
-	cfg.depth = (int)meta_long(&f, path, "depth");
-	if (unet_config_check(&cfg, err, sizeof err) < 0)
-		die("%s: %s", path, err);
-	if (r->o->arch_given && (cfg.base_filters != r->o->base_filters ||
-				 cfg.depth != r->o->depth))
+	cfg = checkpoint_config(ck);
+	if (r->o->arch_given && (cfg->base_filters != r->o->base_filters ||
+				 cfg->depth != r->o->depth))
 		die("%s: cannot resume: the checkpoint's network has "
-		    "--base-filters %d --depth %d", path, cfg.base_filters,
-		    cfg.depth);
-	r->net = unet_new(&cfg);
-	r->adam = adam_new(r->net, r->o->lr);
-	for (int i = 0; i < unet_param_count(r->net); i++) {
-		struct unet_param *p = unet_param_at(r->net, i);
-		import_tensor(&f, path, "", p, p->value);
-		import_tensor(&f, path, "adam.m.", p, r->adam->m[i]);
-		import_tensor(&f, path, "adam.v.", p, r->adam->v[i]);
-	}
-	r->adam->step = meta_long(&f, path, "adam_step");
-	r->st.epoch = meta_long(&f, path, "epoch");
-	r->st.best_epoch = meta_long(&f, path, "best_epoch");
-	r->st.best_loss = meta_double(&f, path, "best_val_loss");
-	r->st.best_dice = meta_double(&f, path, "best_val_dice");
-	r->st.best_iou = meta_double(&f, path, "best_val_iou");
-	r->st.best_train_loss = meta_double(&f, path, "best_train_loss");
-	r->st.wait = meta_long(&f, path, "wait");
-	rs = meta_get(&f, path, "rng");
-	if (strlen(rs) != 64)
-		die("%s: checkpoint rng \"%s\" is malformed", path, rs);
-	for (int k = 0; k < 4; k++) {
-		char part[17];
-		char *end;
-		memcpy(part, rs + 16 * k, 16);
-		part[16] = '\0';
-		r->st.rng.s[k] = strtoull(part, &end, 16);
-		if (*end)
-			die("%s: checkpoint rng \"%s\" is malformed", path, rs);
-	}
-	return f;
+		    "--base-filters %d --depth %d", path, cfg->base_filters,
+		    cfg->depth);
+	if (checkpoint_restore(ck, r->o->lr, &r->net, &r->adam, &r->st, err,
+			       sizeof err) < 0)
+		die("%s: %s", path, err);
+	return ck;
 }
 
 /* Refuse to resume when the data or an option that shapes the run
  * differs from the checkpoint's. */
 static void
-check_resume(struct run *r, struct st_file *f)
+check_resume(struct run *r, const struct checkpoint *ck)
 {
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
@@ -685,12 +497,13 @@ check_resume(struct run *r, struct st_file *f)
 		const char *was;
 		/* Checkpoints written before --augment and --freeze ran
 		 * without them. */
-		if (!json_object_get(f->metadata, keys[i]) &&
-		    (strcmp(keys[i], "augment") == 0 ||
-		     strcmp(keys[i], "freeze") == 0))
+		was = checkpoint_get(ck, keys[i]);
+		if (!was && (strcmp(keys[i], "augment") == 0 ||
+			     strcmp(keys[i], "freeze") == 0))
 			was = "none";
-		else
-			was = meta_get(f, r->ckpt_path, keys[i]);
+		else if (!was)
+			die("%s: not a unet-train checkpoint (no \"%s\")",
+			    r->ckpt_path, keys[i]);
 		if (strcmp(was, is) != 0)
 			die("%s: cannot resume: %s differs from the "
 			    "interrupted run's (same data and options needed)",
@@ -708,28 +521,28 @@ save_model(struct run *r, const struct epoch_result *e)
 	json_t *meta = json_object();
 	char err[512], aug[64];
 
-	set_str(meta, "input_width", "%d", r->train_ds->width);
-	set_str(meta, "input_height", "%d", r->train_ds->height);
-	set_str(meta, "epoch", "%ld", r->st.epoch);
-	set_str(meta, "train_loss", "%.9g", e->train_loss);
+	model_meta_set(meta, "input_width", "%d", r->train_ds->width);
+	model_meta_set(meta, "input_height", "%d", r->train_ds->height);
+	model_meta_set(meta, "epoch", "%ld", r->st.epoch);
+	model_meta_set(meta, "train_loss", "%.9g", e->train_loss);
 	if (r->nval > 0) {
-		set_str(meta, "val_loss", "%.9g", e->val_loss);
-		set_str(meta, "val_dice", "%.9g", e->val_dice);
-		set_str(meta, "val_iou", "%.9g", e->val_iou);
+		model_meta_set(meta, "val_loss", "%.9g", e->val_loss);
+		model_meta_set(meta, "val_dice", "%.9g", e->val_dice);
+		model_meta_set(meta, "val_iou", "%.9g", e->val_iou);
 	}
-	set_str(meta, "seed", "%" PRIu64, o->seed);
-	set_str(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	model_meta_set(meta, "seed", "%" PRIu64, o->seed);
+	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
 	if (o->wbce)
-		set_str(meta, "pos_weight", "%.9g", r->pos_weight);
-	set_str(meta, "lr", "%.9g", o->lr);
-	set_str(meta, "batch", "%ld", o->batch);
+		model_meta_set(meta, "pos_weight", "%.9g", r->pos_weight);
+	model_meta_set(meta, "lr", "%.9g", o->lr);
+	model_meta_set(meta, "batch", "%ld", o->batch);
 	augment_format(o->augment, aug, sizeof aug);
-	set_str(meta, "augment", "%s", aug);
+	model_meta_set(meta, "augment", "%s", aug);
 	if (o->freeze)
-		set_str(meta, "freeze", "%s", o->freeze);
+		model_meta_set(meta, "freeze", "%s", o->freeze);
 	if (o->init_path)
-		set_str(meta, "init", "%s", o->init_path);
-	set_str(meta, "created_by", "unet-train (unetpipe %s)",
+		model_meta_set(meta, "init", "%s", o->init_path);
+	model_meta_set(meta, "created_by", "unet-train (unetpipe %s)",
 		UNETPIPE_VERSION);
 	if (model_save(o->output, r->net, meta, err, sizeof err) < 0)
 		die_write(o->output, err);
@@ -1125,7 +938,6 @@ stream_name(const char *path)
 static void
 setup_freeze(struct run *r)
 {
-	int n = unet_param_count(r->net);
 	int depth = unet_get_config(r->net)->depth;
 	char *list, *save = NULL;
 
@@ -1134,26 +946,7 @@ setup_freeze(struct run *r)
 	list = xstrdup(r->o->freeze);
 	for (char *e = strtok_r(list, ",", &save); e;
 	     e = strtok_r(NULL, ",", &save)) {
-		size_t len = strlen(e);
-		int hits = 0;
-
-		for (int i = 0; i < n; i++) {
-			const char *name = unet_param_at(r->net, i)->name;
-			int level, used = 0, match;
-
-			if (strcmp(e, "encoder") == 0)
-				match = sscanf(name, "c%d.%n", &level,
-					       &used) == 1 && used > 0 &&
-					level <= depth;
-			else
-				match = strncmp(name, e, len) == 0 &&
-					(name[len] == '.' || !name[len]);
-			if (match) {
-				unet_param_at(r->net, i)->frozen = 1;
-				hits++;
-			}
-		}
-		if (!hits)
+		if (!unet_freeze(r->net, e))
 			die_usage("--freeze: no layer '%s' in the network "
 				  "(encoder, c1..c%d, u%d%s%.0d, out)", e,
 				  2 * depth - 1, depth + 1,
@@ -1163,56 +956,19 @@ setup_freeze(struct run *r)
 	free(list);
 }
 
-/* A network like old with `channels` input channels: the first layer's
- * weights of a 1-channel model replicated over 3 channels and divided by
- * 3, or those of a 3-channel model summed into 1, so that a grey image
- * given as equal R, G, B channels (or as their mean) gives the same
- * output. Other mismatches are refused. */
+/* The network of --init adapted to the data's channels (see
+ * unet_adapt_channels), or refused. */
 static struct unet *
 adapt_channels(struct unet *old, int channels, const char *model,
 	       const char *input, int quiet)
 {
-	struct unet_config cfg = *unet_get_config(old);
-	int from = cfg.in_channels;
-	struct unet *net;
+	int from = unet_get_config(old)->in_channels;
+	struct unet *net = unet_adapt_channels(old, channels);
 
-	if (!((from == 1 && channels == 3) || (from == 3 && channels == 1)))
+	if (!net)
 		die("%s: image 1: %d channel(s), the model %s expects %d "
 		    "(only 1 and 3 channels adapt to each other)", input,
 		    channels, model, from);
-	cfg.in_channels = channels;
-	net = unet_new(&cfg);
-	for (int i = 0; i < unet_param_count(net); i++) {
-		const struct unet_param *po = unet_param_at(old, i);
-		struct unet_param *pn = unet_param_at(net, i);
-		float *a = xmalloc(po->count * sizeof *a);
-		float *b = xmalloc(pn->count * sizeof *b);
-
-		unet_param_export(po, a);
-		if (strcmp(pn->name, "c1.conv1.weight") != 0) {
-			memcpy(b, a, pn->count * sizeof *b);
-		} else {
-			/* [Cout, Cin, 3, 3] */
-			int cout = pn->shape[0];
-			size_t k = (size_t)pn->shape[2] * pn->shape[3];
-			for (int o = 0; o < cout; o++)
-				for (size_t j = 0; j < k; j++) {
-					if (from == 1) {
-						float v = a[o * k + j] / 3;
-						for (int c = 0; c < 3; c++)
-							b[(o * 3 + c) * k + j] = v;
-					} else {
-						b[o * k + j] =
-							a[(o * 3 + 0) * k + j] +
-							a[(o * 3 + 1) * k + j] +
-							a[(o * 3 + 2) * k + j];
-					}
-				}
-		}
-		unet_param_import(pn, b);
-		free(a);
-		free(b);
-	}
 	if (!quiet)
 		fprintf(stderr, "%s: %s: first layer adapted from %d to %d "
 			"input channel(s)\n", prog_name(), model, from,
@@ -1227,7 +983,7 @@ main(int argc, char **argv)
 	struct options o;
 	struct run r;
 	struct dataset train, val;
-	struct st_file ckpt = { 0 };
+	struct checkpoint *ckpt = NULL;
 	struct unet_work *w;
 	struct progress pg;
 	struct log log;
@@ -1358,8 +1114,8 @@ main(int argc, char **argv)
 	}
 	setup_freeze(&r);
 	if (o.resume) {
-		check_resume(&r, &ckpt);
-		st_free(&ckpt);
+		check_resume(&r, ckpt);
+		checkpoint_close(ckpt);
 	} else {
 		r.adam = adam_new(r.net, o.lr);
 	}

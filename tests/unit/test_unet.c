@@ -1,6 +1,7 @@
 /* Unit tests of common/unet: configuration and parameter contract, the
- * whole network's gradient against finite differences, determinism, and
- * the size contract. */
+ * whole network's gradient against finite differences, determinism, the
+ * size contract, the surgery (freezing, channel adaptation), the
+ * receptive radius and the working memory. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,260 @@ test_sizes(void)
 	unet_free(net);
 }
 
+/* The names of net's frozen parameters, comma-separated, into buf. */
+static const char *
+frozen_names(struct unet *net, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < unet_param_count(net); i++) {
+		const struct unet_param *p = unet_param_at(net, i);
+		if (p->frozen && used < len)
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "", p->name);
+	}
+	return buf;
+}
+
+/* Freeze layer on a fresh network of depth d: the number it reports and
+ * the parameters it froze. */
+static void
+check_freeze(int d, const char *layer, int want, const char *names)
+{
+	struct unet_config cfg = { 1, 2, d };
+	struct unet *net = unet_new(&cfg);
+	char buf[2048];
+	int hits = unet_freeze(net, layer);
+
+	frozen_names(net, buf, sizeof buf);
+	tap_ok(hits == want && strcmp(buf, names) == 0,
+	       "depth %d, freeze '%s': %d parameter(s) %s", d, layer, hits,
+	       buf);
+	unet_free(net);
+}
+
+static void
+test_freeze(void)
+{
+	check_freeze(3, "encoder", 12, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight,c2.conv1.bias,"
+		     "c2.conv1.weight,c2.conv2.bias,c2.conv2.weight,"
+		     "c3.conv1.bias,c3.conv1.weight,c3.conv2.bias,"
+		     "c3.conv2.weight");
+	check_freeze(3, "c1", 4, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight");
+	check_freeze(6, "c1", 4, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight");
+	check_freeze(3, "c4.conv2", 2, "c4.conv2.bias,c4.conv2.weight");
+	check_freeze(3, "c5.conv1.weight", 1, "c5.conv1.weight");
+	check_freeze(3, "u4", 2, "u4.bias,u4.weight");
+	check_freeze(3, "out", 2, "out.bias,out.weight");
+	check_freeze(3, "c", 0, "");
+	check_freeze(3, "c1.conv", 0, "");
+	check_freeze(3, "c6", 0, "");
+	check_freeze(3, "u3", 0, "");
+	check_freeze(2, "encoder", 8, "c1.conv1.bias,c1.conv1.weight,"
+		     "c1.conv2.bias,c1.conv2.weight,c2.conv1.bias,"
+		     "c2.conv1.weight,c2.conv2.bias,c2.conv2.weight");
+}
+
+/* The logits of net for one grey image of 8x8 pixels given as
+ * `channels` equal channels: pixel i is grey[i] in each. */
+static float *
+logits_of(struct unet *net, const float *grey, int channels)
+{
+	struct unet_work *w = unet_work_new(net, 1, 8, 8, 0);
+	float *out = xmalloc(64 * sizeof *out);
+
+	for (int i = 0; i < 64; i++)
+		for (int c = 0; c < channels; c++)
+			unet_work_input(w)[i * channels + c] = grey[i];
+	memcpy(out, unet_forward(w, 1), 64 * sizeof *out);
+	unet_work_free(w);
+	return out;
+}
+
+/* Adapt a network of `from` channels to `to`: the first kernel mapped,
+ * every other parameter the same, and a grey image gives the same
+ * logits. */
+static void
+check_adapt(int from, int to)
+{
+	struct unet_config cfg = { from, 4, 3 };
+	struct unet *old = unet_new(&cfg), *net;
+	float grey[64], *a, *b;
+	int kernel = 1, others = 1;
+	double diff = 0;
+	struct rng r;
+
+	unet_init_glorot(old, 5);
+	net = unet_adapt_channels(old, to);
+	if (!tap_ok(net != NULL, "%d to %d channel(s) adapts", from, to)) {
+		unet_free(old);
+		return;
+	}
+	tap_ok(unet_get_config(net)->in_channels == to &&
+	       unet_get_config(net)->base_filters == 4 &&
+	       unet_get_config(net)->depth == 3, "%d to %d: the config", from,
+	       to);
+	for (int i = 0; i < unet_param_count(net); i++) {
+		const struct unet_param *po = unet_param_at(old, i);
+		const struct unet_param *pn = unet_param_at(net, i);
+		float *x = xmalloc(po->count * sizeof *x);
+		float *y = xmalloc(pn->count * sizeof *y);
+
+		unet_param_export(po, x);
+		unet_param_export(pn, y);
+		if (strcmp(pn->name, "c1.conv1.weight") != 0) {
+			others = others && po->count == pn->count &&
+				 memcmp(x, y, po->count * sizeof *x) == 0;
+		} else {
+			for (int o = 0; o < pn->shape[0]; o++)
+				for (int j = 0; j < 9; j++) {
+					float want = from == 1 ? x[o * 9 + j] / 3
+						: x[(o * 3 + 0) * 9 + j] +
+						  x[(o * 3 + 1) * 9 + j] +
+						  x[(o * 3 + 2) * 9 + j];
+					for (int c = 0; c < to; c++)
+						kernel = kernel &&
+							y[(o * to + c) * 9 + j]
+							== want;
+				}
+		}
+		free(x);
+		free(y);
+	}
+	tap_ok(kernel, "%d to %d: c1.conv1.weight %s", from, to,
+	       from == 1 ? "replicated and divided by 3" : "summed");
+	tap_ok(others, "%d to %d: every other parameter as it was", from, to);
+	rng_seed(&r, 3);
+	for (int i = 0; i < 64; i++)
+		grey[i] = (float)rng_uniform(&r);
+	a = logits_of(old, grey, from);
+	b = logits_of(net, grey, to);
+	for (int i = 0; i < 64; i++)
+		diff = fmax(diff, fabs(a[i] - b[i]));
+	tap_ok(diff < 1e-5, "%d to %d: a grey image gives the same logits "
+	       "(max difference %g)", from, to, diff);
+	free(a);
+	free(b);
+	unet_free(net);
+	unet_free(old);
+}
+
+static void
+test_adapt(void)
+{
+	static const int refused[][2] = { { 1, 1 }, { 3, 3 }, { 2, 3 },
+					  { 3, 4 }, { 4, 1 }, { 1, 2 } };
+	int none = 1;
+
+	check_adapt(1, 3);
+	check_adapt(3, 1);
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		struct unet_config cfg = { refused[i][0], 4, 2 };
+		struct unet *net = unet_new(&cfg), *a;
+
+		a = unet_adapt_channels(net, refused[i][1]);
+		if (a) {
+			tap_diag("%d to %d adapted", refused[i][0],
+				 refused[i][1]);
+			none = 0;
+			unet_free(a);
+		}
+		unet_free(net);
+	}
+	tap_ok(none, "only 1 and 3 channels adapt to each other");
+}
+
+/* The receptive radius, found: one input pixel changed changes the
+ * logits exactly up to unet_receptive_radius pixels away (over both
+ * alignments to the pooling), and the tile margin covers it. */
+static void
+check_radius(int depth)
+{
+	struct unet_config cfg = { 1, 2, depth };
+	struct unet *net = unet_new(&cfg);
+	int m = unet_multiple(net), r = unet_receptive_radius(net);
+	int n = 4 * r + 4 * m, reach = 0;
+	struct unet_work *w = unet_work_new(net, 1, n, n, 0);
+	float *base = xmalloc((size_t)n * n * sizeof *base);
+	struct rng g;
+
+	unet_init_glorot(net, 11);
+	/* positive biases: no ReLU hides the change */
+	for (int i = 0; i < unet_param_count(net); i++) {
+		struct unet_param *p = unet_param_at(net, i);
+		if (p->ndim == 1)
+			for (size_t k = 0; k < p->count; k++)
+				p->value[k] = 1;
+	}
+	rng_seed(&g, 4);
+	for (int i = 0; i < n * n; i++)
+		unet_work_input(w)[i] = (float)rng_uniform(&g);
+	memcpy(base, unet_forward(w, 1), (size_t)n * n * sizeof *base);
+	for (int shift = 0; shift < 2; shift++) {
+		int c = n / 2 + shift;
+		const float *out;
+		float keep = unet_work_input(w)[c * n + c];
+
+		unet_work_input(w)[c * n + c] = keep + 10;
+		out = unet_forward(w, 1);
+		for (int y = 0; y < n; y++)
+			for (int x = 0; x < n; x++) {
+				int d = abs(x - c) > abs(y - c) ? abs(x - c)
+								: abs(y - c);
+				if (out[y * n + x] != base[y * n + x] &&
+				    d > reach)
+					reach = d;
+			}
+		unet_work_input(w)[c * n + c] = keep;
+	}
+	tap_ok(reach == r, "depth %d: a pixel reaches %d pixels, the radius "
+	       "is %d", depth, reach, r);
+	tap_ok(unet_tile_margin(net) >= r && unet_tile_margin(net) % m == 0,
+	       "depth %d: margin %d covers the radius in multiples of %d",
+	       depth, unet_tile_margin(net), m);
+	free(base);
+	unet_work_free(w);
+	unet_free(net);
+}
+
+/* unet_work_bytes against what unet_work_new allocates: over it by the
+ * level-1 pooled map it counts and nothing else. */
+static void
+check_work_bytes(int channels, int filters, int depth, int h, int wd)
+{
+	struct unet_config cfg = { channels, filters, depth };
+	struct unet *net = unet_new(&cfg);
+	int batch = 3;
+	struct unet_work *w = unet_work_new(net, batch, h, wd, 0);
+	double est = unet_work_bytes(net, h, wd) * batch;
+	double have = (double)unet_work_size(w);
+	double extra = (double)batch * h * wd * filters / 2 * sizeof(float);
+
+	tap_ok(est >= have && est - have == extra, "%d channel(s), F%d D%d, "
+	       "%dx%d: estimate %.0f bytes, allocated %.0f", channels,
+	       filters, depth, wd, h, est, have);
+	unet_work_free(w);
+	w = unet_work_new(net, batch, h, wd, 1);
+	tap_ok((double)unet_work_size(w) > 1.5 * have, "training work: %zu "
+	       "bytes, more than inference", unet_work_size(w));
+	unet_work_free(w);
+	unet_free(net);
+}
+
+static void
+test_sizes_of_work(void)
+{
+	check_radius(2);
+	check_radius(3);
+	check_work_bytes(3, 4, 2, 8, 12);
+	check_work_bytes(1, 8, 4, 16, 32);
+	check_work_bytes(4, 2, 3, 24, 8);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,5 +548,8 @@ main(int argc, char **argv)
 	test_gradient();
 	test_determinism();
 	test_sizes();
+	test_freeze();
+	test_adapt();
+	test_sizes_of_work();
 	return tap_done();
 }
