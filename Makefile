@@ -162,8 +162,7 @@ build-fuzz/libunetpipe.a: $(FUZZ_O)
 	rm -f $@
 	ar rcs $@ $^
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/libunetpipe.a \
-		$(wildcard filters/*.c)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/libunetpipe.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=exit -o $@ $< \
 		build-fuzz/libunetpipe.a $(LDLIBS)
 

@@ -22,6 +22,7 @@
 #include "dataset.h"
 #include "metrics.h"
 #include "model.h"
+#include "nn.h"
 #include "outfile.h"
 #include "progress.h"
 #include "rng.h"
@@ -29,7 +30,6 @@
 #include "util.h"
 
 #define MAX_THREADS 64
-#define DEFAULT_MAX_THREADS 8
 #define CKPT_SUFFIX ".ckpt"
 #define LOCK_SUFFIX ".lock"
 
@@ -190,7 +190,7 @@ static const char usage_text[] =
 "      --batch N          samples per step (default 16)\n"
 "      --lr X             Adam learning rate (default 0.001)\n"
 "      --seed N           seed of initialisation, split and shuffling (default 0)\n"
-"      --threads N        worker threads (default: online CPUs, at most " STR(DEFAULT_MAX_THREADS) ")\n"
+"      --threads N        worker threads (default: online CPUs, at most " STR(NN_DEFAULT_MAX_THREADS) ")\n"
 "      --loss bce|wbce    plain or class-weighted cross-entropy (default bce)\n"
 "      --pos-weight X     weight of foreground pixels for wbce\n"
 "                         (default: background/foreground pixel ratio)\n"
@@ -211,16 +211,6 @@ static const char usage_text[] =
 "  -q, --quiet            no progress or summary messages\n"
 "      --help             show this help and exit\n"
 "      --version          show the version and exit\n";
-
-static int
-default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return 1;
-	return n > DEFAULT_MAX_THREADS ? DEFAULT_MAX_THREADS : (int)n;
-}
 
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -266,7 +256,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->patience = 5;
 	o->base_filters = 16;
 	o->depth = 5;
-	o->threads = default_threads();
+	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:q", longopts, NULL)) != -1) {
 		switch (c) {
