@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,46 @@ tap_done(void)
 {
 	printf("1..%d\n", tap_count);
 	return tap_failed != 0;
+}
+
+/* The test's scratch folder, /tmp/unetpipe-test.XXXXXX, made on the first
+ * call (a failure exits 1); its path. */
+static inline const char *
+tap_scratch(void)
+{
+	static char dir[] = "/tmp/unetpipe-test.XXXXXX";
+	static int made;
+
+	if (!made && !mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	made = 1;
+	return dir;
+}
+
+/* The path of name inside the scratch folder, in one of 8 buffers used in
+ * turn (so that 8 such paths can be in use at once). */
+static inline char *
+tap_path(const char *name)
+{
+	static char buf[8][4096];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tap_scratch(), name);
+	return buf[k];
+}
+
+/* Remove the scratch folder and everything in it. */
+static inline void
+tap_scratch_remove(void)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tap_scratch());
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", tap_scratch());
 }
 
 #endif

@@ -13,19 +13,7 @@
 #include "tap.h"
 #include "util.h"
 
-static char dir[] = "/tmp/test_checkpoint.XXXXXX";
 static char err[512];
-
-static char *
-tmp_path(const char *name)
-{
-	static char buf[8][4096];
-	static int k;
-
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
 
 /* 1 when a and b hold n equal floats (bit for bit). */
 static int
@@ -72,9 +60,9 @@ test_round_trip(void)
 	int same = 1;
 
 	make_run(&net, &adam, &s);
-	tap_ok(checkpoint_save(tmp_path("a.ckpt"), net, adam, &s, fp, err,
+	tap_ok(checkpoint_save(tap_path("a.ckpt"), net, adam, &s, fp, err,
 			       sizeof err) == 0, "save: %s", err);
-	ck = checkpoint_open(tmp_path("a.ckpt"), err, sizeof err);
+	ck = checkpoint_open(tap_path("a.ckpt"), err, sizeof err);
 	if (!tap_ok(ck != NULL, "open: %s", ck ? "" : err))
 		goto out;
 	tap_ok(checkpoint_config(ck)->in_channels == 3 &&
@@ -122,9 +110,9 @@ static const char *
 changed(const char *name, enum change c, const char *key, const char *value)
 {
 	struct st_file f;
-	char *path = tmp_path(name);
+	char *path = tap_path(name);
 
-	if (st_read(tmp_path("a.ckpt"), &f, err, sizeof err) < 0)
+	if (st_read(tap_path("a.ckpt"), &f, err, sizeof err) < 0)
 		die("%s", err);
 	for (size_t i = 0; i < f.ntensors; i++) {
 		struct st_tensor *t = &f.tensors[i];
@@ -194,9 +182,9 @@ test_refusals(void)
 	long size;
 
 	make_run(&net, &adam, &s);
-	if (model_save(tmp_path("model.st"), net, NULL, err, sizeof err) < 0)
+	if (model_save(tap_path("model.st"), net, NULL, err, sizeof err) < 0)
 		die("%s", err);
-	tap_ok(refused(tmp_path("model.st"),
+	tap_ok(refused(tap_path("model.st"),
 		       "not a unet-train checkpoint (no \"kind\")"),
 	       "a model file is no checkpoint");
 	tap_ok(refused(changed("kind", SET_META, "kind",
@@ -204,18 +192,18 @@ test_refusals(void)
 		       "not a unet-train checkpoint"), "another kind");
 
 	/* torn: the file cut anywhere */
-	p = tmp_path("a.ckpt");
+	p = tap_path("a.ckpt");
 	f = fopen(p, "rb");
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
 	fclose(f);
 	if (truncate(changed("torn", SET_META, "x", "y"), size - 4) < 0)
 		die("truncate:");
-	tap_ok(checkpoint_open(tmp_path("torn"), err, sizeof err) == NULL &&
+	tap_ok(checkpoint_open(tap_path("torn"), err, sizeof err) == NULL &&
 	       err[0], "a torn file: %s", err);
-	if (truncate(tmp_path("torn"), 0) < 0)
+	if (truncate(tap_path("torn"), 0) < 0)
 		die("truncate:");
-	tap_ok(checkpoint_open(tmp_path("torn"), err, sizeof err) == NULL &&
+	tap_ok(checkpoint_open(tap_path("torn"), err, sizeof err) == NULL &&
 	       err[0], "an empty file: %s", err);
 
 	/* the architecture */
@@ -278,15 +266,9 @@ test_refusals(void)
 int
 main(int argc, char **argv)
 {
-	char cmd[4200];
-
 	prog_init(argc, argv);
-	if (!mkdtemp(dir))
-		die("mkdtemp:");
 	test_round_trip();
 	test_refusals();
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		tap_diag("could not remove %s", dir);
+	tap_scratch_remove();
 	return tap_done();
 }

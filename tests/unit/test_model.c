@@ -10,19 +10,7 @@
 #include "tap.h"
 #include "util.h"
 
-static char dir[] = "/tmp/test_model.XXXXXX";
 static char err[512];
-
-static char *
-tmp_path(const char *name)
-{
-	static char buf[8][4096];
-	static int k;
-
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
 
 /* 1 when every parameter of a and b holds the same PyTorch values. */
 static int
@@ -53,7 +41,7 @@ test_round_trip(void)
 	struct unet_config cfg = {3, 4, 3};
 	struct unet *net = unet_new(&cfg), *back;
 	json_t *meta = json_pack("{ssss}", "epochs", "3", "depth", "99"), *got;
-	const char *path = tmp_path("rt.safetensors");
+	const char *path = tap_path("rt.safetensors");
 
 	unet_init_glorot(net, 7);
 	if (!tap_ok(model_save(path, net, meta, err, sizeof err) == 0, "model_save"))
@@ -87,7 +75,7 @@ test_round_trip(void)
 		       strstr(err, "not a string"),
 	       "model_save refuses a non-string metadata value (%s)", err);
 	json_decref(meta);
-	tap_ok(model_save(tmp_path("none/m.safetensors"), net, NULL, err,
+	tap_ok(model_save(tap_path("none/m.safetensors"), net, NULL, err,
 			  sizeof err) == -1 &&
 		       strstr(err, "No such file or directory"),
 	       "model_save into a missing folder: -1 (%s)", err);
@@ -126,7 +114,7 @@ static void
 test_reference_file(void)
 {
 	char cmd[8192];
-	const char *path = tmp_path("ref.safetensors");
+	const char *path = tap_path("ref.safetensors");
 	struct st_file f;
 
 	if (access("tests/reference/unet_reference.py", R_OK) != 0) {
@@ -168,8 +156,8 @@ refuse(const char *what, void (*edit)(struct st_file *), const char *want)
 {
 	struct unet_config cfg = {3, 2, 5};
 	struct unet *net = unet_new(&cfg);
-	const char *good = tmp_path("good.safetensors");
-	const char *bad = tmp_path("bad.safetensors");
+	const char *good = tap_path("good.safetensors");
+	const char *bad = tap_path("bad.safetensors");
 	struct st_file f;
 	json_t *meta = (json_t *)&meta;
 
@@ -274,13 +262,13 @@ test_refusals(void)
 	refuse("a NaN weight", nan_value, "tensor out.weight: value 1 is not finite");
 
 	json_t *meta = (json_t *)&meta;
-	tap_ok(model_load(tmp_path("nonexistent"), &meta, err, sizeof err) == NULL &&
+	tap_ok(model_load(tap_path("nonexistent"), &meta, err, sizeof err) == NULL &&
 		       meta == NULL && strstr(err, "No such file"),
 	       "a missing file (%s)", err);
-	FILE *fp = fopen(tmp_path("trunc"), "wb");
+	FILE *fp = fopen(tap_path("trunc"), "wb");
 	fwrite("\x40\0\0\0\0\0\0\0{", 1, 9, fp);
 	fclose(fp);
-	tap_ok(model_load(tmp_path("trunc"), NULL, err, sizeof err) == NULL &&
+	tap_ok(model_load(tap_path("trunc"), NULL, err, sizeof err) == NULL &&
 		       strstr(err, "exceeds the file size"),
 	       "a truncated file (%s)", err);
 }
@@ -288,16 +276,9 @@ test_refusals(void)
 int
 main(void)
 {
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
 	test_round_trip();
 	test_reference_file();
 	test_refusals();
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		tap_diag("could not remove %s", dir);
+	tap_scratch_remove();
 	return tap_done();
 }

@@ -14,19 +14,6 @@
 #include "tap.h"
 #include "util.h"
 
-static char dir[] = "/tmp/test_outfile_XXXXXX";
-
-static char *
-in_dir(const char *name)
-{
-	static char buf[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
 static void
 put(const char *path, const char *text)
 {
@@ -55,7 +42,7 @@ holds(const char *path, const char *text)
 static int
 entries(void)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(tap_scratch());
 	struct dirent *e;
 	int n = 0;
 
@@ -86,7 +73,7 @@ child(void (*fn)(const char *), const char *arg)
 static void
 input_then_output(const char *out)
 {
-	outfile_input(in_dir("in"));
+	outfile_input(tap_path("in"));
 	outfile_check(out);
 }
 
@@ -94,7 +81,7 @@ static void
 output_twice(const char *out)
 {
 	outfile_check(out);
-	outfile_check(in_dir("./new"));
+	outfile_check(tap_path("./new"));
 }
 
 static void
@@ -126,78 +113,76 @@ main(int argc, char **argv)
 	FILE *f;
 
 	prog_init(argc, argv);
-	if (!mkdtemp(dir))
-		return 1;
-	put(in_dir("in"), "input");
-	put(in_dir("old"), "old");
+	put(tap_path("in"), "input");
+	put(tap_path("old"), "old");
 
-	o = outfile_open_or_die(in_dir("old"));
+	o = outfile_open_or_die(tap_path("old"));
 	fputs("new", outfile_stream(o));
-	tap_ok(holds(in_dir("old"), "old") && entries() == 3,
+	tap_ok(holds(tap_path("old"), "old") && entries() == 3,
 	       "before the commit the path is untouched, the temporary beside it");
 	tap_ok(outfile_commit(o, err, sizeof err) == 0 &&
-		       holds(in_dir("old"), "new") && entries() == 2,
+		       holds(tap_path("old"), "new") && entries() == 2,
 	       "the commit replaces the path and leaves no temporary");
 
-	o = outfile_open_or_die(in_dir("old"));
+	o = outfile_open_or_die(tap_path("old"));
 	fputs("discarded", outfile_stream(o));
 	outfile_discard(o);
-	tap_ok(holds(in_dir("old"), "new") && entries() == 2,
+	tap_ok(holds(tap_path("old"), "new") && entries() == 2,
 	       "a discarded output leaves the path as it was");
 
-	o = outfile_open_or_die(in_dir("created"));
+	o = outfile_open_or_die(tap_path("created"));
 	fputs("c", outfile_stream(o));
 	outfile_commit_or_die(o);
-	tap_ok(holds(in_dir("created"), "c"), "a new path is created");
-	unlink(in_dir("created"));
+	tap_ok(holds(tap_path("created"), "c"), "a new path is created");
+	unlink(tap_path("created"));
 
-	tap_ok(child(input_then_output, in_dir("in")) == 1,
+	tap_ok(child(input_then_output, tap_path("in")) == 1,
 	       "an output that is an input is refused");
-	tap_ok(child(input_then_output, in_dir("./in")) == 1,
+	tap_ok(child(input_then_output, tap_path("./in")) == 1,
 	       "another spelling of the input's path is refused");
-	symlink(in_dir("in"), in_dir("link"));
-	tap_ok(child(input_then_output, in_dir("link")) == 1,
+	symlink(tap_path("in"), tap_path("link"));
+	tap_ok(child(input_then_output, tap_path("link")) == 1,
 	       "a symbolic link to an input is refused");
-	link(in_dir("in"), in_dir("hard"));
-	tap_ok(child(input_then_output, in_dir("hard")) == 1,
+	link(tap_path("in"), tap_path("hard"));
+	tap_ok(child(input_then_output, tap_path("hard")) == 1,
 	       "a hard link to an input is refused");
-	tap_ok(child(input_then_output, in_dir("old")) == 0,
+	tap_ok(child(input_then_output, tap_path("old")) == 0,
 	       "another existing file is a fine output");
-	tap_ok(child(output_twice, in_dir("new")) == 2,
+	tap_ok(child(output_twice, tap_path("new")) == 2,
 	       "the same new output twice (two spellings) is a usage error");
-	tap_ok(child(input_then_output, dir) == 1, "a folder is refused");
+	tap_ok(child(input_then_output, tap_scratch()) == 1, "a folder is refused");
 	tap_ok(child(input_then_output, "/dev/null") == 1,
 	       "a device is refused");
-	tap_ok(child(input_then_output, in_dir("nofolder/x")) == 1,
+	tap_ok(child(input_then_output, tap_path("nofolder/x")) == 1,
 	       "a missing folder is refused before anything is written");
-	tap_ok(holds(in_dir("in"), "input"), "the input is intact");
-	unlink(in_dir("link"));
-	unlink(in_dir("hard"));
+	tap_ok(holds(tap_path("in"), "input"), "the input is intact");
+	unlink(tap_path("link"));
+	unlink(tap_path("hard"));
 
-	tap_ok(child(open_then_die, in_dir("old")) == 1 &&
-		       holds(in_dir("old"), "new") && entries() == 2,
+	tap_ok(child(open_then_die, tap_path("old")) == 1 &&
+		       holds(tap_path("old"), "new") && entries() == 2,
 	       "a run that dies leaves the path and no temporary");
-	tap_ok(child(open_then_signal, in_dir("old")) == 128 + SIGTERM &&
-		       holds(in_dir("old"), "new") && entries() == 2,
+	tap_ok(child(open_then_signal, tap_path("old")) == 128 + SIGTERM &&
+		       holds(tap_path("old"), "new") && entries() == 2,
 	       "SIGTERM removes the temporary and still kills");
 
-	mkfifo(in_dir("fifo"), 0600);
-	f = fopen_regular(in_dir("fifo"), err, sizeof err);
+	mkfifo(tap_path("fifo"), 0600);
+	f = fopen_regular(tap_path("fifo"), err, sizeof err);
 	tap_ok(!f && strcmp(err, "not a regular file") == 0,
 	       "fopen_regular refuses a FIFO without blocking (%s)", err);
-	f = fopen_regular(dir, err, sizeof err);
+	f = fopen_regular(tap_scratch(), err, sizeof err);
 	tap_ok(!f && strcmp(err, "is a folder") == 0,
 	       "fopen_regular refuses a folder");
-	f = fopen_regular(in_dir("missing"), err, sizeof err);
+	f = fopen_regular(tap_path("missing"), err, sizeof err);
 	tap_ok(!f && strstr(err, "No such file"), "fopen_regular: %s", err);
-	f = fopen_regular(in_dir("in"), err, sizeof err);
+	f = fopen_regular(tap_path("in"), err, sizeof err);
 	tap_ok(f && fgetc(f) == 'i', "fopen_regular reads a regular file");
 	if (f)
 		fclose(f);
 
-	unlink(in_dir("fifo"));
-	unlink(in_dir("in"));
-	unlink(in_dir("old"));
-	rmdir(dir);
+	unlink(tap_path("fifo"));
+	unlink(tap_path("in"));
+	unlink(tap_path("old"));
+	rmdir(tap_scratch());
 	return tap_done();
 }

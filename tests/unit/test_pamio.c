@@ -9,18 +9,6 @@
 #include "tap.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test_pamio.XXXXXX";
-
-static char *
-tmp_path(const char *name)
-{
-	static char buf[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-	return buf[k];
-}
 
 static void
 write_file(const char *path, const void *data, size_t n)
@@ -70,7 +58,7 @@ expect_error(const char *name, const void *data, size_t n, int accept,
 	     const char *needle)
 {
 	char err[1024];
-	const char *path = tmp_path(name);
+	const char *path = tap_path(name);
 	int status;
 
 	write_file(path, data, n);
@@ -89,7 +77,7 @@ test_round_trip(unsigned maxval)
 	struct image a, b, c;
 	struct pamio_reader *r;
 	FILE *f;
-	const char *path = tmp_path("rt.pam");
+	const char *path = tap_path("rt.pam");
 	int same = 1, n = 0;
 
 	image_alloc(&a, 5, 3, 4, maxval, "RGB_MASK");
@@ -150,7 +138,7 @@ test_pnm(void)
 	struct image img;
 	const char *path;
 
-	path = tmp_path("p.pnm");
+	path = tap_path("p.pnm");
 	write_file(path, p2, sizeof p2 - 1);
 	r = pamio_open(path, PAMIO_IMAGE);
 	tap_ok(pamio_read(r, &img) && img.width == 3 && img.maxval == 10 &&
@@ -264,7 +252,7 @@ test_errors(void)
 static int
 read_all(const char *name, const void *data, size_t n, struct image *first)
 {
-	const char *path = tmp_path(name);
+	const char *path = tap_path(name);
 	struct pamio_reader *r;
 	struct image img;
 	int k = 0;
@@ -422,7 +410,7 @@ long_header(size_t n, size_t *len)
 static void
 write_big(const void *arg)
 {
-	FILE *f = fopen(tmp_path("big-out.pam"), "wb");
+	FILE *f = fopen(tap_path("big-out.pam"), "wb");
 
 	pamio_write(f, arg);
 	fclose(f);
@@ -505,7 +493,7 @@ test_formats(void)
 		"TUPLTYPE GRAYSCALE_MASK\nENDHDR\n\x07\xff";
 	struct pamio_reader *r;
 	struct image im[8];
-	const char *path = tmp_path("all.pnm");
+	const char *path = tap_path("all.pnm");
 	int k = 0;
 
 	write_file(path, all, sizeof all - 1);
@@ -570,7 +558,7 @@ test_truncated_headers(void)
 		size_t n = strlen(headers[h]);
 		for (size_t cut = 1; cut < n; cut++) {
 			char err[1024];
-			const char *path = tmp_path("cut");
+			const char *path = tap_path("cut");
 			int status;
 
 			write_file(path, headers[h], cut);
@@ -638,8 +626,6 @@ int
 main(int argc, char **argv)
 {
 	prog_init(argc, argv);
-	if (!mkdtemp(tmpdir))
-		die("mkdtemp:");
 	test_round_trip(255);
 	test_round_trip(65535);
 	test_pnm();
@@ -649,11 +635,6 @@ main(int argc, char **argv)
 	test_formats();
 	test_truncated_headers();
 	test_header_errors();
-	{
-		char cmd[300];
-		snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			tap_diag("could not remove %s", tmpdir);
-	}
+	tap_scratch_remove();
 	return tap_done();
 }

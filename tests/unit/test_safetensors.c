@@ -12,17 +12,7 @@
 #include "tap.h"
 #include "util.h"
 
-static char dir[] = "/tmp/test_safetensors.XXXXXX";
 static char err[512];
-
-static char *
-tmp_path(const char *name)
-{
-	static char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s/%s", dir, name);
-	return buf;
-}
 
 /* Write an 8-byte length (hlen, or strlen(json) when hlen is -1), the
  * JSON text and ndata bytes of data. */
@@ -30,7 +20,7 @@ static const char *
 raw_file(const char *name, long long hlen, const char *json,
 	 const void *data, size_t ndata)
 {
-	const char *path = tmp_path(name);
+	const char *path = tap_path(name);
 	FILE *fp = fopen(path, "wb");
 	uint64_t n = hlen < 0 ? strlen(json) : (uint64_t)hlen;
 	unsigned char len[8];
@@ -112,9 +102,9 @@ test_exact_bytes(void)
 	set_tensor(&f.tensors[0], "a", 1, &one);
 	f.tensors[0].data[0] = 1.0f;
 	f.metadata = json_pack("{ss}", "arch", "unet");
-	tap_ok(st_write(tmp_path("one.safetensors"), &f, err, sizeof err) == 0,
+	tap_ok(st_write(tap_path("one.safetensors"), &f, err, sizeof err) == 0,
 	       "write a one-tensor file");
-	b = slurp(tmp_path("one.safetensors"), &len);
+	b = slurp(tap_path("one.safetensors"), &len);
 	int ok = b && len == 8 + hlen + 4 && b[0] == hlen && b[1] == 0 &&
 		 b[7] == 0 && memcmp(b + 8, want, strlen(want)) == 0;
 	for (size_t i = 8 + strlen(want); ok && i < 8 + hlen; i++)
@@ -130,7 +120,7 @@ test_round_trip(void)
 {
 	struct st_file f = {0}, g;
 	int64_t s4[] = {4, 3, 3, 3}, s1[] = {7}, s2[] = {2, 5};
-	const char *path = tmp_path("rt.safetensors");
+	const char *path = tap_path("rt.safetensors");
 
 	f.ntensors = 4;
 	f.tensors = xcalloc(4, sizeof *f.tensors);
@@ -195,7 +185,7 @@ test_round_trip(void)
 static int
 count_temporaries(const char *prefix)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(tap_scratch());
 	struct dirent *e;
 	int n = 0;
 
@@ -227,7 +217,7 @@ test_write_fill(void)
 	struct st_file f = {0}, g;
 	int64_t s6[] = {2, 3};
 	long refuse = -1;
-	const char *path = tmp_path("fill.safetensors");
+	const char *path = tap_path("fill.safetensors");
 	size_t len1, len2;
 	unsigned char *before, *after;
 	int ok;
@@ -275,7 +265,7 @@ test_write_failures(void)
 {
 	struct st_file f = {0}, g;
 	int64_t big[] = {1000, 100};
-	const char *path = tmp_path("keep.safetensors");
+	const char *path = tap_path("keep.safetensors");
 	struct rlimit old, lim;
 	size_t len1, len2;
 	unsigned char *before, *after;
@@ -312,13 +302,13 @@ test_write_failures(void)
 	free(before);
 	free(after);
 
-	rc = st_write(tmp_path("no/such/dir.safetensors"), &f, err, sizeof err);
+	rc = st_write(tap_path("no/such/tap_scratch().safetensors"), &f, err, sizeof err);
 	tap_ok(rc == -1 && strstr(err, "No such file or directory"),
 	       "a missing folder: -1 with strerror (%s)", err);
 
 	free(f.tensors[0].name);
 	f.tensors[0].name = xstrdup("");
-	tap_ok(st_write(tmp_path("x.safetensors"), &f, err, sizeof err) == -1 &&
+	tap_ok(st_write(tap_path("x.safetensors"), &f, err, sizeof err) == -1 &&
 		       strstr(err, "invalid tensor name"),
 	       "writer refuses an empty name");
 	st_free(&f);
@@ -327,14 +317,14 @@ test_write_failures(void)
 	f.tensors = xcalloc(2, sizeof *f.tensors);
 	set_tensor(&f.tensors[0], "w", 1, big);
 	set_tensor(&f.tensors[1], "w", 1, big);
-	tap_ok(st_write(tmp_path("x.safetensors"), &f, err, sizeof err) == -1 &&
+	tap_ok(st_write(tap_path("x.safetensors"), &f, err, sizeof err) == -1 &&
 		       strstr(err, "tensor name w used twice") &&
-		       access(tmp_path("x.safetensors"), F_OK) != 0,
+		       access(tap_path("x.safetensors"), F_OK) != 0,
 	       "writer refuses duplicate names and writes nothing");
 	st_free(&f);
 
 	f.metadata = json_pack("{si}", "epochs", 3);
-	tap_ok(st_write(tmp_path("x.safetensors"), &f, err, sizeof err) == -1 &&
+	tap_ok(st_write(tap_path("x.safetensors"), &f, err, sizeof err) == -1 &&
 		       strstr(err, "not a string"),
 	       "writer refuses non-string metadata");
 	st_free(&f);
@@ -346,17 +336,17 @@ test_rejections(void)
 	struct st_file f;
 	const char *t1 = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
 
-	tap_ok(st_read(tmp_path("nonexistent"), &f, err, sizeof err) == -1 &&
+	tap_ok(st_read(tap_path("nonexistent"), &f, err, sizeof err) == -1 &&
 		       strstr(err, "No such file"),
 	       "a missing file: strerror");
-	tap_ok(st_read(dir, &f, err, sizeof err) == -1 &&
+	tap_ok(st_read(tap_scratch(), &f, err, sizeof err) == -1 &&
 		       strstr(err, "is a folder"),
 	       "a folder");
 
-	FILE *fp = fopen(tmp_path("short"), "wb");
+	FILE *fp = fopen(tap_path("short"), "wb");
 	fwrite("\x10\0\0", 1, 3, fp);
 	fclose(fp);
-	tap_ok(st_read(tmp_path("short"), &f, err, sizeof err) == -1 &&
+	tap_ok(st_read(tap_path("short"), &f, err, sizeof err) == -1 &&
 		       strstr(err, "too short"),
 	       "a 3-byte file (%s)", err);
 
@@ -473,18 +463,11 @@ test_rejections(void)
 int
 main(void)
 {
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
 	test_exact_bytes();
 	test_round_trip();
 	test_rejections();
 	test_write_failures();
 	test_write_fill();
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		tap_diag("could not remove %s", dir);
+	tap_scratch_remove();
 	return tap_done();
 }
