@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pamio.h"
 #include "util.h"
 
@@ -208,50 +210,4 @@ evalpair_sweep_threshold(const char *path)
 		die("%s: \"best\" threshold %g is not in [0, 1]", path, v);
 	json_decref(root);
 	return v;
-}
-
-void
-evalpair_json_set(json_t *obj, const char *key, json_t *value)
-{
-	if (!value || json_object_set_new(obj, key, value) != 0)
-		die("out of memory (JSON)");
-}
-
-static json_t *
-figures(double dice, double iou, double precision, double recall,
-	double accuracy, const char *dice_key)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		die("out of memory (JSON)");
-	evalpair_json_set(o, dice_key, json_real(dice));
-	evalpair_json_set(o, "iou", json_real(iou));
-	evalpair_json_set(o, "precision", json_real(precision));
-	evalpair_json_set(o, "recall", json_real(recall));
-	evalpair_json_set(o, "accuracy", json_real(accuracy));
-	return o;
-}
-
-json_t *
-evalpair_figures_json(const struct confusion *c, const char *dice_key,
-		      int with_counts)
-{
-	json_t *o = figures(metric_dice(c), metric_iou(c), metric_precision(c),
-			    metric_recall(c), metric_accuracy(c), dice_key);
-
-	if (with_counts) {
-		evalpair_json_set(o, "tp", json_integer((json_int_t)c->tp));
-		evalpair_json_set(o, "fp", json_integer((json_int_t)c->fp));
-		evalpair_json_set(o, "fn", json_integer((json_int_t)c->fn));
-		evalpair_json_set(o, "tn", json_integer((json_int_t)c->tn));
-	}
-	return o;
-}
-
-json_t *
-evalpair_means_json(const struct metric_sums *mean, const char *dice_key)
-{
-	return figures(mean->dice, mean->iou, mean->precision, mean->recall,
-		       mean->accuracy, dice_key);
 }

@@ -7,9 +7,6 @@
 
 #include <stdint.h>
 
-#include <jansson.h>
-
-#include "metrics.h"
 #include "image.h"
 
 /* Kinds of prediction a reader accepts (or-ed together). */
@@ -70,24 +67,5 @@ void evalpair_pred_mask(const struct evalpair_item *it, long cutoff,
  * (duplicate keys are refused), or has no "best" object with a
  * "threshold" number in [0, 1]. */
 double evalpair_sweep_threshold(const char *path);
-
-/* A new JSON object with the figures of c: Dice under the key dice_key
- * ("dice" or "f1"), iou, precision, recall, accuracy, then the counts tp,
- * fp, fn, tn when with_counts is set. */
-json_t *evalpair_figures_json(const struct confusion *c,
-			      const char *dice_key, int with_counts);
-
-/* The same figures from per-image means (no counts). */
-json_t *evalpair_means_json(const struct metric_sums *mean,
-			    const char *dice_key);
-
-/* Flags for json_dumpf() of a report: 2-space indent, keys in insertion
- * order, reals with 15 significant digits (so 0.3 prints as 0.3). */
-#define EVALPAIR_JSON_FLAGS \
-	(JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-
-/* Set key in obj to a new reference (json_object_set_new), dying "out of
- * memory" when the value could not be made. */
-void evalpair_json_set(json_t *obj, const char *key, json_t *value);
 
 #endif

@@ -7,6 +7,7 @@
 #include "instances.h"
 #include "metrics.h"
 #include "outfile.h"
+#include "report.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -28,26 +29,7 @@ static const char usage_text[] =
 static void
 set_int(json_t *o, const char *key, uint64_t v)
 {
-	evalpair_json_set(o, key, json_integer((json_int_t)v));
-}
-
-/* The per-image lines into a temporary file beside path, committed by
- * the caller once the whole run has succeeded. */
-static struct outfile *
-write_lines(const char *path, json_t *lines)
-{
-	struct outfile *o = outfile_open_or_die(path);
-	FILE *f = outfile_stream(o);
-	size_t i;
-	json_t *line;
-
-	json_array_foreach(lines, i, line) {
-		if (json_dumpf(line, f, JSON_COMPACT | JSON_PRESERVE_ORDER |
-				     JSON_REAL_PRECISION(15)) != 0 ||
-		    fputc('\n', f) == EOF)
-			die("%s: write error:", path);
-	}
-	return o;
+	report_set(o, key, json_integer((json_int_t)v));
 }
 
 int
@@ -128,9 +110,7 @@ main(int argc, char **argv)
 		threshold = evalpair_sweep_threshold(sweep);
 	cutoff = metric_prob_cutoff(threshold);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
-	lines = json_array();
-	if (!lines)
-		die("out of memory (JSON)");
+	lines = report_array();
 
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;
@@ -167,23 +147,19 @@ main(int argc, char **argv)
 		images++;
 
 		if (per_image_path) {
-			json_t *o = json_object(), *fig;
-			if (!o)
-				die("out of memory (JSON)");
+			json_t *o = report_object();
+
 			set_int(o, "index", (uint64_t)it.index);
-			evalpair_json_set(o, "id", it.id ? json_string(it.id) :
-					  json_null());
+			report_set(o, "id", it.id ? json_string(it.id) :
+				   json_null());
 			set_int(o, "width", (uint64_t)it.width);
 			set_int(o, "height", (uint64_t)it.height);
-			fig = evalpair_figures_json(&cf, "dice", 1);
-			json_object_update(o, fig);
-			json_decref(fig);
+			report_merge(o, report_figures(&cf, "dice", 1));
 			set_int(o, "predicted_objects", np);
 			set_int(o, "true_objects", nt);
 			set_int(o, "matched_objects", is.matches[0]);
-			evalpair_json_set(o, "dsb2018", json_real(is.score));
-			if (json_array_append_new(lines, o) != 0)
-				die("out of memory (JSON)");
+			report_set(o, "dsb2018", json_real(is.score));
+			report_append(lines, o);
 		}
 	}
 	if (images == 0)
@@ -193,43 +169,34 @@ main(int argc, char **argv)
 	free(plabels);
 	free(tlabels);
 	if (per_image_path)
-		per_image = write_lines(per_image_path, lines);
+		per_image = report_save_lines(per_image_path, lines,
+					      REPORT_LINE(15));
 	json_decref(lines);
 
-	root = json_object();
-	inst = json_object();
-	by_iou = json_array();
-	if (!root || !inst || !by_iou)
-		die("out of memory (JSON)");
+	root = report_object();
+	inst = report_object();
+	by_iou = report_array();
 	set_int(root, "images", (uint64_t)images);
-	evalpair_json_set(root, "threshold", any_prob ? json_real(threshold) :
-			  json_null());
-	evalpair_json_set(root, "pooled",
-			  evalpair_figures_json(&pooled, "dice", 1));
+	report_set(root, "threshold", any_prob ? json_real(threshold) :
+		   json_null());
+	report_set(root, "pooled", report_figures(&pooled, "dice", 1));
 	metric_sums_mean(&sums, &mean);
-	evalpair_json_set(root, "per_image_mean",
-			  evalpair_means_json(&mean, "dice"));
+	report_set(root, "per_image_mean", report_means(&mean, "dice"));
 	set_int(inst, "connectivity", (uint64_t)connectivity);
 	set_int(inst, "predicted_objects", pred_objects);
 	set_int(inst, "true_objects", true_objects);
 	set_int(inst, "matched_objects", matched);
-	evalpair_json_set(inst, "dsb2018", json_real(dsb_sum / images));
+	report_set(inst, "dsb2018", json_real(dsb_sum / images));
 	for (int k = 0; k < INSTANCES_NTHRESH; k++) {
-		json_t *o = json_object();
-		if (!o)
-			die("out of memory (JSON)");
-		evalpair_json_set(o, "iou",
-				  json_real(instances_iou_threshold(k)));
-		evalpair_json_set(o, "precision",
-				  json_real(prec_sum[k] / images));
-		if (json_array_append_new(by_iou, o) != 0)
-			die("out of memory (JSON)");
+		json_t *o = report_object();
+
+		report_set(o, "iou", json_real(instances_iou_threshold(k)));
+		report_set(o, "precision", json_real(prec_sum[k] / images));
+		report_append(by_iou, o);
 	}
-	evalpair_json_set(inst, "dsb2018_by_iou", by_iou);
-	evalpair_json_set(root, "instances", inst);
-	if (json_dumpf(root, stdout, EVALPAIR_JSON_FLAGS) != 0)
-		die("write error:");
-	putchar('\n');
+	report_set(inst, "dsb2018_by_iou", by_iou);
+	report_set(root, "instances", inst);
+	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	close_stdout();
 	if (per_image)

@@ -8,6 +8,7 @@
 #include "evalpair.h"
 #include "metrics.h"
 #include "outfile.h"
+#include "report.h"
 #include "util.h"
 
 #define MAX_THRESHOLDS 1000001
@@ -138,50 +139,38 @@ main(int argc, char **argv)
 	evalpair_close(e);
 	prob_hist_cumulate(&all);
 
-	root = json_object();
-	list = json_array();
-	if (!root || !list)
-		die("out of memory (JSON)");
-	evalpair_json_set(root, "images", json_integer(images));
-	evalpair_json_set(root, "pixels",
-			  json_integer((json_int_t)(all.fg[65535] +
-						    all.bg[65535])));
-	evalpair_json_set(root, "average", json_string(per_image ?
-			  "per-image-mean" : "pooled"));
+	root = report_object();
+	list = report_array();
+	report_set(root, "images", json_integer(images));
+	report_set(root, "pixels", json_integer((json_int_t)(all.fg[65535] +
+							     all.bg[65535])));
+	report_set(root, "average", json_string(per_image ?
+		   "per-image-mean" : "pooled"));
 	for (long i = 0; i < nthr; i++) {
 		struct confusion cf;
-		json_t *o = json_object(), *fig;
+		json_t *o = report_object(), *fig;
 
-		if (!o)
-			die("out of memory (JSON)");
 		prob_hist_confusion(&all, cutoff[i], &cf);
 		if (per_image) {
 			struct metric_sums mean;
 			metric_sums_mean(&sums[i], &mean);
-			fig = evalpair_means_json(&mean, "f1");
+			fig = report_means(&mean, "f1");
 			f1[i] = mean.dice;
 		} else {
-			fig = evalpair_figures_json(&cf, "f1", 0);
+			fig = report_figures(&cf, "f1", 0);
 			f1[i] = metric_dice(&cf);
 		}
-		evalpair_json_set(o, "threshold", json_real(thr[i]));
-		json_object_update(o, fig);
-		json_decref(fig);
-		evalpair_json_set(o, "tp", json_integer((json_int_t)cf.tp));
-		evalpair_json_set(o, "fp", json_integer((json_int_t)cf.fp));
-		evalpair_json_set(o, "fn", json_integer((json_int_t)cf.fn));
-		evalpair_json_set(o, "tn", json_integer((json_int_t)cf.tn));
-		if (json_array_append_new(list, o) != 0)
-			die("out of memory (JSON)");
+		report_set(o, "threshold", json_real(thr[i]));
+		report_merge(o, fig);
+		report_counts(o, &cf);
+		report_append(list, o);
 		if (better(f1[i], thr[i], f1[best], thr[best]))
 			best = i;
 	}
-	evalpair_json_set(root, "thresholds", list);
-	evalpair_json_set(root, "best",
-			  json_deep_copy(json_array_get(list, (size_t)best)));
-	if (json_dumpf(root, stdout, EVALPAIR_JSON_FLAGS) != 0)
-		die("write error:");
-	putchar('\n');
+	report_set(root, "thresholds", list);
+	report_set(root, "best",
+		   json_deep_copy(json_array_get(list, (size_t)best)));
+	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	free(thr);
 	free(f1);

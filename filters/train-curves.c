@@ -3,14 +3,12 @@
  * rules). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "curves.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "report.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -43,33 +41,21 @@ static struct outfile *
 write_diagnosis(const char *path, const struct curves_log *log,
 		const struct curves_diagnosis *d)
 {
-	json_t *o = json_object();
+	json_t *o = report_object();
 	struct outfile *out;
-	char *text;
-	FILE *f;
 
-	json_object_set_new(o, "epochs", json_integer((json_int_t)log->n));
-	json_object_set_new(o, "first_epoch", json_integer(log->e[0].epoch));
-	json_object_set_new(o, "last_epoch",
-			    json_integer(log->e[log->n - 1].epoch));
-	json_object_set_new(o, "best_epoch", d->best < 0 ? json_null() :
-			    json_integer(log->e[d->best].epoch));
-	json_object_set_new(o, "best_val_loss", d->best < 0 ? json_null() :
-			    json_real(log->e[d->best].val));
-	json_object_set_new(o, "verdict", json_string(d->verdict));
-	json_object_set_new(o, "over_fitting_from", d->overfit < 0 ?
-			    json_null() :
-			    json_integer(log->e[d->overfit].epoch));
-	json_object_set_new(o, "message", json_string(d->message));
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-			  JSON_REAL_PRECISION(10));
-	if (!text)
-		die("out of memory");
-	out = outfile_open_or_die(path);
-	f = outfile_stream(out);
-	if (fputs(text, f) == EOF || fputc('\n', f) == EOF)
-		die("%s: write error:", path);
-	free(text);
+	report_set(o, "epochs", json_integer((json_int_t)log->n));
+	report_set(o, "first_epoch", json_integer(log->e[0].epoch));
+	report_set(o, "last_epoch", json_integer(log->e[log->n - 1].epoch));
+	report_set(o, "best_epoch", d->best < 0 ? json_null() :
+		   json_integer(log->e[d->best].epoch));
+	report_set(o, "best_val_loss", d->best < 0 ? json_null() :
+		   json_real(log->e[d->best].val));
+	report_set(o, "verdict", json_string(d->verdict));
+	report_set(o, "over_fitting_from", d->overfit < 0 ? json_null() :
+		   json_integer(log->e[d->overfit].epoch));
+	report_set(o, "message", json_string(d->message));
+	out = report_save(path, o, REPORT_INDENTED(10));
 	json_decref(o);
 	return out;
 }
