@@ -62,10 +62,4 @@ void evalpair_close(struct evalpair *e);
 void evalpair_pred_mask(const struct evalpair_item *it, long cutoff,
 			uint8_t *out);
 
-/* The "best"."threshold" of a threshold-sweep(1) report at path. Dies
- * "prog: path: ..." (exit 1) when the file cannot be read, is not JSON
- * (duplicate keys are refused), or has no "best" object with a
- * "threshold" number in [0, 1]. */
-double evalpair_sweep_threshold(const char *path);
-
 #endif

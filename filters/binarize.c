@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "evalpair.h"
 #include "metrics.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "sweep.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -68,7 +68,7 @@ main(int argc, char **argv)
 	outfile_input(path);
 	if (sweep) {
 		outfile_input(sweep);
-		threshold = evalpair_sweep_threshold(sweep);
+		threshold = sweep_best_threshold(sweep);
 	}
 	cutoff = metric_prob_cutoff(threshold);
 

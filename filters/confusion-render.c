@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "sweep.h"
 #include "util.h"
 
 /* Okabe-Ito colours, distinct with the common colour blindnesses. */
@@ -208,7 +209,7 @@ main(int argc, char **argv)
 		outfile_input(image);
 	if (sweep) {
 		outfile_input(sweep);
-		threshold = evalpair_sweep_threshold(sweep);
+		threshold = sweep_best_threshold(sweep);
 	}
 	cutoff = metric_prob_cutoff(threshold);
 	e = evalpair_open(pred_path, truth, EVALPAIR_PROB | EVALPAIR_MASK);

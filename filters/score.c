@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "outfile.h"
 #include "report.h"
+#include "sweep.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -107,7 +108,7 @@ main(int argc, char **argv)
 	if (per_image_path)
 		outfile_check(per_image_path);
 	if (sweep)
-		threshold = evalpair_sweep_threshold(sweep);
+		threshold = sweep_best_threshold(sweep);
 	cutoff = metric_prob_cutoff(threshold);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
 	lines = report_array();
