@@ -15,13 +15,22 @@ struct evalpair {
 	size_t mask_cap;
 };
 
+const char *
+evalpair_usage_error(const char *pred_path, const char *truth_path)
+{
+	if (strcmp(pred_path, "-") == 0 && strcmp(truth_path, "-") == 0)
+		return "the prediction and the truth cannot both be stdin";
+	return NULL;
+}
+
 struct evalpair *
 evalpair_open(const char *pred_path, const char *truth_path, int accept)
 {
+	const char *bad = evalpair_usage_error(pred_path, truth_path);
 	struct evalpair *e;
 
-	if (strcmp(pred_path, "-") == 0 && strcmp(truth_path, "-") == 0)
-		die_usage("the prediction and the truth cannot both be stdin");
+	if (bad)
+		die("%s", bad);
 	e = xcalloc(1, sizeof *e);
 	e->accept = accept;
 	e->pred = pamio_open(pred_path, PAMIO_IMAGE);

@@ -30,8 +30,14 @@ struct evalpair_item {
 
 struct evalpair;
 
+/* The usage error of a filter given pred_path and truth_path, both "-"
+ * ("the prediction and the truth cannot both be stdin"), else NULL. */
+const char *evalpair_usage_error(const char *pred_path,
+				 const char *truth_path);
+
 /* Open the prediction stream pred_path (usually "-") and the truth stream
- * truth_path ("-" for stdin; both being "-" is a usage error, exit 2).
+ * truth_path ("-" for stdin; not both: the caller checks
+ * evalpair_usage_error first, else this dies with its message, exit 1).
  * accept says which predictions are allowed (EVALPAIR_PROB and/or
  * EVALPAIR_MASK). Dies "prog: path: strerror" when a stream cannot be
  * opened. */

@@ -144,7 +144,7 @@ main(int argc, char **argv)
 	};
 	struct opts o = {0.5, 0, 4};
 	const char *truth = NULL, *pred_path = "-", *image = NULL;
-	const char *sweep = NULL;
+	const char *sweep = NULL, *bad;
 	double threshold = 0.5;
 	int have_threshold = 0, no_image = 0, c;
 	long cutoff;
@@ -212,6 +212,8 @@ main(int argc, char **argv)
 		threshold = sweep_best_threshold(sweep);
 	}
 	cutoff = metric_prob_cutoff(threshold);
+	if ((bad = evalpair_usage_error(pred_path, truth)))
+		die_usage("%s", bad);
 	e = evalpair_open(pred_path, truth, EVALPAIR_PROB | EVALPAIR_MASK);
 	if (image)
 		bg_reader = pamio_open(image, PAMIO_IMAGE | PAMIO_SAMPLE);

@@ -47,7 +47,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *truth = NULL, *pred = "-", *sweep = NULL;
-	const char *per_image_path = NULL;
+	const char *per_image_path = NULL, *bad;
 	double threshold = 0.5;
 	int have_threshold = 0, connectivity = 8, c, images = 0, any_prob = 0;
 	long cutoff;
@@ -110,6 +110,8 @@ main(int argc, char **argv)
 	if (sweep)
 		threshold = sweep_best_threshold(sweep);
 	cutoff = metric_prob_cutoff(threshold);
+	if ((bad = evalpair_usage_error(pred, truth)))
+		die_usage("%s", bad);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
 	lines = report_array();
 

@@ -58,7 +58,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	static struct prob_hist all, one;
-	const char *truth = NULL, *pred = "-";
+	const char *truth = NULL, *pred = "-", *bad;
 	double from = 0.0, to = 1.0, step = 0.1;
 	int per_image = 0, c, images = 0;
 	long nthr, best = 0;
@@ -118,6 +118,8 @@ main(int argc, char **argv)
 
 	outfile_input(pred);
 	outfile_input(truth);
+	if ((bad = evalpair_usage_error(pred, truth)))
+		die_usage("%s", bad);
 	e = evalpair_open(pred, truth, EVALPAIR_PROB);
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;

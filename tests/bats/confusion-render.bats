@@ -336,6 +336,21 @@ ENDHDR"
 	assert_output "confusion-render: $TMP/nonexistent.pam: No such file or directory"
 }
 
+@test "confusion-render: prediction and truth both stdin: exit 2 with its message, after the sweep file is read" {
+	pred >"$TMP/p.pam"
+	run confusion-render --truth - <"$TMP/p.pam"
+	assert_failure 2
+	assert_line --index 0 "confusion-render: the prediction and the truth cannot both be stdin"
+	assert_line --index 1 "Try 'confusion-render --help' for more information."
+	assert_equal "${#lines[@]}" 2
+	# As before the check moved out of evalpair: a broken sweep file is
+	# reported first, with exit 1.
+	echo '{"best":{}}' >"$TMP/bad.json"
+	run confusion-render --truth - --threshold-from "$TMP/bad.json" - <"$TMP/p.pam"
+	assert_failure 1
+	assert_output "confusion-render: $TMP/bad.json: \"best\" has no \"threshold\" number"
+}
+
 @test "confusion-render: write error" {
 	pred >"$TMP/p.pam"
 	truth_mask >"$TMP/t.pam"

@@ -280,6 +280,24 @@ while pos < len(data):
 	assert_failure 2
 }
 
+@test "prediction and truth both stdin: exit 2 with its message, after the sweep file is read" {
+	make_pair
+	run score --truth - <"$TMP/pred.pam"
+	assert_failure 2
+	assert_line --index 0 "score: the prediction and the truth cannot both be stdin"
+	assert_line --index 1 "Try 'score --help' for more information."
+	assert_equal "${#lines[@]}" 2
+	run score --truth - - <"$TMP/pred.pam"
+	assert_failure 2
+	assert_line --index 0 "score: the prediction and the truth cannot both be stdin"
+	# The check comes where evalpair_open made it: a broken sweep file
+	# is reported first (exit 1), as before the check moved into score.
+	echo '{"best":{"threshold":2}}' >"$TMP/bad.json"
+	run score --truth - --threshold-from "$TMP/bad.json" <"$TMP/pred.pam"
+	assert_failure 1
+	assert_output "score: $TMP/bad.json: \"best\" threshold 2 is not in [0, 1]"
+}
+
 @test "--help and --version" {
 	run score --help
 	assert_success

@@ -122,6 +122,17 @@ source "$FIXTURES/score-pam.bash"
 	assert_failure 2
 }
 
+@test "prediction and truth both stdin: exit 2 with its message" {
+	make_pair
+	for args in "" "-"; do
+		run threshold-sweep --truth - $args <"$TMP/pred.pam"
+		assert_failure 2
+		assert_line --index 0 "threshold-sweep: the prediction and the truth cannot both be stdin"
+		assert_line --index 1 "Try 'threshold-sweep --help' for more information."
+		assert_equal "${#lines[@]}" 2
+	done
+}
+
 @test "--help and --version" {
 	run threshold-sweep --help
 	assert_success
