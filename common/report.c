@@ -5,37 +5,39 @@
 #include "outfile.h"
 #include "util.h"
 
+/* v, which a jansson constructor returned; dies when it is NULL (out of
+ * memory). */
+static json_t *
+made(json_t *v)
+{
+	if (!v)
+		die("out of memory (JSON)");
+	return v;
+}
+
 json_t *
 report_object(void)
 {
-	json_t *o = json_object();
-
-	if (!o)
-		die("out of memory (JSON)");
-	return o;
+	return made(json_object());
 }
 
 json_t *
 report_array(void)
 {
-	json_t *a = json_array();
-
-	if (!a)
-		die("out of memory (JSON)");
-	return a;
+	return made(json_array());
 }
 
 void
 report_set(json_t *obj, const char *key, json_t *value)
 {
-	if (!value || json_object_set_new(obj, key, value) != 0)
+	if (json_object_set_new(obj, key, made(value)) != 0)
 		die("out of memory (JSON)");
 }
 
 void
 report_append(json_t *array, json_t *value)
 {
-	if (!value || json_array_append_new(array, value) != 0)
+	if (json_array_append_new(array, made(value)) != 0)
 		die("out of memory (JSON)");
 }
 
