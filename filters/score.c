@@ -27,10 +27,94 @@ static const char usage_text[] =
 	"  -h, --help                 show this help and exit\n"
 	"  -V, --version              show the version and exit\n";
 
+/* The sums over the images of a run. */
+struct totals {
+	int images, any_prob;
+	struct confusion pooled;
+	struct metric_sums sums;
+	uint64_t pred_objects, true_objects, matched;
+	double dsb, precision[INSTANCES_NTHRESH];
+};
+
+/* The figures of one image: its pixel counts, its objects. */
+struct image_score {
+	struct confusion cf;
+	struct instance_score is;
+	uint32_t np, nt; /* predicted and true objects */
+};
+
 static void
 set_int(json_t *o, const char *key, uint64_t v)
 {
 	report_set(o, key, json_integer((json_int_t)v));
+}
+
+static void
+totals_add(struct totals *t, const struct image_score *s, int is_prob)
+{
+	t->images++;
+	t->any_prob |= is_prob;
+	t->pooled.tp += s->cf.tp;
+	t->pooled.fp += s->cf.fp;
+	t->pooled.fn += s->cf.fn;
+	t->pooled.tn += s->cf.tn;
+	metric_sums_add(&t->sums, &s->cf);
+	t->pred_objects += s->np;
+	t->true_objects += s->nt;
+	t->matched += s->is.matches[0];
+	t->dsb += s->is.score;
+	for (int k = 0; k < INSTANCES_NTHRESH; k++)
+		t->precision[k] += s->is.precision[k];
+}
+
+/* The --per-image line of one image. */
+static json_t *
+image_line(const struct evalpair_item *it, const struct image_score *s)
+{
+	json_t *o = report_object();
+
+	set_int(o, "index", (uint64_t)it->index);
+	report_set(o, "id", it->id ? json_string(it->id) : json_null());
+	set_int(o, "width", (uint64_t)it->width);
+	set_int(o, "height", (uint64_t)it->height);
+	report_merge(o, report_figures(&s->cf, "dice", 1));
+	set_int(o, "predicted_objects", s->np);
+	set_int(o, "true_objects", s->nt);
+	set_int(o, "matched_objects", s->is.matches[0]);
+	report_set(o, "dsb2018", json_real(s->is.score));
+	return o;
+}
+
+/* The report of a run of at least one image. */
+static json_t *
+summary(const struct totals *t, double threshold, int connectivity)
+{
+	json_t *root = report_object(), *inst = report_object();
+	json_t *by_iou = report_array();
+	struct metric_sums mean;
+
+	set_int(root, "images", (uint64_t)t->images);
+	report_set(root, "threshold", t->any_prob ? json_real(threshold) :
+		   json_null());
+	report_set(root, "pooled", report_figures(&t->pooled, "dice", 1));
+	metric_sums_mean(&t->sums, &mean);
+	report_set(root, "per_image_mean", report_means(&mean, "dice"));
+	set_int(inst, "connectivity", (uint64_t)connectivity);
+	set_int(inst, "predicted_objects", t->pred_objects);
+	set_int(inst, "true_objects", t->true_objects);
+	set_int(inst, "matched_objects", t->matched);
+	report_set(inst, "dsb2018", json_real(t->dsb / t->images));
+	for (int k = 0; k < INSTANCES_NTHRESH; k++) {
+		json_t *o = report_object();
+
+		report_set(o, "iou", json_real(instances_iou_threshold(k)));
+		report_set(o, "precision",
+			   json_real(t->precision[k] / t->images));
+		report_append(by_iou, o);
+	}
+	report_set(inst, "dsb2018_by_iou", by_iou);
+	report_set(root, "instances", inst);
+	return root;
 }
 
 int
@@ -49,19 +133,16 @@ main(int argc, char **argv)
 	const char *truth = NULL, *pred = "-", *sweep = NULL;
 	const char *per_image_path = NULL, *bad;
 	double threshold = 0.5;
-	int have_threshold = 0, connectivity = 8, c, images = 0, any_prob = 0;
+	int have_threshold = 0, connectivity = 8, c;
 	long cutoff;
 	struct outfile *per_image = NULL;
-	struct confusion pooled = {0};
-	struct metric_sums sums = {0}, mean;
-	double dsb_sum = 0, prec_sum[INSTANCES_NTHRESH] = {0};
-	uint64_t pred_objects = 0, true_objects = 0, matched = 0;
+	struct totals t = {0};
 	uint8_t *pmask = NULL;
 	uint32_t *plabels = NULL, *tlabels = NULL;
 	size_t cap = 0;
 	struct evalpair *e;
 	struct evalpair_item it;
-	json_t *root, *lines, *inst, *by_iou;
+	json_t *root, *lines;
 
 	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":t:T:f:c:p:hV", longopts, NULL)) !=
@@ -117,9 +198,7 @@ main(int argc, char **argv)
 
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;
-		struct confusion cf = {0};
-		struct instance_score is;
-		uint32_t np, nt;
+		struct image_score s = {0};
 
 		if (n > cap) {
 			pmask = xreallocarray(pmask, n, 1);
@@ -128,44 +207,17 @@ main(int argc, char **argv)
 			cap = n;
 		}
 		evalpair_pred_mask(&it, cutoff, pmask);
-		any_prob |= it.is_prob;
-		confusion_add_masks(&cf, pmask, it.truth_mask, n);
-		pooled.tp += cf.tp;
-		pooled.fp += cf.fp;
-		pooled.fn += cf.fn;
-		pooled.tn += cf.tn;
-		metric_sums_add(&sums, &cf);
-
-		np = instances_label(pmask, it.width, it.height, connectivity,
-				     plabels);
-		nt = instances_label(it.truth_mask, it.width, it.height,
-				     connectivity, tlabels);
-		instances_score(plabels, np, tlabels, nt, n, &is);
-		pred_objects += np;
-		true_objects += nt;
-		matched += is.matches[0];
-		dsb_sum += is.score;
-		for (int k = 0; k < INSTANCES_NTHRESH; k++)
-			prec_sum[k] += is.precision[k];
-		images++;
-
-		if (per_image_path) {
-			json_t *o = report_object();
-
-			set_int(o, "index", (uint64_t)it.index);
-			report_set(o, "id", it.id ? json_string(it.id) :
-				   json_null());
-			set_int(o, "width", (uint64_t)it.width);
-			set_int(o, "height", (uint64_t)it.height);
-			report_merge(o, report_figures(&cf, "dice", 1));
-			set_int(o, "predicted_objects", np);
-			set_int(o, "true_objects", nt);
-			set_int(o, "matched_objects", is.matches[0]);
-			report_set(o, "dsb2018", json_real(is.score));
-			report_append(lines, o);
-		}
+		confusion_add_masks(&s.cf, pmask, it.truth_mask, n);
+		s.np = instances_label(pmask, it.width, it.height,
+				       connectivity, plabels);
+		s.nt = instances_label(it.truth_mask, it.width, it.height,
+				       connectivity, tlabels);
+		instances_score(plabels, s.np, tlabels, s.nt, n, &s.is);
+		totals_add(&t, &s, it.is_prob);
+		if (per_image_path)
+			report_append(lines, image_line(&it, &s));
 	}
-	if (images == 0)
+	if (t.images == 0)
 		die("%s: no images", evalpair_pred_name(e));
 	evalpair_close(e);
 	free(pmask);
@@ -176,29 +228,7 @@ main(int argc, char **argv)
 					      REPORT_LINE(15));
 	json_decref(lines);
 
-	root = report_object();
-	inst = report_object();
-	by_iou = report_array();
-	set_int(root, "images", (uint64_t)images);
-	report_set(root, "threshold", any_prob ? json_real(threshold) :
-		   json_null());
-	report_set(root, "pooled", report_figures(&pooled, "dice", 1));
-	metric_sums_mean(&sums, &mean);
-	report_set(root, "per_image_mean", report_means(&mean, "dice"));
-	set_int(inst, "connectivity", (uint64_t)connectivity);
-	set_int(inst, "predicted_objects", pred_objects);
-	set_int(inst, "true_objects", true_objects);
-	set_int(inst, "matched_objects", matched);
-	report_set(inst, "dsb2018", json_real(dsb_sum / images));
-	for (int k = 0; k < INSTANCES_NTHRESH; k++) {
-		json_t *o = report_object();
-
-		report_set(o, "iou", json_real(instances_iou_threshold(k)));
-		report_set(o, "precision", json_real(prec_sum[k] / images));
-		report_append(by_iou, o);
-	}
-	report_set(inst, "dsb2018_by_iou", by_iou);
-	report_set(root, "instances", inst);
+	root = summary(&t, threshold, connectivity);
 	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	close_stdout();
