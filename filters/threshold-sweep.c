@@ -44,6 +44,52 @@ better(double f1, double t, double best_f1, double best_t)
 	return t < best_t;
 }
 
+/* The report of images whose pixels are in all, over the nthr thresholds
+ * thr (cutoffs cutoff): pooled figures or, given sums, the means of the
+ * per-image figures; the counts pooled; the best threshold. */
+static json_t *
+build_report(const struct prob_hist *all, const struct metric_sums *sums,
+	     const double *thr, const long *cutoff, long nthr, int images)
+{
+	json_t *root = report_object(), *list = report_array();
+	long best = 0;
+	double best_f1 = 0;
+
+	report_set(root, "images", json_integer(images));
+	report_set(root, "pixels", json_integer((json_int_t)(all->fg[65535] +
+							     all->bg[65535])));
+	report_set(root, "average", json_string(sums ? "per-image-mean" :
+						"pooled"));
+	for (long i = 0; i < nthr; i++) {
+		struct confusion cf;
+		json_t *o = report_object(), *fig;
+		double f1;
+
+		prob_hist_confusion(all, cutoff[i], &cf);
+		if (sums) {
+			struct metric_sums mean;
+			metric_sums_mean(&sums[i], &mean);
+			fig = report_means(&mean, "f1");
+			f1 = mean.dice;
+		} else {
+			fig = report_figures(&cf, "f1", 0);
+			f1 = metric_dice(&cf);
+		}
+		report_set(o, "threshold", json_real(thr[i]));
+		report_merge(o, fig);
+		report_counts(o, &cf);
+		report_append(list, o);
+		if (i == 0 || better(f1, thr[i], best_f1, thr[best])) {
+			best = i;
+			best_f1 = f1;
+		}
+	}
+	report_set(root, "thresholds", list);
+	report_set(root, "best",
+		   json_deep_copy(json_array_get(list, (size_t)best)));
+	return root;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -61,13 +107,13 @@ main(int argc, char **argv)
 	const char *truth = NULL, *pred = "-", *bad;
 	double from = 0.0, to = 1.0, step = 0.1;
 	int per_image = 0, c, images = 0;
-	long nthr, best = 0;
-	double *thr, *f1;
+	long nthr;
+	double *thr;
 	long *cutoff;
 	struct metric_sums *sums = NULL;
 	struct evalpair *e;
 	struct evalpair_item it;
-	json_t *root, *list;
+	json_t *root;
 
 	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":t:mhV", longopts, NULL)) != -1) {
@@ -106,7 +152,6 @@ main(int argc, char **argv)
 	if (nthr > MAX_THRESHOLDS)
 		die_usage("more than %d thresholds", MAX_THRESHOLDS);
 	thr = xcalloc((size_t)nthr, sizeof *thr);
-	f1 = xcalloc((size_t)nthr, sizeof *f1);
 	cutoff = xcalloc((size_t)nthr, sizeof *cutoff);
 	for (long i = 0; i < nthr; i++) {
 		double t = round((from + (double)i * step) * 1e9) / 1e9;
@@ -141,41 +186,10 @@ main(int argc, char **argv)
 	evalpair_close(e);
 	prob_hist_cumulate(&all);
 
-	root = report_object();
-	list = report_array();
-	report_set(root, "images", json_integer(images));
-	report_set(root, "pixels", json_integer((json_int_t)(all.fg[65535] +
-							     all.bg[65535])));
-	report_set(root, "average", json_string(per_image ?
-		   "per-image-mean" : "pooled"));
-	for (long i = 0; i < nthr; i++) {
-		struct confusion cf;
-		json_t *o = report_object(), *fig;
-
-		prob_hist_confusion(&all, cutoff[i], &cf);
-		if (per_image) {
-			struct metric_sums mean;
-			metric_sums_mean(&sums[i], &mean);
-			fig = report_means(&mean, "f1");
-			f1[i] = mean.dice;
-		} else {
-			fig = report_figures(&cf, "f1", 0);
-			f1[i] = metric_dice(&cf);
-		}
-		report_set(o, "threshold", json_real(thr[i]));
-		report_merge(o, fig);
-		report_counts(o, &cf);
-		report_append(list, o);
-		if (better(f1[i], thr[i], f1[best], thr[best]))
-			best = i;
-	}
-	report_set(root, "thresholds", list);
-	report_set(root, "best",
-		   json_deep_copy(json_array_get(list, (size_t)best)));
+	root = build_report(&all, sums, thr, cutoff, nthr, images);
 	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	free(thr);
-	free(f1);
 	free(cutoff);
 	free(sums);
 	close_stdout();
