@@ -406,7 +406,7 @@ test_gradients(void)
 
 /* Several threads agree with one (to rounding: GEMM tiles differ) and
  * with themselves (bit for bit), for each layer and for one image whose
- * rows the threads share. */
+ * rows the threads share; 16 threads on maps of fewer rows than that. */
 static void
 test_threads(void)
 {
@@ -438,7 +438,7 @@ test_threads(void)
 			memcpy(y1, c.y, c.ny * sizeof(float));
 			memcpy(dx1, c.dx, c.nx * sizeof(float));
 			memcpy(dk1, c.dk, c.nk * sizeof(float));
-			for (int nt = 2; nt <= 3; nt++) {
+			for (int nt = 2; nt <= 16; nt = nt == 3 ? 16 : nt + 1) {
 				threads = nt;
 				for (int rep = 0; rep < 2; rep++) {
 					memset(c.dk, 0, c.nk * sizeof(float));
@@ -466,8 +466,9 @@ test_threads(void)
 			}
 			threads = 1;
 			tap_ok(d < 1e-4 && same, "%s, %d image(s) of %dx%d, "
-			       "%d channels out: 2 and 3 threads agree with 1 "
-			       "(max relative diff %.2g) and with themselves",
+			       "%d channels out: 2, 3 and 16 threads agree "
+			       "with 1 (max relative diff %.2g) and with "
+			       "themselves",
 			       names[kind], n, w, h, cout, d);
 			free(y1);
 			free(dx1);
