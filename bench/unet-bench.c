@@ -13,6 +13,7 @@
 #include "nn.h"
 #include "optim.h"
 #include "pamio.h"
+#include "pool.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
@@ -359,7 +360,8 @@ main(int argc, char **argv)
 			batch = (int)parse_long(optarg, 1, 4096, "--batch");
 			break;
 		case 't':
-			threads = (int)parse_long(optarg, 1, 64, "--threads");
+			threads = (int)parse_long(optarg, 1, POOL_MAX_THREADS,
+						     "--threads");
 			break;
 		case 'w':
 			warmup = (int)parse_long(optarg, 0, 100000, "--warmup");

@@ -10,6 +10,7 @@
 #include "nn.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "pool.h"
 #include "progress.h"
 #include "resample.h"
 #include "unet.h"
@@ -333,7 +334,9 @@ parse_options(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":t:b:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			opt.threads = (int)parse_long(optarg, 1, 64, "--threads");
+			opt.threads = (int)parse_long(optarg, 1,
+						      POOL_MAX_THREADS,
+						      "--threads");
 			break;
 		case 'b':
 			opt.batch = (int)parse_long(optarg, 1, 1024, "--batch");

@@ -25,12 +25,12 @@
 #include "nn.h"
 #include "optim.h"
 #include "outfile.h"
+#include "pool.h"
 #include "progress.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
 
-#define MAX_THREADS 64
 #define CKPT_SUFFIX ".ckpt"
 #define LOCK_SUFFIX ".lock"
 
@@ -289,7 +289,8 @@ parse_options(int argc, char **argv, struct options *o)
 						       "--seed");
 			break;
 		case O_THREADS:
-			o->threads = (int)parse_long(optarg, 1, MAX_THREADS,
+			o->threads = (int)parse_long(optarg, 1,
+						     POOL_MAX_THREADS,
 						     "--threads");
 			break;
 		case O_LOSS:
