@@ -355,20 +355,18 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 {
 	struct plan p = { IM2COL, IM2COL, { 0, 0, 0 } };
 	size_t room = pool_col_floats();
+	int direct = direct_allowed &&
+		     convdirect_available(cout, w, cin, room);
 
 	switch (pass) {
 	case CONV_FORWARD:
 		p.hp = hcol_plan(n, h, w, cin, nt);
-		if (direct_allowed && convdirect_available(cout, w, cin, room))
-			p.how = DIRECT;
-		else if (p.hp.use)
-			p.how = HCOL;
+		p.how = direct ? DIRECT : p.hp.use ? HCOL : IM2COL;
 		break;
 	case CONV_BACKWARD:
 		p.hp = hcol_plan(n, h, w, cout, nt);
 		p.dx = p.hp.use ? HCOL : IM2COL;
-		if (!direct_allowed ||
-		    !convdirect_available(cout, w, cin, room)) {
+		if (!direct) {
 			p.how = with_dx ? p.dx : IM2COL;
 			break;
 		}
@@ -377,14 +375,12 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 			p.dx = DIRECT;
 		break;
 	case UPCONV_FORWARD:
-		p.how = direct_allowed &&
-			convdirect_available(cout, w, cin, room) ? DIRECT
-								  : GEMM;
+		p.how = direct ? DIRECT : GEMM;
 		break;
 	case UPCONV_BACKWARD:
-		p.how = p.dx = direct_allowed &&
-			       convdirect_upback_available(cin, cout, w, room)
-			       ? DIRECT : IM2COL;
+		if (direct_allowed &&
+		    convdirect_upback_available(cin, cout, w, room))
+			p.how = p.dx = DIRECT;
 		break;
 	case CONV1X1_BACKWARD:
 		/* GEMMs of width 1 are slow */
