@@ -11,7 +11,9 @@
 #include <jansson.h>
 
 #include "nn.h"
+#include "optim.h"
 #include "pamio.h"
+#include "pool.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
@@ -149,7 +151,7 @@ random_floats(struct rng *r, size_t n)
  * in the JSON is the output's. */
 static json_t *
 time_layer(const char *name, int up, int side, int cin, int cout, int data,
-	   int batch, int steps, struct rng *r)
+	   int batch, int steps, int nt, struct rng *r)
 {
 	size_t np = (size_t)batch * side * side, ny = up ? 4 * np : np;
 	int oside = up ? 2 * side : side;
@@ -173,21 +175,22 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 			nn_set_direct(path);
 			t0 = now_seconds();
 			if (up)
-				nn_upconv_forward(x, cin, batch, side, side, cin,
-						  k, b, cout, y, cout);
+				nn_upconv_forward(nt, x, cin, batch, side, side,
+						  cin, k, b, cout, y, cout);
 			else
-				nn_conv3x3_forward(x, cin, batch, side, side,
-						   cin, k, b, cout, y, cout, 1);
+				nn_conv3x3_forward(nt, x, cin, batch, side,
+						   side, cin, k, b, cout, y,
+						   cout, 1);
 			t1 = now_seconds();
 			if (up)
-				nn_upconv_backward(x, cin, batch, side, side,
-						   cin, k, cout, dy, cout, dx,
-						   cin, 1, dk, db);
+				nn_upconv_backward(nt, x, cin, batch, side,
+						   side, cin, k, cout, dy, cout,
+						   dx, cin, 1, dk, db);
 			else
-				nn_conv3x3_backward(x, cin, batch, side, side,
-						    cin, k, cout, dy, cout,
-						    data ? dx : NULL, cin, 1,
-						    dk, db);
+				nn_conv3x3_backward(nt, x, cin, batch, side,
+						    side, cin, k, cout, dy,
+						    cout, data ? dx : NULL, cin,
+						    1, dk, db);
 			t2 = now_seconds();
 			if (t1 - t0 < best[path][0])
 				best[path][0] = t1 - t0;
@@ -224,7 +227,7 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
  * network order, as a JSON array. */
 static json_t *
 time_layers(const struct unet_config *cfg, int size, int batch, int steps,
-	    uint64_t seed)
+	    int nt, uint64_t seed)
 {
 	json_t *list = json_array();
 	struct rng r;
@@ -232,16 +235,18 @@ time_layers(const struct unet_config *cfg, int size, int batch, int steps,
 	int d = cfg->depth, cin = cfg->in_channels;
 
 	rng_seed(&r, seed);
-	nn_reserve(cfg->base_filters << d > cin ? cfg->base_filters << d : cin);
+	nn_reserve(cfg->base_filters << d > cin ? cfg->base_filters << d : cin,
+		   nt);
 	for (int l = 1; l <= d; l++) {
 		int side = size >> (l - 1), ch = cfg->base_filters << (l - 1);
 
 		snprintf(name, sizeof name, "c%d.conv1", l);
 		json_array_append_new(list, time_layer(name, 0, side, cin, ch,
-						       l > 1, batch, steps, &r));
+						       l > 1, batch, steps, nt,
+						       &r));
 		snprintf(name, sizeof name, "c%d.conv2", l);
 		json_array_append_new(list, time_layer(name, 0, side, ch, ch, 1,
-						       batch, steps, &r));
+						       batch, steps, nt, &r));
 		cin = ch;
 	}
 	for (int l = d - 1; l >= 1; l--) {
@@ -250,13 +255,14 @@ time_layers(const struct unet_config *cfg, int size, int batch, int steps,
 		snprintf(name, sizeof name, "u%d", l);
 		json_array_append_new(list, time_layer(name, 1, side / 2,
 						       2 * ch, ch, 1, batch,
-						       steps, &r));
+						       steps, nt, &r));
 		snprintf(name, sizeof name, "d%d.conv1", l);
 		json_array_append_new(list, time_layer(name, 0, side, 2 * ch,
-						       ch, 1, batch, steps, &r));
+						       ch, 1, batch, steps, nt,
+						       &r));
 		snprintf(name, sizeof name, "d%d.conv2", l);
 		json_array_append_new(list, time_layer(name, 0, side, ch, ch, 1,
-						       batch, steps, &r));
+						       batch, steps, nt, &r));
 	}
 	return list;
 }
@@ -354,7 +360,8 @@ main(int argc, char **argv)
 			batch = (int)parse_long(optarg, 1, 4096, "--batch");
 			break;
 		case 't':
-			threads = (int)parse_long(optarg, 1, 64, "--threads");
+			threads = (int)parse_long(optarg, 1, POOL_MAX_THREADS,
+						     "--threads");
 			break;
 		case 'w':
 			warmup = (int)parse_long(optarg, 0, 100000, "--warmup");
@@ -385,7 +392,6 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	unet_set_threads(threads);
 	if (mode == MODE_LAYERS) {
 		o = json_object();
 		json_object_set_new(o, "mode", json_string("layers"));
@@ -396,7 +402,8 @@ main(int argc, char **argv)
 		set_int(o, "threads", threads);
 		set_int(o, "steps", steps);
 		json_object_set_new(o, "layers", time_layers(&cfg, size, batch,
-							     steps, seed));
+							     steps, threads,
+							     seed));
 		if (json_dumpf(o, stdout, JSON_COMPACT |
 					  JSON_REAL_PRECISION(6)) < 0)
 			die("write error");
@@ -407,7 +414,7 @@ main(int argc, char **argv)
 	}
 	net = unet_new(&cfg);
 	unet_init_glorot(net, seed);
-	w = unet_work_new(net, batch, size, size, mode == MODE_TRAIN);
+	w = unet_work_new(net, batch, size, size, mode == MODE_TRAIN, threads);
 	if (mode == MODE_TRAIN)
 		adam = adam_new(net, 1e-3);
 	npix = (size_t)batch * size * size;
@@ -426,7 +433,7 @@ main(int argc, char **argv)
 		unet_forward(w, batch);
 		if (mode == MODE_TRAIN) {
 			unet_backward(w, batch, target, 1.0f);
-			adam_step(adam, net);
+			adam_step(adam, net, threads);
 		}
 		if (s >= warmup)
 			sec[s - warmup] = now_seconds() - t0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "optim.h"
 #include "safetensors.h"
 #include "util.h"
 

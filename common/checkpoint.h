@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "optim.h"
 #include "rng.h"
 #include "unet.h"
 

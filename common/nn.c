@@ -1,83 +1,15 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* RTLD_NEXT */
-#endif
 #include "nn.h"
 
-#include <dlfcn.h>
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <cblas.h>
 
 #include "convdirect.h"
-#include "rng.h"
+#include "pool.h"
 #include "util.h"
 
-/* OpenBLAS's own functions (exported by every build of it, declared in no
- * header of Debian's serial build). */
-void openblas_set_num_threads(int);
-int openblas_get_parallel(void);
-void *blas_memory_alloc(int procpos);
-void blas_memory_free(void *buffer);
-
-/* Debian's serial OpenBLAS (0.3.21, built without USE_LOCKING) keeps its
- * work buffers in one table that blas_memory_alloc searches and marks
- * without a lock: two threads calling sgemm at once may take the same
- * buffer, and one result in some dozens of runs differed. Its sgemm calls
- * blas_memory_alloc and blas_memory_free through its PLT, so the two
- * definitions below, in the program, are the ones it calls: they call
- * OpenBLAS's own under one mutex (what USE_LOCKING would do). */
-static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long blas_wrapped_calls; /* under blas_mu */
-
-void *
-blas_memory_alloc(int procpos)
-{
-	static void *(*real)(int);
-	void *p;
-
-	pthread_mutex_lock(&blas_mu);
-	blas_wrapped_calls++;
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_alloc");
-	p = real ? real(procpos) : NULL;
-	pthread_mutex_unlock(&blas_mu);
-	if (!p)
-		die("OpenBLAS gave no work buffer");
-	return p;
-}
-
-void
-blas_memory_free(void *buffer)
-{
-	static void (*real)(void *);
-
-	pthread_mutex_lock(&blas_mu);
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "blas_memory_free");
-	if (real)
-		real(buffer);
-	pthread_mutex_unlock(&blas_mu);
-}
-
-/* OpenBLAS's sgemm packs its operands into a work buffer that it maps
- * (mmap, then malloc) the first time a thread needs one, and keeps for
- * reuse: one per thread calling it at once. Up to 0.3.29, when that fails
- * it retries for ever at 100 % CPU (and unet-train, which stops between
- * batches when a signal asks, never stops), as under
- * a `ulimit -v` too small for it. So each thread of ours takes its buffer
- * once, before any sgemm, right after checking that BLAS_BUFFER bytes can
- * be mapped: out of memory then is our message. 0.3.21's buffer is 128 MiB
- * and its header (BUFFER_SIZE, a constant of its build); the margin covers
- * the header and page rounding. */
-#define BLAS_BUFFER (((size_t)128 << 20) + ((size_t)64 << 10))
-
-#define MAX_THREADS 64
 /* A tile of im2col rows aims at this many floats, with at least MIN_ROWS
  * and at most MAX_ROWS rows: large tiles suit OpenBLAS best (measured),
  * even beyond L2, and enough rows amortise the packing of big kernels. */
@@ -85,273 +17,49 @@ blas_memory_free(void *buffer)
 #define MIN_ROWS 256
 #define MAX_ROWS 4096
 
-/* Per-thread scratch: an im2col tile, and private weight and bias
- * gradients when several threads accumulate them. */
-struct scratch {
-	float *col;
-	float *dk;
-	float *db;
-	void *blas;     /* OpenBLAS's work buffer, held while taking them */
-};
+/* The layers' share of the pool's scratch: each thread's gradient scratch
+ * holds a kernel gradient (9 max_channels^2 floats) then a bias gradient
+ * (max_channels); kflip is a rearranged kernel, shared. */
+static int max_channels;
+static float *kflip;
 
-static struct {
-	int n;                  /* threads, the caller being thread 0 */
-	pthread_t th[MAX_THREADS];
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	void (*fn)(void *arg, int t, int nt);
-	void *arg;
-	unsigned gen;
-	unsigned start_gen;     /* gen when the workers were started */
-	int pending;
-	int quit;
-	int max_channels;       /* reserved for */
-	size_t col_floats, dk_floats;
-	struct scratch s[MAX_THREADS];
-	float *kflip;           /* a rearranged kernel, shared */
-	int blas_ready;         /* every thread has its OpenBLAS buffer */
-	int blas_main_ready;    /* thread 0 (the caller, never restarted) has */
-	int blas_taken;         /* buffers held while taking them */
-	int blas_failed;        /* a thread found no room for one */
-} pool = {
-	.n = 1,
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.go = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
-};
-
-static void
-scratch_alloc(struct scratch *s, int t)
+/* Thread t's private kernel and bias gradients. */
+static float *
+thread_dk(int t)
 {
-	char what[64];
-
-	snprintf(what, sizeof what, "the scratch memory of thread %d", t + 1);
-	free(s->col);
-	free(s->dk);
-	s->col = xmalloc_for(pool.col_floats, sizeof(float), what);
-	s->dk = xmalloc_for(pool.dk_floats, sizeof(float), what);
-	s->db = s->dk + pool.dk_floats - pool.max_channels;
+	return pool_grad(t);
 }
 
-static void run(void (*fn)(void *, int, int), void *arg);
-
-/* On thread t, one thread at a time: unless a thread before failed, check
- * that BLAS_BUFFER bytes can be mapped, then take OpenBLAS's buffer and
- * hold it, so that the next thread gets a buffer of its own. */
-static void
-blas_take(void *arg, int t, int nt)
+static float *
+thread_db(int t)
 {
-	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
-	void *room;
-
-	(void)arg;
-	(void)nt;
-	if (t == 0 && pool.blas_main_ready)
-		return;
-	pthread_mutex_lock(&one_at_a_time);
-	if (!pool.blas_failed) {
-		room = mmap(NULL, BLAS_BUFFER, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (room == MAP_FAILED) {
-			pool.blas_failed = 1;
-		} else {
-			munmap(room, BLAS_BUFFER);
-			pool.s[t].blas = blas_memory_alloc(0);
-			pool.blas_taken++;
-		}
-	}
-	pthread_mutex_unlock(&one_at_a_time);
-}
-
-/* On thread t: give back the buffer blas_take took (OpenBLAS keeps it). */
-static void
-blas_give_back(void *arg, int t, int nt)
-{
-	(void)arg;
-	(void)nt;
-	if (pool.s[t].blas)
-		blas_memory_free(pool.s[t].blas);
-	pool.s[t].blas = NULL;
-}
-
-/* Make sure that no sgemm of any thread will have to map a buffer. */
-/* Once: a serial OpenBLAS whose sgemm took its buffer without passing
- * through the wrapper above (another build than the one this program was
- * made for) would race between our threads: refuse it rather than give
- * results that differ from run to run. */
-static void
-blas_check_wrapped(void)
-{
-	static int checked;
-	enum { N = 128 };
-	float *a;
-	unsigned long before;
-
-	if (checked || openblas_get_parallel() != 0)
-		return;
-	checked = 1;
-	a = xcalloc(3 * N * N, sizeof *a);
-	pthread_mutex_lock(&blas_mu);
-	before = blas_wrapped_calls;
-	pthread_mutex_unlock(&blas_mu);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f,
-		    a, N, a + N * N, N, 0.0f, a + 2 * N * N, N);
-	pthread_mutex_lock(&blas_mu);
-	before = blas_wrapped_calls - before;
-	pthread_mutex_unlock(&blas_mu);
-	if (before == 0)
-		die("this OpenBLAS takes its work buffers without the lock "
-		    "the program adds: it is not safe with several threads");
-	free(a);
-}
-
-static void
-blas_prepare(void)
-{
-	if (pool.blas_ready)
-		return;
-	pool.blas_taken = pool.blas_main_ready;
-	run(blas_take, NULL);
-	if (pool.blas_failed) {
-		char what[80];
-
-		snprintf(what, sizeof what, "OpenBLAS's work buffer %d of %d, "
-			 "one per thread", pool.blas_taken + 1, pool.n);
-		die_out_of_memory(1, BLAS_BUFFER, what);
-	}
-	run(blas_give_back, NULL);
-	blas_check_wrapped();
-	pool.blas_ready = 1;
-	pool.blas_main_ready = 1;
+	return pool_grad(t) + (size_t)9 * max_channels * max_channels;
 }
 
 void
-nn_reserve(int max_channels)
+nn_reserve(int channels, int nt)
 {
-	size_t mc = max_channels;
+	size_t mc = channels;
 
-	openblas_set_num_threads(1);
-	if (max_channels > pool.max_channels) {
-		pool.max_channels = max_channels;
-		pool.col_floats = 9 * mc * MIN_ROWS > TILE_FLOATS
-				  ? 9 * mc * MIN_ROWS : TILE_FLOATS;
-		pool.dk_floats = 9 * mc * mc + mc;
-		for (int t = 0; t < pool.n; t++)
-			scratch_alloc(&pool.s[t], t);
-		free(pool.kflip);
-		pool.kflip = xmalloc_for(9 * mc * mc, sizeof(float),
-					 "a rearranged kernel");
+	if (channels > max_channels) {
+		max_channels = channels;
+		pool_reserve(9 * mc * MIN_ROWS > TILE_FLOATS
+			     ? 9 * mc * MIN_ROWS : TILE_FLOATS,
+			     9 * mc * mc + mc);
+		free(kflip);
+		kflip = xmalloc_for(9 * mc * mc, sizeof(float),
+				    "a rearranged kernel");
 	}
-	blas_prepare();
-}
-
-static void *
-worker(void *arg)
-{
-	int t = (int)(intptr_t)arg;
-	unsigned seen;
-
-	pthread_mutex_lock(&pool.mu);
-	seen = pool.start_gen;
-	for (;;) {
-		while (pool.gen == seen && !pool.quit)
-			pthread_cond_wait(&pool.go, &pool.mu);
-		if (pool.quit)
-			break;
-		seen = pool.gen;
-		void (*fn)(void *, int, int) = pool.fn;
-		void *a = pool.arg;
-		int nt = pool.n;
-		pthread_mutex_unlock(&pool.mu);
-		fn(a, t, nt);
-		pthread_mutex_lock(&pool.mu);
-		if (--pool.pending == 0)
-			pthread_cond_signal(&pool.done);
-	}
-	pthread_mutex_unlock(&pool.mu);
-	return NULL;
-}
-
-void
-nn_set_threads(int threads)
-{
-	if (threads < 1)
-		threads = 1;
-	if (threads > MAX_THREADS)
-		threads = MAX_THREADS;
-	openblas_set_num_threads(1);
-	if (threads == pool.n)
-		return;
-	if (pool.n > 1) {
-		pthread_mutex_lock(&pool.mu);
-		pool.quit = 1;
-		pthread_cond_broadcast(&pool.go);
-		pthread_mutex_unlock(&pool.mu);
-		for (int t = 1; t < pool.n; t++)
-			pthread_join(pool.th[t], NULL);
-		pool.quit = 0;
-	}
-	for (int t = threads; t < pool.n; t++) {
-		free(pool.s[t].col);
-		free(pool.s[t].dk);
-		memset(&pool.s[t], 0, sizeof pool.s[t]);
-	}
-	for (int t = pool.n; t < threads; t++)
-		if (pool.max_channels > 0)
-			scratch_alloc(&pool.s[t], t);
-	pool.n = threads;
-	pool.start_gen = pool.gen;
-	for (int t = 1; t < threads; t++) {
-		int err = pthread_create(&pool.th[t], NULL, worker,
-					 (void *)(intptr_t)t);
-
-		if (err) {
-			errno = err;
-			die("cannot start thread %d of %d:", t + 1, threads);
-		}
-	}
-	/* New threads have no OpenBLAS buffer yet (in its builds that keep
-	 * one per thread): take them before the next layer, if reserved. */
-	pool.blas_ready = 0;
-	if (pool.max_channels > 0)
-		blas_prepare();
-}
-
-int
-nn_threads(void)
-{
-	return pool.n;
-}
-
-/* Run fn(arg, t, n) on every thread t of n and wait for all of them. */
-static void
-run(void (*fn)(void *, int, int), void *arg)
-{
-	if (pool.n == 1) {
-		fn(arg, 0, 1);
-		return;
-	}
-	pthread_mutex_lock(&pool.mu);
-	pool.fn = fn;
-	pool.arg = arg;
-	pool.pending = pool.n - 1;
-	pool.gen++;
-	pthread_cond_broadcast(&pool.go);
-	pthread_mutex_unlock(&pool.mu);
-	fn(arg, 0, pool.n);
-	pthread_mutex_lock(&pool.mu);
-	while (pool.pending > 0)
-		pthread_cond_wait(&pool.done, &pool.mu);
-	pthread_mutex_unlock(&pool.mu);
+	pool_start(nt);
 }
 
 /* Using a layer wider than nn_reserve allowed is a programming error. */
 static void
 check_reserved(int cin, int cout)
 {
-	if (cin > pool.max_channels || cout > pool.max_channels)
+	if (cin > max_channels || cout > max_channels)
 		die("nn: layer of %d -> %d channels, scratch reserved for %d",
-		    cin, cout, pool.max_channels);
+		    cin, cout, max_channels);
 }
 
 /* Rows per tile for an im2col of k columns over npix rows shared by nt
@@ -374,14 +82,6 @@ tile_rows(size_t k, size_t npix, int nt)
 	return (int)r;
 }
 
-/* The static share [*lo, *hi) of thread t of nt in 0 .. total. */
-static void
-share(size_t total, int t, int nt, size_t *lo, size_t *hi)
-{
-	*lo = total * t / nt;
-	*hi = total * (t + 1) / nt;
-}
-
 /* Where thread t accumulates weight and bias gradients: straight into the
  * result with one thread, else into zeroed private buffers that
  * reduce_grads adds up in thread order. */
@@ -394,8 +94,8 @@ grad_target(int t, int nt, float *dk, float *db, size_t kcount, int cout,
 		*tdb = db;
 		return;
 	}
-	*tdk = pool.s[t].dk;
-	*tdb = pool.s[t].db;
+	*tdk = thread_dk(t);
+	*tdb = thread_db(t);
 	memset(*tdk, 0, kcount * sizeof(float));
 	memset(*tdb, 0, cout * sizeof(float));
 }
@@ -412,30 +112,30 @@ reduce_part(void *arg, int t, int nt)
 	const struct reduce_args *a = arg;
 	size_t lo, hi;
 
-	share(a->kcount, t, nt, &lo, &hi);
+	pool_share(a->kcount, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		float s = 0;
 
 		for (int u = 0; u < nt; u++)
-			s += pool.s[u].dk[i];
+			s += thread_dk(u)[i];
 		a->dk[i] += s;
 	}
 }
 
 /* Add the threads' private gradients to dk and db, in thread order. */
 static void
-reduce_grads(float *dk, float *db, size_t kcount, int cout)
+reduce_grads(int nt, float *dk, float *db, size_t kcount, int cout)
 {
 	struct reduce_args a = { dk, db, kcount, cout };
 
-	if (pool.n == 1)
+	if (nt == 1)
 		return;
-	run(reduce_part, &a);
+	pool_run(nt, reduce_part, &a);
 	for (int i = 0; i < cout; i++) {
 		float s = 0;
 
-		for (int u = 0; u < pool.n; u++)
-			s += pool.s[u].db[i];
+		for (int u = 0; u < nt; u++)
+			s += thread_db(u)[i];
 		db[i] += s;
 	}
 }
@@ -553,7 +253,7 @@ hcol_plan(int n, int h, int w, int c, int nt)
 	while ((size_t)p.per_image * n % nt != 0)
 		p.per_image++;
 	p.rows = (int)((hw + p.per_image - 1) / p.per_image);
-	p.use = ((size_t)p.rows + 2 * w) * 3 * c <= pool.col_floats;
+	p.use = ((size_t)p.rows + 2 * w) * 3 * c <= pool_col_floats();
 	return p;
 }
 
@@ -604,6 +304,106 @@ mask_rows(const float *x, int ldx, float *dx, int lddx, size_t rows, int c)
 	}
 }
 
+/* ------------------------------------------------------------ strategy */
+
+/* How a layer's product is computed. */
+enum strategy {
+	DIRECT,         /* convdirect, in vector registers */
+	HCOL,           /* three GEMMs per tile of row-im2col (hcol) rows */
+	IM2COL,         /* one GEMM per tile of im2col rows */
+	GEMM,           /* GEMMs on the maps as they are */
+	LOOPS,          /* plain loops */
+};
+
+/* A layer's pass. */
+enum pass {
+	CONV_FORWARD,           /* 3x3 convolution */
+	CONV_BACKWARD,
+	UPCONV_FORWARD,         /* 3x3 transposed convolution, stride 2 */
+	UPCONV_BACKWARD,
+	CONV1X1_BACKWARD,       /* 1x1 convolution (its forward: GEMM) */
+};
+
+/* A pass's plan: how its output (the forward's y, the backward's weight
+ * gradient) and the backward's input gradient dx are computed, and the
+ * hcol tiles of the one that is HCOL. */
+struct plan {
+	enum strategy how, dx;
+	struct hcol_plan hp;
+};
+
+static int direct_allowed = 1;
+
+void
+nn_set_direct(int on)
+{
+	direct_allowed = on;
+}
+
+/* The one place that chooses how a layer is computed, for a pass over n
+ * maps of h x w (the input's size) from cin to cout channels on nt
+ * threads, with or without dx. The direct path pays where sgemm's
+ * products are thinnest, for narrow outputs, and with AVX-512 up to
+ * kernels of 512 x 512 channels (see convdirect_available); hcol for large
+ * maps. The backward of a 3x3 convolution computes dx as the convolution
+ * of dy from cout to cin channels: directly when both directions are
+ * direct, otherwise by the GEMMs over tiles of dy, which then also give
+ * the weight gradient unless that is direct. */
+static struct plan
+plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
+	   int with_dx, int nt)
+{
+	struct plan p = { IM2COL, IM2COL, { 0, 0, 0 } };
+	size_t room = pool_col_floats();
+	int direct = direct_allowed &&
+		     convdirect_available(cout, w, cin, room);
+
+	switch (pass) {
+	case CONV_FORWARD:
+		p.hp = hcol_plan(n, h, w, cin, nt);
+		p.how = direct ? DIRECT : p.hp.use ? HCOL : IM2COL;
+		break;
+	case CONV_BACKWARD:
+		p.hp = hcol_plan(n, h, w, cout, nt);
+		p.dx = p.hp.use ? HCOL : IM2COL;
+		if (!direct) {
+			p.how = with_dx ? p.dx : IM2COL;
+			break;
+		}
+		p.how = DIRECT;
+		if (convdirect_available(cin, w, cout, room))
+			p.dx = DIRECT;
+		break;
+	case UPCONV_FORWARD:
+		p.how = direct ? DIRECT : GEMM;
+		break;
+	case UPCONV_BACKWARD:
+		if (direct_allowed &&
+		    convdirect_upback_available(cin, cout, w, room))
+			p.how = p.dx = DIRECT;
+		break;
+	case CONV1X1_BACKWARD:
+		/* GEMMs of width 1 are slow */
+		p.how = p.dx = cout == 1 ? LOOPS : GEMM;
+		break;
+	}
+	return p;
+}
+
+int
+nn_conv_direct(int w, int cin, int cout)
+{
+	return plan_layer(CONV_FORWARD, 1, 1, w, cin, cout, 0, 1).how
+	       == DIRECT;
+}
+
+int
+nn_upconv_backward_direct(int w, int cin, int cout)
+{
+	return plan_layer(UPCONV_BACKWARD, 1, 1, w, cin, cout, 1, 1).how
+	       == DIRECT;
+}
+
 /* ------------------------------------------------------------ conv 3x3 */
 
 struct conv_args {
@@ -611,17 +411,20 @@ struct conv_args {
 	float *y, *dx, *dk, *db;
 	int ldx, ldy, lddy, lddx;
 	int n, h, w, cin, cout, relu, mask;
+	enum strategy how;      /* the plan's choice (see plan_layer) */
+	struct hcol_plan hp;    /* and its hcol tiles */
 };
 
 static void
-conv3x3_forward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
-		     int t, int nt)
+conv3x3_forward_hcol_part(void *arg, int t, int nt)
 {
+	const struct conv_args *a = arg;
+	const struct hcol_plan *hp = &a->hp;
 	size_t hw = (size_t)a->h * a->w, lo, hi;
 	int c3 = 3 * a->cin, w = a->w;
-	float *hc = pool.s[t].col;
+	float *hc = pool_col(t);
 
-	share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t img = i / hp->per_image;
 		long q0 = (long)(i % hp->per_image) * hp->rows;
@@ -652,15 +455,9 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	int kk = 9 * a->cin;
 	int rows = tile_rows(kk, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
-	float *col = pool.s[t].col;
+	float *col = pool_col(t);
 
-	struct hcol_plan hp = hcol_plan(a->n, a->h, a->w, a->cin, nt);
-
-	if (hp.use) {
-		conv3x3_forward_hcol(a, &hp, t, nt);
-		return;
-	}
-	share(ntiles, t, nt, &lo, &hi);
+	pool_share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t p0 = i * rows;
 		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
@@ -691,9 +488,9 @@ direct_part(void *arg, int t, int nt)
 	const struct direct_args *a = arg;
 	size_t lo, hi, w = a->w;
 
-	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * a->h, t, nt, &lo, &hi);
 	convdirect_rows(a->x, a->ldx, a->h, a->w, a->cin, a->wt, a->b,
-			a->cout, a->y, a->ldy, a->relu, lo, hi, pool.s[t].col);
+			a->cout, a->y, a->ldy, a->relu, lo, hi, pool_col(t));
 	if (a->mx)
 		mask_rows(a->mx + lo * w * a->ldmx, a->ldmx,
 			  a->y + lo * w * a->ldy, a->ldy, (hi - lo) * w,
@@ -707,13 +504,13 @@ direct_wgrad_part(void *arg, int t, int nt)
 {
 	const struct direct_args *a = arg;
 	size_t lo, hi, w = a->w;
-	float *dk = pool.s[t].dk, *db = pool.s[t].db;
+	float *dk = thread_dk(t), *db = thread_db(t);
 
 	memset(dk, 0, (size_t)9 * a->cin * a->cout * sizeof(float));
 	memset(db, 0, a->cout * sizeof(float));
-	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * a->h, t, nt, &lo, &hi);
 	convdirect_wgrad_rows(a->x, a->ldx, a->h, a->w, a->cin, a->dy,
-			      a->lddy, a->cout, dk, lo, hi, pool.s[t].col);
+			      a->lddy, a->cout, dk, lo, hi, pool_col(t));
 	sum_rows(a->dy + lo * w * a->lddy, a->lddy, (hi - lo) * w, a->cout,
 		 db);
 }
@@ -721,47 +518,29 @@ direct_wgrad_part(void *arg, int t, int nt)
 /* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order;
  * db likewise. */
 static void
-reduce_direct(float *dk, float *db, int cin, int cout)
+reduce_direct(int nt, float *dk, float *db, int cin, int cout)
 {
 	for (int co = 0; co < cout; co++) {
 		float g = 0;
 
-		for (int u = 0; u < pool.n; u++)
-			g += pool.s[u].db[co];
+		for (int u = 0; u < nt; u++)
+			g += thread_db(u)[co];
 		db[co] += g;
 		for (int s9 = 0; s9 < 9; s9++)
 			for (int ci = 0; ci < cin; ci++) {
 				size_t f = ((size_t)s9 * cin + ci) * cout + co;
 
 				g = 0;
-				for (int u = 0; u < pool.n; u++)
-					g += pool.s[u].dk[f];
+				for (int u = 0; u < nt; u++)
+					g += thread_dk(u)[f];
 				dk[((size_t)co * 9 + s9) * cin + ci] += g;
 			}
 	}
 }
 
-static int direct_allowed = 1;
-
 void
-nn_set_direct(int on)
-{
-	direct_allowed = on;
-}
-
-/* The direct path pays where sgemm's products are thinnest, for narrow
- * outputs, and with AVX-512 up to kernels of 512 x 512 channels (see
- * convdirect_available). */
-int
-nn_conv_direct(int w, int cin, int cout)
-{
-	return direct_allowed &&
-	       convdirect_available(cout, w, cin, pool.col_floats);
-}
-
-void
-nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
-		   const float *k, const float *b, int cout, float *y,
+nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
+		   int cin, const float *k, const float *b, int cout, float *y,
 		   int ldy, int relu)
 {
 	struct conv_args a = {
@@ -769,11 +548,14 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
 		.relu = relu,
 	};
+	struct plan p;
 
 	check_reserved(cin, cout);
-	if (nn_conv_direct(w, cin, cout)) {
+	p = plan_layer(CONV_FORWARD, n, h, w, cin, cout, 0, nt);
+	a.hp = p.hp;
+	if (p.how == DIRECT) {
 		struct direct_args d = {
-			.x = x, .wt = pool.kflip, .b = b, .y = y, .ldx = ldx,
+			.x = x, .wt = kflip, .b = b, .y = y, .ldx = ldx,
 			.ldy = ldy, .n = n, .h = h, .w = w, .cin = cin,
 			.cout = cout, .relu = relu,
 		};
@@ -782,12 +564,13 @@ nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w, int cin,
 		for (int co = 0; co < cout; co++)
 			for (int s9 = 0; s9 < 9; s9++)
 				for (int ci = 0; ci < cin; ci++)
-					pool.kflip[((size_t)s9 * cin + ci) * cout + co] =
+					kflip[((size_t)s9 * cin + ci) * cout + co] =
 						k[((size_t)co * 9 + s9) * cin + ci];
-		run(direct_part, &d);
+		pool_run(nt, direct_part, &d);
 		return;
 	}
-	run(conv3x3_forward_part, &a);
+	pool_run(nt, p.how == HCOL ? conv3x3_forward_hcol_part
+				   : conv3x3_forward_part, &a);
 }
 
 /* The backward with dx over hcol tiles of dy: per kernel row ky, the
@@ -798,9 +581,9 @@ conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 {
 	size_t hw = (size_t)a->h * a->w, lo, hi;
 	int c3 = 3 * a->cout, w = a->w;
-	float *hc = pool.s[t].col;
+	float *hc = pool_col(t);
 
-	share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * hp->per_image, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t img = i / hp->per_image;
 		long q0 = (long)(i % hp->per_image) * hp->rows;
@@ -825,7 +608,7 @@ conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 					    c3, 1.0f, dk + ky * c3, 3 * c3);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
 				    a->cin, c3, 1.0f, rows, c3,
-				    pool.kflip + ky * c3, 3 * c3,
+				    kflip + ky * c3, 3 * c3,
 				    ky ? 1.0f : 0.0f, dx, a->lddx);
 		}
 		if (a->mask)
@@ -834,10 +617,11 @@ conv3x3_backward_hcol(const struct conv_args *a, const struct hcol_plan *hp,
 	}
 }
 
-/* Without dx: dk += col(x)^T dy, tile by tile. With dx: one im2col of dy
- * serves both products, dx = col(dy) kflip^T and d(kflip) = x^T col(dy)
- * (x read in place), so x is never gathered; each thread sums d(kflip)
- * privately and reduce_flipped adds it to dk. */
+/* Without dx: dk += col(x)^T dy, tile by tile. With dx (over hcol tiles
+ * when the plan says HCOL): one im2col of dy serves both products,
+ * dx = col(dy) kflip^T and d(kflip) = x^T col(dy) (x read in place),
+ * so x is never gathered; each thread sums d(kflip) privately and
+ * reduce_flipped adds it to dk. */
 static void
 conv3x3_backward_part(void *arg, int t, int nt)
 {
@@ -846,26 +630,22 @@ conv3x3_backward_part(void *arg, int t, int nt)
 	int kx = 9 * a->cin, ky = 9 * a->cout;
 	int rows = tile_rows(a->dx ? ky : kx, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
-	float *col = pool.s[t].col, *dk, *db;
+	float *col = pool_col(t), *dk, *db;
 
 	if (a->dx) {
-		dk = pool.s[t].dk;
-		db = pool.s[t].db;
+		dk = thread_dk(t);
+		db = thread_db(t);
 		memset(dk, 0, (size_t)kx * a->cout * sizeof(float));
 		memset(db, 0, a->cout * sizeof(float));
 	} else {
 		grad_target(t, nt, a->dk, a->db, (size_t)kx * a->cout,
 			    a->cout, &dk, &db);
 	}
-	if (a->dx) {
-		struct hcol_plan hp = hcol_plan(a->n, a->h, a->w, a->cout, nt);
-
-		if (hp.use) {
-			conv3x3_backward_hcol(a, &hp, t, nt, dk, db);
-			return;
-		}
+	if (a->how == HCOL) {
+		conv3x3_backward_hcol(a, &a->hp, t, nt, dk, db);
+		return;
 	}
-	share(ntiles, t, nt, &lo, &hi);
+	pool_share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t p0 = i * rows;
 		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
@@ -886,7 +666,7 @@ conv3x3_backward_part(void *arg, int t, int nt)
 				    a->cin, ky, m, 1.0f, a->x + p0 * a->ldx,
 				    a->ldx, col, ky, 1.0f, dk, ky);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
-			    a->cin, ky, 1.0f, col, ky, pool.kflip, ky, 0.0f,
+			    a->cin, ky, 1.0f, col, ky, kflip, ky, 0.0f,
 			    a->dx + p0 * a->lddx, a->lddx);
 		if (a->mask)
 			mask_rows(a->x + p0 * a->ldx, a->ldx,
@@ -900,10 +680,10 @@ static void
 unflip_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
-	int cin = a->cin, cout = a->cout, np = pool.n;
+	int cin = a->cin, cout = a->cout, np = nt;
 	size_t lo, hi;
 
-	share((cin + 15) / 16, t, nt, &lo, &hi);
+	pool_share((cin + 15) / 16, t, nt, &lo, &hi);
 	for (int c0 = lo * 16; c0 < (int)hi * 16 && c0 < cin; c0 += 16)
 		for (int o0 = 0; o0 < cout; o0 += 16)
 			for (int s = 0; s < 9; s++)
@@ -915,7 +695,7 @@ unflip_part(void *arg, int t, int nt)
 						float g = 0;
 
 						for (int u = 0; u < np; u++)
-							g += pool.s[u].dk[f + co];
+							g += thread_dk(u)[f + co];
 						a->dk[((size_t)co * 9 + s) * cin
 						      + ci] += g;
 					}
@@ -923,16 +703,16 @@ unflip_part(void *arg, int t, int nt)
 }
 
 static void
-reduce_flipped(struct conv_args *a)
+reduce_flipped(int nt, struct conv_args *a)
 {
 	for (int i = 0; i < a->cout; i++) {
 		float s = 0;
 
-		for (int u = 0; u < pool.n; u++)
-			s += pool.s[u].db[i];
+		for (int u = 0; u < nt; u++)
+			s += thread_db(u)[i];
 		a->db[i] += s;
 	}
-	run(unflip_part, a);
+	pool_run(nt, unflip_part, a);
 }
 
 /* dx is the forward convolution of dy with the kernel flipped in space
@@ -945,12 +725,12 @@ kflip_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	/* in 16 x 16 blocks of (ci, co): a transposition */
-	share((cin + 15) / 16, t, nt, &lo, &hi);
+	pool_share((cin + 15) / 16, t, nt, &lo, &hi);
 	for (int c0 = lo * 16; c0 < (int)hi * 16 && c0 < cin; c0 += 16)
 		for (int o0 = 0; o0 < cout; o0 += 16)
 			for (int s = 0; s < 9; s++)
 				for (int ci = c0; ci < c0 + 16 && ci < cin; ci++) {
-					float *d = pool.kflip
+					float *d = kflip
 						+ ((size_t)ci * 9 + 8 - s) * cout;
 
 					for (int co = o0; co < o0 + 16 && co < cout;
@@ -961,9 +741,10 @@ kflip_part(void *arg, int t, int nt)
 }
 
 void
-nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
-		    const float *k, int cout, const float *dy, int lddy,
-		    float *dx, int lddx, int mask, float *dk, float *db)
+nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
+		    int cin, const float *k, int cout, const float *dy,
+		    int lddy, float *dx, int lddx, int mask, float *dk,
+		    float *db)
 {
 	struct conv_args a = {
 		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
@@ -971,47 +752,51 @@ nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w, int cin,
 		.n = n, .h = h, .w = w, .cin = cin, .cout = cout,
 		.mask = mask,
 	};
+	struct plan p;
 
 	check_reserved(cin, cout);
-	if (nn_conv_direct(w, cin, cout)) {
+	p = plan_layer(CONV_BACKWARD, n, h, w, cin, cout, dx != NULL, nt);
+	a.how = dx ? p.dx : p.how;
+	a.hp = p.hp;
+	if (p.how == DIRECT) {
 		struct direct_args g = {
 			.x = x, .dy = dy, .ldx = ldx, .lddy = lddy, .n = n,
 			.h = h, .w = w, .cin = cin, .cout = cout,
 		};
 		struct direct_args d = {
-			.x = dy, .wt = pool.kflip, .mx = mask ? x : NULL,
+			.x = dy, .wt = kflip, .mx = mask ? x : NULL,
 			.y = dx, .ldx = lddy, .ldy = lddx, .ldmx = ldx, .n = n,
 			.h = h, .w = w, .cin = cout, .cout = cin,
 		};
 
-		run(direct_wgrad_part, &g);
-		reduce_direct(dk, db, cin, cout);
+		pool_run(nt, direct_wgrad_part, &g);
+		reduce_direct(nt, dk, db, cin, cout);
 		if (!dx)
 			return;
-		if (!nn_conv_direct(w, cout, cin)) {
+		if (p.dx != DIRECT) {
 			/* dx alone by the GEMMs (a.dk NULL) */
 			a.dk = NULL;
-			run(kflip_part, &a);
-			run(conv3x3_backward_part, &a);
+			pool_run(nt, kflip_part, &a);
+			pool_run(nt, conv3x3_backward_part, &a);
 			return;
 		}
 		/* dx is the convolution of dy with wt[s][co][ci] =
 		 * k[co][8-s][ci] */
 		for (int co = 0; co < cout; co++)
 			for (int s9 = 0; s9 < 9; s9++)
-				memcpy(pool.kflip + ((size_t)s9 * cout + co) * cin,
+				memcpy(kflip + ((size_t)s9 * cout + co) * cin,
 				       k + ((size_t)co * 9 + 8 - s9) * cin,
 				       cin * sizeof(float));
-		run(direct_part, &d);
+		pool_run(nt, direct_part, &d);
 		return;
 	}
 	if (dx)
-		run(kflip_part, &a);
-	run(conv3x3_backward_part, &a);
+		pool_run(nt, kflip_part, &a);
+	pool_run(nt, conv3x3_backward_part, &a);
 	if (dx)
-		reduce_flipped(&a);
+		reduce_flipped(nt, &a);
 	else
-		reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
+		reduce_grads(nt, dk, db, (size_t)9 * cin * cout, cout);
 }
 
 /* ------------------------------------------------------ transposed conv */
@@ -1063,10 +848,10 @@ upconv_forward_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	int kk = 9 * a->cout;
 	size_t r0, r1, p0, p1;
-	float *tt = pool.s[t].col;
+	float *tt = pool_col(t);
 	int rows;
 
-	share((size_t)a->n * a->h, t, nt, &r0, &r1);
+	pool_share((size_t)a->n * a->h, t, nt, &r0, &r1);
 	p0 = r0 * a->w;
 	p1 = r1 * a->w;
 	rows = tile_rows(kk, p1 - p0, 1);
@@ -1088,10 +873,10 @@ upconv_fixup_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	int k3 = 3 * a->cout;
 	size_t r0, r1;
-	float *tt = pool.s[t].col;
-	int rows = (int)(pool.col_floats / k3);
+	float *tt = pool_col(t);
+	int rows = (int)(pool_col_floats() / k3);
 
-	share((size_t)a->n * a->h, t, nt, &r0, &r1);
+	pool_share((size_t)a->n * a->h, t, nt, &r0, &r1);
 	if (r0 == r1 || r0 % a->h == 0)
 		return;
 	for (size_t q = r0 * a->w; q < (r0 + 1) * a->w; q += rows) {
@@ -1113,13 +898,13 @@ direct_up_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	size_t lo, hi;
 
-	share((size_t)a->n * 2 * a->h, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * 2 * a->h, t, nt, &lo, &hi);
 	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, a->k, a->b,
-			   a->cout, a->y, a->ldy, lo, hi, pool.s[t].col);
+			   a->cout, a->y, a->ldy, lo, hi, pool_col(t));
 }
 
 void
-nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
+nn_upconv_forward(int nt, const float *x, int ldx, int n, int h, int w, int cin,
 		  const float *k, const float *b, int cout, float *y, int ldy)
 {
 	struct conv_args a = {
@@ -1128,13 +913,14 @@ nn_upconv_forward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	if (nn_conv_direct(w, cin, cout)) {
-		run(direct_up_part, &a);
+	if (plan_layer(UPCONV_FORWARD, n, h, w, cin, cout, 0, nt).how
+	    == DIRECT) {
+		pool_run(nt, direct_up_part, &a);
 		return;
 	}
-	run(upconv_forward_part, &a);
-	if (pool.n > 1)
-		run(upconv_fixup_part, &a);
+	pool_run(nt, upconv_forward_part, &a);
+	if (nt > 1)
+		pool_run(nt, upconv_fixup_part, &a);
 }
 
 static void
@@ -1145,11 +931,11 @@ upconv_backward_part(void *arg, int t, int nt)
 	int kk = 9 * a->cout;
 	int rows = tile_rows(kk, npix, nt);
 	size_t ntiles = (npix + rows - 1) / rows, lo, hi;
-	float *col = pool.s[t].col, *dk, *db;
+	float *col = pool_col(t), *dk, *db;
 
 	grad_target(t, nt, a->dk, a->db, (size_t)kk * a->cin, a->cout, &dk,
 		    &db);
-	share(ntiles, t, nt, &lo, &hi);
+	pool_share(ntiles, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		size_t p0 = i * rows;
 		int m = npix - p0 < (size_t)rows ? (int)(npix - p0) : rows;
@@ -1167,12 +953,12 @@ upconv_backward_part(void *arg, int t, int nt)
 			mask_rows(x, a->ldx, a->dx + p0 * a->lddx, a->lddx, m,
 				  a->cin);
 	}
-	share(4 * npix, t, nt, &lo, &hi);
+	pool_share(4 * npix, t, nt, &lo, &hi);
 	sum_rows(a->dy + lo * a->lddy, a->lddy, hi - lo, a->cout, db);
 }
 
 /* The direct path over shares of the n x h input rows, with the kernel
- * rearranged [ky][kx][co][ci] in pool.kflip; the bias gradient from the
+ * rearranged [ky][kx][co][ci] in kflip; the bias gradient from the
  * output rows of the share. */
 static void
 direct_upback_part(void *arg, int t, int nt)
@@ -1183,10 +969,10 @@ direct_upback_part(void *arg, int t, int nt)
 
 	grad_target(t, nt, a->dk, a->db, (size_t)9 * a->cin * a->cout,
 		    a->cout, &dk, &db);
-	share((size_t)a->n * a->h, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * a->h, t, nt, &lo, &hi);
 	convdirect_upback_rows(a->x, a->ldx, a->dy, a->lddy, a->h, a->w,
-			       a->cin, a->cout, pool.kflip, a->dx, a->lddx, dk,
-			       lo, hi, pool.s[t].col);
+			       a->cin, a->cout, kflip, a->dx, a->lddx, dk,
+			       lo, hi, pool_col(t));
 	if (a->dx && a->mask)
 		mask_rows(a->x + lo * w * a->ldx, a->ldx,
 			  a->dx + lo * w * a->lddx, a->lddx, (hi - lo) * w,
@@ -1195,16 +981,9 @@ direct_upback_part(void *arg, int t, int nt)
 		 a->cout, db);
 }
 
-int
-nn_upconv_backward_direct(int w, int cin, int cout)
-{
-	return direct_allowed &&
-	       convdirect_upback_available(cin, cout, w, pool.col_floats);
-}
-
 void
-nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
-		   const float *k, int cout, const float *dy, int lddy,
+nn_upconv_backward(int nt, const float *x, int ldx, int n, int h, int w,
+		   int cin, const float *k, int cout, const float *dy, int lddy,
 		   float *dx, int lddx, int mask, float *dk, float *db)
 {
 	struct conv_args a = {
@@ -1215,17 +994,18 @@ nn_upconv_backward(const float *x, int ldx, int n, int h, int w, int cin,
 	};
 
 	check_reserved(cin, cout);
-	if (nn_upconv_backward_direct(w, cin, cout)) {
+	if (plan_layer(UPCONV_BACKWARD, n, h, w, cin, cout, dx != NULL, nt).how
+	    == DIRECT) {
 		for (int s9 = 0; s9 < 9; s9++)
 			for (int co = 0; co < cout; co++)
 				for (int ci = 0; ci < cin; ci++)
-					pool.kflip[((size_t)s9 * cout + co) * cin + ci] =
+					kflip[((size_t)s9 * cout + co) * cin + ci] =
 						k[((size_t)ci * 9 + s9) * cout + co];
-		run(direct_upback_part, &a);
+		pool_run(nt, direct_upback_part, &a);
 	} else {
-		run(upconv_backward_part, &a);
+		pool_run(nt, upconv_backward_part, &a);
 	}
-	reduce_grads(dk, db, (size_t)9 * cin * cout, cout);
+	reduce_grads(nt, dk, db, (size_t)9 * cin * cout, cout);
 }
 
 /* ------------------------------------------------------------ conv 1x1 */
@@ -1236,7 +1016,7 @@ conv1x1_forward_part(void *arg, int t, int nt)
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n, lo, hi;
 
-	share(npix, t, nt, &lo, &hi);
+	pool_share(npix, t, nt, &lo, &hi);
 	if (hi == lo)
 		return;
 	fill_bias(a->y + lo * a->ldy, a->ldy, hi - lo, a->b, a->cout);
@@ -1246,7 +1026,7 @@ conv1x1_forward_part(void *arg, int t, int nt)
 }
 
 void
-nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
+nn_conv1x1_forward(int nt, const float *x, int ldx, size_t npix, int cin,
 		   const float *k, const float *b, int cout, float *y,
 		   int ldy)
 {
@@ -1255,7 +1035,7 @@ nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
 		.n = (int)npix, .cin = cin, .cout = cout,
 	};
 
-	run(conv1x1_forward_part, &a);
+	pool_run(nt, conv1x1_forward_part, &a);
 }
 
 /* The backward of a 1x1 convolution to one channel (the output layer) for
@@ -1296,10 +1076,10 @@ conv1x1_backward_part(void *arg, int t, int nt)
 
 	grad_target(t, nt, a->dk, a->db, (size_t)a->cin * a->cout, a->cout,
 		    &dk, &db);
-	share(npix, t, nt, &lo, &hi);
+	pool_share(npix, t, nt, &lo, &hi);
 	if (hi == lo)
 		return;
-	if (a->cout == 1) {
+	if (a->how == LOOPS) {
 		conv1x1_backward_one(a, lo, hi, dk, db);
 		return;
 	}
@@ -1318,7 +1098,7 @@ conv1x1_backward_part(void *arg, int t, int nt)
 }
 
 void
-nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
+nn_conv1x1_backward(int nt, const float *x, int ldx, size_t npix, int cin,
 		    const float *k, int cout, const float *dy, int lddy,
 		    float *dx, int lddx, int mask, float *dk, float *db)
 {
@@ -1326,10 +1106,12 @@ nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
 		.x = x, .k = k, .dy = dy, .dx = dx, .dk = dk, .db = db,
 		.ldx = ldx, .lddy = lddy, .lddx = lddx,
 		.n = (int)npix, .cin = cin, .cout = cout, .mask = mask,
+		.how = plan_layer(CONV1X1_BACKWARD, 1, 1, 1, cin, cout,
+				  dx != NULL, nt).how,
 	};
 
-	run(conv1x1_backward_part, &a);
-	reduce_grads(dk, db, (size_t)cin * cout, cout);
+	pool_run(nt, conv1x1_backward_part, &a);
+	reduce_grads(nt, dk, db, (size_t)cin * cout, cout);
 }
 
 /* ------------------------------------------------ ReLU, pooling, loss */
@@ -1346,7 +1128,7 @@ struct pw_args {
 	int ldx, ldy, lddy, lddx, n, h, w, c, mask;
 	size_t npix;
 	float pw;
-	double part[MAX_THREADS];
+	double part[POOL_MAX_THREADS];
 };
 
 static void
@@ -1355,21 +1137,21 @@ relu_backward_part(void *arg, int t, int nt)
 	const struct pw_args *a = arg;
 	size_t lo, hi;
 
-	share(a->npix, t, nt, &lo, &hi);
+	pool_share(a->npix, t, nt, &lo, &hi);
 	mask_rows(a->x + lo * a->ldx, a->ldx, a->dx + lo * a->lddx, a->lddx,
 		  hi - lo, a->c);
 }
 
 void
-nn_relu_backward(const float *y, int ldy, float *dy, int lddy, size_t npix,
-		 int c)
+nn_relu_backward(int nt, const float *y, int ldy, float *dy, int lddy,
+		 size_t npix, int c)
 {
 	struct pw_args a = {
 		.x = y, .ldx = ldy, .dx = dy, .lddx = lddy, .npix = npix,
 		.c = c,
 	};
 
-	run(relu_backward_part, &a);
+	pool_run(nt, relu_backward_part, &a);
 }
 
 static void
@@ -1380,7 +1162,7 @@ maxpool_forward_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	/* output rows, over all images */
-	share((size_t)a->n * oh, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * oh, t, nt, &lo, &hi);
 	for (size_t r = lo; r < hi; r++)
 		for (int ox = 0; ox < ow; ox++) {
 			const float *p = a->x + ((2 * r) * a->w + 2 * ox)
@@ -1400,7 +1182,7 @@ maxpool_forward_part(void *arg, int t, int nt)
 }
 
 void
-nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
+nn_maxpool_forward(int nt, const float *x, int ldx, int n, int h, int w, int c,
 		   float *y, int ldy)
 {
 	struct pw_args a = {
@@ -1408,7 +1190,7 @@ nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
 		.w = w, .c = c,
 	};
 
-	run(maxpool_forward_part, &a);
+	pool_run(nt, maxpool_forward_part, &a);
 }
 
 /* One window of the max-pool backward, over c channels, branch-free so
@@ -1451,7 +1233,7 @@ maxpool_backward_part(void *arg, int t, int nt)
 	float lim = a->mask ? 0 : -INFINITY;
 	size_t lo, hi;
 
-	share((size_t)a->n * oh, t, nt, &lo, &hi);
+	pool_share((size_t)a->n * oh, t, nt, &lo, &hi);
 	for (size_t r = lo; r < hi; r++)
 		for (int ox = 0; ox < ow; ox++) {
 			size_t p = (2 * r) * a->w + 2 * ox;
@@ -1470,7 +1252,7 @@ maxpool_backward_part(void *arg, int t, int nt)
 }
 
 void
-nn_maxpool_backward(const float *x, int ldx, int n, int h, int w, int c,
+nn_maxpool_backward(int nt, const float *x, int ldx, int n, int h, int w, int c,
 		    const float *dy, int lddy, float *dx, int lddx, int mask)
 {
 	struct pw_args a = {
@@ -1478,7 +1260,7 @@ nn_maxpool_backward(const float *x, int ldx, int n, int h, int w, int c,
 		.lddx = lddx, .n = n, .h = h, .w = w, .c = c, .mask = mask,
 	};
 
-	run(maxpool_backward_part, &a);
+	pool_run(nt, maxpool_backward_part, &a);
 }
 
 static void
@@ -1489,7 +1271,7 @@ bce_part(void *arg, int t, int nt)
 	double sum = 0, pw = a->pw;
 	float scale = 1.0f / (float)a->npix;
 
-	share(a->npix, t, nt, &lo, &hi);
+	pool_share(a->npix, t, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		double v = a->x[i], y = a->t[i];
 		/* softplus(-v) = log(1 + exp(-v)) and sigmoid(v), without
@@ -1509,7 +1291,7 @@ bce_part(void *arg, int t, int nt)
 }
 
 double
-nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
+nn_bce_logits(int nt, const float *x, const float *t, size_t npix, float pw,
 	      float *dx)
 {
 	struct pw_args a = {
@@ -1517,8 +1299,8 @@ nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
 	};
 	double sum = 0;
 
-	run(bce_part, &a);
-	for (int i = 0; i < pool.n; i++)
+	pool_run(nt, bce_part, &a);
+	for (int i = 0; i < nt; i++)
 		sum += a.part[i];
 	return sum / (double)npix;
 }
@@ -1530,59 +1312,3 @@ nn_sigmoid(const float *x, float *p, size_t n)
 		p[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
 }
 
-/* ------------------------------------------------------ init, optimiser */
-
-void
-nn_glorot_uniform(float *k, size_t count, int fan_in, int fan_out,
-		  struct rng *r)
-{
-	double bound = sqrt(6.0 / (fan_in + fan_out));
-
-	for (size_t i = 0; i < count; i++)
-		k[i] = (float)((2 * rng_uniform(r) - 1) * bound);
-}
-
-struct adam_args {
-	float *p, *m, *v;
-	const float *g;
-	size_t count;
-	float fb1, fa1, fb2, fa2, bc2, step, eps;
-};
-
-static void
-adam_part(void *arg, int t, int nt)
-{
-	const struct adam_args *a = arg;
-	size_t lo, hi;
-
-	share(a->count, t, nt, &lo, &hi);
-	for (size_t i = lo; i < hi; i++) {
-		float mi = a->m[i] * a->fb1 + a->fa1 * a->g[i];
-		float vi = a->v[i] * a->fb2 + a->fa2 * a->g[i] * a->g[i];
-
-		a->m[i] = mi;
-		a->v[i] = vi;
-		a->p[i] -= a->step * (mi / (sqrtf(vi) / a->bc2 + a->eps));
-	}
-}
-
-void
-nn_adam_update(float *p, const float *g, float *m, float *v, size_t count,
-	       double lr, double b1, double b2, double eps, long t)
-{
-	/* The same float32 operations in the same order as PyTorch's
-	 * single-tensor Adam, the scalars rounded as it rounds them. */
-	struct adam_args a = {
-		.p = p, .m = m, .v = v, .g = g, .count = count,
-		.fb1 = (float)b1, .fa1 = (float)(1 - b1),
-		.fb2 = (float)b2, .fa2 = (float)(1 - b2),
-		.bc2 = (float)sqrt(1 - pow(b2, (double)t)),
-		.step = (float)(lr / (1 - pow(b1, (double)t))),
-		.eps = (float)eps,
-	};
-
-	if (count < 16384)
-		adam_part(&a, 0, 1);
-	else
-		run(adam_part, &a);
-}

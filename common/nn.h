@@ -1,5 +1,7 @@
 /* nn: the layers of the U-Net in float32, channels-last (NHWC), forward and
- * backward, plus the worker threads and scratch memory they share.
+ * backward, each run on the threads of pool (pool.h). One function of
+ * nn.c, plan_layer, chooses how a layer is computed: direct (convdirect),
+ * GEMMs over row-im2col or im2col tiles, or GEMMs on the maps.
  *
  * Conventions for every layer:
  * - A feature map is n images of h x w pixels, each pixel `c` consecutive
@@ -13,7 +15,8 @@
  *   and OVERWRITE the input gradient dx (none when dx is NULL), unless said
  *   otherwise. With `mask` set, x is the output of a ReLU and dx is the
  *   gradient of that ReLU's input instead (zero where x <= 0).
- * - Results are deterministic for a given thread count (nn_set_threads).
+ * - Every layer runs on `nt` threads (its first argument, 1 ..
+ *   POOL_MAX_THREADS); results are deterministic for a given nt.
  * - Scratch memory is reserved beforehand with nn_reserve; the layers
  *   allocate nothing. Not reentrant: one layer call at a time. */
 #ifndef UNETPIPE_NN_H
@@ -26,16 +29,11 @@
  * online_cpus(NN_DEFAULT_MAX_THREADS). */
 #define NN_DEFAULT_MAX_THREADS 8
 
-/* Use `threads` worker threads (1 .. 64) in every layer from now on;
- * OpenBLAS itself runs single-threaded inside them. */
-void nn_set_threads(int threads);
-
-/* The current number of threads (default 1). */
-int nn_threads(void);
-
-/* Make the scratch memory big enough for layers with at most max_channels
- * input or output channels (any layer kind). Never shrinks. */
-void nn_reserve(int max_channels);
+/* Make the scratch memory big enough for layers with at most `channels`
+ * input or output channels (any layer kind), never shrinking, and start
+ * nt threads for them (pool_start: dies when one cannot start or has no
+ * room for OpenBLAS's work buffer). */
+void nn_reserve(int channels, int nt);
 
 /* Allow (1, the default) or forbid (0) the direct convolutions of
  * convdirect, leaving the GEMM paths: a switch for benchmarks and tests. */
@@ -48,14 +46,14 @@ int nn_conv_direct(int w, int cin, int cout);
 /* 3x3 convolution, padding 1, stride 1, bias, optional fused ReLU:
  * y[n,h,w,0..cout) = (relu)(b + sum over 3x3 x cin of x * k), x with cin
  * channels at pixel stride ldx; y overwritten, pixel stride ldy. */
-void nn_conv3x3_forward(const float *x, int ldx, int n, int h, int w,
+void nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
 			int cin, const float *k, const float *b, int cout,
 			float *y, int ldy, int relu);
 
 /* Backward of nn_conv3x3_forward (without its ReLU: dy is the gradient of
  * the pre-activation): dk += dL/dk, db += dL/db, dx = dL/dx (pixel stride
  * lddx; masked when mask is set) when dx is not NULL. */
-void nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w,
+void nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 			 int cin, const float *k, int cout, const float *dy,
 			 int lddy, float *dx, int lddx, int mask, float *dk,
 			 float *db);
@@ -65,7 +63,7 @@ void nn_conv3x3_backward(const float *x, int ldx, int n, int h, int w,
  * y is n x 2h x 2w x cout, overwritten, with
  * y[oy,ox] = b + sum of x[iy,ix,ci] k[ci,ky,kx,:] over oy = 2iy-1+ky,
  * ox = 2ix-1+kx. */
-void nn_upconv_forward(const float *x, int ldx, int n, int h, int w,
+void nn_upconv_forward(int nt, const float *x, int ldx, int n, int h, int w,
 		       int cin, const float *k, const float *b, int cout,
 		       float *y, int ldy);
 
@@ -74,19 +72,19 @@ void nn_upconv_forward(const float *x, int ldx, int n, int h, int w,
 int nn_upconv_backward_direct(int w, int cin, int cout);
 
 /* Backward of nn_upconv_forward: dy is n x 2h x 2w x cout. */
-void nn_upconv_backward(const float *x, int ldx, int n, int h, int w,
+void nn_upconv_backward(int nt, const float *x, int ldx, int n, int h, int w,
 			int cin, const float *k, int cout, const float *dy,
 			int lddy, float *dx, int lddx, int mask, float *dk,
 			float *db);
 
 /* 1x1 convolution with bias: y[p, 0..cout) = b + k x[p, 0..cin) over the
  * `npix` pixels; y overwritten. */
-void nn_conv1x1_forward(const float *x, int ldx, size_t npix, int cin,
+void nn_conv1x1_forward(int nt, const float *x, int ldx, size_t npix, int cin,
 			const float *k, const float *b, int cout, float *y,
 			int ldy);
 
 /* Backward of nn_conv1x1_forward. */
-void nn_conv1x1_backward(const float *x, int ldx, size_t npix, int cin,
+void nn_conv1x1_backward(int nt, const float *x, int ldx, size_t npix, int cin,
 			 const float *k, int cout, const float *dy, int lddy,
 			 float *dx, int lddx, int mask, float *dk, float *db);
 
@@ -95,19 +93,19 @@ void nn_relu_forward(float *y, int ldy, size_t npix, int c);
 
 /* ReLU backward in place: dy = 0 where the ReLU output y <= 0 (PyTorch's
  * relu'(0) = 0). */
-void nn_relu_backward(const float *y, int ldy, float *dy, int lddy,
+void nn_relu_backward(int nt, const float *y, int ldy, float *dy, int lddy,
 		      size_t npix, int c);
 
 /* 2x2 max pooling, stride 2 (h and w even): y is n x h/2 x w/2 x c,
  * overwritten. */
-void nn_maxpool_forward(const float *x, int ldx, int n, int h, int w, int c,
-			float *y, int ldy);
+void nn_maxpool_forward(int nt, const float *x, int ldx, int n, int h, int w,
+			int c, float *y, int ldy);
 
 /* Backward of nn_maxpool_forward: ADDS each dy to dx at the first maximum
  * of its window in row-major order (PyTorch's CPU rule); dx is not
  * cleared. With mask set, x is a ReLU output and afterwards dx is zeroed
  * wherever x <= 0 (the ReLU's backward, fused). */
-void nn_maxpool_backward(const float *x, int ldx, int n, int h, int w,
+void nn_maxpool_backward(int nt, const float *x, int ldx, int n, int h, int w,
 			 int c, const float *dy, int lddy, float *dx,
 			 int lddx, int mask);
 
@@ -115,25 +113,11 @@ void nn_maxpool_backward(const float *x, int ldx, int n, int h, int w,
  * (0 or 1), positives weighted by pw (PyTorch's
  * binary_cross_entropy_with_logits with pos_weight), accumulated in double.
  * When dx is not NULL it receives dL/dx (npix floats). */
-double nn_bce_logits(const float *x, const float *t, size_t npix, float pw,
-		     float *dx);
+double nn_bce_logits(int nt, const float *x, const float *t, size_t npix,
+		     float pw, float *dx);
 
 /* The logistic function 1 / (1 + e^-x) of the n logits x into p (which
  * may be x), computed in double: a logit's probability. */
 void nn_sigmoid(const float *x, float *p, size_t n);
-
-/* Fill k (count floats) uniformly in [-bound, bound) from r, where
- * bound = sqrt(6 / (fan_in + fan_out)) (Glorot / xavier_uniform_). */
-struct rng;
-void nn_glorot_uniform(float *k, size_t count, int fan_in, int fan_out,
-		       struct rng *r);
-
-/* One Adam update of count parameters p from gradient g with moments m, v,
- * as torch.optim.Adam does it at step t (1, 2, ...): m = b1 m + (1-b1) g,
- * v = b2 v + (1-b2) g^2, p -= lr / (1-b1^t) m / (sqrt(v) / sqrt(1-b2^t) +
- * eps). */
-void nn_adam_update(float *p, const float *g, float *m, float *v,
-		    size_t count, double lr, double b1, double b2, double eps,
-		    long t);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "nn.h"
+#include "optim.h"
+#include "pool.h"
 #include "rng.h"
 #include "util.h"
 
@@ -43,6 +45,7 @@ struct level {
 struct unet_work {
 	struct unet *net;
 	int batch, height, width, training;
+	int threads;    /* of every pass */
 	size_t bytes;   /* of the maps and gradients below */
 	float *input, *logits, *glogits;
 	struct level lv[UNET_MAX_DEPTH + 1];
@@ -299,8 +302,8 @@ unet_init_glorot(struct unet *net, uint64_t seed)
 
 		/* PyTorch: fan_in = shape[1] * rf, fan_out = shape[0] * rf,
 		 * for both Conv2d and ConvTranspose2d weights */
-		nn_glorot_uniform(t, p->count, p->shape[1] * rf,
-				  p->shape[0] * rf, &r);
+		glorot_uniform(t, p->count, p->shape[1] * rf,
+			       p->shape[0] * rf, &r);
 		unet_param_import(p, t);
 		free(t);
 	}
@@ -414,15 +417,9 @@ unet_work_size(const struct unet_work *w)
 	return w->bytes;
 }
 
-void
-unet_set_threads(int threads)
-{
-	nn_set_threads(threads);
-}
-
 struct unet_work *
 unet_work_new(struct unet *net, int batch, int height, int width_,
-	      int training)
+	      int training, int threads)
 {
 	struct unet_work *w = xcalloc(1, sizeof *w);
 	const struct unet_config *cfg = &net->cfg;
@@ -432,11 +429,15 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
 		die("unet_work_new: batch %d of %dx%d for a network of "
 		    "multiple %d", batch, width_, height, m);
+	if (threads < 1 || threads > POOL_MAX_THREADS)
+		die("unet_work_new: %d threads, expected 1 to %d", threads,
+		    POOL_MAX_THREADS);
 	w->net = net;
 	w->batch = batch;
 	w->height = height;
 	w->width = width_;
 	w->training = training;
+	w->threads = threads;
 	snprintf(in, sizeof in, "the input of %d image(s) of %dx%d", batch,
 		 width_, height);
 	snprintf(out, sizeof out, "the output of %d image(s) of %dx%d", batch,
@@ -491,7 +492,8 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		}
 	}
 	nn_reserve(width(cfg, d) > cfg->in_channels ? width(cfg, d)
-						     : cfg->in_channels);
+						     : cfg->in_channels,
+		   threads);
 	return w;
 }
 
@@ -561,17 +563,17 @@ unet_forward(struct unet_work *w, int n)
 		float *s = skip_of(lv, l == d, &lds);
 
 		if (l > 1) {
-			nn_maxpool_forward(x, ldx, n, lv->h * 2, lv->w * 2, cin,
-					   lv->pool, cin);
+			nn_maxpool_forward(w->threads, x, ldx, n, lv->h * 2,
+					   lv->w * 2, cin, lv->pool, cin);
 			x = lv->pool;
 			ldx = cin;
 		}
-		nn_conv3x3_forward(x, ldx, n, lv->h, lv->w, cin,
+		nn_conv3x3_forward(w->threads, x, ldx, n, lv->h, lv->w, cin,
 				   net->enc[l][0].k->value,
 				   net->enc[l][0].b->value, lv->ch, lv->a,
 				   lv->ch, 1);
-		nn_conv3x3_forward(lv->a, lv->ch, n, lv->h, lv->w, lv->ch,
-				   net->enc[l][1].k->value,
+		nn_conv3x3_forward(w->threads, lv->a, lv->ch, n, lv->h, lv->w,
+				   lv->ch, net->enc[l][1].k->value,
 				   net->enc[l][1].b->value, lv->ch, s, lds, 1);
 		x = s;
 		ldx = lds;
@@ -581,19 +583,19 @@ unet_forward(struct unet_work *w, int n)
 		struct level *lv = &w->lv[l], *below = &w->lv[l + 1];
 		int ch = lv->ch;
 
-		nn_upconv_forward(x, ldx, n, below->h, below->w, below->ch,
-				  net->up[l].k->value, net->up[l].b->value, ch,
-				  lv->cat, 2 * ch);
-		nn_conv3x3_forward(lv->cat, 2 * ch, n, lv->h, lv->w, 2 * ch,
-				   net->dec[l][0].k->value,
+		nn_upconv_forward(w->threads, x, ldx, n, below->h, below->w,
+				  below->ch, net->up[l].k->value,
+				  net->up[l].b->value, ch, lv->cat, 2 * ch);
+		nn_conv3x3_forward(w->threads, lv->cat, 2 * ch, n, lv->h, lv->w,
+				   2 * ch, net->dec[l][0].k->value,
 				   net->dec[l][0].b->value, ch, lv->b, ch, 1);
-		nn_conv3x3_forward(lv->b, ch, n, lv->h, lv->w, ch,
+		nn_conv3x3_forward(w->threads, lv->b, ch, n, lv->h, lv->w, ch,
 				   net->dec[l][1].k->value,
 				   net->dec[l][1].b->value, ch, lv->d, ch, 1);
 		x = lv->d;
 		ldx = ch;
 	}
-	nn_conv1x1_forward(x, ldx, (size_t)n * w->height * w->width,
+	nn_conv1x1_forward(w->threads, x, ldx, (size_t)n * w->height * w->width,
 			   w->lv[1].ch, net->out.k->value, net->out.b->value,
 			   1, w->logits, 1);
 	return w->logits;
@@ -604,7 +606,7 @@ unet_loss(const struct unet_work *w, int n, const float *target,
 	  float pos_weight)
 {
 	check_n(w, n, "unet_loss");
-	return nn_bce_logits(w->logits, target,
+	return nn_bce_logits(w->threads, w->logits, target,
 			     (size_t)n * w->height * w->width, pos_weight,
 			     NULL);
 }
@@ -624,13 +626,14 @@ unet_backward(struct unet_work *w, int n, const float *target,
 	for (int i = 0; i < net->nparams; i++)
 		memset(net->params[i].grad, 0,
 		       net->params[i].count * sizeof(float));
-	loss = nn_bce_logits(w->logits, target, npix, pos_weight, w->glogits);
+	loss = nn_bce_logits(w->threads, w->logits, target, npix, pos_weight,
+			     w->glogits);
 	/* Each map's gradient is masked by its ReLU where it is produced
 	 * (mask = 1): from then on it is the gradient of the
 	 * pre-activation. */
-	nn_conv1x1_backward(w->lv[1].d, w->lv[1].ch, npix, w->lv[1].ch,
-			    net->out.k->value, 1, w->glogits, 1, w->lv[1].gd,
-			    w->lv[1].ch, 1, net->out.k->grad,
+	nn_conv1x1_backward(w->threads, w->lv[1].d, w->lv[1].ch, npix,
+			    w->lv[1].ch, net->out.k->value, 1, w->glogits, 1,
+			    w->lv[1].gd, w->lv[1].ch, 1, net->out.k->grad,
 			    net->out.b->grad);
 	for (int l = 1; l < d; l++) {
 		struct level *lv = &w->lv[l], *below = &w->lv[l + 1];
@@ -639,19 +642,20 @@ unet_backward(struct unet_work *w, int n, const float *target,
 		float *gbx = l + 1 == d ? below->ge : below->gd;
 
 		ldb = below->ch;
-		nn_conv3x3_backward(lv->b, ch, n, lv->h, lv->w, ch,
+		nn_conv3x3_backward(w->threads, lv->b, ch, n, lv->h, lv->w, ch,
 				    net->dec[l][1].k->value, ch, lv->gd, ch,
 				    lv->gb, ch, 1, net->dec[l][1].k->grad,
 				    net->dec[l][1].b->grad);
 		/* the skip half of gcat is masked after the max-pool's
 		 * share is added, in the encoder loop */
-		nn_conv3x3_backward(lv->cat, 2 * ch, n, lv->h, lv->w, 2 * ch,
-				    net->dec[l][0].k->value, ch, lv->gb, ch,
-				    lv->gcat, 2 * ch, 0, net->dec[l][0].k->grad,
+		nn_conv3x3_backward(w->threads, lv->cat, 2 * ch, n, lv->h,
+				    lv->w, 2 * ch, net->dec[l][0].k->value, ch,
+				    lv->gb, ch, lv->gcat, 2 * ch, 0,
+				    net->dec[l][0].k->grad,
 				    net->dec[l][0].b->grad);
-		nn_upconv_backward(bx, ldb, n, below->h, below->w, below->ch,
-				   net->up[l].k->value, ch, lv->gcat, 2 * ch,
-				   gbx, ldb, 1, net->up[l].k->grad,
+		nn_upconv_backward(w->threads, bx, ldb, n, below->h, below->w,
+				   below->ch, net->up[l].k->value, ch, lv->gcat,
+				   2 * ch, gbx, ldb, 1, net->up[l].k->grad,
 				   net->up[l].b->grad);
 	}
 	for (int l = d; l >= 1; l--) {
@@ -663,11 +667,11 @@ unet_backward(struct unet_work *w, int n, const float *target,
 
 		/* gs is masked: by the upconv's backward for the deepest
 		 * level, by the max-pool's otherwise */
-		nn_conv3x3_backward(lv->a, ch, n, lv->h, lv->w, ch,
+		nn_conv3x3_backward(w->threads, lv->a, ch, n, lv->h, lv->w, ch,
 				    net->enc[l][1].k->value, ch, gs, lds,
 				    lv->ga, ch, 1, net->enc[l][1].k->grad,
 				    net->enc[l][1].b->grad);
-		nn_conv3x3_backward(x, cin, n, lv->h, lv->w, cin,
+		nn_conv3x3_backward(w->threads, x, cin, n, lv->h, lv->w, cin,
 				    net->enc[l][0].k->value, ch, lv->ga, ch,
 				    l == 1 ? NULL : lv->gpool, cin, 0,
 				    net->enc[l][0].k->grad,
@@ -677,59 +681,10 @@ unet_backward(struct unet_work *w, int n, const float *target,
 			int ldu;
 			const float *us = skip_of(up, 0, &ldu);
 
-			nn_maxpool_backward(us, ldu, n, up->h, up->w, up->ch,
-					    lv->gpool, cin,
+			nn_maxpool_backward(w->threads, us, ldu, n, up->h,
+					    up->w, up->ch, lv->gpool, cin,
 					    skip_grad_of(up, 0), ldu, 1);
 		}
 	}
 	return loss;
-}
-
-struct adam *
-adam_new(struct unet *net, double lr)
-{
-	struct adam *a = xcalloc(1, sizeof *a);
-
-	a->lr = lr;
-	a->beta1 = 0.9;
-	a->beta2 = 0.999;
-	a->eps = 1e-7;
-	a->nparams = net->nparams;
-	a->m = xcalloc(net->nparams, sizeof *a->m);
-	a->v = xcalloc(net->nparams, sizeof *a->v);
-	for (int i = 0; i < net->nparams; i++) {
-		a->m[i] = alloc_floats(net->params[i].count,
-				       "Adam's moments");
-		a->v[i] = alloc_floats(net->params[i].count,
-				       "Adam's moments");
-	}
-	return a;
-}
-
-void
-adam_free(struct adam *a)
-{
-	if (!a)
-		return;
-	for (int i = 0; i < a->nparams; i++) {
-		free(a->m[i]);
-		free(a->v[i]);
-	}
-	free(a->m);
-	free(a->v);
-	free(a);
-}
-
-void
-adam_step(struct adam *a, struct unet *net)
-{
-	a->step++;
-	for (int i = 0; i < net->nparams; i++) {
-		struct unet_param *p = &net->params[i];
-
-		if (p->frozen)
-			continue;
-		nn_adam_update(p->value, p->grad, a->m[i], a->v[i], p->count,
-			       a->lr, a->beta1, a->beta2, a->eps, a->step);
-	}
 }

@@ -1,6 +1,7 @@
 /* unet: the reference U-Net (see unetpipe-formats(5) and
  * tests/reference/unet_reference.py) in float32, channels-last (NHWC),
- * forward and backward, with Glorot initialisation and Adam. */
+ * forward and backward over the layers of nn.h, with Glorot
+ * initialisation (optim.h has the optimiser). */
 #ifndef UNETPIPE_UNET_H
 #define UNETPIPE_UNET_H
 
@@ -84,24 +85,23 @@ int unet_receptive_radius(const struct unet *net);
  * radius: 8 * unet_multiple. */
 int unet_tile_margin(const struct unet *net);
 
-/* Bytes of maps unet_work_new(net, 1, height, width, 0) allocates for one
- * image, a little over (it counts a pooled map at level 1 too): at level
- * l, of height x width / 4^(l-1) pixels and 2^(l-1) F channels, the
- * pooled input, two convolutions, the concatenation and the decoder's
- * two convolutions. */
+/* Bytes of maps unet_work_new(net, 1, height, width, 0, threads)
+ * allocates for one image, a little over (it counts a pooled map at
+ * level 1 too): at level l, of height x width / 4^(l-1) pixels and
+ * 2^(l-1) F channels, the pooled input, two convolutions, the
+ * concatenation and the decoder's two convolutions. */
 double unet_work_bytes(const struct unet *net, int height, int width);
 
 /* Bytes of maps (and gradients) w holds, as allocated by unet_work_new;
  * the scratch the layers share is not counted. */
 size_t unet_work_size(const struct unet_work *w);
 
-/* Threads used by forward and backward (default 1). */
-void unet_set_threads(int threads);
-
 /* Activations (and, when training, gradients) for up to `batch` images of
- * height x width (multiples of unet_multiple), allocated once. */
+ * height x width (multiples of unet_multiple), allocated once, and the
+ * `threads` (1 .. POOL_MAX_THREADS) every pass of the work runs on,
+ * started here. Results are deterministic for a given thread count. */
 struct unet_work *unet_work_new(struct unet *net, int batch, int height,
-				int width, int training);
+				int width, int training, int threads);
 void unet_work_free(struct unet_work *w);
 
 /* The input buffer: batch * height * width * in_channels floats, NHWC,
@@ -123,22 +123,5 @@ double unet_loss(const struct unet_work *w, int n, const float *target,
  * and returns that loss. */
 double unet_backward(struct unet_work *w, int n, const float *target,
 		     float pos_weight);
-
-/* Adam with Keras' defaults (beta1 0.9, beta2 0.999, eps 1e-7). */
-struct adam {
-	double lr, beta1, beta2, eps;
-	long step;      /* steps taken */
-	int nparams;
-	float **m, **v; /* moments, one array per parameter, our layout */
-};
-
-/* Fresh moments for every parameter of net. */
-struct adam *adam_new(struct unet *net, double lr);
-void adam_free(struct adam *a);
-
-/* One Adam step on every parameter of net that is not frozen, from its
- * grad (PyTorch's update: bias-corrected moments, eps added to
- * sqrt(v_hat)); the step count advances once for all. */
-void adam_step(struct adam *a, struct unet *net);
 
 #endif

@@ -10,6 +10,7 @@
 #include "nn.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "pool.h"
 #include "progress.h"
 #include "resample.h"
 #include "unet.h"
@@ -91,25 +92,12 @@ get_work(int batch, int h, int w)
 	if (!work.w || work.batch != batch || work.height != h ||
 	    work.width != w) {
 		unet_work_free(work.w);
-		work.w = unet_work_new(net, batch, h, w, 0);
+		work.w = unet_work_new(net, batch, h, w, 0, opt.threads);
 		work.batch = batch;
 		work.height = h;
 		work.width = w;
 	}
 	return work.w;
-}
-
-/* Run the network on the first n images of w (h rows each). The engine
- * shares the deepest level's rows among its threads and fails when a
- * thread gets none, so tiny inputs get fewer threads (a workaround until
- * common/nn.c copes). */
-static const float *
-forward(struct unet_work *w, int n, int h)
-{
-	int rows = n * (h / multiple);
-
-	unet_set_threads(rows < opt.threads ? rows : opt.threads);
-	return unet_forward(w, n);
 }
 
 /* Fill dst (h x w pixels, in_channels each) from the window of src whose
@@ -199,7 +187,7 @@ flush(void)
 	for (int k = 0; k < npending; k++)
 		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
 			   pending[k].src, 0, 0);
-	logits = forward(w, npending, ph);
+	logits = unet_forward(w, npending);
 	plane = xmalloc(sizeof *plane * (size_t)nw * nh);
 	for (int k = 0; k < npending; k++) {
 		const float *l = logits + (size_t)k * pw * ph;
@@ -256,7 +244,7 @@ infer_tiled(struct job *j, int tile)
 				   j->src, window_start(x, tw, pw),
 				   window_start(y, th, ph));
 		}
-		logits = forward(w, n, th);
+		logits = unet_forward(w, n);
 		for (int k = 0; k < n; k++) {
 			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
 			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
@@ -346,7 +334,9 @@ parse_options(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":t:b:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			opt.threads = (int)parse_long(optarg, 1, 64, "--threads");
+			opt.threads = (int)parse_long(optarg, 1,
+						      POOL_MAX_THREADS,
+						      "--threads");
 			break;
 		case 'b':
 			opt.batch = (int)parse_long(optarg, 1, 1024, "--batch");
@@ -411,7 +401,6 @@ main(int argc, char **argv)
 	    (opt.tile % multiple || opt.tile < 2 * margin + multiple))
 		die_usage("--tile %d: this model needs a multiple of %d, at least %d",
 			  opt.tile, multiple, 2 * margin + multiple);
-	unet_set_threads(opt.threads);
 	pending = xcalloc(opt.batch, sizeof *pending);
 	r = pamio_open(opt.input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);

@@ -23,13 +23,14 @@
 #include "metrics.h"
 #include "model.h"
 #include "nn.h"
+#include "optim.h"
 #include "outfile.h"
+#include "pool.h"
 #include "progress.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
 
-#define MAX_THREADS 64
 #define CKPT_SUFFIX ".ckpt"
 #define LOCK_SUFFIX ".lock"
 
@@ -288,7 +289,8 @@ parse_options(int argc, char **argv, struct options *o)
 						       "--seed");
 			break;
 		case O_THREADS:
-			o->threads = (int)parse_long(optarg, 1, MAX_THREADS,
+			o->threads = (int)parse_long(optarg, 1,
+						     POOL_MAX_THREADS,
 						     "--threads");
 			break;
 		case O_LOSS:
@@ -686,7 +688,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 				 s + 1);
 			not_finite(r, pg, where, "loss", loss);
 		}
-		adam_step(r->adam, r->net);
+		adam_step(r->adam, r->net, o->threads);
 		sum += loss * n;
 		done += n;
 		if (stop_signal)
@@ -990,7 +992,6 @@ main(int argc, char **argv)
 	r.st.best_loss = INFINITY;
 	r.st.best_dice = r.st.best_iou = r.st.best_train_loss = NAN;
 	rng_seed(&r.st.rng, o.seed);
-	unet_set_threads(o.threads);
 	r.ckpt_path = with_suffix(o.output, CKPT_SUFFIX);
 	lock_path = with_suffix(o.output, LOCK_SUFFIX);
 	log.path = o.log_path;
@@ -1114,7 +1115,8 @@ main(int argc, char **argv)
 	if (wbatch > r.ntrain && wbatch > r.nval)
 		wbatch = r.ntrain > r.nval ? r.ntrain : r.nval;
 	heap0 = heap_bytes();
-	w = unet_work_new(r.net, wbatch, train.height, train.width, 1);
+	w = unet_work_new(r.net, wbatch, train.height, train.width, 1,
+			  o.threads);
 	target = xmalloc((size_t)wbatch * train.width * train.height *
 			 sizeof *target);
 	prob = xmalloc((size_t)wbatch * train.width * train.height *

@@ -10,7 +10,6 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	prog_init(*argc, *argv);
-	unet_set_threads(1);
 	return 0;
 }
 

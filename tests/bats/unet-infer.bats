@@ -88,7 +88,9 @@ ref() {
 		pamcut -width "${s%x*}" -height "${s#*x}" "$BIG"
 	done | "${TOOL[@]}" pad 1 >"$TMP/tiny.pam"
 	ref "$D" 16 <"$TMP/tiny.pam" >"$TMP/ref.pam"
-	for t in 1 2; do
+	# 16 threads: more than the deepest level's rows (see also
+	# unet-infer-threads.bats)
+	for t in 1 2 16; do
 		unet-infer --threads "$t" "$D" "$TMP/tiny.pam" >"$TMP/out.pam"
 		run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13 values
 		assert_success

@@ -8,12 +8,16 @@
 
 #include "convdirect.h"
 #include "nn.h"
+#include "optim.h"
 #include "rng.h"
 #include "tap.h"
 #include "unet.h"
 #include "util.h"
 
 static struct rng rng;
+
+/* The threads every layer under test runs on. */
+static int threads = 1;
 
 static float *
 randv(size_t n, double lo, double hi)
@@ -60,16 +64,17 @@ lforward(struct lcase *c)
 
 	switch (c->kind) {
 	case CONV3:
-		nn_conv3x3_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				   c->k, c->b, c->cout, c->y, c->ldy, 0);
+		nn_conv3x3_forward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				   c->cin, c->k, c->b, c->cout, c->y, c->ldy,
+				   0);
 		break;
 	case UPCONV:
-		nn_upconv_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				  c->k, c->b, c->cout, c->y, c->ldy);
+		nn_upconv_forward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				  c->cin, c->k, c->b, c->cout, c->y, c->ldy);
 		break;
 	case CONV1:
-		nn_conv1x1_forward(c->x, c->ldx, inp, c->cin, c->k, c->b,
-				   c->cout, c->y, c->ldy);
+		nn_conv1x1_forward(threads, c->x, c->ldx, inp, c->cin, c->k,
+				   c->b, c->cout, c->y, c->ldy);
 		break;
 	case RELU:
 		for (size_t p = 0; p < inp; p++)
@@ -78,8 +83,8 @@ lforward(struct lcase *c)
 		nn_relu_forward(c->y, c->ldy, inp, c->cin);
 		break;
 	case MAXPOOL:
-		nn_maxpool_forward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				   c->y, c->ldy);
+		nn_maxpool_forward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				   c->cin, c->y, c->ldy);
 		break;
 	}
 	for (size_t p = 0; p < np; p++)
@@ -95,31 +100,32 @@ lbackward(struct lcase *c)
 
 	switch (c->kind) {
 	case CONV3:
-		nn_conv3x3_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				    c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
-				    0, c->dk, c->db);
+		nn_conv3x3_backward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				    c->cin, c->k, c->cout, c->r, c->ldy, c->dx,
+				    c->ldx, 0, c->dk, c->db);
 		break;
 	case UPCONV:
-		nn_upconv_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				   c->k, c->cout, c->r, c->ldy, c->dx, c->ldx,
-				   0, c->dk, c->db);
+		nn_upconv_backward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				   c->cin, c->k, c->cout, c->r, c->ldy, c->dx,
+				   c->ldx, 0, c->dk, c->db);
 		break;
 	case CONV1:
-		nn_conv1x1_backward(c->x, c->ldx, inp, c->cin, c->k, c->cout,
-				    c->r, c->ldy, c->dx, c->ldx, 0, c->dk,
-				    c->db);
+		nn_conv1x1_backward(threads, c->x, c->ldx, inp, c->cin, c->k,
+				    c->cout, c->r, c->ldy, c->dx, c->ldx, 0,
+				    c->dk, c->db);
 		break;
 	case RELU:
 		lforward(c);
 		for (size_t p = 0; p < inp; p++)
 			memcpy(c->dx + p * c->ldx, c->r + p * c->ldy,
 			       c->cin * sizeof(float));
-		nn_relu_backward(c->y, c->ldy, c->dx, c->ldx, inp, c->cin);
+		nn_relu_backward(threads, c->y, c->ldy, c->dx, c->ldx, inp,
+				 c->cin);
 		break;
 	case MAXPOOL:
 		memset(c->dx, 0, c->nx * sizeof(float));
-		nn_maxpool_backward(c->x, c->ldx, c->n, c->h, c->w, c->cin,
-				    c->r, c->ldy, c->dx, c->ldx, 0);
+		nn_maxpool_backward(threads, c->x, c->ldx, c->n, c->h, c->w,
+				    c->cin, c->r, c->ldy, c->dx, c->ldx, 0);
 		break;
 	}
 }
@@ -251,8 +257,8 @@ test_conv3x3_forward(int n, int h, int w, int cin, int cout)
 	float *plain = xmalloc(c.ny * sizeof(float));
 
 	memcpy(plain, c.y, c.ny * sizeof(float));
-	nn_conv3x3_forward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.b, c.cout,
-			   c.y, c.ldy, 1);
+	nn_conv3x3_forward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.b,
+			   c.cout, c.y, c.ldy, 1);
 	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
 		for (int co = 0; co < c.cout; co++) {
 			float v = plain[p * c.ldy + co];
@@ -400,7 +406,7 @@ test_gradients(void)
 
 /* Several threads agree with one (to rounding: GEMM tiles differ) and
  * with themselves (bit for bit), for each layer and for one image whose
- * rows the threads share. */
+ * rows the threads share; 16 threads on maps of fewer rows than that. */
 static void
 test_threads(void)
 {
@@ -432,8 +438,8 @@ test_threads(void)
 			memcpy(y1, c.y, c.ny * sizeof(float));
 			memcpy(dx1, c.dx, c.nx * sizeof(float));
 			memcpy(dk1, c.dk, c.nk * sizeof(float));
-			for (int nt = 2; nt <= 3; nt++) {
-				nn_set_threads(nt);
+			for (int nt = 2; nt <= 16; nt = nt == 3 ? 16 : nt + 1) {
+				threads = nt;
 				for (int rep = 0; rep < 2; rep++) {
 					memset(c.dk, 0, c.nk * sizeof(float));
 					memset(c.db, 0, c.cout * sizeof(float));
@@ -458,10 +464,11 @@ test_threads(void)
 					d = fmax(d, fabs(dk1[i] - c.dk[i])
 						 / (1 + fabs(dk1[i])));
 			}
-			nn_set_threads(1);
+			threads = 1;
 			tap_ok(d < 1e-4 && same, "%s, %d image(s) of %dx%d, "
-			       "%d channels out: 2 and 3 threads agree with 1 "
-			       "(max relative diff %.2g) and with themselves",
+			       "%d channels out: 2, 3 and 16 threads agree "
+			       "with 1 (max relative diff %.2g) and with "
+			       "themselves",
 			       names[kind], n, w, h, cout, d);
 			free(y1);
 			free(dx1);
@@ -481,9 +488,9 @@ test_maxpool_routing(void)
 	float y[2], dy[2] = { 10, 20 }, dx[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
 	float want[8] = { 0, 10, 20, 0, 0, 0, 0, 1 };
 
-	nn_maxpool_forward(x, 1, 1, 2, 4, 1, y, 1);
+	nn_maxpool_forward(threads, x, 1, 1, 2, 4, 1, y, 1);
 	tap_ok(y[0] == 3 && y[1] == 5, "maxpool forward: window maxima");
-	nn_maxpool_backward(x, 1, 1, 2, 4, 1, dy, 1, dx, 1, 0);
+	nn_maxpool_backward(threads, x, 1, 1, 2, 4, 1, dy, 1, dx, 1, 0);
 	tap_ok(memcmp(dx, want, sizeof want) == 0, "maxpool backward: to the "
 	       "first maximum in row-major order, added to dx");
 
@@ -492,7 +499,7 @@ test_maxpool_routing(void)
 	float dxr[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	float wantr[8] = { 0, 0, 3 + 20, 0, 5 + 10, 0, 0, 8 };
 
-	nn_maxpool_backward(xr, 1, 1, 2, 4, 1, dy, 1, dxr, 1, 1);
+	nn_maxpool_backward(threads, xr, 1, 1, 2, 4, 1, dy, 1, dxr, 1, 1);
 	tap_ok(memcmp(dxr, wantr, sizeof wantr) == 0, "maxpool backward with "
 	       "mask: added, then zero where x <= 0");
 }
@@ -506,10 +513,10 @@ test_conv_no_dx(void)
 	float *dk = zerov(c.nk), *db = zerov(c.cout);
 	double d = 0;
 
-	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			    c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
-	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			    c.r, c.ldy, NULL, c.ldx, 0, dk, db);
+	nn_conv3x3_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_conv3x3_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, NULL, c.ldx, 0, dk, db);
 	for (size_t i = 0; i < c.nk; i++)
 		d = fmax(d, fabs(dk[i] - c.dk[i]) / (1 + fabs(dk[i])));
 	for (int i = 0; i < c.cout; i++)
@@ -532,13 +539,13 @@ test_masks(void)
 
 	for (size_t i = 0; i < c.nx; i++)
 		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
-	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			    c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_conv3x3_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
 	memcpy(plain, c.dx, c.nx * sizeof(float));
-	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
-			 c.cin);
-	nn_conv3x3_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			    c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	nn_relu_backward(threads, c.x, c.ldx, plain, c.ldx,
+			 (size_t)c.n * c.h * c.w, c.cin);
+	nn_conv3x3_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			    c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
 	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
 		for (int i = 0; i < c.cin; i++)
 			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
@@ -549,13 +556,13 @@ test_masks(void)
 	c = lcase_new(UPCONV, 2, 3, 2, 3, 2, 1);
 	for (size_t i = 0; i < c.nx; i++)
 		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
-	nn_upconv_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			   c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_upconv_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			   c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
 	memcpy(plain, c.dx, c.nx * sizeof(float));
-	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
-			 c.cin);
-	nn_upconv_backward(c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k, c.cout,
-			   c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	nn_relu_backward(threads, c.x, c.ldx, plain, c.ldx,
+			 (size_t)c.n * c.h * c.w, c.cin);
+	nn_upconv_backward(threads, c.x, c.ldx, c.n, c.h, c.w, c.cin, c.k,
+			   c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
 	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
 		for (int i = 0; i < c.cin; i++)
 			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
@@ -566,13 +573,15 @@ test_masks(void)
 	c = lcase_new(CONV1, 2, 3, 3, 3, 2, 1);
 	for (size_t i = 0; i < c.nx; i++)
 		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
-	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
-			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_conv1x1_backward(threads, c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin,
+			    c.k, c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk,
+			    c.db);
 	memcpy(plain, c.dx, c.nx * sizeof(float));
-	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
-			 c.cin);
-	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
-			    c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	nn_relu_backward(threads, c.x, c.ldx, plain, c.ldx,
+			 (size_t)c.n * c.h * c.w, c.cin);
+	nn_conv1x1_backward(threads, c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin,
+			    c.k, c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk,
+			    c.db);
 	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
 		for (int i = 0; i < c.cin; i++)
 			if (c.dx[p * c.ldx + i] != plain[p * c.ldx + i])
@@ -583,13 +592,15 @@ test_masks(void)
 	c = lcase_new(CONV1, 2, 3, 3, 4, 1, 1);
 	for (size_t i = 0; i < c.nx; i++)
 		c.x[i] = c.x[i] < 0 ? 0 : c.x[i];
-	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
-			    c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk, c.db);
+	nn_conv1x1_backward(threads, c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin,
+			    c.k, c.cout, c.r, c.ldy, c.dx, c.ldx, 0, c.dk,
+			    c.db);
 	memcpy(plain, c.dx, c.nx * sizeof(float));
-	nn_relu_backward(c.x, c.ldx, plain, c.ldx, (size_t)c.n * c.h * c.w,
-			 c.cin);
-	nn_conv1x1_backward(c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin, c.k,
-			    c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk, c.db);
+	nn_relu_backward(threads, c.x, c.ldx, plain, c.ldx,
+			 (size_t)c.n * c.h * c.w, c.cin);
+	nn_conv1x1_backward(threads, c.x, c.ldx, (size_t)c.n * c.h * c.w, c.cin,
+			    c.k, c.cout, c.r, c.ldy, c.dx, c.ldx, 1, c.dk,
+			    c.db);
 	ok1 = 1;
 	for (size_t p = 0; p < (size_t)c.n * c.h * c.w; p++)
 		for (int i = 0; i < c.cin; i++)
@@ -633,7 +644,7 @@ test_bce(void)
 
 	for (int k = 0; k < 2; k++) {
 		double pw = pws[k], want = 0, worst = 0;
-		double l = nn_bce_logits(x, t, 6, (float)pw, g);
+		double l = nn_bce_logits(threads, x, t, 6, (float)pw, g);
 
 		/* by hand: -pw log s(x) for a positive, -log(1 - s(x)) for a
 		 * negative; the two extreme logits asymptotically */
@@ -660,7 +671,8 @@ test_bce(void)
 		tap_ok(worst < 1e-7, "BCE gradient, pos_weight %g (max diff %.2g)",
 		       pw, worst);
 	}
-	tap_ok(nn_bce_logits(x, t, 6, 1, NULL) == nn_bce_logits(x, t, 6, 1, g),
+	tap_ok(nn_bce_logits(threads, x, t, 6, 1, NULL)
+	       == nn_bce_logits(threads, x, t, 6, 1, g),
 	       "BCE without gradient: same loss");
 }
 
@@ -679,7 +691,7 @@ test_adam(void)
 	};
 
 	for (int t = 0; t < 3; t++) {
-		nn_adam_update(p, g[t], m, v, 2, 0.1, 0.9, 0.999, 1e-7, t + 1);
+		adam_update(1, p, g[t], m, v, 2, 0.1, 0.9, 0.999, 1e-7, t + 1);
 		tap_ok(fabs(p[0] - want[t][0]) < 1e-6
 		       && fabs(p[1] - want[t][1]) < 1e-6,
 		       "Adam step %d: (%.9f, %.9f)", t + 1, p[0], p[1]);
@@ -810,7 +822,7 @@ test_direct_vs_gemm(void)
 		{ UPCONV, 8, 8, 1, 7 }, { UPCONV, 16, 32, 7, 1 },
 	};
 
-	nn_set_threads(2);
+	threads = 2;
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		int kind = shapes[i][0], h = shapes[i][3], w = shapes[i][4];
 		struct lcase c = lcase_new(kind, 2, h, w, shapes[i][1],
@@ -852,7 +864,7 @@ test_direct_vs_gemm(void)
 		free(db);
 		lcase_free(&c);
 	}
-	nn_set_threads(1);
+	threads = 1;
 }
 
 /* Where the direct path stops: kernels of more than 512 x 512 channel
@@ -878,7 +890,7 @@ main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	rng_seed(&rng, 1);
-	nn_reserve(64);
+	nn_reserve(64, 1);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
 	/* 8, 16 and 32 output channels take the direct path (on AVX2 or AVX-512) */

@@ -96,7 +96,7 @@ test_gradient(void)
 	struct unet *net = unet_new(&cfg);
 	int n = 2, h = 8, wd = 8;
 	size_t npix = (size_t)n * h * wd;
-	struct unet_work *w = unet_work_new(net, n, h, wd, 1);
+	struct unet_work *w = unet_work_new(net, n, h, wd, 1, 1);
 	float *target = xmalloc(npix * sizeof(float));
 	float *in = unet_work_input(w);
 	struct rng r;
@@ -182,7 +182,7 @@ test_determinism(void)
 	struct unet *net = unet_new(&cfg);
 	int n = 3, h = 8, wd = 12;
 	size_t npix = (size_t)n * h * wd;
-	struct unet_work *w = unet_work_new(net, n, h, wd, 1);
+	struct unet_work *w = unet_work_new(net, n, h, wd, 1, 1), *w2;
 	float *a = xmalloc(npix * sizeof(float));
 	float *target = xmalloc(npix * sizeof(float));
 	float *g1 = NULL;
@@ -218,9 +218,12 @@ test_determinism(void)
 	unet_forward(w, n);
 	unet_backward(w, n, target, 1);
 	memcpy(g1, p->grad, gcount * sizeof(float));
-	unet_set_threads(2);
+	/* the same input on a work of 2 threads */
+	w2 = unet_work_new(net, n, h, wd, 1, 2);
+	memcpy(unet_work_input(w2), unet_work_input(w),
+	       npix * 3 * sizeof(float));
 	for (int rep = 0; rep < 2; rep++) {
-		const float *o = unet_forward(w, n);
+		const float *o = unet_forward(w2, n);
 
 		for (size_t i = 0; i < npix; i++) {
 			double d = fabs(o[i] - a[i]);
@@ -230,12 +233,11 @@ test_determinism(void)
 		if (rep == 1 && memcmp(a, o, npix * sizeof(float)))
 			same = 0;
 		memcpy(a, o, npix * sizeof(float));
-		unet_backward(w, n, target, 1);
+		unet_backward(w2, n, target, 1);
 		if (rep == 1 && memcmp(g1, p->grad, gcount * sizeof(float)))
 			gsame = 0;
 		memcpy(g1, p->grad, gcount * sizeof(float));
 	}
-	unet_set_threads(1);
 	tap_ok(d12 < 1e-5, "2 threads agree with 1 (max logit diff %.2g)",
 	       d12);
 	tap_ok(same && gsame, "2 threads: forward and backward "
@@ -244,6 +246,7 @@ test_determinism(void)
 	free(g1);
 	free(target);
 	unet_work_free(w);
+	unet_work_free(w2);
 	unet_free(net);
 }
 
@@ -252,35 +255,45 @@ test_sizes(void)
 {
 	struct unet_config cfg = { 1, 2, 4 };
 	struct unet *net = unet_new(&cfg);
-	struct unet_work *w;
+	struct unet_work *w, *wn;
 
 	tap_ok(unet_multiple(net) == 8, "depth 4: multiple of 8");
 	/* the smallest and a non-square size both run */
-	w = unet_work_new(net, 1, 8, 8, 0);
+	w = unet_work_new(net, 1, 8, 8, 0, 1);
 	unet_forward(w, 1);
 	unet_work_free(w);
-	w = unet_work_new(net, 2, 16, 40, 0);
+	w = unet_work_new(net, 2, 16, 40, 0, 1);
 	unet_work_input(w)[0] = 1;
 	unet_forward(w, 2);
 	unet_work_free(w);
 	tap_ok(1, "inference work at 8x8 and 40x16 (width x height)");
 
 	/* the deepest level 1x1: fewer rows than threads */
-	w = unet_work_new(net, 1, 8, 8, 1);
-	float target[64] = { 0 };
-	double l1, l3;
+	float target[64] = { 0 }, y1[64];
+	double l1, ln;
 
 	unet_init_glorot(net, 4);
+	w = unet_work_new(net, 1, 8, 8, 1, 1);
 	for (int i = 0; i < 64; i++)
 		unet_work_input(w)[i] = (float)(i % 7) / 7;
-	unet_forward(w, 1);
+	memcpy(y1, unet_forward(w, 1), sizeof y1);
 	l1 = unet_backward(w, 1, target, 1);
-	unet_set_threads(3);
-	unet_forward(w, 1);
-	l3 = unet_backward(w, 1, target, 1);
-	unet_set_threads(1);
-	tap_ok(fabs(l1 - l3) < 1e-6, "8x8 at depth 4 on 3 threads: loss %.9g, "
-	       "on 1: %.9g", l3, l1);
+	for (int nt = 3; nt <= 48; nt *= 4) {
+		const float *y;
+		double d = 0;
+
+		wn = unet_work_new(net, 1, 8, 8, 1, nt);
+		memcpy(unet_work_input(wn), unet_work_input(w),
+		       64 * sizeof(float));
+		y = unet_forward(wn, 1);
+		for (int i = 0; i < 64; i++)
+			d = fmax(d, fabs(y[i] - y1[i]));
+		ln = unet_backward(wn, 1, target, 1);
+		tap_ok(fabs(l1 - ln) < 1e-6 && d < 1e-5, "8x8 at depth 4 on "
+		       "%d threads: loss %.9g, on 1: %.9g (max logit diff "
+		       "%.2g)", nt, ln, l1, d);
+		unet_work_free(wn);
+	}
 	unet_work_free(w);
 	unet_free(net);
 }
@@ -348,7 +361,7 @@ test_freeze(void)
 static float *
 logits_of(struct unet *net, const float *grey, int channels)
 {
-	struct unet_work *w = unet_work_new(net, 1, 8, 8, 0);
+	struct unet_work *w = unet_work_new(net, 1, 8, 8, 0, 1);
 	float *out = xmalloc(64 * sizeof *out);
 
 	for (int i = 0; i < 64; i++)
@@ -462,7 +475,7 @@ check_radius(int depth)
 	struct unet *net = unet_new(&cfg);
 	int m = unet_multiple(net), r = unet_receptive_radius(net);
 	int n = 4 * r + 4 * m, reach = 0;
-	struct unet_work *w = unet_work_new(net, 1, n, n, 0);
+	struct unet_work *w = unet_work_new(net, 1, n, n, 0, 1);
 	float *base = xmalloc((size_t)n * n * sizeof *base);
 	struct rng g;
 
@@ -513,7 +526,7 @@ check_work_bytes(int channels, int filters, int depth, int h, int wd)
 	struct unet_config cfg = { channels, filters, depth };
 	struct unet *net = unet_new(&cfg);
 	int batch = 3;
-	struct unet_work *w = unet_work_new(net, batch, h, wd, 0);
+	struct unet_work *w = unet_work_new(net, batch, h, wd, 0, 1);
 	double est = unet_work_bytes(net, h, wd) * batch;
 	double have = (double)unet_work_size(w);
 	double extra = (double)batch * h * wd * filters / 2 * sizeof(float);
@@ -522,7 +535,7 @@ check_work_bytes(int channels, int filters, int depth, int h, int wd)
 	       "%dx%d: estimate %.0f bytes, allocated %.0f", channels,
 	       filters, depth, wd, h, est, have);
 	unet_work_free(w);
-	w = unet_work_new(net, batch, h, wd, 1);
+	w = unet_work_new(net, batch, h, wd, 1, 1);
 	tap_ok((double)unet_work_size(w) > 1.5 * have, "training work: %zu "
 	       "bytes, more than inference", unet_work_size(w));
 	unet_work_free(w);
