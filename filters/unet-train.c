@@ -622,13 +622,6 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	    isnan(loss) ? "nan" : "inf", buf);
 }
 
-static void
-sigmoid(const float *x, float *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = 1.0f / (1.0f + expf(-x[i]));
-}
-
 /* Augment the n training samples idx[] of a batch, each with a generator
  * of its own from the seed, the epoch and its index in the stream: the
  * draw depends neither on the batch it falls in nor on the thread count,
@@ -717,7 +710,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 			logits = unet_forward(w, n);
 			vsum += unet_loss(w, n, target, (float)r->pos_weight) *
 				n;
-			sigmoid(logits, prob, n * npix);
+			nn_sigmoid(logits, prob, n * npix);
 			confusion_add(&c, prob, target, n * npix, 0.5);
 			if (stop_signal)
 				interrupted(r, pg);
