@@ -1,7 +1,7 @@
 #include "checkpoint.h"
 
-#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,22 +98,26 @@ meta_get(const struct st_file *f, const char *key, char *err, size_t errlen)
 	return v;
 }
 
-/* A count: what strtol reads in full, not negative. */
+/* A count (model_parse_count) of at most max. */
 static int
-meta_long(const struct st_file *f, const char *key, long *out, char *err,
-	  size_t errlen)
+meta_count(const struct st_file *f, const char *key, long max, long *out,
+	   char *err, size_t errlen)
 {
 	const char *s = meta_get(f, key, err, errlen);
-	char *end;
 
 	if (!s)
 		return -1;
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	if (!*s || *end || errno || *out < 0)
-		return set_error(err, errlen, "checkpoint %s \"%s\" is not a "
-				 "count", key, s);
-	return 0;
+	switch (model_parse_count(s, max, out)) {
+	case MODEL_COUNT_OK:
+		return 0;
+	case MODEL_COUNT_RANGE:
+		return set_error(err, errlen, "checkpoint %s \"%s\" is out of "
+				 "range", key, s);
+	case MODEL_COUNT_BAD:
+		break;
+	}
+	return set_error(err, errlen, "checkpoint %s \"%s\" is not a count",
+			 key, s);
 }
 
 static int
@@ -132,14 +136,14 @@ meta_double(const struct st_file *f, const char *key, double *out,
 	return 0;
 }
 
-/* The architecture's key as an int (a count, then unet_config_check). */
+/* The architecture's key as an int (then unet_config_check). */
 static int
 meta_int(const struct st_file *f, const char *key, int *out, char *err,
 	 size_t errlen)
 {
 	long v;
 
-	if (meta_long(f, key, &v, err, errlen) < 0)
+	if (meta_count(f, key, INT_MAX, &v, err, errlen) < 0)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -209,6 +213,7 @@ import_tensor(const struct st_file *f, const char *prefix,
 	return 0;
 }
 
+/* The generator's state: 64 hex digits, nothing else. */
 static int
 read_rng(const struct st_file *f, struct rng *rng, char *err, size_t errlen)
 {
@@ -216,18 +221,15 @@ read_rng(const struct st_file *f, struct rng *rng, char *err, size_t errlen)
 
 	if (!rs)
 		return -1;
-	if (strlen(rs) != 64)
+	if (strlen(rs) != 64 || rs[strspn(rs, "0123456789abcdefABCDEF")])
 		return set_error(err, errlen, "checkpoint rng \"%s\" is "
 				 "malformed", rs);
 	for (int k = 0; k < 4; k++) {
 		char part[17];
-		char *end;
+
 		memcpy(part, rs + 16 * k, 16);
 		part[16] = '\0';
-		rng->s[k] = strtoull(part, &end, 16);
-		if (*end)
-			return set_error(err, errlen, "checkpoint rng \"%s\" "
-					 "is malformed", rs);
+		rng->s[k] = strtoull(part, NULL, 16);
 	}
 	return 0;
 }
@@ -251,16 +253,18 @@ checkpoint_restore(const struct checkpoint *ck, double lr, struct unet **net,
 				    errlen) < 0;
 	}
 	bad = bad ||
-	      meta_long(f, "adam_step", &a->step, err, errlen) < 0 ||
-	      meta_long(f, "epoch", &s->epoch, err, errlen) < 0 ||
-	      meta_long(f, "best_epoch", &s->best_epoch, err, errlen) < 0 ||
+	      meta_count(f, "adam_step", LONG_MAX, &a->step, err,
+			 errlen) < 0 ||
+	      meta_count(f, "epoch", LONG_MAX, &s->epoch, err, errlen) < 0 ||
+	      meta_count(f, "best_epoch", LONG_MAX, &s->best_epoch, err,
+			 errlen) < 0 ||
 	      meta_double(f, "best_val_loss", &s->best_loss, err,
 			  errlen) < 0 ||
 	      meta_double(f, "best_val_dice", &s->best_dice, err, errlen) < 0 ||
 	      meta_double(f, "best_val_iou", &s->best_iou, err, errlen) < 0 ||
 	      meta_double(f, "best_train_loss", &s->best_train_loss, err,
 			  errlen) < 0 ||
-	      meta_long(f, "wait", &s->wait, err, errlen) < 0 ||
+	      meta_count(f, "wait", LONG_MAX, &s->wait, err, errlen) < 0 ||
 	      read_rng(f, &s->rng, err, errlen) < 0;
 	if (bad) {
 		adam_free(a);

@@ -12,99 +12,152 @@
 
 const struct curves_rules curves_default_rules = {3, 0.02, 0.10, 0.10};
 
-/* Fetch the number `key` of a log line into *out; return 0 when absent,
- * or null and null_ok (unet-train writes null for a figure it lacks). */
+/* Where curves_read is in the log: the line, the first epoch's line, and
+ * whether val_loss, val_dice and val_iou are on the lines (-1 before the
+ * first epoch). */
+struct reading {
+	long line, first_line;
+	int has_val, has_dice, has_iou;
+};
+
+/* Fetch the number `key` of a log line into *out: 1 when present, 0 when
+ * absent, or null and null_ok (unet-train writes null for a figure it
+ * lacks), -1 with the reason in err. */
 static int
 get_number(json_t *obj, const char *key, int null_ok, double *out,
-	   const char *name, long line)
+	   char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (!v || (null_ok && json_is_null(v)))
 		return 0;
 	if (json_is_null(v))
-		die("%s:%ld: %s is null (not a number)", name, line, key);
+		return set_error(err, errlen, "%s is null (not a number)", key);
 	if (!json_is_number(v))
-		die("%s:%ld: %s is not a number", name, line, key);
+		return set_error(err, errlen, "%s is not a number", key);
 	*out = json_number_value(v);
 	if (!isfinite(*out))
-		die("%s:%ld: %s is not finite", name, line, key);
+		return set_error(err, errlen, "%s is not finite", key);
 	return 1;
 }
 
-/* Keys that are either on every line of the log or on none. */
-static void
-check_presence(int present, int *has, const char *key, const char *name,
-	       long line, long first_line)
+/* The optional number key (null_ok), on every line of the log or on none:
+ * 0, or -1 with the reason in err. */
+static int
+get_optional(json_t *obj, const char *key, double *out, int *has,
+	     const struct reading *r, char *err, size_t errlen)
 {
+	int present = get_number(obj, key, 1, out, err, errlen);
+
+	if (present < 0)
+		return -1;
 	if (*has < 0)
 		*has = present;
 	else if (present != *has)
-		die("%s:%ld: %s is %s, but %s on line %ld", name, line, key,
-		    present ? "a number" : "missing or null",
-		    present ? "missing or null" : "a number", first_line);
+		return set_error(err, errlen, "%s is %s, but %s on line %ld",
+				 key, present ? "a number" : "missing or null",
+				 present ? "missing or null" : "a number",
+				 r->first_line);
+	return 0;
 }
+
+/* The epoch of the line buf (len bytes, not blank) into *e, after the
+ * epochs of log: 0, or -1 with the reason in err. Holds no memory when it
+ * returns, so that the caller's die() leaves nothing behind. */
+static int
+read_epoch(const char *buf, size_t len, const struct curves_log *log,
+	   struct reading *r, struct curves_epoch *e, char *err,
+	   size_t errlen)
+{
+	json_error_t jerr;
+	json_t *obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *ep;
+	int rc = -1;
+
+	if (!obj)
+		return set_error(err, errlen, "%s", jerr.text);
+	if (!json_is_object(obj)) {
+		set_error(err, errlen, "not a JSON object");
+		goto done;
+	}
+	ep = json_object_get(obj, "epoch");
+	if (!ep) {
+		set_error(err, errlen, "epoch missing");
+		goto done;
+	}
+	if (!json_is_integer(ep)) {
+		set_error(err, errlen, "epoch is not an integer");
+		goto done;
+	}
+	e->epoch = (long)json_integer_value(ep);
+	if (log->n > 0 && e->epoch <= log->e[log->n - 1].epoch) {
+		set_error(err, errlen, "epoch %ld does not follow epoch %ld",
+			  e->epoch, log->e[log->n - 1].epoch);
+		goto done;
+	}
+	switch (get_number(obj, "train_loss", 0, &e->train, err, errlen)) {
+	case -1:
+		goto done;
+	case 0:
+		set_error(err, errlen, "train_loss missing");
+		goto done;
+	}
+	if (!r->first_line)
+		r->first_line = r->line;
+	if (get_optional(obj, "val_loss", &e->val, &r->has_val, r, err,
+			 errlen) < 0 ||
+	    get_optional(obj, "val_dice", &e->dice, &r->has_dice, r, err,
+			 errlen) < 0 ||
+	    get_optional(obj, "val_iou", &e->iou, &r->has_iou, r, err,
+			 errlen) < 0)
+		goto done;
+	rc = 0;
+done:
+	json_decref(obj);
+	return rc;
+}
+
+/* The line buffer of curves_read, freed when the log is read. A die() on
+ * the way (a bad line, or inside read_line: a NUL byte, a read error)
+ * leaves it here for the next call to take back instead of losing it:
+ * the fuzzer survives die() and must stay flat. */
+static char *line_buf;
+static size_t line_cap;
 
 void
 curves_read(FILE *f, const char *name, struct curves_log *log)
 {
-	char *buf = NULL;
-	size_t cap = 0, alloc = 0;
-	long len, line = 0, first_line = 0;
-	int has_val = -1, has_dice = -1, has_iou = -1;
+	struct reading r = { 0, 0, -1, -1, -1 };
+	size_t alloc = 0;
+	long len;
+	char err[256];
 
 	memset(log, 0, sizeof *log);
 	/* A line may be of any length (unetpipe-formats(5)); a read error or
 	 * a full memory is an error, never the end of the log. */
-	while ((len = read_line(f, name, &buf, &cap, SIZE_MAX, &line)) >= 0) {
-		json_error_t err;
-		json_t *obj, *ep;
+	while ((len = read_line(f, name, &line_buf, &line_cap, SIZE_MAX,
+				&r.line)) >= 0) {
 		struct curves_epoch e = {0};
-		int has;
 
-		if (strspn(buf, " \t\r\n") == (size_t)len)
+		if (strspn(line_buf, " \t\r\n") == (size_t)len)
 			continue;
-		obj = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES,
-				 &err);
-		if (!obj)
-			die("%s:%ld: %s", name, line, err.text);
-		if (!json_is_object(obj))
-			die("%s:%ld: not a JSON object", name, line);
-		ep = json_object_get(obj, "epoch");
-		if (!ep)
-			die("%s:%ld: epoch missing", name, line);
-		if (!json_is_integer(ep))
-			die("%s:%ld: epoch is not an integer", name, line);
-		e.epoch = (long)json_integer_value(ep);
-		if (log->n > 0 && e.epoch <= log->e[log->n - 1].epoch)
-			die("%s:%ld: epoch %ld does not follow epoch %ld", name,
-			    line, e.epoch, log->e[log->n - 1].epoch);
-		if (!get_number(obj, "train_loss", 0, &e.train, name, line))
-			die("%s:%ld: train_loss missing", name, line);
-		if (!first_line)
-			first_line = line;
-		has = get_number(obj, "val_loss", 1, &e.val, name, line);
-		check_presence(has, &has_val, "val_loss", name, line,
-			       first_line);
-		has = get_number(obj, "val_dice", 1, &e.dice, name, line);
-		check_presence(has, &has_dice, "val_dice", name, line,
-			       first_line);
-		has = get_number(obj, "val_iou", 1, &e.iou, name, line);
-		check_presence(has, &has_iou, "val_iou", name, line,
-			       first_line);
-		json_decref(obj);
+		if (read_epoch(line_buf, (size_t)len, log, &r, &e, err,
+			       sizeof err) < 0)
+			die("%s:%ld: %s", name, r.line, err);
 		if (log->n == alloc) {
 			alloc = alloc ? 2 * alloc : 64;
 			log->e = xreallocarray(log->e, alloc, sizeof *log->e);
 		}
 		log->e[log->n++] = e;
 	}
-	free(buf);
+	free(line_buf);
+	line_buf = NULL;
+	line_cap = 0;
 	if (log->n == 0)
 		die("%s: no epochs", name);
-	log->has_val = has_val > 0;
-	log->has_dice = has_dice > 0;
-	log->has_iou = has_iou > 0;
+	log->has_val = r.has_val > 0;
+	log->has_dice = r.has_dice > 0;
+	log->has_iou = r.has_iou > 0;
 }
 
 void

@@ -10,6 +10,30 @@
 #include "safetensors.h"
 #include "util.h"
 
+/* The largest architecture value a model file may hold (nine digits);
+ * unet_config_check then applies the real limits. */
+#define META_INT_MAX 999999999L
+
+enum model_count
+model_parse_count(const char *s, long max, long *out)
+{
+	long n = 0;
+
+	if (!s || !s[0] || (s[0] == '0' && s[1]))
+		return MODEL_COUNT_BAD;
+	for (const char *p = s; *p; p++) {
+		int d = *p - '0';
+
+		if (*p < '0' || *p > '9')
+			return MODEL_COUNT_BAD;
+		if (n > max / 10 || n * 10 > max - d)
+			return MODEL_COUNT_RANGE;
+		n = n * 10 + d;
+	}
+	*out = n;
+	return MODEL_COUNT_OK;
+}
+
 /* A metadata value that must be a plain decimal integer ("16", not
  * " 16", "+16", "16.0" or "016"). */
 static int
@@ -17,24 +41,21 @@ meta_int(json_t *meta, const char *key, int *out, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(meta, key);
 	const char *s;
-	long n = 0;
+	long n;
 
 	if (!v)
 		return set_error(err, errlen, "__metadata__ has no \"%s\"", key);
 	s = json_string_value(v);
-	if (!s || !s[0] || (s[0] == '0' && s[1]))
-		goto bad;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		if (n > 99999999)
-			return set_error(err, errlen, "__metadata__ %s \"%s\" is out of range",
-				    key, s);
-		n = n * 10 + (*p - '0');
+	switch (model_parse_count(s, META_INT_MAX, &n)) {
+	case MODEL_COUNT_OK:
+		*out = (int)n;
+		return 0;
+	case MODEL_COUNT_RANGE:
+		return set_error(err, errlen, "__metadata__ %s \"%s\" is out of range",
+			    key, s);
+	case MODEL_COUNT_BAD:
+		break;
 	}
-	*out = (int)n;
-	return 0;
-bad:
 	return set_error(err, errlen, "__metadata__ %s \"%s\" is not an integer", key,
 		    s ? s : "");
 }

@@ -32,6 +32,21 @@ int model_save(const char *path, struct unet *net, json_t *metadata,
 void model_meta_set(json_t *obj, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* What model_parse_count finds in a metadata string. */
+enum model_count {
+	MODEL_COUNT_OK,
+	MODEL_COUNT_BAD,   /* NULL, or not a plain decimal count */
+	MODEL_COUNT_RANGE  /* a count above the maximum */
+};
+
+/* Parse s, a metadata value, as a plain decimal count from 0 to max:
+ * digits only, no sign, space, exponent or leading zero ("16", not
+ * " 16", "+16", "16.0", "1e3", "12abc" or "016"). MODEL_COUNT_OK with the
+ * value in *out, or what is wrong (digits are read from the left: a
+ * string whose digits exceed max before any other character is
+ * MODEL_COUNT_RANGE). */
+enum model_count model_parse_count(const char *s, long max, long *out);
+
 /* What model_tensor_check finds wrong with a tensor. */
 enum model_tensor_fault {
 	MODEL_TENSOR_OK,

@@ -55,31 +55,38 @@ restore_signals(const sigset_t *old)
 	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
+/* The program's hook of outfile_on_exit, NULL if none. */
+static void (*volatile exit_hook)(void);
+
 void
-outfile_remove_pending(void)
+outfile_cleanup(void)
 {
 	int saved = errno;
+	void (*hook)(void) = exit_hook;
 
 	for (size_t i = 0; i < npending; i++)
 		unlink(pending[i]);
+	if (hook)
+		hook();
 	errno = saved;
 }
 
-/* Remove the temporary files, then die of the same signal. */
-static void
-on_signal(int sig)
+void
+outfile_fatal_signal(int sig)
 {
-	outfile_remove_pending();
+	outfile_cleanup();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void
-remove_at_exit(void)
+cleanup_at_exit(void)
 {
-	outfile_remove_pending();
+	outfile_cleanup();
 }
 
+/* Once: the cleanup at exit, and outfile_fatal_signal as the handler of
+ * every cleanup signal whose action is still the default. */
 static void
 install_cleanup(void)
 {
@@ -88,7 +95,7 @@ install_cleanup(void)
 	if (installed)
 		return;
 	installed = 1;
-	atexit(remove_at_exit);
+	atexit(cleanup_at_exit);
 	for (size_t i = 0; i < NSIGNALS; i++) {
 		struct sigaction old, sa;
 
@@ -96,10 +103,21 @@ install_cleanup(void)
 		    old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
 			continue;
 		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_signal;
+		sa.sa_handler = outfile_fatal_signal;
 		sigemptyset(&sa.sa_mask);
 		sigaction(cleanup_signals[i], &sa, NULL);
 	}
+}
+
+void
+outfile_on_exit(void (*fn)(void))
+{
+	sigset_t old;
+
+	block_signals(&old);
+	exit_hook = fn;
+	restore_signals(&old);
+	install_cleanup();
 }
 
 static void

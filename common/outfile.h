@@ -2,7 +2,9 @@
  * user's file. An output is written to a temporary file beside its path
  * and renamed over it only when complete (file and folder synced); no
  * output may be one of the run's inputs or another output; temporary
- * files are removed at exit and on SIGINT, SIGTERM, SIGHUP and SIGPIPE. */
+ * files are removed at exit and on every catchable terminating signal
+ * (SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2,
+ * SIGXCPU, SIGVTALRM, SIGPROF), with the program's own cleanup hook. */
 #ifndef UNETPIPE_OUTFILE_H
 #define UNETPIPE_OUTFILE_H
 
@@ -28,10 +30,11 @@ struct outfile;
 
 /* Create the temporary file PATH.XXXXXX beside path, with the mode that
  * creat() would give, and register it for removal at exit and on the
- * signals above (a handler is installed only for a signal whose action is
- * still the default; a program with its own handler calls
- * outfile_remove_pending() from it). Returns NULL with the reason in err
- * on failure. */
+ * signals above (the handler, outfile_fatal_signal, is installed once,
+ * only for a signal whose action is still the default: one ignored by the
+ * caller stays ignored, one with the program's own handler keeps it, and
+ * that handler calls outfile_cleanup or outfile_fatal_signal). Returns
+ * NULL with the reason in err on failure. */
 struct outfile *outfile_open(const char *path, char *err, size_t errlen);
 
 /* outfile_open that dies "prog: PATH: reason" on failure. */
@@ -51,9 +54,20 @@ void outfile_commit_or_die(struct outfile *o);
 /* Remove the temporary file and free o; the path is left as it was. */
 void outfile_discard(struct outfile *o);
 
-/* Remove every temporary file not yet committed or discarded. Only
- * async-signal-safe calls: for a program's own signal handlers. */
-void outfile_remove_pending(void);
+/* Run fn after the temporary files are removed, at exit and on the
+ * signals above: a program's own cleanup, such as a lock file beside its
+ * outputs; fn must be async-signal-safe. One hook per program (a later
+ * call replaces it). Installs the handlers as outfile_open does. */
+void outfile_on_exit(void (*fn)(void));
+
+/* Remove every temporary file not yet committed or discarded, then run
+ * the hook of outfile_on_exit. Only async-signal-safe calls: for a
+ * program's own signal handlers. */
+void outfile_cleanup(void);
+
+/* The handler of the signals above: outfile_cleanup, then die of sig by
+ * its default action. A program's own handler may end with it. */
+void outfile_fatal_signal(int sig);
 
 /* Open path for reading only when it is a regular file, without ever
  * blocking on a FIFO or a device. Returns the stream, or NULL with the

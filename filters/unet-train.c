@@ -74,15 +74,15 @@ lock_release(void)
 	errno = saved;
 }
 
-/* Take the lock of model, or die naming the run that holds it. Once
- * locked, the path must still name the file locked: otherwise its holder
- * removed it in between, and a new one is tried. */
+/* Take the lock of model, or die naming the run that holds it (released
+ * at exit by outfile's hook: install_signals first). Once locked, the
+ * path must still name the file locked: otherwise its holder removed it
+ * in between, and a new one is tried. */
 static void
 lock_take(const char *model)
 {
 	char pid[32];
 
-	atexit(lock_release);
 	for (int tries = 0; tries < 2; tries++) {
 		int fd = open(lock_path, O_RDWR | O_CREAT | O_NONBLOCK |
 			      O_CLOEXEC, 0666);
@@ -119,20 +119,12 @@ lock_take(const char *model)
  * Until the first epoch starts there is nothing to save: SIGINT or SIGTERM
  * ends the run at once with the line prepared in at_once_line. During
  * training it asks to stop after the current step; a second one ends at
- * once. Other terminating signals end at once without a message. Every
- * way out removes the temporary files and the lock file. */
+ * once. Other terminating signals end at once without a message (outfile's
+ * handler). Every way out removes the temporary files and the lock file
+ * (lock_release is outfile's exit hook). */
 static volatile sig_atomic_t stop_signal, at_once = 1;
 static char at_once_line[PATH_MAX + 160];
 static size_t at_once_len;
-
-static void
-on_fatal_signal(int sig)
-{
-	outfile_remove_pending();
-	lock_release();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static void
 on_signal(int sig)
@@ -141,25 +133,20 @@ on_signal(int sig)
 		if (write(STDERR_FILENO, at_once_line, at_once_len) < 0) {
 			/* nothing more to do: the exit status tells */
 		}
-		outfile_remove_pending();
-		lock_release();
+		outfile_cleanup();
 		_exit(128 + sig);
 	}
 	/* A second signal ends at once: model files are replaced by rename,
 	 * so what is on disk stays whole. */
 	if (stop_signal)
-		on_fatal_signal(sig);
+		outfile_fatal_signal(sig);
 	stop_signal = sig;
 }
 
 static void
 install_signals(void)
 {
-	static const int fatal[] = {
-		SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU,
-		SIGVTALRM, SIGPROF,
-	};
-	struct sigaction sa, old;
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
@@ -167,12 +154,9 @@ install_signals(void)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Signals ignored by the caller (nohup) stay ignored. */
-	sa.sa_handler = on_fatal_signal;
-	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-		if (sigaction(fatal[i], NULL, &old) == 0 &&
-		    old.sa_handler == SIG_DFL)
-			sigaction(fatal[i], &sa, NULL);
+	/* The others: outfile's handler where the caller left the default
+	 * (signals ignored by the caller, as under nohup, stay ignored). */
+	outfile_on_exit(lock_release);
 }
 
 #define STR_(x) #x
@@ -624,13 +608,6 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	    isnan(loss) ? "nan" : "inf", buf);
 }
 
-static void
-sigmoid(const float *x, float *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = 1.0f / (1.0f + expf(-x[i]));
-}
-
 /* Augment the n training samples idx[] of a batch, each with a generator
  * of its own from the seed, the epoch and its index in the stream: the
  * draw depends neither on the batch it falls in nor on the thread count,
@@ -719,7 +696,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 			logits = unet_forward(w, n);
 			vsum += unet_loss(w, n, target, (float)r->pos_weight) *
 				n;
-			sigmoid(logits, prob, n * npix);
+			nn_sigmoid(logits, prob, n * npix);
 			confusion_add(&c, prob, target, n * npix, 0.5);
 			if (stop_signal)
 				interrupted(r, pg);

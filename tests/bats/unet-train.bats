@@ -300,6 +300,30 @@ train_until_checkpoint() {
 	assert_success
 }
 
+@test "SIGHUP during training: killed at once, silent, no lock file or temporary left; an ignored SIGHUP stays ignored" {
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	train_until_checkpoint HUP --base-filters 8 --depth 3 --batch 4 \
+		--epochs 50 --quiet "$TMP/big.pam"
+	assert_equal "$status" 129
+	assert_equal "$(cat "$TMP/err")" ""
+	assert_equal "$(cd "$TMP" && ls -A | sort | tr '\n' ' ')" \
+		"big.pam err i.st i.st.ckpt "
+	rm "$TMP/i.st" "$TMP/i.st.ckpt"
+	# as under nohup: the caller's SIG_IGN is kept, the run goes on
+	(trap '' HUP; exec unet-train --base-filters 8 --depth 3 --batch 4 \
+		--epochs 20 --val-split 0 --quiet -o "$TMP/i.st" "$TMP/big.pam" \
+		2>"$TMP/err") &
+	local pid=$! n=0
+	while [[ ! -e $TMP/i.st.ckpt ]] && ((n++ < 500)); do sleep 0.02; done
+	kill -HUP "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 0
+	assert_equal "$(meta "$TMP/i.st.ckpt" epoch)" 20
+	assert_equal "$(cd "$TMP" && ls -A | sort | tr '\n' ' ')" \
+		"big.pam err i.st i.st.ckpt "
+}
+
 @test "a NaN loss stops with exit 1 and leaves the last good model alone" {
 	run unet-train "${TINY[@]}" --epochs 1 --val-split 0 --batch 24 \
 		--lr 1e30 -o "$TMP/one.st" "$S32"

@@ -214,6 +214,11 @@ test_refusals(void)
 	tap_ok(refused(changed("fneg", SET_META, "base_filters", "-4"),
 		       "checkpoint base_filters \"-4\" is not a count"),
 	       "base_filters -4");
+	tap_ok(refused(changed("cwrap", SET_META, "in_channels", "4294967299"),
+		       "checkpoint in_channels \"4294967299\" is out of range"),
+	       "in_channels 2^32 + 3 (not read as 3)");
+	tap_ok(refused(changed("d03", SET_META, "depth", "03"),
+		       "checkpoint depth \"03\" is not a count"), "depth 03");
 	tap_ok(refused(changed("nodepth", DROP_META, "depth", NULL),
 		       "not a unet-train checkpoint (no \"depth\")"),
 	       "no depth");
@@ -246,6 +251,23 @@ test_refusals(void)
 	tap_ok(refused(changed("step", SET_META, "adam_step", "1.5"),
 		       "checkpoint adam_step \"1.5\" is not a count"),
 	       "adam_step 1.5");
+	tap_ok(refused(changed("ep1", SET_META, "epoch", "12abc"),
+		       "checkpoint epoch \"12abc\" is not a count"),
+	       "epoch 12abc");
+	tap_ok(refused(changed("ep2", SET_META, "epoch", " 12"),
+		       "checkpoint epoch \" 12\" is not a count"), "epoch \" 12\"");
+	tap_ok(refused(changed("ep3", SET_META, "best_epoch", "1e3"),
+		       "checkpoint best_epoch \"1e3\" is not a count"),
+	       "best_epoch 1e3");
+	tap_ok(refused(changed("ep4", SET_META, "wait", "+2"),
+		       "checkpoint wait \"+2\" is not a count"), "wait +2");
+	tap_ok(refused(changed("ep5", SET_META, "adam_step", "0012"),
+		       "checkpoint adam_step \"0012\" is not a count"),
+	       "adam_step 0012");
+	tap_ok(refused(changed("ep6", SET_META, "epoch",
+			       "99999999999999999999"),
+		       "checkpoint epoch \"99999999999999999999\" is out of "
+		       "range"), "epoch 10^20 - 1");
 	tap_ok(refused(changed("wait", DROP_META, "wait", NULL),
 		       "not a unet-train checkpoint (no \"wait\")"), "no wait");
 	tap_ok(refused(changed("loss", SET_META, "best_val_loss", "low"),
@@ -259,6 +281,18 @@ test_refusals(void)
 		       "checkpoint rng \"000000000000000x0000000000000000"
 		       "00000000000000000000000000000000\" is malformed"),
 	       "an rng with a letter out of hex");
+	tap_ok(refused(changed("rngs", SET_META, "rng",
+			       "-000000000000001ffffffffffffffff"
+			       "00000000000000000000000000000000"),
+		       "checkpoint rng \"-000000000000001ffffffffffffffff"
+		       "00000000000000000000000000000000\" is malformed"),
+	       "an rng with a sign");
+	tap_ok(refused(changed("rngw", SET_META, "rng",
+			       " 000000000000001ffffffffffffffff"
+			       "00000000000000000000000000000000"),
+		       "checkpoint rng \" 000000000000001ffffffffffffffff"
+		       "00000000000000000000000000000000\" is malformed"),
+	       "an rng with a space");
 	adam_free(adam);
 	unet_free(net);
 }

@@ -1,5 +1,6 @@
 /* model: save/load round trip, the reference's files, and every refusal
  * (architecture, metadata, missing, extra and misshapen tensors). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,9 +274,63 @@ test_refusals(void)
 	       "a truncated file (%s)", err);
 }
 
+/* model_parse_count, the one parser of counts in metadata (models and
+ * checkpoints). */
+static void
+test_parse_count(void)
+{
+	static const struct {
+		const char *s;
+		long max;
+		enum model_count want;
+		long value;
+	} cases[] = {
+		{ "0", 9, MODEL_COUNT_OK, 0 },
+		{ "16", 99, MODEL_COUNT_OK, 16 },
+		{ "999999999", 999999999, MODEL_COUNT_OK, 999999999 },
+		{ "1000000000", 999999999, MODEL_COUNT_RANGE, 0 },
+		{ "1000000000x", 999999999, MODEL_COUNT_RANGE, 0 },
+		{ "9223372036854775807", LONG_MAX, MODEL_COUNT_OK, LONG_MAX },
+		{ "9223372036854775808", LONG_MAX, MODEL_COUNT_RANGE, 0 },
+		{ "99999999999999999999", LONG_MAX, MODEL_COUNT_RANGE, 0 },
+		{ "2147483648", INT_MAX, MODEL_COUNT_RANGE, 0 },
+		{ "4294967299", INT_MAX, MODEL_COUNT_RANGE, 0 },
+		{ "7", 5, MODEL_COUNT_RANGE, 0 },
+		{ "5", 5, MODEL_COUNT_OK, 5 },
+		{ "", 9, MODEL_COUNT_BAD, 0 },
+		{ " 12", 99, MODEL_COUNT_BAD, 0 },
+		{ "12 ", 99, MODEL_COUNT_BAD, 0 },
+		{ "+12", 99, MODEL_COUNT_BAD, 0 },
+		{ "-1", 99, MODEL_COUNT_BAD, 0 },
+		{ "12abc", 99, MODEL_COUNT_BAD, 0 },
+		{ "1e3", 9999, MODEL_COUNT_BAD, 0 },
+		{ "16.0", 99, MODEL_COUNT_BAD, 0 },
+		{ "012", 99, MODEL_COUNT_BAD, 0 },
+		{ "0x10", 99, MODEL_COUNT_BAD, 0 },
+	};
+	int ok = model_parse_count(NULL, 9, &(long){ 0 }) == MODEL_COUNT_BAD;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		long v = -1;
+		enum model_count got = model_parse_count(cases[i].s,
+							 cases[i].max, &v);
+
+		if (got != cases[i].want ||
+		    (got == MODEL_COUNT_OK && v != cases[i].value) ||
+		    (got != MODEL_COUNT_OK && v != -1)) {
+			tap_diag("\"%s\" (max %ld): %d, value %ld", cases[i].s,
+				 cases[i].max, (int)got, v);
+			ok = 0;
+		}
+	}
+	tap_ok(ok, "model_parse_count: plain decimal counts only, up to the "
+	       "maximum, *out untouched on failure");
+}
+
 int
 main(void)
 {
+	test_parse_count();
 	test_round_trip();
 	test_reference_file();
 	test_refusals();

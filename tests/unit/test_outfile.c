@@ -105,6 +105,130 @@ open_then_signal(const char *out)
 	pause();
 }
 
+/* The hook's mark: a file that the hook removes (unlink is
+ * async-signal-safe). */
+static char mark[4096];
+
+/* The output a hook case leaves open: reachable, so that leak checks
+ * do not count it. */
+static struct outfile *held;
+
+static void
+remove_mark(void)
+{
+	unlink(mark);
+}
+
+static void
+hook_then_exit(const char *out)
+{
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	fputs("half", outfile_stream(held));
+	exit(0);
+}
+
+static void
+hook_then_die(const char *out)
+{
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	fputs("half", outfile_stream(held));
+	die("failing on purpose");
+}
+
+/* A signal outfile handles: the hook is set before any output opens. */
+static void
+hook_then_signal(const char *out)
+{
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	fflush(outfile_stream(held));
+	raise(SIGHUP);
+	pause();
+}
+
+static void
+ignored_signal(const char *out)
+{
+	signal(SIGHUP, SIG_IGN);
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	raise(SIGHUP);
+	fputs("half", outfile_stream(held));
+	exit(3);
+}
+
+static void
+exit_42(int sig)
+{
+	(void)sig;
+	outfile_cleanup();
+	_exit(42);
+}
+
+static void
+own_handler(const char *out)
+{
+	signal(SIGTERM, exit_42);
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	raise(SIGTERM);
+	pause();
+}
+
+static void
+own_handler_then_fatal(int sig)
+{
+	outfile_fatal_signal(sig);
+}
+
+static void
+own_handler_ending_fatal(const char *out)
+{
+	signal(SIGINT, own_handler_then_fatal);
+	outfile_on_exit(remove_mark);
+	held = outfile_open_or_die(out);
+	raise(SIGINT);
+	pause();
+}
+
+/* The exit hook: each child with a mark, an output being written and
+ * one way out; 1 when it ended with status want, the mark and the
+ * temporary removed, the path as it was. */
+static int
+hook_case(void (*fn)(const char *), int want)
+{
+	int status;
+
+	put(mark, "mark");
+	status = child(fn, tap_path("old"));
+	if (status != want)
+		tap_diag("status %d, want %d", status, want);
+	return status == want && access(mark, F_OK) != 0 &&
+	       holds(tap_path("old"), "new") && entries() == 2;
+}
+
+static void
+test_exit_hook(void)
+{
+	snprintf(mark, sizeof mark, "%s", tap_path("mark"));
+	tap_ok(hook_case(hook_then_exit, 0),
+	       "outfile_on_exit: the hook runs at exit, after the temporary "
+	       "goes");
+	tap_ok(hook_case(hook_then_die, 1), "the hook runs when the run dies");
+	tap_ok(hook_case(hook_then_signal, 128 + SIGHUP),
+	       "the hook runs on SIGHUP, which still kills");
+	tap_ok(hook_case(ignored_signal, 3),
+	       "a signal ignored by the caller stays ignored (hook at exit)");
+	tap_ok(hook_case(own_handler, 42),
+	       "a program's own handler is kept; outfile_cleanup removes the "
+	       "temporary and runs the hook");
+	tap_ok(hook_case(own_handler_ending_fatal, 128 + SIGINT),
+	       "outfile_fatal_signal from a program's handler: cleanup, then "
+	       "death by the signal");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -165,6 +289,8 @@ main(int argc, char **argv)
 	tap_ok(child(open_then_signal, tap_path("old")) == 128 + SIGTERM &&
 		       holds(tap_path("old"), "new") && entries() == 2,
 	       "SIGTERM removes the temporary and still kills");
+
+	test_exit_hook();
 
 	mkfifo(tap_path("fifo"), 0600);
 	f = fopen_regular(tap_path("fifo"), err, sizeof err);
