@@ -27,6 +27,7 @@
 #include "outfile.h"
 #include "pool.h"
 #include "progress.h"
+#include "report.h"
 #include "rng.h"
 #include "unet.h"
 #include "util.h"
@@ -785,21 +786,20 @@ log_resume(struct log *l, long epoch)
 static void
 log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 {
-	json_t *obj = json_object();
+	json_t *obj = report_object();
 	struct outfile *of;
 	char *s;
 
-	json_object_set_new(obj, "epoch", json_integer(r->st.epoch));
-	json_object_set_new(obj, "train_loss", json_real(e->train_loss));
-	json_object_set_new(obj, "val_loss", real_or_null(e->val_loss));
-	json_object_set_new(obj, "val_dice", real_or_null(e->val_dice));
-	json_object_set_new(obj, "val_iou", real_or_null(e->val_iou));
-	json_object_set_new(obj, "lr", json_real(r->o->lr));
-	json_object_set_new(obj, "seconds", json_real(e->seconds));
-	json_object_set_new(obj, "images_per_second",
-			    real_or_null(r->ntrain / e->train_seconds));
-	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
-			    JSON_REAL_PRECISION(9));
+	report_set(obj, "epoch", json_integer(r->st.epoch));
+	report_set(obj, "train_loss", json_real(e->train_loss));
+	report_set(obj, "val_loss", real_or_null(e->val_loss));
+	report_set(obj, "val_dice", real_or_null(e->val_dice));
+	report_set(obj, "val_iou", real_or_null(e->val_iou));
+	report_set(obj, "lr", json_real(r->o->lr));
+	report_set(obj, "seconds", json_real(e->seconds));
+	report_set(obj, "images_per_second",
+		   real_or_null(r->ntrain / e->train_seconds));
+	s = json_dumps(obj, REPORT_LINE(9));
 	if (!s)
 		die("%s: cannot encode the log line", l->path);
 	log_add(l, s);
