@@ -1,5 +1,6 @@
 # unetpipe: one non-recursive Makefile.
-# Targets: all check install demo bench lint clean (and unit, deps).
+# Targets: all check deps install demo bench recipes lint clean, fuzz;
+# NATIVE=1 builds for this machine's CPU only (see OPT below).
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -129,15 +130,20 @@ $(BUILD)/bench/fma-peak: ALL_CFLAGS += -march=native
 $(BIN) $(BUILD)/common $(BUILD)/filters $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
+# Installing packages is `make deps` alone: the Debian packages of the
+# build and the tests (scripts/install-deps test: apt-get, as root or with
+# sudo). demo, bench and recipes also install what they need when
+# something is missing; check never does.
 deps:
-	scripts/install-deps build
+	scripts/install-deps test
 
-# The test command of the README: unit tests, then every bats file.
+# The test command of the README: unit tests, then every bats file; a
+# missing package stops it at once with one line naming `make deps`.
 # With SANITIZE=1 the same suite runs on the sanitized build (tests/run
 # takes the binaries from UNETPIPE_BIN and the unit tests from
 # UNETPIPE_BUILD).
 check:
-	scripts/install-deps test
+	@scripts/install-deps --check test
 	$(MAKE) all
 ifeq ($(SANITIZE),1)
 	$(SAN_ENV) UNETPIPE_BIN=$(CURDIR)/$(BIN) UNETPIPE_BUILD=$(BUILD) tests/run
