@@ -148,84 +148,84 @@ run_free(struct run *r)
 	free(r->dku);
 }
 
-/* The definitions, summed in double. */
+/* The input pixel that tap t (ky 3 + kx) takes to output pixel (oy, ox)
+ * of image i, numbered over all n h w pixels, or -1 for none (padding):
+ * iy = oy + ky - 1 for the convolution, oy = 2 iy + ky - 1 for the
+ * transposed one (up). */
+static long
+source(const struct shape *s, int up, int i, int oy, int ox, int t)
+{
+	int iy = oy + 1 - t / 3, ix = ox + 1 - t % 3;
+
+	if (!up) {
+		iy = oy + t / 3 - 1;
+		ix = ox + t % 3 - 1;
+	} else if (iy < 0 || ix < 0 || iy % 2 || ix % 2) {
+		return -1;
+	} else {
+		iy /= 2;
+		ix /= 2;
+	}
+	if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+		return -1;
+	return ((long)i * s->h + iy) * s->w + ix;
+}
+
+/* The definitions of the convolution (ReLU on y) or the transposed one,
+ * summed in double: y, dk (+= x dy) and, for the transposed one, dx (the
+ * gradient of x for dy). */
+static void
+definition(const struct shape *s, int up, float *y, float *dk, float *dx)
+{
+	int cin = s->cin, cout = s->cout;
+	int fw = up ? 2 * s->w : s->w, fh = up ? 2 * s->h : s->h;
+	const float *k = up ? s->upk : s->wt, *dy = up ? s->updy : s->dy;
+	size_t nk = (size_t)9 * cin * cout, npix = (size_t)s->n * fh * fw;
+	double *dkd = xmalloc(nk * sizeof(double));
+
+	for (size_t q = 0; q < nk; q++)
+		dkd[q] = 1; /* the kernels add to a dk of ones */
+	for (size_t o = 0; o < npix; o++) {
+		int ox = (int)(o % fw), oy = (int)(o / fw % fh);
+		int i = (int)(o / fw / fh);
+
+		for (int co = 0; co < cout; co++) {
+			double sum = s->bias[co], g = dy[o * cout + co];
+
+			for (int t = 0; t < 9; t++) {
+				long at = source(s, up, i, oy, ox, t);
+
+				for (int ci = 0; at >= 0 && ci < cin; ci++) {
+					size_t q = up ? ((size_t)ci * 9 + t) * cout
+						      : ((size_t)t * cin + ci) * cout;
+					double xv = s->x[at * cin + ci];
+
+					sum += xv * k[q + co];
+					dkd[q + co] += xv * g;
+					if (dx)
+						dx[at * cin + ci] += (float)(g * k[q + co]);
+				}
+			}
+			y[o * cout + co] = (float)(up ? sum : fmax(sum, 0));
+		}
+	}
+	for (size_t q = 0; q < nk; q++)
+		dk[q] = (float)dkd[q];
+	free(dkd);
+}
+
 static struct run
 reference(const struct shape *s)
 {
-	int n = s->n, h = s->h, w = s->w, cin = s->cin, cout = s->cout;
-	size_t px = (size_t)n * h * w;
+	size_t px = (size_t)s->n * s->h * s->w, nk = (size_t)9 * s->cin * s->cout;
 	struct run r = {
-		xcalloc(px * cout, sizeof(float)),
-		xcalloc((size_t)9 * cin * cout, sizeof(float)),
-		xcalloc(4 * px * cout, sizeof(float)),
-		xcalloc(px * cin, sizeof(float)),
-		xcalloc((size_t)9 * cin * cout, sizeof(float)),
+		xmalloc(px * s->cout * sizeof(float)), xmalloc(nk * sizeof(float)),
+		xmalloc(4 * px * s->cout * sizeof(float)),
+		xcalloc(px * s->cin, sizeof(float)), xmalloc(nk * sizeof(float)),
 	};
-	double *dk = xcalloc((size_t)9 * cin * cout, sizeof(double));
-	double *dku = xcalloc((size_t)9 * cin * cout, sizeof(double));
 
-	for (int i = 0; i < n; i++)
-		for (int oy = 0; oy < h; oy++)
-			for (int ox = 0; ox < w; ox++)
-				for (int co = 0; co < cout; co++) {
-					size_t o = (((size_t)i * h + oy) * w + ox);
-					double sum = s->bias[co];
-
-					for (int t = 0; t < 9; t++) {
-						int iy = oy + t / 3 - 1;
-						int ix = ox + t % 3 - 1;
-						size_t at = ((size_t)i * h + iy) * w + ix;
-
-						if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-							continue;
-						for (int ci = 0; ci < cin; ci++) {
-							size_t kq = ((size_t)t * cin + ci) * cout + co;
-
-							sum += (double)s->x[at * cin + ci] * s->wt[kq];
-							dk[kq] += (double)s->x[at * cin + ci] *
-								  s->dy[o * cout + co];
-						}
-					}
-					r.y[o * cout + co] = (float)fmax(sum, 0);
-				}
-	for (int i = 0; i < n; i++)
-		for (int oy = 0; oy < 2 * h; oy++)
-			for (int ox = 0; ox < 2 * w; ox++)
-				for (int co = 0; co < cout; co++) {
-					size_t o = ((size_t)i * 2 * h + oy) * 2 * w + ox;
-					double sum = s->bias[co];
-
-					for (int t = 0; t < 9; t++) {
-						int ky = t / 3, kx = t % 3;
-
-						if ((oy + 1 - ky) % 2 || (ox + 1 - kx) % 2)
-							continue;
-						int iy = (oy + 1 - ky) / 2;
-						int ix = (ox + 1 - kx) / 2;
-						size_t at = ((size_t)i * h + iy) * w + ix;
-
-						if (oy + 1 < ky || ox + 1 < kx || iy >= h ||
-						    ix >= w)
-							continue;
-						for (int ci = 0; ci < cin; ci++) {
-							size_t kq = ((size_t)ci * 9 + t) * cout + co;
-							double xv = s->x[at * cin + ci];
-
-							sum += xv * s->upk[kq];
-							dku[kq] += xv * s->updy[o * cout + co];
-							r.dx[at * cin + ci] += (float)(
-								(double)s->updy[o * cout + co] *
-								s->upk[kq]);
-						}
-					}
-					r.up[o * cout + co] = (float)sum;
-				}
-	for (size_t q = 0; q < (size_t)9 * cin * cout; q++) {
-		r.dk[q] = (float)dk[q];
-		r.dku[q] = (float)dku[q];
-	}
-	free(dk);
-	free(dku);
+	definition(s, 0, r.y, r.dk, NULL);
+	definition(s, 1, r.up, r.dku, r.dx);
 	return r;
 }
 
@@ -241,12 +241,15 @@ kernels(const struct convdirect_ops *ops, const struct shape *s,
 	int wide = cin > cout ? cin : cout;
 	float *scratch = xmalloc(3 * (2 * (size_t)w + 2) * wide * sizeof(float));
 	struct run r = {
-		xmalloc(px * cout * sizeof(float)), xcalloc(nk, sizeof(float)),
+		xmalloc(px * cout * sizeof(float)), xmalloc(nk * sizeof(float)),
 		xmalloc(4 * px * cout * sizeof(float)),
-		xmalloc(px * cin * sizeof(float)), xcalloc(nk, sizeof(float)),
+		xmalloc(px * cin * sizeof(float)), xmalloc(nk * sizeof(float)),
 	};
 	float *y = xmalloc(px * cout * sizeof(float));
 	float *up = xmalloc(4 * px * cout * sizeof(float));
+
+	for (size_t q = 0; q < nk; q++)
+		r.dk[q] = r.dku[q] = 1;
 
 	ops->rows(s->x, cin, h, w, cin, s->wt, s->bias, cout, r.y, cout, 1, 0,
 		  (size_t)n * h, scratch);
