@@ -1,5 +1,6 @@
 # unetpipe: one non-recursive Makefile.
-# Targets: all check install demo bench lint clean (and unit, deps).
+# Targets: all check deps install demo bench recipes lint clean, fuzz;
+# NATIVE=1 builds for this machine's CPU only (see OPT below).
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -8,7 +9,21 @@ DESTDIR ?=
 
 CC      ?= cc
 PKGS    := netpbm jansson openblas libpng
+
+# The build is portable: the binaries run on any CPU of the compiler's
+# target (any x86-64), and the vector kernels of the network
+# (common/convdirect_isa.c) are compiled once per instruction set, AVX-512
+# and AVX2 with FMA, into every binary, which picks the best its CPU runs
+# at start (common/isa.c; UNETPIPE_ISA=avx512|avx2|plain forces one). The
+# rest is plain C that GCC vectorises for the baseline; -std=c11 keeps
+# multiply-adds unfused, so it computes the same bits whatever -march.
+# NATIVE=1 builds everything for this machine's CPU (-march=native): the
+# binaries may then not run on another CPU. OPT overrides both.
+ifeq ($(NATIVE),1)
 OPT     ?= -O3 -march=native
+else
+OPT     ?= -O3
+endif
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -Wall -Wextra -Werror
@@ -56,11 +71,21 @@ SAN_ENV := ASAN_OPTIONS=exitcode=99:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	UNETPIPE_SANITIZED=1
 
+# The per-ISA kernels, x86-64 only (elsewhere the one path is plain):
+# convdirect_isa.c compiled as build/common/convdirect-ISA.o with the
+# flags of ISA appended after OPT (so that they win over a -march), the
+# AVX2 one without AVX-512 even under NATIVE=1.
+X86_64   := $(filter x86_64-%,$(shell $(CC) -dumpmachine))
+ISAS     := $(if $(X86_64),avx512 avx2)
+ISA_FLAGS_avx512 := -mavx512f -mavx2 -mfma
+ISA_FLAGS_avx2   := -mavx2 -mfma -mno-avx512f
+KERNELS  := common/convdirect_isa.c
+
 FILTERS  := $(basename $(notdir $(wildcard filters/*.c)))
 BINS     := $(addprefix $(BIN)/,$(FILTERS))
 PIPES    := $(wildcard pipelines/*)
-COMMON   := $(wildcard common/*.c)
-COMMON_O := $(COMMON:%.c=$(BUILD)/%.o)
+COMMON   := $(filter-out $(KERNELS),$(wildcard common/*.c))
+COMMON_O := $(COMMON:%.c=$(BUILD)/%.o) $(ISAS:%=$(BUILD)/common/convdirect-%.o)
 UNITS    := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BIN := $(addprefix $(BUILD)/tests/,$(UNITS))
 MAN1     := $(wildcard man/*.1)
@@ -69,10 +94,20 @@ MAN7     := $(wildcard man/*.7)
 
 all: $(BINS) $(UNIT_BIN)
 
-$(BUILD)/common/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/common
+# $(BUILD)/cflags holds the flags of the objects in $(BUILD), rewritten
+# when they change (make NATIVE=1 after make): every object is then
+# rebuilt, never a binary of objects from two builds.
+CFLAGS_STAMP := $(BUILD)/cflags
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(CFLAGS_STAMP) || \
+	echo '$(CC) $(ALL_CFLAGS)' >$(CFLAGS_STAMP))
+
+$(BUILD)/common/%.o: common/%.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/filters/%.o: filters/%.c $(wildcard common/*.h) | $(BUILD)/filters
+$(BUILD)/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$*) -DCONVDIRECT_OPS=convdirect_$* -c -o $@ $<
+
+$(BUILD)/filters/%.o: filters/%.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/filters
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libunetpipe.a: $(COMMON_O)
@@ -89,18 +124,26 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libunetpipe.a | $(BUI
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libunetpipe.a | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libunetpipe.a $(LDLIBS)
 
+# fma-peak measures this machine's ceiling: its widest vectors.
+$(BUILD)/bench/fma-peak: ALL_CFLAGS += -march=native
+
 $(BIN) $(BUILD)/common $(BUILD)/filters $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
+# Installing packages is `make deps` alone: the Debian packages of the
+# build and the tests (scripts/install-deps test: apt-get, as root or with
+# sudo). demo, bench and recipes also install what they need when
+# something is missing; check never does.
 deps:
-	scripts/install-deps build
+	scripts/install-deps test
 
-# The test command of the README: unit tests, then every bats file.
+# The test command of the README: unit tests, then every bats file; a
+# missing package stops it at once with one line naming `make deps`.
 # With SANITIZE=1 the same suite runs on the sanitized build (tests/run
 # takes the binaries from UNETPIPE_BIN and the unit tests from
 # UNETPIPE_BUILD).
 check:
-	scripts/install-deps test
+	@scripts/install-deps --check test
 	$(MAKE) all
 ifeq ($(SANITIZE),1)
 	$(SAN_ENV) UNETPIPE_BIN=$(CURDIR)/$(BIN) UNETPIPE_BUILD=$(BUILD) tests/run
@@ -152,11 +195,19 @@ FUZZ_CFLAGS  = $(WARN) -Wno-unknown-attributes -D_GNU_SOURCE -O1 -g -fno-omit-fr
 	-Icommon $(PKG_CFLAGS) -pthread
 FUZZERS  := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN := $(addprefix build-fuzz/,$(FUZZERS))
-FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o)
+FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o) $(ISAS:%=build-fuzz/common/convdirect-%.o)
 
 build-fuzz/common/%.o: common/%.c $(wildcard common/*.h) Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The kernels without UBSan: its checks over their unrolled vector loops
+# take clang 14 a quarter of an hour and more; the fuzzers never reach the
+# network.
+build-fuzz/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) Makefile
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ISA_FLAGS_$*) -DCONVDIRECT_OPS=convdirect_$* \
+		-fno-sanitize=undefined -fsanitize=fuzzer-no-link -c -o $@ $<
 
 build-fuzz/libunetpipe.a: $(FUZZ_O)
 	rm -f $@

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "isa.h"
 #include "nn.h"
 #include "optim.h"
 #include "pamio.h"
@@ -132,6 +133,15 @@ static void
 set_int(json_t *o, const char *key, long v)
 {
 	json_object_set_new(o, key, json_integer(v));
+}
+
+/* The instruction-set path of the kernels (UNETPIPE_ISA) and its vector
+ * width in floats. */
+static void
+set_isa(json_t *o)
+{
+	json_object_set_new(o, "isa", json_string(isa_name(isa_current())));
+	set_int(o, "vector_floats", isa_vector_floats(isa_current()));
 }
 
 static float *
@@ -400,6 +410,7 @@ main(int argc, char **argv)
 		set_int(o, "size", size);
 		set_int(o, "batch", batch);
 		set_int(o, "threads", threads);
+		set_isa(o);
 		set_int(o, "steps", steps);
 		json_object_set_new(o, "layers", time_layers(&cfg, size, batch,
 							     steps, threads,
@@ -454,6 +465,7 @@ main(int argc, char **argv)
 	set_int(o, "size", size);
 	set_int(o, "batch", batch);
 	set_int(o, "threads", threads);
+	set_isa(o);
 	set_int(o, "warmup", warmup);
 	set_int(o, "steps", steps);
 	list = json_array();

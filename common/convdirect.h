@@ -1,11 +1,12 @@
 /* convdirect: the 3x3 convolution (padding 1, stride 1) and the stride-2
  * transposed one, forward and backward, computed directly in vector
- * registers (AVX-512 when the build targets it, else AVX2 and FMA),
- * without im2col or GEMM: for the narrow layers (8 to 32 output channels)
- * where sgemm's thin products are slow and, with AVX-512, for every
- * multiple of 32 channels up to kernels of 9 x 512 x 512. Used by nn; on
- * a machine without AVX2 and FMA nothing is available and nn keeps to its
- * GEMM paths. */
+ * registers, without im2col or GEMM: for the narrow layers (8 to 32 output
+ * channels) where sgemm's thin products are slow and, with AVX-512, for
+ * every multiple of 32 channels up to kernels of 9 x 512 x 512. Used by
+ * nn. Each function calls the kernels of the instruction set isa_current()
+ * chose (AVX-512, else AVX2 and FMA; convdirect_isa.c); with the plain
+ * path (no AVX2 and FMA, or UNETPIPE_ISA=plain) nothing is available and
+ * nn keeps to its GEMM paths. */
 #ifndef UNETPIPE_CONVDIRECT_H
 #define UNETPIPE_CONVDIRECT_H
 

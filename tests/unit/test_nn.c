@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "convdirect.h"
+#include "isa.h"
 #include "nn.h"
 #include "optim.h"
 #include "rng.h"
@@ -868,13 +869,23 @@ test_direct_vs_gemm(void)
 }
 
 /* Where the direct path stops: kernels of more than 512 x 512 channel
- * pairs go to sgemm (and everything above 32 output channels with AVX2). */
+ * pairs go to sgemm (and everything above 32 output channels with AVX2);
+ * with the plain kernels (UNETPIPE_ISA=plain) it is never taken. */
 static void
 test_direct_limits(void)
 {
 	size_t any = (size_t)-1;
-	int wide = convdirect_available(64, 8, 64, any);
+	int wide = isa_current() == ISA_AVX512;
 
+	if (isa_current() == ISA_PLAIN) {
+		tap_ok(!convdirect_available(16, 8, 3, any) &&
+			       !convdirect_upback_available(16, 16, 8, any),
+		       "the plain kernels take no direct path");
+		return;
+	}
+	tap_ok(convdirect_available(64, 8, 64, any) == wide, "the direct "
+	       "path takes 64 output channels with AVX-512 only (%s)",
+	       isa_name(isa_current()));
 	tap_ok(convdirect_available(16, 8, 3, any) &&
 		       convdirect_available(512, 8, 512, any) == wide &&
 		       !convdirect_available(1024, 8, 512, any) &&

@@ -1,0 +1,637 @@
+/* The kernels of convdirect, written once over a vector type and compiled
+ * once per instruction set (see the Makefile: -mavx512f -mfma, then -mavx2
+ * -mfma, appended after OPT) into the table CONVDIRECT_OPS, which
+ * convdirect.c picks from at run time. */
+#include "convdirect_isa.h"
+
+#include <string.h>
+
+#include <immintrin.h>
+
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(CONVDIRECT_OPS)
+#error "convdirect_isa.c needs -mavx2 -mfma (or -mavx512f) and CONVDIRECT_OPS"
+#endif
+
+/* The kernels below are written once for a vector of VW floats: 16 with
+ * AVX-512 (32 registers, so up to MAXACC = 24 accumulators), 8 with AVX2
+ * (16 registers, 12 accumulators). A layer of 8 channels uses the lower 8
+ * lanes of an AVX-512 vector: vload and vstore take the lanes in use. */
+#if defined(__AVX512F__)
+typedef __m512 vec;
+#define VW 16
+#define MAXACC 24
+
+static inline __attribute__((always_inline)) vec
+vload(const float *p, int lanes)
+{
+	return lanes == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(0xff, p);
+}
+
+static inline __attribute__((always_inline)) void
+vstore(float *p, vec v, int lanes)
+{
+	if (lanes == 16)
+		_mm512_storeu_ps(p, v);
+	else
+		_mm512_mask_storeu_ps(p, 0xff, v);
+}
+
+#define vbcast(p) _mm512_set1_ps(*(p))
+#define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define vmax(a, b) _mm512_max_ps(a, b)
+#define vzero() _mm512_setzero_ps()
+#else
+typedef __m256 vec;
+#define VW 8
+#define MAXACC 12
+
+static inline __attribute__((always_inline)) vec
+vload(const float *p, int lanes)
+{
+	(void)lanes;
+	return _mm256_loadu_ps(p);
+}
+
+static inline __attribute__((always_inline)) void
+vstore(float *p, vec v, int lanes)
+{
+	(void)lanes;
+	_mm256_storeu_ps(p, v);
+}
+
+#define vbcast(p) _mm256_broadcast_ss(p)
+#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define vmax(a, b) _mm256_max_ps(a, b)
+#define vzero() _mm256_setzero_ps()
+#endif
+
+/* The lanes of a vector that hold channels when there are cout of them. */
+#define LANES(cout) ((cout) < VW ? (cout) : VW)
+
+/* Measured per layer by unet-bench --mode layers at base 16 and 64: with
+ * AVX-512 the direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel)
+ * at any multiple of 32 channels as long as the kernel holds at most
+ * 9 x 512 x 512 floats (9 MiB, read again for every row of pixels);
+ * beyond, sgemm's blocking wins by 2-3x. With AVX2, up to 32 output
+ * channels. */
+#define DIRECT_MAX_CIN_COUT (512 * 512)
+
+static int
+direct_channels(int c)
+{
+	return c == 8 || c == 16 || c == 32 || (VW == 16 && c % 32 == 0);
+}
+
+static int
+k_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return direct_channels(cout) &&
+	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
+	       3 * ((size_t)w + 2) * cin <= scratch_floats;
+}
+
+/* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
+ * every tap (ky, kx) and input channel, one weight load per vector and one
+ * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
+ * padded input row of the first pixel's window; the windows are S input
+ * pixels apart (the stride). */
+static inline __attribute__((always_inline)) void
+conv_block(const float *const prow[3], int cin, const float *wt, int cout,
+	   const float *bias, float *y, int ldy, int relu, const int P,
+	   const int V, const int S, const int lanes)
+{
+	vec acc[MAXACC];
+
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++)
+			acc[p * V + v] = bias ? vload(bias + VW * v, lanes)
+					      : vzero();
+	for (int ky = 0; ky < 3; ky++)
+		for (int kx = 0; kx < 3; kx++) {
+			const float *xs = prow[ky] + kx * cin;
+			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * cout;
+
+			for (int ci = 0; ci < cin; ci++, ws += cout) {
+				vec wv[4];
+
+#pragma GCC unroll 4
+				for (int v = 0; v < V; v++)
+					wv[v] = vload(ws + VW * v, lanes);
+#pragma GCC unroll 24
+				for (int p = 0; p < P; p++) {
+					vec xb = vbcast(xs + (size_t)p * S * cin
+							+ ci);
+#pragma GCC unroll 4
+					for (int v = 0; v < V; v++)
+						acc[p * V + v] = vfma(
+							xb, wv[v],
+							acc[p * V + v]);
+				}
+			}
+		}
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++) {
+			vec a = acc[p * V + v];
+
+			if (relu)
+				a = vmax(a, vzero());
+			vstore(y + (size_t)p * ldy + VW * v, a, lanes);
+		}
+}
+
+/* Input row iy of image img, zero-padded by one pixel on each side (all
+ * zeros outside the image), into pad. */
+static void
+pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
+	float *pad)
+{
+	size_t rowbytes = (size_t)cin * sizeof(float);
+	const float *src;
+
+	if (iy < 0 || iy >= h) {
+		memset(pad, 0, ((size_t)w + 2) * rowbytes);
+		return;
+	}
+	memset(pad, 0, rowbytes);
+	memset(pad + ((size_t)w + 1) * cin, 0, rowbytes);
+	src = x + (img * h + iy) * (size_t)w * ldx;
+	if (ldx == cin) {
+		memcpy(pad + cin, src, (size_t)w * rowbytes);
+		return;
+	}
+	for (int i = 0; i < w; i++)
+		memcpy(pad + (size_t)(i + 1) * cin, src + (size_t)i * ldx,
+		       rowbytes);
+}
+
+/* Point prow[0..2] at the padded input rows oy-1, oy and oy+1 of image
+ * img, filling the ring slots (iy + 1) mod 3 that do not hold them yet. */
+static void
+ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
+	  float *scratch, long held[3], const float *prow[3])
+{
+	size_t padlen = ((size_t)w + 2) * cin;
+
+	for (int ky = 0; ky < 3; ky++) {
+		int iy = oy + ky - 1, slot = (iy + 1) % 3;
+		long id = (long)(img * (h + 2) + iy + 1);
+		float *pad = scratch + slot * padlen;
+
+		if (held[slot] != id) {
+			pad_row(x, ldx, h, w, cin, img, iy, pad);
+			held[slot] = id;
+		}
+		prow[ky] = pad;
+	}
+}
+
+/* conv_block at output pixel ox of the row whose padded input rows are
+ * prow, for the channels c0 .. c0 + V VW - 1. */
+static inline __attribute__((always_inline)) void
+conv_at(const float *const prow[3], int ox, int cin, const float *wt,
+	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
+	const int P, const int V, const int S)
+{
+	size_t at0 = (size_t)ox * S * cin;
+	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
+
+	conv_block(at, cin, wt + c0, cout, bias ? bias + c0 : NULL,
+		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
+		   LANES(cout));
+}
+
+/* The w output pixels of one row, with P and V fixed so that conv_block's
+ * accumulators live in registers; the pixels left over at the end of the
+ * row go by 4, 2 and 1. */
+static inline __attribute__((always_inline)) void
+conv_row(const float *const prow[3], int w, int cin, const float *wt,
+	 int cout, const float *bias, float *yrow, int ldy, int relu,
+	 const int P, const int V, const int S)
+{
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		int ox = 0;
+
+		for (; ox + P <= w; ox += P)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, P, V, S);
+		for (; P > 4 && ox + 4 <= w; ox += 4)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 4, V, S);
+		for (; ox + 2 <= w; ox += 2)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 2, V, S);
+		for (; ox < w; ox++)
+			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
+				relu, 1, V, S);
+	}
+}
+
+/* Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
+ * iy. */
+static inline __attribute__((always_inline)) void
+conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
+	  const float *bias, int cout, float *y, int ldy, int relu,
+	  size_t r0, size_t r1, float *scratch, const int P, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		const float *prow[3];
+
+		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
+			  prow);
+		conv_row(prow, w, cin, wt, cout, bias, y + r * (size_t)w * ldy,
+			 ldy, relu, P, V, 1);
+	}
+}
+
+/* The block shapes, measured per layer with unet-bench --mode layers: P
+ * pixels (or G tap and channel pairs) by V vectors. */
+#if VW == 16
+#define NARROW 16, 1 /* cout 8 or 16: one vector */
+#define WIDE 8, 2    /* cout 32 and more: two vectors a block */
+#else
+#define NARROW 12, 1 /* cout 8 */
+#define WIDE 6, 2    /* cout 16 or 32: 16 channels a block */
+#endif
+
+static void
+k_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
+       const float *bias, int cout, float *y, int ldy, int relu, size_t r0,
+       size_t r1, float *scratch)
+{
+	if (cout <= VW)
+		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
+			  r1, scratch, NARROW);
+	else
+		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
+			  r1, scratch, WIDE);
+}
+
+/* G (tap, input channel) pairs by V vectors of output channels, G V <=
+ * MAXACC accumulators, over the w pixels of one row: dk[pair][co] += x at
+ * the pair's offset (pixels ldxp apart) times dy, for pixel after pixel. */
+static inline __attribute__((always_inline)) void
+wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
+	    int lddy, int w, float *const dkp[MAXACC], const int G,
+	    const int V, const int lanes)
+{
+	vec acc[MAXACC];
+
+#pragma GCC unroll 24
+	for (int g = 0; g < G; g++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			acc[g * V + v] = vload(dkp[g] + VW * v, lanes);
+	for (int ox = 0; ox < w; ox++) {
+		const float *d = dyrow + (size_t)ox * lddy;
+		vec dv[2];
+
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			dv[v] = vload(d + VW * v, lanes);
+#pragma GCC unroll 24
+		for (int g = 0; g < G; g++) {
+			vec xb = vbcast(xp[g] + (size_t)ox * ldxp);
+
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				acc[g * V + v] = vfma(xb, dv[v], acc[g * V + v]);
+		}
+	}
+#pragma GCC unroll 24
+	for (int g = 0; g < G; g++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			vstore(dkp[g] + VW * v, acc[g * V + v], lanes);
+}
+
+/* wgrad_block for the G pairs from q on (pair q: tap q / cin, input
+ * channel q % cin), for every block of output channels. */
+static inline __attribute__((always_inline)) void
+wgrad_at(const float *const prow[3], int q, int cin, const float *dyrow,
+	 int lddy, int w, float *dk, int cout, const int G, const int V)
+{
+	const float *xp[MAXACC];
+
+	for (int j = 0; j < G; j++) {
+		int s = (q + j) / cin, ci = (q + j) % cin;
+
+		xp[j] = prow[s / 3] + (s % 3) * cin + ci;
+	}
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		float *dkp[MAXACC];
+
+		for (int j = 0; j < G; j++)
+			dkp[j] = dk + (size_t)(q + j) * cout + c0;
+		wgrad_block(xp, cin, dyrow + c0, lddy, w, dkp, G, V,
+			    LANES(cout));
+	}
+}
+
+/* The 9 cin pairs of each row by G, the rest by 4 and 1. */
+static inline __attribute__((always_inline)) void
+wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
+	   int lddy, int cout, float *dk, size_t r0, size_t r1,
+	   float *scratch, const int G, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+	int pairs = 9 * cin;
+
+	for (size_t r = r0; r < r1; r++) {
+		const float *prow[3];
+		const float *dyrow = dy + r * (size_t)w * lddy;
+		int q = 0;
+
+		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
+			  prow);
+		for (; q + G <= pairs; q += G)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, G, V);
+		for (; G > 4 && q + 4 <= pairs; q += 4)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 4, V);
+		for (; q < pairs; q++)
+			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 1, V);
+	}
+}
+
+static void
+k_wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
+	     int lddy, int cout, float *dk, size_t r0, size_t r1,
+	     float *scratch)
+{
+	if (cout <= VW)
+		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
+			   scratch, NARROW);
+	else
+		wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
+			   scratch, WIDE);
+}
+
+/* The transposed convolution: P output pixels of one column parity (input
+ * columns ix0 .. ix0+P-1) by V vectors, summing T taps; tap t reads input
+ * pixels from xs[t] (cin apart) and weights from ws[t] (wstride apart per
+ * input channel). */
+static inline __attribute__((always_inline)) void
+tap_block(const float *const xs[4], const float *const ws[4], const int T,
+	  int cin, int wstride, const float *bias, float *y, int ystride,
+	  const int P, const int V, const int lanes)
+{
+	vec acc[MAXACC];
+
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			acc[p * V + v] = vload(bias + VW * v, lanes);
+#pragma GCC unroll 4
+	for (int t = 0; t < T; t++) {
+		const float *x = xs[t], *wp = ws[t];
+
+		for (int ci = 0; ci < cin; ci++, wp += wstride) {
+			vec wv[2];
+
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				wv[v] = vload(wp + VW * v, lanes);
+#pragma GCC unroll 24
+			for (int p = 0; p < P; p++) {
+				vec xb = vbcast(x + (size_t)p * cin + ci);
+
+#pragma GCC unroll 2
+				for (int v = 0; v < V; v++)
+					acc[p * V + v] = vfma(xb, wv[v],
+							      acc[p * V + v]);
+			}
+		}
+	}
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			vstore(y + (size_t)p * ystride + VW * v,
+			       acc[p * V + v], lanes);
+}
+
+/* Input row iy of image img followed by one zero pixel (all zeros when iy
+ * is h, below the image), into pad. */
+static void
+pad_row_right(const float *x, int ldx, int h, int w, int cin, size_t img,
+	      int iy, float *pad)
+{
+	size_t rowbytes = (size_t)cin * sizeof(float);
+	const float *src;
+
+	if (iy >= h) {
+		memset(pad, 0, ((size_t)w + 1) * rowbytes);
+		return;
+	}
+	memset(pad + (size_t)w * cin, 0, rowbytes);
+	src = x + (img * h + iy) * (size_t)w * ldx;
+	if (ldx == cin) {
+		memcpy(pad, src, (size_t)w * rowbytes);
+		return;
+	}
+	for (int i = 0; i < w; i++)
+		memcpy(pad + (size_t)i * cin, src + (size_t)i * ldx, rowbytes);
+}
+
+
+/* Output row oy = 2 iy + odd takes kernel row 1 from input row iy when even;
+ * rows 2 (from iy) and 0 (from iy + 1) when odd. Output column 2 ix takes
+ * kernel column 1 from ix, column 2 ix + 1 columns 2 (from ix) and 0 (from
+ * ix + 1). tap_at sums the taps of P pixels from input column ix on. */
+static inline __attribute__((always_inline)) void
+tap_at(const float *const prow[2], int odd, int px, int ix, int cin,
+       const float *k, int c0, int cout, const float *bias, float *yrow,
+       int ldy, const int P, const int V)
+{
+	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
+	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
+	const float *xs[4] = { 0 }, *ws[4] = { 0 };
+	float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
+	int t = 0;
+
+	for (int a = 0; a <= odd; a++)
+		for (int b = 0; b <= px; b++, t++) {
+			xs[t] = prow[a] + (size_t)(ix + b) * cin;
+			ws[t] = k + (kys[odd][a] * 3 + kxs[px][b]) * cout + c0;
+		}
+	if (t == 1)
+		tap_block(xs, ws, 1, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+	else if (t == 2)
+		tap_block(xs, ws, 2, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+	else
+		tap_block(xs, ws, 4, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
+			  V, LANES(cout));
+}
+
+/* One column parity px of an output row: the input columns by P, the rest
+ * by 4, 2 and 1. */
+static inline __attribute__((always_inline)) void
+up_row_parity(const float *const prow[2], int odd, int px, int w, int cin,
+	      const float *k, int cout, const float *bias, float *yrow,
+	      int ldy, const int P, const int V)
+{
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		int ix = 0;
+
+		for (; ix + P <= w; ix += P)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, P, V);
+		for (; P > 4 && ix + 4 <= w; ix += 4)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 4, V);
+		for (; ix + 2 <= w; ix += 2)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 2, V);
+		for (; ix < w; ix++)
+			tap_at(prow, odd, px, ix, cin, k, c0, cout, bias, yrow,
+			       ldy, 1, V);
+	}
+}
+
+static inline __attribute__((always_inline)) void
+up_rows(const float *x, int ldx, int h, int w, int cin, const float *k,
+	const float *bias, int cout, float *y, int ldy, size_t r0, size_t r1,
+	float *scratch, const int P, const int V)
+{
+	size_t padlen = ((size_t)w + 1) * cin;
+	long held[2] = { -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		size_t img = r / (2 * h);
+		int oy = (int)(r % (2 * h)), iy = oy / 2, odd = oy % 2;
+		const float *prow[2];
+		float *yrow = y + r * (size_t)(2 * w) * ldy;
+
+		for (int a = 0; a <= odd; a++) {
+			int row = iy + a, slot = row % 2;
+			long id = (long)(img * (h + 1) + row);
+			float *pad = scratch + slot * padlen;
+
+			if (held[slot] != id) {
+				pad_row_right(x, ldx, h, w, cin, img, row, pad);
+				held[slot] = id;
+			}
+			prow[a] = pad;
+		}
+		up_row_parity(prow, odd, 0, w, cin, k, cout, bias, yrow, ldy,
+			      P, V);
+		up_row_parity(prow, odd, 1, w, cin, k, cout, bias, yrow, ldy,
+			      P, V);
+	}
+}
+
+static void
+k_up_rows(const float *x, int ldx, int h, int w, int cin, const float *k,
+	  const float *bias, int cout, float *y, int ldy, size_t r0, size_t r1,
+	  float *scratch)
+{
+	if (cout <= VW)
+		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
+			scratch, NARROW);
+	else
+		up_rows(x, ldx, h, w, cin, k, bias, cout, y, ldy, r0, r1,
+			scratch, WIDE);
+}
+
+static int
+k_upback_available(int cin, int cout, int w, size_t scratch_floats)
+{
+	return direct_channels(cin) && direct_channels(cout) &&
+	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
+	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
+}
+
+/* wgrad_block for the g input channels from ci on and tap s of the
+ * transposed convolution: x from its row xrow (pixels ldx apart), dy from
+ * dytap (the tap's pixel of the first window, windows 2 cout apart). */
+static inline __attribute__((always_inline)) void
+upback_dk_at(const float *xrow, int ldx, int ci, const float *dytap, int w,
+	     float *dk, int cout, int s, const int G, const int V)
+{
+	const float *xp[MAXACC];
+
+	for (int j = 0; j < G; j++)
+		xp[j] = xrow + ci + j;
+	for (int c0 = 0; c0 < cout; c0 += VW * V) {
+		float *dkp[MAXACC];
+
+		for (int j = 0; j < G; j++)
+			dkp[j] = dk + ((size_t)(ci + j) * 9 + s) * cout + c0;
+		wgrad_block(xp, ldx, dytap + c0, 2 * cout, w, dkp, G, V,
+			    LANES(cout));
+	}
+}
+
+/* Input row iy of the transposed convolution takes its gradient from the
+ * padded rows 2 iy - 1 .. 2 iy + 1 of dy, held in the ring of conv_rows:
+ * dx by conv_row at stride 2 (P by Vx vectors of its cin channels), dk tap
+ * by tap (G input channels by V vectors of the cout). */
+static inline __attribute__((always_inline)) void
+upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
+	    int w, int cin, int cout, const float *kt, float *dx, int lddx,
+	    float *dk, size_t r0, size_t r1, float *scratch, const int P,
+	    const int Vx, const int G, const int V)
+{
+	long held[3] = { -1, -1, -1 };
+
+	for (size_t r = r0; r < r1; r++) {
+		const float *prow[3];
+		const float *xrow = x + r * (size_t)w * ldx;
+
+		ring_rows(dy, lddy, 2 * h, 2 * w, cout, r / h,
+			  2 * (int)(r % h), scratch, held, prow);
+		if (dx)
+			conv_row(prow, w, cout, kt, cin, NULL,
+				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2);
+		for (int s = 0; s < 9; s++) {
+			const float *dytap = prow[s / 3] + (s % 3) * cout;
+			int ci = 0;
+
+			for (; ci + G <= cin; ci += G)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, G, V);
+			for (; G > 4 && ci + 4 <= cin; ci += 4)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, 4, V);
+			for (; ci < cin; ci++)
+				upback_dk_at(xrow, ldx, ci, dytap, w, dk, cout,
+					     s, 1, V);
+		}
+	}
+}
+
+static void
+k_upback_rows(const float *x, int ldx, const float *dy, int lddy, int h, int w,
+	      int cin, int cout, const float *kt, float *dx, int lddx,
+	      float *dk, size_t r0, size_t r1, float *scratch)
+{
+	if (cin <= VW && cout <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, NARROW, NARROW);
+	else if (cin <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, NARROW, WIDE);
+	else if (cout <= VW)
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, WIDE, NARROW);
+	else
+		upback_rows(x, ldx, dy, lddy, h, w, cin, cout, kt, dx, lddx,
+			    dk, r0, r1, scratch, WIDE, WIDE);
+}
+
+const struct convdirect_ops CONVDIRECT_OPS = {
+	.available = k_available,
+	.rows = k_rows,
+	.wgrad_rows = k_wgrad_rows,
+	.up_rows = k_up_rows,
+	.upback_available = k_upback_available,
+	.upback_rows = k_upback_rows,
+};
