@@ -145,6 +145,17 @@ parse_size(const char *s, int max, int *width, int *height, const char *what)
 }
 
 void
+cli_version(const char *kernels)
+{
+	printf("%s unetpipe %s", progname, UNETPIPE_VERSION);
+	if (kernels)
+		printf(" (kernels: %s)", kernels);
+	putchar('\n');
+	close_stdout();
+	exit(0);
+}
+
+void
 cli_other_option(int c, const char *usage_text, char **argv)
 {
 	switch (c) {
@@ -153,9 +164,7 @@ cli_other_option(int c, const char *usage_text, char **argv)
 		close_stdout();
 		exit(0);
 	case 'V':
-		printf("%s unetpipe %s\n", progname, UNETPIPE_VERSION);
-		close_stdout();
-		exit(0);
+		cli_version(NULL);
 	case ':':
 		die_usage("option '%s' needs a value", argv[optind - 1]);
 	default:

@@ -52,6 +52,10 @@ int online_cpus(int max);
  * its value) and anything else (an unknown option) are usage errors. */
 noreturn void cli_other_option(int c, const char *usage_text, char **argv);
 
+/* Print "prog unetpipe VERSION", with " (kernels: KERNELS)" when kernels
+ * is not NULL, to stdout and exit 0 (--version). */
+noreturn void cli_version(const char *kernels);
+
 /* Write the printf-formatted reason into err (errlen bytes; nothing when
  * err is NULL) and return -1: the error convention of the functions that
  * report failures instead of dying. */

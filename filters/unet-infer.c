@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "model.h"
 #include "nn.h"
 #include "outfile.h"
@@ -37,7 +38,7 @@ static const char usage_text[] =
 	"      --original-size  write probabilities at each image's original size\n"
 	"  -q, --quiet          no progress line on a terminal\n"
 	"      --help           print this help and exit\n"
-	"      --version        print the version and exit\n";
+	"      --version        print the version and the kernels in use, exit\n";
 
 static struct {
 	int threads, batch, tile, resize, rw, rh, original, quiet;
@@ -360,6 +361,8 @@ parse_options(int argc, char **argv)
 		case 'q':
 			opt.quiet = 1;
 			break;
+		case 'V':
+			cli_version(isa_name(isa_current()));
 		default:
 			cli_other_option(c, usage_text, argv);
 		}

@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "dataset.h"
 #include "metrics.h"
+#include "isa.h"
 #include "model.h"
 #include "nn.h"
 #include "optim.h"
@@ -196,7 +197,7 @@ static const char usage_text[] =
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
 "      --help             show this help and exit\n"
-"      --version          show the version and exit\n";
+"      --version          show the version and the kernels in use, exit\n";
 
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -337,6 +338,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = 1;
 			break;
+		case 'V':
+			cli_version(isa_name(isa_current()));
 		default:
 			cli_other_option(c, usage_text, argv);
 		}

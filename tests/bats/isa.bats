@@ -148,3 +148,21 @@ needs_numpy() {
 	assert_output "unet-train: UNETPIPE_ISA=$lacks: this CPU or build cannot run it (the best it runs is $(paths | head -1))"
 	[[ ! -e $TMP/m.safetensors ]]
 }
+
+@test "--version names the kernels of the path in use, forced or not" {
+	best=$(paths | head -1)
+	for prog in unet-train unet-infer; do
+		run "$prog" --version
+		assert_success
+		assert_output "$prog unetpipe 0.1.0 (kernels: $best)"
+		for p in $(paths); do
+			UNETPIPE_ISA=$p run "$prog" --version
+			assert_success
+			assert_output "$prog unetpipe 0.1.0 (kernels: $p)"
+		done
+		UNETPIPE_ISA=sse9 run "$prog" --version
+		assert_failure 1
+		assert_one_error_line "$prog"
+		assert_output --partial "UNETPIPE_ISA=sse9: unknown"
+	done
+}

@@ -372,7 +372,7 @@ train_until_checkpoint() {
 	assert_success
 	assert_line --partial "--val-split FRAC"
 	run unet-train --version
-	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain)\)$'
 	run bash -c 'unet-train --help >/dev/full'
 	assert_failure 1
 }
