@@ -226,8 +226,6 @@ parse_header(json_t *root, size_t region, struct st_file *out,
 	json_t *v;
 	size_t n = 0;
 
-	if (!json_is_object(root))
-		return set_error(err, errlen, "header is not a JSON object");
 	json_t *meta = json_object_get(root, "__metadata__");
 	if (meta && check_metadata(meta, err, errlen) < 0)
 		return -1;
@@ -255,7 +253,7 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 {
 	FILE *fp;
 	struct stat sb;
-	unsigned char lenbuf[8];
+	unsigned char lenbuf[9];
 	char *header = NULL;
 	unsigned char *raw = NULL;
 	struct span *spans = NULL;
@@ -278,9 +276,14 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 		     (unsigned long long)size);
 		goto done;
 	}
-	if (read_exact(fp, lenbuf, 8, err, errlen) < 0)
+	/* The length and, when there is one, the header's first byte. */
+	if (read_exact(fp, lenbuf, size > 8 ? 9 : 8, err, errlen) < 0)
 		goto done;
 	uint64_t hlen = get_le64(lenbuf);
+	if (hlen > 0 && (size == 8 || lenbuf[8] != '{')) {
+		set_error(err, errlen, "not a safetensors file");
+		goto done;
+	}
 	if (hlen > ST_MAX_HEADER) {
 		set_error(err, errlen, "header length %llu exceeds the limit of %u bytes",
 		     (unsigned long long)hlen, ST_MAX_HEADER);
@@ -292,7 +295,9 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 		goto done;
 	}
 	header = xmalloc(hlen);
-	if (read_exact(fp, header, hlen, err, errlen) < 0)
+	if (hlen > 0)
+		header[0] = '{';
+	if (hlen > 1 && read_exact(fp, header + 1, hlen - 1, err, errlen) < 0)
 		goto done;
 	root = json_loadb(header, hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {

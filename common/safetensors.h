@@ -32,7 +32,8 @@ struct st_file {
 	void *fill_arg;
 };
 
-/* Read and validate path: header length bounded by ST_MAX_HEADER and the
+/* Read and validate path: a header beginning with '{' (else "not a
+ * safetensors file"), its length bounded by ST_MAX_HEADER and the
  * file size, JSON without duplicate keys, every entry F32 with a sane shape
  * and data_offsets matching it, tensors covering the data exactly (no
  * holes, overlaps or trailing bytes), metadata string to string. 0 on

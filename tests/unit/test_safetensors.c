@@ -350,6 +350,29 @@ test_rejections(void)
 		       strstr(err, "too short"),
 	       "a 3-byte file (%s)", err);
 
+	/* Not safetensors at all: the 8 bytes are no length, no JSON header
+	 * follows them. */
+	static const struct {
+		const char *bytes;
+		size_t n;
+	} others[] = {
+#define BYTES(s) { s, sizeof s - 1 }
+		BYTES("P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\n"
+		      "TUPLTYPE GRAYSCALE\nENDHDR\n\1\2\3\4"),
+		BYTES("P7\nWIDTH"),
+		BYTES("\2\0\0\0\0\0\0\0\0\0"),
+#undef BYTES
+	};
+	for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+		fp = fopen(tap_path("other"), "wb");
+		fwrite(others[i].bytes, 1, others[i].n, fp);
+		fclose(fp);
+		if (!tap_ok(st_read(tap_path("other"), &f, err, sizeof err) == -1 &&
+				    strcmp(err, "not a safetensors file") == 0 &&
+				    f.tensors == NULL && f.metadata == NULL,
+			    "not a safetensors file: other file %zu", i))
+			tap_diag("err \"%s\"", err);
+	}
 	reject("a header length past the limit", 123456789012LL, t1, 8,
 	       "header length 123456789012 exceeds the limit");
 	reject("a header length past the file size", 1000, t1, 8,
@@ -386,7 +409,7 @@ test_rejections(void)
 	       "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
 	       8, "duplicate object key");
 	reject("a header that is an array", -1, "[1, 2]", 0,
-	       "header is not a JSON object");
+	       "not a safetensors file");
 	reject("metadata that is not an object", -1,
 	       "{\"__metadata__\":[\"unet\"]}", 0,
 	       "__metadata__ is not a JSON object");
