@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "isa.h"
 #include "model.h"
@@ -37,8 +38,8 @@ static const char usage_text[] =
 	"                       the image's size\n"
 	"      --original-size  write probabilities at each image's original size\n"
 	"  -q, --quiet          no progress line on a terminal\n"
-	"      --help           print this help and exit\n"
-	"      --version        print the version and the kernels in use, exit\n";
+	"  -h, --help           print this help and exit\n"
+	"  -V, --version        print the version and the kernels in use, exit\n";
 
 static struct {
 	int threads, batch, tile, resize, rw, rh, original, quiet;
@@ -314,6 +315,18 @@ meta_side(json_t *meta, const char *key)
 	return atoi(s);
 }
 
+/* Whether s has the form WxH (digits, 'x', digits). */
+static int
+looks_like_size(const char *s)
+{
+	size_t w = strspn(s, "0123456789"), h;
+
+	if (w == 0 || s[w] != 'x')
+		return 0;
+	h = strspn(s + w + 1, "0123456789");
+	return h > 0 && s[w + 1 + h] == '\0';
+}
+
 static void
 parse_options(int argc, char **argv)
 {
@@ -329,10 +342,11 @@ parse_options(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, bare_resize = 0;
+	struct stat sb;
 
 	opt.threads = online_cpus(NN_DEFAULT_MAX_THREADS);
-	while ((c = getopt_long(argc, argv, ":t:b:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:b:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			opt.threads = (int)parse_long(optarg, 1,
@@ -347,6 +361,7 @@ parse_options(int argc, char **argv)
 			break;
 		case 'r':
 			opt.resize = 1;
+			bare_resize = !optarg;
 			if (optarg)
 				parse_size(optarg, IMAGE_MAX_SIDE, &opt.rw, &opt.rh,
 					   "--resize");
@@ -369,6 +384,12 @@ parse_options(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("missing MODEL");
+	/* --resize takes its size only after '=': a MODEL that looks like
+	 * one and is no file was meant for it. */
+	if (bare_resize && looks_like_size(argv[optind]) &&
+	    stat(argv[optind], &sb) != 0)
+		die_usage("'%s' looks like a size: write --resize=%s",
+			  argv[optind], argv[optind]);
 	if (argc - optind > 2)
 		die_usage("too many arguments");
 	opt.model = argv[optind];

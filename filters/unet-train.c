@@ -196,8 +196,8 @@ static const char usage_text[] =
 "      --resume           continue the run recorded in MODEL" CKPT_SUFFIX "\n"
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
-"      --help             show this help and exit\n"
-"      --version          show the version and the kernels in use, exit\n";
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and the kernels in use, exit\n";
 
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -245,7 +245,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->depth = 5;
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;

@@ -356,6 +356,46 @@ gray_with_size() {
 	assert_output --regexp '^unet-infer unetpipe [0-9]'
 }
 
+@test "-h and -V: the same as --help and --version" {
+	unet-infer --help >"$TMP/help"
+	run unet-infer -h
+	assert_success
+	assert_output "$(cat "$TMP/help")"
+	assert_output --partial "  -h, --help"
+	run unet-infer -V
+	assert_success
+	assert_output "$(unet-infer --version)"
+	assert_output --regexp '^unet-infer unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain)\)$'
+}
+
+@test "--resize WxH: the size is no model, a usage error says to write --resize=WxH" {
+	for operands in "$S" "$S $RGB"; do
+		run unet-infer --resize 256x256 $operands
+		assert_failure 2
+		assert_line --index 0 "unet-infer: '256x256' looks like a size: write --resize=256x256"
+		assert_line --index 1 "Try 'unet-infer --help' for more information."
+	done
+	# A model file of that name is a model.
+	cp "$S" "$TMP/64x64"
+	unet-infer --resize=32x32 "$S" "$RGB" >"$TMP/want.pam"
+	(cd "$TMP" && unet-infer --resize 64x64 "$RGB") >"$TMP/out.pam"
+	cmp "$TMP/out.pam" "$TMP/want.pam"
+	# Without --resize, a missing model named like a size is just missing.
+	run unet-infer 256x256 "$RGB"
+	assert_failure 1
+	assert_output "unet-infer: 256x256: No such file or directory"
+}
+
+@test "a PAM or any other file as the model: not a safetensors file" {
+	for f in "$RGB" "$GRAY" "$TMP/eight" "$TMP/text"; do
+		printf 'P7\nWIDTH' >"$TMP/eight"
+		printf 'not a model at all, no' >"$TMP/text"
+		run unet-infer "$f" "$RGB"
+		assert_failure 1
+		assert_output "unet-infer: $f: not a safetensors file"
+	done
+}
+
 @test "a full disk is an error" {
 	run bash -c 'unet-infer "$1" "$2" >/dev/full' _ "$S" "$RGB"
 	assert_failure 1

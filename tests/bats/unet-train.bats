@@ -377,6 +377,29 @@ train_until_checkpoint() {
 	assert_failure 1
 }
 
+@test "-h and -V: the same as --help and --version" {
+	unet-train --help >"$TMP/help"
+	run unet-train -h
+	assert_success
+	assert_output "$(cat "$TMP/help")"
+	assert_output --partial "  -h, --help"
+	run unet-train -V
+	assert_success
+	assert_output "$(unet-train --version)"
+	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain)\)$'
+}
+
+@test "--init with a PAM or any other file: not a safetensors file, nothing written" {
+	printf 'not a model at all, no' >"$TMP/text"
+	for f in "$S16" "$TMP/text"; do
+		run unet-train --quiet --init "$f" -o "$TMP/m.st" "$S32"
+		assert_failure 1
+		assert_output "unet-train: $f: not a safetensors file"
+	done
+	run ls -A "$TMP"
+	assert_output "text"
+}
+
 @test "bad data: tuple type, mixed sizes, size not a multiple, truncation" {
 	{ printf 'P6\n32 32\n255\n'; head -c 3072 /dev/zero; } >"$TMP/rgb.ppm"
 	run unet-train -o "$TMP/m.st" "$TMP/rgb.ppm"
