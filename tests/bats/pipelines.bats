@@ -128,6 +128,32 @@ for k in pre:
 	assert_line --partial "unet-infer: $TMP/m.safetensors: "
 }
 
+@test "unetpipe-workflow, unetpipe-apply: -h, --help, -V and --version" {
+	local want help
+	want=$(binarize --version)
+	want=${want#binarize }
+	[[ $want =~ ^unetpipe\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	for p in unetpipe-workflow unetpipe-apply; do
+		for opt in -V --version; do
+			run "$p" "$opt"
+			assert_success
+			assert_output "$p $want"
+		done
+		run "$p" --help
+		assert_success
+		assert_line --index 0 --partial "usage: $p"
+		assert_line --regexp '^  -V, --version +show the version and exit$'
+		help=$output
+		run "$p" -h
+		assert_success
+		assert_output "$help"
+	done
+	# Without the filters on PATH: one line, exit 1.
+	run env PATH=/usr/bin:/bin "$ROOT/pipelines/unetpipe-apply" --version
+	assert_failure 1
+	assert_output "unetpipe-apply: cannot ask binarize --version (the unetpipe filters must be on PATH)"
+}
+
 @test "unetpipe(7) EXAMPLES run" {
 	run_examples unetpipe.7
 	assert_success
