@@ -15,6 +15,14 @@ programs() {
 	assert_output ""
 }
 
+@test "no document names a folder of the machine it was written on" {
+	shopt -s nullglob
+	run grep -nE '(/work|/home|/root)/' "$ROOT"/*.md "$ROOT"/*/*.md \
+		"$ROOT"/*/*/*.md "$ROOT"/man/*.[157]
+	assert_failure 1
+	assert_output ""
+}
+
 @test "every program has a man page naming each option of its --help" {
 	for p in $(programs); do
 		[ -f "$ROOT/man/$p.1" ] || fail "no man page for $p"
