@@ -40,12 +40,16 @@ tiny() {
 	done
 }
 
-@test "a tiny image and a large one in one run of 16 threads: as one thread gives them" {
+@test "a tiny image and a large one in one run of 16 threads: as each alone gives them" {
+	# Results are deterministic for a given thread count: on the plain
+	# path (GEMM) the large image's last bits may differ from one thread's.
 	tiny "$TMP/tiny.pam"
 	cat "$TMP/tiny.pam" "$FIXTURES/infer-128.pam" "$TMP/tiny.pam" >"$TMP/in.pam"
-	unet-infer --quiet --threads 1 "$MODEL" "$TMP/in.pam" >"$TMP/t1.pam"
+	unet-infer --quiet --threads 1 "$MODEL" "$TMP/tiny.pam" >"$TMP/tiny1.pam"
+	unet-infer --quiet --threads 16 "$MODEL" "$FIXTURES/infer-128.pam" >"$TMP/big16.pam"
+	cat "$TMP/tiny1.pam" "$TMP/big16.pam" "$TMP/tiny1.pam" >"$TMP/want.pam"
 	unet-infer --quiet --threads 16 "$MODEL" "$TMP/in.pam" >"$TMP/t16.pam"
-	cmp "$TMP/t1.pam" "$TMP/t16.pam"
+	cmp "$TMP/want.pam" "$TMP/t16.pam"
 	run bash -c 'pamfile -allimages "$1" | grep -c "Image [0-8]:"' sh "$TMP/t16.pam"
 	assert_output 9
 }
