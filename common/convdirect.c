@@ -1,7 +1,5 @@
 #include "convdirect.h"
 
-#include <pthread.h>
-
 #include "convdirect_isa.h"
 #include "isa.h"
 
@@ -19,34 +17,21 @@ static const struct convdirect_ops plain = {
 	.upback_available = never,
 };
 
-static const struct convdirect_ops *ops;
-
-static void
-choose(void)
+/* The kernels of the process's instruction set (isa_current chooses it
+ * once). */
+static const struct convdirect_ops *
+kernels(void)
 {
 	switch (isa_current()) {
 #if defined(__x86_64__)
 	case ISA_AVX512:
-		ops = &convdirect_avx512;
-		return;
+		return &convdirect_avx512;
 	case ISA_AVX2:
-		ops = &convdirect_avx2;
-		return;
+		return &convdirect_avx2;
 #endif
 	default:
-		ops = &plain;
+		return &plain;
 	}
-}
-
-/* The kernels of the process's instruction set, chosen on the first
- * call. */
-static const struct convdirect_ops *
-kernels(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, choose);
-	return ops;
 }
 
 int
