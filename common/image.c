@@ -59,11 +59,57 @@ int
 image_has_mask(const struct image *img)
 {
 	return strcmp(img->tuple_type, "RGB_MASK") == 0 ||
-	       strcmp(img->tuple_type, "GRAYSCALE_MASK") == 0;
+	       strcmp(img->tuple_type, "GRAYSCALE_MASK") == 0 ||
+	       image_has_labels(img);
+}
+
+int
+image_has_labels(const struct image *img)
+{
+	return strcmp(img->tuple_type, "RGB_LABEL") == 0 ||
+	       strcmp(img->tuple_type, "GRAYSCALE_LABEL") == 0;
+}
+
+int
+image_is_label(const struct image *img)
+{
+	return strcmp(img->tuple_type, "LABEL") == 0;
 }
 
 int
 image_mask_at(const struct image *img, size_t p)
 {
-	return img->data[p * img->depth + img->depth - 1] > img->maxval / 2;
+	unsigned v = img->data[p * img->depth + img->depth - 1];
+
+	if (image_has_labels(img) || image_is_label(img))
+		return v != 0;
+	return v > img->maxval / 2;
+}
+
+unsigned
+image_label_at(const struct image *img, size_t p)
+{
+	return img->data[p * img->depth + img->depth - 1];
+}
+
+int
+image_output_count(const char *tuple_type)
+{
+	const char *prefix = "FOREGROUND_";
+	int n = 1;
+
+	if (strcmp(tuple_type, "GRAYSCALE") == 0)
+		return 1;
+	if (strncmp(tuple_type, prefix, strlen(prefix)) != 0)
+		return 0;
+	for (const char *c = tuple_type; *c; c++) {
+		if (*c == '_') {
+			if (c[1] == '_' || c[1] == '\0')
+				return 0;
+			n++;
+		} else if (!(*c >= 'A' && *c <= 'Z')) {
+			return 0;
+		}
+	}
+	return n;
 }

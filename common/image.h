@@ -14,7 +14,8 @@
 
 /* One image of a stream. Samples are row-major, channels interleaved
  * (channels-last), each in [0, maxval]. A *_MASK tuple type carries the
- * truth mask as its last channel (foreground where value > maxval / 2). */
+ * truth mask as its last channel (foreground where value > maxval / 2), a
+ * *_LABEL tuple type the instance truth (0 background, k > 0 object k). */
 struct image {
 	int width, height, depth;
 	unsigned maxval;             /* 1 .. 65535 */
@@ -39,15 +40,35 @@ void image_copy_meta(struct image *dst, const struct image *src);
 /* Replace the image's id (NULL clears it). */
 void image_set_id(struct image *img, const char *id);
 
-/* Number of image channels, not counting a truth mask (depth minus one for
- * the *_MASK tuple types). */
+/* Number of image channels, not counting a truth channel (depth minus one
+ * for the *_MASK and *_LABEL tuple types). */
 int image_channels(const struct image *img);
 
-/* 1 when the tuple type is RGB_MASK or GRAYSCALE_MASK. */
+/* 1 when the image carries its truth as its last channel: RGB_MASK,
+ * GRAYSCALE_MASK, RGB_LABEL or GRAYSCALE_LABEL. */
 int image_has_mask(const struct image *img);
 
-/* 1 when the truth mask of pixel p (y * width + x) is foreground. Only for
- * images with a mask. */
+/* 1 when the truth channel holds instance labels: RGB_LABEL or
+ * GRAYSCALE_LABEL. */
+int image_has_labels(const struct image *img);
+
+/* 1 for a label image: tuple type LABEL, depth 1 (0 background, k > 0
+ * object k). */
+int image_is_label(const struct image *img);
+
+/* 1 when the truth of pixel p (y * width + x) is foreground: a *_MASK
+ * channel above maxval / 2, a *_LABEL channel (or a LABEL image) not 0.
+ * Only for images with a mask or labels. */
 int image_mask_at(const struct image *img, size_t p);
+
+/* The instance label of pixel p: the last channel of a *_LABEL sample or
+ * the sample of a LABEL image. */
+unsigned image_label_at(const struct image *img, size_t p);
+
+/* Number of channels of a prediction: 1 for a GRAYSCALE image, the number
+ * of '_'-separated names of a multi-output tuple type such as
+ * FOREGROUND_DISTANCE (see unetpipe-formats(5)), 0 for any other tuple
+ * type. */
+int image_output_count(const char *tuple_type);
 
 #endif

@@ -126,6 +126,10 @@ static const struct {
 	{"BLACKANDWHITE", 1, PAMIO_IMAGE},
 	{"RGB_MASK", 4, PAMIO_SAMPLE},
 	{"GRAYSCALE_MASK", 2, PAMIO_SAMPLE},
+	{"RGB_LABEL", 4, PAMIO_SAMPLE},
+	{"GRAYSCALE_LABEL", 2, PAMIO_SAMPLE},
+	{"LABEL", 1, PAMIO_LABEL},
+	{"FOREGROUND_NAME...", 0, PAMIO_OUTPUTS},
 };
 
 static noreturn void
@@ -158,10 +162,13 @@ static void
 check_header(const struct pamio_reader *r, const struct header *h)
 {
 	size_t i, n = sizeof tuple_kinds / sizeof tuple_kinds[0];
-	char expected[128] = "";
+	char expected[256] = "";
+	int outputs = image_output_count(h->tuple_type);
+	unsigned long depth;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(h->tuple_type, tuple_kinds[i].type) == 0)
+		if (strcmp(h->tuple_type, tuple_kinds[i].type) == 0 ||
+		    (tuple_kinds[i].kind == PAMIO_OUTPUTS && outputs > 1))
 			break;
 	if (i == n || !(tuple_kinds[i].kind & r->accept)) {
 		for (size_t j = 0; j < n; j++) {
@@ -174,9 +181,12 @@ check_header(const struct pamio_reader *r, const struct header *h)
 		bad_image(r, "tuple type '%.64s' not accepted (expected %s)",
 			  h->tuple_type, expected);
 	}
-	if (h->depth != (unsigned long)tuple_kinds[i].depth)
-		bad_image(r, "depth %lu does not match tuple type %s (depth %d)",
-			  h->depth, h->tuple_type, tuple_kinds[i].depth);
+	depth = tuple_kinds[i].kind == PAMIO_OUTPUTS
+			? (unsigned long)outputs
+			: (unsigned long)tuple_kinds[i].depth;
+	if (h->depth != depth)
+		bad_image(r, "depth %lu does not match tuple type %.64s "
+			  "(depth %lu)", h->depth, h->tuple_type, depth);
 	if (h->maxval < 1 || h->maxval > 65535)
 		bad_image(r, "maxval %lu out of range [1, 65535]", h->maxval);
 	if (h->width < 1 || h->height < 1)

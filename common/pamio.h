@@ -15,7 +15,11 @@
 /* Kinds of image a reader accepts (or-ed together). */
 enum {
 	PAMIO_IMAGE = 1,  /* RGB, GRAYSCALE, BLACKANDWHITE (and plain PNM) */
-	PAMIO_SAMPLE = 2, /* RGB_MASK, GRAYSCALE_MASK */
+	PAMIO_SAMPLE = 2, /* RGB_MASK, GRAYSCALE_MASK, RGB_LABEL,
+			     GRAYSCALE_LABEL */
+	PAMIO_LABEL = 4,  /* LABEL (depth 1): a label image */
+	PAMIO_OUTPUTS = 8 /* FOREGROUND_NAME..., depth = number of names:
+			     a multi-output probability map */
 };
 
 struct pamio_reader;

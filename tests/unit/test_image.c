@@ -76,6 +76,9 @@ test_mask(void)
 		{"BLACKANDWHITE", 1, 1, 0},
 		{"RGB_MASK", 4, 3, 1},
 		{"GRAYSCALE_MASK", 2, 1, 1},
+		{"RGB_LABEL", 4, 3, 1},
+		{"GRAYSCALE_LABEL", 2, 1, 1},
+		{"LABEL", 1, 1, 0},
 	};
 	struct image img;
 
@@ -104,6 +107,43 @@ test_mask(void)
 	tap_ok(image_mask_at(&img, 0) && !image_mask_at(&img, 1),
 	       "image_mask_at: maxval 1, the fourth channel");
 	image_free(&img);
+
+	/* labels: foreground wherever the label is not 0, whatever maxval */
+	image_alloc(&img, 3, 1, 2, 255, "GRAYSCALE_LABEL");
+	img.data[1] = 1;
+	img.data[3] = 200;
+	img.data[4] = 255;
+	tap_ok(!image_mask_at(&img, 0) && image_mask_at(&img, 1) &&
+	       image_label_at(&img, 1) == 200 && image_label_at(&img, 0) == 1,
+	       "*_LABEL: foreground where the label is not 0 (label 1 of 255)");
+	tap_ok(image_has_labels(&img) && !image_is_label(&img),
+	       "GRAYSCALE_LABEL has labels, is not a LABEL image");
+	image_free(&img);
+	image_alloc(&img, 2, 1, 1, 65535, "LABEL");
+	img.data[1] = 3;
+	tap_ok(image_is_label(&img) && !image_mask_at(&img, 0) &&
+	       image_mask_at(&img, 1) && image_label_at(&img, 1) == 3,
+	       "LABEL: foreground and label of the one channel");
+	image_free(&img);
+}
+
+static void
+test_outputs(void)
+{
+	static const struct {
+		const char *type;
+		int n;
+	} t[] = {
+		{"GRAYSCALE", 1}, {"FOREGROUND_DISTANCE", 2},
+		{"FOREGROUND_BORDER_DISTANCE", 3}, {"FOREGROUND", 0},
+		{"FOREGROUND_", 0}, {"FOREGROUND__DISTANCE", 0},
+		{"FOREGROUND_distance", 0}, {"RGB", 0}, {"LABEL", 0},
+		{"FOREGROUND_DISTANCE_", 0},
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		tap_ok(image_output_count(t[i].type) == t[i].n,
+		       "image_output_count(%s) = %d", t[i].type, t[i].n);
 }
 
 int
@@ -113,5 +153,6 @@ main(int argc, char **argv)
 	test_alloc();
 	test_meta();
 	test_mask();
+	test_outputs();
 	return tap_done();
 }
