@@ -113,9 +113,11 @@ test_mask(void)
 	img.data[1] = 1;
 	img.data[3] = 200;
 	img.data[4] = 255;
-	tap_ok(!image_mask_at(&img, 0) && image_mask_at(&img, 1) &&
-	       image_label_at(&img, 1) == 200 && image_label_at(&img, 0) == 1,
-	       "*_LABEL: foreground where the label is not 0 (label 1 of 255)");
+	tap_ok(image_mask_at(&img, 0) && image_mask_at(&img, 1) &&
+	       !image_mask_at(&img, 2) && image_label_at(&img, 0) == 1 &&
+	       image_label_at(&img, 1) == 200,
+	       "*_LABEL: foreground where the label is not 0 (label 1 of 255; "
+	       "image value 255 on the background)");
 	tap_ok(image_has_labels(&img) && !image_is_label(&img),
 	       "GRAYSCALE_LABEL has labels, is not a LABEL image");
 	image_free(&img);
