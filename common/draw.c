@@ -129,6 +129,35 @@ draw_text_width(int height, const char *s)
 	return right - left;
 }
 
+struct rgb
+draw_label_colour(uint32_t k)
+{
+	/* In units of 1 / (1000 * 60000): saturation in thousandths, the hue
+	 * within its 60-degree sector in millidegrees; rounded once. */
+	const uint64_t d = 60000000;
+	uint64_t h = (uint64_t)k * 137508 % 360000; /* millidegrees */
+	uint64_t f = h % 60000, v = k % 2 ? 255 : 204;
+	uint8_t hi = (uint8_t)v;
+	uint8_t lo = (uint8_t)((v * 300 * 60000 + d / 2) / d);
+	uint8_t up = (uint8_t)((v * 300 * 60000 + v * 700 * f + d / 2) / d);
+	uint8_t down = (uint8_t)((v * 60000000 - v * 700 * f + d / 2) / d);
+
+	switch (h / 60000) {
+	case 0:
+		return (struct rgb){hi, up, lo};
+	case 1:
+		return (struct rgb){down, hi, lo};
+	case 2:
+		return (struct rgb){lo, hi, up};
+	case 3:
+		return (struct rgb){lo, down, hi};
+	case 4:
+		return (struct rgb){up, lo, hi};
+	default:
+		return (struct rgb){hi, lo, down};
+	}
+}
+
 void
 draw_blend(struct image *img, size_t p, struct rgb c, double alpha)
 {

@@ -26,6 +26,13 @@ struct rgb {
 #define RGB_GREY ((struct rgb){153, 153, 153})
 #define RGB_LIGHT_GREY ((struct rgb){225, 225, 225})
 
+/* The colour of object label k >= 1 in the renders of label images: hue
+ * k x 137.508 degrees (the golden angle, so that labels near in number get
+ * distant hues), saturation 0.7, value 1 for odd k and 0.8 for even k
+ * (labels 13 or 21 apart, of near hues, differ in brightness), computed
+ * in integers. */
+struct rgb draw_label_colour(uint32_t k);
+
 /* Allocate img as a width x height RGB image, maxval 255, filled with c. */
 void draw_canvas(struct image *img, int width, int height, struct rgb c);
 

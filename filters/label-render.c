@@ -1,0 +1,153 @@
+/* label-render: label images to pictures for people, each object in a
+ * colour of its own, filled on black or outlined over the image. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draw.h"
+#include "outfile.h"
+#include "pamio.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: label-render [--image FILE [--alpha A]] [FILE]\n"
+	"Draw label images (LABEL, as label-objects writes them; FILE or stdin)\n"
+	"for people: each object in a colour of its own (by its label), filled\n"
+	"on black, or outlined over the images of --image. Writes one RGB PAM\n"
+	"image (maxval 255) per label image to stdout.\n"
+	"  -i, --image FILE           draw the outlines over the images (or\n"
+	"                             samples) of FILE, paired by order\n"
+	"  -a, --alpha A              with --image, also fill the objects with\n"
+	"                             their colour at opacity A, 0 to 1\n"
+	"                             (default 0: outlines only)\n"
+	"  -h, --help                 show this help and exit\n"
+	"  -V, --version              show the version and exit\n";
+
+/* The next image of the --image stream, checked against label image k. */
+static void
+read_image(struct pamio_reader *r, const struct pamio_reader *lr,
+	   const struct image *lab, struct image *img)
+{
+	const char *name = pamio_name(r), *lname = pamio_name(lr);
+	int k = pamio_count(lr);
+
+	image_free(img);
+	if (!pamio_read(r, img))
+		die("%s: image %d: no matching image in %s, which ends after "
+		    "%d", lname, k, name, pamio_count(r));
+	if (img->width != lab->width || img->height != lab->height)
+		die("%s: image %d: size %dx%d differs from the label image's "
+		    "(%s: %dx%d)", name, k, img->width, img->height, lname,
+		    lab->width, lab->height);
+	if (img->id && lab->id && strcmp(img->id, lab->id) != 0)
+		die("%s: image %d: id '%s' differs from the label image's "
+		    "(%s: '%s')", name, k, img->id, lname, lab->id);
+}
+
+/* 1 when pixel (x, y) of object l has an edge neighbour outside it (the
+ * outside of the image included). */
+static int
+on_outline(const struct image *lab, int x, int y, uint16_t l)
+{
+	const uint16_t *d = lab->data;
+	size_t p = (size_t)y * lab->width + x;
+
+	return x == 0 || y == 0 || x == lab->width - 1 ||
+	       y == lab->height - 1 || d[p - 1] != l || d[p + 1] != l ||
+	       d[p - lab->width] != l || d[p + lab->width] != l;
+}
+
+static void
+render(struct image *out, const struct image *lab, const struct image *bg,
+       double alpha)
+{
+	draw_canvas(out, lab->width, lab->height, RGB_BLACK);
+	image_copy_meta(out, lab);
+	if (bg) {
+		draw_copy_image(out, 0, bg);
+		if (!out->id && bg->id)
+			image_set_id(out, bg->id);
+	}
+	for (int y = 0; y < lab->height; y++) {
+		for (int x = 0; x < lab->width; x++) {
+			size_t p = (size_t)y * lab->width + x;
+			uint16_t l = lab->data[p];
+			struct rgb c;
+
+			if (!l)
+				continue;
+			c = draw_label_colour(l);
+			if (!bg || on_outline(lab, x, y, l))
+				draw_point(out, x, y, c);
+			else if (alpha > 0)
+				draw_blend(out, p, c, alpha);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"image", required_argument, NULL, 'i'},
+		{"alpha", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = "-", *image = NULL;
+	double alpha = 0;
+	int have_alpha = 0, c;
+	struct pamio_reader *r, *bg_reader = NULL;
+	struct image lab = {0}, bg = {0}, out = {0};
+
+	prog_init(argc, argv);
+	while ((c = getopt_long(argc, argv, ":i:a:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			image = optarg;
+			break;
+		case 'a':
+			alpha = parse_double(optarg, 0, 1, "--alpha");
+			have_alpha = 1;
+			break;
+		default:
+			cli_other_option(c, usage_text, argv);
+		}
+	}
+	if (argc - optind > 1)
+		die_usage("too many operands");
+	if (argc - optind == 1)
+		path = argv[optind];
+	if (have_alpha && !image)
+		die_usage("--alpha needs --image");
+	if (image && strcmp(image, "-") == 0 && strcmp(path, "-") == 0)
+		die_usage("the label images and --image cannot both be stdin");
+	outfile_input(path);
+	if (image)
+		outfile_input(image);
+
+	r = pamio_open(path, PAMIO_LABEL);
+	if (image)
+		bg_reader = pamio_open(image, PAMIO_IMAGE | PAMIO_SAMPLE);
+	while (pamio_read(r, &lab)) {
+		if (bg_reader)
+			read_image(bg_reader, r, &lab, &bg);
+		render(&out, &lab, bg_reader ? &bg : NULL, alpha);
+		pamio_write(stdout, &out);
+		image_free(&out);
+		image_free(&lab);
+	}
+	if (bg_reader) {
+		image_free(&bg);
+		if (pamio_read(bg_reader, &bg))
+			die("%s: image %d: no matching label image in %s, which "
+			    "ends after %d", pamio_name(bg_reader),
+			    pamio_count(bg_reader), pamio_name(r),
+			    pamio_count(r));
+		pamio_close(bg_reader);
+	}
+	pamio_close(r);
+	close_stdout();
+	return 0;
+}
