@@ -51,6 +51,8 @@ image() {
 # tuple type.
 READERS=(
 	"prob|binarize --threshold 0.5"
+	"prob|label-objects"
+	"label|label-render"
 	"prob|threshold-sweep --truth \$GOOD_SAMPLES"
 	"prob|score --truth \$GOOD_SAMPLES --threshold 0.5"
 	"prob|confusion-render --truth \$GOOD_SAMPLES --threshold 0.5"
@@ -70,6 +72,7 @@ READERS=(
 kind_header() {
 	case $1 in
 	prob) echo 16 16 1 65535 GRAYSCALE ;;
+	label) echo 16 16 1 65535 LABEL ;;
 	sample) echo 16 16 2 255 GRAYSCALE_MASK ;;
 	image | any) echo 16 16 1 255 GRAYSCALE ;;
 	esac
@@ -79,6 +82,7 @@ good_of() {
 	case $1 in
 	prob) pampick 0 <"$GOOD_PROB" 2>/dev/null || head -c 1000 "$GOOD_PROB" ;;
 	sample) sample 1 ;;
+	label) { pam_header 16 16 1 65535 LABEL s1; bytes 512; } ;;
 	image | any) image 1 ;;
 	esac
 }
