@@ -173,6 +173,14 @@ bar() {
 	label-objects --min-size 1 "$TMP/t.pam" >"$TMP/l.pam"
 	run pam_dump "$TMP/l.pam"
 	assert_line --index 1 "1 1 2 2 2 2 2"
+	# a middle peak of 0.6 is a seed at the default 0.5, not at 0.7
+	bar 92629 >"$TMP/t.pam"
+	label-objects --min-size 1 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 2 3 3"
+	label-objects --min-size 1 --seed-threshold 0.7 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 2 2"
 }
 
 @test "label-objects: --min-size removes small objects, a watershed object's pixels go to its neighbour" {
