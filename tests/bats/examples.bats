@@ -50,7 +50,7 @@ run_examples() {
 @test "binarize(1) EXAMPLES run" { run_examples binarize.1; [ -s masks.pam ]; }
 @test "confusion-render(1) EXAMPLES run" { run_examples confusion-render.1; [ -s confusion-1.png ] && [ -s overlay.pam ]; }
 @test "ingest-resize(1) EXAMPLES run" { run_examples ingest-resize.1; [ -s img.png ] && [ -s samples.pam ]; }
-@test "label-objects(1) EXAMPLES run" { run_examples label-objects.1; [ -s labels.pam ] && [ -s objects.pam ]; }
+@test "label-objects(1) EXAMPLES run" { run_examples label-objects.1; [ -s labels.pam ] && [ -s objects.pam ] && [ -s labels.png ]; }
 @test "label-render(1) EXAMPLES run" { run_examples label-render.1; [ -s labels.png ] && [ -s tinted.pam ] && compgen -G "objects/*.png"; }
 @test "sample-split(1) EXAMPLES run" { run_examples sample-split.1; [ -s f5.pam ] && [ -s pre.safetensors ]; }
 @test "save-images(1) EXAMPLES run" { run_examples save-images.1; [ -d confusion ]; }
