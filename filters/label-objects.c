@@ -9,11 +9,13 @@
 #include "metrics.h"
 #include "outfile.h"
 #include "pamio.h"
+#include "sweep.h"
 #include "util.h"
 #include "watershed.h"
 
 static const char usage_text[] =
-	"usage: label-objects [--mode components|watershed] [--threshold T]\n"
+	"usage: label-objects [--mode components|watershed]\n"
+	"                     [--threshold T | --threshold-from SWEEP]\n"
 	"                     [--seed-threshold S] [--min-size N]\n"
 	"                     [--connectivity 4|8] [FILE]\n"
 	"Turn probability maps (GRAYSCALE of maxval 65535, or multi-output maps\n"
@@ -26,6 +28,7 @@ static const char usage_text[] =
 	"                             foreground (default: watershed when the\n"
 	"                             maps have a DISTANCE channel)\n"
 	"  -T, --threshold T          foreground where p > T (default 0.5)\n"
+	"  -f, --threshold-from FILE  take T from a threshold-sweep report\n"
 	"  -s, --seed-threshold S     seeds where the distance > S (default 0.5)\n"
 	"  -n, --min-size N           remove objects of fewer than N pixels\n"
 	"                             (default 4; 0 or 1 keeps all)\n"
@@ -143,6 +146,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, 'm'},
 		{"threshold", required_argument, NULL, 'T'},
+		{"threshold-from", required_argument, NULL, 'f'},
 		{"seed-threshold", required_argument, NULL, 's'},
 		{"min-size", required_argument, NULL, 'n'},
 		{"connectivity", required_argument, NULL, 'c'},
@@ -152,13 +156,13 @@ main(int argc, char **argv)
 	};
 	struct opts o = {MODE_AUTO, 0, 0, 4, 8};
 	double threshold = 0.5, seed_threshold = 0.5;
-	const char *path = "-";
+	const char *path = "-", *sweep = NULL;
 	struct pamio_reader *r;
 	struct image in = {0}, out = {0};
-	int c;
+	int c, have_threshold = 0;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":m:T:s:n:c:hV", longopts,
+	while ((c = getopt_long(argc, argv, ":m:T:f:s:n:c:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -172,6 +176,10 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			threshold = parse_double(optarg, 0, 1, "--threshold");
+			have_threshold = 1;
+			break;
+		case 'f':
+			sweep = optarg;
 			break;
 		case 's':
 			seed_threshold = parse_double(optarg, 0, 1,
@@ -193,11 +201,17 @@ main(int argc, char **argv)
 			cli_other_option(c, usage_text, argv);
 		}
 	}
+	if (have_threshold && sweep)
+		die_usage("--threshold and --threshold-from exclude each other");
 	if (argc - optind > 1)
 		die_usage("too many operands");
 	if (argc - optind == 1)
 		path = argv[optind];
 	outfile_input(path);
+	if (sweep) {
+		outfile_input(sweep);
+		threshold = sweep_best_threshold(sweep);
+	}
 	o.cutoff = metric_prob_cutoff(threshold);
 	o.seed_cutoff = metric_prob_cutoff(seed_threshold);
 

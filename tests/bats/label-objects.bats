@@ -87,6 +87,24 @@ b 3x2x1 65535 LABEL
 0 1 0 1"
 }
 
+@test "label-objects: --threshold-from takes the best threshold of a threshold-sweep report" {
+	# the same map as above; a report whose best threshold is 0.55
+	mkpam 4 2 1 65535 GRAYSCALE p 32768 13107 39321 29491 0 58982 0 65535 >"$TMP/p.pam"
+	printf '{"best": {"threshold": 0.55}}\n' >"$TMP/sweep.json"
+	label-objects --min-size 1 -c 4 --threshold-from "$TMP/sweep.json" "$TMP/p.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_output "p 4x2x1 65535 LABEL
+0 0 1 0
+0 2 0 3"
+	run label-objects --threshold 0.5 --threshold-from "$TMP/sweep.json" "$TMP/p.pam"
+	assert_failure 2
+	assert_line --index 0 "label-objects: --threshold and --threshold-from exclude each other"
+	printf 'not json\n' >"$TMP/bad.json"
+	run label-objects --threshold-from "$TMP/bad.json" "$TMP/p.pam"
+	assert_failure 1
+	assert_one_error_line label-objects
+}
+
 # Labels of image FILE as "x,y,label" for every foreground pixel.
 pixels() {
 	pam_dump "$1" | tail -n +2 | awk '{for (x = 1; x <= NF; x++) if ($x) print x - 1 "," NR - 1 "," $x}'
