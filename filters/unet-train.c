@@ -363,7 +363,7 @@ parse_options(int argc, char **argv, struct options *o)
 	if (o->pos_weight_given && !o->wbce)
 		die_usage("--pos-weight needs --loss wbce");
 	if (o->arch_given && !o->init_path && !o->resume) {
-		struct unet_config cfg = { 3, o->base_filters, o->depth };
+		struct unet_config cfg = { 3, o->base_filters, o->depth, 1 };
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
@@ -663,7 +663,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		augment_batch(r, ep, order + done, n, unet_work_input(w),
 			      target);
 		unet_forward(w, n);
-		loss = unet_backward(w, n, target, (float)r->pos_weight);
+		loss = unet_backward(w, n, target, NULL, (float)r->pos_weight);
 		if (!isfinite(loss)) {
 			snprintf(where, sizeof where, "epoch %ld step %d", ep,
 				 s + 1);
@@ -698,7 +698,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 			dataset_fill(r->val_ds, r->val_idx + i, n,
 				     unet_work_input(w), target);
 			logits = unet_forward(w, n);
-			vsum += unet_loss(w, n, target, (float)r->pos_weight) *
+			vsum += unet_loss(w, n, target, NULL, (float)r->pos_weight) *
 				n;
 			nn_sigmoid(logits, prob, n * npix);
 			confusion_add(&c, prob, target, n * npix, 0.5);
@@ -1008,6 +1008,9 @@ main(int argc, char **argv)
 		r.net = model_load(o.init_path, NULL, err, sizeof err);
 		if (!r.net)
 			die("%s: %s", o.init_path, err);
+		if (unet_get_config(r.net)->outputs != 1)
+			die("%s: a model of %d outputs; unet-train trains one",
+			    o.init_path, unet_get_config(r.net)->outputs);
 	}
 	dataset_init(&train);
 	dataset_init(&val);
@@ -1054,7 +1057,7 @@ main(int argc, char **argv)
 			    cfg->in_channels);
 	} else {
 		struct unet_config cfg = { train.channels, o.base_filters,
-					   o.depth };
+					   o.depth, 1 };
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die("%s", err);
 		r.net = unet_new(&cfg);
