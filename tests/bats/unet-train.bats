@@ -894,3 +894,93 @@ for line in open(sys.argv[2]):
 	assert_success
 	[[ ! -e $TMP/i.st.lock ]]
 }
+
+@test "one step with --outputs foreground,distance equals the reference's step from the labels" {
+	to_labels <"$S16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 0 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 6 \
+		--outputs foreground,distance --val-split 0 --threads 2 --quiet \
+		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.001
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+}
+
+@test "one step with --border-weight and wbce equals the reference's step from the labels" {
+	to_labels <"$G16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --border-weight 10 \
+		--border-sigma 2 --pos-weight 3 "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --outputs foreground,distance --border-weight 10 \
+		--border-sigma 2 --loss wbce --pos-weight 3 --val-split 0 --quiet \
+		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+	# A one-output model with the border weight alone.
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		"$TMP/init1.safetensors"
+	"$REFPY" "$REFERENCE" step --border-weight 10 "$TMP/init1.safetensors" \
+		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
+	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
+		--border-weight 10 --val-split 0 --quiet \
+		-o "$TMP/out1.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
+		"$TMP/init1.safetensors" 0.001
+}
+
+@test "a two-output model loads in the reference: val_loss over both outputs with the weights agrees" {
+	to_labels <"$S32" >"$TMP/l32.pam"
+	take 4 "$TMP/l32.pam" >"$TMP/val.pam"
+	run unet-train "${TINY[@]}" --epochs 2 --outputs foreground,distance \
+		--border-weight 10 --val "$TMP/val.pam" -o "$TMP/m.safetensors" \
+		"$TMP/l32.pam"
+	assert_success
+	ref=$("$REFPY" "$REFERENCE" loss --border-weight 10 "$TMP/m.safetensors" \
+		<"$TMP/val.pam")
+	ours=$(meta "$TMP/m.safetensors" val_loss)
+	"$REFPY" -c 'import sys; a, b = map(float, sys.argv[1:])
+assert abs(a - b) < 1e-5 * b, (a, b)' "$ref" "$ours"
+	# val_dice is the foreground channel's
+	"$REFPY" "$REFERENCE" infer "$TMP/m.safetensors" <"$TMP/val.pam" >"$TMP/p.pam"
+	"$REFPY" -c '
+import sys
+import numpy as np
+sys.argv, dice = sys.argv[:1], float(sys.argv[3])
+def images(path):
+    data = open(path, "rb").read(); pos = 0
+    while pos < len(data):
+        end = data.index(b"ENDHDR\n", pos) + 7
+        f = dict(l.split(" ", 1) for l in data[pos:end].decode().split("\n") if " " in l and l[0] != "#")
+        w, h, d, mv = (int(f[k]) for k in ("WIDTH", "HEIGHT", "DEPTH", "MAXVAL"))
+        b = 2 if mv > 255 else 1
+        yield np.frombuffer(data[end:end + w * h * d * b], ">u%d" % b).reshape(h, w, d), mv
+        pos = end + w * h * d * b
+tp = fp = fn = 0
+for (p, _), (s, _) in zip(images("'"$TMP/p.pam"'"), images("'"$TMP/val.pam"'")):
+    assert p.shape[2] == 2
+    pred, truth = p[:, :, 0] >= 32768, s[:, :, -1] != 0
+    tp += (pred & truth).sum(); fp += (pred & ~truth).sum(); fn += (~pred & truth).sum()
+ref = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1
+assert abs(ref - dice) < 0.01, (ref, dice)
+' x x "$(meta "$TMP/m.safetensors" val_dice)"
+}
