@@ -321,7 +321,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct unet_config cfg = { 3, 16, 5 };
+	struct unet_config cfg = { 3, 16, 5, 1 };
 	int mode = MODE_TRAIN, size = 128, batch = 16, threads = 2;
 	int warmup = 2, steps = 5, count = 64, c;
 	uint64_t seed = 0;
@@ -443,7 +443,7 @@ main(int argc, char **argv)
 
 		unet_forward(w, batch);
 		if (mode == MODE_TRAIN) {
-			unet_backward(w, batch, target, 1.0f);
+			unet_backward(w, batch, target, NULL, 1.0f);
 			adam_step(adam, net, threads);
 		}
 		if (s >= warmup)

@@ -1,5 +1,6 @@
 /* augment: flips, rotations, crops, colour jitter and elastic deformation
- * of a sample (image and mask together), reproducible from a seed. */
+ * of a sample (image and mask or labels together), reproducible from a
+ * seed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,10 +131,20 @@ source_pixel(int kind, int x, int y, int w, int h)
 	}
 }
 
+/* The truth moved with an image: a 0/1 mask, instance labels, or
+ * neither (NULL). */
+struct truth {
+	float *mask;
+	uint16_t *labels;
+};
+
 static void
-permute(int kind, float *img, float *mask, int w, int h, int c, float *tmp)
+permute(int kind, float *img, const struct truth *t, int w, int h, int c,
+	float *tmp)
 {
 	size_t npix = (size_t)w * h;
+	float *mask = t->mask;
+	uint16_t *lab = t->labels;
 
 	memcpy(tmp, img, npix * c * sizeof *tmp);
 	for (int y = 0; y < h; y++)
@@ -149,11 +160,41 @@ permute(int kind, float *img, float *mask, int w, int h, int c, float *tmp)
 				mask[(size_t)y * w + x] =
 					tmp[source_pixel(kind, x, y, w, h)];
 	}
+	if (lab) {
+		uint16_t *ltmp = (uint16_t *)tmp; /* npix * 2 <= npix * 4 */
+		memcpy(ltmp, lab, npix * sizeof *ltmp);
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++)
+				lab[(size_t)y * w + x] =
+					ltmp[source_pixel(kind, x, y, w, h)];
+	}
+}
+
+/* Labels of the window cw x ch at (x0, y0) of a w x h plane, enlarged
+ * back to w x h by nearest neighbour (the source pixel whose centre is
+ * nearest, as resample_plane aligns centres). */
+static void
+crop_labels(uint16_t *lab, int w, int h, int x0, int y0, int cw, int ch,
+	    uint16_t *tmp)
+{
+	memcpy(tmp, lab, (size_t)w * h * sizeof *tmp);
+	for (int y = 0; y < h; y++) {
+		int sy = (int)floor((y + 0.5) * ch / h);
+		sy = sy < ch ? sy : ch - 1;
+		for (int x = 0; x < w; x++) {
+			int sx = (int)floor((x + 0.5) * cw / w);
+			sx = sx < cw ? sx : cw - 1;
+			lab[(size_t)y * w + x] =
+				tmp[(size_t)(y0 + sy) * w + x0 + sx];
+		}
+	}
 }
 
 static void
-crop(struct rng *r, float *img, float *mask, int w, int h, int c, float *tmp)
+crop(struct rng *r, float *img, const struct truth *t, int w, int h, int c,
+     float *tmp)
 {
+	float *mask = t->mask;
 	double s = uniform(r, AUGMENT_CROP_MIN, 1);
 	int cw = (int)lround(s * w), ch = (int)lround(s * h);
 	int x0, y0;
@@ -182,6 +223,8 @@ crop(struct rng *r, float *img, float *mask, int w, int h, int c, float *tmp)
 			src[p * stride + off] = k < c ? tmp[p]
 						      : tmp[p] >= 0.5f ? 1 : 0;
 	}
+	if (t->labels)
+		crop_labels(t->labels, w, h, x0, y0, cw, ch, (uint16_t *)tmp);
 }
 
 /* Bilinear interpolation of a g x g grid spread over w x h at (x, y). */
@@ -204,14 +247,15 @@ grid_at(const float *grid, int g, double gx, double gy)
 }
 
 static void
-elastic(struct rng *r, float *img, float *mask, int w, int h, int c,
-	float *tmp)
+elastic(struct rng *r, float *img, const struct truth *t, int w, int h,
+	int c, float *tmp)
 {
 	enum { G = AUGMENT_ELASTIC_GRID };
 	float dx[G * G], dy[G * G];
 	double alpha = AUGMENT_ELASTIC_ALPHA * (w < h ? w : h);
 	size_t npix = (size_t)w * h;
-	float *mtmp = tmp + npix * c;
+	float *mask = t->mask, *mtmp = tmp + npix * c;
+	uint16_t *lab = t->labels, *ltmp = (uint16_t *)mtmp;
 
 	for (int i = 0; i < G * G; i++) {
 		dx[i] = (float)uniform(r, -alpha, alpha);
@@ -220,6 +264,8 @@ elastic(struct rng *r, float *img, float *mask, int w, int h, int c,
 	memcpy(tmp, img, npix * c * sizeof *tmp);
 	if (mask)
 		memcpy(mtmp, mask, npix * sizeof *mtmp);
+	if (lab)
+		memcpy(ltmp, lab, npix * sizeof *ltmp);
 	for (int y = 0; y < h; y++) {
 		double gy = h > 1 ? (double)y * (G - 1) / (h - 1) : 0;
 		for (int x = 0; x < w; x++) {
@@ -250,6 +296,9 @@ elastic(struct rng *r, float *img, float *mask, int w, int h, int c,
 			if (mask)
 				mask[d] = mtmp[(size_t)lround(sy) * w +
 					       lround(sx)];
+			if (lab)
+				lab[d] = ltmp[(size_t)lround(sy) * w +
+					      lround(sx)];
 		}
 	}
 }
@@ -268,9 +317,10 @@ color(struct rng *r, float *img, size_t n)
 	}
 }
 
-void
-augment_apply(unsigned ops, struct rng *r, float *img, float *mask,
-	      int width, int height, int channels)
+/* augment_apply with the truth t (at most one of mask and labels). */
+static void
+apply(unsigned ops, struct rng *r, float *img, const struct truth *t,
+      int width, int height, int channels)
 {
 	size_t npix = (size_t)width * height;
 	float *tmp;
@@ -279,24 +329,22 @@ augment_apply(unsigned ops, struct rng *r, float *img, float *mask,
 		return;
 	tmp = xmalloc(npix * (channels + 1) * sizeof *tmp);
 	if (ops & AUGMENT_CROP)
-		crop(r, img, mask, width, height, channels, tmp);
+		crop(r, img, t, width, height, channels, tmp);
 	if (ops & AUGMENT_ELASTIC)
-		elastic(r, img, mask, width, height, channels, tmp);
+		elastic(r, img, t, width, height, channels, tmp);
 	if (ops & AUGMENT_ROT90) {
 		int k = width == height ? (int)rng_below(r, 4)
 					: 2 * (int)rng_below(r, 2);
 		if (k)
 			permute(k == 1 ? P_ROT90 : k == 2 ? P_ROT180
 							  : P_ROT270,
-				img, mask, width, height, channels, tmp);
+				img, t, width, height, channels, tmp);
 	}
 	if (ops & AUGMENT_FLIP) {
 		if (rng_below(r, 2))
-			permute(P_HFLIP, img, mask, width, height, channels,
-				tmp);
+			permute(P_HFLIP, img, t, width, height, channels, tmp);
 		if (rng_below(r, 2))
-			permute(P_VFLIP, img, mask, width, height, channels,
-				tmp);
+			permute(P_VFLIP, img, t, width, height, channels, tmp);
 	}
 	if (ops & AUGMENT_COLOR)
 		color(r, img, npix * channels);
@@ -304,31 +352,59 @@ augment_apply(unsigned ops, struct rng *r, float *img, float *mask,
 }
 
 void
+augment_apply(unsigned ops, struct rng *r, float *img, float *mask,
+	      int width, int height, int channels)
+{
+	struct truth t = { mask, NULL };
+
+	apply(ops, r, img, &t, width, height, channels);
+}
+
+void
+augment_apply_labels(unsigned ops, struct rng *r, float *img,
+		     uint16_t *labels, int width, int height, int channels)
+{
+	struct truth t = { NULL, labels };
+
+	apply(ops, r, img, &t, width, height, channels);
+}
+
+void
 augment_image(unsigned ops, struct rng *r, struct image *img)
 {
 	size_t npix = (size_t)img->width * img->height;
 	int c = image_channels(img), d = img->depth;
-	int has_mask = image_has_mask(img);
+	int has_labels = image_has_labels(img);
+	int has_mask = image_has_mask(img) && !has_labels;
 	float *x = xmalloc(npix * c * sizeof *x);
-	float *m = has_mask ? xmalloc(npix * sizeof *m) : NULL;
+	struct truth t = {
+		has_mask ? xmalloc(npix * sizeof *t.mask) : NULL,
+		has_labels ? xmalloc(npix * sizeof *t.labels) : NULL
+	};
 	double maxval = img->maxval;
 
 	for (size_t p = 0; p < npix; p++) {
 		for (int k = 0; k < c; k++)
 			x[p * c + k] = (float)(img->data[p * d + k] / maxval);
-		if (m)
-			m[p] = (float)image_mask_at(img, p);
+		if (t.mask)
+			t.mask[p] = (float)image_mask_at(img, p);
+		if (t.labels)
+			t.labels[p] = img->data[p * d + c];
 	}
-	augment_apply(ops, r, x, m, img->width, img->height, c);
+	apply(ops, r, x, &t, img->width, img->height, c);
 	for (size_t p = 0; p < npix; p++) {
 		for (int k = 0; k < c; k++) {
 			double v = x[p * c + k];
 			v = v < 0 ? 0 : v > 1 ? 1 : v;
 			img->data[p * d + k] = (uint16_t)lround(v * maxval);
 		}
-		if (m)
-			img->data[p * d + c] = m[p] >= 0.5f ? img->maxval : 0;
+		if (t.mask)
+			img->data[p * d + c] = t.mask[p] >= 0.5f ? img->maxval
+								 : 0;
+		if (t.labels)
+			img->data[p * d + c] = t.labels[p];
 	}
 	free(x);
-	free(m);
+	free(t.mask);
+	free(t.labels);
 }

@@ -1,6 +1,7 @@
 /* augment: random data augmentation applied identically to an image and
- * its truth mask (geometry), or to the image channels only (colour), every
- * draw from a struct rng so that a seed reproduces it bit for bit. */
+ * its truth mask or instance labels (geometry), or to the image channels
+ * only (colour), every draw from a struct rng so that a seed reproduces it
+ * bit for bit. */
 #ifndef UNETPIPE_AUGMENT_H
 #define UNETPIPE_AUGMENT_H
 
@@ -14,12 +15,14 @@
  * crop     a random square-aspect window of 0.6 .. 1 of each side (one
  *          uniform scale, uniform position) rescaled back to the size
  *          with resample_plane; the mask kept binary (foreground where the
- *          rescaled mask is >= 0.5, resample(3)'s rule);
+ *          rescaled mask is >= 0.5, resample(3)'s rule), labels taken
+ *          from the nearest pixel centre (so a label's foreground can
+ *          differ from the mask's on a few rim pixels);
  * elastic  a smooth displacement field: a 5x5 grid of control offsets,
  *          each uniform in [-alpha, alpha] per axis with alpha = 4 % of
  *          the smaller side (AUGMENT_ELASTIC_ALPHA), upsampled bilinearly
  *          over the image; image channels sampled bilinearly, the mask
- *          nearest, edges clamped;
+ *          and labels nearest, edges clamped;
  * rot90    a rotation by k x 90 degrees, k uniform in 0..3 (square images)
  *          or in {0, 2} (other images, which keep their size);
  * flip     a horizontal flip with probability 1/2, then a vertical one
@@ -66,9 +69,17 @@ void augment_rng(struct rng *r, uint64_t seed, uint64_t pass, uint64_t index);
 void augment_apply(unsigned ops, struct rng *r, float *img, float *mask,
 		   int width, int height, int channels);
 
+/* The same with a plane of instance labels (height * width values) in
+ * place of the mask: the same draws as augment_apply, every geometric op
+ * moving each label value unchanged (nearest neighbour, never mixed). */
+void augment_apply_labels(unsigned ops, struct rng *r, float *img,
+			  uint16_t *labels, int width, int height,
+			  int channels);
+
 /* Augment a PAM image in place with augment_apply: image channels divided
  * by maxval and rounded back, the mask channel of a *_MASK image written
- * 0 or maxval. Metadata untouched. */
+ * 0 or maxval, the label channel of a *_LABEL image moved with
+ * augment_apply_labels (values kept). Metadata untouched. */
 void augment_image(unsigned ops, struct rng *r, struct image *img);
 
 #endif

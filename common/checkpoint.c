@@ -68,6 +68,7 @@ checkpoint_save(const char *path, struct unet *net, const struct adam *adam,
 	model_meta_set(f.metadata, "in_channels", "%d", cfg->in_channels);
 	model_meta_set(f.metadata, "base_filters", "%d", cfg->base_filters);
 	model_meta_set(f.metadata, "depth", "%d", cfg->depth);
+	model_meta_set(f.metadata, "out_channels", "%d", cfg->outputs);
 	if (fingerprint)
 		json_object_update(f.metadata, fingerprint);
 	model_meta_set(f.metadata, "epoch", "%ld", s->epoch);
@@ -149,6 +150,18 @@ meta_int(const struct st_file *f, const char *key, int *out, char *err,
 	return 0;
 }
 
+/* The number of outputs: 1 in checkpoints older than multi-output
+ * networks, which have no "out_channels". */
+static int
+meta_outputs(const struct st_file *f, int *out, char *err, size_t errlen)
+{
+	if (!json_object_get(f->metadata, "out_channels")) {
+		*out = 1;
+		return 0;
+	}
+	return meta_int(f, "out_channels", out, err, errlen);
+}
+
 struct checkpoint *
 checkpoint_open(const char *path, char *err, size_t errlen)
 {
@@ -170,6 +183,7 @@ checkpoint_open(const char *path, char *err, size_t errlen)
 	    meta_int(&ck->f, "base_filters", &ck->cfg.base_filters, err,
 		     errlen) < 0 ||
 	    meta_int(&ck->f, "depth", &ck->cfg.depth, err, errlen) < 0 ||
+	    meta_outputs(&ck->f, &ck->cfg.outputs, err, errlen) < 0 ||
 	    unet_config_check(&ck->cfg, err, errlen) < 0) {
 		checkpoint_close(ck);
 		return NULL;

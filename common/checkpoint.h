@@ -1,7 +1,8 @@
 /* checkpoint: a training run saved to be resumed (unet-train's
  * MODEL.ckpt): a safetensors file with the network's weights under their
  * own names, the Adam moments as "adam.m.NAME" and "adam.v.NAME", and in
- * __metadata__ the architecture, the training state (doubles written
+ * __metadata__ the architecture (out_channels: K, absent = 1 in older
+ * checkpoints), the training state (doubles written
  * exactly, as C99 hex floats) and the run's fingerprint, string keys that
  * the trainer chooses and compares. */
 #ifndef UNETPIPE_CHECKPOINT_H

@@ -75,6 +75,16 @@ add_sample(struct dataset *ds, const struct image *img, const char *name,
 	ds->hash = fnv(ds->hash, shape, sizeof shape);
 	ds->hash = fnv(ds->hash, s->data, img->maxval <= 255 ? nval : 2 * nval);
 	ds->hash = fnv(ds->hash, s->mask, npix);
+	if (image_has_labels(img)) {
+		snprintf(what, sizeof what, "the labels of image %d of %s",
+			 nth, name);
+		s->labels = xmalloc_for(npix, sizeof *s->labels, what);
+		for (size_t p = 0; p < npix; p++)
+			s->labels[p] = (uint16_t)image_label_at(img, p);
+		ds->bytes += npix * sizeof *s->labels;
+		ds->labelled++;
+		ds->hash = fnv(ds->hash, s->labels, npix * sizeof *s->labels);
+	}
 }
 
 int
@@ -141,11 +151,32 @@ dataset_fill(const struct dataset *ds, const int *idx, int n, float *input,
 }
 
 void
+dataset_fill_labels(const struct dataset *ds, const int *idx, int n,
+		    uint16_t *labels)
+{
+	size_t npix = (size_t)ds->width * ds->height;
+
+	for (int i = 0; i < n; i++)
+		memcpy(labels + (size_t)i * npix, ds->samples[idx[i]].labels,
+		       npix * sizeof *labels);
+}
+
+int
+dataset_first_unlabelled(const struct dataset *ds)
+{
+	for (int i = 0; i < ds->count; i++)
+		if (!ds->samples[i].labels)
+			return i;
+	return -1;
+}
+
+void
 dataset_free(struct dataset *ds)
 {
 	for (int i = 0; i < ds->count; i++) {
 		free(ds->samples[i].data);
 		free(ds->samples[i].mask);
+		free(ds->samples[i].labels);
 	}
 	free(ds->samples);
 	dataset_init(ds);

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -58,6 +59,71 @@ meta_int(json_t *meta, const char *key, int *out, char *err, size_t errlen)
 	}
 	return set_error(err, errlen, "__metadata__ %s \"%s\" is not an integer", key,
 		    s ? s : "");
+}
+
+int
+model_outputs(const json_t *metadata, struct model_outputs *out, char *err,
+	      size_t errlen)
+{
+	json_t *v = metadata ? json_object_get(metadata, "outputs") : NULL;
+	const char *s = v ? json_string_value(v) : "foreground";
+
+	if (!s)
+		return set_error(err, errlen, "__metadata__ outputs is not a "
+				 "string");
+	out->count = 0;
+	for (const char *p = s;; p++) {
+		size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+		char *name;
+
+		if (len == 0 || (p[len] && p[len] != ','))
+			return set_error(err, errlen, "__metadata__ outputs "
+					 "\"%s\": expected comma-separated "
+					 "names of letters a-z", s);
+		if (out->count == UNET_MAX_OUTPUTS)
+			return set_error(err, errlen, "__metadata__ outputs "
+					 "\"%s\": more than %d names", s,
+					 UNET_MAX_OUTPUTS);
+		if (len > MODEL_OUTPUT_NAME_MAX)
+			return set_error(err, errlen, "__metadata__ outputs "
+					 "\"%s\": a name longer than %d "
+					 "letters", s, MODEL_OUTPUT_NAME_MAX);
+		name = out->name[out->count];
+		memcpy(name, p, len);
+		name[len] = '\0';
+		for (int i = 0; i < out->count; i++)
+			if (strcmp(out->name[i], name) == 0)
+				return set_error(err, errlen, "__metadata__ "
+						 "outputs \"%s\": %s twice", s,
+						 name);
+		out->count++;
+		p += len;
+		if (!*p)
+			break;
+	}
+	if (strcmp(out->name[0], "foreground") != 0)
+		return set_error(err, errlen, "__metadata__ outputs \"%s\": "
+				 "the first must be foreground", s);
+	return 0;
+}
+
+void
+model_tuple_type(const struct model_outputs *o, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (o->count == 1) {
+		snprintf(buf, len, "GRAYSCALE");
+		return;
+	}
+	for (int i = 0; i < o->count; i++)
+		for (const char *c = o->name[i]; *c; c++) {
+			if (c == o->name[i] && i > 0 && at + 1 < len)
+				buf[at++] = '_';
+			if (at + 1 < len)
+				buf[at++] = (char)(*c - 'a' + 'A');
+		}
+	buf[at] = '\0';
 }
 
 enum model_tensor_fault
@@ -152,6 +218,8 @@ model_load(const char *path, json_t **metadata, char *err, size_t errlen)
 {
 	struct st_file f;
 	struct unet_config cfg;
+	struct model_outputs outs;
+	const struct st_tensor *out;
 	struct unet *net = NULL;
 	json_t *arch;
 
@@ -172,7 +240,17 @@ model_load(const char *path, json_t **metadata, char *err, size_t errlen)
 	if (meta_int(f.metadata, "in_channels", &cfg.in_channels, err, errlen) ||
 	    meta_int(f.metadata, "base_filters", &cfg.base_filters, err, errlen) ||
 	    meta_int(f.metadata, "depth", &cfg.depth, err, errlen) ||
-	    unet_config_check(&cfg, err, errlen))
+	    model_outputs(f.metadata, &outs, err, errlen))
+		goto done;
+	cfg.outputs = outs.count;
+	out = st_find(&f, "out.weight");
+	if (out && out->ndim == 4 && out->shape[0] != outs.count) {
+		set_error(err, errlen, "__metadata__ outputs names %d output(s) "
+			  "but tensor out.weight has %" PRId64, outs.count,
+			  out->shape[0]);
+		goto done;
+	}
+	if (unet_config_check(&cfg, err, errlen))
 		goto done;
 	if (too_few_values(&f, &cfg, err, errlen))
 		goto done;
@@ -241,11 +319,18 @@ model_save(const char *path, struct unet *net, json_t *metadata, char *err,
 	   size_t errlen)
 {
 	const struct unet_config *cfg = unet_get_config(net);
+	struct model_outputs outs;
 	struct st_file f = {0};
 	int rc;
 
 	if (metadata && !json_is_object(metadata))
 		return set_error(err, errlen, "metadata is not a JSON object");
+	if (model_outputs(metadata, &outs, err, errlen) < 0)
+		return -1;
+	if (outs.count != cfg->outputs)
+		return set_error(err, errlen, "metadata outputs names %d "
+				 "output(s), the network has %d", outs.count,
+				 cfg->outputs);
 	f.metadata = json_object();
 	if (metadata)
 		json_object_update(f.metadata, metadata);

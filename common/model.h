@@ -12,18 +12,43 @@
 struct st_file;
 struct st_tensor;
 
+/* Longest name of an output: four names joined by '_' fit a tuple type
+ * (struct image's tuple_type, 64 bytes). */
+#define MODEL_OUTPUT_NAME_MAX 15
+
+/* The outputs of a model, in the order of its out layer's channels. */
+struct model_outputs {
+	int count;   /* K, 1 .. UNET_MAX_OUTPUTS */
+	char name[UNET_MAX_OUTPUTS][MODEL_OUTPUT_NAME_MAX + 1];
+};
+
+/* The outputs named by metadata's "outputs" (comma-separated lowercase
+ * names, [a-z]+, no two alike, the first "foreground"), or the one output
+ * "foreground" when metadata (or the key) is absent, as in models older
+ * than multi-output networks. 0, or -1 with the reason in err. */
+int model_outputs(const json_t *metadata, struct model_outputs *out,
+		  char *err, size_t errlen);
+
+/* The tuple type of the probability maps of a model with outputs o, in
+ * buf (len >= 64): GRAYSCALE for one output, else the names upper-cased
+ * and joined by '_' (FOREGROUND_DISTANCE). */
+void model_tuple_type(const struct model_outputs *o, char *buf, size_t len);
+
 /* Load a model: the file must pass st_read, its metadata must name
- * arch "unet" with valid in_channels, base_filters and depth, and its
- * tensors must be exactly the network's, each with the right shape. On
- * success returns the network and, when metadata is not NULL, a new
- * reference to the whole metadata object; NULL with the reason in err
- * otherwise. */
+ * arch "unet" with valid in_channels, base_filters and depth and valid
+ * outputs (model_outputs: as many names as out.weight has output
+ * channels), and its tensors must be exactly the network's, each with the
+ * right shape. On success returns the network and, when metadata is not
+ * NULL, a new reference to the whole metadata object; NULL with the
+ * reason in err otherwise. */
 struct unet *model_load(const char *path, json_t **metadata, char *err,
 			size_t errlen);
 
 /* Save net atomically to path with metadata (an object of string values,
  * or NULL); arch, in_channels, base_filters and depth are set from the
- * network. 0 on success, -1 with the reason in err (old file intact). */
+ * network. metadata's "outputs" must name the network's K outputs (it may
+ * be absent only when K is 1). 0 on success, -1 with the reason in err
+ * (old file intact). */
 int model_save(const char *path, struct unet *net, json_t *metadata,
 	       char *err, size_t errlen);
 

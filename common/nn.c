@@ -1123,7 +1123,7 @@ nn_relu_forward(float *y, int ldy, size_t npix, int c)
 }
 
 struct pw_args {
-	const float *x, *t, *dy;
+	const float *x, *t, *wt, *dy;
 	float *y, *dx;
 	int ldx, ldy, lddy, lddx, n, h, w, c, mask;
 	size_t npix;
@@ -1279,11 +1279,15 @@ bce_part(void *arg, int t, int nt)
 		double e = exp(-fabs(v));
 		double sp = log1p(e) + (v < 0 ? -v : 0);
 
-		sum += (1 - y) * v + (1 + (pw - 1) * y) * sp;
+		/* times 1 (no weight) is exact: the same bits as without */
+		double wi = a->wt ? a->wt[i] : 1;
+
+		sum += wi * ((1 - y) * v + (1 + (pw - 1) * y) * sp);
 		if (a->dx) {
 			double s = v >= 0 ? 1 / (1 + e) : e / (1 + e);
 
-			a->dx[i] = (float)(((1 - y) * s - pw * y * (1 - s)))
+			a->dx[i] = (float)(wi * ((1 - y) * s
+						 - pw * y * (1 - s)))
 				   * scale;
 		}
 	}
@@ -1291,11 +1295,11 @@ bce_part(void *arg, int t, int nt)
 }
 
 double
-nn_bce_logits(int nt, const float *x, const float *t, size_t npix, float pw,
-	      float *dx)
+nn_bce_logits(int nt, const float *x, const float *t, const float *wt,
+	      size_t npix, float pw, float *dx)
 {
 	struct pw_args a = {
-		.x = x, .t = t, .npix = npix, .pw = pw, .dx = dx,
+		.x = x, .t = t, .wt = wt, .npix = npix, .pw = pw, .dx = dx,
 	};
 	double sum = 0;
 

@@ -110,11 +110,12 @@ void nn_maxpool_backward(int nt, const float *x, int ldx, int n, int h, int w,
 			 int lddx, int mask);
 
 /* Mean over the npix logits x of the binary cross-entropy with targets t
- * (0 or 1), positives weighted by pw (PyTorch's
- * binary_cross_entropy_with_logits with pos_weight), accumulated in double.
- * When dx is not NULL it receives dL/dx (npix floats). */
-double nn_bce_logits(int nt, const float *x, const float *t, size_t npix,
-		     float pw, float *dx);
+ * (in [0, 1]), each term times wt's (NULL: all 1), positives weighted by
+ * pw (PyTorch's binary_cross_entropy_with_logits with weight and
+ * pos_weight), accumulated in double. When dx is not NULL it receives
+ * dL/dx (npix floats). */
+double nn_bce_logits(int nt, const float *x, const float *t, const float *wt,
+		     size_t npix, float pw, float *dx);
 
 /* The logistic function 1 / (1 + e^-x) of the n logits x into p (which
  * may be x), computed in double: a logit's probability. */

@@ -71,6 +71,11 @@ unet_config_check(const struct unet_config *cfg, char *err, size_t errlen)
 			 MAX_WIDTH >> (cfg->depth - 1));
 		return -1;
 	}
+	if (cfg->outputs < 1 || cfg->outputs > UNET_MAX_OUTPUTS) {
+		snprintf(err, errlen, "outputs %d, expected 1 to %d",
+			 cfg->outputs, UNET_MAX_OUTPUTS);
+		return -1;
+	}
 	return 0;
 }
 
@@ -187,7 +192,7 @@ unet_new(const struct unet_config *cfg)
 		snprintf(name, sizeof name, "c%d.conv2", 2 * d - l);
 		add_module(net, name, w, w, 3, w);
 	}
-	add_module(net, "out", 1, width(cfg, 1), 1, 1);
+	add_module(net, "out", cfg->outputs, width(cfg, 1), 1, cfg->outputs);
 	qsort(net->params, net->nparams, sizeof net->params[0], cmp_param);
 	for (int i = 0; i < net->nparams; i++) {
 		struct unet_param *p = &net->params[i];
@@ -400,7 +405,7 @@ double
 unet_work_bytes(const struct unet *net, int height, int width_)
 {
 	const struct unet_config *c = &net->cfg;
-	double floats = (double)height * width_ * (c->in_channels + 1);
+	double floats = (double)height * width_ * (c->in_channels + c->outputs);
 
 	for (int l = 1; l <= c->depth; l++) {
 		double pix = (double)height * width_ /
@@ -444,10 +449,11 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		 width_, height);
 	w->input = work_floats(w, (size_t)batch * height * width_
 				* cfg->in_channels, in);
-	w->logits = work_floats(w, (size_t)batch * height * width_, out);
+	w->logits = work_floats(w, (size_t)batch * height * width_
+				 * cfg->outputs, out);
 	if (training)
-		w->glogits = work_floats(w, (size_t)batch * height * width_,
-					 out);
+		w->glogits = work_floats(w, (size_t)batch * height * width_
+					  * cfg->outputs, out);
 	for (int l = 1; l <= d; l++) {
 		struct level *lv = &w->lv[l];
 		size_t pix;
@@ -597,26 +603,26 @@ unet_forward(struct unet_work *w, int n)
 	}
 	nn_conv1x1_forward(w->threads, x, ldx, (size_t)n * w->height * w->width,
 			   w->lv[1].ch, net->out.k->value, net->out.b->value,
-			   1, w->logits, 1);
+			   net->cfg.outputs, w->logits, net->cfg.outputs);
 	return w->logits;
 }
 
 double
 unet_loss(const struct unet_work *w, int n, const float *target,
-	  float pos_weight)
+	  const float *weight, float pos_weight)
 {
 	check_n(w, n, "unet_loss");
-	return nn_bce_logits(w->threads, w->logits, target,
-			     (size_t)n * w->height * w->width, pos_weight,
-			     NULL);
+	return nn_bce_logits(w->threads, w->logits, target, weight,
+			     (size_t)n * w->height * w->width
+			     * w->net->cfg.outputs, pos_weight, NULL);
 }
 
 double
 unet_backward(struct unet_work *w, int n, const float *target,
-	      float pos_weight)
+	      const float *weight, float pos_weight)
 {
 	struct unet *net = w->net;
-	int d = net->cfg.depth;
+	int d = net->cfg.depth, k = net->cfg.outputs;
 	size_t npix = (size_t)n * w->height * w->width;
 	double loss;
 
@@ -626,13 +632,13 @@ unet_backward(struct unet_work *w, int n, const float *target,
 	for (int i = 0; i < net->nparams; i++)
 		memset(net->params[i].grad, 0,
 		       net->params[i].count * sizeof(float));
-	loss = nn_bce_logits(w->threads, w->logits, target, npix, pos_weight,
-			     w->glogits);
+	loss = nn_bce_logits(w->threads, w->logits, target, weight, npix * k,
+			     pos_weight, w->glogits);
 	/* Each map's gradient is masked by its ReLU where it is produced
 	 * (mask = 1): from then on it is the gradient of the
 	 * pre-activation. */
 	nn_conv1x1_backward(w->threads, w->lv[1].d, w->lv[1].ch, npix,
-			    w->lv[1].ch, net->out.k->value, 1, w->glogits, 1,
+			    w->lv[1].ch, net->out.k->value, k, w->glogits, k,
 			    w->lv[1].gd, w->lv[1].ch, 1, net->out.k->grad,
 			    net->out.b->grad);
 	for (int l = 1; l < d; l++) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define UNET_MAX_DEPTH 8
+#define UNET_MAX_OUTPUTS 4
 
 struct unet;
 struct unet_work;
@@ -17,6 +18,8 @@ struct unet_config {
 	int in_channels;  /* 1 .. 4 */
 	int base_filters; /* F: widths F, 2F, ... 2^(depth-1) F */
 	int depth;        /* levels, 2 .. UNET_MAX_DEPTH */
+	int outputs;      /* K: output channels (the out layer's), 1 ..
+			     UNET_MAX_OUTPUTS */
 };
 
 /* One learnable tensor. */
@@ -109,19 +112,23 @@ void unet_work_free(struct unet_work *w);
 float *unet_work_input(struct unet_work *w);
 
 /* Forward pass over the first n images (n <= batch); returns the logits,
- * n * height * width floats. */
+ * n * height * width * K floats, NHWC (K = the config's outputs). */
 const float *unet_forward(struct unet_work *w, int n);
 
-/* Mean binary cross-entropy of the logits of the last forward pass against
- * target (n * height * width values 0 or 1), the positive pixels weighted by
- * pos_weight (1 = plain BCE; PyTorch's pos_weight). */
+/* Mean over every element (n * height * width * K) of the binary
+ * cross-entropy of the logits of the last forward pass against target
+ * (values in [0, 1], soft targets allowed), each element's term times
+ * weight's (n * height * width * K values >= 0, or NULL for all 1), the
+ * positive term times pos_weight (1 = plain BCE): PyTorch's
+ * binary_cross_entropy_with_logits with weight= and pos_weight=, mean
+ * reduction. target and weight are NHWC like the logits. */
 double unet_loss(const struct unet_work *w, int n, const float *target,
-		 float pos_weight);
+		 const float *weight, float pos_weight);
 
 /* Backward pass after unet_forward (training work only): sets every
- * parameter's grad to the gradient of unet_loss(w, n, target, pos_weight)
- * and returns that loss. */
+ * parameter's grad to the gradient of unet_loss(w, n, target, weight,
+ * pos_weight) and returns that loss. */
 double unet_backward(struct unet_work *w, int n, const float *target,
-		     float pos_weight);
+		     const float *weight, float pos_weight);
 
 #endif

@@ -1,5 +1,5 @@
 /* unet-infer: apply a U-Net model to an image stream, writing one
- * probability map per image. */
+ * probability map per image, one channel per output of the model. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +22,8 @@ static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
 	"                  [--resize[=WxH]] [--original-size] [--quiet] MODEL [FILE]\n"
 	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
-	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout.\n"
+	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout;\n"
+	"a model of several outputs writes one channel per output.\n"
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
 	"                       at most 8)\n"
 	"  -b, --batch N        infer up to N images of the same size together\n"
@@ -49,6 +50,8 @@ static struct {
 
 static struct unet *net;
 static int in_channels, multiple, margin;
+static int outputs;                   /* K: channels of a map */
+static char tuple_type[64];           /* of the maps: model_tuple_type */
 
 /* The work buffers of the last size used. */
 static struct {
@@ -129,24 +132,50 @@ fill_input(float *dst, int w, int h, const struct image *src, int x0, int y0)
 	}
 }
 
-/* Write the probability map of a job from its plane of logits (the
- * network's size, src->width x src->height). */
+/* Resample the `outputs` interleaved channels of src (sw x sh) into dst
+ * (dw x dh), each channel as a plane. */
+static void
+resample_maps(const float *src, int sw, int sh, float *dst, int dw, int dh)
+{
+	size_t sn = (size_t)sw * sh, dn = (size_t)dw * dh;
+	float *a, *b;
+
+	if (outputs == 1) {
+		resample_plane(src, sw, sh, dst, dw, dh);
+		return;
+	}
+	a = xmalloc_for(sn, sizeof *a, "a probability map");
+	b = xmalloc_for(dn, sizeof *b, "a probability map");
+	for (int c = 0; c < outputs; c++) {
+		for (size_t i = 0; i < sn; i++)
+			a[i] = src[i * outputs + c];
+		resample_plane(a, sw, sh, b, dw, dh);
+		for (size_t i = 0; i < dn; i++)
+			dst[i * outputs + c] = b[i];
+	}
+	free(a);
+	free(b);
+}
+
+/* Write the probability map of a job from its logits (the network's
+ * size, src->width x src->height, `outputs` channels). */
 static void
 emit(struct job *j, float *logits)
 {
 	int nw = j->src->width, nh = j->src->height;
-	size_t n = (size_t)nw * nh;
+	size_t n = (size_t)nw * nh * outputs;
+	size_t on = (size_t)j->out_w * j->out_h * outputs;
 	struct image out = {0};
 	float *p = logits;
 
 	nn_sigmoid(logits, logits, n);
 	if (j->out_w != nw || j->out_h != nh) {
-		p = xmalloc(sizeof *p * (size_t)j->out_w * j->out_h);
-		resample_plane(logits, nw, nh, p, j->out_w, j->out_h);
+		p = xmalloc_for(on, sizeof *p, "a probability map");
+		resample_maps(logits, nw, nh, p, j->out_w, j->out_h);
 	}
-	image_alloc(&out, j->out_w, j->out_h, 1, 65535, "GRAYSCALE");
+	image_alloc(&out, j->out_w, j->out_h, outputs, 65535, tuple_type);
 	image_copy_meta(&out, &j->img);
-	for (size_t i = 0; i < (size_t)j->out_w * j->out_h; i++) {
+	for (size_t i = 0; i < on; i++) {
 		double v = rint((double)p[i] * 65535);
 		out.data[i] = v <= 0 ? 0 : v >= 65535 ? 65535 : (uint16_t)v;
 	}
@@ -190,12 +219,14 @@ flush(void)
 		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
 			   pending[k].src, 0, 0);
 	logits = unet_forward(w, npending);
-	plane = xmalloc(sizeof *plane * (size_t)nw * nh);
+	plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
+			    "a probability map");
 	for (int k = 0; k < npending; k++) {
-		const float *l = logits + (size_t)k * pw * ph;
+		const float *l = logits + (size_t)k * pw * ph * outputs;
 		for (int y = 0; y < nh; y++)
-			memcpy(plane + (size_t)y * nw, l + (size_t)y * pw,
-			       sizeof *plane * nw);
+			memcpy(plane + (size_t)y * nw * outputs,
+			       l + (size_t)y * pw * outputs,
+			       sizeof *plane * nw * outputs);
 		emit(&pending[k], plane);
 		job_free(&pending[k]);
 	}
@@ -234,7 +265,8 @@ infer_tiled(struct job *j, int tile)
 	int batch = batch_within_budget(opt.batch, th, tw);
 	struct unet_work *w = get_work(batch, th, tw);
 	float *in = unet_work_input(w);
-	float *plane = xmalloc(sizeof *plane * (size_t)nw * nh);
+	float *plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
+				   "a probability map");
 
 	for (int t0 = 0; t0 < total; t0 += batch) {
 		int n = total - t0 < batch ? total - t0 : batch;
@@ -252,12 +284,13 @@ infer_tiled(struct job *j, int tile)
 			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
 			int ex = x + cx < nw ? x + cx : nw;
 			int ey = y + cy < nh ? y + cy : nh;
-			const float *l = logits + (size_t)k * tw * th;
+			const float *l = logits + (size_t)k * tw * th * outputs;
 
 			for (int yy = y; yy < ey; yy++)
-				memcpy(plane + (size_t)yy * nw + x,
-				       l + (size_t)(yy - wy) * tw + (x - wx),
-				       sizeof *plane * (ex - x));
+				memcpy(plane + ((size_t)yy * nw + x) * outputs,
+				       l + ((size_t)(yy - wy) * tw + (x - wx))
+					   * outputs,
+				       sizeof *plane * (ex - x) * outputs);
 		}
 	}
 	emit(j, plane);
@@ -401,6 +434,7 @@ main(int argc, char **argv)
 {
 	struct pamio_reader *r;
 	json_t *meta;
+	struct model_outputs outs;
 	char err[512];
 	struct job j;
 
@@ -414,6 +448,11 @@ main(int argc, char **argv)
 	if (!net)
 		die("%s: %s", opt.model, err);
 	in_channels = unet_get_config(net)->in_channels;
+	/* model_load checked the outputs against the network */
+	if (model_outputs(meta, &outs, err, sizeof err) < 0)
+		die("%s: %s", opt.model, err);
+	outputs = outs.count;
+	model_tuple_type(&outs, tuple_type, sizeof tuple_type);
 	multiple = unet_multiple(net);
 	margin = unet_tile_margin(net);
 	if (opt.resize && opt.rw == 0) {
@@ -455,8 +494,8 @@ main(int argc, char **argv)
 			 * that the readers of its stream accept. */
 			if (j.img.orig_width > IMAGE_MAX_SIDE ||
 			    j.img.orig_height > IMAGE_MAX_SIDE ||
-			    (size_t)j.img.orig_width * j.img.orig_height >
-			    IMAGE_MAX_SAMPLES) {
+			    (size_t)j.img.orig_width * j.img.orig_height
+			    * outputs > IMAGE_MAX_SAMPLES) {
 				flush();
 				die("%s: image %d: original size %dx%d beyond the "
 				    "limits of %d per side and %zu samples",
@@ -466,6 +505,13 @@ main(int argc, char **argv)
 			}
 			j.out_w = j.img.orig_width;
 			j.out_h = j.img.orig_height;
+		}
+		if ((size_t)j.out_w * j.out_h * outputs > IMAGE_MAX_SAMPLES) {
+			flush();
+			die("%s: image %d: a map of %dx%d in %d channels is "
+			    "beyond the limit of %zu samples", pamio_name(r),
+			    pamio_count(r), j.out_w, j.out_h, outputs,
+			    (size_t)IMAGE_MAX_SAMPLES);
 		}
 		infer(&j);
 	}

@@ -30,6 +30,7 @@
 #include "progress.h"
 #include "report.h"
 #include "rng.h"
+#include "targets.h"
 #include "unet.h"
 #include "util.h"
 
@@ -40,12 +41,18 @@ struct options {
 	const char *input, *output, *val_path, *log_path, *init_path;
 	const char *freeze;  /* --freeze list as given, NULL = none */
 	unsigned augment;    /* AUGMENT_* ops */
+	struct targets outputs; /* --outputs, foreground by default */
 	double val_split, lr, pos_weight, min_delta;
+	double border_w0, border_sigma; /* --border-weight (0 = none) */
 	long epochs, batch, patience;
 	uint64_t seed;
 	int threads, wbce, base_filters, depth, resume, quiet;
-	int val_split_given, pos_weight_given, arch_given;
+	int val_split_given, pos_weight_given, arch_given, sigma_given;
 };
+
+/* The default --border-sigma, for nuclei of 128x128 images (see
+ * unet-train(1)). */
+#define BORDER_SIGMA 3.0
 
 /* The figures of one epoch. */
 struct epoch_result {
@@ -166,8 +173,9 @@ install_signals(void)
 
 static const char usage_text[] =
 "usage: unet-train -o MODEL [options] [FILE]\n"
-"Train a U-Net on a stream of RGB_MASK or GRAYSCALE_MASK samples (FILE or\n"
-"standard input) and write the best model to MODEL.\n"
+"Train a U-Net on a stream of RGB_MASK, GRAYSCALE_MASK, RGB_LABEL or\n"
+"GRAYSCALE_LABEL samples (FILE or standard input) and write the best\n"
+"model to MODEL.\n"
 "\n"
 "  -o, --output MODEL     model file to write (required)\n"
 "      --val FILE         validation samples (default: split off the input)\n"
@@ -181,6 +189,13 @@ static const char usage_text[] =
 "      --loss bce|wbce    plain or class-weighted cross-entropy (default bce)\n"
 "      --pos-weight X     weight of foreground pixels for wbce\n"
 "                         (default: background/foreground pixel ratio)\n"
+"      --outputs LIST     what the network learns, one output channel each:\n"
+"                         foreground (default) or foreground,distance\n"
+"                         (distance needs *_LABEL samples)\n"
+"      --border-weight W0 weight background pixels between two nuclei\n"
+"                         by 1 + W0 exp(-(d1+d2)^2/(2 sigma^2)) (U-Net paper;\n"
+"                         needs *_LABEL samples; default 0 = none)\n"
+"      --border-sigma S   sigma of --border-weight in pixels (default 3)\n"
 "      --patience N       stop after N epochs without improvement of\n"
 "                         val_loss (default 5; 0 = never)\n"
 "      --min-delta X      smallest val_loss decrease that counts (default 0)\n"
@@ -205,7 +220,7 @@ parse_options(int argc, char **argv, struct options *o)
 	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
 	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
 	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_FREEZE,
-	       O_AUGMENT };
+	       O_AUGMENT, O_OUTPUTS, O_BORDER_WEIGHT, O_BORDER_SIGMA };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "val", required_argument, NULL, O_VAL },
@@ -224,6 +239,9 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "init", required_argument, NULL, O_INIT },
 		{ "freeze", required_argument, NULL, O_FREEZE },
 		{ "augment", required_argument, NULL, O_AUGMENT },
+		{ "outputs", required_argument, NULL, O_OUTPUTS },
+		{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
+		{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -243,6 +261,9 @@ parse_options(int argc, char **argv, struct options *o)
 	o->patience = 5;
 	o->base_filters = 16;
 	o->depth = 5;
+	o->outputs.count = 1;
+	o->outputs.kind[0] = TARGET_FOREGROUND;
+	o->border_sigma = BORDER_SIGMA;
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
@@ -332,6 +353,22 @@ parse_options(int argc, char **argv, struct options *o)
 					  sizeof err) < 0)
 				die_usage("--augment: %s", err);
 			break;
+		case O_OUTPUTS:
+			if (targets_parse(optarg, &o->outputs, err,
+					  sizeof err) < 0)
+				die_usage("--outputs: %s", err);
+			break;
+		case O_BORDER_WEIGHT:
+			o->border_w0 = parse_double(optarg, 0, 1e6,
+						    "--border-weight");
+			break;
+		case O_BORDER_SIGMA:
+			o->border_sigma = parse_double(optarg, 0, 1e4,
+						       "--border-sigma");
+			if (o->border_sigma <= 0)
+				die_usage("--border-sigma: must be positive");
+			o->sigma_given = 1;
+			break;
 		case O_LOG:
 			o->log_path = optarg;
 			break;
@@ -362,8 +399,11 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->pos_weight_given && !o->wbce)
 		die_usage("--pos-weight needs --loss wbce");
+	if (o->sigma_given && o->border_w0 <= 0)
+		die_usage("--border-sigma needs --border-weight");
 	if (o->arch_given && !o->init_path && !o->resume) {
-		struct unet_config cfg = { 3, o->base_filters, o->depth };
+		struct unet_config cfg = { 3, o->base_filters, o->depth,
+					   o->outputs.count };
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
@@ -393,6 +433,8 @@ struct run {
 	struct dataset *train_ds, *val_ds;
 	int *train_idx, ntrain, *val_idx, nval;
 	double pos_weight;
+	int labels;     /* targets from labels: --outputs distance or
+			   --border-weight */
 	struct unet *net;
 	struct adam *adam;
 	struct train_state st;
@@ -417,6 +459,13 @@ fingerprint(const struct run *r, json_t *meta)
 	augment_format(o->augment, aug, sizeof aug);
 	model_meta_set(meta, "augment", "%s", aug);
 	model_meta_set(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
+	targets_format(&o->outputs, aug, sizeof aug);
+	model_meta_set(meta, "outputs", "%s", aug);
+	if (o->border_w0 > 0)
+		model_meta_set(meta, "border", "%a,%a", o->border_w0,
+			       o->border_sigma);
+	else
+		model_meta_set(meta, "border", "none");
 }
 
 static void
@@ -466,7 +515,13 @@ check_resume(struct run *r, const struct checkpoint *ck)
 {
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
-		"loss", "pos_weight", "min_delta", "augment", "freeze"
+		"loss", "pos_weight", "min_delta", "augment", "freeze",
+		"outputs", "border"
+	};
+	/* What checkpoints written before a key ran with. */
+	static const char *const old[][2] = {
+		{ "augment", "none" }, { "freeze", "none" },
+		{ "outputs", "foreground" }, { "border", "none" }
 	};
 	json_t *now = json_object();
 
@@ -475,13 +530,11 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		const char *is = json_string_value(json_object_get(now,
 								   keys[i]));
 		const char *was;
-		/* Checkpoints written before --augment and --freeze ran
-		 * without them. */
 		was = checkpoint_get(ck, keys[i]);
-		if (!was && (strcmp(keys[i], "augment") == 0 ||
-			     strcmp(keys[i], "freeze") == 0))
-			was = "none";
-		else if (!was)
+		for (size_t j = 0; !was && j < sizeof old / sizeof old[0]; j++)
+			if (strcmp(keys[i], old[j][0]) == 0)
+				was = old[j][1];
+		if (!was)
 			die("%s: not a unet-train checkpoint (no \"%s\")",
 			    r->ckpt_path, keys[i]);
 		if (strcmp(was, is) != 0)
@@ -522,6 +575,14 @@ save_model(struct run *r, const struct epoch_result *e)
 		model_meta_set(meta, "freeze", "%s", o->freeze);
 	if (o->init_path)
 		model_meta_set(meta, "init", "%s", o->init_path);
+	if (o->outputs.count > 1) {
+		targets_format(&o->outputs, aug, sizeof aug);
+		model_meta_set(meta, "outputs", "%s", aug);
+	}
+	if (o->border_w0 > 0) {
+		model_meta_set(meta, "border_weight", "%.9g", o->border_w0);
+		model_meta_set(meta, "border_sigma", "%.9g", o->border_sigma);
+	}
 	model_meta_set(meta, "created_by", "unet-train (unetpipe %s)",
 		UNETPIPE_VERSION);
 	if (model_save(o->output, r->net, meta, err, sizeof err) < 0)
@@ -612,39 +673,147 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	    isnan(loss) ? "nan" : "inf", buf);
 }
 
-/* Augment the n training samples idx[] of a batch, each with a generator
- * of its own from the seed, the epoch and its index in the stream: the
- * draw depends neither on the batch it falls in nor on the thread count,
- * and --resume repeats it. */
-static void
-augment_batch(const struct run *r, long epoch, const int *idx, int n,
-	      float *input, float *target)
-{
-	const struct dataset *ds = r->train_ds;
-	size_t npix = (size_t)ds->width * ds->height;
+/* The buffers of one batch of wbatch samples. */
+struct batch {
+	float *target;    /* wbatch * pixels * K, NHWC */
+	float *weight;    /* the same, or NULL without --border-weight */
+	float *prob;      /* wbatch * pixels: the foreground probability */
+	float *fg;        /* wbatch * pixels: the foreground target (K > 1) */
+	uint16_t *labels; /* wbatch * pixels, or NULL without r->labels */
+	float *plane;     /* pixels: one weight map (--border-weight) */
+};
 
-	if (!r->o->augment)
-		return;
+static void
+batch_alloc(struct batch *b, const struct run *r, int wbatch)
+{
+	size_t npix = (size_t)r->train_ds->width * r->train_ds->height;
+	size_t n = (size_t)wbatch * npix, k = (size_t)r->o->outputs.count;
+
+	memset(b, 0, sizeof *b);
+	b->target = xmalloc_for(n * k, sizeof *b->target, "the targets");
+	b->prob = xmalloc_for(n, sizeof *b->prob, "the probabilities");
+	if (k > 1)
+		b->fg = xmalloc_for(n, sizeof *b->fg, "the targets");
+	if (r->labels)
+		b->labels = xmalloc_for(n, sizeof *b->labels, "the labels");
+	if (r->o->border_w0 > 0) {
+		b->weight = xmalloc_for(n * k, sizeof *b->weight,
+					"the weights");
+		b->plane = xmalloc_for(npix, sizeof *b->plane, "the weights");
+	}
+}
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->target);
+	free(b->weight);
+	free(b->prob);
+	free(b->fg);
+	free(b->labels);
+	free(b->plane);
+}
+
+/* The input and targets of the n samples idx[] of ds, augmented when
+ * epoch > 0 (training) and --augment asks: each sample with a generator
+ * of its own from the seed, the epoch and its index in the stream, so
+ * that the draw depends neither on the batch it falls in nor on the
+ * thread count, and --resume repeats it. With labels, the targets (and
+ * weights) are derived after the augmentation. */
+static void
+fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
+	   int n, long epoch, float *input, struct batch *b)
+{
+	const struct options *o = r->o;
+	size_t npix = (size_t)ds->width * ds->height;
+	int c = ds->channels, kc = o->outputs.count;
+
+	dataset_fill(ds, idx, n, input, r->labels ? NULL : b->target);
+	if (r->labels)
+		dataset_fill_labels(ds, idx, n, b->labels);
 	for (int k = 0; k < n; k++) {
+		float *x = input + (size_t)k * npix * c;
+		uint16_t *lab = r->labels ? b->labels + (size_t)k * npix : NULL;
 		struct rng rng;
 
-		augment_rng(&rng, r->o->seed, (uint64_t)epoch,
-			    (uint64_t)idx[k]);
-		augment_apply(r->o->augment, &rng,
-			      input + (size_t)k * npix * ds->channels,
-			      target + (size_t)k * npix, ds->width,
-			      ds->height, ds->channels);
+		if (epoch > 0 && o->augment) {
+			augment_rng(&rng, o->seed, (uint64_t)epoch,
+				    (uint64_t)idx[k]);
+			if (lab)
+				augment_apply_labels(o->augment, &rng, x, lab,
+						     ds->width, ds->height, c);
+			else
+				augment_apply(o->augment, &rng, x,
+					      b->target + (size_t)k * npix,
+					      ds->width, ds->height, c);
+		}
+		if (!lab)
+			continue;
+		targets_fill(&o->outputs, lab, ds->width, ds->height,
+			     b->target + (size_t)k * npix * kc);
+		if (!b->weight)
+			continue;
+		targets_border_weight(lab, ds->width, ds->height, o->border_w0,
+				      o->border_sigma, b->plane);
+		for (size_t p = 0; p < npix; p++)
+			for (int j = 0; j < kc; j++)
+				b->weight[((size_t)k * npix + p) * kc + j] =
+					b->plane[p];
 	}
+}
+
+/* The validation pass: the loss over every output (weights included),
+ * the Dice and IoU of the foreground channel at 0.5. */
+static void
+validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
+	 struct progress *pg, struct epoch_result *e, long ep)
+{
+	size_t npix = (size_t)r->val_ds->width * r->val_ds->height;
+	int kc = r->o->outputs.count;
+	struct confusion c = { 0 };
+	double vsum = 0;
+
+	for (int i = 0; i < r->nval; i += wbatch) {
+		int n = r->nval - i < wbatch ? r->nval - i : wbatch;
+		const float *logits, *fg = b->target;
+
+		fill_batch(r, r->val_ds, r->val_idx + i, n, 0,
+			   unet_work_input(w), b);
+		logits = unet_forward(w, n);
+		vsum += unet_loss(w, n, b->target, b->weight,
+				  (float)r->pos_weight) * n;
+		if (kc > 1) {
+			for (size_t p = 0; p < n * npix; p++) {
+				b->prob[p] = logits[p * kc];
+				b->fg[p] = b->target[p * kc];
+			}
+			logits = b->prob;
+			fg = b->fg;
+		}
+		nn_sigmoid(logits, b->prob, n * npix);
+		confusion_add(&c, b->prob, fg, n * npix, 0.5);
+		if (stop_signal)
+			interrupted(r, pg);
+		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
+			      ep, r->o->epochs, i + n, r->nval);
+	}
+	e->val_loss = vsum / r->nval;
+	if (!isfinite(e->val_loss)) {
+		char where[64];
+		snprintf(where, sizeof where, "epoch %ld", ep);
+		not_finite(r, pg, where, "val_loss", e->val_loss);
+	}
+	e->val_dice = metric_dice(&c);
+	e->val_iou = metric_iou(&c);
 }
 
 /* One epoch: shuffled training steps, then the validation pass. */
 static void
-run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
-	  float *prob, struct progress *pg, struct epoch_result *e)
+run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
+	  struct progress *pg, struct epoch_result *e)
 {
 	const struct options *o = r->o;
 	long ep = r->st.epoch + 1;
-	size_t npix = (size_t)r->train_ds->width * r->train_ds->height;
 	int nsteps = (r->ntrain + o->batch - 1) / o->batch;
 	int *order = xmalloc(r->ntrain * sizeof *order);
 	double start = now_seconds(), sum = 0;
@@ -656,14 +825,13 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		int n = r->ntrain - done < o->batch ? r->ntrain - done
 						    : (int)o->batch;
 		double loss, el, rate;
-		char where[64], eta[32], b[32];
+		char where[64], eta[32], buf[32];
 
-		dataset_fill(r->train_ds, order + done, n, unet_work_input(w),
-			     target);
-		augment_batch(r, ep, order + done, n, unet_work_input(w),
-			      target);
+		fill_batch(r, r->train_ds, order + done, n, ep,
+			   unet_work_input(w), b);
 		unet_forward(w, n);
-		loss = unet_backward(w, n, target, (float)r->pos_weight);
+		loss = unet_backward(w, n, b->target, b->weight,
+				     (float)r->pos_weight);
 		if (!isfinite(loss)) {
 			snprintf(where, sizeof where, "epoch %ld step %d", ep,
 				 s + 1);
@@ -679,7 +847,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 		progress_duration((r->ntrain - done) / rate, eta, sizeof eta);
 		progress_draw(pg, s + 1 == nsteps, "epoch %ld/%ld step %d/%d "
 			      "loss %s %.1f img/s ETA %s", ep, o->epochs,
-			      s + 1, nsteps, fmt4(sum / done, b, sizeof b),
+			      s + 1, nsteps, fmt4(sum / done, buf, sizeof buf),
 			      rate, eta);
 	}
 	free(order);
@@ -687,35 +855,8 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, float *target,
 	e->train_seconds = now_seconds() - start;
 
 	e->val_loss = e->val_dice = e->val_iou = NAN;
-	if (r->nval > 0) {
-		struct confusion c = { 0 };
-		double vsum = 0;
-
-		for (int i = 0; i < r->nval; i += wbatch) {
-			int n = r->nval - i < wbatch ? r->nval - i : wbatch;
-			const float *logits;
-
-			dataset_fill(r->val_ds, r->val_idx + i, n,
-				     unet_work_input(w), target);
-			logits = unet_forward(w, n);
-			vsum += unet_loss(w, n, target, (float)r->pos_weight) *
-				n;
-			nn_sigmoid(logits, prob, n * npix);
-			confusion_add(&c, prob, target, n * npix, 0.5);
-			if (stop_signal)
-				interrupted(r, pg);
-			progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
-				      ep, o->epochs, i + n, r->nval);
-		}
-		e->val_loss = vsum / r->nval;
-		if (!isfinite(e->val_loss)) {
-			char where[64];
-			snprintf(where, sizeof where, "epoch %ld", ep);
-			not_finite(r, pg, where, "val_loss", e->val_loss);
-		}
-		e->val_dice = metric_dice(&c);
-		e->val_iou = metric_iou(&c);
-	}
+	if (r->nval > 0)
+		validate(r, w, wbatch, b, pg, e, ep);
 	e->seconds = now_seconds() - start;
 }
 
@@ -949,6 +1090,42 @@ adapt_channels(struct unet *old, int channels, const char *model,
 	return net;
 }
 
+/* The targets of --outputs distance and the weights of --border-weight
+ * come from instance labels: every sample of ds must have them. */
+static void
+need_labels(const struct options *o, const struct dataset *ds,
+	    const char *path)
+{
+	int i = dataset_first_unlabelled(ds);
+
+	if (i < 0)
+		return;
+	die("%s: image %d: a mask without instance labels; %s needs RGB_LABEL "
+	    "or GRAYSCALE_LABEL samples (ingest-resize keeps the nuclei of a "
+	    "Data Science Bowl folder)", stream_name(path), i + 1,
+	    targets_need_labels(&o->outputs) ? "--outputs distance"
+					     : "--border-weight");
+}
+
+/* An --init model must have the outputs asked for. */
+static void
+check_init_outputs(const struct options *o, const json_t *meta)
+{
+	struct model_outputs mo;
+	char err[256], want[64], have[64] = "";
+	size_t used = 0;
+
+	if (model_outputs(meta, &mo, err, sizeof err) < 0)
+		die("%s: %s", o->init_path, err);
+	for (int i = 0; i < mo.count && used < sizeof have; i++)
+		used += snprintf(have + used, sizeof have - used, "%s%s",
+				 i ? "," : "", mo.name[i]);
+	targets_format(&o->outputs, want, sizeof want);
+	if (strcmp(have, want) != 0)
+		die("%s: the model's outputs are %s, --outputs asks for %s",
+		    o->init_path, have, want);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -956,10 +1133,11 @@ main(int argc, char **argv)
 	struct run r;
 	struct dataset train, val;
 	struct checkpoint *ckpt = NULL;
+	json_t *meta;
 	struct unet_work *w;
 	struct progress pg;
 	struct log log;
-	float *target, *prob;
+	struct batch batch;
 	size_t heap0, work_bytes;
 	char err[512];
 	int wbatch;
@@ -1005,9 +1183,11 @@ main(int argc, char **argv)
 		if (o.log_path)
 			log_resume(&log, r.st.epoch);
 	} else if (o.init_path) {
-		r.net = model_load(o.init_path, NULL, err, sizeof err);
+		r.net = model_load(o.init_path, &meta, err, sizeof err);
 		if (!r.net)
 			die("%s: %s", o.init_path, err);
+		check_init_outputs(&o, meta);
+		json_decref(meta);
 	}
 	dataset_init(&train);
 	dataset_init(&val);
@@ -1040,6 +1220,12 @@ main(int argc, char **argv)
 		r.train_idx = identity(train.count);
 		r.ntrain = train.count;
 	}
+	r.labels = targets_need_labels(&o.outputs) || o.border_w0 > 0;
+	if (r.labels) {
+		need_labels(&o, &train, o.input);
+		if (o.val_path)
+			need_labels(&o, &val, o.val_path);
+	}
 
 	if (r.net && !o.resume &&
 	    unet_get_config(r.net)->in_channels != train.channels) {
@@ -1054,7 +1240,7 @@ main(int argc, char **argv)
 			    cfg->in_channels);
 	} else {
 		struct unet_config cfg = { train.channels, o.base_filters,
-					   o.depth };
+					   o.depth, o.outputs.count };
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die("%s", err);
 		r.net = unet_new(&cfg);
@@ -1097,10 +1283,7 @@ main(int argc, char **argv)
 	heap0 = heap_bytes();
 	w = unet_work_new(r.net, wbatch, train.height, train.width, 1,
 			  o.threads);
-	target = xmalloc((size_t)wbatch * train.width * train.height *
-			 sizeof *target);
-	prob = xmalloc((size_t)wbatch * train.width * train.height *
-		       sizeof *prob);
+	batch_alloc(&batch, &r, wbatch);
 	work_bytes = heap_bytes() - heap0;
 
 	if (!o.quiet) {
@@ -1129,7 +1312,7 @@ main(int argc, char **argv)
 		struct epoch_result e;
 		int improved;
 
-		run_epoch(&r, w, wbatch, target, prob, &pg, &e);
+		run_epoch(&r, w, wbatch, &batch, &pg, &e);
 		r.st.epoch++;
 		improved = r.nval == 0 ||
 			   e.val_loss < r.st.best_loss - o.min_delta;
@@ -1171,8 +1354,7 @@ main(int argc, char **argv)
 	unet_work_free(w);
 	adam_free(r.adam);
 	unet_free(r.net);
-	free(target);
-	free(prob);
+	batch_free(&batch);
 	free(r.train_idx);
 	free(r.val_idx);
 	free((char *)r.ckpt_path);

@@ -13,7 +13,10 @@ TOOL=("$REFPY" "$FIXTURES/infer-tool.py")
 # Models written by the reference: M a fresh 3-channel F4/D3; S the same
 # with out.weight x 100 (a fresh model's probabilities stay near 0.5;
 # these spread over 0..1) and a 32x32 training size; G a 1-channel F4/D3,
-# D the default F16/D5, both sharpened.
+# D the default F16/D5, both sharpened. K a fresh two-output model
+# (foreground, distance) of the reference, sharpened; T a two-output model
+# whose outputs are those of S and of N (M's out layer x -60), each
+# output's map equal to the one-output model's.
 setup_file() {
 	local dir="$BATS_FILE_TMPDIR"
 	"$REFPY" -c 'import torch' 2>/dev/null || return 0
@@ -23,6 +26,11 @@ setup_file() {
 	"${TOOL[@]}" sharpen 100 "$dir/m.safetensors" "$dir/s.safetensors" input_width=32 input_height=32
 	"${TOOL[@]}" sharpen 100 "$dir/g0.safetensors" "$dir/g.safetensors"
 	"${TOOL[@]}" sharpen 100 "$dir/d0.safetensors" "$dir/d.safetensors"
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 3 \
+		--outputs foreground,distance "$dir/k0.safetensors"
+	"${TOOL[@]}" sharpen 100 "$dir/k0.safetensors" "$dir/k.safetensors"
+	"${TOOL[@]}" sharpen -60 "$dir/m.safetensors" "$dir/n.safetensors" input_width=32 input_height=32
+	"${TOOL[@]}" stack foreground,distance "$dir/t.safetensors" "$dir/s.safetensors" "$dir/n.safetensors"
 }
 
 setup() {
@@ -31,15 +39,19 @@ setup() {
 	S="$BATS_FILE_TMPDIR/s.safetensors"
 	G="$BATS_FILE_TMPDIR/g.safetensors"
 	D="$BATS_FILE_TMPDIR/d.safetensors"
+	K="$BATS_FILE_TMPDIR/k.safetensors"
+	N="$BATS_FILE_TMPDIR/n.safetensors"
+	T="$BATS_FILE_TMPDIR/t.safetensors"
 	[[ -e $M ]] || skip "/usr/bin/python3 has no torch: no reference models"
 }
 
 # ref MODEL [M] < in > out: the reference's probabilities, on the input
 # padded with zeros at the right and bottom to multiples of M (default 4)
 # and cropped back (the reference itself needs multiples; on multiples this
-# changes nothing).
+# changes nothing). The input is saved whole before crop reads it.
 ref() {
-	tee "$TMP/ref-in.pam" | "${TOOL[@]}" pad "${2:-4}" | "$REFPY" "$REFERENCE" infer "$1" |
+	cat >"$TMP/ref-in.pam"
+	"${TOOL[@]}" pad "${2:-4}" <"$TMP/ref-in.pam" | "$REFPY" "$REFERENCE" infer "$1" |
 		"${TOOL[@]}" crop "$TMP/ref-in.pam"
 }
 
@@ -80,6 +92,79 @@ ref() {
 	"$REFPY" "$REFERENCE" infer "$D" <"$BIG" >"$TMP/ref.pam"
 	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
 	assert_success
+}
+
+@test "a two-output model equals the reference, one channel per output (FOREGROUND_DISTANCE)" {
+	ref "$K" <"$RGB" >"$TMP/ref.pam"
+	unet-infer "$K" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+	run "${TOOL[@]}" info <"$TMP/out.pam"
+	assert_output "64x64 2 65535 FOREGROUND_DISTANCE id crop-64 original-size 256x256
+48x32 2 65535 FOREGROUND_DISTANCE id crop-48x32
+50x37 2 65535 FOREGROUND_DISTANCE id crop-50x37
+64x64 2 65535 FOREGROUND_DISTANCE id crop-64b original-size 100x80"
+	# Both outputs spread, and differ: writing one twice would not pass.
+	for c in 0 1; do
+		run "${TOOL[@]}" stats < <("${TOOL[@]}" channel "$c" <"$TMP/ref.pam")
+		assert_output --regexp '^min [0-9]{1,4} max 6[0-9]{4} std [0-9]{4}'
+	done
+	"${TOOL[@]}" channel 0 <"$TMP/out.pam" >"$TMP/c0.pam"
+	"${TOOL[@]}" channel 1 <"$TMP/out.pam" >"$TMP/c1.pam"
+	run "${TOOL[@]}" cmp "$TMP/c0.pam" "$TMP/c1.pam" 10000
+	assert_failure
+	# The whole 128x128 image, in a batch with the crops.
+	cat "$BIG" "$RGB" >"$TMP/in.pam"
+	ref "$K" <"$TMP/in.pam" >"$TMP/ref.pam"
+	unet-infer --batch 3 "$K" "$TMP/in.pam" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/ref.pam" 13
+	assert_success
+}
+
+@test "each output of a two-output model is its own model's map: batches, tiles, --resize, --original-size" {
+	cat "$BIG" "$RGB" "$BIG" >"$TMP/in.pam"
+	for opts in "" "--batch 3" "--tile 76" "--memory 1" "--resize=32x32" \
+		"--resize=40x24 --original-size" "--original-size --batch 2"; do
+		unet-infer $opts "$T" "$TMP/in.pam" >"$TMP/two.pam"
+		run "${TOOL[@]}" info <"$TMP/two.pam"
+		assert_line --index 0 --regexp '^[0-9]+x[0-9]+ 2 65535 FOREGROUND_DISTANCE id crop-128 '
+		c=0
+		for one in "$S" "$N"; do
+			unet-infer $opts "$one" "$TMP/in.pam" >"$TMP/one.pam"
+			"${TOOL[@]}" channel "$c" <"$TMP/two.pam" >"$TMP/c.pam"
+			run "${TOOL[@]}" cmp "$TMP/c.pam" "$TMP/one.pam" 1
+			assert_success
+			c=$((c + 1))
+		done
+	done
+}
+
+@test "a model's outputs must match its out layer: one line, exit 1" {
+	local lie="$TMP/lie.safetensors" err
+	for case in "$K outputs=foreground" "$M outputs=foreground,distance" \
+		"$K outputs=foreground,Distance" "$K outputs=distance,foreground" \
+		"$K outputs=foreground,foreground" "$K outputs=foreground," \
+		"$K outputs=foreground,distance,border,centre,extra"; do
+		"${TOOL[@]}" sharpen 1 "${case% *}" "$lie" "${case#* }"
+		run unet-infer "$lie" "$RGB"
+		assert_failure 1
+		assert_one_error_line unet-infer
+		assert_output --partial "unet-infer: $lie: __metadata__ outputs "
+		err+="${output#*outputs }"$'\n'
+	done
+	assert_equal "$err" "names 1 output(s) but tensor out.weight has 2
+names 2 output(s) but tensor out.weight has 1
+\"foreground,Distance\": expected comma-separated names of letters a-z
+\"distance,foreground\": the first must be foreground
+\"foreground,foreground\": foreground twice
+\"foreground,\": expected comma-separated names of letters a-z
+\"foreground,distance,border,centre,extra\": more than 4 names
+"
+	# A one-output model may say so.
+	"${TOOL[@]}" sharpen 1 "$S" "$lie" outputs=foreground
+	unet-infer "$lie" "$RGB" >"$TMP/a.pam"
+	unet-infer "$S" "$RGB" >"$TMP/b.pam"
+	cmp "$TMP/a.pam" "$TMP/b.pam"
 }
 
 @test "tiny images: one cell of the network or less" {
@@ -233,6 +318,13 @@ gray_with_size() {
 	# without --original-size the comment is only carried over
 	run unet-infer --quiet --threads 1 "$G" "$TMP/claims.pam"
 	assert_success
+	# A map of two channels counts both: 16384x16384 is 2^29 samples.
+	"${TOOL[@]}" stack foreground,distance "$TMP/g2.safetensors" "$G" "$G"
+	gray_with_size 16384x16384 >"$TMP/claims.pam"
+	run bash -c 'timeout 60 unet-infer --quiet --threads 1 --original-size "$@" >/dev/null' \
+		_ "$TMP/g2.safetensors" "$TMP/claims.pam"
+	assert_failure 1
+	assert_output "unet-infer: $TMP/claims.pam: image 1: original size 16384x16384 beyond the limits of 32768 per side and 268435456 samples"
 }
 
 @test "a FIFO as the model is refused at once, never waited on" {

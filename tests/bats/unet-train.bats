@@ -757,3 +757,230 @@ assert (g3['c1.conv1.bias'] == g['c1.conv1.bias']).all()
 	assert_failure 1
 	assert_output --partial "augment differs"
 }
+
+# to_labels: a *_MASK stream on stdin as a *_LABEL stream on stdout, the
+# same foreground: each 4-connected component of the mask is an object,
+# cut in two at the middle column (touching objects).
+to_labels() {
+	"$REFPY" -c '
+import sys
+data = sys.stdin.buffer.read()
+out = bytearray(); pos = 0
+while pos < len(data):
+    end = data.index(b"ENDHDR\n", pos) + 7
+    head = data[pos:end].decode()
+    f = dict(l.split(" ", 1) for l in head.split("\n") if " " in l and l[0] != "#")
+    w, h, d, mv = (int(f[k]) for k in ("WIDTH", "HEIGHT", "DEPTH", "MAXVAL"))
+    b = 2 if mv > 255 else 1
+    n = w * h * d * b
+    r = bytearray(data[end:end + n])
+    last = lambda p: int.from_bytes(r[(p * d + d - 1) * b:(p * d + d) * b], "big")
+    mask = [last(p) > mv // 2 for p in range(w * h)]
+    lab = [0] * (w * h); k = 0
+    for s in range(w * h):
+        if mask[s] and not lab[s]:
+            k += 1; lab[s] = k; todo = [s]
+            while todo:
+                p = todo.pop(); y, x = divmod(p, w)
+                for q, ok in ((p - 1, x > 0), (p + 1, x < w - 1), (p - w, y > 0), (p + w, y < h - 1)):
+                    if ok and mask[q] and not lab[q] and (q % w < w // 2) == (x < w // 2):
+                        lab[q] = k; todo.append(q)
+    assert k <= mv, (k, mv)
+    for p in range(w * h):
+        r[(p * d + d - 1) * b:(p * d + d) * b] = lab[p].to_bytes(b, "big")
+    out += head.replace("_MASK\n", "_LABEL\n").encode() + r
+    pos = end + n
+sys.stdout.buffer.write(out)
+'
+}
+
+@test "*_LABEL samples with the default --outputs train as their masks do, byte for byte" {
+	to_labels <"$S32" >"$TMP/l32.pam"
+	grep -aq "TUPLTYPE RGB_LABEL" "$TMP/l32.pam"
+	unet-train "${TINY[@]}" --epochs 2 --log "$TMP/m.log" -o "$TMP/m.st" "$S32"
+	run unet-train "${TINY[@]}" --epochs 2 --log "$TMP/l.log" \
+		-o "$TMP/l.st" "$TMP/l32.pam"
+	assert_success
+	cmp "$TMP/m.st" "$TMP/l.st"
+	diff <(cut -d, -f1-5 "$TMP/m.log") <(cut -d, -f1-5 "$TMP/l.log")
+	run unet-train "${TINY[@]}" --epochs 2 --outputs foreground \
+		-o "$TMP/f.st" "$S32"
+	assert_success
+	cmp "$TMP/m.st" "$TMP/f.st"
+	run meta "$TMP/f.st" outputs
+	assert_failure
+}
+
+@test "--outputs foreground,distance: a two-channel model that records its outputs and options" {
+	to_labels <"$S32" >"$TMP/l32.pam"
+	run unet-train "${TINY[@]}" --epochs 2 --outputs foreground,distance \
+		--border-weight 5 --border-sigma 2.5 --augment all \
+		--log "$TMP/l.log" -o "$TMP/m.st" "$TMP/l32.pam"
+	assert_success
+	assert_equal "$(meta "$TMP/m.st" outputs)" foreground,distance
+	assert_equal "$(meta "$TMP/m.st" border_weight)" 5
+	assert_equal "$(meta "$TMP/m.st" border_sigma)" 2.5
+	"$REFPY" -c "$st_py
+t, m = load(sys.argv[1])
+assert t['out.weight'].shape == (2, 2, 1, 1), t['out.weight'].shape
+assert t['out.bias'].shape == (2,)
+import json
+for line in open(sys.argv[2]):
+    e = json.loads(line)
+    assert 0 < e['val_loss'] < 10 and 0 <= e['val_dice'] <= 1, e
+" "$TMP/m.st" "$TMP/l.log"
+	# The same seed, the same bytes (augmentation, targets and weights
+	# drawn and derived alike).
+	unet-train "${TINY[@]}" --epochs 2 --outputs foreground,distance \
+		--border-weight 5 --border-sigma 2.5 --augment all \
+		-o "$TMP/n.st" "$TMP/l32.pam"
+	cmp "$TMP/m.st" "$TMP/n.st"
+}
+
+@test "--outputs distance and --border-weight need labels: mask samples refused, nothing written" {
+	to_labels <"$S16" >"$TMP/l16.pam"
+	take 2 "$S16" >"$TMP/mask.pam"
+	for args in "--outputs foreground,distance" "--border-weight 10"; do
+		run unet-train "${TINY[@]}" $args -o "$TMP/m.st" "$S16"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --partial "image 1: a mask without instance labels"
+		# a mask sample in the validation stream
+		run unet-train "${TINY[@]}" $args --val "$TMP/mask.pam" \
+			-o "$TMP/m.st" "$TMP/l16.pam"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --partial "mask.pam: image 1: a mask without"
+	done
+	run ls -A "$TMP"
+	assert_output "$(printf 'l16.pam\nmask.pam')"
+}
+
+@test "--outputs, --border-weight, --border-sigma: usage errors exit 2" {
+	for args in "--outputs distance" "--outputs distance,foreground" \
+		"--outputs foreground,foreground" "--outputs foreground,border" \
+		"--outputs foreground," "--outputs=" "--border-weight -1" \
+		"--border-weight x" "--border-sigma 2" \
+		"--border-weight 10 --border-sigma 0"; do
+		run unet-train $args -o "$TMP/m" "$S16"
+		assert_failure 2
+		assert_line --partial "Try 'unet-train --help'"
+		assert_line --regexp "^unet-train: --(outputs|border-weight|border-sigma)"
+	done
+}
+
+@test "--resume refuses other --outputs or --border-weight; --init needs the same outputs" {
+	to_labels <"$S32" >"$TMP/l32.pam"
+	unet-train "${TINY[@]}" --epochs 1 --outputs foreground,distance \
+		-o "$TMP/m.st" "$TMP/l32.pam"
+	cp "$TMP/m.st" "$TMP/saved.st"
+	cp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
+	for args in "--outputs foreground,distance --border-weight 10" \
+		"--outputs foreground"; do
+		run unet-train "${TINY[@]}" --epochs 2 --resume $args \
+			-o "$TMP/m.st" "$TMP/l32.pam"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --regexp "cannot resume: (outputs|border) differs"
+		cmp "$TMP/m.st" "$TMP/saved.st"
+		cmp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
+	done
+	run unet-train "${TINY[@]}" --epochs 1 --init "$TMP/m.st" -o "$TMP/i.st" "$TMP/l32.pam"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "the model's outputs are foreground,distance, --outputs asks for foreground"
+	run unet-train "${TINY[@]}" --epochs 1 --init "$TMP/m.st" \
+		--outputs foreground,distance -o "$TMP/i.st" "$TMP/l32.pam"
+	assert_success
+	[[ ! -e $TMP/i.st.lock ]]
+}
+
+@test "one step with --outputs foreground,distance equals the reference's step from the labels" {
+	to_labels <"$S16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 0 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 6 \
+		--outputs foreground,distance --val-split 0 --threads 2 --quiet \
+		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.001
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+}
+
+@test "one step with --border-weight and wbce equals the reference's step from the labels" {
+	to_labels <"$G16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --border-weight 10 \
+		--border-sigma 2 --pos-weight 3 "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --outputs foreground,distance --border-weight 10 \
+		--border-sigma 2 --loss wbce --pos-weight 3 --val-split 0 --quiet \
+		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+	# A one-output model with the border weight alone.
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		"$TMP/init1.safetensors"
+	"$REFPY" "$REFERENCE" step --border-weight 10 "$TMP/init1.safetensors" \
+		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
+	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
+		--border-weight 10 --val-split 0 --quiet \
+		-o "$TMP/out1.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
+		"$TMP/init1.safetensors" 0.001
+}
+
+@test "a two-output model loads in the reference: val_loss over both outputs with the weights agrees" {
+	to_labels <"$S32" >"$TMP/l32.pam"
+	take 4 "$TMP/l32.pam" >"$TMP/val.pam"
+	run unet-train "${TINY[@]}" --epochs 2 --outputs foreground,distance \
+		--border-weight 10 --val "$TMP/val.pam" -o "$TMP/m.safetensors" \
+		"$TMP/l32.pam"
+	assert_success
+	ref=$("$REFPY" "$REFERENCE" loss --border-weight 10 "$TMP/m.safetensors" \
+		<"$TMP/val.pam")
+	ours=$(meta "$TMP/m.safetensors" val_loss)
+	"$REFPY" -c 'import sys; a, b = map(float, sys.argv[1:])
+assert abs(a - b) < 1e-5 * b, (a, b)' "$ref" "$ours"
+	# val_dice is the foreground channel's
+	"$REFPY" "$REFERENCE" infer "$TMP/m.safetensors" <"$TMP/val.pam" >"$TMP/p.pam"
+	"$REFPY" -c '
+import sys
+import numpy as np
+sys.argv, dice = sys.argv[:1], float(sys.argv[3])
+def images(path):
+    data = open(path, "rb").read(); pos = 0
+    while pos < len(data):
+        end = data.index(b"ENDHDR\n", pos) + 7
+        f = dict(l.split(" ", 1) for l in data[pos:end].decode().split("\n") if " " in l and l[0] != "#")
+        w, h, d, mv = (int(f[k]) for k in ("WIDTH", "HEIGHT", "DEPTH", "MAXVAL"))
+        b = 2 if mv > 255 else 1
+        yield np.frombuffer(data[end:end + w * h * d * b], ">u%d" % b).reshape(h, w, d), mv
+        pos = end + w * h * d * b
+tp = fp = fn = 0
+for (p, _), (s, _) in zip(images("'"$TMP/p.pam"'"), images("'"$TMP/val.pam"'")):
+    assert p.shape[2] == 2
+    pred, truth = p[:, :, 0] >= 32768, s[:, :, -1] != 0
+    tp += (pred & truth).sum(); fp += (pred & ~truth).sum(); fn += (~pred & truth).sum()
+ref = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1
+assert abs(ref - dice) < 0.01, (ref, dice)
+' x x "$(meta "$TMP/m.safetensors" val_dice)"
+}

@@ -289,6 +289,120 @@ test_image(void)
 	image_free(&orig);
 }
 
+/* Labels: a few objects, two of them touching, with values up to 65535. */
+static void
+make_labels(uint16_t *lab, float *mask, int w, int h)
+{
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			size_t p = (size_t)y * w + x;
+			uint16_t k = 0;
+			if ((x - 5) * (x - 5) + (y - 7) * (y - 7) < 20)
+				k = x < 5 ? 3 : 65535;
+			else if (x > 10 && y < 4)
+				k = 12;
+			lab[p] = k;
+			mask[p] = k != 0;
+		}
+}
+
+/* The same draws move a mask and the same labels alike: flip, rot90 and
+ * elastic give the same foreground, every label keeps its value and
+ * stays one whole value per pixel; crop enlarges labels by nearest
+ * neighbour but resamples the mask, so they may differ on rim pixels. */
+static void
+test_labels(void)
+{
+	static const unsigned ops[] = { AUGMENT_FLIP, AUGMENT_ROT90,
+					AUGMENT_ELASTIC,
+					AUGMENT_FLIP | AUGMENT_ROT90 |
+					AUGMENT_ELASTIC | AUGMENT_COLOR };
+	static const char *const names[] = { "flip", "rot90", "elastic",
+					     "flip,rot90,elastic,color" };
+	float a[N * C], b[N * C], mask[N], lmask[N];
+	uint16_t lab[N];
+
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		int same = 1, valid = 1, image = 1;
+		for (int seed = 0; seed < 20; seed++) {
+			struct rng r;
+			make(a, mask, W, H);
+			make(b, lmask, W, H);
+			make_labels(lab, lmask, W, H);
+			augment_rng(&r, seed, 1, 2);
+			augment_apply(ops[i], &r, a, mask, W, H, C);
+			augment_rng(&r, seed, 1, 2);
+			augment_apply_labels(ops[i], &r, b, lab, W, H, C);
+			for (int p = 0; p < N; p++) {
+				same &= mask[p] == (lab[p] != 0);
+				valid &= lab[p] == 0 || lab[p] == 3 ||
+					 lab[p] == 12 || lab[p] == 65535;
+			}
+			image &= memcmp(a, b, sizeof a) == 0;
+		}
+		tap_ok(same && valid && image, "labels: %s moves labels as the "
+		       "mask (same foreground, same image, values kept)",
+		       names[i]);
+	}
+	{
+		int valid = 1, differ = 0, moved = 0;
+		for (int seed = 0; seed < 20; seed++) {
+			struct rng r;
+			make(a, mask, W, H);
+			make_labels(lab, lmask, W, H);
+			augment_rng(&r, seed, 0, 0);
+			augment_apply(AUGMENT_CROP, &r, a, mask, W, H, C);
+			augment_rng(&r, seed, 0, 0);
+			augment_apply_labels(AUGMENT_CROP, &r, b, lab, W, H, C);
+			for (int p = 0; p < N; p++) {
+				valid &= lab[p] == 0 || lab[p] == 3 ||
+					 lab[p] == 12 || lab[p] == 65535;
+				differ += mask[p] != (lab[p] != 0);
+				moved += (lab[p] != 0) != (lmask[p] != 0);
+			}
+		}
+		tap_ok(valid && moved > 0 && differ < moved / 4,
+		       "labels: crop by nearest neighbour keeps the values; "
+		       "foreground as the mask's but %d of %d changed pixels",
+		       differ, moved);
+	}
+}
+
+static void
+test_image_labels(void)
+{
+	struct image im;
+	struct rng r;
+	int ok = 1;
+	size_t count[4] = { 0 }, after[4] = { 0 };
+	static const uint16_t values[4] = { 0, 1, 300, 65535 };
+
+	image_alloc(&im, 8, 8, 4, 65535, "RGB_LABEL");
+	for (int p = 0; p < 64; p++) {
+		im.data[p * 4] = (uint16_t)(p * 1000);
+		im.data[p * 4 + 3] = values[p % 7 % 4];
+		count[p % 7 % 4]++;
+	}
+	augment_rng(&r, 5, 0, 0);
+	augment_image(AUGMENT_FLIP | AUGMENT_ROT90, &r, &im);
+	for (int p = 0; p < 64; p++)
+		for (int k = 0; k < 4; k++)
+			after[k] += im.data[p * 4 + 3] == values[k];
+	for (int k = 0; k < 4; k++)
+		ok &= after[k] == count[k];
+	tap_ok(ok, "augment_image: a RGB_LABEL image's labels permuted, "
+	       "values kept (65535 is not maxval-thresholded)");
+	augment_rng(&r, 6, 0, 0);
+	augment_image(AUGMENT_ALL, &r, &im);
+	ok = 1;
+	for (int p = 0; p < 64; p++) {
+		uint16_t v = im.data[p * 4 + 3];
+		ok &= v == 0 || v == 1 || v == 300 || v == 65535;
+	}
+	tap_ok(ok, "augment_image: every op keeps label values");
+	image_free(&im);
+}
+
 int
 main(void)
 {
@@ -300,5 +414,7 @@ main(void)
 	test_reproducible();
 	test_nonsquare();
 	test_image();
+	test_labels();
+	test_image_labels();
 	return tap_done();
 }

@@ -27,7 +27,7 @@ same_floats(const float *a, const float *b, size_t n)
 static void
 make_run(struct unet **net, struct adam **adam, struct train_state *s)
 {
-	struct unet_config cfg = { 3, 4, 2 };
+	struct unet_config cfg = { 3, 4, 2, 1 };
 
 	*net = unet_new(&cfg);
 	unet_init_glorot(*net, 7);

@@ -28,6 +28,44 @@ write_stream(const char *path, int second_maxval)
 	fclose(f);
 }
 
+/* A GRAYSCALE_LABEL sample (3x1, maxval 65535: labels 0, 7, 65535) then
+ * the 2x1 RGB_MASK sample of write_stream would not fit: a 3x1
+ * GRAYSCALE_MASK one. */
+static void
+test_labels(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	struct dataset ds;
+	uint16_t lab[3];
+	float t[3];
+	int idx[1] = { 0 };
+
+	fputs("P7\nWIDTH 3\nHEIGHT 1\nDEPTH 2\nMAXVAL 65535\nTUPLTYPE "
+	      "GRAYSCALE_LABEL\nENDHDR\n", f);
+	fwrite("\x00\x10\x00\x00" "\x00\x20\x00\x07" "\x00\x30\xff\xff",
+	       1, 12, f);
+	fputs("P7\nWIDTH 3\nHEIGHT 1\nDEPTH 2\nMAXVAL 255\nTUPLTYPE "
+	      "GRAYSCALE_MASK\nENDHDR\n", f);
+	fwrite("\x01\x00\x02\xff\x03\x00", 1, 6, f);
+	fclose(f);
+	dataset_init(&ds);
+	tap_ok(dataset_read(&ds, path) == 2 && ds.channels == 1 &&
+	       ds.labelled == 1, "a *_LABEL and a *_MASK sample: one labelled");
+	tap_ok(ds.samples[0].labels && !ds.samples[1].labels &&
+	       dataset_first_unlabelled(&ds) == 1, "the mask sample has no "
+	       "labels: first unlabelled is sample 1");
+	dataset_fill_labels(&ds, idx, 1, lab);
+	tap_ok(lab[0] == 0 && lab[1] == 7 && lab[2] == 65535,
+	       "labels kept exactly (0, 7, 65535)");
+	dataset_fill(&ds, idx, 1, NULL, t);
+	tap_ok(t[0] == 0 && t[1] == 1 && t[2] == 1 &&
+	       ds.samples[0].positives == 2, "the labels' foreground is the "
+	       "target");
+	tap_ok(ds.bytes == 3 * 2 + 3 + 3 * 2 + 3 + 3, "bytes %zu count the "
+	       "labels", ds.bytes);
+	dataset_free(&ds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -73,6 +111,7 @@ main(int argc, char **argv)
 	dataset_free(&ds2);
 	dataset_free(&ds);
 	tap_ok(ds.count == 0 && ds.samples == NULL, "freed and empty");
+	test_labels(path);
 	unlink(path);
 
 	progress_duration(0, buf, sizeof buf);

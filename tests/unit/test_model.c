@@ -39,7 +39,7 @@ same_params(struct unet *a, struct unet *b)
 static void
 test_round_trip(void)
 {
-	struct unet_config cfg = {3, 4, 3};
+	struct unet_config cfg = {3, 4, 3, 1};
 	struct unet *net = unet_new(&cfg), *back;
 	json_t *meta = json_pack("{ssss}", "epochs", "3", "depth", "99"), *got;
 	const char *path = tap_path("rt.safetensors");
@@ -155,7 +155,7 @@ test_reference_file(void)
 static void
 refuse(const char *what, void (*edit)(struct st_file *), const char *want)
 {
-	struct unet_config cfg = {3, 2, 5};
+	struct unet_config cfg = {3, 2, 5, 1};
 	struct unet *net = unet_new(&cfg);
 	const char *good = tap_path("good.safetensors");
 	const char *bad = tap_path("bad.safetensors");

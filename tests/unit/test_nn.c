@@ -645,7 +645,7 @@ test_bce(void)
 
 	for (int k = 0; k < 2; k++) {
 		double pw = pws[k], want = 0, worst = 0;
-		double l = nn_bce_logits(threads, x, t, 6, (float)pw, g);
+		double l = nn_bce_logits(threads, x, t, NULL, 6, (float)pw, g);
 
 		/* by hand: -pw log s(x) for a positive, -log(1 - s(x)) for a
 		 * negative; the two extreme logits asymptotically */
@@ -672,8 +672,8 @@ test_bce(void)
 		tap_ok(worst < 1e-7, "BCE gradient, pos_weight %g (max diff %.2g)",
 		       pw, worst);
 	}
-	tap_ok(nn_bce_logits(threads, x, t, 6, 1, NULL)
-	       == nn_bce_logits(threads, x, t, 6, 1, g),
+	tap_ok(nn_bce_logits(threads, x, t, NULL, 6, 1, NULL)
+	       == nn_bce_logits(threads, x, t, NULL, 6, 1, g),
 	       "BCE without gradient: same loss");
 }
 
@@ -702,7 +702,7 @@ test_adam(void)
 static void
 test_glorot(void)
 {
-	struct unet_config cfg = { 3, 4, 3 };
+	struct unet_config cfg = { 3, 4, 3, 1 };
 	struct unet *a = unet_new(&cfg), *b = unet_new(&cfg), *c;
 	int bounds_ok = 1, same = 1, spread = 1;
 
@@ -757,7 +757,7 @@ find_param(struct unet *net, const char *name)
 static void
 test_layout(void)
 {
-	struct unet_config cfg = { 3, 4, 3 };
+	struct unet_config cfg = { 3, 4, 3, 1 };
 	struct unet *net = unet_new(&cfg);
 	int all_ok = 1;
 

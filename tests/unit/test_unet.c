@@ -15,9 +15,11 @@ static void
 test_config(void)
 {
 	char err[128];
-	struct unet_config ok = { 3, 16, 5 }, bad[] = {
-		{ 0, 16, 5 }, { 5, 16, 5 }, { 3, 0, 5 }, { 3, 16, 1 },
-		{ 3, 16, UNET_MAX_DEPTH + 1 }, { 3, 1 << 20, 5 },
+	struct unet_config ok = { 3, 16, 5, 1 }, bad[] = {
+		{ 0, 16, 5, 1 }, { 5, 16, 5, 1 }, { 3, 0, 5, 1 },
+		{ 3, 16, 1, 1 }, { 3, 16, UNET_MAX_DEPTH + 1, 1 },
+		{ 3, 1 << 20, 5, 1 }, { 3, 16, 5, 0 },
+		{ 3, 16, 5, UNET_MAX_OUTPUTS + 1 },
 	};
 	int all_bad = 1;
 
@@ -33,7 +35,7 @@ test_config(void)
 static void
 test_params(void)
 {
-	struct unet_config cfg = { 3, 16, 5 };
+	struct unet_config cfg = { 3, 16, 5, 1 };
 	struct unet *net = unet_new(&cfg);
 	int n = unet_param_count(net), sorted = 1, found = 0, zero = 1;
 	size_t total = 0;
@@ -86,13 +88,13 @@ static double
 loss_of(struct unet_work *w, int n, const float *target, float pw)
 {
 	unet_forward(w, n);
-	return unet_loss(w, n, target, pw);
+	return unet_loss(w, n, target, NULL, pw);
 }
 
 static void
 test_gradient(void)
 {
-	struct unet_config cfg = { 2, 2, 3 };
+	struct unet_config cfg = { 2, 2, 3, 1 };
 	struct unet *net = unet_new(&cfg);
 	int n = 2, h = 8, wd = 8;
 	size_t npix = (size_t)n * h * wd;
@@ -119,8 +121,8 @@ test_gradient(void)
 	for (size_t i = 0; i < npix; i++)
 		target[i] = rng_uniform(&r) < 0.4;
 	unet_forward(w, n);
-	loss = unet_backward(w, n, target, 2.0f);
-	tap_ok(loss == unet_loss(w, n, target, 2.0f),
+	loss = unet_backward(w, n, target, NULL, 2.0f);
+	tap_ok(loss == unet_loss(w, n, target, NULL, 2.0f),
 	       "unet_backward returns unet_loss (%.9g)", loss);
 
 	/* a few elements of every tensor: first, last and random ones; the
@@ -168,7 +170,7 @@ test_gradient(void)
 		want += target[i] ? -2 * log(s) : -log(1 - s);
 	}
 	want /= npix;
-	tap_ok(fabs(want - unet_loss(w, n, target, 2.0f)) < 1e-9,
+	tap_ok(fabs(want - unet_loss(w, n, target, NULL, 2.0f)) < 1e-9,
 	       "loss = mean weighted BCE of the logits");
 	free(target);
 	unet_work_free(w);
@@ -178,7 +180,7 @@ test_gradient(void)
 static void
 test_determinism(void)
 {
-	struct unet_config cfg = { 3, 4, 3 };
+	struct unet_config cfg = { 3, 4, 3, 1 };
 	struct unet *net = unet_new(&cfg);
 	int n = 3, h = 8, wd = 12;
 	size_t npix = (size_t)n * h * wd;
@@ -216,7 +218,7 @@ test_determinism(void)
 	gcount = p->count;
 	g1 = xmalloc(gcount * sizeof(float));
 	unet_forward(w, n);
-	unet_backward(w, n, target, 1);
+	unet_backward(w, n, target, NULL, 1);
 	memcpy(g1, p->grad, gcount * sizeof(float));
 	/* the same input on a work of 2 threads */
 	w2 = unet_work_new(net, n, h, wd, 1, 2);
@@ -233,7 +235,7 @@ test_determinism(void)
 		if (rep == 1 && memcmp(a, o, npix * sizeof(float)))
 			same = 0;
 		memcpy(a, o, npix * sizeof(float));
-		unet_backward(w2, n, target, 1);
+		unet_backward(w2, n, target, NULL, 1);
 		if (rep == 1 && memcmp(g1, p->grad, gcount * sizeof(float)))
 			gsame = 0;
 		memcpy(g1, p->grad, gcount * sizeof(float));
@@ -253,7 +255,7 @@ test_determinism(void)
 static void
 test_sizes(void)
 {
-	struct unet_config cfg = { 1, 2, 4 };
+	struct unet_config cfg = { 1, 2, 4, 1 };
 	struct unet *net = unet_new(&cfg);
 	struct unet_work *w, *wn;
 
@@ -277,7 +279,7 @@ test_sizes(void)
 	for (int i = 0; i < 64; i++)
 		unet_work_input(w)[i] = (float)(i % 7) / 7;
 	memcpy(y1, unet_forward(w, 1), sizeof y1);
-	l1 = unet_backward(w, 1, target, 1);
+	l1 = unet_backward(w, 1, target, NULL, 1);
 	for (int nt = 3; nt <= 48; nt *= 4) {
 		const float *y;
 		double d = 0;
@@ -288,7 +290,7 @@ test_sizes(void)
 		y = unet_forward(wn, 1);
 		for (int i = 0; i < 64; i++)
 			d = fmax(d, fabs(y[i] - y1[i]));
-		ln = unet_backward(wn, 1, target, 1);
+		ln = unet_backward(wn, 1, target, NULL, 1);
 		tap_ok(fabs(l1 - ln) < 1e-6 && d < 1e-5, "8x8 at depth 4 on "
 		       "%d threads: loss %.9g, on 1: %.9g (max logit diff "
 		       "%.2g)", nt, ln, l1, d);
@@ -319,7 +321,7 @@ frozen_names(struct unet *net, char *buf, size_t len)
 static void
 check_freeze(int d, const char *layer, int want, const char *names)
 {
-	struct unet_config cfg = { 1, 2, d };
+	struct unet_config cfg = { 1, 2, d, 1 };
 	struct unet *net = unet_new(&cfg);
 	char buf[2048];
 	int hits = unet_freeze(net, layer);
@@ -378,7 +380,7 @@ logits_of(struct unet *net, const float *grey, int channels)
 static void
 check_adapt(int from, int to)
 {
-	struct unet_config cfg = { from, 4, 3 };
+	struct unet_config cfg = { from, 4, 3, 1 };
 	struct unet *old = unet_new(&cfg), *net;
 	float grey[64], *a, *b;
 	int kernel = 1, others = 1;
@@ -450,7 +452,7 @@ test_adapt(void)
 	check_adapt(1, 3);
 	check_adapt(3, 1);
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-		struct unet_config cfg = { refused[i][0], 4, 2 };
+		struct unet_config cfg = { refused[i][0], 4, 2, 1 };
 		struct unet *net = unet_new(&cfg), *a;
 
 		a = unet_adapt_channels(net, refused[i][1]);
@@ -471,7 +473,7 @@ test_adapt(void)
 static void
 check_radius(int depth)
 {
-	struct unet_config cfg = { 1, 2, depth };
+	struct unet_config cfg = { 1, 2, depth, 1 };
 	struct unet *net = unet_new(&cfg);
 	int m = unet_multiple(net), r = unet_receptive_radius(net);
 	int n = 4 * r + 4 * m, reach = 0;
@@ -523,7 +525,7 @@ check_radius(int depth)
 static void
 check_work_bytes(int channels, int filters, int depth, int h, int wd)
 {
-	struct unet_config cfg = { channels, filters, depth };
+	struct unet_config cfg = { channels, filters, depth, 1 };
 	struct unet *net = unet_new(&cfg);
 	int batch = 3;
 	struct unet_work *w = unet_work_new(net, batch, h, wd, 0, 1);
