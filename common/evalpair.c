@@ -108,8 +108,8 @@ check_pred(const struct evalpair *e, struct image *p, int *is_prob,
 		return;
 	if (image_output_count(p->tuple_type) > 1) {
 		if (p->maxval != 65535)
-			die("%s: image %d%s: %s of maxval %u: a probability map "
-			    "has maxval 65535", name, k,
+			die("%s: image %d%s: %s of maxval %u: a probability "
+			    "map has maxval 65535", name, k,
 			    id_note(p, note, sizeof note), p->tuple_type,
 			    p->maxval);
 		keep_foreground(p);

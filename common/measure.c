@@ -75,7 +75,8 @@ first_moments(const struct labelmap *lm, const struct image *img,
 				o->bbox_width = x - o->bbox_x + 1;
 			o->bbox_height = y - o->bbox_y + 1;
 			for (int c = 0; c < ch; c++)
-				m->sum[i * ch + c] += img->data[p * img->depth + c];
+				m->sum[i * ch + c] +=
+					img->data[p * img->depth + c];
 		}
 	}
 	for (size_t i = 0; i < m->count; i++) {
@@ -167,8 +168,10 @@ perimeters(const struct labelmap *lm, struct measure *m)
 			if (!v || !is_border(lm, x, y, v))
 				continue;
 			for (int k = 0; k < 4; k++) {
-				code += 2 * is_border(lm, x + ex[k], y + ey[k], v);
-				code += 10 * is_border(lm, x + cx[k], y + cy[k], v);
+				code += 2 * is_border(lm, x + ex[k],
+						      y + ey[k], v);
+				code += 10 * is_border(lm, x + cx[k],
+						       y + cy[k], v);
 			}
 			switch (code) {
 			case 5: case 7: case 15: case 17: case 25: case 27:

@@ -13,7 +13,7 @@ static const char usage_text[] =
 	"                [FILE]\n"
 	"Turn probability maps (GRAYSCALE, maxval 65535; FILE or stdin) into\n"
 	"binary masks: foreground (maxval) where p > T, background (0) elsewhere.\n"
-	"Of a multi-output map (FOREGROUND_*), channel 0, the foreground.\n"
+	"Of a multi-output map (FOREGROUND_*): channel 0, the foreground.\n"
 	"  -T, --threshold T          threshold in [0, 1] (default 0.5)\n"
 	"  -f, --threshold-from FILE  take T from a threshold-sweep report\n"
 	"  -m, --maxval N             1 or 255 (default 255)\n"

@@ -13,14 +13,14 @@
 static const char usage_text[] =
 	"usage: measure-objects [--image FILE] [--json] [--counts FILE]\n"
 	"                       [--output FILE] [LABELS]\n"
-	"Read label images (LABELS, or stdin when LABELS is '-' or absent) and\n"
-	"write one row per object: id, label, area, centroid, bounding box,\n"
-	"equivalent diameter, perimeter, axes, eccentricity, solidity, and\n"
-	"with --image the mean and integrated intensity of each channel; CSV\n"
-	"with a header line, or JSON Lines.\n"
-	"  -i, --image FILE   the images the labels belong to, paired by order\n"
+	"Read label images (LABELS, or stdin when LABELS is '-' or absent)\n"
+	"and write one row per object: id, label, area, centroid, bounding\n"
+	"box, equivalent diameter, perimeter, axes, eccentricity, solidity,\n"
+	"and with --image the mean and integrated intensity of each channel;\n"
+	"CSV with a header line, or JSON Lines.\n"
+	"  -i, --image FILE   the images of the labels, paired by order\n"
 	"  -j, --json         write JSON Lines instead of CSV\n"
-	"  -c, --counts FILE  also write the object count of each image to FILE\n"
+	"  -c, --counts FILE  also write each image's object count to FILE\n"
 	"  -o, --output FILE  write the rows to FILE instead of stdout\n"
 	"  -h, --help         show this help and exit\n"
 	"  -V, --version      show the version and exit\n";
@@ -148,7 +148,8 @@ write_row(FILE *f, int json, json_t *row)
 		if (json_is_string(v))
 			csv_field(f, json_string_value(v));
 		else if (json_is_integer(v))
-			fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			fprintf(f, "%" JSON_INTEGER_FORMAT,
+				json_integer_value(v));
 		else if (json_is_real(v))
 			fprintf(f, "%.15g", json_real_value(v));
 	}

@@ -129,7 +129,8 @@ image_line(const struct evalpair_item *it, const struct image_score *s)
 	set_object_figures(o, s->np, s->nt, s->is.matches[0]);
 	report_set(o, "predicted_objects_from",
 		   json_string(from_name(s->pred_from)));
-	report_set(o, "true_objects_from", json_string(from_name(s->true_from)));
+	report_set(o, "true_objects_from",
+		   json_string(from_name(s->true_from)));
 	return o;
 }
 
