@@ -10,7 +10,7 @@
  * each label present, in increasing label order. */
 struct labelmap {
 	int width, height;
-	uint32_t *lab;   /* width * height labels */
+	uint16_t *lab;   /* width * height labels */
 	uint32_t *index; /* label -> object index from 1, 0 when absent */
 	size_t count;
 };
@@ -25,7 +25,7 @@ labelmap_make(const struct image *labels, struct labelmap *lm)
 	lm->height = labels->height;
 	lm->lab = xmalloc_for(n, sizeof *lm->lab, "labels");
 	for (size_t p = 0; p < n; p++) {
-		lm->lab[p] = image_label_at(labels, p);
+		lm->lab[p] = (uint16_t)image_label_at(labels, p);
 		if (lm->lab[p] > top)
 			top = lm->lab[p];
 	}

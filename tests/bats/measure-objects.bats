@@ -261,6 +261,29 @@ print(len(rows), [r["id"] for r in rows][-2:], rows[-2]["area"])' "$TMP/rows.csv
 	assert_one_error_line measure-objects
 }
 
+@test "real nuclei: every measurement agrees with an independent numpy computation" {
+	# Label streams of 4 real images: the truth's components, and the
+	# same with every other nucleus cut in two (see score-tool.py).
+	"$REFPY" "$FIXTURES/score-tool.py" instances \
+		<"$FIXTURES/score-real.pam" >"$TMP/t.pam"
+	"$REFPY" "$FIXTURES/score-tool.py" split <"$TMP/t.pam" >"$TMP/p.pam"
+	for f in t p; do
+		"$REFPY" "$FIXTURES/score-tool.py" measure "$TMP/$f.pam" \
+			>"$TMP/py.jsonl"
+		measure-objects --json "$TMP/$f.pam" >"$TMP/c.jsonl"
+		run jq -e -n --slurpfile c "$TMP/c.jsonl" \
+			--slurpfile p "$TMP/py.jsonl" '
+			($c | length) == ($p | length) and ($c | length) > 20 and
+			([$c, $p] | transpose | all(.[0] as $a | .[1] as $b |
+			  $b | keys | all(. as $k |
+			    if ($b[$k] | type) == "number" then
+			      (($a[$k] - $b[$k]) | fabs) <=
+			        1e-12 * ([1, ($b[$k] | fabs)] | max)
+			    else $a[$k] == $b[$k] end)))'
+		assert_success
+	done
+}
+
 @test "usage errors exit 2" {
 	for args in "--bogus" "--image" "a.pam b.pam" "--image - -" "--image -"; do
 		run measure-objects $args </dev/null
