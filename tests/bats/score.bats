@@ -331,6 +331,19 @@ make_labels() {
 	run jq -s -c '[.[] | [.predicted_objects, .true_objects, .dsb2018,
 		.count_error, .relative_count_error]]' "$TMP/per.jsonl"
 	assert_output '[[1,2,0,-1,-0.5],[1,2,0,-1,-0.5]]'
+	# Labels for a, a mask for b: the run saw both sources.
+	{
+		pam 4 2 65535 LABEL id=a 5 5 5 9 5 5 9 9
+		pam 3 1 1 GRAYSCALE id=b 1 1 1
+	} >"$TMP/mixed.pam"
+	run score --truth "$TMP/truth-labels.pam" --per-image "$TMP/per.jsonl" \
+		"$TMP/mixed.pam"
+	assert_success
+	json '.instances | .predicted_objects == 3
+		and .predicted_objects_from == "both"
+		and .true_objects_from == "labels"'
+	run jq -r '.predicted_objects_from' "$TMP/per.jsonl"
+	assert_output $'labels\ncomponents'
 }
 
 @test "object figures of images without objects: 1 for nothing to find, count error null when no truth" {
