@@ -33,8 +33,10 @@ evalpair_open(const char *pred_path, const char *truth_path, int accept)
 		die("%s", bad);
 	e = xcalloc(1, sizeof *e);
 	e->accept = accept;
-	e->pred = pamio_open(pred_path, PAMIO_IMAGE);
-	e->truth = pamio_open(truth_path, PAMIO_IMAGE | PAMIO_SAMPLE);
+	e->pred = pamio_open(pred_path, PAMIO_IMAGE | PAMIO_OUTPUTS |
+			     (accept & EVALPAIR_LABEL ? PAMIO_LABEL : 0));
+	e->truth = pamio_open(truth_path,
+			      PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL);
 	return e;
 }
 
@@ -73,18 +75,45 @@ id_note(const struct image *p, char *buf, size_t len)
 	return buf;
 }
 
-/* A prediction is a probability map (GRAYSCALE, maxval 65535, any values)
- * or a binary mask (depth 1, maxval 1 or 255, every sample 0 or maxval);
- * anything else, such as a photo, is refused with one line naming the
- * image. */
+/* Keep channel 0 (the foreground) of a multi-output map, in place, as a
+ * GRAYSCALE image. */
 static void
-check_pred(const struct evalpair *e, const struct image *p, int *is_prob)
+keep_foreground(struct image *p)
+{
+	size_t n = (size_t)p->width * p->height;
+
+	for (size_t i = 0; i < n; i++)
+		p->data[i] = p->data[i * p->depth];
+	p->depth = 1;
+	snprintf(p->tuple_type, sizeof p->tuple_type, "GRAYSCALE");
+}
+
+/* A prediction is a probability map (GRAYSCALE, or FOREGROUND_* whose
+ * channel 0 is kept, maxval 65535, any values), a binary mask (depth 1,
+ * maxval 1 or 255, every sample 0 or maxval) or, when accepted, a LABEL
+ * image; anything else, such as a photo, is refused with one line naming
+ * the image. */
+static void
+check_pred(const struct evalpair *e, struct image *p, int *is_prob,
+	   int *is_label)
 {
 	const char *name = pamio_name(e->pred);
 	int k = pamio_count(e->pred);
 	size_t n = (size_t)p->width * p->height;
 	char note[320];
 
+	*is_label = image_is_label(p);
+	*is_prob = 0;
+	if (*is_label)
+		return;
+	if (image_output_count(p->tuple_type) > 1) {
+		if (p->maxval != 65535)
+			die("%s: image %d%s: %s of maxval %u: a probability "
+			    "map has maxval 65535", name, k,
+			    id_note(p, note, sizeof note), p->tuple_type,
+			    p->maxval);
+		keep_foreground(p);
+	}
 	if (p->depth != 1)
 		die("%s: image %d%s: %s image of depth %d: a prediction has "
 		    "one channel", name, k, id_note(p, note, sizeof note),
@@ -116,8 +145,9 @@ check_pred(const struct evalpair *e, const struct image *p, int *is_prob)
 		    "or 255", name, k, id_note(p, note, sizeof note),
 		    p->maxval);
 	die("%s: image %d%s: %s of maxval %u: expected a probability map "
-	    "(GRAYSCALE, maxval 65535) or a binary mask (maxval 1 or 255)",
-	    name, k, id_note(p, note, sizeof note), p->tuple_type, p->maxval);
+	    "(GRAYSCALE, maxval 65535) or a binary mask (maxval 1 or 255)%s",
+	    name, k, id_note(p, note, sizeof note), p->tuple_type, p->maxval,
+	    e->accept & EVALPAIR_LABEL ? " or a LABEL image" : "");
 }
 
 /* The truth's foreground into e->mask. */
@@ -127,19 +157,19 @@ truth_mask(struct evalpair *e)
 	const struct image *t = &e->truth_img;
 	size_t n = (size_t)t->width * t->height;
 
-	if (!image_has_mask(t) &&
+	if (!image_has_mask(t) && !image_is_label(t) &&
 	    (t->depth != 1 || (t->maxval != 1 && t->maxval != 255)))
 		die("%s: image %d: %s image of depth %d and maxval %u is not "
-		    "a truth (expected a *_MASK sample or a mask of maxval 1 "
-		    "or 255)", pamio_name(e->truth), pamio_count(e->truth),
+		    "a truth (expected a *_MASK or *_LABEL sample, a LABEL "
+		    "image or a mask of maxval 1 or 255)",
+		    pamio_name(e->truth), pamio_count(e->truth),
 		    t->tuple_type, t->depth, t->maxval);
 	if (n > e->mask_cap) {
 		e->mask = xreallocarray(e->mask, n, 1);
 		e->mask_cap = n;
 	}
 	for (size_t p = 0; p < n; p++)
-		e->mask[p] = t->data[p * t->depth + t->depth - 1] >
-			     t->maxval / 2;
+		e->mask[p] = (uint8_t)image_mask_at(t, p);
 }
 
 int
@@ -159,7 +189,7 @@ evalpair_next(struct evalpair *e, struct evalpair_item *it)
 		return 0;
 	}
 	k = pamio_count(e->pred);
-	check_pred(e, p, &it->is_prob);
+	check_pred(e, p, &it->is_prob, &it->is_label);
 	if (!pamio_read(e->truth, t))
 		die("%s: image %d: no matching truth image in %s, which ends "
 		    "after %d", pn, k, tn, pamio_count(e->truth));
@@ -177,6 +207,7 @@ evalpair_next(struct evalpair *e, struct evalpair_item *it)
 	it->id = p->id ? p->id : t->id;
 	it->pred = p;
 	it->truth = t;
+	it->truth_labels = image_has_labels(t) || image_is_label(t);
 	it->truth_mask = e->mask;
 	return 1;
 }
@@ -186,7 +217,8 @@ evalpair_pred_mask(const struct evalpair_item *it, long cutoff, uint8_t *out)
 {
 	const uint16_t *v = it->pred->data;
 	size_t n = (size_t)it->width * it->height;
-	long c = it->is_prob ? cutoff : (long)(it->pred->maxval / 2);
+	long c = it->is_prob ? cutoff
+		 : it->is_label ? 0 : (long)(it->pred->maxval / 2);
 
 	for (size_t p = 0; p < n; p++)
 		out[p] = v[p] > c;

@@ -13,6 +13,7 @@
 enum {
 	EVALPAIR_PROB = 1, /* GRAYSCALE maxval 65535: p = v / 65535 */
 	EVALPAIR_MASK = 2, /* depth 1, maxval 1 or 255, samples 0 or maxval */
+	EVALPAIR_LABEL = 4 /* LABEL: instance labels, foreground = label != 0 */
 };
 
 /* One pair, owned by the reader and valid until the next evalpair_next()
@@ -22,8 +23,14 @@ struct evalpair_item {
 	int width, height;         /* the same for both images */
 	const char *id;            /* the prediction's id, else the truth's,
 				    * else NULL */
-	int is_prob;               /* 1: probability map, 0: binary mask */
-	const struct image *pred;  /* the prediction as read (depth 1) */
+	int is_prob;               /* 1: probability map, 0: otherwise */
+	int is_label;              /* 1: the prediction is a LABEL image */
+	int truth_labels;          /* 1: the truth holds instance labels
+				    * (*_LABEL sample or LABEL image) */
+	const struct image *pred;  /* the prediction (depth 1): as read, or
+				    * for a multi-output map (FOREGROUND_*)
+				    * its channel 0, the foreground, as a
+				    * GRAYSCALE image */
 	const struct image *truth; /* the truth image as read */
 	const uint8_t *truth_mask; /* width * height: 1 = truth foreground */
 };
@@ -47,12 +54,13 @@ struct evalpair *evalpair_open(const char *pred_path, const char *truth_path,
 /* Read the next pair into *it. Returns 1 for a pair, 0 when both streams
  * ended together (at once for two empty streams). Dies with one line
  * naming the stream and the image index when an image is bad, when the
- * prediction is not one of the accepted kinds (a GRAYSCALE image of maxval
- * 65535, or a depth-1 image of maxval 1 or 255 whose samples are all 0 or
- * maxval), when the truth is neither a *_MASK sample (mask = last channel,
- * foreground where value > maxval / 2) nor a one-channel mask of maxval 1
- * or 255, when the sizes differ, when both carry ids and they differ, and
- * when one stream has more images than the other. */
+ * prediction is not one of the accepted kinds (a GRAYSCALE image or a
+ * multi-output FOREGROUND_* map of maxval 65535, a depth-1 image of maxval
+ * 1 or 255 whose samples are all 0 or maxval, a LABEL image), when the
+ * truth is neither a *_MASK or *_LABEL sample (truth = last channel) nor a
+ * LABEL image nor a one-channel mask of maxval 1 or 255, when the sizes
+ * differ, when both carry ids and they differ, and when one stream has
+ * more images than the other. */
 int evalpair_next(struct evalpair *e, struct evalpair_item *it);
 
 /* The names of the two streams for messages ("stdin" for "-"). */
@@ -64,7 +72,8 @@ void evalpair_close(struct evalpair *e);
 
 /* Write the prediction's foreground into out (width * height, 0/1): for a
  * probability map where v > cutoff (see metric_prob_cutoff), for a binary
- * mask where v > maxval / 2 (cutoff unused). */
+ * mask where v > maxval / 2, for a label image where v != 0 (cutoff
+ * unused). */
 void evalpair_pred_mask(const struct evalpair_item *it, long cutoff,
 			uint8_t *out);
 

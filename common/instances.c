@@ -102,6 +102,27 @@ instances_label(const uint8_t *mask, int width, int height, int connectivity,
 	return n;
 }
 
+uint32_t
+instances_renumber(uint32_t *labels, size_t n)
+{
+	uint32_t top = 0, m = 0, *map;
+
+	for (size_t p = 0; p < n; p++)
+		if (labels[p] > top)
+			top = labels[p];
+	map = xcalloc((size_t)top + 1, sizeof *map);
+	for (size_t p = 0; p < n; p++) {
+		uint32_t v = labels[p];
+		if (!v)
+			continue;
+		if (!map[v])
+			map[v] = ++m;
+		labels[p] = map[v];
+	}
+	free(map);
+	return m;
+}
+
 /* A sparse table of overlaps: open addressing on the key
  * (pred << 32 | truth), both labels >= 1 so that 0 marks a free slot. */
 struct overlaps {

@@ -20,6 +20,13 @@ double instances_iou_threshold(int k);
 uint32_t instances_label(const uint8_t *mask, int width, int height,
 			 int connectivity, uint32_t *labels);
 
+/* Renumber the labels of n pixels in place (0 = background, any other
+ * value an object, in one piece or several, values not necessarily
+ * consecutive, as read from a label image) to 1..m in raster order of each
+ * label's first pixel; 0 stays 0. Needs (largest label + 1) words of
+ * memory. Returns m. */
+uint32_t instances_renumber(uint32_t *labels, size_t n);
+
 /* The object-level comparison of one image. */
 struct instance_score {
 	uint32_t pred_objects, true_objects;

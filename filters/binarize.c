@@ -1,7 +1,6 @@
 /* binarize: probability maps to binary masks at a threshold. */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "metrics.h"
 #include "outfile.h"
@@ -14,6 +13,7 @@ static const char usage_text[] =
 	"                [FILE]\n"
 	"Turn probability maps (GRAYSCALE, maxval 65535; FILE or stdin) into\n"
 	"binary masks: foreground (maxval) where p > T, background (0) elsewhere.\n"
+	"Of a multi-output map (FOREGROUND_*): channel 0, the foreground.\n"
 	"  -T, --threshold T          threshold in [0, 1] (default 0.5)\n"
 	"  -f, --threshold-from FILE  take T from a threshold-sweep report\n"
 	"  -m, --maxval N             1 or 255 (default 255)\n"
@@ -72,20 +72,23 @@ main(int argc, char **argv)
 	}
 	cutoff = metric_prob_cutoff(threshold);
 
-	r = pamio_open(path, PAMIO_IMAGE);
+	r = pamio_open(path, PAMIO_IMAGE | PAMIO_OUTPUTS);
 	while (pamio_read(r, &in)) {
 		size_t n = (size_t)in.width * in.height;
 
-		if (in.depth != 1 || in.maxval != 65535 ||
-		    strcmp(in.tuple_type, "GRAYSCALE") != 0)
+		/* GRAYSCALE counts 1 output, FOREGROUND_NAME... several;
+		 * the foreground is channel 0 of either. */
+		if (in.maxval != 65535 ||
+		    image_output_count(in.tuple_type) < 1)
 			die("%s: image %d: not a probability map (GRAYSCALE "
-			    "of maxval 65535) but %s of depth %d, maxval %u",
-			    pamio_name(r), pamio_count(r), in.tuple_type,
-			    in.depth, in.maxval);
+			    "or FOREGROUND_*, maxval 65535) but %s of depth "
+			    "%d, maxval %u", pamio_name(r), pamio_count(r),
+			    in.tuple_type, in.depth, in.maxval);
 		image_alloc(&out, in.width, in.height, 1, maxval, "GRAYSCALE");
 		image_copy_meta(&out, &in);
 		for (size_t i = 0; i < n; i++)
-			out.data[i] = (long)in.data[i] > cutoff ? maxval : 0;
+			out.data[i] = (long)in.data[i * in.depth] > cutoff
+					      ? maxval : 0;
 		pamio_write(stdout, &out);
 		image_free(&out);
 		image_free(&in);

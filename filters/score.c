@@ -14,26 +14,35 @@
 static const char usage_text[] =
 	"usage: score --truth FILE [--threshold T | --threshold-from SWEEP]\n"
 	"             [--connectivity 4|8] [--per-image FILE] [PRED]\n"
-	"Read probability maps or binary masks (PRED, or stdin when PRED is\n"
-	"'-' or absent) and the truth, and report as JSON the pooled and\n"
-	"per-image-mean Dice, IoU, precision, recall and accuracy, and the\n"
-	"object counts and Data Science Bowl 2018 metric.\n"
-	"  -t, --truth FILE           truth: *_MASK samples or binary masks\n"
+	"Read probability maps, binary masks or label images (PRED, or stdin\n"
+	"when PRED is '-' or absent) and the truth, and report as JSON the\n"
+	"pooled and per-image-mean Dice, IoU, precision, recall and accuracy,\n"
+	"and the objects: counts, count error, the Data Science Bowl 2018\n"
+	"score, precision, recall and F1 at IoU 0.5. Objects are the labels\n"
+	"of label images and *_LABEL samples, else connected components.\n"
+	"  -t, --truth FILE           truth: *_MASK or *_LABEL samples, LABEL\n"
+	"                             images or binary masks\n"
 	"  -T, --threshold T          foreground where p > T (default 0.5)\n"
 	"  -f, --threshold-from FILE  take T from a threshold-sweep report's\n"
 	"                             \"best\"\n"
-	"  -c, --connectivity N       4 or 8 (default 8) for the objects\n"
+	"  -c, --connectivity N       4 or 8 (default 8) for the components\n"
 	"  -p, --per-image FILE       write one JSON line per image to FILE\n"
 	"  -h, --help                 show this help and exit\n"
 	"  -V, --version              show the version and exit\n";
 
+/* Where the objects of one side of an image came from (bits, so that a
+ * run records every source it saw). */
+enum { FROM_LABELS = 1, FROM_COMPONENTS = 2 };
+
 /* The sums over the images of a run. */
 struct totals {
 	int images, any_prob;
+	int pred_from, true_from; /* FROM_* bits */
 	struct confusion pooled;
 	struct metric_sums sums;
 	uint64_t pred_objects, true_objects, matched;
 	double dsb, precision[INSTANCES_NTHRESH];
+	double abs_count_error;
 };
 
 /* The figures of one image: its pixel counts, its objects. */
@@ -41,12 +50,44 @@ struct image_score {
 	struct confusion cf;
 	struct instance_score is;
 	uint32_t np, nt; /* predicted and true objects */
+	int pred_from, true_from; /* FROM_LABELS or FROM_COMPONENTS */
 };
 
 static void
 set_int(json_t *o, const char *key, uint64_t v)
 {
 	report_set(o, key, json_integer((json_int_t)v));
+}
+
+static const char *
+from_name(int from)
+{
+	return from == FROM_LABELS ? "labels"
+	       : from == FROM_COMPONENTS ? "components" : "both";
+}
+
+/* a / b, or 1 when b is 0 (as the pixel figures). */
+static double
+ratio_or_one(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 1.0;
+}
+
+/* The object figures at IoU 0.5 and the count error of np predicted and
+ * nt true objects of which tp matched: object_precision, object_recall,
+ * object_f1, count_error, relative_count_error (null when nt is 0). */
+static void
+set_object_figures(json_t *o, uint64_t np, uint64_t nt, uint64_t tp)
+{
+	double err = (double)np - (double)nt;
+
+	report_set(o, "object_precision", json_real(ratio_or_one(tp, np)));
+	report_set(o, "object_recall", json_real(ratio_or_one(tp, nt)));
+	report_set(o, "object_f1", json_real(ratio_or_one(2 * tp, np + nt)));
+	report_set(o, "count_error",
+		   json_integer((json_int_t)np - (json_int_t)nt));
+	report_set(o, "relative_count_error",
+		   nt ? json_real(err / (double)nt) : json_null());
 }
 
 static void
@@ -63,6 +104,9 @@ totals_add(struct totals *t, const struct image_score *s, int is_prob)
 	t->true_objects += s->nt;
 	t->matched += s->is.matches[0];
 	t->dsb += s->is.score;
+	t->abs_count_error += s->np > s->nt ? s->np - s->nt : s->nt - s->np;
+	t->pred_from |= s->pred_from;
+	t->true_from |= s->true_from;
 	for (int k = 0; k < INSTANCES_NTHRESH; k++)
 		t->precision[k] += s->is.precision[k];
 }
@@ -82,7 +126,33 @@ image_line(const struct evalpair_item *it, const struct image_score *s)
 	set_int(o, "true_objects", s->nt);
 	set_int(o, "matched_objects", s->is.matches[0]);
 	report_set(o, "dsb2018", json_real(s->is.score));
+	set_object_figures(o, s->np, s->nt, s->is.matches[0]);
+	report_set(o, "predicted_objects_from",
+		   json_string(from_name(s->pred_from)));
+	report_set(o, "true_objects_from",
+		   json_string(from_name(s->true_from)));
 	return o;
+}
+
+/* The objects of one side of a pair into labels (1..n, returned): the
+ * labels of img when it has them, else the connected components of
+ * mask. */
+static uint32_t
+objects(const struct evalpair_item *it, const uint8_t *mask,
+	const struct image *img, int has_labels, int connectivity,
+	uint32_t *labels, int *from)
+{
+	size_t n = (size_t)it->width * it->height;
+
+	if (!has_labels) {
+		*from = FROM_COMPONENTS;
+		return instances_label(mask, it->width, it->height,
+				       connectivity, labels);
+	}
+	*from = FROM_LABELS;
+	for (size_t p = 0; p < n; p++)
+		labels[p] = image_label_at(img, p);
+	return instances_renumber(labels, n);
 }
 
 /* The report of a run of at least one image. */
@@ -113,6 +183,13 @@ summary(const struct totals *t, double threshold, int connectivity)
 		report_append(by_iou, o);
 	}
 	report_set(inst, "dsb2018_by_iou", by_iou);
+	set_object_figures(inst, t->pred_objects, t->true_objects, t->matched);
+	report_set(inst, "mean_absolute_count_error",
+		   json_real(t->abs_count_error / t->images));
+	report_set(inst, "predicted_objects_from",
+		   json_string(from_name(t->pred_from)));
+	report_set(inst, "true_objects_from",
+		   json_string(from_name(t->true_from)));
 	report_set(root, "instances", inst);
 	return root;
 }
@@ -193,7 +270,8 @@ main(int argc, char **argv)
 	cutoff = metric_prob_cutoff(threshold);
 	if ((bad = evalpair_usage_error(pred, truth)))
 		die_usage("%s", bad);
-	e = evalpair_open(pred, truth, EVALPAIR_PROB | EVALPAIR_MASK);
+	e = evalpair_open(pred, truth,
+			  EVALPAIR_PROB | EVALPAIR_MASK | EVALPAIR_LABEL);
 	lines = report_array();
 
 	while (evalpair_next(e, &it)) {
@@ -208,10 +286,10 @@ main(int argc, char **argv)
 		}
 		evalpair_pred_mask(&it, cutoff, pmask);
 		confusion_add_masks(&s.cf, pmask, it.truth_mask, n);
-		s.np = instances_label(pmask, it.width, it.height,
-				       connectivity, plabels);
-		s.nt = instances_label(it.truth_mask, it.width, it.height,
-				       connectivity, tlabels);
+		s.np = objects(&it, pmask, it.pred, it.is_label, connectivity,
+			       plabels, &s.pred_from);
+		s.nt = objects(&it, it.truth_mask, it.truth, it.truth_labels,
+			       connectivity, tlabels, &s.true_from);
 		instances_score(plabels, s.np, tlabels, s.nt, n, &s.is);
 		totals_add(&t, &s, it.is_prob);
 		if (per_image_path)

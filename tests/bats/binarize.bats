@@ -178,6 +178,27 @@ PY
 	done
 }
 
+@test "a multi-output map (FOREGROUND_*): channel 0 thresholded, the others ignored" {
+	# Channel 0 as make_map; channel 1 the opposite, so that reading
+	# the wrong channel or both gives other masks.
+	pam 7 1 65535 FOREGROUND_DISTANCE id=a 0 65535 1 65534 32767 32768 \
+		32768 32767 32769 1 65534 0 65535 0 >"$TMP/two.pam"
+	binarize "$TMP/two.pam" >"$TMP/out.pam"
+	run raster "$TMP/out.pam" 7
+	assert_output "0 0 0 255 255 255 255"
+	run head -c 200 "$TMP/out.pam"
+	assert_output --partial $'P7\n#id a\nWIDTH 7\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR'
+	pam 1 1 65535 FOREGROUND_BORDER_CENTRE 40000 0 0 >"$TMP/three.pam"
+	binarize --maxval 1 "$TMP/three.pam" >"$TMP/out.pam"
+	run raster "$TMP/out.pam" 1
+	assert_output 1
+	pam 1 1 255 FOREGROUND_DISTANCE 200 0 >"$TMP/bad.pam"
+	run binarize "$TMP/bad.pam"
+	assert_failure 1
+	assert_one_error_line binarize
+	assert_output --partial "bad.pam: image 1: not a probability map"
+}
+
 @test "usage errors: exit 2" {
 	make_map
 	run binarize --threshold 1.5 "$TMP/map.pam"

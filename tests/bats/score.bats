@@ -266,6 +266,158 @@ while pos < len(data):
 0402a81e7526"
 }
 
+# Objects from labels. Image a (4x2): the truth, a GRAYSCALE_LABEL
+# sample, holds two touching nuclei 1 | 2 (columns 0-1 and 2-3, labels
+# below maxval/2); the prediction, a LABEL image, holds 5 (5 pixels) and 9
+# (3 pixels):   truth 1 1 2 2   pred 5 5 5 9
+#                     1 1 2 2        5 5 9 9
+# IoU(5, 1) = 4/5, IoU(9, 2) = 3/4, IoU(5, 2) = 1/8: both match at IoU
+# 0.50..0.70 (precision 1), one at 0.75 (1/3), none above: DSB
+# (5 + 1/3) / 10 = 8/15. As components both would be one object, DSB 1.
+# Image b (3x1), a LABEL truth 7 0 300 (labels not consecutive) and the
+# prediction 1 2 3: two matches of IoU 1 and one false positive at every
+# threshold: DSB 2/3, count error +1 (relative 1/2), object precision
+# 2/3, recall 1, F1 4/5. Pooled: 5 predicted, 4 true, 4 matched:
+# precision 4/5, recall 1, F1 8/9, count error 1 (relative 1/4), mean
+# absolute count error 1/2, DSB the mean of the images' (8/15 + 2/3) / 2.
+make_labels() {
+	{
+		pam 4 2 65535 LABEL id=a 5 5 5 9 5 5 9 9
+		pam 3 1 65535 LABEL id=b 1 2 3
+	} >"$TMP/pred-labels.pam"
+	{
+		pam 4 2 255 GRAYSCALE_LABEL id=a 9 1 9 1 9 2 9 2 9 1 9 1 9 2 9 2
+		pam 3 1 65535 LABEL id=b 7 0 300
+	} >"$TMP/truth-labels.pam"
+}
+
+@test "objects from labels: DSB score, object precision, recall, F1, count error" {
+	make_labels
+	run score --truth "$TMP/truth-labels.pam" --per-image "$TMP/per.jsonl" \
+		"$TMP/pred-labels.pam"
+	assert_success
+	json '.images == 2 and .threshold == null'
+	json '.instances | .predicted_objects == 5 and .true_objects == 4
+		and .matched_objects == 4
+		and (.dsb2018 - (8/15 + 2/3) / 2 | fabs) < 1e-12
+		and (.object_precision - 4/5 | fabs) < 1e-12
+		and .object_recall == 1
+		and (.object_f1 - 8/9 | fabs) < 1e-12
+		and .count_error == 1 and .relative_count_error == 0.25
+		and .mean_absolute_count_error == 0.5
+		and .predicted_objects_from == "labels"
+		and .true_objects_from == "labels"'
+	# The pixel figures: every predicted pixel is truth foreground but
+	# b's middle one.
+	json '.pooled | [.tp,.fp,.fn,.tn] == [10,1,0,0]'
+	run jq -s -c '.[] | [.id, .predicted_objects, .true_objects,
+		.matched_objects, .dsb2018, .object_precision, .object_recall,
+		.object_f1, .count_error, .relative_count_error,
+		.predicted_objects_from, .true_objects_from]' "$TMP/per.jsonl"
+	assert_line --index 0 '["a",2,2,2,0.533333333333333,1,1,1,0,0,"labels","labels"]'
+	assert_line --index 1 '["b",3,2,2,0.666666666666667,0.666666666666667,1,0.8,1,0.5,"labels","labels"]'
+	# The same foreground as a binary mask: one component on each side
+	# of image a (DSB 1), and the truth of b still from its labels.
+	{
+		pam 4 2 1 GRAYSCALE id=a 1 1 1 1 1 1 1 1
+		pam 3 1 1 GRAYSCALE id=b 1 1 1
+	} >"$TMP/masks.pam"
+	run score --truth "$TMP/truth-labels.pam" --per-image "$TMP/per.jsonl" \
+		"$TMP/masks.pam"
+	assert_success
+	json '.instances | .predicted_objects == 2 and .true_objects == 4
+		and .predicted_objects_from == "components"
+		and .true_objects_from == "labels"'
+	run jq -s -c '[.[] | [.predicted_objects, .true_objects, .dsb2018,
+		.count_error, .relative_count_error]]' "$TMP/per.jsonl"
+	assert_output '[[1,2,0,-1,-0.5],[1,2,0,-1,-0.5]]'
+	# Labels for a, a mask for b: the run saw both sources.
+	{
+		pam 4 2 65535 LABEL id=a 5 5 5 9 5 5 9 9
+		pam 3 1 1 GRAYSCALE id=b 1 1 1
+	} >"$TMP/mixed.pam"
+	run score --truth "$TMP/truth-labels.pam" --per-image "$TMP/per.jsonl" \
+		"$TMP/mixed.pam"
+	assert_success
+	json '.instances | .predicted_objects == 3
+		and .predicted_objects_from == "both"
+		and .true_objects_from == "labels"'
+	run jq -r '.predicted_objects_from' "$TMP/per.jsonl"
+	assert_output $'labels\ncomponents'
+}
+
+@test "object figures of images without objects: 1 for nothing to find, count error null when no truth" {
+	{
+		pam 2 1 65535 LABEL id=e 0 0
+		pam 2 1 65535 LABEL id=f 4 4
+	} >"$TMP/p.pam"
+	{
+		pam 2 1 65535 LABEL id=e 0 0
+		pam 2 1 65535 LABEL id=f 0 0
+	} >"$TMP/t.pam"
+	run score --truth "$TMP/t.pam" --per-image "$TMP/per.jsonl" "$TMP/p.pam"
+	assert_success
+	json '.instances | .predicted_objects == 1 and .true_objects == 0
+		and .dsb2018 == 0.5 and .object_precision == 0
+		and .object_recall == 1 and .object_f1 == 0
+		and .count_error == 1 and .relative_count_error == null
+		and .mean_absolute_count_error == 0.5'
+	run jq -s -c '[.[] | [.dsb2018, .object_precision, .object_recall,
+		.object_f1, .count_error, .relative_count_error]]' "$TMP/per.jsonl"
+	assert_output '[[1,1,1,1,0,null],[0,0,1,0,1,null]]'
+}
+
+@test "objects from labels agree with an independent numpy computation" {
+	# The truth's components as a LABEL stream (labels 3, 6, 9 ...),
+	# and a prediction with every other object cut in two and the rest
+	# shifted: IoUs on both sides of the thresholds.
+	tool instances <"$FIXTURES/score-real.pam" >"$TMP/t.pam"
+	tool split <"$TMP/t.pam" >"$TMP/p.pam"
+	tool objects "$TMP/p.pam" "$TMP/t.pam" >"$TMP/py.json"
+	run score --truth "$TMP/t.pam" --per-image "$TMP/per.jsonl" "$TMP/p.pam"
+	assert_success
+	run jq -e --slurpfile py "$TMP/py.json" '$py[0].pooled as $p |
+		.instances.predicted_objects == $p.predicted_objects and
+		.instances.true_objects == $p.true_objects and
+		.instances.matched_objects == $p.matched_objects and
+		.instances.predicted_objects > .instances.true_objects and
+		.instances.matched_objects > 0 and
+		((.instances.dsb2018 - $p.dsb2018) | fabs) < 1e-12 and
+		.instances.dsb2018 > 0.1 and .instances.dsb2018 < 0.9' <<<"$output"
+	assert_success
+	run jq -e -s --slurpfile py "$TMP/py.json" '[., $py[0].per_image] |
+		transpose | map(.[0] as $c | .[1] as $p |
+		$c.predicted_objects == $p.predicted_objects and
+		$c.true_objects == $p.true_objects and
+		$c.matched_objects == $p.matched_objects and
+		(($c.dsb2018 - $p.dsb2018) | fabs) < 1e-12) | all' "$TMP/per.jsonl"
+	assert_success
+	# Probability maps (components) against the instance truth (labels).
+	tool noisy 5 0.12 <"$FIXTURES/score-real.pam" >"$TMP/probs.pam"
+	tool objects "$TMP/probs.pam" "$TMP/t.pam" >"$TMP/py.json"
+	run score --truth "$TMP/t.pam" "$TMP/probs.pam"
+	assert_success
+	run jq -e --slurpfile py "$TMP/py.json" '$py[0].pooled as $p |
+		.instances.predicted_objects_from == "components" and
+		.instances.true_objects_from == "labels" and
+		.instances.predicted_objects == $p.predicted_objects and
+		.instances.matched_objects == $p.matched_objects and
+		((.instances.dsb2018 - $p.dsb2018) | fabs) < 1e-12' <<<"$output"
+	assert_success
+}
+
+@test "a multi-output prediction (FOREGROUND_*): its channel 0 scored as a map" {
+	make_pair
+	{
+		pam 4 1 65535 FOREGROUND_DISTANCE id=a 0 65535 13107 65535 \
+			32768 0 65535 0
+		pam 2 1 65535 FOREGROUND_DISTANCE id=b 65535 0 0 65535
+	} >"$TMP/two.pam"
+	score --truth "$TMP/truth.pam" "$TMP/pred.pam" >"$TMP/a.json"
+	score --truth "$TMP/truth.pam" "$TMP/two.pam" >"$TMP/b.json"
+	cmp "$TMP/a.json" "$TMP/b.json"
+}
+
 @test "usage errors exit 2" {
 	make_pair
 	touch "$TMP/s.json"

@@ -83,6 +83,44 @@ source "$FIXTURES/score-pam.bash"
 	cmp "$TMP/a.json" "$TMP/b.json"
 }
 
+@test "a multi-output prediction (FOREGROUND_*): channel 0 only, the same report" {
+	make_pair
+	# make_pair's maps with a second channel that would change every
+	# count if it were read.
+	{
+		pam 4 1 65535 FOREGROUND_DISTANCE id=a 0 65535 13107 65535 \
+			32768 0 65535 0
+		pam 2 1 65535 FOREGROUND_DISTANCE id=b 65535 0 0 65535
+	} >"$TMP/two.pam"
+	threshold-sweep --truth "$TMP/truth.pam" <"$TMP/pred.pam" >"$TMP/a.json"
+	threshold-sweep --truth "$TMP/truth.pam" <"$TMP/two.pam" >"$TMP/b.json"
+	cmp "$TMP/a.json" "$TMP/b.json"
+	pam 4 1 255 FOREGROUND_DISTANCE 0 0 0 0 0 0 0 0 >"$TMP/bad.pam"
+	run threshold-sweep --truth "$TMP/truth.pam" "$TMP/bad.pam"
+	assert_failure 1
+	assert_one_error_line threshold-sweep
+	assert_output --partial "bad.pam: image 1"
+}
+
+@test "instance truth (*_LABEL samples, LABEL images): foreground = label not 0" {
+	make_pair
+	# The truth of make_pair as labels: 1 and 2 (below maxval/2, so
+	# not foreground by the rule of a mask) in image a, 1 in image b.
+	{
+		pam 4 1 255 GRAYSCALE_LABEL id=a 10 0 20 1 30 2 40 0
+		pam 2 1 255 GRAYSCALE_LABEL id=b 5 1 6 0
+	} >"$TMP/labels.pam"
+	{
+		pam 4 1 65535 LABEL id=a 0 300 7 0
+		pam 2 1 65535 LABEL id=b 65535 0
+	} >"$TMP/label-images.pam"
+	threshold-sweep --truth "$TMP/truth.pam" <"$TMP/pred.pam" >"$TMP/a.json"
+	threshold-sweep --truth "$TMP/labels.pam" <"$TMP/pred.pam" >"$TMP/b.json"
+	cmp "$TMP/a.json" "$TMP/b.json"
+	threshold-sweep --truth "$TMP/label-images.pam" <"$TMP/pred.pam" >"$TMP/c.json"
+	cmp "$TMP/a.json" "$TMP/c.json"
+}
+
 @test "real data: counts and figures agree with an independent numpy computation" {
 	tool noisy 3 <"$FIXTURES/score-real.pam" >"$TMP/p.pam"
 	run threshold-sweep --truth "$FIXTURES/score-real.pam" "$TMP/p.pam"
