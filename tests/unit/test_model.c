@@ -111,6 +111,119 @@ test_round_trip(void)
 	unet_free(net);
 }
 
+/* model_outputs and model_tuple_type: what the names may be. */
+static void
+test_outputs(void)
+{
+	static const struct {
+		const char *value; /* NULL: no key */
+		int count;         /* -1: refused, err containing want */
+		const char *want;
+	} cases[] = {
+		{ NULL, 1, "GRAYSCALE" },
+		{ "foreground", 1, "GRAYSCALE" },
+		{ "foreground,distance", 2, "FOREGROUND_DISTANCE" },
+		{ "foreground,border,distance,centre", 4,
+		  "FOREGROUND_BORDER_DISTANCE_CENTRE" },
+		{ "foreground,abcdefghijklmno,abcdefghijklmno,x", -1, "twice" },
+		{ "foreground,abcdefghijklmno,pqrstuvwxyzabcd,zyxwvutsrqponml", 4,
+		  "FOREGROUND_ABCDEFGHIJKLMNO_PQRSTUVWXYZABCD_ZYXWVUTSRQPONML" },
+		{ "foreground,abcdefghijklmnop", -1, "longer than 15" },
+		{ "foreground,a,b,c,d", -1, "more than 4 names" },
+		{ "distance,foreground", -1, "the first must be foreground" },
+		{ "distance", -1, "the first must be foreground" },
+		{ "Foreground", -1, "names of letters a-z" },
+		{ "foreground,dist2", -1, "names of letters a-z" },
+		{ "foreground,,distance", -1, "names of letters a-z" },
+		{ "foreground, distance", -1, "names of letters a-z" },
+		{ "foreground,", -1, "names of letters a-z" },
+		{ "", -1, "names of letters a-z" },
+	};
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *meta = json_object();
+		struct model_outputs o;
+		char tt[64];
+		int rc;
+
+		if (cases[i].value)
+			json_object_set_new(meta, "outputs",
+					    json_string(cases[i].value));
+		err[0] = '\0';
+		rc = model_outputs(meta, &o, err, sizeof err);
+		if (cases[i].count < 0) {
+			if (rc != -1 || !strstr(err, cases[i].want)) {
+				tap_diag("\"%s\": %d, \"%s\"", cases[i].value,
+					 rc, err);
+				ok = 0;
+			}
+		} else {
+			if (rc == 0)
+				model_tuple_type(&o, tt, sizeof tt);
+			if (rc != 0 || o.count != cases[i].count ||
+			    strcmp(tt, cases[i].want) != 0) {
+				tap_diag("\"%s\": %d, %s", cases[i].value, rc,
+					 rc ? err : tt);
+				ok = 0;
+			}
+		}
+		json_decref(meta);
+	}
+	tap_ok(ok, "model_outputs: [a-z]+ names, foreground first, none "
+	       "twice, at most 4 of at most 15 letters; the tuple types");
+	{
+		struct model_outputs o;
+		json_t *meta = json_pack("{si}", "outputs", 2);
+
+		tap_ok(model_outputs(NULL, &o, err, sizeof err) == 0 &&
+		       o.count == 1 && strcmp(o.name[0], "foreground") == 0,
+		       "no metadata: the one output foreground");
+		tap_ok(model_outputs(meta, &o, err, sizeof err) == -1 &&
+		       strstr(err, "not a string"), "outputs not a string: %s",
+		       err);
+		json_decref(meta);
+	}
+}
+
+/* A network of three outputs saved and loaded; model_save wants names
+ * for every output. */
+static void
+test_outputs_round_trip(void)
+{
+	struct unet_config cfg = {1, 2, 2, 3};
+	struct unet *net = unet_new(&cfg), *back;
+	json_t *meta = json_pack("{ss}", "outputs", "foreground,border,distance");
+	json_t *got = NULL;
+	const char *path = tap_path("k3.safetensors");
+
+	unet_init_glorot(net, 9);
+	tap_ok(model_save(path, net, meta, err, sizeof err) == 0,
+	       "model_save of a 3-output network: %s", err);
+	back = model_load(path, &got, err, sizeof err);
+	tap_ok(back && unet_get_config(back)->outputs == 3 &&
+	       same_params(net, back) &&
+	       strcmp(json_string_value(json_object_get(got, "outputs")),
+		      "foreground,border,distance") == 0,
+	       "loads back with its 3 outputs, bit-identical: %s",
+	       back ? "" : err);
+	unet_free(back);
+	json_decref(got);
+	json_decref(meta);
+	tap_ok(model_save(tap_path("k3b.safetensors"), net, NULL, err,
+			  sizeof err) == -1 &&
+	       strstr(err, "metadata outputs names 1 output(s), the network "
+		      "has 3") && access(tap_path("k3b.safetensors"), F_OK) != 0,
+	       "model_save without outputs for 3 outputs: -1, no file (%s)",
+	       err);
+	meta = json_pack("{ss}", "outputs", "foreground,distance");
+	tap_ok(model_save(path, net, meta, err, sizeof err) == -1 &&
+	       strstr(err, "names 2 output(s), the network has 3"),
+	       "model_save with 2 names for 3 outputs: -1 (%s)", err);
+	json_decref(meta);
+	unet_free(net);
+}
+
 static void
 test_reference_file(void)
 {
@@ -147,6 +260,17 @@ test_reference_file(void)
 	}
 	tap_ok(same, "its values are exactly the file's");
 	st_free(&f);
+	unet_free(net);
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 tests/reference/unet_reference.py init "
+		 "--in-channels 3 --base 2 --depth 2 --seed 1 "
+		 "--outputs foreground,distance %s", path);
+	if (!tap_ok(system(cmd) == 0, "the reference writes a 2-output model"))
+		return;
+	net = model_load(path, NULL, err, sizeof err);
+	tap_ok(net && unet_get_config(net)->outputs == 2,
+	       "a 2-output model of the reference loads with 2 outputs: %s",
+	       net ? "" : err);
 	unet_free(net);
 }
 
@@ -195,6 +319,8 @@ static void spaced_depth(struct st_file *f) { set_meta(f, "depth", " 5"); }
 static void huge_base(struct st_file *f) { set_meta(f, "base_filters", "99999999999"); }
 static void bad_channels(struct st_file *f) { set_meta(f, "in_channels", "9"); }
 static void other_base(struct st_file *f) { set_meta(f, "base_filters", "4"); }
+static void two_outputs(struct st_file *f) { set_meta(f, "outputs", "foreground,distance"); }
+static void bad_output(struct st_file *f) { set_meta(f, "outputs", "Foreground"); }
 
 static void
 reshape(struct st_file *f)
@@ -254,6 +380,12 @@ test_refusals(void)
 	refuse("in_channels 9", bad_channels, "in_channels");
 	refuse("metadata that does not match the tensors", other_base,
 	       "tensor c1.conv1.bias has shape [2], expected [4]");
+	refuse("two outputs named, one in out.weight", two_outputs,
+	       "__metadata__ outputs names 2 output(s) but tensor out.weight "
+	       "has 1");
+	refuse("an output name not of a-z", bad_output,
+	       "__metadata__ outputs \"Foreground\": expected comma-separated "
+	       "names of letters a-z");
 	refuse("a misshapen tensor", reshape,
 	       "tensor c3.conv1.weight has shape [4, 8, 3, 3], expected [8, 4, 3, 3]");
 	refuse("a tensor of the wrong rank", flatten,
@@ -332,6 +464,8 @@ main(void)
 {
 	test_parse_count();
 	test_round_trip();
+	test_outputs();
+	test_outputs_round_trip();
 	test_reference_file();
 	test_refusals();
 	tap_scratch_remove();
