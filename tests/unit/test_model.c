@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "pamio.h"
+#include "rng.h"
 #include "safetensors.h"
 #include "tap.h"
 #include "util.h"
@@ -224,6 +226,90 @@ test_outputs_round_trip(void)
 	unet_free(net);
 }
 
+/* Write n float32 values of shape [a, b, c, d] as a .npy file. */
+static void
+write_npy(const char *path, const float *v, int a, int b, int c, int d)
+{
+	char hdr[128];
+	int len = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': "
+			   "False, 'shape': (%d, %d, %d, %d), }", a, b, c, d);
+	FILE *f = fopen(path, "wb");
+
+	/* magic, version 1.0, header length: the data starts at 128 */
+	while (len < 128 - 10 - 1)
+		hdr[len++] = ' ';
+	hdr[len++] = '\n';
+	fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+	fputc(len & 0xff, f);
+	fputc(len >> 8, f);
+	fwrite(hdr, 1, (size_t)len, f);
+	fwrite(v, sizeof *v, (size_t)a * b * c * d, f);
+	fclose(f);
+}
+
+/* The arbiter of the loss: unet_loss of a 2-output network with soft
+ * targets, a weight map and a pos_weight against the reference's
+ * binary_cross_entropy_with_logits on the same model and data. */
+static void
+test_reference_loss(void)
+{
+	enum { N = 2, H = 8, W = 8, K = 2 };
+	struct unet_config cfg = {1, 2, 2, K};
+	struct unet *net = unet_new(&cfg);
+	struct unet_work *w = unet_work_new(net, N, H, W, 0, 1);
+	json_t *meta = json_pack("{ss}", "outputs", "foreground,distance");
+	static float target[N * H * W * K], weight[N * H * W * K];
+	float *in = unet_work_input(w);
+	char cmd[8192], out[64] = "";
+	const char *model = tap_path("loss.safetensors");
+	const char *samples = tap_path("loss.pam");
+	struct rng r;
+	FILE *f;
+
+	unet_init_glorot(net, 21);
+	model_save(model, net, meta, err, sizeof err);
+	rng_seed(&r, 8);
+	f = fopen(samples, "wb");
+	for (int n = 0; n < N; n++) {
+		struct image img = {0};
+
+		image_alloc(&img, W, H, 2, 255, "GRAYSCALE_MASK");
+		for (int p = 0; p < H * W; p++) {
+			img.data[2 * p] = (uint16_t)rng_below(&r, 256);
+			img.data[2 * p + 1] = 255 * (uint16_t)rng_below(&r, 2);
+			in[n * H * W + p] = (float)(img.data[2 * p] / 255.0);
+		}
+		pamio_write(f, &img);
+		image_free(&img);
+	}
+	fclose(f);
+	for (int i = 0; i < N * H * W * K; i++) {
+		target[i] = (float)rng_uniform(&r);
+		weight[i] = rng_below(&r, 8) ? (float)(4 * rng_uniform(&r)) : 0;
+	}
+	write_npy(tap_path("t.npy"), target, N, H, W, K);
+	write_npy(tap_path("w.npy"), weight, N, H, W, K);
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 tests/reference/unet_reference.py loss %s "
+		 "--targets %s --weight %s --pos-weight 2.5 < %s", model,
+		 tap_path("t.npy"), tap_path("w.npy"), samples);
+	f = popen(cmd, "r");
+	if (!f || !fgets(out, sizeof out, f))
+		out[0] = '\0';
+	if (f)
+		pclose(f);
+	unet_forward(w, N);
+	double ours = unet_loss(w, N, target, weight, 2.5f);
+	double ref = strtod(out, NULL);
+
+	tap_ok(out[0] && fabs(ours - ref) < 1e-5 * fabs(ref),
+	       "a 2-output loss with soft targets, a weight map and "
+	       "pos_weight 2.5: ours %.9g, the reference's %s", ours, out);
+	json_decref(meta);
+	unet_work_free(w);
+	unet_free(net);
+}
+
 static void
 test_reference_file(void)
 {
@@ -272,6 +358,7 @@ test_reference_file(void)
 	       "a 2-output model of the reference loads with 2 outputs: %s",
 	       net ? "" : err);
 	unet_free(net);
+	test_reference_loss();
 }
 
 /* Save a small model, edit its file with edit(), and expect model_load to
