@@ -429,6 +429,37 @@ parse_options(int argc, char **argv)
 	opt.input = optind + 1 < argc ? argv[optind + 1] : "-";
 }
 
+/* The size of j's map: the image's, or with --original-size its recorded
+ * original size. A comment is no size to trust: the map must be one that
+ * the readers of its stream accept, all its channels counted. */
+static void
+set_out_size(struct job *j, struct pamio_reader *r)
+{
+	j->out_w = j->img.width;
+	j->out_h = j->img.height;
+	if (opt.original && j->img.orig_width > 0 && j->img.orig_height > 0) {
+		if (j->img.orig_width > IMAGE_MAX_SIDE ||
+		    j->img.orig_height > IMAGE_MAX_SIDE ||
+		    (size_t)j->img.orig_width * j->img.orig_height * outputs
+		    > IMAGE_MAX_SAMPLES) {
+			flush();
+			die("%s: image %d: original size %dx%d beyond the "
+			    "limits of %d per side and %zu samples",
+			    pamio_name(r), pamio_count(r), j->img.orig_width,
+			    j->img.orig_height, IMAGE_MAX_SIDE,
+			    (size_t)IMAGE_MAX_SAMPLES);
+		}
+		j->out_w = j->img.orig_width;
+		j->out_h = j->img.orig_height;
+	}
+	if ((size_t)j->out_w * j->out_h * outputs > IMAGE_MAX_SAMPLES) {
+		flush();
+		die("%s: image %d: a map of %dx%d in %d channels is beyond the "
+		    "limit of %zu samples", pamio_name(r), pamio_count(r),
+		    j->out_w, j->out_h, outputs, (size_t)IMAGE_MAX_SAMPLES);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -487,32 +518,7 @@ main(int argc, char **argv)
 			resample_image(&j.img, &j.resized, opt.rw, opt.rh);
 			j.src = &j.resized;
 		}
-		j.out_w = j.img.width;
-		j.out_h = j.img.height;
-		if (opt.original && j.img.orig_width > 0 && j.img.orig_height > 0) {
-			/* A comment is no size to trust: the map must be one
-			 * that the readers of its stream accept. */
-			if (j.img.orig_width > IMAGE_MAX_SIDE ||
-			    j.img.orig_height > IMAGE_MAX_SIDE ||
-			    (size_t)j.img.orig_width * j.img.orig_height
-			    * outputs > IMAGE_MAX_SAMPLES) {
-				flush();
-				die("%s: image %d: original size %dx%d beyond the "
-				    "limits of %d per side and %zu samples",
-				    pamio_name(r), pamio_count(r),
-				    j.img.orig_width, j.img.orig_height,
-				    IMAGE_MAX_SIDE, (size_t)IMAGE_MAX_SAMPLES);
-			}
-			j.out_w = j.img.orig_width;
-			j.out_h = j.img.orig_height;
-		}
-		if ((size_t)j.out_w * j.out_h * outputs > IMAGE_MAX_SAMPLES) {
-			flush();
-			die("%s: image %d: a map of %dx%d in %d channels is "
-			    "beyond the limit of %zu samples", pamio_name(r),
-			    pamio_count(r), j.out_w, j.out_h, outputs,
-			    (size_t)IMAGE_MAX_SAMPLES);
-		}
+		set_out_size(&j, r);
 		infer(&j);
 	}
 	flush();

@@ -25,9 +25,10 @@ same_floats(const float *a, const float *b, size_t n)
 /* A run to save: a 3-channel F4 D2 network, moments and state that all
  * differ from a fresh run's. */
 static void
-make_run(struct unet **net, struct adam **adam, struct train_state *s)
+make_run(struct unet **net, struct adam **adam, struct train_state *s,
+	 int outputs)
 {
-	struct unet_config cfg = { 3, 4, 2, 1 };
+	struct unet_config cfg = { 3, 4, 2, outputs };
 
 	*net = unet_new(&cfg);
 	unet_init_glorot(*net, 7);
@@ -50,7 +51,7 @@ make_run(struct unet **net, struct adam **adam, struct train_state *s)
 }
 
 static void
-test_round_trip(void)
+test_round_trip(int outputs)
 {
 	struct unet *net, *net2;
 	struct adam *adam, *adam2;
@@ -59,7 +60,7 @@ test_round_trip(void)
 	json_t *fp = json_pack("{s:s, s:s}", "seed", "7", "loss", "wbce");
 	int same = 1;
 
-	make_run(&net, &adam, &s);
+	make_run(&net, &adam, &s, outputs);
 	tap_ok(checkpoint_save(tap_path("a.ckpt"), net, adam, &s, fp, err,
 			       sizeof err) == 0, "save: %s", err);
 	ck = checkpoint_open(tap_path("a.ckpt"), err, sizeof err);
@@ -67,7 +68,9 @@ test_round_trip(void)
 		goto out;
 	tap_ok(checkpoint_config(ck)->in_channels == 3 &&
 	       checkpoint_config(ck)->base_filters == 4 &&
-	       checkpoint_config(ck)->depth == 2, "the architecture");
+	       checkpoint_config(ck)->depth == 2 &&
+	       checkpoint_config(ck)->outputs == outputs,
+	       "the architecture (%d output(s))", outputs);
 	tap_ok(checkpoint_get(ck, "seed") &&
 	       strcmp(checkpoint_get(ck, "seed"), "7") == 0 &&
 	       strcmp(checkpoint_get(ck, "loss"), "wbce") == 0 &&
@@ -181,7 +184,7 @@ test_refusals(void)
 	FILE *f;
 	long size;
 
-	make_run(&net, &adam, &s);
+	make_run(&net, &adam, &s, 1);
 	if (model_save(tap_path("model.st"), net, NULL, err, sizeof err) < 0)
 		die("%s", err);
 	tap_ok(refused(tap_path("model.st"),
@@ -225,6 +228,21 @@ test_refusals(void)
 	tap_ok(refused(changed("f8", SET_META, "base_filters", "8"),
 		       "checkpoint tensor c1.conv1.bias has the wrong shape"),
 	       "base_filters 8 over F4 tensors: the first tensor's shape");
+	tap_ok(refused(changed("o3", SET_META, "out_channels", "3"),
+		       "checkpoint tensor out.bias has the wrong shape"),
+	       "out_channels 3 over a one-output network's tensors");
+	tap_ok(refused(changed("o5", SET_META, "out_channels", "5"),
+		       "outputs 5, expected 1 to 4"), "out_channels 5");
+	{
+		struct checkpoint *ck = checkpoint_open(
+			changed("old", DROP_META, "out_channels", NULL), err,
+			sizeof err);
+
+		tap_ok(ck && checkpoint_config(ck)->outputs == 1,
+		       "a checkpoint without out_channels (older) has one "
+		       "output");
+		checkpoint_close(ck);
+	}
 	tap_ok(refused(changed("c1", SET_META, "in_channels", "1"),
 		       "checkpoint tensor c1.conv1.weight has the wrong shape"),
 	       "in_channels 1 over 3-channel tensors");
@@ -301,7 +319,8 @@ int
 main(int argc, char **argv)
 {
 	prog_init(argc, argv);
-	test_round_trip();
+	test_round_trip(3);
+	test_round_trip(1);
 	test_refusals();
 	tap_scratch_remove();
 	return tap_done();

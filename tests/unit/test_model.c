@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "pamio.h"
+#include "rng.h"
 #include "safetensors.h"
 #include "tap.h"
 #include "util.h"
@@ -111,6 +113,203 @@ test_round_trip(void)
 	unet_free(net);
 }
 
+/* model_outputs and model_tuple_type: what the names may be. */
+static void
+test_outputs(void)
+{
+	static const struct {
+		const char *value; /* NULL: no key */
+		int count;         /* -1: refused, err containing want */
+		const char *want;
+	} cases[] = {
+		{ NULL, 1, "GRAYSCALE" },
+		{ "foreground", 1, "GRAYSCALE" },
+		{ "foreground,distance", 2, "FOREGROUND_DISTANCE" },
+		{ "foreground,border,distance,centre", 4,
+		  "FOREGROUND_BORDER_DISTANCE_CENTRE" },
+		{ "foreground,abcdefghijklmno,abcdefghijklmno,x", -1, "twice" },
+		{ "foreground,abcdefghijklmno,pqrstuvwxyzabcd,zyxwvutsrqponml", 4,
+		  "FOREGROUND_ABCDEFGHIJKLMNO_PQRSTUVWXYZABCD_ZYXWVUTSRQPONML" },
+		{ "foreground,abcdefghijklmnop", -1, "longer than 15" },
+		{ "foreground,a,b,c,d", -1, "more than 4 names" },
+		{ "distance,foreground", -1, "the first must be foreground" },
+		{ "distance", -1, "the first must be foreground" },
+		{ "Foreground", -1, "names of letters a-z" },
+		{ "foreground,dist2", -1, "names of letters a-z" },
+		{ "foreground,,distance", -1, "names of letters a-z" },
+		{ "foreground, distance", -1, "names of letters a-z" },
+		{ "foreground,", -1, "names of letters a-z" },
+		{ "", -1, "names of letters a-z" },
+	};
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *meta = json_object();
+		struct model_outputs o;
+		char tt[64];
+		int rc;
+
+		if (cases[i].value)
+			json_object_set_new(meta, "outputs",
+					    json_string(cases[i].value));
+		err[0] = '\0';
+		rc = model_outputs(meta, &o, err, sizeof err);
+		if (cases[i].count < 0) {
+			if (rc != -1 || !strstr(err, cases[i].want)) {
+				tap_diag("\"%s\": %d, \"%s\"", cases[i].value,
+					 rc, err);
+				ok = 0;
+			}
+		} else {
+			if (rc == 0)
+				model_tuple_type(&o, tt, sizeof tt);
+			if (rc != 0 || o.count != cases[i].count ||
+			    strcmp(tt, cases[i].want) != 0) {
+				tap_diag("\"%s\": %d, %s", cases[i].value, rc,
+					 rc ? err : tt);
+				ok = 0;
+			}
+		}
+		json_decref(meta);
+	}
+	tap_ok(ok, "model_outputs: [a-z]+ names, foreground first, none "
+	       "twice, at most 4 of at most 15 letters; the tuple types");
+	{
+		struct model_outputs o;
+		json_t *meta = json_pack("{si}", "outputs", 2);
+
+		tap_ok(model_outputs(NULL, &o, err, sizeof err) == 0 &&
+		       o.count == 1 && strcmp(o.name[0], "foreground") == 0,
+		       "no metadata: the one output foreground");
+		tap_ok(model_outputs(meta, &o, err, sizeof err) == -1 &&
+		       strstr(err, "not a string"), "outputs not a string: %s",
+		       err);
+		json_decref(meta);
+	}
+}
+
+/* A network of three outputs saved and loaded; model_save wants names
+ * for every output. */
+static void
+test_outputs_round_trip(void)
+{
+	struct unet_config cfg = {1, 2, 2, 3};
+	struct unet *net = unet_new(&cfg), *back;
+	json_t *meta = json_pack("{ss}", "outputs", "foreground,border,distance");
+	json_t *got = NULL;
+	const char *path = tap_path("k3.safetensors");
+
+	unet_init_glorot(net, 9);
+	tap_ok(model_save(path, net, meta, err, sizeof err) == 0,
+	       "model_save of a 3-output network: %s", err);
+	back = model_load(path, &got, err, sizeof err);
+	tap_ok(back && unet_get_config(back)->outputs == 3 &&
+	       same_params(net, back) &&
+	       strcmp(json_string_value(json_object_get(got, "outputs")),
+		      "foreground,border,distance") == 0,
+	       "loads back with its 3 outputs, bit-identical: %s",
+	       back ? "" : err);
+	unet_free(back);
+	json_decref(got);
+	json_decref(meta);
+	tap_ok(model_save(tap_path("k3b.safetensors"), net, NULL, err,
+			  sizeof err) == -1 &&
+	       strstr(err, "metadata outputs names 1 output(s), the network "
+		      "has 3") && access(tap_path("k3b.safetensors"), F_OK) != 0,
+	       "model_save without outputs for 3 outputs: -1, no file (%s)",
+	       err);
+	meta = json_pack("{ss}", "outputs", "foreground,distance");
+	tap_ok(model_save(path, net, meta, err, sizeof err) == -1 &&
+	       strstr(err, "names 2 output(s), the network has 3"),
+	       "model_save with 2 names for 3 outputs: -1 (%s)", err);
+	json_decref(meta);
+	unet_free(net);
+}
+
+/* Write n float32 values of shape [a, b, c, d] as a .npy file. */
+static void
+write_npy(const char *path, const float *v, int a, int b, int c, int d)
+{
+	char hdr[128];
+	int len = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': "
+			   "False, 'shape': (%d, %d, %d, %d), }", a, b, c, d);
+	FILE *f = fopen(path, "wb");
+
+	/* magic, version 1.0, header length: the data starts at 128 */
+	while (len < 128 - 10 - 1)
+		hdr[len++] = ' ';
+	hdr[len++] = '\n';
+	fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+	fputc(len & 0xff, f);
+	fputc(len >> 8, f);
+	fwrite(hdr, 1, (size_t)len, f);
+	fwrite(v, sizeof *v, (size_t)a * b * c * d, f);
+	fclose(f);
+}
+
+/* The arbiter of the loss: unet_loss of a 2-output network with soft
+ * targets, a weight map and a pos_weight against the reference's
+ * binary_cross_entropy_with_logits on the same model and data. */
+static void
+test_reference_loss(void)
+{
+	enum { N = 2, H = 8, W = 8, K = 2 };
+	struct unet_config cfg = {1, 2, 2, K};
+	struct unet *net = unet_new(&cfg);
+	struct unet_work *w = unet_work_new(net, N, H, W, 0, 1);
+	json_t *meta = json_pack("{ss}", "outputs", "foreground,distance");
+	static float target[N * H * W * K], weight[N * H * W * K];
+	float *in = unet_work_input(w);
+	char cmd[8192], out[64] = "";
+	const char *model = tap_path("loss.safetensors");
+	const char *samples = tap_path("loss.pam");
+	struct rng r;
+	FILE *f;
+
+	unet_init_glorot(net, 21);
+	model_save(model, net, meta, err, sizeof err);
+	rng_seed(&r, 8);
+	f = fopen(samples, "wb");
+	for (int n = 0; n < N; n++) {
+		struct image img = {0};
+
+		image_alloc(&img, W, H, 2, 255, "GRAYSCALE_MASK");
+		for (int p = 0; p < H * W; p++) {
+			img.data[2 * p] = (uint16_t)rng_below(&r, 256);
+			img.data[2 * p + 1] = 255 * (uint16_t)rng_below(&r, 2);
+			in[n * H * W + p] = (float)(img.data[2 * p] / 255.0);
+		}
+		pamio_write(f, &img);
+		image_free(&img);
+	}
+	fclose(f);
+	for (int i = 0; i < N * H * W * K; i++) {
+		target[i] = (float)rng_uniform(&r);
+		weight[i] = rng_below(&r, 8) ? (float)(4 * rng_uniform(&r)) : 0;
+	}
+	write_npy(tap_path("t.npy"), target, N, H, W, K);
+	write_npy(tap_path("w.npy"), weight, N, H, W, K);
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 tests/reference/unet_reference.py loss %s "
+		 "--targets %s --weight %s --pos-weight 2.5 < %s", model,
+		 tap_path("t.npy"), tap_path("w.npy"), samples);
+	f = popen(cmd, "r");
+	if (!f || !fgets(out, sizeof out, f))
+		out[0] = '\0';
+	if (f)
+		pclose(f);
+	unet_forward(w, N);
+	double ours = unet_loss(w, N, target, weight, 2.5f);
+	double ref = strtod(out, NULL);
+
+	tap_ok(out[0] && fabs(ours - ref) < 1e-5 * fabs(ref),
+	       "a 2-output loss with soft targets, a weight map and "
+	       "pos_weight 2.5: ours %.9g, the reference's %s", ours, out);
+	json_decref(meta);
+	unet_work_free(w);
+	unet_free(net);
+}
+
 static void
 test_reference_file(void)
 {
@@ -148,6 +347,18 @@ test_reference_file(void)
 	tap_ok(same, "its values are exactly the file's");
 	st_free(&f);
 	unet_free(net);
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 tests/reference/unet_reference.py init "
+		 "--in-channels 3 --base 2 --depth 2 --seed 1 "
+		 "--outputs foreground,distance %s", path);
+	if (!tap_ok(system(cmd) == 0, "the reference writes a 2-output model"))
+		return;
+	net = model_load(path, NULL, err, sizeof err);
+	tap_ok(net && unet_get_config(net)->outputs == 2,
+	       "a 2-output model of the reference loads with 2 outputs: %s",
+	       net ? "" : err);
+	unet_free(net);
+	test_reference_loss();
 }
 
 /* Save a small model, edit its file with edit(), and expect model_load to
@@ -195,6 +406,8 @@ static void spaced_depth(struct st_file *f) { set_meta(f, "depth", " 5"); }
 static void huge_base(struct st_file *f) { set_meta(f, "base_filters", "99999999999"); }
 static void bad_channels(struct st_file *f) { set_meta(f, "in_channels", "9"); }
 static void other_base(struct st_file *f) { set_meta(f, "base_filters", "4"); }
+static void two_outputs(struct st_file *f) { set_meta(f, "outputs", "foreground,distance"); }
+static void bad_output(struct st_file *f) { set_meta(f, "outputs", "Foreground"); }
 
 static void
 reshape(struct st_file *f)
@@ -254,6 +467,12 @@ test_refusals(void)
 	refuse("in_channels 9", bad_channels, "in_channels");
 	refuse("metadata that does not match the tensors", other_base,
 	       "tensor c1.conv1.bias has shape [2], expected [4]");
+	refuse("two outputs named, one in out.weight", two_outputs,
+	       "__metadata__ outputs names 2 output(s) but tensor out.weight "
+	       "has 1");
+	refuse("an output name not of a-z", bad_output,
+	       "__metadata__ outputs \"Foreground\": expected comma-separated "
+	       "names of letters a-z");
 	refuse("a misshapen tensor", reshape,
 	       "tensor c3.conv1.weight has shape [4, 8, 3, 3], expected [8, 4, 3, 3]");
 	refuse("a tensor of the wrong rank", flatten,
@@ -332,6 +551,8 @@ main(void)
 {
 	test_parse_count();
 	test_round_trip();
+	test_outputs();
+	test_outputs_round_trip();
 	test_reference_file();
 	test_refusals();
 	tap_scratch_remove();

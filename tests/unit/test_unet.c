@@ -83,29 +83,37 @@ test_params(void)
 	unet_free(net);
 }
 
-/* The loss of the network on (w, target) after a forward pass. */
+/* The loss of the network on (w, target, weight) after a forward pass. */
 static double
-loss_of(struct unet_work *w, int n, const float *target, float pw)
+loss_of(struct unet_work *w, int n, const float *target, const float *weight,
+	float pw)
 {
 	unet_forward(w, n);
-	return unet_loss(w, n, target, NULL, pw);
+	return unet_loss(w, n, target, weight, pw);
 }
 
+/* Gradients of a network of k outputs against finite differences, with
+ * targets 0 or 1 or soft ones in [0, 1], and a weight map (in [0, 3),
+ * a tenth of them 0) or none; the loss against its closed form. */
 static void
-test_gradient(void)
+check_gradient(int k, int soft, int weighted)
 {
-	struct unet_config cfg = { 2, 2, 3, 1 };
+	struct unet_config cfg = { 2, 2, 3, k };
 	struct unet *net = unet_new(&cfg);
 	int n = 2, h = 8, wd = 8;
-	size_t npix = (size_t)n * h * wd;
+	size_t npix = (size_t)n * h * wd, nel = npix * k;
 	struct unet_work *w = unet_work_new(net, n, h, wd, 1, 1);
-	float *target = xmalloc(npix * sizeof(float));
+	float *target = xmalloc(nel * sizeof(float));
+	float *weight = weighted ? xmalloc(nel * sizeof(float)) : NULL;
 	float *in = unet_work_input(w);
+	char what[64];
 	struct rng r;
 	double loss, worst_all = 0;
 	int all_ok = 1, checked = 0;
 
-	rng_seed(&r, 5);
+	snprintf(what, sizeof what, "%d output(s), %s targets, %s", k,
+		 soft ? "soft" : "0/1", weighted ? "a weight map" : "no weight");
+	rng_seed(&r, 5 + k);
 	unet_init_glorot(net, 3);
 	/* non-zero biases, so that every bias gradient path is exercised */
 	for (int i = 0; i < unet_param_count(net); i++) {
@@ -118,16 +126,23 @@ test_gradient(void)
 	}
 	for (size_t i = 0; i < npix * cfg.in_channels; i++)
 		in[i] = (float)rng_uniform(&r);
-	for (size_t i = 0; i < npix; i++)
-		target[i] = rng_uniform(&r) < 0.4;
+	for (size_t i = 0; i < nel; i++) {
+		target[i] = soft ? (float)rng_uniform(&r)
+				 : rng_uniform(&r) < 0.4;
+		if (weight)
+			weight[i] = rng_below(&r, 10) == 0
+				    ? 0 : (float)(3 * rng_uniform(&r));
+	}
 	unet_forward(w, n);
-	loss = unet_backward(w, n, target, NULL, 2.0f);
-	tap_ok(loss == unet_loss(w, n, target, NULL, 2.0f),
-	       "unet_backward returns unet_loss (%.9g)", loss);
+	loss = unet_backward(w, n, target, weight, 2.0f);
+	tap_ok(loss == unet_loss(w, n, target, weight, 2.0f),
+	       "%s: unet_backward returns unet_loss (%.9g)", what, loss);
 
 	/* a few elements of every tensor: first, last and random ones; the
-	 * step is small enough not to cross the ReLU and max-pool kinks
-	 * (errors grow to 0.3 at 1e-2) and large enough for float32 */
+	 * steps are small enough not to cross the ReLU and max-pool kinks
+	 * often (errors grow to 0.3 at 1e-2) and large enough for float32;
+	 * a bias moves every pixel of its channel, and one step may cross
+	 * a kink the other does not: the better of two steps counts */
 	for (int i = 0; i < unet_param_count(net); i++) {
 		struct unet_param *p = unet_param_at(net, i);
 		double worst = 0;
@@ -136,16 +151,21 @@ test_gradient(void)
 			size_t j = s == 0 ? 0 : s == 1 ? p->count - 1
 				   : rng_below(&r, p->count);
 			float keep = p->value[j];
-			double hh = 3e-4, lp, lm, num, err;
+			double err = INFINITY;
 
-			p->value[j] = keep + (float)hh;
-			lp = loss_of(w, n, target, 2.0f);
-			p->value[j] = keep - (float)hh;
-			lm = loss_of(w, n, target, 2.0f);
-			p->value[j] = keep;
-			num = (lp - lm) / (2 * hh);
-			err = fabs(num - p->grad[j])
-			      / (fabs(num) + fabs(p->grad[j]) + 1e-3);
+			for (double hh = 3e-4; hh > 5e-5; hh /= 3) {
+				double lp, lm, num, e;
+
+				p->value[j] = keep + (float)hh;
+				lp = loss_of(w, n, target, weight, 2.0f);
+				p->value[j] = keep - (float)hh;
+				lm = loss_of(w, n, target, weight, 2.0f);
+				p->value[j] = keep;
+				num = (lp - lm) / (2 * hh);
+				e = fabs(num - p->grad[j])
+				    / (fabs(num) + fabs(p->grad[j]) + 1e-3);
+				err = e < err ? e : err;
+			}
 			worst = err > worst ? err : worst;
 			checked++;
 		}
@@ -157,24 +177,101 @@ test_gradient(void)
 	}
 	tap_diag("worst relative gradient error over %d elements: %.3g",
 		 checked, worst_all);
-	tap_ok(all_ok, "gradient of every parameter tensor matches finite "
-	       "differences");
+	tap_ok(all_ok, "%s: gradient of every parameter tensor matches "
+	       "finite differences", what);
 
-	/* the loss is the mean BCE of the logits */
+	/* the loss is the mean over every element of the weighted BCE of
+	 * the logits: -w (pw y log s + (1 - y) log(1 - s)) */
 	const float *lg = unet_forward(w, n);
 	double want = 0;
 
-	for (size_t i = 0; i < npix; i++) {
-		double s = 1 / (1 + exp(-(double)lg[i]));
+	for (size_t i = 0; i < nel; i++) {
+		double s = 1 / (1 + exp(-(double)lg[i])), y = target[i];
 
-		want += target[i] ? -2 * log(s) : -log(1 - s);
+		want += (weight ? weight[i] : 1)
+			* -(2 * y * log(s) + (1 - y) * log(1 - s));
 	}
-	want /= npix;
-	tap_ok(fabs(want - unet_loss(w, n, target, NULL, 2.0f)) < 1e-9,
-	       "loss = mean weighted BCE of the logits");
+	want /= nel;
+	tap_ok(fabs(want - unet_loss(w, n, target, weight, 2.0f)) < 1e-9,
+	       "%s: loss = mean weighted BCE of the n*h*w*K logits", what);
 	free(target);
+	free(weight);
 	unet_work_free(w);
 	unet_free(net);
+}
+
+/* Each output of a network of k outputs is a network of one output with
+ * the same body and that row of the out layer: channel c of the NHWC
+ * logits. */
+static void
+test_outputs(void)
+{
+	struct unet_config c3 = { 3, 4, 3, 3 }, c1 = { 3, 4, 3, 1 };
+	struct unet *n3 = unet_new(&c3), *n1 = unet_new(&c1);
+	int h = 8, wd = 16;
+	size_t npix = (size_t)2 * h * wd;
+	struct unet_work *w3, *w1;
+	struct unet_param *o3 = NULL, *o1 = NULL, *b3 = NULL, *b1 = NULL;
+	struct rng r;
+	int same = 1;
+
+	unet_init_glorot(n3, 11);
+	for (int i = 0; i < unet_param_count(n3); i++) {
+		struct unet_param *p = unet_param_at(n3, i);
+		struct unet_param *q = unet_param_at(n1, i);
+
+		if (strcmp(p->name, "out.weight") == 0) {
+			o3 = p;
+			o1 = q;
+		} else if (strcmp(p->name, "out.bias") == 0) {
+			b3 = p;
+			b1 = q;
+		} else {
+			memcpy(q->value, p->value, p->count * sizeof(float));
+		}
+	}
+	tap_ok(o3 && o3->ndim == 4 && o3->shape[0] == 3 && o3->shape[1] == 4
+	       && o3->shape[2] == 1 && o3->shape[3] == 1 && b3->ndim == 1
+	       && b3->shape[0] == 3 && o1->shape[0] == 1,
+	       "out.weight [3, 4, 1, 1] and out.bias [3] for 3 outputs");
+	for (int c = 0; c < 3; c++)
+		b3->value[c] = 0.1f * (float)(c + 1);
+	w3 = unet_work_new(n3, 2, h, wd, 0, 2);
+	w1 = unet_work_new(n1, 2, h, wd, 0, 2);
+	rng_seed(&r, 4);
+	for (size_t i = 0; i < npix * 3; i++)
+		unet_work_input(w3)[i] = unet_work_input(w1)[i] =
+			(float)rng_uniform(&r);
+	const float *l3 = unet_forward(w3, 2);
+	for (int c = 0; c < 3; c++) {
+		float all[12];
+
+		/* row c of the out layer, in PyTorch's layout */
+		unet_param_export(o3, all);
+		unet_param_import(o1, all + 4 * c);
+		b1->value[0] = b3->value[c];
+		const float *l1 = unet_forward(w1, 2);
+		for (size_t i = 0; i < npix; i++)
+			if (fabsf(l1[i] - l3[i * 3 + c]) > 1e-6f * (1 + fabsf(l1[i])))
+				same = 0;
+	}
+	tap_ok(same, "each of 3 outputs equals a one-output network with that "
+	       "row of the out layer (NHWC logits)");
+	unet_work_free(w3);
+	unet_work_free(w1);
+	unet_free(n3);
+	unet_free(n1);
+}
+
+static void
+test_gradient(void)
+{
+	check_gradient(1, 0, 0);
+	check_gradient(1, 1, 1);
+	check_gradient(2, 1, 0);
+	check_gradient(2, 1, 1);
+	check_gradient(3, 0, 1);
+	check_gradient(3, 1, 1);
 }
 
 static void
@@ -523,9 +620,10 @@ check_radius(int depth)
 /* unet_work_bytes against what unet_work_new allocates: over it by the
  * level-1 pooled map it counts and nothing else. */
 static void
-check_work_bytes(int channels, int filters, int depth, int h, int wd)
+check_work_bytes(int channels, int filters, int depth, int h, int wd,
+		 int outputs)
 {
-	struct unet_config cfg = { channels, filters, depth, 1 };
+	struct unet_config cfg = { channels, filters, depth, outputs };
 	struct unet *net = unet_new(&cfg);
 	int batch = 3;
 	struct unet_work *w = unet_work_new(net, batch, h, wd, 0, 1);
@@ -534,8 +632,8 @@ check_work_bytes(int channels, int filters, int depth, int h, int wd)
 	double extra = (double)batch * h * wd * filters / 2 * sizeof(float);
 
 	tap_ok(est >= have && est - have == extra, "%d channel(s), F%d D%d, "
-	       "%dx%d: estimate %.0f bytes, allocated %.0f", channels,
-	       filters, depth, wd, h, est, have);
+	       "%d output(s), %dx%d: estimate %.0f bytes, allocated %.0f",
+	       channels, filters, depth, outputs, wd, h, est, have);
 	unet_work_free(w);
 	w = unet_work_new(net, batch, h, wd, 1, 1);
 	tap_ok((double)unet_work_size(w) > 1.5 * have, "training work: %zu "
@@ -549,9 +647,10 @@ test_sizes_of_work(void)
 {
 	check_radius(2);
 	check_radius(3);
-	check_work_bytes(3, 4, 2, 8, 12);
-	check_work_bytes(1, 8, 4, 16, 32);
-	check_work_bytes(4, 2, 3, 24, 8);
+	check_work_bytes(3, 4, 2, 8, 12, 1);
+	check_work_bytes(1, 8, 4, 16, 32, 1);
+	check_work_bytes(4, 2, 3, 24, 8, 1);
+	check_work_bytes(1, 2, 2, 8, 8, 4);
 }
 
 int
@@ -561,6 +660,7 @@ main(int argc, char **argv)
 	test_config();
 	test_params();
 	test_gradient();
+	test_outputs();
 	test_determinism();
 	test_sizes();
 	test_freeze();
