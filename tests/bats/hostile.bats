@@ -53,6 +53,7 @@ READERS=(
 	"prob|binarize --threshold 0.5"
 	"prob|label-objects"
 	"label|label-render"
+	"label|measure-objects"
 	"prob|threshold-sweep --truth \$GOOD_SAMPLES"
 	"prob|score --truth \$GOOD_SAMPLES --threshold 0.5"
 	"prob|confusion-render --truth \$GOOD_SAMPLES --threshold 0.5"
@@ -161,6 +162,13 @@ assert_whole_images() {
 		echo "JSON report written by a failed run" >&2
 		return 1
 	fi
+	# measure-objects: CSV rows, each whole (as many fields as the header,
+	# a newline at the end)
+	if [[ $(head -c 15 "$f") == image,id,label, ]]; then
+		[[ $(tail -c 1 "$f" | od -An -c) == *'\n'* ]] &&
+			awk -F, 'NR == 1 { n = NF } NF != n { exit 1 }' "$f"
+		return
+	fi
 	pamfile -allimages "$f" >/dev/null
 }
 
@@ -219,8 +227,10 @@ run_hostile() {
 		prog=${cmd%% *}
 		run_hostile "$cmd" "$TMP/empty"
 		if ((status == 0)); then
-			# a JSON report of nothing, or an empty stream
+			# a JSON report of nothing, an empty stream, or a CSV
+			# header line alone
 			[[ ! -s $TMP/out ]] || jq -e . "$TMP/out" >/dev/null ||
+				[[ $(wc -l <"$TMP/out") == 1 && $(head -c 15 "$TMP/out") == image,id,label, ]] ||
 				pamfile -allimages "$TMP/out" >/dev/null || {
 				echo "# $cmd: bad output on empty input" >&3
 				failures=$((failures + 1))
