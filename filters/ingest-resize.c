@@ -31,9 +31,9 @@ static const char usage_text[] =
 	"                      to each image: *_LABEL samples from a label\n"
 	"                      image, *_MASK samples from a binary mask\n"
 	"  -k, --mask-kind K   how --masks files are read: auto (the default:\n"
-	"                      a one-channel file of several nonzero values,\n"
-	"                      or of one value at most half its maxval, is a\n"
-	"                      label image), binary or labels\n"
+	"                      a grey file of several nonzero values, or of\n"
+	"                      one value at most half its maxval, is a label\n"
+	"                      image), binary or labels\n"
 	"      --semantic      write *_MASK samples (the union of the objects)\n"
 	"                      instead of *_LABEL samples\n"
 	"  -q, --quiet         no progress line on a terminal\n"
@@ -497,37 +497,53 @@ open_regular(const char *path)
 	return f;
 }
 
+/* 1 when every pixel of m has all its channels equal: a grey image, even
+ * when stored as RGB (a PNG of a grey palette, a grey PPM). */
+static int
+is_grey(const struct image *m)
+{
+	size_t n = (size_t)m->width * m->height;
+
+	for (size_t p = 0; p < n; p++)
+		for (int c = 1; c < m->depth; c++)
+			if (m->data[p * m->depth + c] != m->data[p * m->depth])
+				return 0;
+	return 1;
+}
+
 /* The truth of image img from the mask file m at path: labels (the
  * file's values; set *labels) or a binary mask (1 where any channel is
- * above maxval / 2), as --mask-kind says; auto takes a one-channel file
- * for a label image when its nonzero values are several, or one value of
- * at most maxval / 2 (a 16-bit file of one object, label 1). */
+ * above maxval / 2), as --mask-kind says; auto takes a grey file for a
+ * label image when its nonzero values are several, or one value of at
+ * most maxval / 2 (a 16-bit file of one object, label 1). */
 static uint16_t *
 read_truth(const char *path, const struct image *m, const struct image *img,
 	   int *labels)
 {
 	size_t n = (size_t)m->width * m->height;
-	uint16_t *truth = xcalloc(n, sizeof *truth);
-	int depth = m->depth;
+	uint16_t *truth;
+	int depth = m->depth, grey;
 	unsigned half = m->maxval / 2, first = 0;
 	int several = 0;
 
 	if (m->width != img->width || m->height != img->height)
 		die("%s: %dx%d, image is %dx%d", path, m->width, m->height,
 		    img->width, img->height);
+	grey = opt.mask_kind != KIND_BINARY && is_grey(m);
 	*labels = opt.mask_kind == KIND_LABELS;
-	if (opt.mask_kind == KIND_AUTO && depth == 1) {
+	if (opt.mask_kind == KIND_AUTO && grey) {
 		for (size_t p = 0; p < n && !several; p++) {
-			unsigned v = m->data[p];
+			unsigned v = m->data[p * depth];
 			if (v && !first)
 				first = v;
 			several = v && v != first;
 		}
 		*labels = several || (first && first <= half);
 	}
-	if (*labels && depth != 1)
-		die("%s: a label image has one channel, not %d (--mask-kind "
-		    "binary reads it as a mask)", path, depth);
+	if (*labels && !grey)
+		die("%s: not a label image: its %d channels differ "
+		    "(--mask-kind binary reads it as a mask)", path, depth);
+	truth = xcalloc(n, sizeof *truth);
 	for (size_t p = 0; p < n; p++) {
 		const uint16_t *v = m->data + p * depth;
 		int fg = 0;
