@@ -120,7 +120,8 @@ check_pred(const struct evalpair *e, const struct image *p, int *is_prob)
 	    name, k, id_note(p, note, sizeof note), p->tuple_type, p->maxval);
 }
 
-/* The truth's foreground into e->mask. */
+/* The truth's foreground into e->mask (a *_LABEL sample's: label not
+ * 0). */
 static void
 truth_mask(struct evalpair *e)
 {
@@ -138,8 +139,8 @@ truth_mask(struct evalpair *e)
 		e->mask_cap = n;
 	}
 	for (size_t p = 0; p < n; p++)
-		e->mask[p] = t->data[p * t->depth + t->depth - 1] >
-			     t->maxval / 2;
+		e->mask[p] = image_has_mask(t) ? (uint8_t)image_mask_at(t, p)
+			   : t->data[p] > t->maxval / 2;
 }
 
 int
