@@ -676,12 +676,16 @@ EOF
 	cp "$SET/$FLUO/images/$FLUO.png" .
 	ingest-resize --masks masks "$FLUO.png" >joined.pam
 	pamfile joined.pam | grep -q 'Tuple type: RGB_LABEL'
-	# the label PNG that napari and Fiji open, read back as the same sample
-	mkdir out
-	ingest-resize "$SET/$FLUO" | save-images --dir out
-	mkdir labels && mv out/"$FLUO"-labels.png labels/"$FLUO".png
-	ingest-resize --masks labels out/"$FLUO".png >again.pam
-	ingest-resize "$SET/$FLUO" | cmp - again.pam
+	# the label PNGs that napari and Fiji open, read back as the same
+	# samples
+	mkdir -p out labels
+	ingest-resize "$SET" | save-images --dir out >saved.txt
+	assert_equal "$(wc -l <saved.txt)" 48
+	for f in out/*-labels.png; do
+		mv "$f" labels/"$(basename "$f" -labels.png)".png
+	done
+	ingest-resize --masks labels out/*.png >again.pam
+	ingest-resize "$SET" | cmp - again.pam
 }
 
 # ------------------------------------------- issue 11: hangs, lies, escapes
