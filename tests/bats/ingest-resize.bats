@@ -206,6 +206,16 @@ mask() {
 }
 
 @test "issue 14: a *_LABEL stream given back keeps its labels, byte for byte" {
+	# labels below and above maxval / 2 stay as they are
+	pam 3 1 255 GRAYSCALE_LABEL id=x 10 1 20 200 30 0 |
+		ingest-resize --channels 1 >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "x 3x1x2 255 GRAYSCALE_LABEL 3x1 2:2"
+	run raster "$TMP/o.pam"
+	assert_output "0a0114c81e00"
+	pam 2 1 65535 GRAYSCALE_LABEL id=y 257 300 514 0 | ingest-resize --channels 1 >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "0101012c02020000"
 	ingest-resize "$SET" >"$TMP/labels.pam"
 	ingest-resize <"$TMP/labels.pam" | cmp - "$TMP/labels.pam"
 	ingest-resize --channels 1 "$SET/$FLUO" >"$TMP/g.pam"
