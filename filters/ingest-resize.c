@@ -179,6 +179,21 @@ own_truth(const struct image *src, size_t p)
 	return image_has_mask(src) ? (unsigned)image_mask_at(src, p) : 0;
 }
 
+/* The largest label of truth (or of src's own labels when truth is NULL). */
+static unsigned
+largest_label(const struct image *src, const uint16_t *truth)
+{
+	size_t n = (size_t)src->width * src->height;
+	unsigned top = 0;
+
+	for (size_t p = 0; p < n; p++) {
+		unsigned t = truth ? truth[p] : own_truth(src, p);
+		if (t > top)
+			top = t;
+	}
+	return top;
+}
+
 /* Build the output image from src (any of our tuple types), its truth
  * (truth, one value per pixel: labels when labels is set, else 0 or 1;
  * or src's own truth channel; or none) and the options, then write it
@@ -196,7 +211,7 @@ emit(const struct image *src, const uint16_t *truth, int labels,
 	int ow = opt.width ? opt.width : src->width;
 	int oh = opt.width ? opt.height : src->height;
 	size_t n = (size_t)src->width * src->height;
-	unsigned m = src->maxval, M, top = 0;
+	unsigned m = src->maxval, M;
 	char type[32];
 	struct image out;
 
@@ -206,13 +221,11 @@ emit(const struct image *src, const uint16_t *truth, int labels,
 		    "samples that its readers accept (use --size or "
 		    "--channels 1)", where, ow, oh, depth,
 		    (size_t)IMAGE_MAX_SAMPLES);
-	for (size_t p = 0; out_labels && p < n; p++) {
-		unsigned t = truth ? truth[p] : own_truth(src, p);
-		if (t > top)
-			top = t;
-	}
 	/* The image's maxval, or 65535 when a label needs more. */
-	M = m > 255 || top > 255 ? 65535 : 255;
+	if (m > 255 || (out_labels && largest_label(src, truth) > 255))
+		M = 65535;
+	else
+		M = 255;
 	snprintf(type, sizeof type, "%s%s", oc == 3 ? "RGB" : "GRAYSCALE",
 		 !has_truth ? "" : out_labels ? "_LABEL" : "_MASK");
 	image_alloc(&out, src->width, src->height, depth, M, type);
@@ -684,6 +697,17 @@ ingest_file(const char *path)
 	free(stem);
 }
 
+static int
+parse_mask_kind(const char *arg)
+{
+	static const char *names[] = {"auto", "binary", "labels"};
+
+	for (int k = KIND_AUTO; k <= KIND_LABELS; k++)
+		if (strcmp(arg, names[k]) == 0)
+			return k;
+	die_usage("--mask-kind: '%s' is not auto, binary or labels", arg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -718,15 +742,7 @@ main(int argc, char **argv)
 			opt.masks = optarg;
 			break;
 		case 'k':
-			if (strcmp(optarg, "auto") == 0)
-				opt.mask_kind = KIND_AUTO;
-			else if (strcmp(optarg, "binary") == 0)
-				opt.mask_kind = KIND_BINARY;
-			else if (strcmp(optarg, "labels") == 0)
-				opt.mask_kind = KIND_LABELS;
-			else
-				die_usage("--mask-kind: '%s' is not auto, "
-					  "binary or labels", optarg);
+			opt.mask_kind = parse_mask_kind(optarg);
 			kind_given = 1;
 			break;
 		case OPT_SEMANTIC:
