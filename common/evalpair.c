@@ -150,7 +150,8 @@ check_pred(const struct evalpair *e, struct image *p, int *is_prob,
 	    e->accept & EVALPAIR_LABEL ? " or a LABEL image" : "");
 }
 
-/* The truth's foreground into e->mask. */
+/* The truth's foreground into e->mask (a *_LABEL sample's or a LABEL
+ * image's: label not 0). */
 static void
 truth_mask(struct evalpair *e)
 {

@@ -211,34 +211,31 @@ pngio_read(const char *path, struct image *img, int flags, char *err,
 	return status;
 }
 
-/* Foreground of one decoded row: any channel > half. */
+/* Paint the foreground of one decoded row (any channel > half) with
+ * value where out is still 0. */
 static void
-or_row(uint8_t *mask, const unsigned char *row, int width, int depth,
-       int bps)
+paint_row(uint16_t *out, uint16_t value, const unsigned char *row, int width,
+	  int depth, int bps)
 {
 	if (bps == 1 && depth == 1) {
 		for (int x = 0; x < width; x++)
-			mask[x] |= row[x] > 127;
-	} else if (bps == 1) {
-		for (int x = 0; x < width; x++) {
-			int fg = 0;
-			for (int c = 0; c < depth; c++)
-				fg |= row[x * depth + c] > 127;
-			mask[x] |= (uint8_t)fg;
-		}
-	} else {
-		for (int x = 0; x < width; x++) {
-			int fg = 0;
-			for (int c = 0; c < depth; c++)
-				fg |= row[2 * (x * depth + c)] > 127;
-			mask[x] |= (uint8_t)fg;
-		}
+			if (row[x] > 127 && !out[x])
+				out[x] = value;
+		return;
+	}
+	for (int x = 0; x < width; x++) {
+		int fg = 0;
+		for (int c = 0; c < depth; c++)
+			fg |= row[bps * (x * depth + c)] > 127;
+		if (fg && !out[x])
+			out[x] = value;
 	}
 }
 
 int
-pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
-	      int *mask_width, int *mask_height, char *err, size_t errsize)
+pngio_paint_mask(const char *path, int width, int height, uint16_t *out,
+		 uint16_t value, int *mask_width, int *mask_height, char *err,
+		 size_t errsize)
 {
 	struct ctx *c;
 	FILE *f = fopen_regular(path, err, errsize);
@@ -285,14 +282,14 @@ pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
 			c->rows[y] = c->raster + (size_t)w * depth * bps * y;
 		png_read_image(png, c->rows);
 		for (png_uint_32 y = 0; y < h; y++)
-			or_row(mask + (size_t)y * w, c->rows[y], (int)w, depth,
-			       bps);
+			paint_row(out + (size_t)y * w, value, c->rows[y],
+				  (int)w, depth, bps);
 	} else {
 		c->raster = xmalloc((size_t)w * depth * bps);
 		for (png_uint_32 y = 0; y < h; y++) {
 			png_read_row(png, c->raster, NULL);
-			or_row(mask + (size_t)y * w, c->raster, (int)w, depth,
-			       bps);
+			paint_row(out + (size_t)y * w, value, c->raster,
+				  (int)w, depth, bps);
 		}
 	}
 	png_read_end(png, NULL);
@@ -312,7 +309,8 @@ pngio_write(FILE *f, const struct image *img, char *err, size_t errsize)
 	struct ctx *c = xcalloc(1, sizeof *c);
 	png_structp png;
 	png_infop info;
-	int wide = img->maxval > 255, status = -1;
+	int label = image_is_label(img);
+	int wide = img->maxval > 255 || label, status = -1;
 	unsigned target = wide ? 65535 : 255;
 	size_t row_samples = (size_t)img->width * img->depth;
 	int color;
@@ -358,7 +356,8 @@ pngio_write(FILE *f, const struct image *img, char *err, size_t errsize)
 		const uint16_t *in = img->data + (size_t)y * row_samples;
 		for (size_t i = 0; i < row_samples; i++) {
 			uint32_t s = in[i] < img->maxval ? in[i] : img->maxval;
-			unsigned v = (unsigned)((s * target + img->maxval / 2) /
+			unsigned v = label ? s
+				   : (unsigned)((s * target + img->maxval / 2) /
 						img->maxval);
 			if (wide) {
 				c->raster[2 * i] = (unsigned char)(v >> 8);

@@ -39,22 +39,24 @@ int pngio_read(const char *path, struct image *img, int flags, char *err,
 int pngio_read_file(FILE *f, struct image *img, int flags, char *err,
 		    size_t errsize);
 
-/* Or the foreground of the PNG mask at path (a pixel where any channel,
- * alpha dropped, is above half its range) into mask, width x height bytes
- * set to 1 for foreground, row by row without holding the whole image.
+/* Paint the foreground of the PNG mask at path (a pixel where any
+ * channel, alpha dropped, is above half its range) with value into out,
+ * width x height labels, at the pixels of out still 0 (an earlier mask
+ * keeps its pixels), row by row without holding the whole image.
  * Returns 0; -2 when the file's size differs from width x height (its
- * size in *mask_width, *mask_height, mask untouched); -1 with a message
+ * size in *mask_width, *mask_height, out untouched); -1 with a message
  * in err (as pngio_read: a regular file only) when it cannot be read,
- * mask then partly updated. Prints nothing; thread-safe. */
-int pngio_or_mask(const char *path, int width, int height, uint8_t *mask,
-		  int *mask_width, int *mask_height, char *err,
-		  size_t errsize);
+ * out then partly updated. Prints nothing; thread-safe. */
+int pngio_paint_mask(const char *path, int width, int height, uint16_t *out,
+		     uint16_t value, int *mask_width, int *mask_height,
+		     char *err, size_t errsize);
 
 /* Write img (GRAYSCALE, RGB, or their *_MASK and *_ALPHA forms as gray +
  * alpha or RGBA) to f as a PNG of 8 bits (maxval 255 and below, rescaled
  * when not 255) or 16 bits (maxval above 255, rescaled to 65535). A mask
- * or alpha channel becomes the PNG's alpha channel. Returns 0, or -1 with
- * a one-line message in err. Prints nothing. */
+ * or alpha channel becomes the PNG's alpha channel. A LABEL image is
+ * written as 16-bit gray whose values are its labels, not rescaled.
+ * Returns 0, or -1 with a one-line message in err. Prints nothing. */
 int pngio_write(FILE *f, const struct image *img, char *err, size_t errsize);
 
 #endif

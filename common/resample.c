@@ -112,6 +112,26 @@ resample_plane(const float *src, int sw, int sh, float *dst, int dw, int dh)
 	free(tmp);
 }
 
+/* The label channel c of src into channel c of dst by nearest neighbour:
+ * output pixel x takes source pixel floor((x + 0.5) * sw / dw). */
+static void
+resample_labels(const struct image *src, struct image *dst, int c)
+{
+	int depth = src->depth;
+
+	for (int y = 0; y < dst->height; y++) {
+		int sy = (int)(((int64_t)2 * y + 1) * src->height /
+			       (2 * (int64_t)dst->height));
+		for (int x = 0; x < dst->width; x++) {
+			int sx = (int)(((int64_t)2 * x + 1) * src->width /
+				       (2 * (int64_t)dst->width));
+			dst->data[((size_t)y * dst->width + x) * depth + c] =
+				src->data[((size_t)sy * src->width + sx) * depth +
+					  c];
+		}
+	}
+}
+
 void
 resample_image(const struct image *src, struct image *dst, int width,
 	       int height)
@@ -121,10 +141,15 @@ resample_image(const struct image *src, struct image *dst, int width,
 	float *in = xmalloc(sizeof(float) * sn);
 	float *out = xmalloc(sizeof(float) * dn);
 	int depth = src->depth;
-	int mask = image_has_mask(src) ? depth - 1 : -1;
+	int labels = image_has_labels(src) || image_is_label(src);
+	int mask = image_has_mask(src) || labels ? depth - 1 : -1;
 
 	image_alloc(dst, width, height, depth, src->maxval, src->tuple_type);
 	for (int c = 0; c < depth; c++) {
+		if (c == mask && labels) {
+			resample_labels(src, dst, c);
+			continue;
+		}
 		for (size_t p = 0; p < sn; p++) {
 			unsigned v = src->data[p * depth + c];
 			in[p] = c == mask ? (float)(v > src->maxval / 2) : (float)v;

@@ -20,23 +20,36 @@ static const char usage_text[] =
 	"usage: ingest-resize [options] DATASET_DIR...\n"
 	"       ingest-resize [options] [--masks DIR] [FILE...]\n"
 	"Turn a Data Science Bowl folder (ID/images/ID.png and ID/masks/*.png)\n"
-	"into a PAM stream of samples (RGB_MASK), or image files (PNG or\n"
-	"Netpbm; stdin when FILE is '-' or absent) into a PAM image stream.\n"
-	"  -s, --size WxH      resize every image to W x H (default: keep)\n"
+	"into a PAM stream of samples (RGB_LABEL: the K-th mask file by name\n"
+	"is object K), or image files (PNG or Netpbm; stdin when FILE is '-'\n"
+	"or absent) into a PAM image stream.\n"
+	"  -s, --size WxH      resize every image to W x H (default: keep);\n"
+	"                      labels by nearest neighbour\n"
 	"  -c, --channels N    1 (gray, Rec. 601 luminance) or 3 (RGB, the\n"
 	"                      default)\n"
-	"  -m, --masks DIR     join the truth mask DIR/ID.png (or .pgm, .pbm,\n"
-	"                      .pam) to each image: output *_MASK samples\n"
+	"  -m, --masks DIR     join the truth DIR/ID.png (or .pgm, .pbm, .pam)\n"
+	"                      to each image: *_LABEL samples from a label\n"
+	"                      image, *_MASK samples from a binary mask\n"
+	"  -k, --mask-kind K   how --masks files are read: auto (the default:\n"
+	"                      a grey file of several nonzero values, or of\n"
+	"                      one value at most half its maxval, is a label\n"
+	"                      image), binary or labels\n"
+	"      --semantic      write *_MASK samples (the union of the objects)\n"
+	"                      instead of *_LABEL samples\n"
 	"  -q, --quiet         no progress line on a terminal\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n";
+
+enum { KIND_AUTO, KIND_BINARY, KIND_LABELS };
 
 static struct {
 	int width, height; /* 0: keep the native size */
 	int channels;
 	const char *masks;
+	int mask_kind;     /* KIND_*: how the --masks files are read */
+	int semantic;      /* 1: *_MASK samples, never *_LABEL */
 	int quiet;
-} opt = {0, 0, 3, NULL, 0};
+} opt = {0, 0, 3, NULL, KIND_AUTO, 0, 0};
 
 static struct progress progress;
 static int done, total;
@@ -156,44 +169,50 @@ read_png(const char *path, struct image *img)
 		die("%s: %s", path, err);
 }
 
-/* Or the foreground of a mask image (any channel > maxval / 2) into
- * mask, which is width x height of the image it belongs to. */
-static void
-or_mask(const char *path, const struct image *m, const struct image *img,
-	uint8_t *mask)
+/* The truth of pixel p of src (0 when src has none): its label, or 1 for
+ * the foreground of a *_MASK channel. */
+static unsigned
+own_truth(const struct image *src, size_t p)
 {
-	size_t n = (size_t)m->width * m->height;
-	int depth = m->depth;
-	unsigned half = m->maxval / 2;
+	if (image_has_labels(src))
+		return image_label_at(src, p);
+	return image_has_mask(src) ? (unsigned)image_mask_at(src, p) : 0;
+}
 
-	if (m->width != img->width || m->height != img->height)
-		die("%s: %dx%d, image is %dx%d", path, m->width, m->height,
-		    img->width, img->height);
+/* The largest label of truth (or of src's own labels when truth is NULL). */
+static unsigned
+largest_label(const struct image *src, const uint16_t *truth)
+{
+	size_t n = (size_t)src->width * src->height;
+	unsigned top = 0;
+
 	for (size_t p = 0; p < n; p++) {
-		const uint16_t *v = m->data + p * depth;
-		int fg = 0;
-		for (int c = 0; c < depth; c++)
-			fg |= v[c] > half;
-		mask[p] |= (uint8_t)fg;
+		unsigned t = truth ? truth[p] : own_truth(src, p);
+		if (t > top)
+			top = t;
 	}
+	return top;
 }
 
 /* Build the output image from src (any of our tuple types), its truth
- * mask (mask, or src's own mask channel, or none) and the options, then
- * write it whole. An output over the readers' limits is refused (where
- * names src) before anything is allocated. */
+ * (truth, one value per pixel: labels when labels is set, else 0 or 1;
+ * or src's own truth channel; or none) and the options, then write it
+ * whole. An output over the readers' limits is refused (where names src)
+ * before anything is allocated. */
 static void
-emit(const struct image *src, const uint8_t *mask, const char *where)
+emit(const struct image *src, const uint16_t *truth, int labels,
+     const char *where)
 {
-	int has_mask = mask || image_has_mask(src);
+	int has_truth = truth || image_has_mask(src);
+	int out_labels = !opt.semantic &&
+			 (truth ? labels : image_has_labels(src));
 	int sc = image_channels(src), oc = opt.channels;
-	unsigned m = src->maxval, M = m > 255 ? 65535 : 255;
-	int depth = oc + has_mask;
+	int depth = oc + has_truth;
 	int ow = opt.width ? opt.width : src->width;
 	int oh = opt.width ? opt.height : src->height;
 	size_t n = (size_t)src->width * src->height;
-	const char *type = oc == 3 ? (has_mask ? "RGB_MASK" : "RGB")
-				   : (has_mask ? "GRAYSCALE_MASK" : "GRAYSCALE");
+	unsigned m = src->maxval, M;
+	char type[32];
 	struct image out;
 
 	if (ow > IMAGE_MAX_SIDE || oh > IMAGE_MAX_SIDE ||
@@ -202,6 +221,13 @@ emit(const struct image *src, const uint8_t *mask, const char *where)
 		    "samples that its readers accept (use --size or "
 		    "--channels 1)", where, ow, oh, depth,
 		    (size_t)IMAGE_MAX_SAMPLES);
+	/* The image's maxval, or 65535 when a label needs more. */
+	if (m > 255 || (out_labels && largest_label(src, truth) > 255))
+		M = 65535;
+	else
+		M = 255;
+	snprintf(type, sizeof type, "%s%s", oc == 3 ? "RGB" : "GRAYSCALE",
+		 !has_truth ? "" : out_labels ? "_LABEL" : "_MASK");
 	image_alloc(&out, src->width, src->height, depth, M, type);
 	for (size_t p = 0; p < n; p++) {
 		const uint16_t *s = src->data + p * src->depth;
@@ -216,8 +242,10 @@ emit(const struct image *src, const uint8_t *mask, const char *where)
 			v[1] = v[2] = v[0];
 		for (int c = 0; c < oc; c++)
 			d[c] = (uint16_t)v[c];
-		if (has_mask)
-			d[oc] = (mask ? mask[p] : image_mask_at(src, p)) ? M : 0;
+		if (has_truth) {
+			unsigned t = truth ? truth[p] : own_truth(src, p);
+			d[oc] = (uint16_t)(out_labels ? t : t ? M : 0);
+		}
 	}
 	image_copy_meta(&out, src);
 	if (!out.orig_width || !out.orig_height) {
@@ -236,15 +264,17 @@ emit(const struct image *src, const uint8_t *mask, const char *where)
 	show_progress();
 }
 
-/* The masks of one sample are decoded by several threads, each into its
- * own mask, taking every nthreads-th file; the first failure in file
- * order is the one reported, whatever the timing. */
+/* The masks of one sample are decoded by several threads, each painting
+ * its own truth, taking every nthreads-th file: file i paints label i + 1
+ * (or 1 for a union) where no earlier file of its thread painted. The
+ * first failure in file order is the one reported, whatever the timing. */
 struct mask_job {
 	const char *dir;
 	char **files;
 	int nfiles, first, step;
+	int labels;
 	int width, height;
-	uint8_t *mask;
+	uint16_t *truth;
 	int failed;      /* index of the first file that failed, or -1 */
 	char err[600];   /* its message */
 };
@@ -261,8 +291,10 @@ mask_worker(void *arg)
 		char *path = join(j->dir, j->files[i]);
 		char msg[300];
 		int mw, mh;
-		int status = pngio_or_mask(path, j->width, j->height, j->mask,
-					   &mw, &mh, msg, sizeof msg);
+		uint16_t value = (uint16_t)(j->labels ? i + 1 : 1);
+		int status = pngio_paint_mask(path, j->width, j->height,
+					      j->truth, value, &mw, &mh, msg,
+					      sizeof msg);
 		if (status != 0) {
 			j->failed = i;
 			if (status == -2)
@@ -280,20 +312,29 @@ mask_worker(void *arg)
 	return NULL;
 }
 
-static uint8_t *
-union_masks(const char *dir, char **files, int nfiles,
-	    const struct image *img)
+/* The truth of a sample from its nfiles mask files (at most 65535 for
+ * labels): labels 1..nfiles in file order, a pixel of several masks
+ * keeping the first one's label; or the union, 1 on every mask pixel.
+ * No file gives an empty truth. */
+static uint16_t *
+paint_masks(const char *dir, char **files, int nfiles,
+	    const struct image *img, int labels)
 {
 	int nt = nfiles < nthreads ? nfiles : nthreads;
 	size_t n = (size_t)img->width * img->height;
-	struct mask_job *jobs = xcalloc((size_t)nt, sizeof *jobs);
-	pthread_t *threads = xcalloc((size_t)nt, sizeof *threads);
+	struct mask_job *jobs;
+	pthread_t *threads;
 	const struct mask_job *bad = NULL;
+	uint16_t *truth;
 
+	if (nt == 0)
+		return xcalloc(n, sizeof *truth);
+	jobs = xcalloc((size_t)nt, sizeof *jobs);
+	threads = xcalloc((size_t)nt, sizeof *threads);
 	for (int t = 0; t < nt; t++) {
-		jobs[t] = (struct mask_job){dir, files, nfiles, t, nt,
+		jobs[t] = (struct mask_job){dir, files, nfiles, t, nt, labels,
 					    img->width, img->height,
-					    xcalloc(n, 1), -1, ""};
+					    xcalloc(n, sizeof *truth), -1, ""};
 		if (t > 0 && pthread_create(&threads[t], NULL, mask_worker,
 					    &jobs[t]) != 0)
 			die("cannot start a thread");
@@ -307,21 +348,23 @@ union_masks(const char *dir, char **files, int nfiles,
 			bad = &jobs[t];
 	if (bad)
 		die("%s", bad->err);
+	truth = jobs[0].truth;
 	for (int t = 1; t < nt; t++) {
-		for (size_t p = 0; p < n; p++)
-			jobs[0].mask[p] |= jobs[t].mask[p];
-		free(jobs[t].mask);
+		/* The smallest label is the first file's. */
+		for (size_t p = 0; p < n; p++) {
+			uint16_t v = jobs[t].truth[p];
+			if (v && (!truth[p] || v < truth[p]))
+				truth[p] = v;
+		}
+		free(jobs[t].truth);
 	}
-	{
-		uint8_t *mask = jobs[0].mask;
-		free(jobs);
-		free(threads);
-		return mask;
-	}
+	free(jobs);
+	free(threads);
+	return truth;
 }
 
 /* One Data Science Bowl sample folder: sdir/images/ID.png and
- * sdir/masks/ *.png, the mask being the union of the nucleus masks. */
+ * sdir/masks/ *.png, one nucleus per mask file (none: no nucleus). */
 static void
 ingest_sample(const char *sdir, const char *id)
 {
@@ -333,7 +376,7 @@ ingest_sample(const char *sdir, const char *id)
 	int nfiles;
 	struct image img;
 	struct stat st;
-	uint8_t *mask;
+	uint16_t *truth;
 
 	sprintf(name, "%s.png", id);
 	path = join(images, name);
@@ -351,16 +394,17 @@ ingest_sample(const char *sdir, const char *id)
 	if (!S_ISDIR(st.st_mode))
 		die("%s: not a folder", masks);
 	files = list_dir(masks, ".png", &nfiles);
-	if (nfiles == 0)
-		die("%s: no masks", masks);
+	if (!opt.semantic && nfiles > 65535)
+		die("%s: %d masks, more than the 65535 labels a sample can hold "
+		    "(--semantic joins them into one mask)", masks, nfiles);
 	for (int i = 0; i < nfiles; i++) {
 		path = join(masks, files[i]);
 		outfile_input(path);
 		free(path);
 	}
-	mask = union_masks(masks, files, nfiles, &img);
-	emit(&img, mask, sdir);
-	free(mask);
+	truth = paint_masks(masks, files, nfiles, &img, !opt.semantic);
+	emit(&img, truth, !opt.semantic, sdir);
+	free(truth);
 	image_free(&img);
 	free_names(files, nfiles);
 	free(name);
@@ -466,12 +510,74 @@ open_regular(const char *path)
 	return f;
 }
 
-/* The truth mask of image img (id) from the --masks folder. */
-static uint8_t *
-find_mask(const struct image *img, const char *where)
+/* 1 when every pixel of m has all its channels equal: a grey image, even
+ * when stored as RGB (a PNG of a grey palette, a grey PPM). */
+static int
+is_grey(const struct image *m)
+{
+	size_t n = (size_t)m->width * m->height;
+
+	for (size_t p = 0; p < n; p++)
+		for (int c = 1; c < m->depth; c++)
+			if (m->data[p * m->depth + c] != m->data[p * m->depth])
+				return 0;
+	return 1;
+}
+
+/* The truth of image img from the mask file m at path: labels (the
+ * file's values; set *labels) or a binary mask (1 where any channel is
+ * above maxval / 2), as --mask-kind says; auto takes a grey file for a
+ * label image when its nonzero values are several, or one value of at
+ * most maxval / 2 (a 16-bit file of one object, label 1). */
+static uint16_t *
+read_truth(const char *path, const struct image *m, const struct image *img,
+	   int *labels)
+{
+	size_t n = (size_t)m->width * m->height;
+	uint16_t *truth;
+	int depth = m->depth, grey;
+	unsigned half = m->maxval / 2, first = 0;
+	int several = 0;
+
+	if (m->width != img->width || m->height != img->height)
+		die("%s: %dx%d, image is %dx%d", path, m->width, m->height,
+		    img->width, img->height);
+	grey = opt.mask_kind != KIND_BINARY && is_grey(m);
+	*labels = opt.mask_kind == KIND_LABELS;
+	if (opt.mask_kind == KIND_AUTO && grey) {
+		for (size_t p = 0; p < n && !several; p++) {
+			unsigned v = m->data[p * depth];
+			if (v && !first)
+				first = v;
+			several = v && v != first;
+		}
+		*labels = several || (first && first <= half);
+	}
+	if (*labels && !grey)
+		die("%s: not a label image: its %d channels differ "
+		    "(--mask-kind binary reads it as a mask)", path, depth);
+	truth = xcalloc(n, sizeof *truth);
+	for (size_t p = 0; p < n; p++) {
+		const uint16_t *v = m->data + p * depth;
+		int fg = 0;
+		if (*labels) {
+			truth[p] = v[0];
+			continue;
+		}
+		for (int c = 0; c < depth; c++)
+			fg |= v[c] > half;
+		truth[p] = (uint16_t)fg;
+	}
+	return truth;
+}
+
+/* The truth of image img (id) from the --masks folder; *labels set when
+ * it holds labels. */
+static uint16_t *
+find_truth(const struct image *img, const char *where, int *labels)
 {
 	static const char *exts[] = {".png", ".pgm", ".pbm", ".pam"};
-	uint8_t *mask;
+	uint16_t *truth;
 	struct image m;
 	char *path = NULL;
 
@@ -505,20 +611,20 @@ find_mask(const struct image *img, const char *where)
 			die("%s: empty file", path);
 		pamio_close(r);
 	}
-	mask = xcalloc((size_t)img->width * img->height, 1);
-	or_mask(path, &m, img, mask);
+	truth = read_truth(path, &m, img, labels);
 	image_free(&m);
 	free(path);
-	return mask;
+	return truth;
 }
 
 static void
 emit_with_mask(const struct image *img, const char *where)
 {
-	uint8_t *mask = opt.masks ? find_mask(img, where) : NULL;
+	int labels = 0;
+	uint16_t *truth = opt.masks ? find_truth(img, where, &labels) : NULL;
 
-	emit(img, mask, where);
-	free(mask);
+	emit(img, truth, labels, where);
+	free(truth);
 }
 
 /* Open a file operand: a regular file without ever blocking; a FIFO or a
@@ -591,23 +697,37 @@ ingest_file(const char *path)
 	free(stem);
 }
 
+static int
+parse_mask_kind(const char *arg)
+{
+	static const char *names[] = {"auto", "binary", "labels"};
+
+	for (int k = KIND_AUTO; k <= KIND_LABELS; k++)
+		if (strcmp(arg, names[k]) == 0)
+			return k;
+	die_usage("--mask-kind: '%s' is not auto, binary or labels", arg);
+}
+
 int
 main(int argc, char **argv)
 {
+	enum { OPT_SEMANTIC = 256 };
 	static const struct option longopts[] = {
 		{"size", required_argument, NULL, 's'},
 		{"channels", required_argument, NULL, 'c'},
 		{"masks", required_argument, NULL, 'm'},
+		{"mask-kind", required_argument, NULL, 'k'},
+		{"semantic", no_argument, NULL, OPT_SEMANTIC},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, dirs = 0, files = 0;
+	int c, dirs = 0, files = 0, kind_given = 0;
 
 	prog_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:c:m:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:c:m:k:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			parse_size(optarg, IMAGE_MAX_SIDE, &opt.width,
@@ -620,6 +740,13 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			opt.masks = optarg;
+			break;
+		case 'k':
+			opt.mask_kind = parse_mask_kind(optarg);
+			kind_given = 1;
+			break;
+		case OPT_SEMANTIC:
+			opt.semantic = 1;
 			break;
 		case 'q':
 			opt.quiet = 1;
@@ -642,6 +769,8 @@ main(int argc, char **argv)
 	if (dirs && opt.masks)
 		die_usage("--masks is for image files; a data set folder has "
 			  "its masks");
+	if (kind_given && !opt.masks)
+		die_usage("--mask-kind is for --masks");
 	if (opt.masks)
 		check_dir(opt.masks);
 

@@ -17,7 +17,9 @@ static const char usage_text[] =
 	"                   [FILE]\n"
 	"Write each image of a PAM stream (FILE or stdin) to DIR/ID.png (or\n"
 	".pam), ID being the image's id, or its index in the stream (1, 2, ...)\n"
-	"when it has none; print the file names, one per line.\n"
+	"when it has none; print the file names, one per line. A LABEL image\n"
+	"becomes a 16-bit PNG whose values are its labels; a *_LABEL sample\n"
+	"becomes DIR/ID.png, its image, and DIR/ID-labels.png, its labels.\n"
 	"  -d, --dir DIR      folder of the files (must exist)\n"
 	"  -f, --format F     png (default) or pam\n"
 	"  -s, --suffix S     add S to each name before the extension\n"
@@ -80,27 +82,123 @@ write_pam(FILE *f, const struct image *img)
 	return status;
 }
 
-/* Write img to path, which may replace an existing file only when
- * overwrite is set, through a temporary file beside it renamed at the
- * end, so that a failed write leaves no half file under the final name. */
-static void
-save(const char *path, const struct image *img, int png, int overwrite)
+/* Start writing path, which may replace an existing file only when
+ * overwrite is set, to a temporary file beside it renamed when committed,
+ * so that a failed write leaves no half file under the final name. */
+static struct outfile *
+start(const char *path, int overwrite)
 {
-	char err[256];
-	struct outfile *o;
 	struct stat st;
 
-	outfile_check(path);
 	if (!overwrite && lstat(path, &st) == 0)
 		die("%s: exists (--overwrite replaces it)", path);
-	o = outfile_open_or_die(path);
+	return outfile_open_or_die(path);
+}
+
+/* Write img to o, the file path, as PNG or PAM. */
+static void
+write_image(struct outfile *o, const char *path, const struct image *img,
+	    int png)
+{
+	char err[256];
+
 	if (png) {
 		if (pngio_write(outfile_stream(o), img, err, sizeof err) != 0)
 			die("%s: %s", path, err);
 	} else if (write_pam(outfile_stream(o), img) != 0) {
 		die("%s:", path);
 	}
-	outfile_commit_or_die(o);
+}
+
+/* Split a *_LABEL sample into its image (GRAYSCALE or RGB) and its
+ * LABEL image, both of its maxval. */
+static void
+split_labels(const struct image *img, struct image *pic, struct image *lab)
+{
+	int ch = image_channels(img);
+	size_t n = (size_t)img->width * img->height;
+
+	image_alloc(pic, img->width, img->height, ch, img->maxval,
+		    ch == 3 ? "RGB" : "GRAYSCALE");
+	image_alloc(lab, img->width, img->height, 1, img->maxval, "LABEL");
+	for (size_t p = 0; p < n; p++) {
+		for (int c = 0; c < ch; c++)
+			pic->data[p * ch + c] = img->data[p * img->depth + c];
+		lab->data[p] = (uint16_t)image_label_at(img, p);
+	}
+}
+
+/* Claim the name base for image index of stream r; dies when an earlier
+ * image has it. */
+static void
+claim(void **names, const char *base, const struct pamio_reader *r)
+{
+	struct saved *s = xmalloc(sizeof *s), **found;
+
+	s->base = xstrdup(base);
+	s->index = pamio_count(r);
+	found = tsearch(s, names, compare_saved);
+	if (!found)
+		die("out of memory");
+	if (*found != s)
+		die("%s: image %d: name '%s' already used by image %d",
+		    pamio_name(r), pamio_count(r), base, (*found)->index);
+}
+
+/* The file dir/BASE SUFFIX.EXT (tail, such as "-labels", after SUFFIX). */
+static char *
+file_name(const char *dir, const char *base, const char *suffix,
+	  const char *tail, int png)
+{
+	size_t n = strlen(dir) + strlen(base) + strlen(suffix) +
+		   strlen(tail) + 6;
+	char *name = xmalloc(n);
+
+	snprintf(name, n, "%s/%s%s%s.%s", strcmp(dir, "/") == 0 ? "" : dir,
+		 base, suffix, tail, png ? "png" : "pam");
+	return name;
+}
+
+/* Save img as base: one file, or for a *_LABEL sample as PNG two (its
+ * image, and its labels under base-labels), each checked before either
+ * is written and committed together; print their names. */
+static void
+save(const char *dir, const char *base, const char *suffix,
+     const struct image *img, int png, int overwrite, void **names,
+     const struct pamio_reader *r)
+{
+	int pair = png && image_has_labels(img);
+	int n = pair ? 2 : 1;
+	struct image parts[2] = {{0}, {0}};
+	const struct image *what[2] = {img, NULL};
+	char *path[2] = {NULL, NULL};
+	struct outfile *o[2];
+
+	claim(names, base, r);
+	path[0] = file_name(dir, base, suffix, "", png);
+	if (pair) {
+		char *lbase = xmalloc(strlen(base) + 8);
+		sprintf(lbase, "%s-labels", base);
+		claim(names, lbase, r);
+		free(lbase);
+		path[1] = file_name(dir, base, suffix, "-labels", png);
+		split_labels(img, &parts[0], &parts[1]);
+		what[0] = &parts[0];
+		what[1] = &parts[1];
+	}
+	for (int i = 0; i < n; i++)
+		outfile_check(path[i]);
+	for (int i = 0; i < n; i++)
+		o[i] = start(path[i], overwrite);
+	for (int i = 0; i < n; i++)
+		write_image(o[i], path[i], what[i], png);
+	for (int i = 0; i < n; i++)
+		outfile_commit_or_die(o[i]);
+	for (int i = 0; i < n; i++) {
+		printf("%s\n", path[i]);
+		free(path[i]);
+		image_free(&parts[i]);
+	}
 }
 
 int
@@ -168,12 +266,10 @@ main(int argc, char **argv)
 	len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
 		dir[--len] = '\0';
-	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE);
+	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL);
 	while (pamio_read(r, &img)) {
-		char index[32], *name;
+		char index[32];
 		const char *base = img.id;
-		struct saved *s, **found;
-		size_t n;
 
 		if (!base) {
 			snprintf(index, sizeof index, "%d", pamio_count(r));
@@ -182,24 +278,7 @@ main(int argc, char **argv)
 			die("%s: image %d: id '%.200s' is not a safe file name",
 			    pamio_name(r), pamio_count(r), base);
 		}
-		s = xmalloc(sizeof *s);
-		s->base = xstrdup(base);
-		s->index = pamio_count(r);
-		found = tsearch(s, &names, compare_saved);
-		if (!found)
-			die("out of memory");
-		if (*found != s)
-			die("%s: image %d: name '%s' already used by image %d",
-			    pamio_name(r), pamio_count(r), base,
-			    (*found)->index);
-		n = strlen(dir) + strlen(base) + strlen(suffix) + 6;
-		name = xmalloc(n);
-		snprintf(name, n, "%s%s%s%s.%s",
-			 strcmp(dir, "/") == 0 ? "" : dir, "/", base, suffix,
-			 png ? "png" : "pam");
-		save(name, &img, png, overwrite);
-		printf("%s\n", name);
-		free(name);
+		save(dir, base, suffix, &img, png, overwrite, &names, r);
 		image_free(&img);
 	}
 	pamio_close(r);

@@ -1,5 +1,5 @@
 /* fuzz_png: a PNG file through pngio_read_file (with and without the alpha
- * channel) and, when it reads, through pngio_or_mask at its own size. */
+ * channel) and, when it reads, through pngio_paint_mask at its own size. */
 #include "fuzz.h"
 
 #include <string.h>
@@ -36,11 +36,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if ((size_t)img.width * img.height <= (1u << 22)) {
-		uint8_t *mask = calloc((size_t)img.width * img.height, 1);
+		uint16_t *mask = calloc((size_t)img.width * img.height,
+					sizeof *mask);
 		int mw, mh;
 
-		rc = pngio_or_mask(fuzz_path(data, size), img.width, img.height,
-				   mask, &mw, &mh, err, sizeof err);
+		rc = pngio_paint_mask(fuzz_path(data, size), img.width,
+				      img.height, mask, 7, &mw, &mh, err,
+				      sizeof err);
 		if (rc == -2)
 			abort(); /* the same file cannot change size */
 		free(mask);

@@ -87,6 +87,22 @@ ENDHDR"
 	assert_line --index 0 "$Y"
 }
 
+@test "issue 14: a *_LABEL truth: every label not 0 is foreground, its image drawn under" {
+	pred >"$TMP/p.pam"
+	# the labels 1, 2 and 300 (maxval 65535: below maxval / 2, so no
+	# longer background) where the mask has its objects
+	local s=() i lab=(1 1 0 0 1 1 0 0 0 0 0 0 0 0 300 2)
+	for i in {0..15}; do s+=($((16 * 257 * i)) "${lab[i]}"); done
+	mkpam 4 4 2 65535 GRAYSCALE_LABEL - "${s[@]}" >"$TMP/t.pam"
+	truth_sample >"$TMP/m.pam"
+	confusion-render --truth "$TMP/t.pam" <"$TMP/p.pam" >"$TMP/c.pam"
+	confusion-render --truth "$TMP/m.pam" <"$TMP/p.pam" | cmp - "$TMP/c.pam"
+	confusion-render --truth "$TMP/t.pam" --no-image <"$TMP/p.pam" >"$TMP/n.pam"
+	run rgb_values "$TMP/n.pam"
+	assert_output "$(printf '%s\n' "$Y" "$Y" "$V" "$K" "$B" "$Y" "$K" "$V" \
+		"$K" "$K" "$K" "$K" "$K" "$K" "$Y" "$B")"
+}
+
 @test "confusion-render: --image FILE, an RGB stream" {
 	pred >"$TMP/p.pam"
 	truth_mask >"$TMP/t.pam"

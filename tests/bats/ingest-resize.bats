@@ -2,6 +2,7 @@
 # ingest-resize: Data Science Bowl folders, image files and streams to PAM.
 
 load helpers
+source "$FIXTURES/score-pam.bash"
 
 SET="$DATA/stage1_train"
 FLUO=16c3d5935ba94b720becc24b7a05741c26149e221e3401924080f41e2f891368
@@ -9,7 +10,9 @@ HISTO=8e507d58f4c27cd2a82bee79fe27b069befd62a46fdaed20970a95a2ba819c7b
 
 # describe FILE: one line per image of a PAM stream:
 # "id WxHxD maxval TUPLTYPE original-size foreground" (foreground: count
-# of mask pixels > maxval/2 for *_MASK, else -; missing id/size: -).
+# of mask pixels > maxval/2 for *_MASK, "pixels:objects" for *_LABEL (the
+# pixels of a label not 0, the distinct labels not 0), else -; missing
+# id/size: -).
 describe() {
 	"$REFPY" - "$1" <<'EOF'
 import sys, numpy as np
@@ -24,7 +27,10 @@ while pos < len(data):
     bps = 2 if m > 255 else 1
     a = np.frombuffer(data, ">u2" if bps == 2 else "u1", w * h * d, end)
     a = a.reshape(h, w, d)
-    fg = str(int((a[:, :, -1] > m // 2).sum())) if f["TUPLTYPE"].endswith("_MASK") else "-"
+    t = a[:, :, -1]
+    fg = str(int((t > m // 2).sum())) if f["TUPLTYPE"].endswith("_MASK") else "-"
+    if f["TUPLTYPE"].endswith("_LABEL"):
+        fg = "%d:%d" % ((t != 0).sum(), len(set(t[t != 0].tolist())))
     print(c.get("id", "-"), "%dx%dx%d" % (w, h, d), m, f["TUPLTYPE"],
           c.get("original-size", "-"), fg)
     pos = end + w * h * d * bps
@@ -54,6 +60,45 @@ print(int(union.sum()))
 EOF
 }
 
+# dsb_labels ID: the labels of data sample ID computed independently
+# (pngtopam and numpy): mask file K in name order is label K, a pixel of
+# several masks keeps the first; prints "pixels:objects" then the labels
+# as hex bytes (all are below 256 in the sample data).
+dsb_labels() {
+	local m
+	for m in "$SET/$1"/masks/*.png; do
+		pngtopam "$m" | pamtopnm
+	done >"$TMP/masks.pnm"
+	"$REFPY" - "$TMP/masks.pnm" <<'EOF'
+import sys, numpy as np
+data = open(sys.argv[1], "rb").read()
+pos, k, lab = 0, 0, None
+while pos < len(data):
+    magic, dims, maxval, rest = data[pos:].split(b"\n", 3)
+    w, h = map(int, dims.split())
+    hdr = len(magic) + len(dims) + len(maxval) + 3
+    a = np.frombuffer(data, np.uint8, w * h, pos + hdr) > int(maxval) // 2
+    k += 1
+    lab = np.zeros(w * h, np.int64) if lab is None else lab
+    lab[a & (lab == 0)] = k
+    pos += hdr + w * h
+print("%d:%d" % ((lab != 0).sum(), len(set(lab[lab != 0].tolist()))))
+print(bytes(lab.astype(np.uint8).tolist()).hex())
+EOF
+}
+
+# label_hex FILE: the last channel of the first image of a PAM (maxval
+# 255 or less), as hex.
+label_hex() {
+	"$REFPY" -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+e = d.index(b"ENDHDR\n")
+f = dict(l.split(" ", 1) for l in d[:e].decode().split("\n") if " " in l and l[0] != "#")
+w, h, n = (int(f[k]) for k in ("WIDTH", "HEIGHT", "DEPTH"))
+print(d[e + 7:e + 7 + w * h * n][n - 1::n].hex())' "$1"
+}
+
 # run_to FILE CMD...: run CMD with stdout to FILE (stderr in $output).
 run_to() {
 	local out=$1
@@ -69,7 +114,7 @@ d = open(sys.argv[1], "rb").read()
 print(d[d.index(b"ENDHDR\n") + 7:].hex())' "$1"
 }
 
-@test "data set folder: every sample, native size, ids sorted, RGB_MASK" {
+@test "data set folder: every sample, native size, ids sorted, RGB_LABEL" {
 	ingest-resize --quiet "$SET" >"$TMP/all.pam"
 	describe "$TMP/all.pam" >"$TMP/desc"
 	assert_equal "$(wc -l <"$TMP/desc")" 24
@@ -77,20 +122,188 @@ print(d[d.index(b"ENDHDR\n") + 7:].hex())' "$1"
 	cut -d' ' -f1 "$TMP/desc" >"$TMP/ids"
 	LC_ALL=C sort -c "$TMP/ids"
 	diff "$TMP/ids" <(LC_ALL=C ls "$SET")
-	# every image RGB_MASK, maxval 255, original size = its size
-	run awk '$3 != 255 || $4 != "RGB_MASK" ||
+	# every image RGB_LABEL, maxval 255 (at most 250 nuclei), original
+	# size = its size
+	run awk '$3 != 255 || $4 != "RGB_LABEL" ||
 		$5 "x4" != $2 { print "bad: " $0 }' "$TMP/desc"
 	assert_output ""
 	# sizes of two samples as the PNG files have them
 	run grep "^$FLUO " "$TMP/desc"
-	assert_output --regexp "^$FLUO 256x256x4 255 RGB_MASK 256x256 [0-9]+$"
+	assert_output --regexp "^$FLUO 256x256x4 255 RGB_LABEL 256x256 [0-9]+:11$"
 	run grep "^091944f1d2611c916b98c020bd066667e33f4639159b2a92407fe5a40788856d " "$TMP/desc"
-	assert_output --regexp " 1024x1024x4 255 RGB_MASK 1024x1024 [0-9]+$"
+	assert_output --regexp " 1024x1024x4 255 RGB_LABEL 1024x1024 [0-9]+:[0-9]+$"
 }
 
-@test "the mask is the union of the nucleus masks; the image is the PNG's RGB" {
+@test "issue 14: the labels are the nucleus masks, the K-th file by name label K" {
 	for id in $FLUO $HISTO; do
 		ingest-resize "$SET/$id" >"$TMP/one.pam"
+		dsb_labels $id >"$TMP/want"
+		run describe "$TMP/one.pam"
+		assert_output --regexp "^$id [0-9x]+ 255 RGB_LABEL [0-9x]+ $(head -1 "$TMP/want")$"
+		assert_equal "$(label_hex "$TMP/one.pam")" "$(tail -1 "$TMP/want")"
+		# the image channels, byte for byte
+		pamchannel -infile="$TMP/one.pam" 0 1 2 | pamtopnm -assume |
+			cmp - <(pngtopam "$SET/$id/images/$id.png")
+	done
+}
+
+# dsb_folder DIR W H: a sample folder DIR (id its name) with a W x H gray
+# image of values 10, 20, ... (mod 256; as PNG) and an empty masks folder.
+dsb_folder() {
+	local id=${1##*/} v=() i
+	mkdir -p "$1/images" "$1/masks"
+	for ((i = 0; i < $2 * $3; i++)); do
+		v+=($((10 * (i + 1) % 256)))
+	done
+	printf 'P2\n%d %d\n255\n%s\n' "$2" "$3" "${v[*]}" | pnmtopng >"$1/images/$id.png"
+}
+
+# mask FILE W H P...: a binary 8-bit PNG mask, 255 at the pixel indexes P.
+mask() {
+	local f=$1 w=$2 h=$3 v=() i p
+	shift 3
+	for ((i = 0; i < w * h; i++)); do
+		v[i]=0
+	done
+	for p in "$@"; do
+		v[p]=255
+	done
+	printf 'P2\n%d %d\n255\n%s\n' "$w" "$h" "${v[*]}" | pnmtopng >"$f"
+}
+
+@test "issue 14: a hand-made folder: labels in name order, a shared pixel keeps the first mask's" {
+	dsb_folder "$TMP/set/s" 3 2
+	mask "$TMP/set/s/masks/b.png" 3 2 1 2
+	mask "$TMP/set/s/masks/a.png" 3 2 0 1
+	mask "$TMP/set/s/masks/c.png" 3 2 5
+	mask "$TMP/set/s/masks/d-empty.png" 3 2
+	ingest-resize --channels 1 "$TMP/set" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "s 3x2x2 255 GRAYSCALE_LABEL 3x2 4:3"
+	# a = 1 on pixels 0 and 1; b = 2 on 1 (a's already) and 2; c = 3 on 5
+	run raster "$TMP/o.pam"
+	assert_output "0a0114011e02280032003c03"
+	# --semantic: the union, 0 or 255, as before
+	ingest-resize --channels 1 --semantic "$TMP/set" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "s 3x2x2 255 GRAYSCALE_MASK 3x2 4"
+	run raster "$TMP/o.pam"
+	assert_output "0aff14ff1eff280032003cff"
+}
+
+@test "issue 14: --semantic gives the bytes of the old union masks" {
+	# sha256 of the output of the previous ingest-resize (before *_LABEL)
+	run bash -c 'ingest-resize --semantic "$1" | sha256sum' _ "$SET"
+	assert_output "cabb453c02279cc8ec0cade04061a1f8d8377d6c8b1b75c6a91614db6288fa0d  -"
+	run bash -c 'ingest-resize --semantic --size 128x128 "$1" | sha256sum' _ "$SET"
+	assert_output "17c9980a5970bf5f2946e94d6677a20fd7a9232bc5bede5c2a05332377ac08fd  -"
+	run bash -c 'ingest-resize --semantic --channels 1 --size 64x48 "$1" | sha256sum' _ "$SET"
+	assert_output "e61f10ecd944c12193f26aa3a446e126fd31f294dafbe1e7c505fa757e87c9b0  -"
+	# --semantic on the *_LABEL stream gives the same union
+	ingest-resize "$SET" >"$TMP/labels.pam"
+	ingest-resize --semantic "$TMP/labels.pam" | sha256sum >"$TMP/sum"
+	assert_equal "$(cat "$TMP/sum")" "cabb453c02279cc8ec0cade04061a1f8d8377d6c8b1b75c6a91614db6288fa0d  -"
+}
+
+@test "issue 14: a *_LABEL stream given back keeps its labels, byte for byte" {
+	# labels below and above maxval / 2 stay as they are
+	pam 3 1 255 GRAYSCALE_LABEL id=x 10 1 20 200 30 0 |
+		ingest-resize --channels 1 >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "x 3x1x2 255 GRAYSCALE_LABEL 3x1 2:2"
+	run raster "$TMP/o.pam"
+	assert_output "0a0114c81e00"
+	pam 2 1 65535 GRAYSCALE_LABEL id=y 257 300 514 0 | ingest-resize --channels 1 >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "0101012c02020000"
+	ingest-resize "$SET" >"$TMP/labels.pam"
+	ingest-resize <"$TMP/labels.pam" | cmp - "$TMP/labels.pam"
+	ingest-resize --channels 1 "$SET/$FLUO" >"$TMP/g.pam"
+	ingest-resize --channels 1 "$TMP/g.pam" | cmp - "$TMP/g.pam"
+}
+
+@test "issue 14: 300 nuclei: maxval 65535, the image exactly x257, labels 1..300" {
+	dsb_folder "$TMP/s" 20 15
+	# mask file i (m000 to m299) has the one pixel 299 - i (a loop in
+	# python: bash loops are slow under bats)
+	"$REFPY" - "$TMP/s/masks" <<'EOF'
+import sys, subprocess
+for i in range(300):
+    v = ["0"] * 300
+    v[299 - i] = "255"
+    pgm = "P2\n20 15\n255\n" + " ".join(v) + "\n"
+    png = subprocess.run(["pnmtopng"], input=pgm.encode(), capture_output=True,
+                         check=True).stdout
+    open("%s/m%03d.png" % (sys.argv[1], i), "wb").write(png)
+EOF
+	ingest-resize --channels 1 "$TMP/s" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "s 20x15x2 65535 GRAYSCALE_LABEL 20x15 300:300"
+	run "$REFPY" - "$TMP/o.pam" "$TMP/s/images/s.png" <<'EOF'
+import sys, subprocess, numpy as np
+d = open(sys.argv[1], "rb").read()
+a = np.frombuffer(d[d.index(b"ENDHDR\n") + 7:], ">u2").reshape(-1, 2)
+p = subprocess.run(["pngtopam", sys.argv[2]], capture_output=True).stdout
+img = np.frombuffer(p[-300:], np.uint8).astype(np.int64)
+# pixel 299 - i is in mask file i, the (i+1)-th: label i + 1 = 300 - pixel
+print((a[:, 0] == img * 257).all(), (a[:, 1] == 300 - np.arange(300)).all())
+EOF
+	assert_output "True True"
+}
+
+@test "issue 14: more than 65535 mask files: one error line naming the folder, no output" {
+	dsb_folder "$TMP/s" 2 1
+	(cd "$TMP/s/masks" && seq -f 'm%05g.png' 0 65535 | xargs touch)
+	run_to "$TMP/o.pam" ingest-resize "$TMP/s"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/s/masks: 65536 masks, more than the 65535 labels a sample can hold (--semantic joins them into one mask)"
+	[ ! -s "$TMP/o.pam" ]
+}
+
+@test "issue 14: an empty masks folder is an image without nuclei: zero labels, not an error" {
+	dsb_folder "$TMP/set/s" 3 1
+	ingest-resize --channels 1 "$TMP/set" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "s 3x1x2 255 GRAYSCALE_LABEL 3x1 0:0"
+	run raster "$TMP/o.pam"
+	assert_output "0a0014001e00"
+	ingest-resize --channels 1 --semantic "$TMP/set" >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "0a0014001e00"
+}
+
+@test "issue 14: --size resizes labels by nearest neighbour: only labels of the source" {
+	# 4x2 labels 1 2 3 4 / 5 6 7 8 to 2x1: the pixels under the centres
+	# (1, 0) and (3, 0) (row floor(0.5 * 2 / 1) = 1): labels 6 and 8
+	pam 4 2 255 GRAYSCALE_LABEL id=l 0 1 0 2 0 3 0 4 0 5 0 6 0 7 0 8 >"$TMP/l.pam"
+	ingest-resize --channels 1 --size 2x1 "$TMP/l.pam" >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "00060008"
+	# enlarged 2x1 -> 4x3: each label repeated, never mixed
+	pam 2 1 255 GRAYSCALE_LABEL id=l 0 7 0 9 >"$TMP/l.pam"
+	ingest-resize --channels 1 --size 4x3 "$TMP/l.pam" >"$TMP/o.pam"
+	run label_hex "$TMP/o.pam"
+	assert_output "070709090707090907070909"
+	# a real sample to 100x77: every label of the output is one of the
+	# source's, and small nuclei may vanish
+	ingest-resize "$SET/$FLUO" >"$TMP/full.pam"
+	ingest-resize --size 100x77 "$SET/$FLUO" >"$TMP/small.pam"
+	run "$REFPY" -c '
+import sys
+def labels(p):
+    d = open(p, "rb").read()
+    return set(d[d.index(b"ENDHDR\n") + 7:][3::4]) - {0}
+a, b = labels(sys.argv[1]), labels(sys.argv[2])
+print(b <= a, len(b) > 5)' "$TMP/full.pam" "$TMP/small.pam"
+	assert_output "True True"
+	run describe "$TMP/small.pam"
+	assert_output --regexp "^$FLUO 100x77x4 255 RGB_LABEL 256x256 [0-9]+:[0-9]+$"
+}
+
+@test "--semantic: the mask is the union of the nucleus masks; the image is the PNG's RGB" {
+	for id in $FLUO $HISTO; do
+		ingest-resize --semantic "$SET/$id" >"$TMP/one.pam"
 		run describe "$TMP/one.pam"
 		assert_output --regexp "^$id [0-9x]+ 255 RGB_MASK [0-9x]+ $(union_count $id)$"
 		# the image channels, byte for byte
@@ -99,8 +312,8 @@ print(d[d.index(b"ENDHDR\n") + 7:].hex())' "$1"
 	done
 }
 
-@test "--size 128x128: every sample 128x128x4, masks binary, original size kept" {
-	ingest-resize --size 128x128 "$SET" >"$TMP/small.pam"
+@test "--size 128x128 --semantic: every sample 128x128x4, masks binary, original size kept" {
+	ingest-resize --semantic --size 128x128 "$SET" >"$TMP/small.pam"
 	run pamfile -allimages "$TMP/small.pam"
 	assert_equal "$(grep -c 'PAM, 128 by 128 by 4 maxval 255' <<<"$output")" 24
 	describe "$TMP/small.pam" >"$TMP/desc"
@@ -132,10 +345,10 @@ print(sorted(vals))' "$TMP/small.pam"
 	assert_output "ffffffffffff"
 }
 
-@test "--channels 1: GRAYSCALE_MASK with Rec. 601 luminance" {
+@test "--channels 1: GRAYSCALE_LABEL with Rec. 601 luminance" {
 	ingest-resize --channels 1 "$SET/$HISTO" >"$TMP/g.pam"
 	run describe "$TMP/g.pam"
-	assert_output --regexp "^$HISTO 320x256x2 255 GRAYSCALE_MASK 320x256 [0-9]+$"
+	assert_output --regexp "^$HISTO 320x256x2 255 GRAYSCALE_LABEL 320x256 [0-9]+:[0-9]+$"
 	pngtopam "$SET/$HISTO/images/$HISTO.png" >"$TMP/rgb.ppm"
 	run "$REFPY" - "$TMP/rgb.ppm" "$TMP/g.pam" <<'EOF'
 import sys, numpy as np
@@ -203,7 +416,77 @@ EOF
 	pngtopam "$SET/$FLUO/images/$FLUO.png" >"$TMP/x.ppm"
 	ingest-resize --channels 1 --masks "$TMP/masks" "$TMP/x.ppm" >"$TMP/o.pam"
 	run describe "$TMP/o.pam"
-	assert_output "x 256x256x2 255 GRAYSCALE_MASK 256x256 $(union_count $FLUO)"
+	assert_output "x 256x256x2 255 GRAYSCALE_LABEL 256x256 $(union_count $FLUO):11"
+	# a binary mask (the union) gives the *_MASK sample of --semantic
+	ingest-resize --semantic "$SET/$FLUO" >"$TMP/dsb.pam"
+	pamchannel -infile="$TMP/dsb.pam" 3 | pamtopnm -assume >"$TMP/masks/$FLUO.pgm"
+	ingest-resize --masks "$TMP/masks" "$SET/$FLUO/images/$FLUO.png" | cmp - "$TMP/dsb.pam"
+}
+
+@test "issue 14: --masks: a 16-bit label image gives *_LABEL samples, no longer an empty mask" {
+	mkdir "$TMP/masks"
+	printf 'P2\n3 2\n255\n1 2 3 4 5 6\n' >"$TMP/a.pgm"
+	printf 'P2\n3 2\n65535\n0 1 1 0 300 2\n' | pnmtopng >"$TMP/masks/a.png"
+	run_to "$TMP/o.pam" ingest-resize --channels 1 --masks "$TMP/masks" "$TMP/a.pgm"
+	assert_success
+	run describe "$TMP/o.pam"
+	assert_output "a 3x2x2 65535 GRAYSCALE_LABEL 3x2 4:3"
+	# the image x257, the labels as they are
+	run raster "$TMP/o.pam"
+	assert_output "010100000202000103030001040400000505012c06060002"
+	# the same as a 16-bit PGM
+	printf 'P2\n3 2\n65535\n0 1 1 0 300 2\n' >"$TMP/masks/a.pgm"
+	rm "$TMP/masks/a.png"
+	ingest-resize --channels 1 --masks "$TMP/masks" "$TMP/a.pgm" | cmp - "$TMP/o.pam"
+	# --semantic: the union of the labels as a mask
+	ingest-resize --channels 1 --semantic --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "010002ff03ff040005ff06ff"
+	run describe "$TMP/o.pam"
+	assert_output "a 3x2x2 255 GRAYSCALE_MASK 3x2 4"
+}
+
+@test "issue 14: --mask-kind: auto, binary and labels on the same files" {
+	mkdir "$TMP/masks"
+	printf 'P2\n2 1\n255\n7 9\n' >"$TMP/a.pgm"
+	# one object labelled 1 in a 16-bit file: a label image (auto)
+	printf 'P2\n2 1\n65535\n1 0\n' | pnmtopng >"$TMP/masks/a.png"
+	ingest-resize --channels 1 --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "a 2x1x2 255 GRAYSCALE_LABEL 2x1 1:1"
+	run raster "$TMP/o.pam"
+	assert_output "07010900"
+	# binary: foreground above maxval / 2, as for any mask: none here
+	ingest-resize --channels 1 --mask-kind binary --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "07000900"
+	# 0 and 255 in 8 bits: a binary mask (auto)
+	printf 'P2\n2 1\n255\n0 255\n' | pnmtopng >"$TMP/masks/a.png"
+	ingest-resize --channels 1 --mask-kind auto --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "a 2x1x2 255 GRAYSCALE_MASK 2x1 1"
+	# labels: the value 255 is object 255
+	ingest-resize --channels 1 -k labels --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output "a 2x1x2 255 GRAYSCALE_LABEL 2x1 1:1"
+	run raster "$TMP/o.pam"
+	assert_output "070009ff"
+	# an RGB mask is binary (auto); as labels it is an error
+	printf 'P3\n2 1\n255\n0 0 0 5 200 0\n' >"$TMP/masks/a.ppm"
+	rm "$TMP/masks/a.png"
+	pnmtopng "$TMP/masks/a.ppm" >"$TMP/masks/a.png"
+	ingest-resize --channels 1 --masks "$TMP/masks" "$TMP/a.pgm" >"$TMP/o.pam"
+	run raster "$TMP/o.pam"
+	assert_output "070009ff"
+	run_to "$TMP/o.pam" ingest-resize --mask-kind labels --masks "$TMP/masks" "$TMP/a.pgm"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $TMP/masks/a.png: not a label image: its 3 channels differ (--mask-kind binary reads it as a mask)"
+	[ ! -s "$TMP/o.pam" ]
+	# an all-zero mask: binary, empty
+	printf 'P2\n2 1\n65535\n0 0\n' | pnmtopng >"$TMP/masks/a.png"
+	run bash -c 'ingest-resize --channels 1 --masks "$1" "$2" | pamfile' _ "$TMP/masks" "$TMP/a.pgm"
+	assert_output --partial "GRAYSCALE_MASK"
 }
 
 @test "--masks: a missing mask or one of another size is an error" {
@@ -227,13 +510,13 @@ EOF
 	ingest-resize "$SET/$FLUO" "$SET/$HISTO" >"$TMP/two.pam"
 	ingest-resize --size 64x32 <"$TMP/two.pam" >"$TMP/o.pam"
 	run describe "$TMP/o.pam"
-	assert_line -n 0 --regexp "^$FLUO 64x32x4 255 RGB_MASK 256x256 [0-9]+$"
-	assert_line -n 1 --regexp "^$HISTO 64x32x4 255 RGB_MASK 320x256 [0-9]+$"
+	assert_line -n 0 --regexp "^$FLUO 64x32x4 255 RGB_LABEL 256x256 [0-9]+:[0-9]+$"
+	assert_line -n 1 --regexp "^$HISTO 64x32x4 255 RGB_LABEL 320x256 [0-9]+:[0-9]+$"
 	assert_equal "${#lines[@]}" 2
 	# "-" is stdin too; a second pass keeps the first original size
 	ingest-resize --size 16x16 - <"$TMP/o.pam" >"$TMP/o2.pam"
 	run describe "$TMP/o2.pam"
-	assert_line -n 1 --regexp "^$HISTO 16x16x4 255 RGB_MASK 320x256 [0-9]+$"
+	assert_line -n 1 --regexp "^$HISTO 16x16x4 255 RGB_LABEL 320x256 [0-9]+:[0-9]+$"
 	# an image stream without ids stays without
 	printf 'P2\n1 1\n255\n9\nP2\n1 1\n255\n8\n' | ingest-resize >"$TMP/o.pam"
 	run describe "$TMP/o.pam"
@@ -289,6 +572,12 @@ EOF
 	assert_failure 2
 	run ingest-resize --masks "$TMP" "$SET"
 	assert_failure 2
+	run ingest-resize --masks "$TMP" --mask-kind bogus "$SET/$FLUO/images/$FLUO.png"
+	assert_failure 2
+	assert_line -n 0 "ingest-resize: --mask-kind: 'bogus' is not auto, binary or labels"
+	run ingest-resize --mask-kind labels "$SET"
+	assert_failure 2
+	assert_line -n 0 "ingest-resize: --mask-kind is for --masks"
 }
 
 @test "a missing or empty folder is an error" {
@@ -342,7 +631,7 @@ EOF
 	assert_output "ingest-resize: $TMP/set/$HISTO/masks/zz.png: 256x256, image is 320x256"
 }
 
-@test "a sample folder without masks, masks folder or image is an error" {
+@test "a sample folder without masks folder or image is an error" {
 	mkdir -p "$TMP/set/$FLUO"
 	cp -r "$SET/$FLUO/images" "$TMP/set/$FLUO/"
 	run ingest-resize "$TMP/set"
@@ -350,16 +639,19 @@ EOF
 	assert_one_error_line ingest-resize
 	assert_output "ingest-resize: $TMP/set/$FLUO: no masks folder"
 	mkdir "$TMP/set/$FLUO/masks"
-	run ingest-resize "$TMP/set"
-	assert_failure 1
-	assert_one_error_line ingest-resize
-	assert_output "ingest-resize: $TMP/set/$FLUO/masks: no masks"
 	rm -r "$TMP/set/$FLUO/images"
 	mkdir "$TMP/set/$FLUO/images"
 	run ingest-resize "$TMP/set"
 	assert_failure 1
 	assert_one_error_line ingest-resize
 	assert_output "ingest-resize: $TMP/set/$FLUO: no images/$FLUO.png"
+	# a masks folder that is a file
+	rmdir "$TMP/set/$FLUO/masks"
+	cp -r "$SET/$FLUO/images" "$TMP/set/$FLUO/"
+	touch "$TMP/set/$FLUO/masks"
+	run ingest-resize "$TMP/set"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks: not a folder"
 }
 
 @test "a write error exits 1" {
@@ -371,7 +663,7 @@ EOF
 @test "--help, --version" {
 	run ingest-resize --help
 	assert_success
-	for o in --size --channels --masks --quiet --help --version; do
+	for o in --size --channels --masks --mask-kind --semantic --quiet --help --version; do
 		assert_output --partial -- "$o"
 	done
 	run ingest-resize --version
@@ -382,7 +674,9 @@ EOF
 @test "the man page examples work" {
 	cd "$TMP"
 	ingest-resize --size 128x128 "$SET" >all.pam
-	assert_equal "$(pamfile -allimages all.pam | grep -c RGB_MASK)" 24
+	assert_equal "$(pamfile -allimages all.pam | grep -c RGB_LABEL)" 24
+	ingest-resize --semantic --size 128x128 "$SET" >masks.pam
+	assert_equal "$(pamfile -allimages masks.pam | grep -c RGB_MASK)" 24
 	ingest-resize "$SET/$FLUO/images/$FLUO.png" | pamtopng >img.png
 	[ -s img.png ]
 	ingest-resize --size 128x128 --channels 1 "$SET/$FLUO/images/$FLUO.png" |
@@ -391,8 +685,17 @@ EOF
 	ingest-resize "$SET/$FLUO" | pamchannel 3 | pamtopnm -assume >masks/"$FLUO".pgm
 	cp "$SET/$FLUO/images/$FLUO.png" .
 	ingest-resize --masks masks "$FLUO.png" >joined.pam
-	pamfile joined.pam | grep -q 'Tuple type: RGB_MASK'
-
+	pamfile joined.pam | grep -q 'Tuple type: RGB_LABEL'
+	# the label PNGs that napari and Fiji open, read back as the same
+	# samples
+	mkdir -p out labels
+	ingest-resize "$SET" | save-images --dir out >saved.txt
+	assert_equal "$(wc -l <saved.txt)" 48
+	for f in out/*-labels.png; do
+		mv "$f" labels/"$(basename "$f" -labels.png)".png
+	done
+	ingest-resize --masks labels out/*.png >again.pam
+	ingest-resize "$SET" | cmp - again.pam
 }
 
 # ------------------------------------------- issue 11: hangs, lies, escapes

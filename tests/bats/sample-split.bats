@@ -422,3 +422,35 @@ $TMP/spool:"
 	run ls -A "$TMP/out"
 	assert_output ""
 }
+
+@test "issue 14: *_LABEL samples pass through byte for byte" {
+	ingest-resize --quiet --size 64x64 "$DATA/stage1_train" >"$TMP/in.pam"
+	# and a 16-bit one with a label above 255 (a header as the filters
+	# write it: sample-split writes every header so)
+	printf 'P7\n#id big\nWIDTH 2\nHEIGHT 1\nDEPTH 2\nMAXVAL 65535\nTUPLTYPE GRAYSCALE_LABEL\nENDHDR\n\x01\x01\x01\x2c\x02\x02\x00\x00' >>"$TMP/in.pam"
+	assert_equal "$(grep -a -c '^TUPLTYPE RGB_LABEL$' "$TMP/in.pam")" 24
+	# every id listed: LISTED is the input itself
+	images "$TMP/in.pam" | cut -d' ' -f1 >"$TMP/ids"
+	sample-split --ids "$TMP/ids" "$TMP/in.pam" "$TMP/a" "$TMP/b"
+	cmp "$TMP/a" "$TMP/in.pam"
+	[ ! -s "$TMP/b" ]
+	# a ratio split: each image whole (header and raster) in one output
+	sample-split --seed 3 --ratio 2:1 "$TMP/in.pam" "$TMP/c" "$TMP/d"
+	run "$REFPY" -c '
+import sys
+def whole(path):
+    data, pos, out = open(path, "rb").read(), 0, []
+    while pos < len(data):
+        end = data.index(b"ENDHDR\n", pos) + 7
+        f = dict(l.split(" ", 1) for l in data[pos:end].decode().split("\n") if " " in l)
+        n = int(f["WIDTH"]) * int(f["HEIGHT"]) * int(f["DEPTH"])
+        n *= 2 if int(f["MAXVAL"]) > 255 else 1
+        out.append(data[pos:end + n])
+        pos = end + n
+    return out
+a = whole(sys.argv[1])
+b = whole(sys.argv[2]) + whole(sys.argv[3])
+print(len(a), sorted(a) == sorted(b), sum(x.count(b"_LABEL\n") for x in b))
+' "$TMP/in.pam" "$TMP/c" "$TMP/d"
+	assert_output "25 True 25"
+}

@@ -86,6 +86,123 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	assert_output "1 2 3 255 4 5 6 0"
 }
 
+@test "issue 14: a LABEL image is a 16-bit grey PNG whose values are the labels" {
+	mkdir "$TMP/out"
+	{
+		pam 3 1 65535 LABEL id=l 0 1 300
+		pam 3 1 255 LABEL id=m 0 2 255
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_success
+	assert_output "$TMP/out/l.png"$'\n'"$TMP/out/m.png"
+	for f in l m; do
+		run file -b "$TMP/out/$f.png"
+		assert_output --partial "16-bit grayscale"
+	done
+	# the values as they are, never rescaled: 300 stays 300 (01 2c), a
+	# maxval 255 label image keeps 2 and 255
+	run raster <(pngtopam "$TMP/out/l.png") 6
+	assert_output "0 0 0 1 1 44"
+	run raster <(pngtopam "$TMP/out/m.png") 6
+	assert_output "0 0 0 2 0 255"
+	# --format pam keeps the LABEL image, its id and its values
+	save-images --dir "$TMP/out" --format pam "$TMP/in.pam" >/dev/null
+	run grep -a -c -e '^TUPLTYPE LABEL$' -e '^#id l$' -e '^MAXVAL 65535$' "$TMP/out/l.pam"
+	assert_output 3
+	run raster "$TMP/out/l.pam" 6
+	assert_output "0 0 0 1 1 44"
+	run raster "$TMP/out/m.pam" 3
+	assert_output "0 2 255"
+}
+
+@test "issue 14: a *_LABEL sample: ID.png its image, ID-labels.png its 16-bit labels" {
+	mkdir "$TMP/out"
+	{
+		pam 2 1 255 RGB_LABEL id=s 1 2 3 4 5 6 7 9
+		pam 2 1 65535 GRAYSCALE_LABEL id=g 1000 0 2000 300
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" --suffix _x "$TMP/in.pam"
+	assert_success
+	assert_output "$(printf '%s\n' "$TMP"/out/{s_x,s_x-labels,g_x,g_x-labels}.png)"
+	run ls -A "$TMP/out"
+	assert_output $'g_x-labels.png\ng_x.png\ns_x-labels.png\ns_x.png'
+	run file -b "$TMP/out/s_x.png"
+	assert_output --partial "8-bit/color RGB,"
+	run raster <(pngtopam "$TMP/out/s_x.png") 6
+	assert_output "1 2 3 5 6 7"
+	run file -b "$TMP/out/s_x-labels.png"
+	assert_output --partial "16-bit grayscale"
+	run raster <(pngtopam "$TMP/out/s_x-labels.png") 4
+	assert_output "0 4 0 9"
+	run raster <(pngtopam "$TMP/out/g_x.png") 4
+	assert_output "3 232 7 208"
+	run raster <(pngtopam "$TMP/out/g_x-labels.png") 4
+	assert_output "0 0 1 44"
+	# --format pam: the sample whole, one file
+	mkdir "$TMP/pam"
+	save-images --dir "$TMP/pam" --format pam "$TMP/in.pam" >/dev/null
+	run ls -A "$TMP/pam"
+	assert_output $'g.pam\ns.pam'
+	run grep -a -c -e '^TUPLTYPE RGB_LABEL$' -e '^DEPTH 4$' "$TMP/pam/s.pam"
+	assert_output 2
+	run raster "$TMP/pam/s.pam" 8
+	assert_output "1 2 3 4 5 6 7 9"
+}
+
+@test "issue 14: a label PNG read back by ingest-resize gives the same sample" {
+	mkdir "$TMP/out" "$TMP/labels"
+	pam 3 1 65535 GRAYSCALE_LABEL id=r 257 0 514 300 771 2 >"$TMP/in.pam"
+	save-images --dir "$TMP/out" "$TMP/in.pam" >/dev/null
+	mv "$TMP/out/r-labels.png" "$TMP/labels/r.png"
+	ingest-resize --channels 1 --masks "$TMP/labels" "$TMP/out/r.png" >"$TMP/again.pam"
+	run raster "$TMP/again.pam" 12
+	assert_output "1 1 0 0 2 2 1 44 3 3 0 2"
+	run bash -c 'pamfile "$1"' _ "$TMP/again.pam"
+	assert_output --partial "GRAYSCALE_LABEL"
+}
+
+@test "issue 14: the man page's label PNGs of a data set" {
+	cd "$TMP"
+	mkdir out
+	ingest-resize "$DATA/stage1_train" | save-images --dir out >list
+	assert_equal "$(wc -l <list)" 48
+	assert_equal "$(ls out | grep -c -- '-labels\.png$')" 24
+	id=16c3d5935ba94b720becc24b7a05741c26149e221e3401924080f41e2f891368
+	run file -b out/$id-labels.png
+	assert_output --partial "16-bit grayscale"
+	# the labels PNG holds 0 and the labels 1..11 (11 nuclei), the image
+	# PNG the data set's own pixels
+	run bash -c 'pngtopam "$1" | tail -c $((256 * 256 * 2)) | od -An -tu2 --endian=big -v | tr -s " " "\n" | grep . | sort -un | tr "\n" " "' _ out/$id-labels.png
+	assert_output "0 1 2 3 4 5 6 7 8 9 10 11 "
+	pngtopam out/$id.png | cmp - <(pngtopam "$DATA/stage1_train/$id/images/$id.png")
+}
+
+@test "issue 14: the labels file's name is taken like any name, both checked before either is written" {
+	mkdir "$TMP/out"
+	{
+		pam 1 1 255 RGB_LABEL id=a 1 2 3 4
+		pam 1 1 255 GRAYSCALE id=a-labels 5
+	} >"$TMP/in.pam"
+	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/in.pam: image 2: name 'a-labels' already used by image 1"
+	run cat "$TMP/list"
+	assert_output "$TMP/out/a.png"$'\n'"$TMP/out/a-labels.png"
+	# an existing labels file stops the sample before its image is written
+	rm "$TMP/out/a.png"
+	echo old >"$TMP/keep"
+	cp "$TMP/keep" "$TMP/out/a-labels.png"
+	pam 1 1 255 RGB_LABEL id=a 1 2 3 4 >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/out/a-labels.png: exists (--overwrite replaces it)"
+	run ls -A "$TMP/out"
+	assert_output "a-labels.png"
+	cmp "$TMP/keep" "$TMP/out/a-labels.png"
+}
+
 @test "an image without an id is named by its index; --suffix" {
 	mkdir "$TMP/out"
 	{

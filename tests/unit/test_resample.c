@@ -1,5 +1,5 @@
 /* test_resample: area reduction, bilinear enlargement, masks kept binary,
- * metadata carried over. */
+ * labels by nearest neighbour, metadata carried over. */
 #include <math.h>
 #include <string.h>
 
@@ -212,11 +212,60 @@ test_image(void)
 	image_free(&a);
 }
 
+/* Labels (of a *_LABEL sample or a LABEL image) come from the source
+ * pixel under each output pixel's centre: never a mean of two labels. */
+static void
+test_labels(void)
+{
+	struct image a, b;
+	int ok = 1;
+
+	/* 4x2 labels 1..8 (label 300 in place of 8: maxval 65535) with an
+	 * image channel 10 * label. */
+	image_alloc(&a, 4, 2, 2, 65535, "GRAYSCALE_LABEL");
+	for (int p = 0; p < 8; p++) {
+		a.data[p * 2] = (uint16_t)(10 * (p + 1));
+		a.data[p * 2 + 1] = (uint16_t)(p == 7 ? 300 : p + 1);
+	}
+	resample_image(&a, &b, 2, 1);
+	/* Centres (1, 1) and (3, 1): labels 6 and 300; the image averaged. */
+	tap_ok(strcmp(b.tuple_type, "GRAYSCALE_LABEL") == 0 &&
+		       b.data[1] == 6 && b.data[3] == 300 && b.data[0] == 35 &&
+		       b.data[2] == 55,
+	       "4x2 -> 2x1: labels 6 and 300 (%u %u), image %u %u", b.data[1],
+	       b.data[3], b.data[0], b.data[2]);
+	image_free(&b);
+	/* 4x2 -> 3x5: every label is a source label at its nearest pixel. */
+	resample_image(&a, &b, 3, 5);
+	for (int y = 0; y < 5; y++)
+		for (int x = 0; x < 3; x++) {
+			int sx = (2 * x + 1) * 4 / 6, sy = (2 * y + 1) * 2 / 10;
+			ok &= b.data[(y * 3 + x) * 2 + 1] ==
+			      a.data[(sy * 4 + sx) * 2 + 1];
+		}
+	tap_ok(ok, "4x2 -> 3x5: each label the source's under the centre");
+	image_free(&b);
+	image_free(&a);
+
+	/* A LABEL image: enlarged, labels repeated. */
+	image_alloc(&a, 2, 1, 1, 65535, "LABEL");
+	a.data[0] = 7;
+	a.data[1] = 65535;
+	resample_image(&a, &b, 4, 2);
+	tap_ok(b.data[0] == 7 && b.data[1] == 7 && b.data[2] == 65535 &&
+		       b.data[3] == 65535 && b.data[4] == 7 &&
+		       b.data[7] == 65535,
+	       "LABEL 2x1 -> 4x2: 7 7 65535 65535 twice");
+	image_free(&b);
+	image_free(&a);
+}
+
 int
 main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	test_plane();
 	test_image();
+	test_labels();
 	return tap_done();
 }
