@@ -19,7 +19,9 @@ static const char usage_text[] =
 	".pam), ID being the image's id, or its index in the stream (1, 2, ...)\n"
 	"when it has none; print the file names, one per line. A LABEL image\n"
 	"becomes a 16-bit PNG whose values are its labels; a *_LABEL sample\n"
-	"becomes DIR/ID.png, its image, and DIR/ID-labels.png, its labels.\n"
+	"becomes DIR/ID.png, its image, and DIR/ID-labels.png, its labels; a\n"
+	"multi-output map (FOREGROUND_DISTANCE) one 16-bit PNG per output,\n"
+	"DIR/ID.png the foreground and DIR/ID-distance.png.\n"
 	"  -d, --dir DIR      folder of the files (must exist)\n"
 	"  -f, --format F     png (default) or pam\n"
 	"  -s, --suffix S     add S to each name before the extension\n"
@@ -110,6 +112,11 @@ write_image(struct outfile *o, const char *path, const struct image *img,
 	}
 }
 
+/* A multi-output map has at most this many outputs (model.h); a *_LABEL
+ * sample two parts. */
+#define MAX_PARTS 4
+#define MAX_TAIL 20
+
 /* Split a *_LABEL sample into its image (GRAYSCALE or RGB) and its
  * LABEL image, both of its maxval. */
 static void
@@ -125,6 +132,35 @@ split_labels(const struct image *img, struct image *pic, struct image *lab)
 		for (int c = 0; c < ch; c++)
 			pic->data[p * ch + c] = img->data[p * img->depth + c];
 		lab->data[p] = (uint16_t)image_label_at(img, p);
+	}
+}
+
+/* Split a multi-output map (FOREGROUND_DISTANCE, ...) into one GRAYSCALE
+ * probability map per output, with the tails "" for the first and
+ * "-NAME" (lower case) for the others. */
+static void
+split_outputs(const struct image *img, struct image *parts,
+	      char tails[][MAX_TAIL])
+{
+	const char *name = img->tuple_type;
+	size_t n = (size_t)img->width * img->height;
+
+	for (int k = 0; k < img->depth; k++) {
+		size_t len = strcspn(name, "_");
+
+		tails[k][0] = '\0';
+		if (k > 0) {
+			tails[k][0] = '-';
+			for (size_t i = 0; i < len && i + 2 < MAX_TAIL; i++)
+				tails[k][i + 1] = (char)(name[i] - 'A' + 'a');
+			tails[k][len + 1 < MAX_TAIL ? len + 1 : MAX_TAIL - 1] =
+				'\0';
+		}
+		name += len + (name[len] == '_');
+		image_alloc(&parts[k], img->width, img->height, 1, img->maxval,
+			    "GRAYSCALE");
+		for (size_t p = 0; p < n; p++)
+			parts[k].data[p] = img->data[p * img->depth + k];
 	}
 }
 
@@ -159,32 +195,39 @@ file_name(const char *dir, const char *base, const char *suffix,
 	return name;
 }
 
-/* Save img as base: one file, or for a *_LABEL sample as PNG two (its
- * image, and its labels under base-labels), each checked before either
- * is written and committed together; print their names. */
+/* Save img as base: one file, or as PNG a *_LABEL sample as two (its
+ * image, and its labels under base-labels) and a multi-output map as one
+ * per output (base, base-NAME), each checked before any is written and
+ * committed together; print their names. */
 static void
 save(const char *dir, const char *base, const char *suffix,
      const struct image *img, int png, int overwrite, void **names,
      const struct pamio_reader *r)
 {
-	int pair = png && image_has_labels(img);
-	int n = pair ? 2 : 1;
-	struct image parts[2] = {{0}, {0}};
-	const struct image *what[2] = {img, NULL};
-	char *path[2] = {NULL, NULL};
-	struct outfile *o[2];
+	struct image parts[MAX_PARTS] = {{0}};
+	char tails[MAX_PARTS][MAX_TAIL] = {""};
+	const struct image *what[MAX_PARTS] = {img};
+	char *path[MAX_PARTS] = {NULL};
+	struct outfile *o[MAX_PARTS];
+	int n = 1;
 
-	claim(names, base, r);
-	path[0] = file_name(dir, base, suffix, "", png);
-	if (pair) {
-		char *lbase = xmalloc(strlen(base) + 8);
-		sprintf(lbase, "%s-labels", base);
-		claim(names, lbase, r);
-		free(lbase);
-		path[1] = file_name(dir, base, suffix, "-labels", png);
+	if (png && image_has_labels(img)) {
+		n = 2;
 		split_labels(img, &parts[0], &parts[1]);
-		what[0] = &parts[0];
-		what[1] = &parts[1];
+		strcpy(tails[1], "-labels");
+	} else if (png && image_output_count(img->tuple_type) > 1) {
+		n = img->depth;
+		split_outputs(img, parts, tails);
+	}
+	for (int i = 0; i < n; i++) {
+		char *tbase = xmalloc(strlen(base) + MAX_TAIL);
+
+		sprintf(tbase, "%s%s", base, tails[i]);
+		claim(names, tbase, r);
+		free(tbase);
+		path[i] = file_name(dir, base, suffix, tails[i], png);
+		if (n > 1)
+			what[i] = &parts[i];
 	}
 	for (int i = 0; i < n; i++)
 		outfile_check(path[i]);
@@ -266,7 +309,8 @@ main(int argc, char **argv)
 	len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
 		dir[--len] = '\0';
-	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL);
+	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL |
+			      PAMIO_OUTPUTS);
 	while (pamio_read(r, &img)) {
 		char index[32];
 		const char *base = img.id;

@@ -115,6 +115,32 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	assert_output "0 2 255"
 }
 
+@test "issue 14: a multi-output map: one 16-bit PNG per output, ID.png the foreground, ID-NAME.png the others" {
+	mkdir "$TMP/out"
+	{
+		pam 2 1 65535 FOREGROUND_DISTANCE id=a 1000 2000 300 65535
+		pam 1 1 65535 FOREGROUND_BORDER_DISTANCE id=b 1 2 3
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" --suffix -prob "$TMP/in.pam"
+	assert_success
+	assert_output "$(printf '%s\n' "$TMP"/out/{a-prob,a-prob-distance,b-prob,b-prob-border,b-prob-distance}.png)"
+	run file -b "$TMP/out/a-prob-distance.png"
+	assert_output --partial "16-bit grayscale"
+	run raster <(pngtopam "$TMP/out/a-prob.png") 4
+	assert_output "3 232 1 44"
+	run raster <(pngtopam "$TMP/out/a-prob-distance.png") 4
+	assert_output "7 208 255 255"
+	run raster <(pngtopam "$TMP/out/b-prob-border.png") 2
+	assert_output "0 2"
+	# an id whose output name another image has: refused before it is
+	# written
+	pam 1 1 65535 GRAYSCALE id=a-distance 5 >"$TMP/clash.pam"
+	run bash -c 'cat "$1" "$2" | save-images --dir "$3" --overwrite' _ \
+		"$TMP/in.pam" "$TMP/clash.pam" "$TMP/out"
+	assert_failure 1
+	assert_line --partial "name 'a-distance' already used by image 1"
+}
+
 @test "issue 14: a *_LABEL sample: ID.png its image, ID-labels.png its 16-bit labels" {
 	mkdir "$TMP/out"
 	{
