@@ -22,7 +22,12 @@ setup_file() {
 	unet-infer --quiet nuclei.safetensors <test.pam >probs.pam
 	unet-infer --quiet nuclei.safetensors <val.pam |
 		threshold-sweep --truth val.pam >sweep.json
-	pamchannel -tupletype=GRAYSCALE 3 <test.pam >truth-masks.pam
+	# the same split of the union masks (the same seed on a stream of the
+	# same length), as binary truth masks
+	ingest-resize --quiet --semantic --size 32x32 data/stage1_train >semantic.pam
+	sample-split --seed 1 --ratio 60:20:20 semantic.pam s1.pam s2.pam s3.pam
+	pamchannel -tupletype=GRAYSCALE 3 <s3.pam >truth-masks.pam
+	rm semantic.pam s1.pam s2.pam s3.pam
 	pamchannel -tupletype=RGB 0 1 2 <test.pam >images.pam
 	binarize probs.pam >masks.pam
 	cp "data/stage1_train/$ID/images/$ID.png" photo.png
