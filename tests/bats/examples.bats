@@ -57,6 +57,7 @@ run_examples() {
 @test "ingest-resize(1) EXAMPLES run" { run_examples ingest-resize.1; [ -s img.png ] && [ -s samples.pam ]; }
 @test "label-objects(1) EXAMPLES run" { run_examples label-objects.1; [ -s labels.pam ] && [ -s objects.pam ] && [ -s labels.png ]; }
 @test "label-render(1) EXAMPLES run" { run_examples label-render.1; [ -s labels.png ] && [ -s tinted.pam ] && compgen -G "objects/*.png"; }
+@test "measure-objects(1) EXAMPLES run" { run_examples measure-objects.1; [ -s objects.csv ] && [ -s counts.csv ]; }
 @test "sample-split(1) EXAMPLES run" { run_examples sample-split.1; [ -s f5.pam ] && [ -s pre.safetensors ]; }
 @test "save-images(1) EXAMPLES run" { run_examples save-images.1; [ -d confusion ]; }
 @test "score(1) EXAMPLES run" { run_examples score.1; [ -s test.json ] && [ -s per.jsonl ]; }
