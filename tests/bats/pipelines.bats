@@ -31,12 +31,31 @@ run_examples() {
 	assert_success
 	# The threshold used by score is the sweep's best.
 	[ "$(jq .threshold "$TMP/run/test.json")" = "$(jq .best.threshold "$TMP/run/sweep.json")" ]
-	# One picture per test image, named by id, and two in the report.
-	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 5 ]
-	[ "$(grep -c '^!\[' "$TMP/run/report.md")" -eq 3 ]
+	# Two pictures per test image (confusion and objects), named by id;
+	# the curves, two confusion pictures and one of objects in the report.
+	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 10 ]
+	[ "$(ls "$TMP/run/pictures" | grep -c -- '-objects\.png$')" -eq 5 ]
+	[ "$(grep -c '^!\[' "$TMP/run/report.md")" -eq 4 ]
 	grep -q '^| 0.5 | ' "$TMP/run/report.md"
 	grep -q '^| 32x32 | ' "$TMP/run/report.md"
 	grep -q '^| native size | ' "$TMP/run/report.md"
+	# The data set keeps its nuclei: the object model, scored on objects
+	# against the truth's labels, its objects measured at native size.
+	grep -aq '^TUPLTYPE RGB_LABEL$' "$TMP/run/test.pam"
+	grep -q 'outputs foreground,distance' "$TMP/run/report.md"
+	for f in test-objects.json test-native-objects.json; do
+		run jq -r '.instances | "\(.predicted_objects_from) \(.true_objects_from)"' "$TMP/run/$f"
+		assert_output "labels labels"
+	done
+	grep -q '^### Objects' "$TMP/run/report.md"
+	run head -1 "$TMP/run/counts.csv"
+	assert_output "image,id,objects"
+	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
+	# the objects of counts.csv are the rows of objects.csv and the
+	# predicted objects scored at native size
+	total=$(awk -F, 'NR > 1 { n += $3 } END { print n + 0 }' "$TMP/run/counts.csv")
+	[ "$(($(wc -l <"$TMP/run/objects.csv") - 1))" -eq "$total" ]
+	[ "$(jq .instances.predicted_objects "$TMP/run/test-native-objects.json")" -eq "$total" ]
 }
 
 @test "unetpipe-workflow: --init, --freeze and --augment reach unet-train" {
@@ -115,6 +134,42 @@ for k in pre:
 	# Only 0 and 255.
 	run bash -c "pngtopam '$TMP/out/$ida.png' | pgmhist -machine | awk '\$2 > 0 {print \$1}'"
 	[[ $output =~ ^(0|255)(\n255)?$ ]] || fail "values: $output"
+}
+
+@test "unetpipe-apply: --labels and --measure with an object model: label PNGs, objects.csv and counts.csv" {
+	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
+	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
+		--outputs foreground,distance --output "$TMP/m.safetensors" <"$TMP/s.pam"
+	a=$(ls -d "$DATA"/stage1_train/0a7d*) b=$(ls -d "$DATA"/stage1_train/ad9d*)
+	ida=$(basename "$a") idb=$(basename "$b")
+	run unetpipe-apply --threshold 0.3 --probabilities --labels --measure \
+		"$TMP/m.safetensors" "$TMP/out" "$a/images/$ida.png" "$b/images/$idb.png"
+	assert_success
+	for f in "$ida.png" "$ida-prob.png" "$ida-prob-distance.png" "$ida-labels.png" \
+		"$idb-labels.png" objects.csv counts.csv; do
+		assert_line "$TMP/out/$f"
+	done
+	run ls -A "$TMP/out"
+	assert_equal "${#lines[@]}" 10
+	run bash -c "pngtopam '$TMP/out/$idb-labels.png' | pamfile"
+	assert_output --partial "640 by 512  maxval 65535"
+	# The labels equal the pipeline written out by hand, at the same
+	# threshold (a watershed: the model has a distance output).
+	ingest-resize "$b/images/$idb.png" | unet-infer --resize "$TMP/m.safetensors" |
+		label-objects --threshold 0.3 >"$TMP/labels.pam"
+	pamchannel -tupletype=GRAYSCALE 0 <"$TMP/labels.pam" | pamtopnm >"$TMP/expect.pgm"
+	pngtopam "$TMP/out/$idb-labels.png" >"$TMP/got.pgm"
+	cmp "$TMP/expect.pgm" "$TMP/got.pgm"
+	# counts.csv: one line per image; objects.csv: one row per object,
+	# with the images' intensities
+	run cat "$TMP/out/counts.csv"
+	assert_line --index 0 "image,id,objects"
+	assert_equal "${#lines[@]}" 3
+	nb=$(measure-objects "$TMP/labels.pam" | tail -n +2 | wc -l)
+	assert_line --index 2 "2,$idb,$nb"
+	total=$(awk -F, 'NR > 1 { n += $3 } END { print n + 0 }' "$TMP/out/counts.csv")
+	[ "$(($(wc -l <"$TMP/out/objects.csv") - 1))" -eq "$total" ]
+	head -1 "$TMP/out/objects.csv" | grep -q ',mean_red,'
 }
 
 @test "unetpipe-apply: usage errors exit 2, a bad model exits 1 with its message" {
