@@ -213,5 +213,7 @@ for o in read_pams(sys.argv[1]):
 	run timeout 120 bash -euo pipefail examples.sh
 	assert_success
 	[ "$(pamfile -allimages more.pam | grep -c Image)" -eq 120 ]
-	[ "$(ls seen | wc -l)" -eq 72 ]
+	# 24 samples, 3 copies: an image and its labels each
+	[ "$(ls seen | wc -l)" -eq 144 ]
+	[ "$(ls seen | grep -c -- '-labels\.png$')" -eq 72 ]
 }
