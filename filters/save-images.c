@@ -1,5 +1,6 @@
 /* save-images: write each image of a stream to its own file, named by id. */
 #define _GNU_SOURCE /* tdestroy */
+#include <errno.h>
 #include <getopt.h>
 #include <search.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static const char usage_text[] =
 	"becomes DIR/ID.png, its image, and DIR/ID-labels.png, its labels; a\n"
 	"multi-output map (FOREGROUND_DISTANCE) one 16-bit PNG per output,\n"
 	"DIR/ID.png the foreground and DIR/ID-distance.png.\n"
-	"  -d, --dir DIR      folder of the files (must exist)\n"
+	"  -d, --dir DIR      folder of the files (made when missing)\n"
 	"  -f, --format F     png (default) or pam\n"
 	"  -s, --suffix S     add S to each name before the extension\n"
 	"      --overwrite    replace a file of the same name (never the input)\n"
@@ -302,7 +303,9 @@ main(int argc, char **argv)
 	if (argc - optind == 1)
 		path = argv[optind];
 	outfile_input(path);
-	if (stat(dir, &st) != 0)
+	/* A missing folder is made (its parent must exist), as mkdir does. */
+	if (stat(dir, &st) != 0 &&
+	    (errno != ENOENT || mkdir(dir, 0777) != 0 || stat(dir, &st) != 0))
 		die("%s:", dir);
 	if (!S_ISDIR(st.st_mode))
 		die("%s: not a folder", dir);

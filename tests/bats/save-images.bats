@@ -466,11 +466,15 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	assert_output --regexp '^save-images unetpipe [0-9]'
 }
 
-@test "a --dir that does not exist or is a file: exit 1, one line" {
-	run save-images --dir "$TMP/nope" </dev/null
+@test "a missing --dir is made; one whose parent is missing or a file: exit 1, one line" {
+	pam 2 1 255 GRAYSCALE id=a 1 2 | save-images --dir "$TMP/new"
+	run raster <(pngtopam "$TMP/new/a.png") 2
+	assert_output "1 2"
+	run save-images --dir "$TMP/nope/deeper" </dev/null
 	assert_failure 1
 	assert_one_error_line save-images
-	assert_output "save-images: $TMP/nope: No such file or directory"
+	assert_output "save-images: $TMP/nope/deeper: No such file or directory"
+	[ ! -e "$TMP/nope" ]
 	touch "$TMP/file"
 	run save-images --dir "$TMP/file" </dev/null
 	assert_failure 1
