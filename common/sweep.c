@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 
+#include "outfile.h"
 #include "util.h"
 
 double
@@ -29,4 +30,13 @@ sweep_best_threshold(const char *path)
 		die("%s: \"best\" threshold %g is not in [0, 1]", path, v);
 	json_decref(root);
 	return v;
+}
+
+double
+sweep_threshold(const char *path, double threshold)
+{
+	if (!path)
+		return threshold;
+	outfile_input(path);
+	return sweep_best_threshold(path);
 }

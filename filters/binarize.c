@@ -66,10 +66,7 @@ main(int argc, char **argv)
 	if (argc - optind == 1)
 		path = argv[optind];
 	outfile_input(path);
-	if (sweep) {
-		outfile_input(sweep);
-		threshold = sweep_best_threshold(sweep);
-	}
+	threshold = sweep_threshold(sweep, threshold);
 	cutoff = metric_prob_cutoff(threshold);
 
 	r = pamio_open(path, PAMIO_IMAGE | PAMIO_OUTPUTS);

@@ -207,10 +207,7 @@ main(int argc, char **argv)
 	outfile_input(truth);
 	if (image)
 		outfile_input(image);
-	if (sweep) {
-		outfile_input(sweep);
-		threshold = sweep_best_threshold(sweep);
-	}
+	threshold = sweep_threshold(sweep, threshold);
 	cutoff = metric_prob_cutoff(threshold);
 	if ((bad = evalpair_usage_error(pred_path, truth)))
 		die_usage("%s", bad);

@@ -208,10 +208,7 @@ main(int argc, char **argv)
 	if (argc - optind == 1)
 		path = argv[optind];
 	outfile_input(path);
-	if (sweep) {
-		outfile_input(sweep);
-		threshold = sweep_best_threshold(sweep);
-	}
+	threshold = sweep_threshold(sweep, threshold);
 	o.cutoff = metric_prob_cutoff(threshold);
 	o.seed_cutoff = metric_prob_cutoff(seed_threshold);
 
