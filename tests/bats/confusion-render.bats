@@ -1,25 +1,6 @@
 load helpers
 
-# mkpam W H DEPTH MAXVAL TUPLTYPE ID VALUES...: one PAM image on stdout
-# (ID "-" for none), samples in row-major order.
-mkpam() {
-	local w=$1 h=$2 d=$3 m=$4 t=$5 id=$6 v
-	shift 6
-	printf 'P7\nWIDTH %d\nHEIGHT %d\nDEPTH %d\nMAXVAL %d\nTUPLTYPE %s\n' \
-		"$w" "$h" "$d" "$m" "$t"
-	[[ $id == - ]] || printf '#id %s\n' "$id"
-	printf 'ENDHDR\n'
-	local raw=
-	for v; do
-		if ((m > 255)); then
-			printf -v v '\\x%02x\\x%02x' $((v >> 8)) $((v & 255))
-		else
-			printf -v v '\\x%02x' "$v"
-		fi
-		raw+=$v
-	done
-	printf "$raw"
-}
+# mkpam (helpers.bash) writes the hand-made images.
 
 # The 4x4 case: truth      prediction (p)           at T = 0.5
 #               1 1 0 0    0.9  0.6  0.7  0.1       TP TP FP TN
