@@ -98,6 +98,15 @@ for k in pre:
 	run unetpipe-workflow "$TMP/none" "$TMP/x"
 	assert_failure 1
 	assert_output "unetpipe-workflow: $TMP/none: not a folder"
+	# bad training options are refused before the ingest: no OUTDIR made
+	for bad in "--epochs x" "--epochs 0" "--batch 1.5" "--size 128" "--lr fast" \
+		"--loss focal" "--outputs distance" "--depth -1"; do
+		# shellcheck disable=SC2086
+		run unetpipe-workflow $bad "$DATA/stage1_train" "$TMP/x"
+		assert_failure 2
+		assert_line --index 0 --regexp "^unetpipe-workflow: --[a-z-]+"
+		[ ! -e "$TMP/x" ] || fail "$bad: $TMP/x made"
+	done
 	run unetpipe-workflow --help
 	assert_success
 	assert_line --index 0 --partial "usage: unetpipe-workflow"
