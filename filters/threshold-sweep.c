@@ -46,14 +46,48 @@ better(double f1, double t, double best_f1, double best_t)
 	return t < best_t;
 }
 
+/* The margin of F1 over calling every pixel foreground below which the
+ * best threshold is degenerate (threshold-sweep(1), DIAGNOSTICS). */
+#define DEGENERATE_MARGIN 0.01
+
+/* The warning (into msg) when the best threshold t, with pooled counts cf
+ * and F1 f1, is degenerate: no better than calling every pixel
+ * foreground (F1 fg_f1); "" when it is not. */
+static void
+degenerate(double t, const struct confusion *cf, double f1, double fg_f1,
+	   char *msg, size_t len)
+{
+	static const char advice[] = "the model has not learnt to separate "
+		"the foreground from the background (train longer, or with "
+		"more patience)";
+
+	msg[0] = '\0';
+	if (!(f1 < fg_f1 + DEGENERATE_MARGIN))
+		return;
+	if (cf->fn + cf->tn == 0)
+		snprintf(msg, len, "the best threshold %g calls every pixel "
+			 "foreground (F1 %.4f): %s", t, f1, advice);
+	else if (cf->tp + cf->fp == 0)
+		snprintf(msg, len, "the best threshold %g calls every pixel "
+			 "background (F1 %.4f): %s", t, f1, advice);
+	else
+		snprintf(msg, len, "the best F1 %.4f (threshold %g) is no "
+			 "better than the %.4f of calling every pixel "
+			 "foreground: %s", f1, t, fg_f1, advice);
+}
+
 /* The report of images whose pixels are in all, over the nthr thresholds
  * thr (cutoffs cutoff): pooled figures or, given sums, the means of the
- * per-image figures; the counts pooled; the best threshold. */
+ * per-image figures; the counts pooled; the best threshold; fg_f1, the F1
+ * of calling every pixel foreground, and the warning (into warning, ""
+ * for none) when the best is no better. */
 static json_t *
 build_report(const struct prob_hist *all, const struct metric_sums *sums,
-	     const double *thr, const long *cutoff, long nthr, int images)
+	     const double *thr, const long *cutoff, long nthr, int images,
+	     double fg_f1, char *warning, size_t len)
 {
 	json_t *root = report_object(), *list = report_array();
+	struct confusion best_cf = {0, 0, 0, 0};
 	long best = 0;
 	double best_f1 = 0;
 
@@ -84,11 +118,17 @@ build_report(const struct prob_hist *all, const struct metric_sums *sums,
 		if (i == 0 || better(f1, thr[i], best_f1, thr[best])) {
 			best = i;
 			best_f1 = f1;
+			best_cf = cf;
 		}
 	}
 	report_set(root, "thresholds", list);
 	report_set(root, "best",
 		   json_deep_copy(json_array_get(list, (size_t)best)));
+	degenerate(thr[best], &best_cf, best_f1, fg_f1, warning, len);
+	report_set(root, "all_foreground_f1", json_real(fg_f1));
+	report_set(root, "degenerate", json_boolean(warning[0] != '\0'));
+	report_set(root, "warning", warning[0] ? json_string(warning) :
+		   json_null());
 	return root;
 }
 
@@ -112,7 +152,10 @@ main(int argc, char **argv)
 	long nthr;
 	double *thr;
 	long *cutoff;
-	struct metric_sums *sums = NULL;
+	struct metric_sums *sums = NULL, fg_sums = {0, 0, 0, 0, 0, 0};
+	struct confusion fg_cf;
+	double fg_f1;
+	char warning[512];
 	struct evalpair *e;
 	struct evalpair_item it;
 	json_t *root;
@@ -180,6 +223,8 @@ main(int argc, char **argv)
 				prob_hist_confusion(&one, cutoff[i], &cf);
 				metric_sums_add(&sums[i], &cf);
 			}
+			prob_hist_confusion(&one, -1, &fg_cf);
+			metric_sums_add(&fg_sums, &fg_cf);
 		}
 		images++;
 	}
@@ -188,12 +233,24 @@ main(int argc, char **argv)
 	evalpair_close(e);
 	prob_hist_cumulate(&all);
 
-	root = build_report(&all, sums, thr, cutoff, nthr, images);
+	/* cutoff -1: every pixel foreground */
+	if (per_image) {
+		struct metric_sums mean;
+		metric_sums_mean(&fg_sums, &mean);
+		fg_f1 = mean.dice;
+	} else {
+		prob_hist_confusion(&all, -1, &fg_cf);
+		fg_f1 = metric_dice(&fg_cf);
+	}
+	root = build_report(&all, sums, thr, cutoff, nthr, images, fg_f1,
+			    warning, sizeof warning);
 	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	free(thr);
 	free(cutoff);
 	free(sums);
 	close_stdout();
+	if (warning[0])
+		fprintf(stderr, "%s: warning: %s\n", prog_name(), warning);
 	return 0;
 }
