@@ -10,7 +10,8 @@
 #include "draw.h"
 #include "util.h"
 
-const struct curves_rules curves_default_rules = {3, 0.02, 0.10, 0.10};
+const struct curves_rules curves_default_rules = {3, 0.02, 0.10, 0.10, 0.10,
+						   0.05};
 
 /* Where curves_read is in the log: the line, the first epoch's line, and
  * whether val_loss, val_dice and val_iou are on the lines (-1 before the
@@ -167,6 +168,51 @@ curves_free(struct curves_log *log)
 	memset(log, 0, sizeof *log);
 }
 
+/* Not converged when val_dice never reaches the floor (m, room: the rest
+ * of the message after the best epoch). */
+static int
+dice_near_zero(const struct curves_log *log, const struct curves_rules *r,
+	       struct curves_diagnosis *d, char *m, size_t room)
+{
+	size_t top = 0;
+
+	if (!log->has_dice)
+		return 0;
+	for (size_t i = 1; i < log->n; i++)
+		if (log->e[i].dice > log->e[top].dice)
+			top = i;
+	if (log->e[top].dice >= r->dice_floor)
+		return 0;
+	d->verdict = "not converged";
+	snprintf(m, room, "not converged: val_dice never reached %.4g (at "
+		 "most %.4g, epoch %ld): the model does not separate the "
+		 "foreground from the background; train longer (more epochs, "
+		 "more patience) or check the data", r->dice_floor,
+		 log->e[top].dice, log->e[top].epoch);
+	return 1;
+}
+
+/* Not converged when the last val_loss is well above its minimum. */
+static int
+val_loss_risen(const struct curves_log *log, const struct curves_rules *r,
+	       struct curves_diagnosis *d, char *m, size_t room)
+{
+	const struct curves_epoch *b = &log->e[d->best];
+	const struct curves_epoch *last = &log->e[log->n - 1];
+
+	if (!(last->val > b->val + r->rise_margin * fabs(b->val)))
+		return 0;
+	d->verdict = "not converged";
+	snprintf(m, room, "not converged: the last val_loss is %.1f%% above "
+		 "its minimum (%.4g -> %.4g) while train_loss went %.4g -> "
+		 "%.4g: validation got worse, not better; train longer with "
+		 "more patience or a lower learning rate",
+		 b->val != 0 ? 100 * (last->val - b->val) / fabs(b->val) :
+		 INFINITY,
+		 b->val, last->val, b->train, last->train);
+	return 1;
+}
+
 void
 curves_diagnose(const struct curves_log *log, const struct curves_rules *r,
 		struct curves_diagnosis *d)
@@ -192,6 +238,8 @@ curves_diagnose(const struct curves_log *log, const struct curves_rules *r,
 		snprintf(m + k, room - k, "only one epoch: too few to judge");
 		return;
 	}
+	if (dice_near_zero(log, r, d, m + k, room - k))
+		return;
 	if (log->has_val) {
 		const struct curves_epoch *b = &e[d->best];
 		long after = (long)n - 1 - d->best;
@@ -208,6 +256,8 @@ curves_diagnose(const struct curves_log *log, const struct curves_rules *r,
 				 b->train, last->train);
 			return;
 		}
+		if (val_loss_risen(log, r, d, m + k, room - k))
+			return;
 	}
 	w = n - 1 < 3 ? n - 1 : 3;
 	{

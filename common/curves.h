@@ -28,14 +28,16 @@ struct curves_rules {
 	double overfit_margin; /* fraction of the minimum */
 	double underfit_drop;  /* fraction of the train loss */
 	double underfit_total; /* fraction of the first train loss */
+	double rise_margin;    /* fraction of the minimum val_loss */
+	double dice_floor;     /* val_dice that counts as near 0 */
 };
 
-/* The defaults: 3 epochs, 2 %, 10 %, 10 %. */
+/* The defaults: 3 epochs, 2 %, 10 %, 10 %, 10 %, 0.05. */
 extern const struct curves_rules curves_default_rules;
 
 struct curves_diagnosis {
-	const char *verdict; /* "good fit", "over-fitting", "under-fitting"
-			      * or "undetermined" */
+	const char *verdict; /* "good fit", "over-fitting", "under-fitting",
+			      * "not converged" or "undetermined" */
 	long best;     /* index into the log, -1 without validation */
 	long overfit;  /* index of the first over-fitting epoch, or -1 */
 	char message[512];

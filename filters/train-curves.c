@@ -32,6 +32,10 @@ static const char usage_text[] =
 		"                           that makes under-fitting (default 10)\n"
 		"      --underfit-total PCT least fall of train_loss since the first\n"
 		"                           epoch (else under-fitting; default 10)\n"
+		"      --rise-margin PCT    rise of the last val_loss over its minimum\n"
+		"                           that makes a run not converged (default 10)\n"
+		"      --dice-floor D       val_dice that all epochs stay below in a\n"
+		"                           run not converged (default 0.05)\n"
 		"  -h, --help               print this help and exit\n"
 		"  -V, --version            print the version and exit\n";
 
@@ -64,7 +68,8 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TITLE = 256, OPT_NO_DICE, OPT_DIAGNOSIS, OPT_OVER_EPOCHS,
-	       OPT_OVER_MARGIN, OPT_UNDER_DROP, OPT_UNDER_TOTAL };
+	       OPT_OVER_MARGIN, OPT_UNDER_DROP, OPT_UNDER_TOTAL, OPT_RISE_MARGIN,
+	       OPT_DICE_FLOOR };
 	static const struct option longopts[] = {
 		{"width", required_argument, NULL, 'W'},
 		{"height", required_argument, NULL, 'H'},
@@ -76,6 +81,8 @@ main(int argc, char **argv)
 		{"overfit-margin", required_argument, NULL, OPT_OVER_MARGIN},
 		{"underfit-drop", required_argument, NULL, OPT_UNDER_DROP},
 		{"underfit-total", required_argument, NULL, OPT_UNDER_TOTAL},
+		{"rise-margin", required_argument, NULL, OPT_RISE_MARGIN},
+		{"dice-floor", required_argument, NULL, OPT_DICE_FLOOR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -129,6 +136,14 @@ main(int argc, char **argv)
 		case OPT_UNDER_TOTAL:
 			rules.underfit_total = parse_double(optarg, 0, 100,
 					"--underfit-total") / 100;
+			break;
+		case OPT_RISE_MARGIN:
+			rules.rise_margin = parse_double(optarg, 0, 1e6,
+					"--rise-margin") / 100;
+			break;
+		case OPT_DICE_FLOOR:
+			rules.dice_floor = parse_double(optarg, 0, 1,
+							"--dice-floor");
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
