@@ -60,6 +60,35 @@ ENDHDR"
 	refute_output --partial "over-fitting"
 }
 
+@test "train-curves: never a good fit when val_dice stays near 0 or val_loss ended well above its minimum" {
+	# The tour of issue 12: --patience 5 stopped at epoch 8, val_loss
+	# rose from 0.46 to 0.61 while train_loss stayed flat, val_dice 0.004.
+	run bash -c "train-curves $FIXTURES/curves-stalled.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: best epoch 3 (val_loss 0.4602); not converged: val_dice never reached 0.05 (at most 0.0412, epoch 1): the model does not separate the foreground from the background; train longer (more epochs, more patience) or check the data"
+	run bash -c "train-curves --dice-floor 0 $FIXTURES/curves-stalled.jsonl 2>&1 >/dev/null"
+	assert_output "train-curves: best epoch 3 (val_loss 0.4602); not converged: the last val_loss is 32.7% above its minimum (0.4602 -> 0.6107) while train_loss went 0.4021 -> 0.4129: validation got worse, not better; train longer with more patience or a lower learning rate"
+	# a rise margin above the 32.7 % rise: the old verdict
+	run bash -c "train-curves --dice-floor 0 --rise-margin 33 $FIXTURES/curves-stalled.jsonl 2>&1 >/dev/null"
+	assert_output --partial "; good fit: "
+	# val_loss levelled off as in a good fit, but val_dice at most 0.0036
+	train-curves --diagnosis "$TMP/d.json" "$FIXTURES/curves-nodice.jsonl" >/dev/null
+	run jq -c '[.verdict, .best_epoch, .over_fitting_from]' "$TMP/d.json"
+	assert_output '["not converged",10,null]'
+	run jq -r .message "$TMP/d.json"
+	assert_output --partial "val_dice never reached 0.05 (at most 0.0036, epoch 8)"
+	run bash -c "train-curves --dice-floor 0.0036 $FIXTURES/curves-nodice.jsonl 2>&1 >/dev/null"
+	assert_output --partial "; good fit: "
+	# the over-fit log with a margin above its rise: not converged
+	run bash -c "train-curves --overfit-margin 70 $FIXTURES/curves-overfit.jsonl 2>&1 >/dev/null"
+	assert_output --partial "not converged: the last val_loss is 61.2% above its minimum (0.081 -> 0.1306)"
+	for bad in "--dice-floor 1.5" "--dice-floor -0.1" "--dice-floor x" \
+		"--rise-margin -1" "--rise-margin nan"; do
+		run train-curves $bad "$FIXTURES/curves-nodice.jsonl"
+		assert_failure 2
+		assert_line --index 0 --regexp "^train-curves: .*(dice-floor|rise-margin)"
+	done
+}
+
 @test "train-curves: a model that hardly learned is under-fitting" {
 	printf '{"epoch": %d, "train_loss": %s, "val_loss": %s}\n' \
 		1 0.70 0.70 2 0.69 0.695 3 0.66 0.69 4 0.65 0.688 5 0.645 0.687 >"$TMP/h.jsonl"

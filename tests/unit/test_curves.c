@@ -103,31 +103,76 @@ test_fixtures(void)
 		{"curves-noval.jsonl", "undetermined", 0, 0,
 		 "train_loss has levelled off; without validation data "
 		 "over-fitting cannot be judged"},
+		/* the tour of issue 12: a good fit before the rules below */
+		{"curves-stalled.jsonl", "not converged", 3, 0,
+		 "best epoch 3 (val_loss 0.4602); not converged: val_dice "
+		 "never reached 0.05 (at most 0.0412, epoch 1): the model "
+		 "does not separate the foreground from the background; "
+		 "train longer (more epochs, more patience) or check the "
+		 "data"},
+		{"curves-nodice.jsonl", "not converged", 10, 0,
+		 "best epoch 10 (val_loss 0.1842); not converged: val_dice "
+		 "never reached 0.05 (at most 0.0036, epoch 8): the model "
+		 "does not separate the foreground from the background; "
+		 "train longer (more epochs, more patience) or check the "
+		 "data"},
 	};
 	struct curves_rules r = curves_default_rules;
 	struct curves_log log;
 
 	tap_ok(r.overfit_epochs == 3 && r.overfit_margin == 0.02 &&
-	       r.underfit_drop == 0.10 && r.underfit_total == 0.10,
-	       "the default rules: 3 epochs, 2 %%, 10 %%, 10 %%");
+	       r.underfit_drop == 0.10 && r.underfit_total == 0.10 &&
+	       r.rise_margin == 0.10 && r.dice_floor == 0.05,
+	       "the default rules: 3 epochs, 2 %%, 10 %%, 10 %%, 10 %%, "
+	       "0.05");
 	for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
 		expect_verdict(fixtures[i].name, &r, fixtures[i].verdict,
 			       fixtures[i].best, fixtures[i].overfit,
 			       fixtures[i].message);
 
 	/* a margin above the rise, or more epochs than the rise lasts: the
-	 * next rule judges (train_loss still falling 21.3 %) */
+	 * rise of 61.2 % is still too much for a converged run */
 	r.overfit_margin = 0.70;
-	expect_verdict("curves-overfit.jsonl", &r, "under-fitting", 12, 0,
-		       NULL);
+	expect_verdict("curves-overfit.jsonl", &r, "not converged", 12, 0,
+		       "best epoch 12 (val_loss 0.081); not converged: the "
+		       "last val_loss is 61.2% above its minimum (0.081 -> "
+		       "0.1306) while train_loss went 0.1112 -> 0.0514: "
+		       "validation got worse, not better; train longer with "
+		       "more patience or a lower learning rate");
 	r = curves_default_rules;
 	r.overfit_epochs = 9;
+	expect_verdict("curves-overfit.jsonl", &r, "not converged", 12, 0,
+		       NULL);
+	/* a rise margin above the rise: the next rule judges (train_loss
+	 * still falling 21.3 %) */
+	r.rise_margin = 0.62;
 	expect_verdict("curves-overfit.jsonl", &r, "under-fitting", 12, 0,
 		       NULL);
 	r.underfit_drop = 0.25;
 	expect_verdict("curves-overfit.jsonl", &r, "good fit", 12, 0, NULL);
+	r.rise_margin = 0.61;
+	expect_verdict("curves-overfit.jsonl", &r, "not converged", 12, 0,
+		       NULL);
 	r.overfit_epochs = 8;
 	expect_verdict("curves-overfit.jsonl", &r, "over-fitting", 12, 13,
+		       NULL);
+
+	/* the stalled run without the Dice rule: the rise of val_loss */
+	r = curves_default_rules;
+	r.dice_floor = 0;
+	expect_verdict("curves-stalled.jsonl", &r, "not converged", 3, 0,
+		       "best epoch 3 (val_loss 0.4602); not converged: the "
+		       "last val_loss is 32.7% above its minimum (0.4602 -> "
+		       "0.6107) while train_loss went 0.4021 -> 0.4129: "
+		       "validation got worse, not better; train longer with "
+		       "more patience or a lower learning rate");
+	r.rise_margin = 0.33;
+	expect_verdict("curves-stalled.jsonl", &r, "good fit", 3, 0, NULL);
+	r = curves_default_rules;
+	r.dice_floor = 0.0036;
+	expect_verdict("curves-nodice.jsonl", &r, "good fit", 10, 0, NULL);
+	r.dice_floor = 0.00361;
+	expect_verdict("curves-nodice.jsonl", &r, "not converged", 10, 0,
 		       NULL);
 
 	read_fixture("curves-overfit.jsonl", &log);
