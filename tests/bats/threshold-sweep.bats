@@ -58,14 +58,117 @@ source "$FIXTURES/score-pam.bash"
 	json '.best.threshold == 0.1 and .best.f1 == 0.9'
 }
 
+# sweep ARGS: threshold-sweep ARGS, its report in $TMP/r.json and $output,
+# its stderr in $TMP/err; any exit but 0 fails the test.
+sweep() {
+	threshold-sweep "$@" >"$TMP/r.json" 2>"$TMP/err"
+	output=$(cat "$TMP/r.json")
+}
+
+@test "degenerate: no warning and \"degenerate\": false when the best beats calling every pixel foreground" {
+	make_pair
+	# calling every pixel foreground: tp 3 fp 3, F1 2/3; the best 6/7
+	sweep --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	json '.degenerate == false and .warning == null and
+		(.all_foreground_f1 - 2/3 | fabs) < 1e-12'
+	[ ! -s "$TMP/err" ]
+	# per image: 2/3 in a (tp 2 fp 2) and in b (tp 1 fp 1)
+	sweep --per-image-mean --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	json '.degenerate == false and (.all_foreground_f1 - 2/3 | fabs) < 1e-12'
+	[ ! -s "$TMP/err" ]
+}
+
+@test "degenerate: a best threshold that calls every pixel foreground warns, exit 0" {
+	# issue 12: a model that has learnt nothing, p = 0.3 everywhere;
+	# t = 0 .. 0.3 call all 4 pixels foreground (F1 2/5), t >= 0.4 none
+	pam 4 1 65535 GRAYSCALE 19661 19661 19661 19661 >"$TMP/p.pam"
+	pam 4 1 1 GRAYSCALE 1 0 0 0 >"$TMP/t.pam"
+	sweep --truth "$TMP/t.pam" "$TMP/p.pam"
+	json '.best.threshold == 0.3 and .best.fn == 0 and .best.tn == 0'
+	json '.degenerate == true and .all_foreground_f1 == 0.4'
+	run cat "$TMP/err"
+	assert_output "threshold-sweep: warning: the best threshold 0.3 calls every pixel foreground (F1 0.4000): the model has not learnt to separate the foreground from the background (train longer, or with more patience)"
+	jq -e --arg w "$output" '"threshold-sweep: warning: " + .warning == $w' \
+		"$TMP/r.json"
+	# every key of a report without the warning is still there
+	make_pair
+	threshold-sweep --truth "$TMP/truth.pam" "$TMP/pred.pam" >"$TMP/ok.json"
+	jq -e --slurpfile r "$TMP/r.json" '(keys - ($r[0] | keys)) == [] and
+		($r[0] | keys) == keys' "$TMP/ok.json"
+}
+
+@test "degenerate: a best threshold that calls every pixel background warns" {
+	pam 4 1 65535 GRAYSCALE 0 0 0 0 >"$TMP/p.pam"
+	pam 4 1 1 GRAYSCALE 1 0 0 0 >"$TMP/t.pam"
+	sweep --truth "$TMP/t.pam" "$TMP/p.pam"
+	json '.best.threshold == 0.5 and .best.tp == 0 and .best.fp == 0 and
+		.best.f1 == 0 and .degenerate == true'
+	run cat "$TMP/err"
+	assert_output --regexp "^threshold-sweep: warning: the best threshold 0.5 calls every pixel background \(F1 0.0000\): the model has not learnt"
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "degenerate: a best F1 no better than calling every pixel foreground warns" {
+	make_pair
+	# only t = 0.6 .. 1: the best F1 2/5 < 2/3 + 0.01
+	sweep --from 0.6 --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	json '.best.threshold == 0.6 and .degenerate == true'
+	run cat "$TMP/err"
+	assert_output "threshold-sweep: warning: the best F1 0.4000 (threshold 0.6) is no better than the 0.6667 of calling every pixel foreground: the model has not learnt to separate the foreground from the background (train longer, or with more patience)"
+	# per image the same: a 0 at t >= 0.6... the mean F1 1/2
+	sweep --per-image-mean --from 0.6 --truth "$TMP/truth.pam" "$TMP/pred.pam"
+	json '.best.f1 == 0.5 and .degenerate == true'
+	run cat "$TMP/err"
+	assert_output --partial "the best F1 0.5000 (threshold 0.6) is no better than the 0.6667"
+}
+
+@test "degenerate: the margin is 0.01 of F1 over calling every pixel foreground" {
+	# 10x10: 50 foreground pixels at p = 0.9, 50 background ones of
+	# which k at p = 0.9 and the others at p = 0; every pixel
+	# foreground: F1 100/150. t = 0 .. 0.9: tp 50, fp k.
+	local k
+	for k in 49 47; do
+		{
+			printf '%s\n' P7 'WIDTH 10' 'HEIGHT 10' 'DEPTH 1' \
+				'MAXVAL 65535' 'TUPLTYPE GRAYSCALE' ENDHDR
+			for ((i = 0; i < 100; i++)); do
+				if ((i < 50 + k)); then printf '\xe6\x66'; else printf '\x00\x00'; fi
+			done
+		} >"$TMP/p.pam"
+		{
+			printf '%s\n' P7 'WIDTH 10' 'HEIGHT 10' 'DEPTH 1' \
+				'MAXVAL 1' 'TUPLTYPE GRAYSCALE' ENDHDR
+			for ((i = 0; i < 100; i++)); do
+				if ((i < 50)); then printf '\x01'; else printf '\x00'; fi
+			done
+		} >"$TMP/t.pam"
+		sweep --truth "$TMP/t.pam" "$TMP/p.pam"
+		json ".best.threshold == 0.5 and .best.fp == $k and
+			(.all_foreground_f1 - 100/150 | fabs) < 1e-12"
+		if ((k == 49)); then
+			# F1 100/149 = 0.6711 < 0.6667 + 0.01
+			json '.degenerate == true'
+			run cat "$TMP/err"
+			assert_output --partial "warning: the best F1 0.6711 (threshold 0.5) is no better than the 0.6667 of calling every pixel foreground"
+		else
+			# F1 100/147 = 0.6803
+			json '.degenerate == false and .warning == null'
+			[ ! -s "$TMP/err" ]
+		fi
+	done
+}
+
 @test "--from --to --step: t = from + i*step without accumulated error" {
 	make_pair
 	run threshold-sweep --truth "$TMP/truth.pam" --from 0.05 --to 0.95 \
 		--step 0.15 "$TMP/pred.pam"
 	assert_success
 	json '[.thresholds[].threshold] == [0.05,0.2,0.35,0.5,0.65,0.8,0.95]'
-	run threshold-sweep --truth "$TMP/truth.pam" --from 0.7 --to 0.7 "$TMP/pred.pam"
-	assert_success
+	# (F1 2/5 at 0.7 is below calling every pixel foreground: a warning
+	# on stderr, see "degenerate" below)
+	threshold-sweep --truth "$TMP/truth.pam" --from 0.7 --to 0.7 \
+		"$TMP/pred.pam" >"$TMP/one.json" 2>/dev/null
+	output=$(cat "$TMP/one.json")
 	json '[.thresholds[].threshold] == [0.7] and .best.threshold == 0.7'
 	run threshold-sweep --truth "$TMP/truth.pam" --step 0.001 "$TMP/pred.pam"
 	assert_success
