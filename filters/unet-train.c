@@ -214,44 +214,43 @@ static const char usage_text[] =
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and the kernels in use, exit\n";
 
-static void
-parse_options(int argc, char **argv, struct options *o)
-{
-	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
-	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
-	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_FREEZE,
-	       O_AUGMENT, O_OUTPUTS, O_BORDER_WEIGHT, O_BORDER_SIGMA };
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "val", required_argument, NULL, O_VAL },
-		{ "val-split", required_argument, NULL, O_VAL_SPLIT },
-		{ "epochs", required_argument, NULL, O_EPOCHS },
-		{ "batch", required_argument, NULL, O_BATCH },
-		{ "lr", required_argument, NULL, O_LR },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "loss", required_argument, NULL, O_LOSS },
-		{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
-		{ "patience", required_argument, NULL, O_PATIENCE },
-		{ "min-delta", required_argument, NULL, O_MIN_DELTA },
-		{ "base-filters", required_argument, NULL, O_BASE },
-		{ "depth", required_argument, NULL, O_DEPTH },
-		{ "init", required_argument, NULL, O_INIT },
-		{ "freeze", required_argument, NULL, O_FREEZE },
-		{ "augment", required_argument, NULL, O_AUGMENT },
-		{ "outputs", required_argument, NULL, O_OUTPUTS },
-		{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
-		{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
-		{ "resume", no_argument, NULL, O_RESUME },
-		{ "log", required_argument, NULL, O_LOG },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int c;
-	char err[256];
+enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
+       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_BASE, O_DEPTH,
+       O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
+       O_BORDER_WEIGHT, O_BORDER_SIGMA };
 
+static const struct option longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "val", required_argument, NULL, O_VAL },
+	{ "val-split", required_argument, NULL, O_VAL_SPLIT },
+	{ "epochs", required_argument, NULL, O_EPOCHS },
+	{ "batch", required_argument, NULL, O_BATCH },
+	{ "lr", required_argument, NULL, O_LR },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "loss", required_argument, NULL, O_LOSS },
+	{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
+	{ "patience", required_argument, NULL, O_PATIENCE },
+	{ "min-delta", required_argument, NULL, O_MIN_DELTA },
+	{ "base-filters", required_argument, NULL, O_BASE },
+	{ "depth", required_argument, NULL, O_DEPTH },
+	{ "init", required_argument, NULL, O_INIT },
+	{ "freeze", required_argument, NULL, O_FREEZE },
+	{ "augment", required_argument, NULL, O_AUGMENT },
+	{ "outputs", required_argument, NULL, O_OUTPUTS },
+	{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
+	{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
+	{ "resume", no_argument, NULL, O_RESUME },
+	{ "log", required_argument, NULL, O_LOG },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+set_defaults(struct options *o)
+{
 	memset(o, 0, sizeof *o);
 	o->input = "-";
 	o->val_split = 0.1;
@@ -265,126 +264,136 @@ parse_options(int argc, char **argv, struct options *o)
 	o->outputs.kind[0] = TARGET_FOREGROUND;
 	o->border_sigma = BORDER_SIGMA;
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			o->output = optarg;
-			break;
-		case O_VAL:
-			o->val_path = optarg;
-			break;
-		case O_VAL_SPLIT:
-			o->val_split = parse_double(optarg, 0, 1, "--val-split");
-			if (o->val_split >= 1)
-				die_usage("--val-split: must be below 1");
-			o->val_split_given = 1;
-			break;
-		case O_EPOCHS:
-			o->epochs = parse_long(optarg, 1, 1000000, "--epochs");
-			break;
-		case O_BATCH:
-			o->batch = parse_long(optarg, 1, 65536, "--batch");
-			break;
-		case O_LR:
-			o->lr = parse_double(optarg, 0, 1e38, "--lr");
-			if (o->lr <= 0)
-				die_usage("--lr: must be positive");
-			break;
-		case O_SEED:
-			o->seed = (uint64_t)parse_long(optarg, 0, LONG_MAX,
-						       "--seed");
-			break;
-		case O_THREADS:
-			o->threads = (int)parse_long(optarg, 1,
-						     POOL_MAX_THREADS,
-						     "--threads");
-			break;
-		case O_LOSS:
-			if (strcmp(optarg, "bce") == 0)
-				o->wbce = 0;
-			else if (strcmp(optarg, "wbce") == 0)
-				o->wbce = 1;
-			else
-				die_usage("--loss: '%s' is not bce or wbce",
-					  optarg);
-			break;
-		case O_POS_WEIGHT:
-			o->pos_weight = parse_double(optarg, 0, 1e6,
-						     "--pos-weight");
-			if (o->pos_weight <= 0)
-				die_usage("--pos-weight: must be positive");
-			o->pos_weight_given = 1;
-			break;
-		case O_PATIENCE:
-			o->patience = parse_long(optarg, 0, 1000000,
-						 "--patience");
-			break;
-		case O_MIN_DELTA:
-			o->min_delta = parse_double(optarg, 0, 1e30,
-						    "--min-delta");
-			break;
-		case O_BASE:
-			o->base_filters = (int)parse_long(optarg, 1, 4096,
-							  "--base-filters");
-			o->arch_given = 1;
-			break;
-		case O_DEPTH:
-			o->depth = (int)parse_long(optarg, 2, UNET_MAX_DEPTH,
-						   "--depth");
-			o->arch_given = 1;
-			break;
-		case O_INIT:
-			o->init_path = optarg;
-			break;
-		case O_RESUME:
-			o->resume = 1;
-			break;
-		case O_FREEZE:
-			if (!optarg[0] || optarg[0] == ',' ||
-			    optarg[strlen(optarg) - 1] == ',' ||
-			    strstr(optarg, ",,"))
-				die_usage("--freeze: '%s': empty layer name in "
-					  "the list", optarg);
-			o->freeze = optarg;
-			break;
-		case O_AUGMENT:
-			if (augment_parse(optarg, &o->augment, err,
-					  sizeof err) < 0)
-				die_usage("--augment: %s", err);
-			break;
-		case O_OUTPUTS:
-			if (targets_parse(optarg, &o->outputs, err,
-					  sizeof err) < 0)
-				die_usage("--outputs: %s", err);
-			break;
-		case O_BORDER_WEIGHT:
-			o->border_w0 = parse_double(optarg, 0, 1e6,
-						    "--border-weight");
-			break;
-		case O_BORDER_SIGMA:
-			o->border_sigma = parse_double(optarg, 0, 1e4,
-						       "--border-sigma");
-			if (o->border_sigma <= 0)
-				die_usage("--border-sigma: must be positive");
-			o->sigma_given = 1;
-			break;
-		case O_LOG:
-			o->log_path = optarg;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case 'V':
-			cli_version(isa_name(isa_current()));
-		default:
-			cli_other_option(c, usage_text, argv);
-		}
+}
+
+/* Take option c (argument arg) if it shapes the training run: the data,
+ * the steps and the loss. Returns 0 for any other option. */
+static int
+parse_run_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case O_VAL:
+		o->val_path = arg;
+		break;
+	case O_VAL_SPLIT:
+		o->val_split = parse_double(arg, 0, 1, "--val-split");
+		if (o->val_split >= 1)
+			die_usage("--val-split: must be below 1");
+		o->val_split_given = 1;
+		break;
+	case O_EPOCHS:
+		o->epochs = parse_long(arg, 1, 1000000, "--epochs");
+		break;
+	case O_BATCH:
+		o->batch = parse_long(arg, 1, 65536, "--batch");
+		break;
+	case O_LR:
+		o->lr = parse_double(arg, 0, 1e38, "--lr");
+		if (o->lr <= 0)
+			die_usage("--lr: must be positive");
+		break;
+	case O_SEED:
+		o->seed = (uint64_t)parse_long(arg, 0, LONG_MAX, "--seed");
+		break;
+	case O_THREADS:
+		o->threads = (int)parse_long(arg, 1, POOL_MAX_THREADS,
+					     "--threads");
+		break;
+	case O_LOSS:
+		if (strcmp(arg, "bce") == 0)
+			o->wbce = 0;
+		else if (strcmp(arg, "wbce") == 0)
+			o->wbce = 1;
+		else
+			die_usage("--loss: '%s' is not bce or wbce", arg);
+		break;
+	case O_POS_WEIGHT:
+		o->pos_weight = parse_double(arg, 0, 1e6, "--pos-weight");
+		if (o->pos_weight <= 0)
+			die_usage("--pos-weight: must be positive");
+		o->pos_weight_given = 1;
+		break;
+	case O_PATIENCE:
+		o->patience = parse_long(arg, 0, 1000000, "--patience");
+		break;
+	case O_MIN_DELTA:
+		o->min_delta = parse_double(arg, 0, 1e30, "--min-delta");
+		break;
+	default:
+		return 0;
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		die_usage("more than one input FILE");
+	return 1;
+}
+
+/* Take option c (argument arg) if it is about the model: the network, what
+ * it learns, where it and the log are written. Returns 0 for any other
+ * option. */
+static int
+parse_model_option(int c, const char *arg, struct options *o)
+{
+	char err[256];
+
+	switch (c) {
+	case 'o':
+		o->output = arg;
+		break;
+	case O_BASE:
+		o->base_filters = (int)parse_long(arg, 1, 4096,
+						  "--base-filters");
+		o->arch_given = 1;
+		break;
+	case O_DEPTH:
+		o->depth = (int)parse_long(arg, 2, UNET_MAX_DEPTH, "--depth");
+		o->arch_given = 1;
+		break;
+	case O_INIT:
+		o->init_path = arg;
+		break;
+	case O_RESUME:
+		o->resume = 1;
+		break;
+	case O_FREEZE:
+		if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' ||
+		    strstr(arg, ",,"))
+			die_usage("--freeze: '%s': empty layer name in the "
+				  "list", arg);
+		o->freeze = arg;
+		break;
+	case O_AUGMENT:
+		if (augment_parse(arg, &o->augment, err, sizeof err) < 0)
+			die_usage("--augment: %s", err);
+		break;
+	case O_OUTPUTS:
+		if (targets_parse(arg, &o->outputs, err, sizeof err) < 0)
+			die_usage("--outputs: %s", err);
+		break;
+	case O_BORDER_WEIGHT:
+		o->border_w0 = parse_double(arg, 0, 1e6, "--border-weight");
+		break;
+	case O_BORDER_SIGMA:
+		o->border_sigma = parse_double(arg, 0, 1e4, "--border-sigma");
+		if (o->border_sigma <= 0)
+			die_usage("--border-sigma: must be positive");
+		o->sigma_given = 1;
+		break;
+	case O_LOG:
+		o->log_path = arg;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* The checks of the options together, once all are read. */
+static void
+check_options(struct options *o)
+{
+	char err[256];
+
 	if (!o->output)
 		die_usage("--output MODEL is required");
 	if (!o->output[0])
@@ -407,6 +416,28 @@ parse_options(int argc, char **argv, struct options *o)
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	set_defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
+		if (parse_run_option(c, optarg, o) ||
+		    parse_model_option(c, optarg, o))
+			continue;
+		if (c == 'V')
+			cli_version(isa_name(isa_current()));
+		cli_other_option(c, usage_text, argv);
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (optind < argc)
+		die_usage("more than one input FILE");
+	check_options(o);
 }
 
 /* Report a failed model or checkpoint write: st_write's reason names the
