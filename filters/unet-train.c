@@ -1157,6 +1157,22 @@ check_init_outputs(const struct options *o, const json_t *meta)
 		    o->init_path, have, want);
 }
 
+/* A run of options o before anything is claimed: nothing trained yet,
+ * the generator seeded, the paths beside the model named. */
+static void
+run_init(struct run *r, const struct options *o, struct log *log)
+{
+	memset(r, 0, sizeof *r);
+	memset(log, 0, sizeof *log);
+	r->o = o;
+	r->st.best_loss = INFINITY;
+	r->st.best_dice = r->st.best_iou = r->st.best_train_loss = NAN;
+	rng_seed(&r->st.rng, o->seed);
+	r->ckpt_path = with_suffix(o->output, CKPT_SUFFIX);
+	lock_path = with_suffix(o->output, LOCK_SUFFIX);
+	log->path = o->log_path;
+}
+
 /* Record the inputs and check the outputs before anything is read, then
  * arm the signals and take the lock. The checkpoint and the log are
  * outputs; with --resume the run reads what it replaces, so the checkpoint
@@ -1328,6 +1344,22 @@ positive_weight(const struct run *r)
 	return (double)(all - pos) / pos;
 }
 
+/* What training needs besides the network: the positive weight, the
+ * frozen layers, and the optimiser (new, or the checkpoint's once its
+ * fingerprint matches; ckpt is closed). */
+static void
+setup_training(struct run *r, struct checkpoint *ckpt)
+{
+	r->pos_weight = positive_weight(r);
+	setup_freeze(r);
+	if (r->o->resume) {
+		check_resume(r, ckpt);
+		checkpoint_close(ckpt);
+	} else {
+		r->adam = adam_new(r->net, r->o->lr);
+	}
+}
+
 /* The lines that open a run: the data, the memory, the network. */
 static void
 summary(const struct run *r, size_t data_bytes, int wbatch,
@@ -1432,29 +1464,14 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	parse_options(argc, argv, &o);
-	memset(&r, 0, sizeof r);
-	memset(&log, 0, sizeof log);
-	r.o = &o;
-	r.st.best_loss = INFINITY;
-	r.st.best_dice = r.st.best_iou = r.st.best_train_loss = NAN;
-	rng_seed(&r.st.rng, o.seed);
-	r.ckpt_path = with_suffix(o.output, CKPT_SUFFIX);
-	lock_path = with_suffix(o.output, LOCK_SUFFIX);
-	log.path = o.log_path;
+	run_init(&r, &o, &log);
 	claim_files(&r);
 
 	/* Acquire: the network to start from, then every sample. */
 	ckpt = load_start(&r, &log);
 	read_data(&r, &train, &val);
 	setup_network(&r);
-	r.pos_weight = positive_weight(&r);
-	setup_freeze(&r);
-	if (o.resume) {
-		check_resume(&r, ckpt);
-		checkpoint_close(ckpt);
-	} else {
-		r.adam = adam_new(r.net, o.lr);
-	}
+	setup_training(&r, ckpt);
 
 	wbatch = (int)o.batch;
 	if (wbatch > r.ntrain && wbatch > r.nval)
