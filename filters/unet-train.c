@@ -214,44 +214,43 @@ static const char usage_text[] =
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and the kernels in use, exit\n";
 
-static void
-parse_options(int argc, char **argv, struct options *o)
-{
-	enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED,
-	       O_THREADS, O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA,
-	       O_BASE, O_DEPTH, O_INIT, O_RESUME, O_LOG, O_FREEZE,
-	       O_AUGMENT, O_OUTPUTS, O_BORDER_WEIGHT, O_BORDER_SIGMA };
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "val", required_argument, NULL, O_VAL },
-		{ "val-split", required_argument, NULL, O_VAL_SPLIT },
-		{ "epochs", required_argument, NULL, O_EPOCHS },
-		{ "batch", required_argument, NULL, O_BATCH },
-		{ "lr", required_argument, NULL, O_LR },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "loss", required_argument, NULL, O_LOSS },
-		{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
-		{ "patience", required_argument, NULL, O_PATIENCE },
-		{ "min-delta", required_argument, NULL, O_MIN_DELTA },
-		{ "base-filters", required_argument, NULL, O_BASE },
-		{ "depth", required_argument, NULL, O_DEPTH },
-		{ "init", required_argument, NULL, O_INIT },
-		{ "freeze", required_argument, NULL, O_FREEZE },
-		{ "augment", required_argument, NULL, O_AUGMENT },
-		{ "outputs", required_argument, NULL, O_OUTPUTS },
-		{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
-		{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
-		{ "resume", no_argument, NULL, O_RESUME },
-		{ "log", required_argument, NULL, O_LOG },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int c;
-	char err[256];
+enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
+       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_BASE, O_DEPTH,
+       O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
+       O_BORDER_WEIGHT, O_BORDER_SIGMA };
 
+static const struct option longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "val", required_argument, NULL, O_VAL },
+	{ "val-split", required_argument, NULL, O_VAL_SPLIT },
+	{ "epochs", required_argument, NULL, O_EPOCHS },
+	{ "batch", required_argument, NULL, O_BATCH },
+	{ "lr", required_argument, NULL, O_LR },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "loss", required_argument, NULL, O_LOSS },
+	{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
+	{ "patience", required_argument, NULL, O_PATIENCE },
+	{ "min-delta", required_argument, NULL, O_MIN_DELTA },
+	{ "base-filters", required_argument, NULL, O_BASE },
+	{ "depth", required_argument, NULL, O_DEPTH },
+	{ "init", required_argument, NULL, O_INIT },
+	{ "freeze", required_argument, NULL, O_FREEZE },
+	{ "augment", required_argument, NULL, O_AUGMENT },
+	{ "outputs", required_argument, NULL, O_OUTPUTS },
+	{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
+	{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
+	{ "resume", no_argument, NULL, O_RESUME },
+	{ "log", required_argument, NULL, O_LOG },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+set_defaults(struct options *o)
+{
 	memset(o, 0, sizeof *o);
 	o->input = "-";
 	o->val_split = 0.1;
@@ -265,126 +264,136 @@ parse_options(int argc, char **argv, struct options *o)
 	o->outputs.kind[0] = TARGET_FOREGROUND;
 	o->border_sigma = BORDER_SIGMA;
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			o->output = optarg;
-			break;
-		case O_VAL:
-			o->val_path = optarg;
-			break;
-		case O_VAL_SPLIT:
-			o->val_split = parse_double(optarg, 0, 1, "--val-split");
-			if (o->val_split >= 1)
-				die_usage("--val-split: must be below 1");
-			o->val_split_given = 1;
-			break;
-		case O_EPOCHS:
-			o->epochs = parse_long(optarg, 1, 1000000, "--epochs");
-			break;
-		case O_BATCH:
-			o->batch = parse_long(optarg, 1, 65536, "--batch");
-			break;
-		case O_LR:
-			o->lr = parse_double(optarg, 0, 1e38, "--lr");
-			if (o->lr <= 0)
-				die_usage("--lr: must be positive");
-			break;
-		case O_SEED:
-			o->seed = (uint64_t)parse_long(optarg, 0, LONG_MAX,
-						       "--seed");
-			break;
-		case O_THREADS:
-			o->threads = (int)parse_long(optarg, 1,
-						     POOL_MAX_THREADS,
-						     "--threads");
-			break;
-		case O_LOSS:
-			if (strcmp(optarg, "bce") == 0)
-				o->wbce = 0;
-			else if (strcmp(optarg, "wbce") == 0)
-				o->wbce = 1;
-			else
-				die_usage("--loss: '%s' is not bce or wbce",
-					  optarg);
-			break;
-		case O_POS_WEIGHT:
-			o->pos_weight = parse_double(optarg, 0, 1e6,
-						     "--pos-weight");
-			if (o->pos_weight <= 0)
-				die_usage("--pos-weight: must be positive");
-			o->pos_weight_given = 1;
-			break;
-		case O_PATIENCE:
-			o->patience = parse_long(optarg, 0, 1000000,
-						 "--patience");
-			break;
-		case O_MIN_DELTA:
-			o->min_delta = parse_double(optarg, 0, 1e30,
-						    "--min-delta");
-			break;
-		case O_BASE:
-			o->base_filters = (int)parse_long(optarg, 1, 4096,
-							  "--base-filters");
-			o->arch_given = 1;
-			break;
-		case O_DEPTH:
-			o->depth = (int)parse_long(optarg, 2, UNET_MAX_DEPTH,
-						   "--depth");
-			o->arch_given = 1;
-			break;
-		case O_INIT:
-			o->init_path = optarg;
-			break;
-		case O_RESUME:
-			o->resume = 1;
-			break;
-		case O_FREEZE:
-			if (!optarg[0] || optarg[0] == ',' ||
-			    optarg[strlen(optarg) - 1] == ',' ||
-			    strstr(optarg, ",,"))
-				die_usage("--freeze: '%s': empty layer name in "
-					  "the list", optarg);
-			o->freeze = optarg;
-			break;
-		case O_AUGMENT:
-			if (augment_parse(optarg, &o->augment, err,
-					  sizeof err) < 0)
-				die_usage("--augment: %s", err);
-			break;
-		case O_OUTPUTS:
-			if (targets_parse(optarg, &o->outputs, err,
-					  sizeof err) < 0)
-				die_usage("--outputs: %s", err);
-			break;
-		case O_BORDER_WEIGHT:
-			o->border_w0 = parse_double(optarg, 0, 1e6,
-						    "--border-weight");
-			break;
-		case O_BORDER_SIGMA:
-			o->border_sigma = parse_double(optarg, 0, 1e4,
-						       "--border-sigma");
-			if (o->border_sigma <= 0)
-				die_usage("--border-sigma: must be positive");
-			o->sigma_given = 1;
-			break;
-		case O_LOG:
-			o->log_path = optarg;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case 'V':
-			cli_version(isa_name(isa_current()));
-		default:
-			cli_other_option(c, usage_text, argv);
-		}
+}
+
+/* Take option c (argument arg) if it shapes the training run: the data,
+ * the steps and the loss. Returns 0 for any other option. */
+static int
+parse_run_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case O_VAL:
+		o->val_path = arg;
+		break;
+	case O_VAL_SPLIT:
+		o->val_split = parse_double(arg, 0, 1, "--val-split");
+		if (o->val_split >= 1)
+			die_usage("--val-split: must be below 1");
+		o->val_split_given = 1;
+		break;
+	case O_EPOCHS:
+		o->epochs = parse_long(arg, 1, 1000000, "--epochs");
+		break;
+	case O_BATCH:
+		o->batch = parse_long(arg, 1, 65536, "--batch");
+		break;
+	case O_LR:
+		o->lr = parse_double(arg, 0, 1e38, "--lr");
+		if (o->lr <= 0)
+			die_usage("--lr: must be positive");
+		break;
+	case O_SEED:
+		o->seed = (uint64_t)parse_long(arg, 0, LONG_MAX, "--seed");
+		break;
+	case O_THREADS:
+		o->threads = (int)parse_long(arg, 1, POOL_MAX_THREADS,
+					     "--threads");
+		break;
+	case O_LOSS:
+		if (strcmp(arg, "bce") == 0)
+			o->wbce = 0;
+		else if (strcmp(arg, "wbce") == 0)
+			o->wbce = 1;
+		else
+			die_usage("--loss: '%s' is not bce or wbce", arg);
+		break;
+	case O_POS_WEIGHT:
+		o->pos_weight = parse_double(arg, 0, 1e6, "--pos-weight");
+		if (o->pos_weight <= 0)
+			die_usage("--pos-weight: must be positive");
+		o->pos_weight_given = 1;
+		break;
+	case O_PATIENCE:
+		o->patience = parse_long(arg, 0, 1000000, "--patience");
+		break;
+	case O_MIN_DELTA:
+		o->min_delta = parse_double(arg, 0, 1e30, "--min-delta");
+		break;
+	default:
+		return 0;
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		die_usage("more than one input FILE");
+	return 1;
+}
+
+/* Take option c (argument arg) if it is about the model: the network, what
+ * it learns, where it and the log are written. Returns 0 for any other
+ * option. */
+static int
+parse_model_option(int c, const char *arg, struct options *o)
+{
+	char err[256];
+
+	switch (c) {
+	case 'o':
+		o->output = arg;
+		break;
+	case O_BASE:
+		o->base_filters = (int)parse_long(arg, 1, 4096,
+						  "--base-filters");
+		o->arch_given = 1;
+		break;
+	case O_DEPTH:
+		o->depth = (int)parse_long(arg, 2, UNET_MAX_DEPTH, "--depth");
+		o->arch_given = 1;
+		break;
+	case O_INIT:
+		o->init_path = arg;
+		break;
+	case O_RESUME:
+		o->resume = 1;
+		break;
+	case O_FREEZE:
+		if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' ||
+		    strstr(arg, ",,"))
+			die_usage("--freeze: '%s': empty layer name in the "
+				  "list", arg);
+		o->freeze = arg;
+		break;
+	case O_AUGMENT:
+		if (augment_parse(arg, &o->augment, err, sizeof err) < 0)
+			die_usage("--augment: %s", err);
+		break;
+	case O_OUTPUTS:
+		if (targets_parse(arg, &o->outputs, err, sizeof err) < 0)
+			die_usage("--outputs: %s", err);
+		break;
+	case O_BORDER_WEIGHT:
+		o->border_w0 = parse_double(arg, 0, 1e6, "--border-weight");
+		break;
+	case O_BORDER_SIGMA:
+		o->border_sigma = parse_double(arg, 0, 1e4, "--border-sigma");
+		if (o->border_sigma <= 0)
+			die_usage("--border-sigma: must be positive");
+		o->sigma_given = 1;
+		break;
+	case O_LOG:
+		o->log_path = arg;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* The checks of the options together, once all are read. */
+static void
+check_options(struct options *o)
+{
+	char err[256];
+
 	if (!o->output)
 		die_usage("--output MODEL is required");
 	if (!o->output[0])
@@ -407,6 +416,28 @@ parse_options(int argc, char **argv, struct options *o)
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	set_defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
+		if (parse_run_option(c, optarg, o) ||
+		    parse_model_option(c, optarg, o))
+			continue;
+		if (c == 'V')
+			cli_version(isa_name(isa_current()));
+		cli_other_option(c, usage_text, argv);
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (optind < argc)
+		die_usage("more than one input FILE");
+	check_options(o);
 }
 
 /* Report a failed model or checkpoint write: st_write's reason names the
@@ -1126,156 +1157,321 @@ check_init_outputs(const struct options *o, const json_t *meta)
 		    o->init_path, have, want);
 }
 
+/* A run of options o before anything is claimed: nothing trained yet,
+ * the generator seeded, the paths beside the model named. */
+static void
+run_init(struct run *r, const struct options *o, struct log *log)
+{
+	memset(r, 0, sizeof *r);
+	memset(log, 0, sizeof *log);
+	r->o = o;
+	r->st.best_loss = INFINITY;
+	r->st.best_dice = r->st.best_iou = r->st.best_train_loss = NAN;
+	rng_seed(&r->st.rng, o->seed);
+	r->ckpt_path = with_suffix(o->output, CKPT_SUFFIX);
+	lock_path = with_suffix(o->output, LOCK_SUFFIX);
+	log->path = o->log_path;
+}
+
+/* Record the inputs and check the outputs before anything is read, then
+ * arm the signals and take the lock. The checkpoint and the log are
+ * outputs; with --resume the run reads what it replaces, so the checkpoint
+ * is recorded as an input only after the outputs are checked. */
+static void
+claim_files(struct run *r)
+{
+	const struct options *o = r->o;
+
+	outfile_input(o->input);
+	if (o->val_path)
+		outfile_input(o->val_path);
+	if (o->init_path)
+		outfile_input(o->init_path);
+	outfile_check(o->output);
+	outfile_check(r->ckpt_path);
+	outfile_check(lock_path);
+	if (o->log_path)
+		outfile_check(o->log_path);
+	if (o->resume)
+		outfile_input(r->ckpt_path);
+	/* Until the first epoch a signal ends the run at once; then it only
+	 * asks to stop (reads restart). */
+	prepare_at_once(r);
+	install_signals();
+	lock_take(o->output);
+}
+
+/* The network to start from, before the data is read: the checkpoint's
+ * (returned, to be checked against the data) with the log's lines up to
+ * it, or the --init model's; none for a new network. */
+static struct checkpoint *
+load_start(struct run *r, struct log *log)
+{
+	const struct options *o = r->o;
+	struct checkpoint *ckpt;
+	json_t *meta;
+	char err[512];
+
+	if (o->resume) {
+		ckpt = load_checkpoint(r);
+		prepare_at_once(r);
+		if (o->log_path)
+			log_resume(log, r->st.epoch);
+		return ckpt;
+	}
+	if (o->init_path) {
+		r->net = model_load(o->init_path, &meta, err, sizeof err);
+		if (!r->net)
+			die("%s: %s", o->init_path, err);
+		check_init_outputs(o, meta);
+		json_decref(meta);
+	}
+	return NULL;
+}
+
+/* Read the --val samples into val, which must match the training
+ * samples; every sample of both is used. */
+static void
+read_val(struct run *r, struct dataset *val)
+{
+	const struct options *o = r->o;
+	const struct dataset *train = r->train_ds;
+
+	dataset_read(val, o->val_path);
+	if (val->count == 0)
+		die("%s: no validation samples", stream_name(o->val_path));
+	if (val->width != train->width || val->height != train->height)
+		die("%s: image 1: size %dx%d, the training samples are %dx%d",
+		    stream_name(o->val_path), val->width, val->height,
+		    train->width, train->height);
+	if (val->channels != train->channels)
+		die("%s: image 1: %d channel(s), the training samples have %d",
+		    stream_name(o->val_path), val->channels, train->channels);
+	r->val_ds = val;
+	r->val_idx = identity(val->count);
+	r->nval = val->count;
+	r->train_idx = identity(train->count);
+	r->ntrain = train->count;
+}
+
+/* Read the training samples into train and the validation samples (into
+ * val with --val, else split off train), and check the labels the
+ * targets need. */
+static void
+read_data(struct run *r, struct dataset *train, struct dataset *val)
+{
+	const struct options *o = r->o;
+
+	dataset_init(train);
+	dataset_init(val);
+	dataset_read(train, o->input);
+	if (train->count == 0)
+		die("%s: no training samples", stream_name(o->input));
+	r->train_ds = train;
+	r->val_ds = train;
+	if (o->val_path) {
+		read_val(r, val);
+	} else if (o->val_split > 0) {
+		split(r, train->count, o->val_split);
+	} else {
+		r->train_idx = identity(train->count);
+		r->ntrain = train->count;
+	}
+	r->labels = targets_need_labels(&o->outputs) || o->border_w0 > 0;
+	if (r->labels) {
+		need_labels(o, train, o->input);
+		if (o->val_path)
+			need_labels(o, val, o->val_path);
+	}
+}
+
+/* The network fitted to the data: the --init one adapted to its channels,
+ * the checkpoint's checked against them, or a new one; the image size
+ * must suit it. */
+static void
+setup_network(struct run *r)
+{
+	const struct options *o = r->o;
+	const struct dataset *train = r->train_ds;
+	char err[512];
+	int m;
+
+	if (r->net && !o->resume &&
+	    unet_get_config(r->net)->in_channels != train->channels) {
+		r->net = adapt_channels(r->net, train->channels, o->init_path,
+					stream_name(o->input), o->quiet);
+	} else if (r->net) {
+		const struct unet_config *cfg = unet_get_config(r->net);
+		if (cfg->in_channels != train->channels)
+			die("%s: image 1: %d channel(s), the model %s expects "
+			    "%d", stream_name(o->input), train->channels,
+			    o->resume ? r->ckpt_path : o->init_path,
+			    cfg->in_channels);
+	} else {
+		struct unet_config cfg = { train->channels, o->base_filters,
+					   o->depth, o->outputs.count };
+		if (unet_config_check(&cfg, err, sizeof err) < 0)
+			die("%s", err);
+		r->net = unet_new(&cfg);
+		unet_init_glorot(r->net, o->seed);
+	}
+	m = unet_multiple(r->net);
+	if (train->width % m || train->height % m)
+		die("%s: image 1: size %dx%d is not a multiple of %d (resize "
+		    "with ingest-resize --size)", stream_name(o->input),
+		    train->width, train->height, m);
+}
+
+/* The weight of foreground pixels in the loss: 1 for bce, --pos-weight,
+ * or the background/foreground pixel ratio of the training samples. */
+static double
+positive_weight(const struct run *r)
+{
+	const struct options *o = r->o;
+	const struct dataset *train = r->train_ds;
+	uint64_t pos = 0, all;
+
+	if (!o->wbce)
+		return 1;
+	if (o->pos_weight_given)
+		return o->pos_weight;
+	all = (uint64_t)r->ntrain * train->width * train->height;
+	for (int i = 0; i < r->ntrain; i++)
+		pos += train->samples[r->train_idx[i]].positives;
+	if (pos == 0)
+		die("%s: --loss wbce: the training masks have no foreground "
+		    "pixels (give --pos-weight)", stream_name(o->input));
+	return (double)(all - pos) / pos;
+}
+
+/* What training needs besides the network: the positive weight, the
+ * frozen layers, and the optimiser (new, or the checkpoint's once its
+ * fingerprint matches; ckpt is closed). */
+static void
+setup_training(struct run *r, struct checkpoint *ckpt)
+{
+	r->pos_weight = positive_weight(r);
+	setup_freeze(r);
+	if (r->o->resume) {
+		check_resume(r, ckpt);
+		checkpoint_close(ckpt);
+	} else {
+		r->adam = adam_new(r->net, r->o->lr);
+	}
+}
+
+/* The lines that open a run: the data, the memory, the network. */
+static void
+summary(const struct run *r, size_t data_bytes, int wbatch,
+	size_t work_bytes)
+{
+	const struct options *o = r->o;
+	const struct unet_config *cfg = unet_get_config(r->net);
+	const struct dataset *train = r->train_ds;
+
+	fprintf(stderr, "%s: %d training and %d validation samples of %dx%d, "
+		"%d channel(s); data %.1f MiB, workspace for %d images %.1f "
+		"MiB; F%d D%d, %d thread(s)\n", prog_name(), r->ntrain,
+		r->nval, train->width, train->height, train->channels,
+		mib(data_bytes), wbatch, mib(work_bytes), cfg->base_filters,
+		cfg->depth, o->threads);
+	if (r->nval == 0)
+		fprintf(stderr, "%s: no validation data: the model is saved "
+			"after every epoch, no early stopping\n", prog_name());
+	if (o->resume)
+		fprintf(stderr, "%s: resuming after epoch %ld from %s\n",
+			prog_name(), r->st.epoch, r->ckpt_path);
+}
+
+/* Keep the figures of an epoch that improved val_loss (or of every epoch
+ * without validation) and save its model; count the others. */
+static void
+keep_best(struct run *r, const struct epoch_result *e)
+{
+	int improved = r->nval == 0 ||
+		       e->val_loss < r->st.best_loss - r->o->min_delta;
+
+	if (!improved) {
+		r->st.wait++;
+		return;
+	}
+	save_model(r, e);
+	r->st.best_epoch = r->st.epoch;
+	r->st.best_loss = r->nval ? e->val_loss : INFINITY;
+	r->st.best_dice = e->val_dice;
+	r->st.best_iou = e->val_iou;
+	r->st.best_train_loss = e->train_loss;
+	r->st.wait = 0;
+}
+
+/* Train until the last epoch or the early stop, saving the best model,
+ * the log and the checkpoint after every epoch. */
+static void
+train_epochs(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
+	     struct progress *pg, struct log *log)
+{
+	const struct options *o = r->o;
+
+	while (r->st.epoch < o->epochs &&
+	       !(r->nval > 0 && o->patience > 0 && r->st.wait >= o->patience)) {
+		struct epoch_result e;
+
+		run_epoch(r, w, wbatch, b, pg, &e);
+		r->st.epoch++;
+		keep_best(r, &e);
+		/* The model and the log before the checkpoint: killed in
+		 * between, they are one epoch ahead of it, which --resume
+		 * cuts back. */
+		if (o->log_path)
+			log_epoch(log, r, &e);
+		save_checkpoint(r);
+		progress_clear(pg);
+		if (!o->quiet)
+			epoch_line(r, &e);
+		if (stop_signal)
+			interrupted(r, pg);
+	}
+}
+
+/* The line that closes a run: how it ended and what is on disk. */
+static void
+end_line(const struct run *r)
+{
+	char buf[PATH_MAX + 128];
+
+	last_good(r, buf, sizeof buf);
+	if (r->st.epoch < r->o->epochs)
+		fprintf(stderr, "%s: early stop after epoch %ld: no val_loss "
+			"improvement in %ld epochs; %s\n", prog_name(),
+			r->st.epoch, r->st.wait, buf);
+	else
+		fprintf(stderr, "%s: done; %s\n", prog_name(), buf);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o;
 	struct run r;
 	struct dataset train, val;
-	struct checkpoint *ckpt = NULL;
-	json_t *meta;
+	struct checkpoint *ckpt;
 	struct unet_work *w;
 	struct progress pg;
 	struct log log;
 	struct batch batch;
 	size_t heap0, work_bytes;
-	char err[512];
 	int wbatch;
 
 	prog_init(argc, argv);
 	parse_options(argc, argv, &o);
-	memset(&r, 0, sizeof r);
-	memset(&log, 0, sizeof log);
-	r.o = &o;
-	r.st.best_loss = INFINITY;
-	r.st.best_dice = r.st.best_iou = r.st.best_train_loss = NAN;
-	rng_seed(&r.st.rng, o.seed);
-	r.ckpt_path = with_suffix(o.output, CKPT_SUFFIX);
-	lock_path = with_suffix(o.output, LOCK_SUFFIX);
-	log.path = o.log_path;
-
-	/* No output may be an input: checked before anything is read. The
-	 * checkpoint and the log are outputs; with --resume the run reads
-	 * what it replaces, so the checkpoint is recorded as an input only
-	 * after the outputs are checked. */
-	outfile_input(o.input);
-	if (o.val_path)
-		outfile_input(o.val_path);
-	if (o.init_path)
-		outfile_input(o.init_path);
-	outfile_check(o.output);
-	outfile_check(r.ckpt_path);
-	outfile_check(lock_path);
-	if (o.log_path)
-		outfile_check(o.log_path);
-	if (o.resume)
-		outfile_input(r.ckpt_path);
-	/* Until the first epoch a signal ends the run at once; then it only
-	 * asks to stop (reads restart). */
-	prepare_at_once(&r);
-	install_signals();
-	lock_take(o.output);
+	run_init(&r, &o, &log);
+	claim_files(&r);
 
 	/* Acquire: the network to start from, then every sample. */
-	if (o.resume) {
-		ckpt = load_checkpoint(&r);
-		prepare_at_once(&r);
-		if (o.log_path)
-			log_resume(&log, r.st.epoch);
-	} else if (o.init_path) {
-		r.net = model_load(o.init_path, &meta, err, sizeof err);
-		if (!r.net)
-			die("%s: %s", o.init_path, err);
-		check_init_outputs(&o, meta);
-		json_decref(meta);
-	}
-	dataset_init(&train);
-	dataset_init(&val);
-	dataset_read(&train, o.input);
-	if (train.count == 0)
-		die("%s: no training samples", stream_name(o.input));
-	r.train_ds = &train;
-	r.val_ds = &train;
-	if (o.val_path) {
-		dataset_read(&val, o.val_path);
-		if (val.count == 0)
-			die("%s: no validation samples",
-			    stream_name(o.val_path));
-		if (val.width != train.width || val.height != train.height)
-			die("%s: image 1: size %dx%d, the training samples "
-			    "are %dx%d", stream_name(o.val_path), val.width,
-			    val.height, train.width, train.height);
-		if (val.channels != train.channels)
-			die("%s: image 1: %d channel(s), the training samples "
-			    "have %d", stream_name(o.val_path), val.channels,
-			    train.channels);
-		r.val_ds = &val;
-		r.val_idx = identity(val.count);
-		r.nval = val.count;
-		r.train_idx = identity(train.count);
-		r.ntrain = train.count;
-	} else if (o.val_split > 0) {
-		split(&r, train.count, o.val_split);
-	} else {
-		r.train_idx = identity(train.count);
-		r.ntrain = train.count;
-	}
-	r.labels = targets_need_labels(&o.outputs) || o.border_w0 > 0;
-	if (r.labels) {
-		need_labels(&o, &train, o.input);
-		if (o.val_path)
-			need_labels(&o, &val, o.val_path);
-	}
-
-	if (r.net && !o.resume &&
-	    unet_get_config(r.net)->in_channels != train.channels) {
-		r.net = adapt_channels(r.net, train.channels, o.init_path,
-				       stream_name(o.input), o.quiet);
-	} else if (r.net) {
-		const struct unet_config *cfg = unet_get_config(r.net);
-		if (cfg->in_channels != train.channels)
-			die("%s: image 1: %d channel(s), the model %s expects "
-			    "%d", stream_name(o.input), train.channels,
-			    o.resume ? r.ckpt_path : o.init_path,
-			    cfg->in_channels);
-	} else {
-		struct unet_config cfg = { train.channels, o.base_filters,
-					   o.depth, o.outputs.count };
-		if (unet_config_check(&cfg, err, sizeof err) < 0)
-			die("%s", err);
-		r.net = unet_new(&cfg);
-		unet_init_glorot(r.net, o.seed);
-	}
-	{
-		int m = unet_multiple(r.net);
-		if (train.width % m || train.height % m)
-			die("%s: image 1: size %dx%d is not a multiple of %d "
-			    "(resize with ingest-resize --size)",
-			    stream_name(o.input), train.width, train.height, m);
-	}
-
-	if (o.wbce && o.pos_weight_given) {
-		r.pos_weight = o.pos_weight;
-	} else if (o.wbce) {
-		uint64_t pos = 0, all = (uint64_t)r.ntrain * train.width *
-					train.height;
-		for (int i = 0; i < r.ntrain; i++)
-			pos += train.samples[r.train_idx[i]].positives;
-		if (pos == 0)
-			die("%s: --loss wbce: the training masks have no "
-			    "foreground pixels (give --pos-weight)",
-			    stream_name(o.input));
-		r.pos_weight = (double)(all - pos) / pos;
-	} else {
-		r.pos_weight = 1;
-	}
-	setup_freeze(&r);
-	if (o.resume) {
-		check_resume(&r, ckpt);
-		checkpoint_close(ckpt);
-	} else {
-		r.adam = adam_new(r.net, o.lr);
-	}
+	ckpt = load_start(&r, &log);
+	read_data(&r, &train, &val);
+	setup_network(&r);
+	setup_training(&r, ckpt);
 
 	wbatch = (int)o.batch;
 	if (wbatch > r.ntrain && wbatch > r.nval)
@@ -1285,71 +1481,15 @@ main(int argc, char **argv)
 			  o.threads);
 	batch_alloc(&batch, &r, wbatch);
 	work_bytes = heap_bytes() - heap0;
-
-	if (!o.quiet) {
-		const struct unet_config *cfg = unet_get_config(r.net);
-		fprintf(stderr, "%s: %d training and %d validation samples of "
-			"%dx%d, %d channel(s); data %.1f MiB, workspace for "
-			"%d images %.1f MiB; F%d D%d, %d thread(s)\n",
-			prog_name(), r.ntrain, r.nval, train.width,
-			train.height, train.channels,
-			mib(train.bytes + val.bytes), wbatch, mib(work_bytes),
-			cfg->base_filters, cfg->depth, o.threads);
-		if (r.nval == 0)
-			fprintf(stderr, "%s: no validation data: the model is "
-				"saved after every epoch, no early stopping\n",
-				prog_name());
-		if (o.resume)
-			fprintf(stderr, "%s: resuming after epoch %ld from "
-				"%s\n", prog_name(), r.st.epoch, r.ckpt_path);
-	}
+	if (!o.quiet)
+		summary(&r, train.bytes + val.bytes, wbatch, work_bytes);
 
 	progress_init(&pg, stderr_is_tty() && !o.quiet);
 	at_once = 0;
+	train_epochs(&r, w, wbatch, &batch, &pg, &log);
+	if (!o.quiet)
+		end_line(&r);
 
-	while (r.st.epoch < o.epochs &&
-	       !(r.nval > 0 && o.patience > 0 && r.st.wait >= o.patience)) {
-		struct epoch_result e;
-		int improved;
-
-		run_epoch(&r, w, wbatch, &batch, &pg, &e);
-		r.st.epoch++;
-		improved = r.nval == 0 ||
-			   e.val_loss < r.st.best_loss - o.min_delta;
-		if (improved) {
-			save_model(&r, &e);
-			r.st.best_epoch = r.st.epoch;
-			r.st.best_loss = r.nval ? e.val_loss : INFINITY;
-			r.st.best_dice = e.val_dice;
-			r.st.best_iou = e.val_iou;
-			r.st.best_train_loss = e.train_loss;
-			r.st.wait = 0;
-		} else {
-			r.st.wait++;
-		}
-		/* The model and the log before the checkpoint: killed in
-		 * between, they are one epoch ahead of it, which --resume
-		 * cuts back. */
-		if (o.log_path)
-			log_epoch(&log, &r, &e);
-		save_checkpoint(&r);
-		progress_clear(&pg);
-		if (!o.quiet)
-			epoch_line(&r, &e);
-		if (stop_signal)
-			interrupted(&r, &pg);
-	}
-
-	if (!o.quiet) {
-		char buf[PATH_MAX + 128];
-		last_good(&r, buf, sizeof buf);
-		if (r.st.epoch < o.epochs)
-			fprintf(stderr, "%s: early stop after epoch %ld: no "
-				"val_loss improvement in %ld epochs; %s\n",
-				prog_name(), r.st.epoch, r.st.wait, buf);
-		else
-			fprintf(stderr, "%s: done; %s\n", prog_name(), buf);
-	}
 	free(log.text);
 	unet_work_free(w);
 	adam_free(r.adam);
