@@ -10,7 +10,7 @@
 #include "draw.h"
 #include "util.h"
 
-const struct curves_rules curves_default_rules = {3, 0.02, 0.10, 0.10, 0.10,
+const struct curves_rules curves_default_rules = {3, 0.02, 0.10, 0.10, 0.25,
 						   0.05};
 
 /* Where curves_read is in the log: the line, the first epoch's line, and

@@ -32,7 +32,7 @@ struct curves_rules {
 	double dice_floor;     /* val_dice that counts as near 0 */
 };
 
-/* The defaults: 3 epochs, 2 %, 10 %, 10 %, 10 %, 0.05. */
+/* The defaults: 3 epochs, 2 %, 10 %, 10 %, 25 %, 0.05. */
 extern const struct curves_rules curves_default_rules;
 
 struct curves_diagnosis {

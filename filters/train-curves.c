@@ -33,7 +33,7 @@ static const char usage_text[] =
 		"      --underfit-total PCT least fall of train_loss since the first\n"
 		"                           epoch (else under-fitting; default 10)\n"
 		"      --rise-margin PCT    rise of the last val_loss over its minimum\n"
-		"                           that makes a run not converged (default 10)\n"
+		"                           that makes a run not converged (default 25)\n"
 		"      --dice-floor D       val_dice that all epochs stay below in a\n"
 		"                           run not converged (default 0.05)\n"
 		"  -h, --help               print this help and exit\n"

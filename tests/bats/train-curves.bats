@@ -60,6 +60,15 @@ ENDHDR"
 	refute_output --partial "over-fitting"
 }
 
+@test "train-curves: a validation loss of 5 images swinging by 20 % around a flat train loss is a good fit" {
+	# the demo's log (make demo, 2026-12-03): best 0.09195 at epoch 110,
+	# the last 0.1108 (20.5 % above), train_loss flat at 0.066
+	run bash -c "train-curves $FIXTURES/curves-noisy.jsonl 2>&1 >/dev/null"
+	assert_output --partial "best epoch 110 (val_loss 0.09195); good fit: "
+	run bash -c "train-curves --rise-margin 20 $FIXTURES/curves-noisy.jsonl 2>&1 >/dev/null"
+	assert_output --partial "; not converged: the last val_loss is 20.5% above its minimum"
+}
+
 @test "train-curves: never a good fit when val_dice stays near 0 or val_loss ended well above its minimum" {
 	# The tour of issue 12: --patience 5 stopped at epoch 8, val_loss
 	# rose from 0.46 to 0.61 while train_loss stayed flat, val_dice 0.004.

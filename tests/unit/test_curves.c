@@ -122,8 +122,8 @@ test_fixtures(void)
 
 	tap_ok(r.overfit_epochs == 3 && r.overfit_margin == 0.02 &&
 	       r.underfit_drop == 0.10 && r.underfit_total == 0.10 &&
-	       r.rise_margin == 0.10 && r.dice_floor == 0.05,
-	       "the default rules: 3 epochs, 2 %%, 10 %%, 10 %%, 10 %%, "
+	       r.rise_margin == 0.25 && r.dice_floor == 0.05,
+	       "the default rules: 3 epochs, 2 %%, 10 %%, 10 %%, 25 %%, "
 	       "0.05");
 	for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
 		expect_verdict(fixtures[i].name, &r, fixtures[i].verdict,
