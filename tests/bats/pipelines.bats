@@ -29,6 +29,12 @@ run_examples() {
 	# The test split at native size holds the same ids at their own size.
 	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
 	assert_success
+	# A degenerate sweep's warning is in the report, and only then.
+	if [ "$(jq .degenerate "$TMP/run/sweep.json")" = true ]; then
+		grep -qF "**Warning:** $(jq -r .warning "$TMP/run/sweep.json")." "$TMP/run/report.md"
+	else
+		! grep -q 'Warning' "$TMP/run/report.md"
+	fi
 	# The threshold used by score is the sweep's best.
 	[ "$(jq .threshold "$TMP/run/test.json")" = "$(jq .best.threshold "$TMP/run/sweep.json")" ]
 	# Two pictures per test image (confusion and objects), named by id;
