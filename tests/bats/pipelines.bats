@@ -33,7 +33,8 @@ run_examples() {
 	if [ "$(jq .degenerate "$TMP/run/sweep.json")" = true ]; then
 		grep -qF "**Warning:** $(jq -r .warning "$TMP/run/sweep.json")." "$TMP/run/report.md"
 	else
-		! grep -q 'Warning' "$TMP/run/report.md"
+		run grep -c 'Warning' "$TMP/run/report.md"
+		assert_output 0
 	fi
 	# The threshold used by score is the sweep's best.
 	[ "$(jq .threshold "$TMP/run/test.json")" = "$(jq .best.threshold "$TMP/run/sweep.json")" ]
