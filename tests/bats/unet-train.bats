@@ -165,7 +165,8 @@ assert abs(float(sys.argv[2]) - neg / pos) < 1e-6 * neg / pos, (sys.argv[2], neg
 	unet-train "${TINY[@]}" --epochs 2 --seed 1 -o "$TMP/c.safetensors" "$S32"
 	cmp "$TMP/a.safetensors" "$TMP/b.safetensors"
 	cmp "$TMP/a.safetensors.ckpt" "$TMP/b.safetensors.ckpt"
-	! cmp -s "$TMP/a.safetensors" "$TMP/c.safetensors"
+	run cmp -s "$TMP/a.safetensors" "$TMP/c.safetensors"
+	assert_failure
 }
 
 @test "--log writes one JSON object per epoch with finite values" {
@@ -736,7 +737,8 @@ assert (g3['c1.conv1.bias'] == g['c1.conv1.bias']).all()
 	# network do.)
 	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all -o "$TMP/b.st" "$S16"
 	cmp "$TMP/a.st" "$TMP/b.st"
-	! cmp -s "$TMP/a.st" "$TMP/n.st"
+	run cmp -s "$TMP/a.st" "$TMP/n.st"
+	assert_failure
 	assert_equal "$(meta "$TMP/a.st" augment)" crop,elastic,rot90,flip,color
 	assert_equal "$(meta "$TMP/n.st" augment)" none
 	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment flip,rot90 \
@@ -744,7 +746,8 @@ assert (g3['c1.conv1.bias'] == g['c1.conv1.bias']).all()
 	assert_equal "$(meta "$TMP/f.st" augment)" rot90,flip
 	unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all --seed 1 \
 		-o "$TMP/s.st" "$S16"
-	! cmp -s "$TMP/a.st" "$TMP/s.st"
+	run cmp -s "$TMP/a.st" "$TMP/s.st"
+	assert_failure
 	# Interrupted after epoch 1 and resumed: the same bytes.
 	unet-train "${TINY[@]}" --depth 2 --epochs 1 --augment all -o "$TMP/r.st" "$S16"
 	run unet-train "${TINY[@]}" --depth 2 --epochs 2 --augment all --resume \
