@@ -113,3 +113,24 @@ image_output_count(const char *tuple_type)
 	}
 	return n;
 }
+
+int
+image_output_name(const char *tuple_type, int k, char *buf, size_t len)
+{
+	const char *s = tuple_type;
+	size_t n;
+
+	if (k < 0 || k >= image_output_count(tuple_type))
+		return -1;
+	if (strcmp(tuple_type, "GRAYSCALE") == 0)
+		s = "FOREGROUND";
+	for (; k > 0; k--)
+		s += strcspn(s, "_") + 1;
+	n = strcspn(s, "_");
+	if (n >= len)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)(s[i] - 'A' + 'a');
+	buf[n] = '\0';
+	return 0;
+}

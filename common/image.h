@@ -71,4 +71,9 @@ unsigned image_label_at(const struct image *img, size_t p);
  * type. */
 int image_output_count(const char *tuple_type);
 
+/* The name of output k (from 0) of a prediction's tuple type, in lower
+ * case ("foreground", "distance"), into buf; 0, or -1 when the tuple type
+ * has no output k (or buf is too short). */
+int image_output_name(const char *tuple_type, int k, char *buf, size_t len);
+
 #endif

@@ -45,22 +45,17 @@ struct opts {
 	int connectivity;
 };
 
-/* The channel of the output called name in a multi-output tuple type
- * (FOREGROUND_DISTANCE...), or -1. */
+/* The channel of the output called name ("distance") in a prediction's
+ * tuple type, or -1. */
 static int
 output_channel(const char *tuple_type, const char *name)
 {
-	size_t len = strlen(name);
-	int k = 0;
+	char out[32];
 
-	for (const char *s = tuple_type; *s; k++) {
-		size_t n = strcspn(s, "_");
-
-		if (n == len && strncmp(s, name, len) == 0)
+	for (int k = 0; image_output_name(tuple_type, k, out, sizeof out) == 0;
+	     k++)
+		if (strcmp(out, name) == 0)
 			return k;
-		s += n;
-		s += *s == '_';
-	}
 	return -1;
 }
 
@@ -103,7 +98,7 @@ label_image(const struct pamio_reader *r, const struct image *in,
 	size_t n = (size_t)in->width * in->height;
 	int is_map = check_input(r, in), d = in->depth;
 	int dist = is_map && d > 1 ? output_channel(in->tuple_type,
-						     "DISTANCE") : -1;
+						     "distance") : -1;
 	enum mode mode = o->mode;
 	long cutoff = is_map ? o->cutoff : (long)(in->maxval / 2);
 	uint8_t *fg = xmalloc_for(n, 1, "the foreground");

@@ -143,21 +143,15 @@ static void
 split_outputs(const struct image *img, struct image *parts,
 	      char tails[][MAX_TAIL])
 {
-	const char *name = img->tuple_type;
 	size_t n = (size_t)img->width * img->height;
 
 	for (int k = 0; k < img->depth; k++) {
-		size_t len = strcspn(name, "_");
-
 		tails[k][0] = '\0';
 		if (k > 0) {
 			tails[k][0] = '-';
-			for (size_t i = 0; i < len && i + 2 < MAX_TAIL; i++)
-				tails[k][i + 1] = (char)(name[i] - 'A' + 'a');
-			tails[k][len + 1 < MAX_TAIL ? len + 1 : MAX_TAIL - 1] =
-				'\0';
+			image_output_name(img->tuple_type, k, tails[k] + 1,
+					  MAX_TAIL - 1);
 		}
-		name += len + (name[len] == '_');
 		image_alloc(&parts[k], img->width, img->height, 1, img->maxval,
 			    "GRAYSCALE");
 		for (size_t p = 0; p < n; p++)

@@ -143,9 +143,23 @@ test_outputs(void)
 		{"FOREGROUND_DISTANCE_", 0},
 	};
 
+	char name[16];
+
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		tap_ok(image_output_count(t[i].type) == t[i].n,
 		       "image_output_count(%s) = %d", t[i].type, t[i].n);
+	tap_ok(image_output_name("FOREGROUND_BORDER_DISTANCE", 2, name,
+				 sizeof name) == 0 &&
+	       strcmp(name, "distance") == 0, "image_output_name: the third");
+	tap_ok(image_output_name("GRAYSCALE", 0, name, sizeof name) == 0 &&
+	       strcmp(name, "foreground") == 0,
+	       "image_output_name: GRAYSCALE is the foreground");
+	tap_ok(image_output_name("FOREGROUND_DISTANCE", 2, name,
+				 sizeof name) == -1 &&
+	       image_output_name("RGB", 0, name, sizeof name) == -1 &&
+	       image_output_name("FOREGROUND_DISTANCE", 1, name, 8) == -1,
+	       "image_output_name: no such output, not a prediction, buffer "
+	       "too short");
 }
 
 int
