@@ -99,7 +99,6 @@ check_pred(const struct evalpair *e, struct image *p, int *is_prob,
 {
 	const char *name = pamio_name(e->pred);
 	int k = pamio_count(e->pred);
-	size_t n = (size_t)p->width * p->height;
 	char note[320];
 
 	*is_label = image_is_label(p);
@@ -124,16 +123,15 @@ check_pred(const struct evalpair *e, struct image *p, int *is_prob,
 		return;
 	if ((p->maxval == 1 || p->maxval == 255) &&
 	    (e->accept & EVALPAIR_MASK)) {
-		for (size_t i = 0; i < n; i++)
-			if (p->data[i] != 0 && p->data[i] != p->maxval)
-				die("%s: image %d%s: %s of maxval %u holds %u "
-				    "at x %zu, y %zu: neither a binary mask "
-				    "(only 0 and %u) nor a probability map "
-				    "(maxval 65535)", name, k,
-				    id_note(p, note, sizeof note),
-				    p->tuple_type, p->maxval, p->data[i],
-				    i % (size_t)p->width,
-				    i / (size_t)p->width, p->maxval);
+		size_t i = image_not_binary(p);
+
+		if (i != IMAGE_BINARY)
+			die("%s: image %d%s: %s of maxval %u holds %u at x "
+			    "%zu, y %zu: neither a binary mask (only 0 and %u) "
+			    "nor a probability map (maxval 65535)", name, k,
+			    id_note(p, note, sizeof note), p->tuple_type,
+			    p->maxval, p->data[i], i % (size_t)p->width,
+			    i / (size_t)p->width, p->maxval);
 		return;
 	}
 	if (e->accept == EVALPAIR_PROB)

@@ -86,6 +86,17 @@ image_mask_at(const struct image *img, size_t p)
 	return v > img->maxval / 2;
 }
 
+size_t
+image_not_binary(const struct image *img)
+{
+	size_t n = (size_t)img->width * img->height * img->depth;
+
+	for (size_t i = 0; i < n; i++)
+		if (img->data[i] != 0 && img->data[i] != img->maxval)
+			return i;
+	return IMAGE_BINARY;
+}
+
 unsigned
 image_label_at(const struct image *img, size_t p)
 {

@@ -61,6 +61,11 @@ int image_is_label(const struct image *img);
  * Only for images with a mask or labels. */
 int image_mask_at(const struct image *img, size_t p);
 
+/* The first sample of img that is neither 0 nor maxval (an index into
+ * img->data), or IMAGE_BINARY when every sample is one of them. */
+#define IMAGE_BINARY ((size_t)-1)
+size_t image_not_binary(const struct image *img);
+
 /* The instance label of pixel p: the last channel of a *_LABEL sample or
  * the sample of a LABEL image. */
 unsigned image_label_at(const struct image *img, size_t p);

@@ -65,8 +65,8 @@ output_channel(const char *tuple_type, const char *name)
 static int
 check_input(const struct pamio_reader *r, const struct image *img)
 {
-	size_t n = (size_t)img->width * img->height;
 	int outputs = image_output_count(img->tuple_type);
+	size_t i;
 
 	if (outputs >= 1 && img->maxval == 65535)
 		return 1;
@@ -79,14 +79,14 @@ check_input(const struct pamio_reader *r, const struct image *img)
 		    "probability map (GRAYSCALE or FOREGROUND_..., maxval "
 		    "65535) or a binary mask (maxval 1 or 255)", pamio_name(r),
 		    pamio_count(r), img->tuple_type, img->depth, img->maxval);
-	for (size_t i = 0; i < n; i++)
-		if (img->data[i] != 0 && img->data[i] != img->maxval)
-			die("%s: image %d: %s of maxval %u holds %u at x %zu, "
-			    "y %zu: neither a binary mask (only 0 and %u) nor "
-			    "a probability map (maxval 65535)", pamio_name(r),
-			    pamio_count(r), img->tuple_type, img->maxval,
-			    img->data[i], i % (size_t)img->width,
-			    i / (size_t)img->width, img->maxval);
+	i = image_not_binary(img);
+	if (i != IMAGE_BINARY)
+		die("%s: image %d: %s of maxval %u holds %u at x %zu, y %zu: "
+		    "neither a binary mask (only 0 and %u) nor a probability "
+		    "map (maxval 65535)", pamio_name(r), pamio_count(r),
+		    img->tuple_type, img->maxval, img->data[i],
+		    i % (size_t)img->width, i / (size_t)img->width,
+		    img->maxval);
 	return 0;
 }
 

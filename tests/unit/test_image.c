@@ -130,6 +130,21 @@ test_mask(void)
 }
 
 static void
+test_binary(void)
+{
+	struct image img;
+
+	image_alloc(&img, 3, 1, 1, 255, "GRAYSCALE");
+	img.data[0] = 255;
+	tap_ok(image_not_binary(&img) == IMAGE_BINARY,
+	       "image_not_binary: only 0 and maxval");
+	img.data[2] = 128;
+	tap_ok(image_not_binary(&img) == 2,
+	       "image_not_binary: the index of the first other sample");
+	image_free(&img);
+}
+
+static void
 test_outputs(void)
 {
 	static const struct {
@@ -170,5 +185,6 @@ main(int argc, char **argv)
 	test_meta();
 	test_mask();
 	test_outputs();
+	test_binary();
 	return tap_done();
 }
