@@ -107,6 +107,23 @@ model_outputs(const json_t *metadata, struct model_outputs *out, char *err,
 	return 0;
 }
 
+int
+model_normalize(const json_t *metadata, struct normalize *n, char *err,
+		size_t errlen)
+{
+	json_t *v = metadata ? json_object_get(metadata, "normalize") : NULL;
+	const char *s = v ? json_string_value(v) : "maxval";
+	char why[128];
+
+	if (!s)
+		return set_error(err, errlen, "__metadata__ normalize is not a "
+				 "string");
+	if (normalize_parse(s, n, why, sizeof why) < 0)
+		return set_error(err, errlen, "__metadata__ normalize: %s",
+				 why);
+	return 0;
+}
+
 void
 model_tuple_type(const struct model_outputs *o, char *buf, size_t len)
 {

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "normalize.h"
 #include "unet.h"
 
 struct st_file;
@@ -28,6 +29,13 @@ struct model_outputs {
  * than multi-output networks. 0, or -1 with the reason in err. */
 int model_outputs(const json_t *metadata, struct model_outputs *out,
 		  char *err, size_t errlen);
+
+/* The input normalisation named by metadata's "normalize"
+ * (normalize_parse's forms), or maxval when metadata (or the key) is
+ * absent, as in models older than percentile normalisation. 0, or -1
+ * with the reason in err. */
+int model_normalize(const json_t *metadata, struct normalize *n, char *err,
+		    size_t errlen);
 
 /* The tuple type of the probability maps of a model with outputs o, in
  * buf (len >= 64): GRAYSCALE for one output, else the names upper-cased
