@@ -297,6 +297,24 @@ test_many(void)
 	free(area_b);
 }
 
+/* Labels as a label image gives them: not consecutive, not in raster
+ * order, one of them in two pieces; renumbered 1..m by first pixel. */
+static void
+test_renumber(void)
+{
+	uint32_t l[12] = { 0, 907, 907, 0, 5, 0, 65535, 907, 5, 0, 0, 65535 };
+	static const uint32_t want[12] = { 0, 1, 1, 0, 2, 0, 3, 1, 2, 0, 0, 3 };
+	uint32_t zero[4] = { 0 };
+
+	tap_ok(instances_renumber(l, 12) == 3, "renumber: 3 objects");
+	tap_ok(memcmp(l, want, sizeof want) == 0,
+	       "renumber: 907 5 65535 become 1 2 3 in raster order, 0 stays");
+	tap_ok(instances_renumber(l, 12) == 3 && memcmp(l, want, sizeof want) == 0,
+	       "renumber: labels already 1..m stay as they are");
+	tap_ok(instances_renumber(zero, 4) == 0 && zero[0] == 0 && zero[3] == 0,
+	       "renumber: an all-background image has no object");
+}
+
 int
 main(void)
 {
@@ -307,5 +325,6 @@ main(void)
 	test_components();
 	test_dsb();
 	test_many();
+	test_renumber();
 	return tap_done();
 }
