@@ -10,14 +10,16 @@
 #include "util.h"
 
 static const char usage_text[] =
-	"usage: label-render [--image FILE [--alpha A]] [FILE]\n"
+	"usage: label-render [--image FILE] [--alpha A] [FILE]\n"
 	"Draw label images (LABEL, as label-objects writes them; FILE or stdin)\n"
 	"for people: each object in a colour of its own (by its label), filled\n"
-	"on black, or outlined over the images of --image. Writes one RGB PAM\n"
-	"image (maxval 255) per label image to stdout.\n"
+	"on black, or outlined over the images of --image. A sample with its\n"
+	"instance truth (RGB_LABEL, GRAYSCALE_LABEL) is drawn as its objects\n"
+	"outlined over its own image. Writes one RGB PAM image (maxval 255) per\n"
+	"input image to stdout.\n"
 	"  -i, --image FILE           draw the outlines over the images (or\n"
 	"                             samples) of FILE, paired by order\n"
-	"  -a, --alpha A              with --image, also fill the objects with\n"
+	"  -a, --alpha A              over an image, also fill the objects with\n"
 	"                             their colour at opacity A, 0 to 1\n"
 	"                             (default 0: outlines only)\n"
 	"  -h, --help                 show this help and exit\n"
@@ -85,6 +87,18 @@ render(struct image *out, const struct image *lab, const struct image *bg,
 	}
 }
 
+/* The label image of a *_LABEL sample, its last channel, in lab. */
+static void
+sample_labels(const struct image *sample, struct image *lab)
+{
+	size_t n = (size_t)sample->width * sample->height;
+
+	image_alloc(lab, sample->width, sample->height, 1, 65535, "LABEL");
+	image_copy_meta(lab, sample);
+	for (size_t p = 0; p < n; p++)
+		lab->data[p] = (uint16_t)image_label_at(sample, p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,7 +113,7 @@ main(int argc, char **argv)
 	double alpha = 0;
 	int have_alpha = 0, c;
 	struct pamio_reader *r, *bg_reader = NULL;
-	struct image lab = {0}, bg = {0}, out = {0};
+	struct image in = {0}, lab = {0}, bg = {0}, out = {0};
 
 	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":i:a:hV", longopts, NULL)) != -1) {
@@ -119,24 +133,42 @@ main(int argc, char **argv)
 		die_usage("too many operands");
 	if (argc - optind == 1)
 		path = argv[optind];
-	if (have_alpha && !image)
-		die_usage("--alpha needs --image");
 	if (image && strcmp(image, "-") == 0 && strcmp(path, "-") == 0)
 		die_usage("the label images and --image cannot both be stdin");
 	outfile_input(path);
 	if (image)
 		outfile_input(image);
 
-	r = pamio_open(path, PAMIO_LABEL);
+	r = pamio_open(path, PAMIO_LABEL | PAMIO_SAMPLE);
 	if (image)
 		bg_reader = pamio_open(image, PAMIO_IMAGE | PAMIO_SAMPLE);
-	while (pamio_read(r, &lab)) {
-		if (bg_reader)
+	while (pamio_read(r, &in)) {
+		const struct image *over = NULL;
+
+		if (image_is_label(&in)) {
+			lab = in;
+			memset(&in, 0, sizeof in);
+		} else if (image_has_labels(&in)) {
+			sample_labels(&in, &lab);
+			over = &in;
+		} else {
+			die("%s: image %d: a %s sample has a mask, not objects "
+			    "(label-objects makes them)", pamio_name(r),
+			    pamio_count(r), in.tuple_type);
+		}
+		if (bg_reader) {
 			read_image(bg_reader, r, &lab, &bg);
-		render(&out, &lab, bg_reader ? &bg : NULL, alpha);
+			over = &bg;
+		}
+		if (have_alpha && !over)
+			die("%s: image %d: --alpha needs an image to draw over "
+			    "(--image, or a *_LABEL sample)", pamio_name(r),
+			    pamio_count(r));
+		render(&out, &lab, over, alpha);
 		pamio_write(stdout, &out);
 		image_free(&out);
 		image_free(&lab);
+		image_free(&in);
 	}
 	if (bg_reader) {
 		image_free(&bg);

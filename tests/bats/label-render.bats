@@ -154,7 +154,7 @@ $(colours 1 | tr ' ' ,) $(colours 1 | tr ' ' ,)"
 	run label-render "$TMP/p.pam"
 	assert_failure 1
 	assert_one_error_line label-render
-	assert_output --partial "tuple type 'GRAYSCALE' not accepted (expected LABEL)"
+	assert_output --partial "tuple type 'GRAYSCALE' not accepted (expected RGB_MASK, GRAYSCALE_MASK, RGB_LABEL, GRAYSCALE_LABEL, LABEL)"
 	{ cat "$TMP/l.pam"; square | head -c 80; } >"$TMP/cut.pam"
 	run bash -c "label-render $TMP/cut.pam 2>&1 >$TMP/out"
 	assert_failure 1
@@ -163,8 +163,9 @@ $(colours 1 | tr ' ' ,) $(colours 1 | tr ' ' ,)"
 	label-render "$TMP/l.pam" | cmp - "$TMP/out"
 	# usage errors
 	run label-render --alpha 0.5 "$TMP/l.pam"
-	assert_failure 2
-	assert_equal "${lines[0]}" "label-render: --alpha needs --image"
+	assert_failure 1
+	assert_one_error_line label-render
+	assert_output --partial "image 1: --alpha needs an image to draw over"
 	run label-render --image - -
 	assert_failure 2
 	assert_equal "${lines[0]}" "label-render: the label images and --image cannot both be stdin"
@@ -172,4 +173,31 @@ $(colours 1 | tr ' ' ,) $(colours 1 | tr ' ' ,)"
 	assert_failure 2
 	run label-render "$TMP/l.pam" "$TMP/l.pam"
 	assert_failure 2
+}
+
+@test "label-render: a *_LABEL sample is its objects outlined over its own image" {
+	square >"$TMP/l.pam"
+	grey >"$TMP/g.pam"
+	# the sample: grey 10 * i and the square's labels, channel by channel
+	local v=() lab=(0 1 1 1 0 0 1 1 1 0 0 1 1 1 0 2 0 0 0 0) i
+	for i in $(seq 0 19); do v+=($((10 * i)) "${lab[i]}"); done
+	mkpam 5 4 2 255 GRAYSCALE_LABEL - "${v[@]}" >"$TMP/s.pam"
+	label-render --image "$TMP/g.pam" "$TMP/l.pam" >"$TMP/want.pam"
+	label-render <"$TMP/s.pam" >"$TMP/got.pam"
+	run rgb_of "$TMP/got.pam"
+	assert_output "$(rgb_of "$TMP/want.pam")"
+	label-render --image "$TMP/g.pam" --alpha 0.5 "$TMP/l.pam" >"$TMP/want.pam"
+	label-render --alpha 0.5 "$TMP/s.pam" >"$TMP/got.pam"
+	run rgb_of "$TMP/got.pam"
+	assert_output "$(rgb_of "$TMP/want.pam")"
+	# two samples in one stream: two pictures
+	cat "$TMP/s.pam" "$TMP/s.pam" | label-render | pamfile - >"$TMP/files"
+	run wc -l <"$TMP/files"
+	assert_output 2
+	# a *_MASK sample has no objects
+	mkpam 2 1 2 1 GRAYSCALE_MASK m 0 1 1 0 >"$TMP/m.pam"
+	run label-render "$TMP/m.pam"
+	assert_failure 1
+	assert_one_error_line label-render
+	assert_output "label-render: $TMP/m.pam: image 1: a GRAYSCALE_MASK sample has a mask, not objects (label-objects makes them)"
 }
