@@ -104,6 +104,35 @@ pamio_count(const struct pamio_reader *r)
 }
 
 void
+pamio_read_partner(struct pamio_reader *r, struct image *img,
+		   const char *lead, int k, const struct image *ref,
+		   const char *whose)
+{
+	image_free(img);
+	if (!pamio_read(r, img))
+		die("%s: image %d: no matching image in %s, which ends after "
+		    "%d", lead, k, r->name, r->count);
+	if (img->width != ref->width || img->height != ref->height)
+		die("%s: image %d: size %dx%d differs from the %s (%s: %dx%d)",
+		    r->name, k, img->width, img->height, whose, lead,
+		    ref->width, ref->height);
+	if (img->id && ref->id && strcmp(img->id, ref->id) != 0)
+		die("%s: image %d: id '%s' differs from the %s (%s: '%s')",
+		    r->name, k, img->id, whose, lead, ref->id);
+}
+
+void
+pamio_partner_end(struct pamio_reader *r, const char *lead, int k,
+		  const char *what)
+{
+	struct image extra = {0};
+
+	if (pamio_read(r, &extra))
+		die("%s: image %d: no matching %s in %s, which ends after %d",
+		    r->name, r->count, what, lead, k);
+}
+
+void
 pamio_close(struct pamio_reader *r)
 {
 	if (!r)

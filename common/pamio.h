@@ -46,6 +46,22 @@ const char *pamio_name(const struct pamio_reader *r);
 /* Number of images read so far. */
 int pamio_count(const struct pamio_reader *r);
 
+/* Read into img (freed first) the image of r that goes with image k of
+ * the stream named lead, ref: dies "R: image k: no matching image in R,
+ * which ends after N" (R: lead) when r has ended, and "R: image k: size
+ * WxH differs from the WHOSE (LEAD: WxH)" or "... id 'a' differs from the
+ * WHOSE (LEAD: 'b')" (both ids present) when they disagree; whose names
+ * the lead's images, possessive ("label image's"). */
+void pamio_read_partner(struct pamio_reader *r, struct image *img,
+			const char *lead, int k, const struct image *ref,
+			const char *whose);
+
+/* After the lead stream (named lead) ended with its k-th image: dies "R:
+ * image k+1: no matching WHAT in LEAD, which ends after k" when r has an
+ * image left. */
+void pamio_partner_end(struct pamio_reader *r, const char *lead, int k,
+		       const char *what);
+
 /* Close the stream (stdin is left open). */
 void pamio_close(struct pamio_reader *r);
 

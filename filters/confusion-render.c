@@ -47,28 +47,6 @@ struct opts {
 	int panels, gap;
 };
 
-/* The next image of the --image stream, checked against the pair. */
-static void
-read_background(struct pamio_reader *r, const struct evalpair *e,
-		const struct evalpair_item *it, struct image *img)
-{
-	const char *name = pamio_name(r);
-
-	image_free(img);
-	if (!pamio_read(r, img))
-		die("%s: image %d: no matching image in %s, which ends after "
-		    "%d", evalpair_pred_name(e), it->index, name,
-		    pamio_count(r));
-	if (img->width != it->width || img->height != it->height)
-		die("%s: image %d: size %dx%d differs from the prediction's "
-		    "(%s: %dx%d)", name, it->index, img->width, img->height,
-		    evalpair_pred_name(e), it->width, it->height);
-	if (img->id && it->id && strcmp(img->id, it->id) != 0)
-		die("%s: image %d: id '%s' differs from the prediction's "
-		    "(%s: '%s')", name, it->index, img->id,
-		    evalpair_pred_name(e), it->id);
-}
-
 /* A 0/1 mask as white on black at column x0 of out. */
 static void
 put_mask(struct image *out, int x0, const uint8_t *m, int w, int h)
@@ -225,7 +203,9 @@ main(int argc, char **argv)
 		}
 		evalpair_pred_mask(&it, cutoff, pred);
 		if (bg_reader) {
-			read_background(bg_reader, e, &it, &bg);
+			pamio_read_partner(bg_reader, &bg,
+					   evalpair_pred_name(e), it.index,
+					   it.pred, "prediction's");
 			b = &bg;
 		} else if (!no_image && image_has_mask(it.truth)) {
 			b = it.truth;
@@ -236,11 +216,8 @@ main(int argc, char **argv)
 	}
 	if (bg_reader) {
 		image_free(&bg);
-		if (pamio_read(bg_reader, &bg))
-			die("%s: image %d: no matching prediction in %s, which "
-			    "ends after %d", pamio_name(bg_reader),
-			    pamio_count(bg_reader), evalpair_pred_name(e),
-			    pamio_count(bg_reader) - 1);
+		pamio_partner_end(bg_reader, evalpair_pred_name(e),
+				  pamio_count(bg_reader), "prediction");
 		pamio_close(bg_reader);
 	}
 	evalpair_close(e);

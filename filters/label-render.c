@@ -25,27 +25,6 @@ static const char usage_text[] =
 	"  -h, --help                 show this help and exit\n"
 	"  -V, --version              show the version and exit\n";
 
-/* The next image of the --image stream, checked against label image k. */
-static void
-read_image(struct pamio_reader *r, const struct pamio_reader *lr,
-	   const struct image *lab, struct image *img)
-{
-	const char *name = pamio_name(r), *lname = pamio_name(lr);
-	int k = pamio_count(lr);
-
-	image_free(img);
-	if (!pamio_read(r, img))
-		die("%s: image %d: no matching image in %s, which ends after "
-		    "%d", lname, k, name, pamio_count(r));
-	if (img->width != lab->width || img->height != lab->height)
-		die("%s: image %d: size %dx%d differs from the label image's "
-		    "(%s: %dx%d)", name, k, img->width, img->height, lname,
-		    lab->width, lab->height);
-	if (img->id && lab->id && strcmp(img->id, lab->id) != 0)
-		die("%s: image %d: id '%s' differs from the label image's "
-		    "(%s: '%s')", name, k, img->id, lname, lab->id);
-}
-
 /* 1 when pixel (x, y) of object l has an edge neighbour outside it (the
  * outside of the image included). */
 static int
@@ -157,7 +136,9 @@ main(int argc, char **argv)
 			    pamio_count(r), in.tuple_type);
 		}
 		if (bg_reader) {
-			read_image(bg_reader, r, &lab, &bg);
+			pamio_read_partner(bg_reader, &bg, pamio_name(r),
+					   pamio_count(r), &lab,
+					   "label image's");
 			over = &bg;
 		}
 		if (have_alpha && !over)
@@ -172,11 +153,8 @@ main(int argc, char **argv)
 	}
 	if (bg_reader) {
 		image_free(&bg);
-		if (pamio_read(bg_reader, &bg))
-			die("%s: image %d: no matching label image in %s, which "
-			    "ends after %d", pamio_name(bg_reader),
-			    pamio_count(bg_reader), pamio_name(r),
-			    pamio_count(r));
+		pamio_partner_end(bg_reader, pamio_name(r), pamio_count(r),
+				  "label image");
 		pamio_close(bg_reader);
 	}
 	pamio_close(r);

@@ -179,25 +179,18 @@ write_image(struct writer *w, int index, const char *id,
 	json_decref(count);
 }
 
-/* The --image image paired with label image k: same size, same id when
- * both have one, the same channels as the first. */
+/* The --image image paired with label image k: read, checked for size
+ * and id, with the same channels as the first. */
 static void
-check_image(const struct pamio_reader *lr, const struct pamio_reader *ir,
-	    const struct image *lab, const struct image *img, int channels)
+read_image(struct pamio_reader *ir, const struct pamio_reader *lr,
+	   const struct image *lab, struct image *img, int channels)
 {
-	const char *ln = pamio_name(lr), *in = pamio_name(ir);
 	int k = pamio_count(lr);
 
-	if (img->width != lab->width || img->height != lab->height)
-		die("%s: image %d: size %dx%d differs from the labels' (%s: "
-		    "%dx%d)", in, k, img->width, img->height, ln, lab->width,
-		    lab->height);
-	if (img->id && lab->id && strcmp(img->id, lab->id) != 0)
-		die("%s: image %d: id '%s' differs from the labels' (%s: '%s')",
-		    in, k, img->id, ln, lab->id);
+	pamio_read_partner(ir, img, pamio_name(lr), k, lab, "labels'");
 	if (channels && image_channels(img) != channels)
 		die("%s: image %d: %d channel(s) where the first image had %d",
-		    in, k, image_channels(img), channels);
+		    pamio_name(ir), k, image_channels(img), channels);
 }
 
 int
@@ -276,12 +269,7 @@ main(int argc, char **argv)
 			    "*_LABEL)", pamio_name(lr), pamio_count(lr),
 			    lab.tuple_type);
 		if (ir) {
-			if (!pamio_read(ir, &img))
-				die("%s: image %d: no matching image in %s, "
-				    "which ends after %d", pamio_name(lr),
-				    pamio_count(lr), pamio_name(ir),
-				    pamio_count(ir));
-			check_image(lr, ir, &lab, &img, w.channels);
+			read_image(ir, lr, &lab, &img, w.channels);
 			w.channels = image_channels(&img);
 		}
 		measure_objects(&lab, ir ? &img : NULL, &m);
@@ -291,10 +279,9 @@ main(int argc, char **argv)
 		image_free(&lab);
 		image_free(&img);
 	}
-	if (ir && pamio_read(ir, &img))
-		die("%s: image %d: no matching label image in %s, which ends "
-		    "after %d", pamio_name(ir), pamio_count(ir),
-		    pamio_name(lr), pamio_count(lr));
+	if (ir)
+		pamio_partner_end(ir, pamio_name(lr), pamio_count(lr),
+				  "label image");
 	if (!w.header_written)
 		write_header(&w);
 	pamio_close(lr);
