@@ -27,7 +27,11 @@ imgfile_format(int c)
 	case 'I':
 	case 'M': return IMGFILE_TIFF;
 	case 0xff: return IMGFILE_JPEG;
-	case 'P': return IMGFILE_NETPBM;
+	case 'P':
+	case ' ':
+	case '\t':
+	case '\n':
+	case '\r': return IMGFILE_NETPBM;
 	default: return IMGFILE_UNKNOWN;
 	}
 }

@@ -18,8 +18,8 @@ enum imgfile_format {
 };
 
 /* The format of a file whose first byte is c (EOF for an empty file):
- * 0x89 PNG, 'I' or 'M' TIFF, 0xFF JPEG, 'P' Netpbm. Each reader then
- * checks the whole signature. */
+ * 0x89 PNG, 'I' or 'M' TIFF, 0xFF JPEG, 'P' (or white space, which
+ * pamio skips) Netpbm. Each reader then checks the whole signature. */
 enum imgfile_format imgfile_format(int c);
 
 struct imgfile;
