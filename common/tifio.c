@@ -299,24 +299,15 @@ photometric_name(int p)
 	}
 }
 
-/* Read the tags of the current page into pg: 0, or -1 with what is not
- * supported in err. */
+/* The colour space of the current page: pg->photometric (JPEG-compressed
+ * YCbCr decoded as RGB), pg->colors and a palette's colours; 0, or -1
+ * with what is not supported in err. */
 static int
-page_layout(TIFF *tif, struct page *pg, char *err, size_t errsize)
+page_colors(TIFF *tif, struct page *pg, char *err, size_t errsize)
 {
 	const char *name;
 	uint16_t compression;
 
-	memset(pg, 0, sizeof *pg);
-	if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &pg->w) ||
-	    !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &pg->h)) {
-		snprintf(err, errsize, "corrupt TIFF file: no image size");
-		return -1;
-	}
-	TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &pg->spp);
-	TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &pg->bps);
-	TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &pg->format);
-	TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &pg->planar);
 	TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);
 	if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &pg->photometric))
 		pg->photometric = pg->spp >= 3 ? PHOTOMETRIC_RGB
@@ -354,6 +345,26 @@ page_layout(TIFF *tif, struct page *pg, char *err, size_t errsize)
 				 "or a palette)", pg->photometric);
 		return -1;
 	}
+	return 0;
+}
+
+/* Read the tags of the current page into pg: 0, or -1 with what is not
+ * supported in err. */
+static int
+page_layout(TIFF *tif, struct page *pg, char *err, size_t errsize)
+{
+	memset(pg, 0, sizeof *pg);
+	if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &pg->w) ||
+	    !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &pg->h)) {
+		snprintf(err, errsize, "corrupt TIFF file: no image size");
+		return -1;
+	}
+	TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &pg->spp);
+	TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &pg->bps);
+	TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &pg->format);
+	TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &pg->planar);
+	if (page_colors(tif, pg, err, errsize) != 0)
+		return -1;
 	if (pg->spp < pg->colors || pg->spp > pg->colors + 1) {
 		snprintf(err, errsize, "%u samples per pixel for %s: not "
 			 "supported (gray or RGB, and one extra sample at "
