@@ -8,7 +8,7 @@ MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC      ?= cc
-PKGS    := netpbm jansson openblas libpng
+PKGS    := netpbm jansson openblas libpng libtiff-4 libjpeg
 
 # The build is portable: the binaries run on any CPU of the compiler's
 # target (any x86-64), and the vector kernels of the network

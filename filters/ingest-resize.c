@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "imgfile.h"
 #include "outfile.h"
 #include "pamio.h"
 #include "pngio.h"
@@ -21,13 +22,15 @@ static const char usage_text[] =
 	"       ingest-resize [options] [--masks DIR] [FILE...]\n"
 	"Turn a Data Science Bowl folder (ID/images/ID.png and ID/masks/*.png)\n"
 	"into a PAM stream of samples (RGB_LABEL: the K-th mask file by name\n"
-	"is object K), or image files (PNG or Netpbm; stdin when FILE is '-'\n"
-	"or absent) into a PAM image stream.\n"
+	"is object K), or image files (PNG, TIFF, JPEG or Netpbm, told by their\n"
+	"first bytes; each page of a TIFF an image; stdin when FILE is '-' or\n"
+	"absent: Netpbm) into a PAM image stream.\n"
 	"  -s, --size WxH      resize every image to W x H (default: keep);\n"
 	"                      labels by nearest neighbour\n"
 	"  -c, --channels N    1 (gray, Rec. 601 luminance) or 3 (RGB, the\n"
 	"                      default)\n"
-	"  -m, --masks DIR     join the truth DIR/ID.png (or .pgm, .pbm, .pam)\n"
+	"  -m, --masks DIR     join the truth DIR/ID.png (or .tif, .tiff, .pgm,\n"
+	"                      .pbm, .pam, .jpg, .jpeg)\n"
 	"                      to each image: *_LABEL samples from a label\n"
 	"                      image, *_MASK samples from a binary mask\n"
 	"  -k, --mask-kind K   how --masks files are read: auto (the default:\n"
@@ -158,14 +161,15 @@ free_names(char **names, int n)
 	free(names);
 }
 
-/* Read the PNG file at path, a regular file (never a FIFO). */
+/* Read the one image of the file at path (any format), a regular file
+ * (never a FIFO). */
 static void
-read_png(const char *path, struct image *img)
+read_image(const char *path, struct image *img)
 {
 	char err[300];
 
 	outfile_input(path);
-	if (pngio_read(path, img, 0, err, sizeof err) != 0)
+	if (imgfile_read_one(path, img, err, sizeof err) != 0)
 		die("%s: %s", path, err);
 }
 
@@ -382,7 +386,7 @@ ingest_sample(const char *sdir, const char *id)
 	path = join(images, name);
 	if (missing(path))
 		die("%s: no images/%s", sdir, name);
-	read_png(path, &img);
+	read_image(path, &img);
 	image_set_id(&img, id);
 	free(path);
 
@@ -576,7 +580,8 @@ read_truth(const char *path, const struct image *m, const struct image *img,
 static uint16_t *
 find_truth(const struct image *img, const char *where, int *labels)
 {
-	static const char *exts[] = {".png", ".pgm", ".pbm", ".pam"};
+	static const char *exts[] = {".png", ".tif", ".tiff", ".pgm", ".pbm",
+				     ".pam", ".jpg", ".jpeg"};
 	uint16_t *truth;
 	struct image m;
 	char *path = NULL;
@@ -590,7 +595,7 @@ find_truth(const struct image *img, const char *where, int *labels)
 	if (image_has_mask(img))
 		die("%s: already has a truth mask", where);
 	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-		size_t n = strlen(opt.masks) + strlen(img->id) + 6;
+		size_t n = strlen(opt.masks) + strlen(img->id) + 7;
 		free(path);
 		path = xmalloc(n);
 		snprintf(path, n, "%s/%s%s", opt.masks, img->id, exts[i]);
@@ -600,17 +605,9 @@ find_truth(const struct image *img, const char *where, int *labels)
 		path = NULL;
 	}
 	if (!path)
-		die("%s: no mask %s/%s.png (or .pgm, .pbm, .pam)", where,
-		    opt.masks, img->id);
-	if (strcmp(path + strlen(path) - 4, ".png") == 0) {
-		read_png(path, &m);
-	} else {
-		struct pamio_reader *r = pamio_open_file(open_regular(path),
-							 path, PAMIO_IMAGE);
-		if (!pamio_read(r, &m))
-			die("%s: empty file", path);
-		pamio_close(r);
-	}
+		die("%s: no mask %s/%s.png (or .tif, .tiff, .pgm, .pbm, .pam, "
+		    ".jpg, .jpeg)", where, opt.masks, img->id);
+	read_image(path, &m);
 	truth = read_truth(path, &m, img, labels);
 	image_free(&m);
 	free(path);
@@ -645,10 +642,36 @@ open_operand(const char *path)
 	return f;
 }
 
-/* A file operand: PNG, or a Netpbm file or stream ("-" is stdin). The id
- * is the image's own (#id comment) or else, for a file, its name without
- * extension ("-K" added for the K-th image of a multi-image file). A file
- * without any image is an error; an empty stdin is an empty stream. */
+/* A PNG, TIFF or JPEG file operand f: each image (each page of a TIFF),
+ * the id its name without extension, "-K" added for page K of several. */
+static void
+ingest_imgfile(FILE *f, const char *path, const char *stem)
+{
+	char err[300], where[4200], id[4100];
+	struct imgfile *in = imgfile_open(f, err, sizeof err);
+	struct image img;
+	int status, k = 0;
+
+	if (!in)
+		die("%s: %s", path, err);
+	while ((status = imgfile_read(in, &img, err, sizeof err)) > 0) {
+		k++;
+		snprintf(id, sizeof id, "%s-%d", stem, k);
+		snprintf(where, sizeof where, "%s: page %d", path, k);
+		image_set_id(&img, imgfile_count(in) > 1 ? id : stem);
+		emit_with_mask(&img, imgfile_count(in) > 1 ? where : path);
+		image_free(&img);
+	}
+	if (status < 0)
+		die("%s: %s", path, err);
+	imgfile_close(in);
+}
+
+/* A file operand: PNG, TIFF, JPEG, or a Netpbm file or stream ("-" is
+ * stdin, a Netpbm stream). The id is the image's own (#id comment) or
+ * else, for a file, its name without extension ("-K" added for the K-th
+ * image of a multi-image file). A file without any image is an error; an
+ * empty stdin is an empty stream. */
 static void
 ingest_file(const char *path)
 {
@@ -661,15 +684,10 @@ ingest_file(const char *path)
 
 	if (!is_stdin && c == EOF && ferror(f))
 		die("%s:", path);
-	if (c == 0x89) { /* the first byte of the PNG signature */
-		char err[300];
+	if (!is_stdin && imgfile_format(c) != IMGFILE_NETPBM &&
+	    imgfile_format(c) != IMGFILE_EMPTY) {
 		ungetc(c, f);
-		if (pngio_read_file(f, &img, 0, err, sizeof err) != 0)
-			die("%s: %s", path, err);
-		fclose(f);
-		image_set_id(&img, stem);
-		emit_with_mask(&img, path);
-		image_free(&img);
+		ingest_imgfile(f, path, stem);
 		free(stem);
 		return;
 	}

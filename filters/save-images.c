@@ -11,26 +11,32 @@
 #include "outfile.h"
 #include "pamio.h"
 #include "pngio.h"
+#include "tifio.h"
 #include "util.h"
 
 static const char usage_text[] =
-	"usage: save-images --dir DIR [--format png|pam] [--suffix S] [--overwrite]\n"
-	"                   [FILE]\n"
+	"usage: save-images --dir DIR [--format png|tiff|pam] [--suffix S]\n"
+	"                   [--overwrite] [FILE]\n"
 	"Write each image of a PAM stream (FILE or stdin) to DIR/ID.png (or\n"
-	".pam), ID being the image's id, or its index in the stream (1, 2, ...)\n"
-	"when it has none; print the file names, one per line. A LABEL image\n"
-	"becomes a 16-bit PNG whose values are its labels; a *_LABEL sample\n"
-	"becomes DIR/ID.png, its image, and DIR/ID-labels.png, its labels; a\n"
-	"multi-output map (FOREGROUND_DISTANCE) one 16-bit PNG per output,\n"
-	"DIR/ID.png the foreground and DIR/ID-distance.png.\n"
+	".tif, .pam), ID being the image's id, or its index in the stream (1,\n"
+	"2, ...) when it has none; print the file names, one per line. A LABEL\n"
+	"image becomes a 16-bit PNG (or TIFF) whose values are its labels; a\n"
+	"*_LABEL sample becomes DIR/ID.png, its image, and DIR/ID-labels.png,\n"
+	"its labels; a multi-output map (FOREGROUND_DISTANCE) one 16-bit PNG\n"
+	"per output, DIR/ID.png the foreground and DIR/ID-distance.png.\n"
 	"  -d, --dir DIR      folder of the files (made when missing)\n"
-	"  -f, --format F     png (default) or pam\n"
+	"  -f, --format F     png (default), tiff (8 or 16 bits, as the image)\n"
+	"                     or pam\n"
 	"  -s, --suffix S     add S to each name before the extension\n"
 	"      --overwrite    replace a file of the same name (never the input)\n"
 	"  -h, --help         show this help and exit\n"
 	"  -V, --version      show the version and exit\n";
 
 /* A name saved so far, to refuse a second image of the same name. */
+/* The formats of --format, and their file name extensions. */
+enum format { PNG, TIFF, PAM };
+static const char *const extension[] = {"png", "tif", "pam"};
+
 struct saved {
 	char *base;
 	int index;
@@ -98,15 +104,18 @@ start(const char *path, int overwrite)
 	return outfile_open_or_die(path);
 }
 
-/* Write img to o, the file path, as PNG or PAM. */
+/* Write img to o, the file path, in format fmt. */
 static void
 write_image(struct outfile *o, const char *path, const struct image *img,
-	    int png)
+	    enum format fmt)
 {
 	char err[256];
 
-	if (png) {
+	if (fmt == PNG) {
 		if (pngio_write(outfile_stream(o), img, err, sizeof err) != 0)
+			die("%s: %s", path, err);
+	} else if (fmt == TIFF) {
+		if (tifio_write(outfile_stream(o), img, err, sizeof err) != 0)
 			die("%s: %s", path, err);
 	} else if (write_pam(outfile_stream(o), img) != 0) {
 		die("%s:", path);
@@ -179,24 +188,24 @@ claim(void **names, const char *base, const struct pamio_reader *r)
 /* The file dir/BASE SUFFIX.EXT (tail, such as "-labels", after SUFFIX). */
 static char *
 file_name(const char *dir, const char *base, const char *suffix,
-	  const char *tail, int png)
+	  const char *tail, enum format fmt)
 {
 	size_t n = strlen(dir) + strlen(base) + strlen(suffix) +
 		   strlen(tail) + 6;
 	char *name = xmalloc(n);
 
 	snprintf(name, n, "%s/%s%s%s.%s", strcmp(dir, "/") == 0 ? "" : dir,
-		 base, suffix, tail, png ? "png" : "pam");
+		 base, suffix, tail, extension[fmt]);
 	return name;
 }
 
-/* Save img as base: one file, or as PNG a *_LABEL sample as two (its
- * image, and its labels under base-labels) and a multi-output map as one
- * per output (base, base-NAME), each checked before any is written and
- * committed together; print their names. */
+/* Save img as base: one file, or as PNG or TIFF a *_LABEL sample as two
+ * (its image, and its labels under base-labels) and a multi-output map as
+ * one per output (base, base-NAME), each checked before any is written
+ * and committed together; print their names. */
 static void
 save(const char *dir, const char *base, const char *suffix,
-     const struct image *img, int png, int overwrite, void **names,
+     const struct image *img, enum format fmt, int overwrite, void **names,
      const struct pamio_reader *r)
 {
 	struct image parts[MAX_PARTS] = {{0}};
@@ -206,11 +215,11 @@ save(const char *dir, const char *base, const char *suffix,
 	struct outfile *o[MAX_PARTS];
 	int n = 1;
 
-	if (png && image_has_labels(img)) {
+	if (fmt != PAM && image_has_labels(img)) {
 		n = 2;
 		split_labels(img, &parts[0], &parts[1]);
 		strcpy(tails[1], "-labels");
-	} else if (png && image_output_count(img->tuple_type) > 1) {
+	} else if (fmt != PAM && image_output_count(img->tuple_type) > 1) {
 		n = img->depth;
 		split_outputs(img, parts, tails);
 	}
@@ -220,7 +229,7 @@ save(const char *dir, const char *base, const char *suffix,
 		sprintf(tbase, "%s%s", base, tails[i]);
 		claim(names, tbase, r);
 		free(tbase);
-		path[i] = file_name(dir, base, suffix, tails[i], png);
+		path[i] = file_name(dir, base, suffix, tails[i], fmt);
 		if (n > 1)
 			what[i] = &parts[i];
 	}
@@ -229,7 +238,7 @@ save(const char *dir, const char *base, const char *suffix,
 	for (int i = 0; i < n; i++)
 		o[i] = start(path[i], overwrite);
 	for (int i = 0; i < n; i++)
-		write_image(o[i], path[i], what[i], png);
+		write_image(o[i], path[i], what[i], fmt);
 	for (int i = 0; i < n; i++)
 		outfile_commit_or_die(o[i]);
 	for (int i = 0; i < n; i++) {
@@ -254,7 +263,8 @@ main(int argc, char **argv)
 	};
 	const char *suffix = "", *path = "-";
 	char *dir = NULL;
-	int png = 1, overwrite = 0, c;
+	enum format fmt = PNG;
+	int overwrite = 0, c;
 	size_t len;
 	struct pamio_reader *r;
 	struct image img = {0};
@@ -271,12 +281,14 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			if (strcmp(optarg, "png") == 0)
-				png = 1;
+				fmt = PNG;
+			else if (strcmp(optarg, "tiff") == 0)
+				fmt = TIFF;
 			else if (strcmp(optarg, "pam") == 0)
-				png = 0;
+				fmt = PAM;
 			else
-				die_usage("--format: '%s' is not png or pam",
-					  optarg);
+				die_usage("--format: '%s' is not png, tiff or "
+					  "pam", optarg);
 			break;
 		case 's':
 			suffix = optarg;
@@ -319,7 +331,7 @@ main(int argc, char **argv)
 			die("%s: image %d: id '%.200s' is not a safe file name",
 			    pamio_name(r), pamio_count(r), base);
 		}
-		save(dir, base, suffix, &img, png, overwrite, &names, r);
+		save(dir, base, suffix, &img, fmt, overwrite, &names, r);
 		image_free(&img);
 	}
 	pamio_close(r);

@@ -778,7 +778,7 @@ gray_pam() {
 	: >"$TMP/set/$FLUO/images/$FLUO.png"
 	run ingest-resize "$TMP/set"
 	assert_failure 1
-	assert_output "ingest-resize: $TMP/set/$FLUO/images/$FLUO.png: not a PNG file"
+	assert_output "ingest-resize: $TMP/set/$FLUO/images/$FLUO.png: empty file"
 	run ingest-resize - </dev/null
 	assert_success
 	assert_output ""

@@ -508,17 +508,17 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 		pam 2 1 255 GRAYSCALE id=a 1 2
 		pam 2 1 255 GRAYSCALE id=b 3 4 | head -c -1
 	} >"$TMP/in.pam"
-	for fmt in png pam; do
+	for fmt in png tiff pam; do
 		run bash -c 'save-images --dir "$1" --format "$2" "$3" >"$4"' \
 			_ "$TMP/out" "$fmt" "$TMP/in.pam" "$TMP/list"
 		assert_failure 1
 		assert_one_error_line save-images
 		assert_output --partial "in.pam: image 2: "
 		run cat "$TMP/list"
-		assert_output "$TMP/out/a.$fmt"
+		assert_output "$TMP/out/a.${fmt/tiff/tif}"
 	done
 	run ls -A "$TMP/out"
-	assert_output $'a.pam\na.png'
+	assert_output $'a.pam\na.png\na.tif'
 }
 
 @test "a write error on a file: exit 1 naming it, no temporary file left" {
@@ -529,12 +529,12 @@ v = np.random.default_rng(1).integers(0, 65536, 64 * 64, dtype=np.uint16)
 sys.stdout.buffer.write(b"P7\n#id big\nWIDTH 64\nHEIGHT 64\nDEPTH 1\nMAXVAL 65535\nTUPLTYPE GRAYSCALE\nENDHDR\n")
 sys.stdout.buffer.write(v.astype(">u2").tobytes())' >"$TMP/in.pam"
 	# Files of at most 4 KiB: an 8 KiB image cannot be written.
-	for fmt in png pam; do
+	for fmt in png tiff pam; do
 		run bash -c 'trap "" XFSZ; ulimit -f 4; save-images --dir "$1" --format "$2" "$3"' \
 			_ "$TMP/out" "$fmt" "$TMP/in.pam"
 		assert_failure 1
 		assert_one_error_line save-images
-		assert_output "save-images: $TMP/out/big.$fmt: File too large"
+		assert_output "save-images: $TMP/out/big.${fmt/tiff/tif}: File too large"
 	done
 	run ls -A "$TMP/out"
 	assert_output ""
