@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "infer.h"
 #include "isa.h"
 #include "model.h"
 #include "nn.h"
@@ -49,15 +50,10 @@ static struct {
 } opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
 
 static struct unet *net;
-static int in_channels, multiple, margin;
+static struct infer *engine;
+static int in_channels;
 static int outputs;                   /* K: channels of a map */
 static char tuple_type[64];           /* of the maps: model_tuple_type */
-
-/* The work buffers of the last size used. */
-static struct {
-	struct unet_work *w;
-	int batch, height, width;
-} work;
 
 /* An image read, waiting for its batch. src is what the network sees
  * (img itself, or its resized copy). */
@@ -73,63 +69,18 @@ static struct progress progress;
 static long written;
 static double started;
 
-static int
-round_up(int n, int m)
-{
-	return (n + m - 1) / m * m;
-}
-
-/* The largest number of h x w inputs (at most want) inside the budget,
- * at least 1. */
-static int
-batch_within_budget(int want, int h, int w)
-{
-	double fit = opt.budget / unet_work_bytes(net, h, w);
-
-	if (fit < 1)
-		return 1;
-	return fit < want ? (int)fit : want;
-}
-
-static struct unet_work *
-get_work(int batch, int h, int w)
-{
-	if (!work.w || work.batch != batch || work.height != h ||
-	    work.width != w) {
-		unet_work_free(work.w);
-		work.w = unet_work_new(net, batch, h, w, 0, opt.threads);
-		work.batch = batch;
-		work.height = h;
-		work.width = w;
-	}
-	return work.w;
-}
-
-/* Fill dst (h x w pixels, in_channels each) from the window of src whose
- * top left corner is (x0, y0), each sample divided by maxval; zero beyond
- * src's right and bottom edges. */
+/* Fill dst (src's pixels, in_channels each) from src, each sample divided
+ * by maxval. */
 static void
-fill_input(float *dst, int w, int h, const struct image *src, int x0, int y0)
+fill_input(float *dst, const struct image *src)
 {
-	int depth = src->depth;
+	size_t pixels = (size_t)src->width * src->height;
 	double maxval = src->maxval;
 
-	for (int y = 0; y < h; y++) {
-		float *row = dst + (size_t)y * w * in_channels;
-		int sy = y0 + y;
-		int n = src->width - x0 < w ? src->width - x0 : w;
-
-		if (sy >= src->height)
-			n = 0;
-		for (int x = 0; x < n; x++) {
-			const uint16_t *s =
-				src->data + ((size_t)sy * src->width + x0 + x) * depth;
-			for (int c = 0; c < in_channels; c++)
-				row[x * in_channels + c] = (float)(s[c] / maxval);
-		}
-		memset(row + (size_t)n * in_channels, 0,
-		       sizeof *row * (size_t)(w - n) * in_channels);
-	}
+	for (size_t p = 0; p < pixels; p++)
+		for (int c = 0; c < in_channels; c++)
+			dst[p * in_channels + c] =
+				(float)(src->data[p * src->depth + c] / maxval);
 }
 
 /* Resample the `outputs` interleaved channels of src (sw x sh) into dst
@@ -198,126 +149,39 @@ job_free(struct job *j)
 	image_free(&j->resized);
 }
 
-/* Infer the pending images (all of the same size) as one batch. */
+/* Infer the pending images (all of the same size) together. */
 static void
 flush(void)
 {
-	int nw, nh, pw, ph;
-	struct unet_work *w;
-	const float *logits;
-	float *in, *plane;
+	int nw, nh;
+	size_t isize, osize;
+	float *in, *logits;
 
 	if (npending == 0)
 		return;
 	nw = pending[0].src->width;
 	nh = pending[0].src->height;
-	pw = round_up(nw, multiple);
-	ph = round_up(nh, multiple);
-	w = get_work(batch_within_budget(opt.batch, ph, pw), ph, pw);
-	in = unet_work_input(w);
+	isize = (size_t)nw * nh * in_channels;
+	osize = (size_t)nw * nh * outputs;
+	in = xmalloc_for(isize * npending, sizeof *in, "the network's input");
+	logits = xmalloc_for(osize * npending, sizeof *logits,
+			     "a probability map");
 	for (int k = 0; k < npending; k++)
-		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
-			   pending[k].src, 0, 0);
-	logits = unet_forward(w, npending);
-	plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
-			    "a probability map");
+		fill_input(in + k * isize, pending[k].src);
+	infer_images(engine, npending, nw, nh, in, logits);
+	free(in);
 	for (int k = 0; k < npending; k++) {
-		const float *l = logits + (size_t)k * pw * ph * outputs;
-		for (int y = 0; y < nh; y++)
-			memcpy(plane + (size_t)y * nw * outputs,
-			       l + (size_t)y * pw * outputs,
-			       sizeof *plane * nw * outputs);
-		emit(&pending[k], plane);
+		emit(&pending[k], logits + k * osize);
 		job_free(&pending[k]);
 	}
-	free(plane);
+	free(logits);
 	npending = 0;
 }
 
-/* Window positions along one axis of n pixels (padded to pn): the cores
- * start every tile - 2 margin pixels; each window of `tile` pixels starts
- * `margin` before its core, kept inside [0, pn). */
-static int
-window_start(int core, int tile, int pn)
-{
-	int s = core - margin;
-
-	if (s > pn - tile)
-		s = pn - tile;
-	return s < 0 ? 0 : s;
-}
-
-/* Infer one image in tiles of `tile` x `tile` (fewer where the padded
- * image is smaller), batching tiles. Each tile's output is kept only in
- * its core, at least `margin` pixels (the receptive field's radius) from
- * any tile edge that is not an edge of the image, and tiles start at
- * multiples of the pooling cell: the result is whole-image inference's. */
-static void
-infer_tiled(struct job *j, int tile)
-{
-	int nw = j->src->width, nh = j->src->height;
-	int pw = round_up(nw, multiple), ph = round_up(nh, multiple);
-	int tw = pw < tile ? pw : tile, th = ph < tile ? ph : tile;
-	/* Core sizes: the whole axis when one window covers it. */
-	int cx = pw <= tile ? pw : tile - 2 * margin;
-	int cy = ph <= tile ? ph : tile - 2 * margin;
-	int across = (nw + cx - 1) / cx, total = across * ((nh + cy - 1) / cy);
-	int batch = batch_within_budget(opt.batch, th, tw);
-	struct unet_work *w = get_work(batch, th, tw);
-	float *in = unet_work_input(w);
-	float *plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
-				   "a probability map");
-
-	for (int t0 = 0; t0 < total; t0 += batch) {
-		int n = total - t0 < batch ? total - t0 : batch;
-		const float *logits;
-
-		for (int k = 0; k < n; k++) {
-			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
-			fill_input(in + (size_t)k * tw * th * in_channels, tw, th,
-				   j->src, window_start(x, tw, pw),
-				   window_start(y, th, ph));
-		}
-		logits = unet_forward(w, n);
-		for (int k = 0; k < n; k++) {
-			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
-			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
-			int ex = x + cx < nw ? x + cx : nw;
-			int ey = y + cy < nh ? y + cy : nh;
-			const float *l = logits + (size_t)k * tw * th * outputs;
-
-			for (int yy = y; yy < ey; yy++)
-				memcpy(plane + ((size_t)yy * nw + x) * outputs,
-				       l + ((size_t)(yy - wy) * tw + (x - wx))
-					   * outputs,
-				       sizeof *plane * (ex - x) * outputs);
-		}
-	}
-	emit(j, plane);
-	free(plane);
-}
-
-/* Decide how an image is inferred, and do it (or queue it). */
+/* Queue an image for its batch, inferring the batch when it is full. */
 static void
 infer(struct job *j)
 {
-	int pw = round_up(j->src->width, multiple);
-	int ph = round_up(j->src->height, multiple);
-	int tile = opt.tile;
-
-	if (tile < 0 && unet_work_bytes(net, ph, pw) > opt.budget) {
-		/* The largest tile inside the budget. */
-		tile = 2 * margin + multiple;
-		while (unet_work_bytes(net, tile + multiple,
-				       tile + multiple) <= opt.budget)
-			tile += multiple;
-	}
-	if (tile > 0 && (pw > tile || ph > tile)) {
-		flush();
-		infer_tiled(j, tile);
-		job_free(j);
-		return;
-	}
 	if (npending > 0 && (pending[0].src->width != j->src->width ||
 			     pending[0].src->height != j->src->height))
 		flush();
@@ -328,7 +192,7 @@ infer(struct job *j)
 	else
 		pending[npending].src = &pending[npending].resized;
 	npending++;
-	if (npending >= batch_within_budget(opt.batch, ph, pw))
+	if (npending >= infer_batch(engine, j->src->width, j->src->height))
 		flush();
 }
 
@@ -484,17 +348,15 @@ main(int argc, char **argv)
 		die("%s: %s", opt.model, err);
 	outputs = outs.count;
 	model_tuple_type(&outs, tuple_type, sizeof tuple_type);
-	multiple = unet_multiple(net);
-	margin = unet_tile_margin(net);
 	if (opt.resize && opt.rw == 0) {
 		opt.rw = meta_side(meta, "input_width");
 		opt.rh = meta_side(meta, "input_height");
 	}
 	json_decref(meta);
-	if (opt.tile > 0 &&
-	    (opt.tile % multiple || opt.tile < 2 * margin + multiple))
-		die_usage("--tile %d: this model needs a multiple of %d, at least %d",
-			  opt.tile, multiple, 2 * margin + multiple);
+	if (opt.tile > 0 && infer_tile_check(net, opt.tile, err, sizeof err) < 0)
+		die_usage("--tile %d: %s", opt.tile, err);
+	engine = infer_new(net, opt.threads, opt.budget, opt.tile);
+	infer_set_batch(engine, opt.batch);
 	pending = xcalloc(opt.batch, sizeof *pending);
 	r = pamio_open(opt.input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);
@@ -524,7 +386,7 @@ main(int argc, char **argv)
 	flush();
 	progress_clear(&progress);
 	pamio_close(r);
-	unet_work_free(work.w);
+	infer_free(engine);
 	unet_free(net);
 	free(pending);
 	close_stdout();

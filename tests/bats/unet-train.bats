@@ -401,21 +401,21 @@ train_until_checkpoint() {
 	assert_output "text"
 }
 
-@test "bad data: tuple type, mixed sizes, size not a multiple, truncation" {
+@test "bad data: tuple type, mixed channels, size not a multiple, truncation" {
 	{ printf 'P6\n32 32\n255\n'; head -c 3072 /dev/zero; } >"$TMP/rgb.ppm"
 	run unet-train -o "$TMP/m.st" "$TMP/rgb.ppm"
 	assert_failure 1
 	assert_one_error_line unet-train
 	assert_output --partial "rgb.ppm: image 1"
-	cat "$S32" "$S16" >"$TMP/mixed.pam"
+	cat "$S32" "$G16" >"$TMP/mixed.pam"
 	run unet-train -o "$TMP/m.st" "$TMP/mixed.pam"
 	assert_failure 1
 	assert_one_error_line unet-train
-	assert_output --partial "image 25: size 16x16 differs from the first sample's 32x32"
+	assert_output "unet-train: $TMP/mixed.pam: image 25: 1 channel(s), the first sample has 3"
 	run unet-train --depth 7 -o "$TMP/m.st" "$S32"
 	assert_failure 1
 	assert_one_error_line unet-train
-	assert_output --partial "image 1: size 32x32 is not a multiple of 64 (resize with ingest-resize --size)"
+	assert_output --partial "image 1: size 32x32 is not a multiple of 64 (resize with ingest-resize --size, or train on patches with --patch)"
 	head -c 10000 "$S32" >"$TMP/trunc.pam"
 	run unet-train -o "$TMP/m.st" <"$TMP/trunc.pam"
 	assert_failure 1

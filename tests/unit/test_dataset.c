@@ -48,7 +48,7 @@ test_labels(const char *path)
 	      "GRAYSCALE_MASK\nENDHDR\n", f);
 	fwrite("\x01\x00\x02\xff\x03\x00", 1, 6, f);
 	fclose(f);
-	dataset_init(&ds);
+	dataset_init(&ds, NULL);
 	tap_ok(dataset_read(&ds, path) == 2 && ds.channels == 1 &&
 	       ds.labelled == 1, "a *_LABEL and a *_MASK sample: one labelled");
 	tap_ok(ds.samples[0].labels && !ds.samples[1].labels &&
@@ -81,7 +81,7 @@ main(int argc, char **argv)
 	close(fd);
 	write_stream(path, 1000);
 
-	dataset_init(&ds);
+	dataset_init(&ds, NULL);
 	tap_ok(dataset_read(&ds, path) == 2, "two samples read");
 	tap_ok(ds.count == 2 && ds.width == 2 && ds.height == 1 &&
 	       ds.channels == 3, "shape 2x1, 3 channels");
@@ -101,7 +101,7 @@ main(int argc, char **argv)
 	       "targets 0/1 in idx order");
 
 	/* The same stream gives the same hash; another maxval another one. */
-	dataset_init(&ds2);
+	dataset_init(&ds2, NULL);
 	dataset_read(&ds2, path);
 	tap_ok(ds2.hash == ds.hash, "same data, same hash");
 	dataset_free(&ds2);
