@@ -1044,8 +1044,8 @@ validate_group(struct run *r, const int *idx, int n, double *vsum,
 
 /* The validation pass of patch training: every sample whole, at its own
  * size, through infer (tiled beyond --memory), samples of one size
- * together up to a batch at a time; the loss over every output and pixel
- * (weights included), the Dice and IoU of the foreground at 0.5. */
+ * together as many as infer takes in one pass; the loss over every output
+ * and pixel (weights included), the Dice and IoU of the foreground at 0.5. */
 static void
 validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 		long ep)
@@ -1062,7 +1062,8 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	qsort(idx, r->nval, sizeof *idx, by_size);
 	for (int i = 0, n; i < r->nval; i += n) {
 		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
-		for (n = 1; i + n < r->nval && n < r->o->batch; n++) {
+		int most = infer_batch(r->inf, s->width, s->height);
+		for (n = 1; i + n < r->nval && n < most; n++) {
 			const struct dataset_sample *t =
 				&r->val_ds->samples[idx[i + n]];
 			if (t->width != s->width || t->height != s->height)
