@@ -21,10 +21,12 @@
 
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
-	"                  [--resize[=WxH]] [--original-size] [--quiet] MODEL [FILE]\n"
+	"                  [--resize[=WxH]] [--original-size] [--tta] [--quiet]\n"
+	"                  MODEL [FILE]\n"
 	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
 	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout;\n"
-	"a model of several outputs writes one channel per output.\n"
+	"a model of several outputs writes one channel per output. Each image is\n"
+	"normalised as the model's metadata says (maxval or percentiles).\n"
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
 	"                       at most 8)\n"
 	"  -b, --batch N        infer up to N images of the same size together\n"
@@ -35,22 +37,26 @@ static const char usage_text[] =
 	"      --memory MIB     memory budget for the network's activations, in\n"
 	"                       MiB (default 1024): larger images are tiled,\n"
 	"                       batches are cut\n"
-	"      --resize[=WxH]   resize each image to WxH for the network (default:\n"
-	"                       the model's training size), probabilities back to\n"
-	"                       the image's size\n"
+	"      --resize[=WxH]   resize each image to WxH for the network,\n"
+	"                       probabilities back to the image's size; bare: at\n"
+	"                       the model's training scale (its input_width x\n"
+	"                       input_height; none for a model trained on patches)\n"
 	"      --original-size  write probabilities at each image's original size\n"
+	"      --tta            average the probabilities over the flips (and, for\n"
+	"                       square inputs, the transposes): 4 or 8 passes\n"
 	"  -q, --quiet          no progress line on a terminal\n"
 	"  -h, --help           print this help and exit\n"
 	"  -V, --version        print the version and the kernels in use, exit\n";
 
 static struct {
-	int threads, batch, tile, resize, rw, rh, original, quiet;
+	int threads, batch, tile, resize, rw, rh, original, tta, quiet;
 	double budget; /* bytes */
 	const char *model, *input;
 } opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
 
 static struct unet *net;
 static struct infer *engine;
+static struct normalize norm;         /* the model's */
 static int in_channels;
 static int outputs;                   /* K: channels of a map */
 static char tuple_type[64];           /* of the maps: model_tuple_type */
@@ -60,6 +66,7 @@ static char tuple_type[64];           /* of the maps: model_tuple_type */
 struct job {
 	struct image img, resized;
 	const struct image *src;
+	struct normalize_map map;     /* of src, the model's normalisation */
 	int out_w, out_h;
 };
 
@@ -69,18 +76,72 @@ static struct progress progress;
 static long written;
 static double started;
 
-/* Fill dst (src's pixels, in_channels each) from src, each sample divided
- * by maxval. */
+/* Fill dst (src's pixels, in_channels each) from src through its map. */
 static void
-fill_input(float *dst, const struct image *src)
+fill_input(float *dst, const struct image *src, const struct normalize_map *m)
 {
 	size_t pixels = (size_t)src->width * src->height;
-	double maxval = src->maxval;
 
 	for (size_t p = 0; p < pixels; p++)
 		for (int c = 0; c < in_channels; c++)
-			dst[p * in_channels + c] =
-				(float)(src->data[p * src->depth + c] / maxval);
+			dst[p * in_channels + c] = (float)
+				((src->data[p * src->depth + c] - m->offset)
+				 * m->scale);
+}
+
+/* The pixel of a w x h image that pixel (x, y) of its symmetry s shows
+ * (s from 0 to 7; 4 to 7 only when w == h), as an index: bit 0 flips
+ * left-right, bit 1 top-bottom, bit 2 transposes. */
+static size_t
+symmetry_source(int s, int x, int y, int w, int h)
+{
+	int sx = s & 1 ? w - 1 - x : x, sy = s & 2 ? h - 1 - y : y;
+
+	return s & 4 ? (size_t)sx * w + sy : (size_t)sy * w + sx;
+}
+
+/* The probabilities of n images of w x h (input as for infer_images)
+ * averaged over the symmetries of the rectangle (4), or of the square
+ * (8) when w == h: each symmetry's image inferred, its probabilities
+ * turned back and added. */
+static void
+infer_tta(int n, int w, int h, const float *input, float *probs)
+{
+	int count = w == h ? 8 : 4;
+	size_t pixels = (size_t)w * h, isize = pixels * in_channels;
+	size_t osize = pixels * outputs;
+	float *in = xmalloc_for(isize * n, sizeof *in, "the network's input");
+	float *out = xmalloc_for(osize * n, sizeof *out, "a probability map");
+
+	memset(probs, 0, sizeof *probs * osize * n);
+	for (int s = 0; s < count; s++) {
+		for (int k = 0; k < n; k++)
+			for (int y = 0; y < h; y++)
+				for (int x = 0; x < w; x++)
+					memcpy(in + k * isize + ((size_t)y * w + x)
+						   * in_channels,
+					       input + k * isize +
+						   symmetry_source(s, x, y, w, h)
+						   * in_channels,
+					       sizeof *in * in_channels);
+		infer_images(engine, n, w, h, in, out);
+		nn_sigmoid(out, out, osize * n);
+		for (int k = 0; k < n; k++)
+			for (int y = 0; y < h; y++)
+				for (int x = 0; x < w; x++) {
+					float *d = probs + k * osize +
+						   symmetry_source(s, x, y, w, h)
+						   * outputs;
+					const float *o = out + k * osize +
+						((size_t)y * w + x) * outputs;
+					for (int c = 0; c < outputs; c++)
+						d[c] += o[c];
+				}
+	}
+	for (size_t i = 0; i < osize * n; i++)
+		probs[i] /= count;
+	free(in);
+	free(out);
 }
 
 /* Resample the `outputs` interleaved channels of src (sw x sh) into dst
@@ -108,21 +169,19 @@ resample_maps(const float *src, int sw, int sh, float *dst, int dw, int dh)
 	free(b);
 }
 
-/* Write the probability map of a job from its logits (the network's
- * size, src->width x src->height, `outputs` channels). */
+/* Write the probability map of a job from its probabilities (the
+ * network's size, src->width x src->height, `outputs` channels). */
 static void
-emit(struct job *j, float *logits)
+emit(struct job *j, float *probs)
 {
 	int nw = j->src->width, nh = j->src->height;
-	size_t n = (size_t)nw * nh * outputs;
 	size_t on = (size_t)j->out_w * j->out_h * outputs;
 	struct image out = {0};
-	float *p = logits;
+	float *p = probs;
 
-	nn_sigmoid(logits, logits, n);
 	if (j->out_w != nw || j->out_h != nh) {
 		p = xmalloc_for(on, sizeof *p, "a probability map");
-		resample_maps(logits, nw, nh, p, j->out_w, j->out_h);
+		resample_maps(probs, nw, nh, p, j->out_w, j->out_h);
 	}
 	image_alloc(&out, j->out_w, j->out_h, outputs, 65535, tuple_type);
 	image_copy_meta(&out, &j->img);
@@ -135,7 +194,7 @@ emit(struct job *j, float *logits)
 	if (fflush(stdout) != 0)
 		die("write error:");
 	image_free(&out);
-	if (p != logits)
+	if (p != probs)
 		free(p);
 	written++;
 	progress_draw(&progress, 0, "unet-infer: %ld images, %.1f images/s",
@@ -155,7 +214,7 @@ flush(void)
 {
 	int nw, nh;
 	size_t isize, osize;
-	float *in, *logits;
+	float *in, *probs;
 
 	if (npending == 0)
 		return;
@@ -164,17 +223,22 @@ flush(void)
 	isize = (size_t)nw * nh * in_channels;
 	osize = (size_t)nw * nh * outputs;
 	in = xmalloc_for(isize * npending, sizeof *in, "the network's input");
-	logits = xmalloc_for(osize * npending, sizeof *logits,
-			     "a probability map");
+	probs = xmalloc_for(osize * npending, sizeof *probs,
+			    "a probability map");
 	for (int k = 0; k < npending; k++)
-		fill_input(in + k * isize, pending[k].src);
-	infer_images(engine, npending, nw, nh, in, logits);
+		fill_input(in + k * isize, pending[k].src, &pending[k].map);
+	if (opt.tta) {
+		infer_tta(npending, nw, nh, in, probs);
+	} else {
+		infer_images(engine, npending, nw, nh, in, probs);
+		nn_sigmoid(probs, probs, osize * npending);
+	}
 	free(in);
 	for (int k = 0; k < npending; k++) {
-		emit(&pending[k], logits + k * osize);
+		emit(&pending[k], probs + k * osize);
 		job_free(&pending[k]);
 	}
-	free(logits);
+	free(probs);
 	npending = 0;
 }
 
@@ -233,6 +297,7 @@ parse_options(int argc, char **argv)
 		{ "tile", required_argument, NULL, 'T' },
 		{ "resize", optional_argument, NULL, 'r' },
 		{ "original-size", no_argument, NULL, 'o' },
+		{ "tta", no_argument, NULL, 'A' },
 		{ "memory", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -265,6 +330,9 @@ parse_options(int argc, char **argv)
 			break;
 		case 'o':
 			opt.original = 1;
+			break;
+		case 'A':
+			opt.tta = 1;
 			break;
 		case 'M':
 			opt.budget = (double)(1 << 20) *
@@ -348,9 +416,19 @@ main(int argc, char **argv)
 		die("%s: %s", opt.model, err);
 	outputs = outs.count;
 	model_tuple_type(&outs, tuple_type, sizeof tuple_type);
+	if (model_normalize(meta, &norm, err, sizeof err) < 0)
+		die("%s: %s", opt.model, err);
+	/* Bare --resize: the training scale. A model trained on patches at
+	 * native scale has none to resize to. */
 	if (opt.resize && opt.rw == 0) {
-		opt.rw = meta_side(meta, "input_width");
-		opt.rh = meta_side(meta, "input_height");
+		if (!json_object_get(meta, "input_width") &&
+		    !json_object_get(meta, "input_height") &&
+		    json_object_get(meta, "patch"))
+			opt.resize = 0;
+		else {
+			opt.rw = meta_side(meta, "input_width");
+			opt.rh = meta_side(meta, "input_height");
+		}
 	}
 	json_decref(meta);
 	if (opt.tile > 0 && infer_tile_check(net, opt.tile, err, sizeof err) < 0)
@@ -381,6 +459,10 @@ main(int argc, char **argv)
 			j.src = &j.resized;
 		}
 		set_out_size(&j, r);
+		/* The map of what the network sees, as in training. */
+		normalize_image(&norm, j.src->data,
+				(size_t)j.src->width * j.src->height,
+				j.src->depth, in_channels, j.src->maxval, &j.map);
 		infer(&j);
 	}
 	flush();

@@ -62,6 +62,10 @@ struct options {
  * unet-train(1)). */
 #define BORDER_SIGMA 3.0
 
+/* The share of the pixels above which (or below 1 - which) a model's
+ * validation predictions are all foreground (or background). */
+#define DEGENERATE_SHARE 0.99
+
 /* The patch size of samples of several sizes without --patch, before it
  * is reduced to their median shorter side (see unet-train(1)). */
 #define PATCH_DEFAULT 256
@@ -937,6 +941,15 @@ val_result(const struct run *r, struct progress *pg, long ep, double vsum,
 	e->val_iou = metric_iou(c);
 }
 
+/* The share of the validation pixels predicted foreground at 0.5. */
+static double
+predicted_foreground(const struct confusion *c)
+{
+	uint64_t all = c->tp + c->fp + c->fn + c->tn;
+
+	return all ? (double)(c->tp + c->fp) / all : NAN;
+}
+
 /* Add the foreground of n pixels of K-channel logits (and targets) to c
  * at 0.5, prob and fg n floats of scratch. */
 static void
@@ -1031,8 +1044,8 @@ validate_group(struct run *r, const int *idx, int n, double *vsum,
 
 /* The validation pass of patch training: every sample whole, at its own
  * size, through infer (tiled beyond --memory), samples of one size
- * together up to a batch at a time; the loss over every output and pixel
- * (weights included), the Dice and IoU of the foreground at 0.5. */
+ * together as many as infer takes in one pass; the loss over every output
+ * and pixel (weights included), the Dice and IoU of the foreground at 0.5. */
 static void
 validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 		long ep)
@@ -1049,7 +1062,8 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	qsort(idx, r->nval, sizeof *idx, by_size);
 	for (int i = 0, n; i < r->nval; i += n) {
 		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
-		for (n = 1; i + n < r->nval && n < r->o->batch; n++) {
+		int most = infer_batch(r->inf, s->width, s->height);
+		for (n = 1; i + n < r->nval && n < most; n++) {
 			const struct dataset_sample *t =
 				&r->val_ds->samples[idx[i + n]];
 			if (t->width != s->width || t->height != s->height)
@@ -1135,6 +1149,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	e->train_seconds = now_seconds() - start;
 
 	e->val_loss = e->val_dice = e->val_iou = NAN;
+	memset(&e->val, 0, sizeof e->val);
 	if (r->nval > 0 && r->patch)
 		validate_native(r, pg, e, ep);
 	else if (r->nval > 0)
@@ -1221,6 +1236,8 @@ log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 	report_set(obj, "val_loss", real_or_null(e->val_loss));
 	report_set(obj, "val_dice", real_or_null(e->val_dice));
 	report_set(obj, "val_iou", real_or_null(e->val_iou));
+	report_set(obj, "val_foreground",
+		   real_or_null(predicted_foreground(&e->val)));
 	report_set(obj, "lr", json_real(r->o->lr));
 	report_set(obj, "seconds", json_real(e->seconds));
 	report_set(obj, "images_per_second",
@@ -1758,6 +1775,28 @@ train_epochs(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	}
 }
 
+/* A run whose best model predicts (nearly) every validation pixel
+ * foreground, or none, while the truth has both, has learnt nothing that
+ * the foreground share does not tell: say so, and what to try. */
+static void
+degenerate_warning(const struct run *r)
+{
+	const struct confusion *c = &r->best_val;
+	double pred = predicted_foreground(c);
+	uint64_t all = c->tp + c->fp + c->fn + c->tn;
+
+	if (!(pred >= DEGENERATE_SHARE || pred <= 1 - DEGENERATE_SHARE) ||
+	    c->tp + c->fn == 0 || c->tp + c->fn == all)
+		return;
+	warn_msg("warning: the model of epoch %ld predicts %.1f %% of the "
+		 "validation pixels foreground (the truth %.1f %%), nearly all "
+		 "%s: it has not learnt to tell them apart; try more steps "
+		 "(--epochs, --steps-per-epoch), a larger --patience or "
+		 "--augment", r->st.best_epoch, 100 * pred,
+		 100.0 * (c->tp + c->fn) / all,
+		 pred >= 0.5 ? "foreground" : "background");
+}
+
 /* The line that closes a run: how it ended and what is on disk. */
 static void
 end_line(const struct run *r)
@@ -1817,6 +1856,8 @@ main(int argc, char **argv)
 	train_epochs(&r, w, wbatch, &batch, &pg, &log);
 	if (!o.quiet)
 		end_line(&r);
+	if (!o.quiet)
+		degenerate_warning(&r);
 
 	free(log.text);
 	unet_work_free(w);

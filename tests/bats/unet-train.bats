@@ -177,8 +177,8 @@ assert abs(float(sys.argv[2]) - neg / pos) < 1e-6 * neg / pos, (sys.argv[2], neg
 import json, math, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 3, lines
-keys = ["epoch", "train_loss", "val_loss", "val_dice", "val_iou", "lr",
-        "seconds", "images_per_second"]
+keys = ["epoch", "train_loss", "val_loss", "val_dice", "val_iou",
+        "val_foreground", "lr", "seconds", "images_per_second"]
 for i, l in enumerate(lines):
     o = json.loads(l)
     assert list(o) == keys, list(o)
@@ -197,7 +197,7 @@ for i, l in enumerate(lines):
 	assert_line --partial "no validation data: the model is saved after every epoch"
 	assert_line --regexp '^unet-train: epoch 2/2: loss [0-9.]+ [0-9.]+ img/s [0-9.]+ s$'
 	assert_equal "$(meta "$TMP/m.safetensors" epoch)" 2
-	run grep -c '"val_loss":null,"val_dice":null,"val_iou":null' "$TMP/log"
+	run grep -c '"val_loss":null,"val_dice":null,"val_iou":null,"val_foreground":null' "$TMP/log"
 	assert_output 2
 }
 
@@ -208,7 +208,9 @@ for i, l in enumerate(lines):
 	assert_line --index 0 --regexp '^unet-train: 22 training and 2 validation samples of 32x32, 3 channel\(s\); data [0-9.]+ MiB, workspace for 4 images [0-9.]+ MiB'
 	assert_line --index 1 --regexp '^unet-train: epoch 1/2: loss 0\.[0-9]{4} val_loss 0\.[0-9]{4} val_dice [01]\.[0-9]{4} [0-9.]+ img/s [0-9.]+ s$'
 	assert_line --index 3 --regexp '^unet-train: done; last good model \(epoch [12], val_loss 0\.[0-9]{4}\) is in '
-	assert_equal "${#lines[@]}" 4
+	# Two epochs of so small a network predict no foreground: said.
+	assert_line --index 4 --regexp '^unet-train: warning: the model of epoch [12] predicts 0\.0 % of the validation pixels foreground \(the truth [0-9.]+ %\), nearly all background: '
+	assert_equal "${#lines[@]}" 5
 }
 
 @test "early stopping: --patience 2 stops after 3 epochs and keeps epoch 1" {
