@@ -21,10 +21,13 @@ fnv(uint64_t h, const void *p, size_t n)
 }
 
 void
-dataset_init(struct dataset *ds)
+dataset_init(struct dataset *ds, const struct normalize *norm)
 {
 	memset(ds, 0, sizeof *ds);
 	ds->hash = FNV_OFFSET;
+	ds->norm.mode = NORMALIZE_MAXVAL;
+	if (norm)
+		ds->norm = *norm;
 }
 
 /* Append img, image nth of the stream name (named when out of memory). */
@@ -48,6 +51,10 @@ add_sample(struct dataset *ds, const struct image *img, const char *name,
 	s = &ds->samples[ds->count];
 	memset(s, 0, sizeof *s);
 	s->maxval = img->maxval;
+	s->width = img->width;
+	s->height = img->height;
+	normalize_image(&ds->norm, img->data, npix, depth, c, img->maxval,
+			&s->map);
 	snprintf(what, sizeof what, "the mask of image %d of %s", nth, name);
 	s->mask = xmalloc_for(npix, 1, what);
 	snprintf(what, sizeof what, "image %d of %s", nth, name);
@@ -101,15 +108,12 @@ dataset_read(struct dataset *ds, const char *path)
 			ds->width = img.width;
 			ds->height = img.height;
 			ds->channels = image_channels(&img);
-		} else if (img.width != ds->width || img.height != ds->height) {
-			die("%s: image %d: size %dx%d differs from the first "
-			    "sample's %dx%d (resize all to one size with "
-			    "ingest-resize --size)", pamio_name(r), n,
-			    img.width, img.height, ds->width, ds->height);
 		} else if (image_channels(&img) != ds->channels) {
 			die("%s: image %d: %d channel(s), the first sample has "
 			    "%d", pamio_name(r), n, image_channels(&img),
 			    ds->channels);
+		} else if (img.width != ds->width || img.height != ds->height) {
+			ds->width = ds->height = 0;
 		}
 		add_sample(ds, &img, pamio_name(r), n);
 		image_free(&img);
@@ -119,35 +123,44 @@ dataset_read(struct dataset *ds, const char *path)
 }
 
 void
+dataset_window(const struct dataset *ds, int i, int x0, int y0, int w, int h,
+	       float *input, float *target, uint16_t *labels)
+{
+	const struct dataset_sample *s = &ds->samples[i];
+	int c = ds->channels;
+	/* maxval: divide in double and round once, as the reference does. */
+	int divide = ds->norm.mode == NORMALIZE_MAXVAL;
+	double maxval = s->maxval, off = s->map.offset, scale = s->map.scale;
+
+	for (int y = 0; y < h; y++) {
+		size_t from = (size_t)(y0 + y) * s->width + x0;
+		size_t to = (size_t)y * w;
+
+		for (size_t k = 0; input && k < (size_t)w * c; k++) {
+			double v = s->maxval <= 255
+				   ? ((const uint8_t *)s->data)[from * c + k]
+				   : ((const uint16_t *)s->data)[from * c + k];
+			input[to * c + k] = (float)(divide ? v / maxval
+							   : (v - off) * scale);
+		}
+		for (int x = 0; target && x < w; x++)
+			target[to + x] = s->mask[from + x];
+		if (labels)
+			memcpy(labels + to, s->labels + from,
+			       (size_t)w * sizeof *labels);
+	}
+}
+
+void
 dataset_fill(const struct dataset *ds, const int *idx, int n, float *input,
 	     float *target)
 {
 	size_t npix = (size_t)ds->width * ds->height;
-	size_t nval = npix * ds->channels;
 
-	for (int i = 0; i < n; i++) {
-		const struct dataset_sample *s = &ds->samples[idx[i]];
-		/* Divide in double and round once, as the reference does. */
-		double maxval = s->maxval;
-
-		if (input) {
-			float *x = input + (size_t)i * nval;
-			if (s->maxval <= 255) {
-				const uint8_t *d = s->data;
-				for (size_t k = 0; k < nval; k++)
-					x[k] = (float)(d[k] / maxval);
-			} else {
-				const uint16_t *d = s->data;
-				for (size_t k = 0; k < nval; k++)
-					x[k] = (float)(d[k] / maxval);
-			}
-		}
-		if (target) {
-			float *t = target + (size_t)i * npix;
-			for (size_t p = 0; p < npix; p++)
-				t[p] = s->mask[p];
-		}
-	}
+	for (int i = 0; i < n; i++)
+		dataset_window(ds, idx[i], 0, 0, ds->width, ds->height,
+			       input ? input + i * npix * ds->channels : NULL,
+			       target ? target + i * npix : NULL, NULL);
 }
 
 void
@@ -157,8 +170,8 @@ dataset_fill_labels(const struct dataset *ds, const int *idx, int n,
 	size_t npix = (size_t)ds->width * ds->height;
 
 	for (int i = 0; i < n; i++)
-		memcpy(labels + (size_t)i * npix, ds->samples[idx[i]].labels,
-		       npix * sizeof *labels);
+		dataset_window(ds, idx[i], 0, 0, ds->width, ds->height, NULL,
+			       NULL, labels + i * npix);
 }
 
 int
@@ -173,11 +186,13 @@ dataset_first_unlabelled(const struct dataset *ds)
 void
 dataset_free(struct dataset *ds)
 {
+	struct normalize norm = ds->norm;
+
 	for (int i = 0; i < ds->count; i++) {
 		free(ds->samples[i].data);
 		free(ds->samples[i].mask);
 		free(ds->samples[i].labels);
 	}
 	free(ds->samples);
-	dataset_init(ds);
+	dataset_init(ds, &norm);
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "normalize.h"
+
 /* One sample as read: channels-last raw values, a 0/1 mask and, for a
  * *_LABEL sample, its instance labels. */
 struct dataset_sample {
@@ -17,12 +19,17 @@ struct dataset_sample {
 			       for a *_MASK sample */
 	unsigned maxval;    /* 1 .. 65535 */
 	uint64_t positives; /* number of foreground mask pixels */
+	int width, height;
+	struct normalize_map map; /* its normalisation (the data set's rule) */
 };
 
-/* Every sample has the same width, height and channel count. */
+/* Every sample has the same channel count; sizes may differ. */
 struct dataset {
 	int count;
-	int width, height, channels; /* 0 while empty */
+	int width, height; /* every sample's size, 0 while empty or when the
+			      samples' sizes differ */
+	int channels;      /* 0 while empty */
+	struct normalize norm; /* how values become inputs */
 	int labelled;  /* number of samples with labels */
 	struct dataset_sample *samples;
 	size_t bytes;  /* memory held by the samples' values and masks */
@@ -31,25 +38,36 @@ struct dataset {
 			  two data sets apart */
 };
 
-/* An empty data set. */
-void dataset_init(struct dataset *ds);
+/* An empty data set whose samples will be normalised by norm (NULL:
+ * maxval). */
+void dataset_init(struct dataset *ds, const struct normalize *norm);
 
 /* Read every image of the stream at path ("-" is stdin) and append it to
- * ds. Only RGB_MASK, GRAYSCALE_MASK, RGB_LABEL and GRAYSCALE_LABEL images
- * are accepted (a *_LABEL sample keeps its labels); every image
- * must have the size and channel count of the data set's first sample.
- * Bad data dies "prog: NAME: image K: what" (K counted from 1 in this
- * stream). Returns the number of images read. */
+ * ds, with its normalize_map under ds->norm. Only RGB_MASK,
+ * GRAYSCALE_MASK, RGB_LABEL and GRAYSCALE_LABEL images are accepted (a
+ * *_LABEL sample keeps its labels); every image must have the channel
+ * count of the data set's first sample (sizes may differ). Bad data dies
+ * "prog: NAME: image K: what" (K counted from 1 in this stream). Returns
+ * the number of images read. */
 int dataset_read(struct dataset *ds, const char *path);
 
-/* Fill the network input (n * height * width * channels floats, NHWC, each
- * value divided by its sample's maxval) and the target (n * height * width
- * floats, 0 or 1) with the samples idx[0 .. n-1]; either may be NULL. */
+/* Fill w x h pixels of sample i from (x0, y0), a window inside the
+ * sample: its normalised values into input (h * w * channels floats,
+ * NHWC; maxval: each value divided by the sample's maxval, in double as
+ * the reference does; percentile: (value - offset) * scale), its mask
+ * into target (h * w floats, 0 or 1) and its labels into labels (h * w
+ * values; the sample must have labels); any of the three may be NULL. */
+void dataset_window(const struct dataset *ds, int i, int x0, int y0, int w,
+		    int h, float *input, float *target, uint16_t *labels);
+
+/* dataset_window of the whole samples idx[0 .. n-1], all of the data
+ * set's one size, one after the other (n * height * width * channels
+ * input floats, n * height * width targets); either may be NULL. */
 void dataset_fill(const struct dataset *ds, const int *idx, int n,
 		  float *input, float *target);
 
-/* Copy the labels of the samples idx[0 .. n-1] into labels (n * height *
- * width values); every one of them must have labels. */
+/* Copy the labels of the samples idx[0 .. n-1] (all of the data set's one
+ * size, all with labels) into labels (n * height * width values). */
 void dataset_fill_labels(const struct dataset *ds, const int *idx, int n,
 			 uint16_t *labels);
 

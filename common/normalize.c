@@ -7,17 +7,22 @@
 #include "normalize.h"
 #include "util.h"
 
-/* A percentile bound: a plain number from 0 to 100. */
+/* A percentile bound: a plain number from 0 to 100 with at most 3
+ * decimals, which normalize_format writes back exactly (%g: 6 significant
+ * digits, no exponent above 0.0001). */
 static int
 parse_percent(const char *s, size_t len, double *out)
 {
-	char buf[32], *end;
+	char buf[32], *end, *dot;
 
 	if (len == 0 || len >= sizeof buf)
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (strspn(buf, "0123456789.") != len)
+		return -1;
+	dot = strchr(buf, '.');
+	if (dot && strlen(dot + 1) > 3)
 		return -1;
 	*out = strtod(buf, &end);
 	return *end == '\0' && *out >= 0 && *out <= 100 ? 0 : -1;
@@ -48,7 +53,8 @@ normalize_parse(const char *s, struct normalize *n, char *err, size_t errlen)
 	    parse_percent(colon + 1, strlen(colon + 1), &n->high) < 0 ||
 	    n->low >= n->high) {
 		snprintf(err, errlen, "percentile:%s: want LOW:HIGH, two "
-			 "percentiles with 0 <= LOW < HIGH <= 100", s);
+			 "percentiles with 0 <= LOW < HIGH <= 100, at most 3 "
+			 "decimals", s);
 		return -1;
 	}
 	return 0;

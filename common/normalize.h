@@ -26,8 +26,8 @@ struct normalize_map {
 };
 
 /* Parse "maxval", "percentile" (NORMALIZE_LOW .. NORMALIZE_HIGH) or
- * "percentile:LOW:HIGH" into *n. 0, or -1 with the reason in err (no
- * program name). */
+ * "percentile:LOW:HIGH" (plain decimals, at most 3 decimals) into *n. 0,
+ * or -1 with the reason in err (no program name). */
 int normalize_parse(const char *s, struct normalize *n, char *err,
 		    size_t errlen);
 

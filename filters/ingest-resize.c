@@ -2,7 +2,9 @@
  * stream into a PAM stream of samples or images, optionally resized. */
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +29,9 @@ static const char usage_text[] =
 	"absent: Netpbm) into a PAM image stream.\n"
 	"  -s, --size WxH      resize every image to W x H (default: keep);\n"
 	"                      labels by nearest neighbour\n"
+	"  -S, --scale F       resample every image by the factor F, keeping\n"
+	"                      its aspect: W x H becomes round(W F) x round(H F),\n"
+	"                      at least 1 (labels by nearest neighbour)\n"
 	"  -c, --channels N    1 (gray, Rec. 601 luminance) or 3 (RGB, the\n"
 	"                      default)\n"
 	"  -m, --masks DIR     join the truth DIR/ID.png (or .tif, .tiff, .pgm,\n"
@@ -47,12 +52,13 @@ enum { KIND_AUTO, KIND_BINARY, KIND_LABELS };
 
 static struct {
 	int width, height; /* 0: keep the native size */
+	double scale;      /* 0: no --scale */
 	int channels;
 	const char *masks;
 	int mask_kind;     /* KIND_*: how the --masks files are read */
 	int semantic;      /* 1: *_MASK samples, never *_LABEL */
 	int quiet;
-} opt = {0, 0, 3, NULL, KIND_AUTO, 0, 0};
+} opt = {0, 0, 0, 3, NULL, KIND_AUTO, 0, 0};
 
 static struct progress progress;
 static int done, total;
@@ -198,6 +204,20 @@ largest_label(const struct image *src, const uint16_t *truth)
 	return top;
 }
 
+/* side resampled by --scale: round(side * scale), a half rounded up, at
+ * least 1. The relative slack of 1e-9 rounds a product that is a half in
+ * decimals up as written (10 * 0.35 = 3.5 gives 4), whatever the binary
+ * error of the factor; side and factor are at most 32768, so the product
+ * fits an int. */
+static int
+scaled_side(int side)
+{
+	double x = side * opt.scale;
+	double r = floor(x + 0.5 + x * 1e-9);
+
+	return r < 1 ? 1 : (int)r;
+}
+
 /* Build the output image from src (any of our tuple types), its truth
  * (truth, one value per pixel: labels when labels is set, else 0 or 1;
  * or src's own truth channel; or none) and the options, then write it
@@ -212,8 +232,10 @@ emit(const struct image *src, const uint16_t *truth, int labels,
 			 (truth ? labels : image_has_labels(src));
 	int sc = image_channels(src), oc = opt.channels;
 	int depth = oc + has_truth;
-	int ow = opt.width ? opt.width : src->width;
-	int oh = opt.width ? opt.height : src->height;
+	int ow = opt.width ? opt.width :
+		 opt.scale ? scaled_side(src->width) : src->width;
+	int oh = opt.width ? opt.height :
+		 opt.scale ? scaled_side(src->height) : src->height;
 	size_t n = (size_t)src->width * src->height;
 	unsigned m = src->maxval, M;
 	char type[32];
@@ -222,9 +244,10 @@ emit(const struct image *src, const uint16_t *truth, int labels,
 	if (ow > IMAGE_MAX_SIDE || oh > IMAGE_MAX_SIDE ||
 	    (size_t)ow * oh * depth > IMAGE_MAX_SAMPLES)
 		die("%s: the output, %dx%dx%d, would be over the limit of %zu "
-		    "samples that its readers accept (use --size or "
+		    "samples that its readers accept (use %s or "
 		    "--channels 1)", where, ow, oh, depth,
-		    (size_t)IMAGE_MAX_SAMPLES);
+		    (size_t)IMAGE_MAX_SAMPLES,
+		    opt.scale ? "a smaller --scale" : "--size");
 	/* The image's maxval, or 65535 when a label needs more. */
 	if (m > 255 || (out_labels && largest_label(src, truth) > 255))
 		M = 65535;
@@ -256,9 +279,9 @@ emit(const struct image *src, const uint16_t *truth, int labels,
 		out.orig_width = src->width;
 		out.orig_height = src->height;
 	}
-	if (opt.width && (opt.width != out.width || opt.height != out.height)) {
+	if (ow != out.width || oh != out.height) {
 		struct image small;
-		resample_image(&out, &small, opt.width, opt.height);
+		resample_image(&out, &small, ow, oh);
 		pamio_write(stdout, &small);
 		image_free(&small);
 	} else {
@@ -732,6 +755,7 @@ main(int argc, char **argv)
 	enum { OPT_SEMANTIC = 256 };
 	static const struct option longopts[] = {
 		{"size", required_argument, NULL, 's'},
+		{"scale", required_argument, NULL, 'S'},
 		{"channels", required_argument, NULL, 'c'},
 		{"masks", required_argument, NULL, 'm'},
 		{"mask-kind", required_argument, NULL, 'k'},
@@ -745,11 +769,18 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:c:m:k:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:S:c:m:k:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			parse_size(optarg, IMAGE_MAX_SIDE, &opt.width,
 				   &opt.height, "--size");
+			break;
+		case 'S':
+			opt.scale = parse_double(optarg, -DBL_MAX, DBL_MAX,
+						 "--scale");
+			if (!(opt.scale > 0 && opt.scale <= IMAGE_MAX_SIDE))
+				die_usage("--scale: %g is out of range (0, %d]",
+					  opt.scale, IMAGE_MAX_SIDE);
 			break;
 		case 'c':
 			opt.channels = (int)parse_long(optarg, 1, 3, "--channels");
@@ -782,6 +813,8 @@ main(int argc, char **argv)
 	}
 	if (optind == argc)
 		outfile_input("-");
+	if (opt.width && opt.scale)
+		die_usage("--size and --scale cannot be used together");
 	if (dirs && files)
 		die_usage("data set folders and image files cannot be mixed");
 	if (dirs && opt.masks)

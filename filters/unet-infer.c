@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "infer.h"
 #include "isa.h"
 #include "model.h"
 #include "nn.h"
@@ -20,10 +21,12 @@
 
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
-	"                  [--resize[=WxH]] [--original-size] [--quiet] MODEL [FILE]\n"
+	"                  [--resize[=WxH]] [--original-size] [--tta] [--quiet]\n"
+	"                  MODEL [FILE]\n"
 	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
 	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout;\n"
-	"a model of several outputs writes one channel per output.\n"
+	"a model of several outputs writes one channel per output. Each image is\n"
+	"normalised as the model's metadata says (maxval or percentiles).\n"
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
 	"                       at most 8)\n"
 	"  -b, --batch N        infer up to N images of the same size together\n"
@@ -34,36 +37,36 @@ static const char usage_text[] =
 	"      --memory MIB     memory budget for the network's activations, in\n"
 	"                       MiB (default 1024): larger images are tiled,\n"
 	"                       batches are cut\n"
-	"      --resize[=WxH]   resize each image to WxH for the network (default:\n"
-	"                       the model's training size), probabilities back to\n"
-	"                       the image's size\n"
+	"      --resize[=WxH]   resize each image to WxH for the network,\n"
+	"                       probabilities back to the image's size; bare: at\n"
+	"                       the model's training scale (its input_width x\n"
+	"                       input_height; none for a model trained on patches)\n"
 	"      --original-size  write probabilities at each image's original size\n"
+	"      --tta            average the probabilities over the flips (and, for\n"
+	"                       square inputs, the transposes): 4 or 8 passes\n"
 	"  -q, --quiet          no progress line on a terminal\n"
 	"  -h, --help           print this help and exit\n"
 	"  -V, --version        print the version and the kernels in use, exit\n";
 
 static struct {
-	int threads, batch, tile, resize, rw, rh, original, quiet;
+	int threads, batch, tile, resize, rw, rh, original, tta, quiet;
 	double budget; /* bytes */
 	const char *model, *input;
 } opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
 
 static struct unet *net;
-static int in_channels, multiple, margin;
+static struct infer *engine;
+static struct normalize norm;         /* the model's */
+static int in_channels;
 static int outputs;                   /* K: channels of a map */
 static char tuple_type[64];           /* of the maps: model_tuple_type */
-
-/* The work buffers of the last size used. */
-static struct {
-	struct unet_work *w;
-	int batch, height, width;
-} work;
 
 /* An image read, waiting for its batch. src is what the network sees
  * (img itself, or its resized copy). */
 struct job {
 	struct image img, resized;
 	const struct image *src;
+	struct normalize_map map;     /* of src, the model's normalisation */
 	int out_w, out_h;
 };
 
@@ -73,63 +76,72 @@ static struct progress progress;
 static long written;
 static double started;
 
-static int
-round_up(int n, int m)
-{
-	return (n + m - 1) / m * m;
-}
-
-/* The largest number of h x w inputs (at most want) inside the budget,
- * at least 1. */
-static int
-batch_within_budget(int want, int h, int w)
-{
-	double fit = opt.budget / unet_work_bytes(net, h, w);
-
-	if (fit < 1)
-		return 1;
-	return fit < want ? (int)fit : want;
-}
-
-static struct unet_work *
-get_work(int batch, int h, int w)
-{
-	if (!work.w || work.batch != batch || work.height != h ||
-	    work.width != w) {
-		unet_work_free(work.w);
-		work.w = unet_work_new(net, batch, h, w, 0, opt.threads);
-		work.batch = batch;
-		work.height = h;
-		work.width = w;
-	}
-	return work.w;
-}
-
-/* Fill dst (h x w pixels, in_channels each) from the window of src whose
- * top left corner is (x0, y0), each sample divided by maxval; zero beyond
- * src's right and bottom edges. */
+/* Fill dst (src's pixels, in_channels each) from src through its map. */
 static void
-fill_input(float *dst, int w, int h, const struct image *src, int x0, int y0)
+fill_input(float *dst, const struct image *src, const struct normalize_map *m)
 {
-	int depth = src->depth;
-	double maxval = src->maxval;
+	size_t pixels = (size_t)src->width * src->height;
 
-	for (int y = 0; y < h; y++) {
-		float *row = dst + (size_t)y * w * in_channels;
-		int sy = y0 + y;
-		int n = src->width - x0 < w ? src->width - x0 : w;
+	for (size_t p = 0; p < pixels; p++)
+		for (int c = 0; c < in_channels; c++)
+			dst[p * in_channels + c] = (float)
+				((src->data[p * src->depth + c] - m->offset)
+				 * m->scale);
+}
 
-		if (sy >= src->height)
-			n = 0;
-		for (int x = 0; x < n; x++) {
-			const uint16_t *s =
-				src->data + ((size_t)sy * src->width + x0 + x) * depth;
-			for (int c = 0; c < in_channels; c++)
-				row[x * in_channels + c] = (float)(s[c] / maxval);
-		}
-		memset(row + (size_t)n * in_channels, 0,
-		       sizeof *row * (size_t)(w - n) * in_channels);
+/* The pixel of a w x h image that pixel (x, y) of its symmetry s shows
+ * (s from 0 to 7; 4 to 7 only when w == h), as an index: bit 0 flips
+ * left-right, bit 1 top-bottom, bit 2 transposes. */
+static size_t
+symmetry_source(int s, int x, int y, int w, int h)
+{
+	int sx = s & 1 ? w - 1 - x : x, sy = s & 2 ? h - 1 - y : y;
+
+	return s & 4 ? (size_t)sx * w + sy : (size_t)sy * w + sx;
+}
+
+/* The probabilities of n images of w x h (input as for infer_images)
+ * averaged over the symmetries of the rectangle (4), or of the square
+ * (8) when w == h: each symmetry's image inferred, its probabilities
+ * turned back and added. */
+static void
+infer_tta(int n, int w, int h, const float *input, float *probs)
+{
+	int count = w == h ? 8 : 4;
+	size_t pixels = (size_t)w * h, isize = pixels * in_channels;
+	size_t osize = pixels * outputs;
+	float *in = xmalloc_for(isize * n, sizeof *in, "the network's input");
+	float *out = xmalloc_for(osize * n, sizeof *out, "a probability map");
+
+	memset(probs, 0, sizeof *probs * osize * n);
+	for (int s = 0; s < count; s++) {
+		for (int k = 0; k < n; k++)
+			for (int y = 0; y < h; y++)
+				for (int x = 0; x < w; x++)
+					memcpy(in + k * isize + ((size_t)y * w + x)
+						   * in_channels,
+					       input + k * isize +
+						   symmetry_source(s, x, y, w, h)
+						   * in_channels,
+					       sizeof *in * in_channels);
+		infer_images(engine, n, w, h, in, out);
+		nn_sigmoid(out, out, osize * n);
+		for (int k = 0; k < n; k++)
+			for (int y = 0; y < h; y++)
+				for (int x = 0; x < w; x++) {
+					float *d = probs + k * osize +
+						   symmetry_source(s, x, y, w, h)
+						   * outputs;
+					const float *o = out + k * osize +
+						((size_t)y * w + x) * outputs;
+					for (int c = 0; c < outputs; c++)
+						d[c] += o[c];
+				}
 	}
+	for (size_t i = 0; i < osize * n; i++)
+		probs[i] /= count;
+	free(in);
+	free(out);
 }
 
 /* Resample the `outputs` interleaved channels of src (sw x sh) into dst
@@ -157,21 +169,19 @@ resample_maps(const float *src, int sw, int sh, float *dst, int dw, int dh)
 	free(b);
 }
 
-/* Write the probability map of a job from its logits (the network's
- * size, src->width x src->height, `outputs` channels). */
+/* Write the probability map of a job from its probabilities (the
+ * network's size, src->width x src->height, `outputs` channels). */
 static void
-emit(struct job *j, float *logits)
+emit(struct job *j, float *probs)
 {
 	int nw = j->src->width, nh = j->src->height;
-	size_t n = (size_t)nw * nh * outputs;
 	size_t on = (size_t)j->out_w * j->out_h * outputs;
 	struct image out = {0};
-	float *p = logits;
+	float *p = probs;
 
-	nn_sigmoid(logits, logits, n);
 	if (j->out_w != nw || j->out_h != nh) {
 		p = xmalloc_for(on, sizeof *p, "a probability map");
-		resample_maps(logits, nw, nh, p, j->out_w, j->out_h);
+		resample_maps(probs, nw, nh, p, j->out_w, j->out_h);
 	}
 	image_alloc(&out, j->out_w, j->out_h, outputs, 65535, tuple_type);
 	image_copy_meta(&out, &j->img);
@@ -184,7 +194,7 @@ emit(struct job *j, float *logits)
 	if (fflush(stdout) != 0)
 		die("write error:");
 	image_free(&out);
-	if (p != logits)
+	if (p != probs)
 		free(p);
 	written++;
 	progress_draw(&progress, 0, "unet-infer: %ld images, %.1f images/s",
@@ -198,126 +208,44 @@ job_free(struct job *j)
 	image_free(&j->resized);
 }
 
-/* Infer the pending images (all of the same size) as one batch. */
+/* Infer the pending images (all of the same size) together. */
 static void
 flush(void)
 {
-	int nw, nh, pw, ph;
-	struct unet_work *w;
-	const float *logits;
-	float *in, *plane;
+	int nw, nh;
+	size_t isize, osize;
+	float *in, *probs;
 
 	if (npending == 0)
 		return;
 	nw = pending[0].src->width;
 	nh = pending[0].src->height;
-	pw = round_up(nw, multiple);
-	ph = round_up(nh, multiple);
-	w = get_work(batch_within_budget(opt.batch, ph, pw), ph, pw);
-	in = unet_work_input(w);
-	for (int k = 0; k < npending; k++)
-		fill_input(in + (size_t)k * pw * ph * in_channels, pw, ph,
-			   pending[k].src, 0, 0);
-	logits = unet_forward(w, npending);
-	plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
+	isize = (size_t)nw * nh * in_channels;
+	osize = (size_t)nw * nh * outputs;
+	in = xmalloc_for(isize * npending, sizeof *in, "the network's input");
+	probs = xmalloc_for(osize * npending, sizeof *probs,
 			    "a probability map");
+	for (int k = 0; k < npending; k++)
+		fill_input(in + k * isize, pending[k].src, &pending[k].map);
+	if (opt.tta) {
+		infer_tta(npending, nw, nh, in, probs);
+	} else {
+		infer_images(engine, npending, nw, nh, in, probs);
+		nn_sigmoid(probs, probs, osize * npending);
+	}
+	free(in);
 	for (int k = 0; k < npending; k++) {
-		const float *l = logits + (size_t)k * pw * ph * outputs;
-		for (int y = 0; y < nh; y++)
-			memcpy(plane + (size_t)y * nw * outputs,
-			       l + (size_t)y * pw * outputs,
-			       sizeof *plane * nw * outputs);
-		emit(&pending[k], plane);
+		emit(&pending[k], probs + k * osize);
 		job_free(&pending[k]);
 	}
-	free(plane);
+	free(probs);
 	npending = 0;
 }
 
-/* Window positions along one axis of n pixels (padded to pn): the cores
- * start every tile - 2 margin pixels; each window of `tile` pixels starts
- * `margin` before its core, kept inside [0, pn). */
-static int
-window_start(int core, int tile, int pn)
-{
-	int s = core - margin;
-
-	if (s > pn - tile)
-		s = pn - tile;
-	return s < 0 ? 0 : s;
-}
-
-/* Infer one image in tiles of `tile` x `tile` (fewer where the padded
- * image is smaller), batching tiles. Each tile's output is kept only in
- * its core, at least `margin` pixels (the receptive field's radius) from
- * any tile edge that is not an edge of the image, and tiles start at
- * multiples of the pooling cell: the result is whole-image inference's. */
-static void
-infer_tiled(struct job *j, int tile)
-{
-	int nw = j->src->width, nh = j->src->height;
-	int pw = round_up(nw, multiple), ph = round_up(nh, multiple);
-	int tw = pw < tile ? pw : tile, th = ph < tile ? ph : tile;
-	/* Core sizes: the whole axis when one window covers it. */
-	int cx = pw <= tile ? pw : tile - 2 * margin;
-	int cy = ph <= tile ? ph : tile - 2 * margin;
-	int across = (nw + cx - 1) / cx, total = across * ((nh + cy - 1) / cy);
-	int batch = batch_within_budget(opt.batch, th, tw);
-	struct unet_work *w = get_work(batch, th, tw);
-	float *in = unet_work_input(w);
-	float *plane = xmalloc_for((size_t)nw * nh * outputs, sizeof *plane,
-				   "a probability map");
-
-	for (int t0 = 0; t0 < total; t0 += batch) {
-		int n = total - t0 < batch ? total - t0 : batch;
-		const float *logits;
-
-		for (int k = 0; k < n; k++) {
-			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
-			fill_input(in + (size_t)k * tw * th * in_channels, tw, th,
-				   j->src, window_start(x, tw, pw),
-				   window_start(y, th, ph));
-		}
-		logits = unet_forward(w, n);
-		for (int k = 0; k < n; k++) {
-			int x = (t0 + k) % across * cx, y = (t0 + k) / across * cy;
-			int wx = window_start(x, tw, pw), wy = window_start(y, th, ph);
-			int ex = x + cx < nw ? x + cx : nw;
-			int ey = y + cy < nh ? y + cy : nh;
-			const float *l = logits + (size_t)k * tw * th * outputs;
-
-			for (int yy = y; yy < ey; yy++)
-				memcpy(plane + ((size_t)yy * nw + x) * outputs,
-				       l + ((size_t)(yy - wy) * tw + (x - wx))
-					   * outputs,
-				       sizeof *plane * (ex - x) * outputs);
-		}
-	}
-	emit(j, plane);
-	free(plane);
-}
-
-/* Decide how an image is inferred, and do it (or queue it). */
+/* Queue an image for its batch, inferring the batch when it is full. */
 static void
 infer(struct job *j)
 {
-	int pw = round_up(j->src->width, multiple);
-	int ph = round_up(j->src->height, multiple);
-	int tile = opt.tile;
-
-	if (tile < 0 && unet_work_bytes(net, ph, pw) > opt.budget) {
-		/* The largest tile inside the budget. */
-		tile = 2 * margin + multiple;
-		while (unet_work_bytes(net, tile + multiple,
-				       tile + multiple) <= opt.budget)
-			tile += multiple;
-	}
-	if (tile > 0 && (pw > tile || ph > tile)) {
-		flush();
-		infer_tiled(j, tile);
-		job_free(j);
-		return;
-	}
 	if (npending > 0 && (pending[0].src->width != j->src->width ||
 			     pending[0].src->height != j->src->height))
 		flush();
@@ -328,7 +256,7 @@ infer(struct job *j)
 	else
 		pending[npending].src = &pending[npending].resized;
 	npending++;
-	if (npending >= batch_within_budget(opt.batch, ph, pw))
+	if (npending >= infer_batch(engine, j->src->width, j->src->height))
 		flush();
 }
 
@@ -369,6 +297,7 @@ parse_options(int argc, char **argv)
 		{ "tile", required_argument, NULL, 'T' },
 		{ "resize", optional_argument, NULL, 'r' },
 		{ "original-size", no_argument, NULL, 'o' },
+		{ "tta", no_argument, NULL, 'A' },
 		{ "memory", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -401,6 +330,9 @@ parse_options(int argc, char **argv)
 			break;
 		case 'o':
 			opt.original = 1;
+			break;
+		case 'A':
+			opt.tta = 1;
 			break;
 		case 'M':
 			opt.budget = (double)(1 << 20) *
@@ -484,17 +416,25 @@ main(int argc, char **argv)
 		die("%s: %s", opt.model, err);
 	outputs = outs.count;
 	model_tuple_type(&outs, tuple_type, sizeof tuple_type);
-	multiple = unet_multiple(net);
-	margin = unet_tile_margin(net);
+	if (model_normalize(meta, &norm, err, sizeof err) < 0)
+		die("%s: %s", opt.model, err);
+	/* Bare --resize: the training scale. A model trained on patches at
+	 * native scale has none to resize to. */
 	if (opt.resize && opt.rw == 0) {
-		opt.rw = meta_side(meta, "input_width");
-		opt.rh = meta_side(meta, "input_height");
+		if (!json_object_get(meta, "input_width") &&
+		    !json_object_get(meta, "input_height") &&
+		    json_object_get(meta, "patch"))
+			opt.resize = 0;
+		else {
+			opt.rw = meta_side(meta, "input_width");
+			opt.rh = meta_side(meta, "input_height");
+		}
 	}
 	json_decref(meta);
-	if (opt.tile > 0 &&
-	    (opt.tile % multiple || opt.tile < 2 * margin + multiple))
-		die_usage("--tile %d: this model needs a multiple of %d, at least %d",
-			  opt.tile, multiple, 2 * margin + multiple);
+	if (opt.tile > 0 && infer_tile_check(net, opt.tile, err, sizeof err) < 0)
+		die_usage("--tile %d: %s", opt.tile, err);
+	engine = infer_new(net, opt.threads, opt.budget, opt.tile);
+	infer_set_batch(engine, opt.batch);
 	pending = xcalloc(opt.batch, sizeof *pending);
 	r = pamio_open(opt.input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);
@@ -519,12 +459,16 @@ main(int argc, char **argv)
 			j.src = &j.resized;
 		}
 		set_out_size(&j, r);
+		/* The map of what the network sees, as in training. */
+		normalize_image(&norm, j.src->data,
+				(size_t)j.src->width * j.src->height,
+				j.src->depth, in_channels, j.src->maxval, &j.map);
 		infer(&j);
 	}
 	flush();
 	progress_clear(&progress);
 	pamio_close(r);
-	unet_work_free(work.w);
+	infer_free(engine);
 	unet_free(net);
 	free(pending);
 	close_stdout();

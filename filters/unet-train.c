@@ -20,12 +20,15 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "dataset.h"
+#include "infer.h"
 #include "metrics.h"
 #include "isa.h"
 #include "model.h"
 #include "nn.h"
+#include "normalize.h"
 #include "optim.h"
 #include "outfile.h"
+#include "patch.h"
 #include "pool.h"
 #include "progress.h"
 #include "report.h"
@@ -45,18 +48,35 @@ struct options {
 	double val_split, lr, pos_weight, min_delta;
 	double border_w0, border_sigma; /* --border-weight (0 = none) */
 	long epochs, batch, patience;
+	long patch;          /* --patch, 0 = not given */
+	long steps;          /* --steps-per-epoch, 0 = one pass */
+	long memory;         /* --memory in MiB */
+	struct normalize norm; /* --normalize */
 	uint64_t seed;
 	int threads, wbce, base_filters, depth, resume, quiet;
 	int val_split_given, pos_weight_given, arch_given, sigma_given;
+	int norm_given;
 };
 
 /* The default --border-sigma, for nuclei of 128x128 images (see
  * unet-train(1)). */
 #define BORDER_SIGMA 3.0
 
+/* The share of the pixels above which (or below 1 - which) a model's
+ * validation predictions are all foreground (or background). */
+#define DEGENERATE_SHARE 0.99
+
+/* The patch size of samples of several sizes without --patch, before it
+ * is reduced to their median shorter side (see unet-train(1)). */
+#define PATCH_DEFAULT 256
+
+/* The default --memory of validation, in MiB (unet-infer's). */
+#define MEMORY_DEFAULT 1024
+
 /* The figures of one epoch. */
 struct epoch_result {
 	double train_loss, val_loss, val_dice, val_iou;
+	struct confusion val; /* the validation pixels at 0.5 */
 	double seconds, train_seconds;
 };
 
@@ -208,6 +228,14 @@ static const char usage_text[] =
 "      --augment LIST     augment every training sample afresh each epoch:\n"
 "                         flip,rot90,crop,color,elastic, all or none\n"
 "                         (default none)\n"
+"      --patch N          train on random NxN patches of samples of any\n"
+"                         sizes (N a multiple of 2^(depth-1); default:\n"
+"                         whole samples when all have one size)\n"
+"      --steps-per-epoch N  an epoch of N steps (default: one pass)\n"
+"      --normalize RULE   maxval, percentile or percentile:LOW:HIGH\n"
+"                         (default maxval, or the --init model's)\n"
+"      --memory MIB       memory budget of validating whole images of\n"
+"                         several sizes, tiled beyond it (default " STR(MEMORY_DEFAULT) ")\n"
 "      --resume           continue the run recorded in MODEL" CKPT_SUFFIX "\n"
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
@@ -217,7 +245,8 @@ static const char usage_text[] =
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
-       O_BORDER_WEIGHT, O_BORDER_SIGMA };
+       O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
+       O_MEMORY };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -240,6 +269,10 @@ static const struct option longopts[] = {
 	{ "outputs", required_argument, NULL, O_OUTPUTS },
 	{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
 	{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
+	{ "patch", required_argument, NULL, O_PATCH },
+	{ "steps-per-epoch", required_argument, NULL, O_STEPS },
+	{ "normalize", required_argument, NULL, O_NORMALIZE },
+	{ "memory", required_argument, NULL, O_MEMORY },
 	{ "resume", no_argument, NULL, O_RESUME },
 	{ "log", required_argument, NULL, O_LOG },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -263,6 +296,8 @@ set_defaults(struct options *o)
 	o->outputs.count = 1;
 	o->outputs.kind[0] = TARGET_FOREGROUND;
 	o->border_sigma = BORDER_SIGMA;
+	o->memory = MEMORY_DEFAULT;
+	o->norm.mode = NORMALIZE_MAXVAL;
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 }
 
@@ -319,6 +354,15 @@ parse_run_option(int c, const char *arg, struct options *o)
 	case O_MIN_DELTA:
 		o->min_delta = parse_double(arg, 0, 1e30, "--min-delta");
 		break;
+	case O_PATCH:
+		o->patch = parse_long(arg, 1, 16384, "--patch");
+		break;
+	case O_STEPS:
+		o->steps = parse_long(arg, 1, 100000000, "--steps-per-epoch");
+		break;
+	case O_MEMORY:
+		o->memory = parse_long(arg, 1, 1L << 30, "--memory");
+		break;
 	default:
 		return 0;
 	}
@@ -363,6 +407,11 @@ parse_model_option(int c, const char *arg, struct options *o)
 		if (augment_parse(arg, &o->augment, err, sizeof err) < 0)
 			die_usage("--augment: %s", err);
 		break;
+	case O_NORMALIZE:
+		if (normalize_parse(arg, &o->norm, err, sizeof err) < 0)
+			die_usage("--normalize: %s", err);
+		o->norm_given = 1;
+		break;
 	case O_OUTPUTS:
 		if (targets_parse(arg, &o->outputs, err, sizeof err) < 0)
 			die_usage("--outputs: %s", err);
@@ -386,6 +435,15 @@ parse_model_option(int c, const char *arg, struct options *o)
 		return 0;
 	}
 	return 1;
+}
+
+/* --patch must keep the network's pooling aligned: a multiple of m. */
+static void
+check_patch(long patch, int m)
+{
+	if (patch % m)
+		die_usage("--patch %ld: not a multiple of %d (the network's "
+			  "2^(depth-1))", patch, m);
 }
 
 /* The checks of the options together, once all are read. */
@@ -416,6 +474,8 @@ check_options(struct options *o)
 		if (unet_config_check(&cfg, err, sizeof err) < 0)
 			die_usage("%s", err);
 	}
+	if (o->patch && !o->init_path && !o->resume)
+		check_patch(o->patch, 1 << (o->depth - 1));
 }
 
 static void
@@ -466,9 +526,16 @@ struct run {
 	double pos_weight;
 	int labels;     /* targets from labels: --outputs distance or
 			   --border-weight */
+	struct normalize norm; /* --normalize, or the --init model's or the
+				  checkpoint's */
+	int patch;      /* the patch size, 0 = whole samples */
+	long steps;     /* steps per epoch */
+	long per_epoch; /* samples per epoch */
+	struct infer *inf; /* validation of whole images (patch training) */
 	struct unet *net;
 	struct adam *adam;
 	struct train_state st;
+	struct confusion best_val; /* the best epoch's, all 0 = unknown */
 };
 
 static void
@@ -497,6 +564,16 @@ fingerprint(const struct run *r, json_t *meta)
 			       o->border_sigma);
 	else
 		model_meta_set(meta, "border", "none");
+	if (r->patch)
+		model_meta_set(meta, "patch", "%d", r->patch);
+	else
+		model_meta_set(meta, "patch", "none");
+	if (o->steps)
+		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
+	else
+		model_meta_set(meta, "steps_per_epoch", "pass");
+	normalize_format(&r->norm, aug, sizeof aug);
+	model_meta_set(meta, "normalize", "%s", aug);
 }
 
 static void
@@ -547,12 +624,14 @@ check_resume(struct run *r, const struct checkpoint *ck)
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
-		"outputs", "border"
+		"outputs", "border", "patch", "steps_per_epoch", "normalize"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
 		{ "augment", "none" }, { "freeze", "none" },
-		{ "outputs", "foreground" }, { "border", "none" }
+		{ "outputs", "foreground" }, { "border", "none" },
+		{ "patch", "none" }, { "steps_per_epoch", "pass" },
+		{ "normalize", "maxval" }
 	};
 	json_t *now = json_object();
 
@@ -585,8 +664,15 @@ save_model(struct run *r, const struct epoch_result *e)
 	json_t *meta = json_object();
 	char err[512], aug[64];
 
-	model_meta_set(meta, "input_width", "%d", r->train_ds->width);
-	model_meta_set(meta, "input_height", "%d", r->train_ds->height);
+	if (r->patch) {
+		model_meta_set(meta, "patch", "%d", r->patch);
+	} else {
+		model_meta_set(meta, "input_width", "%d", r->train_ds->width);
+		model_meta_set(meta, "input_height", "%d",
+			       r->train_ds->height);
+	}
+	normalize_format(&r->norm, aug, sizeof aug);
+	model_meta_set(meta, "normalize", "%s", aug);
 	model_meta_set(meta, "epoch", "%ld", r->st.epoch);
 	model_meta_set(meta, "train_loss", "%.9g", e->train_loss);
 	if (r->nval > 0) {
@@ -600,6 +686,8 @@ save_model(struct run *r, const struct epoch_result *e)
 		model_meta_set(meta, "pos_weight", "%.9g", r->pos_weight);
 	model_meta_set(meta, "lr", "%.9g", o->lr);
 	model_meta_set(meta, "batch", "%ld", o->batch);
+	if (o->steps)
+		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
 	augment_format(o->augment, aug, sizeof aug);
 	model_meta_set(meta, "augment", "%s", aug);
 	if (o->freeze)
@@ -704,34 +792,41 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	    isnan(loss) ? "nan" : "inf", buf);
 }
 
-/* The buffers of one batch of wbatch samples. */
+/* The buffers of one batch of wbatch samples of width x height pixels
+ * (whole samples, or patches). */
 struct batch {
+	int width, height;
 	float *target;    /* wbatch * pixels * K, NHWC */
-	float *weight;    /* the same, or NULL without --border-weight */
+	float *weight;    /* the same, or NULL without --border-weight and
+			     patches */
 	float *prob;      /* wbatch * pixels: the foreground probability */
 	float *fg;        /* wbatch * pixels: the foreground target (K > 1) */
 	uint16_t *labels; /* wbatch * pixels, or NULL without r->labels */
 	float *plane;     /* pixels: one weight map (--border-weight) */
+	int weighted;     /* the last fill_batch has weights other than 1 */
 };
 
 static void
-batch_alloc(struct batch *b, const struct run *r, int wbatch)
+batch_alloc(struct batch *b, const struct run *r, int wbatch, int width,
+	    int height)
 {
-	size_t npix = (size_t)r->train_ds->width * r->train_ds->height;
+	size_t npix = (size_t)width * height;
 	size_t n = (size_t)wbatch * npix, k = (size_t)r->o->outputs.count;
 
 	memset(b, 0, sizeof *b);
+	b->width = width;
+	b->height = height;
 	b->target = xmalloc_for(n * k, sizeof *b->target, "the targets");
 	b->prob = xmalloc_for(n, sizeof *b->prob, "the probabilities");
 	if (k > 1)
 		b->fg = xmalloc_for(n, sizeof *b->fg, "the targets");
 	if (r->labels)
 		b->labels = xmalloc_for(n, sizeof *b->labels, "the labels");
-	if (r->o->border_w0 > 0) {
+	if (r->o->border_w0 > 0 || r->patch)
 		b->weight = xmalloc_for(n * k, sizeof *b->weight,
 					"the weights");
+	if (r->o->border_w0 > 0)
 		b->plane = xmalloc_for(npix, sizeof *b->plane, "the weights");
-	}
 }
 
 static void
@@ -745,126 +840,293 @@ batch_free(struct batch *b)
 	free(b->plane);
 }
 
-/* The input and targets of the n samples idx[] of ds, augmented when
- * epoch > 0 (training) and --augment asks: each sample with a generator
- * of its own from the seed, the epoch and its index in the stream, so
- * that the draw depends neither on the batch it falls in nor on the
- * thread count, and --resume repeats it. With labels, the targets (and
- * weights) are derived after the augmentation. */
+/* The input and targets of one training sample, sample i of ds drawn for
+ * the draw-th time in epoch (> 0), into x, t (or lab when the targets
+ * come from labels) of b's size: a patch at a position drawn from the
+ * sample's generator (patch_rng) when patch training, then augmented
+ * with the same generator when --augment asks, so that the draw depends
+ * neither on the batch it falls in nor on the thread count, and --resume
+ * repeats it. A sample smaller than the patch is padded on the right and
+ * bottom. Returns the pixels of real data (w x h at the top left). */
 static void
-fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
-	   int n, long epoch, float *input, struct batch *b)
+fill_sample(const struct run *r, const struct dataset *ds, int i, int draw,
+	    long epoch, float *x, float *t, uint16_t *lab, int *w, int *h)
 {
 	const struct options *o = r->o;
-	size_t npix = (size_t)ds->width * ds->height;
+	const struct dataset_sample *s = &ds->samples[i];
+	int c = ds->channels, x0 = 0, y0 = 0, size = epoch > 0 ? r->patch : 0;
+	struct rng rng;
+
+	*w = s->width;
+	*h = s->height;
+	if (epoch > 0 && (size || o->augment))
+		patch_rng(&rng, o->seed, (uint64_t)epoch, (uint64_t)i,
+			  (uint64_t)draw);
+	if (size) {
+		patch_draw(&rng, s->width, s->height, size, &x0, &y0);
+		*w = s->width < size ? s->width : size;
+		*h = s->height < size ? s->height : size;
+	}
+	dataset_window(ds, i, x0, y0, *w, *h, x, t, lab);
+	if (epoch > 0 && o->augment) {
+		if (lab)
+			augment_apply_labels(o->augment, &rng, x, lab, *w, *h,
+					     c);
+		else
+			augment_apply(o->augment, &rng, x, t, *w, *h, c);
+	}
+	if (!size || (*w == size && *h == size))
+		return;
+	patch_pad(x, c * sizeof *x, *w, *h, size);
+	if (lab)
+		patch_pad(lab, sizeof *lab, *w, *h, size);
+	else
+		patch_pad(t, sizeof *t, *w, *h, size);
+}
+
+/* The input and targets of the n samples idx[] of ds (training when
+ * epoch > 0: their draws[], see fill_sample; whole samples for
+ * validation). With labels, the targets (and weights) are derived after
+ * the augmentation; padding gets weight 0. */
+static void
+fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
+	   const int *draws, int n, long epoch, float *input, struct batch *b)
+{
+	const struct options *o = r->o;
+	int bw = b->width, bh = b->height;
+	size_t npix = (size_t)bw * bh;
 	int c = ds->channels, kc = o->outputs.count;
 
-	dataset_fill(ds, idx, n, input, r->labels ? NULL : b->target);
-	if (r->labels)
-		dataset_fill_labels(ds, idx, n, b->labels);
+	b->weighted = o->border_w0 > 0;
 	for (int k = 0; k < n; k++) {
 		float *x = input + (size_t)k * npix * c;
+		float *t = b->target + (size_t)k * npix * kc;
 		uint16_t *lab = r->labels ? b->labels + (size_t)k * npix : NULL;
-		struct rng rng;
+		int w, h;
 
-		if (epoch > 0 && o->augment) {
-			augment_rng(&rng, o->seed, (uint64_t)epoch,
-				    (uint64_t)idx[k]);
-			if (lab)
-				augment_apply_labels(o->augment, &rng, x, lab,
-						     ds->width, ds->height, c);
-			else
-				augment_apply(o->augment, &rng, x,
-					      b->target + (size_t)k * npix,
-					      ds->width, ds->height, c);
-		}
-		if (!lab)
-			continue;
-		targets_fill(&o->outputs, lab, ds->width, ds->height,
-			     b->target + (size_t)k * npix * kc);
+		fill_sample(r, ds, idx[k], draws ? draws[k] : 0, epoch, x,
+			    lab ? NULL : t, lab, &w, &h);
+		if (w < bw || h < bh)
+			b->weighted = 1;
+		if (lab)
+			targets_fill(&o->outputs, lab, bw, bh, t);
 		if (!b->weight)
 			continue;
-		targets_border_weight(lab, ds->width, ds->height, o->border_w0,
-				      o->border_sigma, b->plane);
-		for (size_t p = 0; p < npix; p++)
+		if (o->border_w0 > 0)
+			targets_border_weight(lab, bw, bh, o->border_w0,
+					      o->border_sigma, b->plane);
+		for (size_t p = 0; p < npix; p++) {
+			int in = (int)(p % bw) < w && (int)(p / bw) < h;
+			float v = !in ? 0 : b->plane ? b->plane[p] : 1;
 			for (int j = 0; j < kc; j++)
-				b->weight[((size_t)k * npix + p) * kc + j] =
-					b->plane[p];
+				b->weight[((size_t)k * npix + p) * kc + j] = v;
+		}
 	}
 }
 
-/* The validation pass: the loss over every output (weights included),
- * the Dice and IoU of the foreground channel at 0.5. */
+/* The figures of the validation pass from the sum of its losses over
+ * count elements and its confusion. */
 static void
-validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
-	 struct progress *pg, struct epoch_result *e, long ep)
+val_result(const struct run *r, struct progress *pg, long ep, double vsum,
+	   double count, const struct confusion *c, struct epoch_result *e)
 {
-	size_t npix = (size_t)r->val_ds->width * r->val_ds->height;
-	int kc = r->o->outputs.count;
-	struct confusion c = { 0 };
-	double vsum = 0;
-
-	for (int i = 0; i < r->nval; i += wbatch) {
-		int n = r->nval - i < wbatch ? r->nval - i : wbatch;
-		const float *logits, *fg = b->target;
-
-		fill_batch(r, r->val_ds, r->val_idx + i, n, 0,
-			   unet_work_input(w), b);
-		logits = unet_forward(w, n);
-		vsum += unet_loss(w, n, b->target, b->weight,
-				  (float)r->pos_weight) * n;
-		if (kc > 1) {
-			for (size_t p = 0; p < n * npix; p++) {
-				b->prob[p] = logits[p * kc];
-				b->fg[p] = b->target[p * kc];
-			}
-			logits = b->prob;
-			fg = b->fg;
-		}
-		nn_sigmoid(logits, b->prob, n * npix);
-		confusion_add(&c, b->prob, fg, n * npix, 0.5);
-		if (stop_signal)
-			interrupted(r, pg);
-		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
-			      ep, r->o->epochs, i + n, r->nval);
-	}
-	e->val_loss = vsum / r->nval;
+	e->val_loss = vsum / count;
 	if (!isfinite(e->val_loss)) {
 		char where[64];
 		snprintf(where, sizeof where, "epoch %ld", ep);
 		not_finite(r, pg, where, "val_loss", e->val_loss);
 	}
-	e->val_dice = metric_dice(&c);
-	e->val_iou = metric_iou(&c);
+	e->val = *c;
+	e->val_dice = metric_dice(c);
+	e->val_iou = metric_iou(c);
 }
 
-/* One epoch: shuffled training steps, then the validation pass. */
+/* The share of the validation pixels predicted foreground at 0.5. */
+static double
+predicted_foreground(const struct confusion *c)
+{
+	uint64_t all = c->tp + c->fp + c->fn + c->tn;
+
+	return all ? (double)(c->tp + c->fp) / all : NAN;
+}
+
+/* Add the foreground of n pixels of K-channel logits (and targets) to c
+ * at 0.5, prob and fg n floats of scratch. */
+static void
+add_foreground(struct confusion *c, const float *logits, const float *target,
+	       size_t n, int kc, float *prob, float *fg)
+{
+	if (kc > 1) {
+		for (size_t p = 0; p < n; p++) {
+			prob[p] = logits[p * kc];
+			fg[p] = target[p * kc];
+		}
+		logits = prob;
+		target = fg;
+	}
+	nn_sigmoid(logits, prob, n);
+	confusion_add(c, prob, target, n, 0.5);
+}
+
+/* The validation pass of whole-sample training: the loss over every
+ * output (weights included), the Dice and IoU of the foreground channel
+ * at 0.5. */
+static void
+validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
+	 struct progress *pg, struct epoch_result *e, long ep)
+{
+	size_t npix = (size_t)b->width * b->height;
+	struct confusion c = { 0 };
+	double vsum = 0;
+
+	for (int i = 0; i < r->nval; i += wbatch) {
+		int n = r->nval - i < wbatch ? r->nval - i : wbatch;
+		const float *logits;
+
+		fill_batch(r, r->val_ds, r->val_idx + i, NULL, n, 0,
+			   unet_work_input(w), b);
+		logits = unet_forward(w, n);
+		vsum += unet_loss(w, n, b->target, b->weight,
+				  (float)r->pos_weight) * n;
+		add_foreground(&c, logits, b->target, n * npix,
+			       r->o->outputs.count, b->prob, b->fg);
+		if (stop_signal)
+			interrupted(r, pg);
+		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
+			      ep, r->o->epochs, i + n, r->nval);
+	}
+	val_result(r, pg, ep, vsum, r->nval, &c, e);
+}
+
+static const struct dataset *sort_ds;
+
+/* Validation samples by size (height, width), then stream order. */
+static int
+by_size(const void *a, const void *b)
+{
+	const struct dataset_sample *x = &sort_ds->samples[*(const int *)a];
+	const struct dataset_sample *y = &sort_ds->samples[*(const int *)b];
+
+	if (x->height != y->height)
+		return x->height < y->height ? -1 : 1;
+	if (x->width != y->width)
+		return x->width < y->width ? -1 : 1;
+	return (*(const int *)a > *(const int *)b) -
+	       (*(const int *)a < *(const int *)b);
+}
+
+/* The validation of n whole samples idx[] of one size through infer:
+ * their loss summed into *vsum (over *count elements) and their
+ * foreground into c. */
+static void
+validate_group(struct run *r, const int *idx, int n, double *vsum,
+	       double *count, struct confusion *c)
+{
+	const struct dataset_sample *s = &r->val_ds->samples[idx[0]];
+	int kc = r->o->outputs.count, ch = r->val_ds->channels;
+	size_t npix = (size_t)n * s->width * s->height;
+	float *input = xmalloc_for(npix * ch, sizeof *input, "the input");
+	float *logits = xmalloc_for(npix * kc, sizeof *logits, "the logits");
+	struct batch b;
+
+	batch_alloc(&b, r, n, s->width, s->height);
+	fill_batch(r, r->val_ds, idx, NULL, n, 0, input, &b);
+	infer_images(r->inf, n, s->width, s->height, input, logits);
+	*vsum += nn_bce_logits(r->o->threads, logits, b.target,
+			       b.weighted ? b.weight : NULL, npix * kc,
+			       (float)r->pos_weight, NULL) * npix * kc;
+	*count += npix * kc;
+	add_foreground(c, logits, b.target, npix, kc, b.prob, b.fg);
+	batch_free(&b);
+	free(input);
+	free(logits);
+}
+
+/* The validation pass of patch training: every sample whole, at its own
+ * size, through infer (tiled beyond --memory), samples of one size
+ * together as many as infer takes in one pass; the loss over every output
+ * and pixel (weights included), the Dice and IoU of the foreground at 0.5. */
+static void
+validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
+		long ep)
+{
+	int *idx = xmalloc(r->nval * sizeof *idx);
+	struct confusion c = { 0 };
+	double vsum = 0, count = 0;
+
+	/* A new engine each pass: it sees the weights of this epoch. */
+	r->inf = infer_new(r->net, r->o->threads,
+			   r->o->memory * 1024.0 * 1024.0, -1);
+	memcpy(idx, r->val_idx, r->nval * sizeof *idx);
+	sort_ds = r->val_ds;
+	qsort(idx, r->nval, sizeof *idx, by_size);
+	for (int i = 0, n; i < r->nval; i += n) {
+		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
+		int most = infer_batch(r->inf, s->width, s->height);
+		for (n = 1; i + n < r->nval && n < most; n++) {
+			const struct dataset_sample *t =
+				&r->val_ds->samples[idx[i + n]];
+			if (t->width != s->width || t->height != s->height)
+				break;
+		}
+		validate_group(r, idx + i, n, &vsum, &count, &c);
+		if (stop_signal)
+			interrupted(r, pg);
+		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
+			      ep, r->o->epochs, i + n, r->nval);
+	}
+	free(idx);
+	infer_free(r->inf);
+	r->inf = NULL;
+	val_result(r, pg, ep, vsum, count, &c, e);
+}
+
+/* The samples of an epoch: successive shuffles of the training set drawn
+ * from the run's generator, r->per_epoch of them into order[], each with
+ * its draw number (the shuffle it comes from) in draws[]. */
+static void
+epoch_order(struct run *r, int *order, int *draws)
+{
+	int *perm = xmalloc(r->ntrain * sizeof *perm);
+
+	for (long pos = 0; pos < r->per_epoch; pos += r->ntrain) {
+		long n = r->per_epoch - pos < r->ntrain ? r->per_epoch - pos
+							: r->ntrain;
+		memcpy(perm, r->train_idx, r->ntrain * sizeof *perm);
+		rng_shuffle(&r->st.rng, perm, r->ntrain);
+		memcpy(order + pos, perm, n * sizeof *perm);
+		for (long k = 0; k < n; k++)
+			draws[pos + k] = (int)(pos / r->ntrain);
+	}
+	free(perm);
+}
+
+/* One epoch: r->steps training steps, then the validation pass. */
 static void
 run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	  struct progress *pg, struct epoch_result *e)
 {
 	const struct options *o = r->o;
-	long ep = r->st.epoch + 1;
-	int nsteps = (r->ntrain + o->batch - 1) / o->batch;
-	int *order = xmalloc(r->ntrain * sizeof *order);
+	long ep = r->st.epoch + 1, total = r->per_epoch, done = 0;
+	int *order = xmalloc_for(total, sizeof *order, "the epoch's order");
+	int *draws = xmalloc_for(total, sizeof *draws, "the epoch's order");
 	double start = now_seconds(), sum = 0;
-	int done = 0;
 
-	memcpy(order, r->train_idx, r->ntrain * sizeof *order);
-	rng_shuffle(&r->st.rng, order, r->ntrain);
-	for (int s = 0; s < nsteps; s++) {
-		int n = r->ntrain - done < o->batch ? r->ntrain - done
-						    : (int)o->batch;
+	epoch_order(r, order, draws);
+	for (long s = 0; s < r->steps; s++) {
+		int n = total - done < o->batch ? (int)(total - done)
+						: (int)o->batch;
 		double loss, el, rate;
 		char where[64], eta[32], buf[32];
 
-		fill_batch(r, r->train_ds, order + done, n, ep,
+		fill_batch(r, r->train_ds, order + done, draws + done, n, ep,
 			   unet_work_input(w), b);
 		unet_forward(w, n);
-		loss = unet_backward(w, n, b->target, b->weight,
+		loss = unet_backward(w, n, b->target,
+				     b->weighted ? b->weight : NULL,
 				     (float)r->pos_weight);
 		if (!isfinite(loss)) {
-			snprintf(where, sizeof where, "epoch %ld step %d", ep,
+			snprintf(where, sizeof where, "epoch %ld step %ld", ep,
 				 s + 1);
 			not_finite(r, pg, where, "loss", loss);
 		}
@@ -875,18 +1137,22 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 			interrupted(r, pg);
 		el = now_seconds() - start;
 		rate = done / el;
-		progress_duration((r->ntrain - done) / rate, eta, sizeof eta);
-		progress_draw(pg, s + 1 == nsteps, "epoch %ld/%ld step %d/%d "
-			      "loss %s %.1f img/s ETA %s", ep, o->epochs,
-			      s + 1, nsteps, fmt4(sum / done, buf, sizeof buf),
-			      rate, eta);
+		progress_duration((total - done) / rate, eta, sizeof eta);
+		progress_draw(pg, s + 1 == r->steps, "epoch %ld/%ld step "
+			      "%ld/%ld loss %s %.1f img/s ETA %s", ep,
+			      o->epochs, s + 1, r->steps,
+			      fmt4(sum / done, buf, sizeof buf), rate, eta);
 	}
 	free(order);
-	e->train_loss = sum / r->ntrain;
+	free(draws);
+	e->train_loss = sum / total;
 	e->train_seconds = now_seconds() - start;
 
 	e->val_loss = e->val_dice = e->val_iou = NAN;
-	if (r->nval > 0)
+	memset(&e->val, 0, sizeof e->val);
+	if (r->nval > 0 && r->patch)
+		validate_native(r, pg, e, ep);
+	else if (r->nval > 0)
 		validate(r, w, wbatch, b, pg, e, ep);
 	e->seconds = now_seconds() - start;
 }
@@ -970,10 +1236,12 @@ log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 	report_set(obj, "val_loss", real_or_null(e->val_loss));
 	report_set(obj, "val_dice", real_or_null(e->val_dice));
 	report_set(obj, "val_iou", real_or_null(e->val_iou));
+	report_set(obj, "val_foreground",
+		   real_or_null(predicted_foreground(&e->val)));
 	report_set(obj, "lr", json_real(r->o->lr));
 	report_set(obj, "seconds", json_real(e->seconds));
 	report_set(obj, "images_per_second",
-		   real_or_null(r->ntrain / e->train_seconds));
+		   real_or_null(r->per_epoch / e->train_seconds));
 	s = json_dumps(obj, REPORT_LINE(9));
 	if (!s)
 		die("%s: cannot encode the log line", l->path);
@@ -996,7 +1264,7 @@ epoch_line(const struct run *r, const struct epoch_result *e)
 	fprintf(stderr, "%s: epoch %ld/%ld: loss %s%s %.1f img/s %.*f s\n",
 		prog_name(), r->st.epoch, r->o->epochs,
 		fmt4(e->train_loss, b2, sizeof b2), val,
-		r->ntrain / e->train_seconds, e->seconds < 10 ? 1 : 0,
+		r->per_epoch / e->train_seconds, e->seconds < 10 ? 1 : 0,
 		e->seconds);
 }
 
@@ -1165,6 +1433,7 @@ run_init(struct run *r, const struct options *o, struct log *log)
 	memset(r, 0, sizeof *r);
 	memset(log, 0, sizeof *log);
 	r->o = o;
+	r->norm = o->norm;
 	r->st.best_loss = INFINITY;
 	r->st.best_dice = r->st.best_iou = r->st.best_train_loss = NAN;
 	rng_seed(&r->st.rng, o->seed);
@@ -1213,10 +1482,15 @@ load_start(struct run *r, struct log *log)
 	char err[512];
 
 	if (o->resume) {
+		const char *norm;
 		ckpt = load_checkpoint(r);
 		prepare_at_once(r);
 		if (o->log_path)
 			log_resume(log, r->st.epoch);
+		norm = checkpoint_get(ckpt, "normalize");
+		if (!o->norm_given && norm &&
+		    normalize_parse(norm, &r->norm, err, sizeof err) < 0)
+			die("%s: normalize: %s", r->ckpt_path, err);
 		return ckpt;
 	}
 	if (o->init_path) {
@@ -1224,6 +1498,9 @@ load_start(struct run *r, struct log *log)
 		if (!r->net)
 			die("%s: %s", o->init_path, err);
 		check_init_outputs(o, meta);
+		if (!o->norm_given &&
+		    model_normalize(meta, &r->norm, err, sizeof err) < 0)
+			die("%s: %s", o->init_path, err);
 		json_decref(meta);
 	}
 	return NULL;
@@ -1240,10 +1517,15 @@ read_val(struct run *r, struct dataset *val)
 	dataset_read(val, o->val_path);
 	if (val->count == 0)
 		die("%s: no validation samples", stream_name(o->val_path));
-	if (val->width != train->width || val->height != train->height)
-		die("%s: image 1: size %dx%d, the training samples are %dx%d",
-		    stream_name(o->val_path), val->width, val->height,
-		    train->width, train->height);
+	/* Whole-sample training validates with its own work: one size. */
+	for (int i = 0; !o->patch && train->width && i < val->count; i++) {
+		const struct dataset_sample *s = &val->samples[i];
+		if (s->width != train->width || s->height != train->height)
+			die("%s: image %d: size %dx%d, the training samples "
+			    "are %dx%d (or train on patches with --patch)",
+			    stream_name(o->val_path), i + 1, s->width,
+			    s->height, train->width, train->height);
+	}
 	if (val->channels != train->channels)
 		die("%s: image 1: %d channel(s), the training samples have %d",
 		    stream_name(o->val_path), val->channels, train->channels);
@@ -1262,8 +1544,8 @@ read_data(struct run *r, struct dataset *train, struct dataset *val)
 {
 	const struct options *o = r->o;
 
-	dataset_init(train);
-	dataset_init(val);
+	dataset_init(train, &r->norm);
+	dataset_init(val, &r->norm);
 	dataset_read(train, o->input);
 	if (train->count == 0)
 		die("%s: no training samples", stream_name(o->input));
@@ -1283,6 +1565,37 @@ read_data(struct run *r, struct dataset *train, struct dataset *val)
 		if (o->val_path)
 			need_labels(o, val, o->val_path);
 	}
+}
+
+/* Refuse samples with a side shorter than the network's multiple m. */
+static void
+check_sides(const struct dataset *ds, const char *path, int m)
+{
+	for (int i = 0; i < ds->count; i++) {
+		const struct dataset_sample *s = &ds->samples[i];
+		if (s->width < m || s->height < m)
+			die("%s: image %d: size %dx%d is smaller than the "
+			    "network's %dx%d minimum", stream_name(path),
+			    i + 1, s->width, s->height, m, m);
+	}
+}
+
+/* The patch size of training samples of several sizes without --patch:
+ * PATCH_DEFAULT, reduced to the multiple of m at or below their median
+ * shorter side. */
+static int
+default_patch(const struct run *r, int m)
+{
+	int *sides = xmalloc(r->ntrain * sizeof *sides), size;
+
+	for (int i = 0; i < r->ntrain; i++) {
+		const struct dataset_sample *s =
+			&r->train_ds->samples[r->train_idx[i]];
+		sides[i] = s->width < s->height ? s->width : s->height;
+	}
+	size = patch_default(PATCH_DEFAULT, m, sides, r->ntrain);
+	free(sides);
+	return size;
 }
 
 /* The network fitted to the data: the --init one adapted to its channels,
@@ -1316,10 +1629,22 @@ setup_network(struct run *r)
 		unet_init_glorot(r->net, o->seed);
 	}
 	m = unet_multiple(r->net);
-	if (train->width % m || train->height % m)
+	if (o->patch) {
+		check_patch(o->patch, m);
+		r->patch = (int)o->patch;
+	} else if (!train->width) {
+		r->patch = default_patch(r, m);
+	} else if (train->width % m || train->height % m) {
 		die("%s: image 1: size %dx%d is not a multiple of %d (resize "
-		    "with ingest-resize --size)", stream_name(o->input),
-		    train->width, train->height, m);
+		    "with ingest-resize --size, or train on patches with "
+		    "--patch)", stream_name(o->input), train->width,
+		    train->height, m);
+	}
+	if (r->patch) {
+		check_sides(train, o->input, m);
+		if (o->val_path)
+			check_sides(r->val_ds, o->val_path, m);
+	}
 }
 
 /* The weight of foreground pixels in the loss: 1 for bce, --pos-weight,
@@ -1335,9 +1660,13 @@ positive_weight(const struct run *r)
 		return 1;
 	if (o->pos_weight_given)
 		return o->pos_weight;
-	all = (uint64_t)r->ntrain * train->width * train->height;
-	for (int i = 0; i < r->ntrain; i++)
-		pos += train->samples[r->train_idx[i]].positives;
+	all = 0;
+	for (int i = 0; i < r->ntrain; i++) {
+		const struct dataset_sample *s =
+			&train->samples[r->train_idx[i]];
+		all += (uint64_t)s->width * s->height;
+		pos += s->positives;
+	}
 	if (pos == 0)
 		die("%s: --loss wbce: the training masks have no foreground "
 		    "pixels (give --pos-weight)", stream_name(o->input));
@@ -1350,6 +1679,10 @@ positive_weight(const struct run *r)
 static void
 setup_training(struct run *r, struct checkpoint *ckpt)
 {
+	const struct options *o = r->o;
+
+	r->steps = o->steps ? o->steps : (r->ntrain + o->batch - 1) / o->batch;
+	r->per_epoch = o->steps ? o->steps * o->batch : r->ntrain;
 	r->pos_weight = positive_weight(r);
 	setup_freeze(r);
 	if (r->o->resume) {
@@ -1369,12 +1702,20 @@ summary(const struct run *r, size_t data_bytes, int wbatch,
 	const struct unet_config *cfg = unet_get_config(r->net);
 	const struct dataset *train = r->train_ds;
 
-	fprintf(stderr, "%s: %d training and %d validation samples of %dx%d, "
-		"%d channel(s); data %.1f MiB, workspace for %d images %.1f "
-		"MiB; F%d D%d, %d thread(s)\n", prog_name(), r->ntrain,
-		r->nval, train->width, train->height, train->channels,
-		mib(data_bytes), wbatch, mib(work_bytes), cfg->base_filters,
-		cfg->depth, o->threads);
+	char size[64] = "several sizes", patch[64] = "";
+
+	if (train->width)
+		snprintf(size, sizeof size, "%dx%d", train->width,
+			 train->height);
+	if (r->patch)
+		snprintf(patch, sizeof patch, " of %dx%d patches", r->patch,
+			 r->patch);
+	fprintf(stderr, "%s: %d training and %d validation samples of %s, "
+		"%d channel(s); data %.1f MiB, workspace for %d images%s "
+		"%.1f MiB; F%d D%d, %d thread(s)\n", prog_name(), r->ntrain,
+		r->nval, size, train->channels, mib(data_bytes), wbatch,
+		patch, mib(work_bytes), cfg->base_filters, cfg->depth,
+		o->threads);
 	if (r->nval == 0)
 		fprintf(stderr, "%s: no validation data: the model is saved "
 			"after every epoch, no early stopping\n", prog_name());
@@ -1402,6 +1743,7 @@ keep_best(struct run *r, const struct epoch_result *e)
 	r->st.best_iou = e->val_iou;
 	r->st.best_train_loss = e->train_loss;
 	r->st.wait = 0;
+	r->best_val = e->val;
 }
 
 /* Train until the last epoch or the early stop, saving the best model,
@@ -1433,6 +1775,28 @@ train_epochs(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	}
 }
 
+/* A run whose best model predicts (nearly) every validation pixel
+ * foreground, or none, while the truth has both, has learnt nothing that
+ * the foreground share does not tell: say so, and what to try. */
+static void
+degenerate_warning(const struct run *r)
+{
+	const struct confusion *c = &r->best_val;
+	double pred = predicted_foreground(c);
+	uint64_t all = c->tp + c->fp + c->fn + c->tn;
+
+	if (!(pred >= DEGENERATE_SHARE || pred <= 1 - DEGENERATE_SHARE) ||
+	    c->tp + c->fn == 0 || c->tp + c->fn == all)
+		return;
+	warn_msg("warning: the model of epoch %ld predicts %.1f %% of the "
+		 "validation pixels foreground (the truth %.1f %%), nearly all "
+		 "%s: it has not learnt to tell them apart; try more steps "
+		 "(--epochs, --steps-per-epoch), a larger --patience or "
+		 "--augment", r->st.best_epoch, 100 * pred,
+		 100.0 * (c->tp + c->fn) / all,
+		 pred >= 0.5 ? "foreground" : "background");
+}
+
 /* The line that closes a run: how it ended and what is on disk. */
 static void
 end_line(const struct run *r)
@@ -1460,7 +1824,7 @@ main(int argc, char **argv)
 	struct log log;
 	struct batch batch;
 	size_t heap0, work_bytes;
-	int wbatch;
+	int wbatch, bw, bh;
 
 	prog_init(argc, argv);
 	parse_options(argc, argv, &o);
@@ -1474,12 +1838,15 @@ main(int argc, char **argv)
 	setup_training(&r, ckpt);
 
 	wbatch = (int)o.batch;
-	if (wbatch > r.ntrain && wbatch > r.nval)
-		wbatch = r.ntrain > r.nval ? r.ntrain : r.nval;
+	if (r.patch && wbatch > r.per_epoch)
+		wbatch = (int)r.per_epoch;
+	else if (!r.patch && wbatch > r.per_epoch && wbatch > r.nval)
+		wbatch = r.per_epoch > r.nval ? (int)r.per_epoch : r.nval;
+	bw = r.patch ? r.patch : train.width;
+	bh = r.patch ? r.patch : train.height;
 	heap0 = heap_bytes();
-	w = unet_work_new(r.net, wbatch, train.height, train.width, 1,
-			  o.threads);
-	batch_alloc(&batch, &r, wbatch);
+	w = unet_work_new(r.net, wbatch, bh, bw, 1, o.threads);
+	batch_alloc(&batch, &r, wbatch, bw, bh);
 	work_bytes = heap_bytes() - heap0;
 	if (!o.quiet)
 		summary(&r, train.bytes + val.bytes, wbatch, work_bytes);
@@ -1489,6 +1856,8 @@ main(int argc, char **argv)
 	train_epochs(&r, w, wbatch, &batch, &pg, &log);
 	if (!o.quiet)
 		end_line(&r);
+	if (!o.quiet)
+		degenerate_warning(&r);
 
 	free(log.text);
 	unet_work_free(w);

@@ -301,6 +301,70 @@ print(b <= a, len(b) > 5)' "$TMP/full.pam" "$TMP/small.pam"
 	assert_output --regexp "^$FLUO 100x77x4 255 RGB_LABEL 256x256 [0-9]+:[0-9]+$"
 }
 
+@test "issue 15: --scale F keeps the aspect: 1272x603 is 636x302 at 0.5, 318x151 at 0.25" {
+	WIDE=cb4df20a83b2f38b394c67f1d9d4aef29f9794d5345da3576318374ec3a11490
+	ingest-resize "$SET/$WIDE" >"$TMP/full.pam"
+	for f in 0.5:636x302 0.25:318x151 2:2544x1206; do
+		ingest-resize --scale "${f%%:*}" "$SET/$WIDE" >"$TMP/o.pam"
+		run describe "$TMP/o.pam"
+		assert_output --regexp "^$WIDE ${f#*:}x4 255 RGB_LABEL 1272x603 [0-9]+:[0-9]+$"
+		# the resampling of --size at the scaled size, byte for byte:
+		# images by area or bilinearly, labels by nearest neighbour
+		ingest-resize --size "${f#*:}" "$SET/$WIDE" | cmp - "$TMP/o.pam"
+	done
+	# only labels of the source, most nuclei kept at 0.5
+	ingest-resize --scale 0.5 "$SET/$WIDE" >"$TMP/half.pam"
+	run "$REFPY" -c '
+import sys
+def labels(p):
+    d = open(p, "rb").read()
+    return set(d[d.index(b"ENDHDR\n") + 7:][3::4]) - {0}
+a, b = labels(sys.argv[1]), labels(sys.argv[2])
+print(b <= a, len(b) >= 0.9 * len(a))' "$TMP/full.pam" "$TMP/half.pam"
+	assert_output "True True"
+	# a factor of 1 changes nothing; a stream already resized keeps its
+	# first original size
+	ingest-resize --scale 1 "$SET/$WIDE" | cmp - "$TMP/full.pam"
+	ingest-resize --scale 0.25 "$TMP/half.pam" >"$TMP/o.pam"
+	run describe "$TMP/o.pam"
+	assert_output --regexp "^$WIDE 159x76x4 255 RGB_LABEL 1272x603 "
+}
+
+@test "issue 15: --scale rounds each side, a half up, to at least 1 pixel" {
+	printf 'P2\n10 3\n255\n' >"$TMP/g.pgm"
+	seq 30 >>"$TMP/g.pgm"
+	# 10 x 0.35 = 3.5 -> 4 (not 3 by the binary error of 0.35), 3 x 0.35 =
+	# 1.05 -> 1; 10 x 0.05 = 0.5 -> 1; 0.001 -> 1x1; 10 x 0.15 = 1.5 -> 2,
+	# 3 x 0.15 = 0.45 -> 1
+	for f in 0.35:4x1 0.05:1x1 0.001:1x1 0.15:2x1 1.25:13x4 3:30x9; do
+		ingest-resize --channels 1 --scale "${f%%:*}" "$TMP/g.pgm" >"$TMP/o.pam"
+		run describe "$TMP/o.pam"
+		assert_output "g ${f#*:}x1 255 GRAYSCALE 10x3 -"
+	done
+	# the output resampled as --size resamples it
+	ingest-resize --channels 1 --scale 0.35 "$TMP/g.pgm" |
+		cmp - <(ingest-resize --channels 1 --size 4x1 "$TMP/g.pgm")
+}
+
+@test "issue 15: --scale: bad factors are usage errors, an output over the limits one line" {
+	for bad in 0 -0.5 -1 nan inf x 0.5x "" 1e10 32769 1e-400; do
+		run ingest-resize --scale "$bad" "$SET"
+		assert_failure 2
+		assert_line -n 0 --regexp "^ingest-resize: --scale: ('.*' is not a number|.* is out of range \(0, 32768\])$"
+		assert_line -n 1 "Try 'ingest-resize --help' for more information."
+	done
+	run ingest-resize --scale 0.5 --size 64x64 "$SET"
+	assert_failure 2
+	assert_line -n 0 "ingest-resize: --size and --scale cannot be used together"
+	# 1024x1024 at 40: 40960 a side, over 32768
+	BIG=091944f1d2611c916b98c020bd066667e33f4639159b2a92407fe5a40788856d
+	run_to "$TMP/o.pam" ingest-resize --scale 40 "$SET/$BIG"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "ingest-resize: $SET/$BIG: the output, 40960x40960x4, would be over the limit of 268435456 samples that its readers accept (use a smaller --scale or --channels 1)"
+	[ ! -s "$TMP/o.pam" ]
+}
+
 @test "--semantic: the mask is the union of the nucleus masks; the image is the PNG's RGB" {
 	for id in $FLUO $HISTO; do
 		ingest-resize --semantic "$SET/$id" >"$TMP/one.pam"
@@ -663,7 +727,7 @@ EOF
 @test "--help, --version" {
 	run ingest-resize --help
 	assert_success
-	for o in --size --channels --masks --mask-kind --semantic --quiet --help --version; do
+	for o in --size --scale --channels --masks --mask-kind --semantic --quiet --help --version; do
 		assert_output --partial -- "$o"
 	done
 	run ingest-resize --version

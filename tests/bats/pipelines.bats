@@ -231,16 +231,24 @@ for k in pre:
 	[ -s sweep.json ] && [ -s test.json ] && [ -s curves.png ]
 	[ -s sweep5.json ] && [ -s tuned.safetensors ] && [ "$(wc -l <gray.txt)" -eq 21 ] && [ -s masks/0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9.png ]
 	[ -s run/report.md ]
+	# the native path: test figures, a report, masks at native size
+	[ "$(jq .images native-test.json)" -eq 5 ]
+	grep -q '^| native size | ' native-run/report.md
+	[ "$(ls native-masks | wc -l)" -eq 24 ]
+	run bash -c "pngtopam native-masks/ad9d305cbf193d4250743ead466bdaefe910835d7e352c544e22320e8336f5c1.png | pamfile"
+	assert_output --partial "640 by 512"
 }
 
 @test "unetpipe-workflow(1) and unetpipe-apply(1) EXAMPLES run" {
 	run_examples unetpipe-workflow.1
 	assert_success
 	[ -s run/report.md ]
+	[ "$(jq .images native/test-native.json)" -eq "$(pamfile -allimages native/test.pam | grep -c Image)" ]
 	rm -rf masks
 	run_examples unetpipe-apply.1
 	assert_success
 	[ "$(ls masks | wc -l)" -eq 4 ]
+	[ "$(ls native-masks | wc -l)" -eq 1 ] && [ "$(ls tta-masks | wc -l)" -eq 1 ]
 }
 
 # tiny_model PATH: a 3-channel model trained in a fraction of a second.
@@ -357,4 +365,180 @@ link/$id $TMP/t/ds|$TMP/t/ds: holds the data set link/$id
 --init run/m.safetensors ds run|run: holds the --init model run/m.safetensors
 --init run/m.safetensors ds run/sub/..|run/sub/..: holds the --init model run/m.safetensors
 CASES
+}
+
+# model_meta MODEL: the __metadata__ of a safetensors model, as JSON.
+model_meta() {
+	"$REFPY" -c '
+import json, struct, sys
+d = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+print(json.dumps(json.loads(d[8:8 + n])["__metadata__"], sort_keys=True))' "$1"
+}
+
+# sizes FILE: "id WxH" for each image of a PAM stream.
+sizes() {
+	"$REFPY" -c '
+import sys
+d, pos = open(sys.argv[1], "rb").read(), 0
+while pos < len(d):
+    e = d.index(b"ENDHDR\n", pos) + 7
+    h = d[pos:e].decode().split("\n")
+    f = dict(l.split(" ", 1) for l in h if " " in l)
+    w, ht, n, m = (int(f[k]) for k in ("WIDTH", "HEIGHT", "DEPTH", "MAXVAL"))
+    print(f.get("#id", "-"), "%dx%d" % (w, ht))
+    pos = e + w * ht * n * (2 if m > 255 else 1)' "$1"
+}
+
+@test "issue 15: unetpipe-workflow --patch trains on patches at native size and scores at native size" {
+	# the 128x128 figures of an earlier run in OUTDIR: removed, not taken
+	# for this run's
+	mkdir -p "$TMP/run"
+	echo '{"pooled": {"dice": 0.5}}' >"$TMP/run/test.json"
+	touch "$TMP/run/test-objects.json" "$TMP/run/test-native.pam"
+	run timeout 300 unetpipe-workflow --patch 64 --depth 3 --base-filters 2 \
+		--epochs 2 --patience 1 --batch 4 --steps-per-epoch 2 \
+		--normalize percentile --ratio 60:20:20 --pictures 2 \
+		"$DATA/stage1_train" "$TMP/run"
+	assert_success
+	assert_line "unetpipe-workflow: ingest $DATA/stage1_train at native size"
+	refute_line --partial "unetpipe-workflow: score the test split at 128x128"
+	# the samples are the images as they are: not one resized
+	ingest-resize --quiet "$DATA/stage1_train" | cmp - "$TMP/run/samples.pam"
+	# a patch model, its normalisation recorded, no training size
+	run model_meta "$TMP/run/model.safetensors"
+	run jq -r '"\(.patch) \(.normalize) \(.input_width) \(.input_height)"' <<<"$output"
+	assert_output "64 percentile:1:99.8 null null"
+	# the test scored once, at native size: test-native*.json are
+	# unet-infer and score run by hand on the native test images, at the
+	# threshold of the sweep on the native validation images
+	[ ! -e "$TMP/run/test.json" ] && [ ! -e "$TMP/run/test-objects.json" ] &&
+		[ ! -e "$TMP/run/test-native.pam" ]
+	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/val.pam" |
+		threshold-sweep --truth "$TMP/run/val.pam" | cmp - "$TMP/run/sweep.json"
+	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/test.pam" >"$TMP/prob.pam"
+	score --truth "$TMP/run/test.pam" --threshold-from "$TMP/run/sweep.json" \
+		<"$TMP/prob.pam" | cmp - "$TMP/run/test-native.json"
+	label-objects --threshold-from "$TMP/run/sweep.json" <"$TMP/prob.pam" |
+		score --truth "$TMP/run/test.pam" | cmp - "$TMP/run/test-native-objects.json"
+	[ "$(jq .images "$TMP/run/test-native.json")" -eq 5 ]
+	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
+	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 10 ]
+	# the report says which path: native size, patches, one row a table
+	grep -qF "at native size, trained on 64x64 patches: 14 training" "$TMP/run/report.md"
+	grep -qF -- "--steps-per-epoch 2" "$TMP/run/report.md"
+	grep -qF -- "--normalize percentile" "$TMP/run/report.md"
+	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
+	run grep -c '^| [0-9]*x[0-9]* | ' "$TMP/run/report.md"
+	assert_output 0
+}
+
+@test "issue 15: unetpipe-workflow --patch --scale F --tta: trained at scale F, scored there and at native size, TTA passed on" {
+	run timeout 300 unetpipe-workflow --patch 32 --scale 0.5 --tta --depth 3 \
+		--base-filters 2 --epochs 1 --batch 4 --steps-per-epoch 2 \
+		--ratio 60:20:20 --pictures 1 "$DATA/stage1_train" "$TMP/run"
+	assert_success
+	assert_line "unetpipe-workflow: ingest $DATA/stage1_train at scale 0.5"
+	ingest-resize --quiet --scale 0.5 "$DATA/stage1_train" | cmp - "$TMP/run/samples.pam"
+	# the 1272x603 scan at half size, aspect kept
+	sizes "$TMP/run/samples.pam" | grep -q '^cb4df20a83b2f38b394c67f1d9d4aef29f9794d5345da3576318374ec3a11490 636x302$'
+	run model_meta "$TMP/run/model.safetensors"
+	run jq -r '"\(.patch) \(.input_width)"' <<<"$output"
+	assert_output "32 null"
+	# --tta reached unet-infer: the figures are those of unet-infer --tta
+	# run by hand, and differ from those without
+	unet-infer --quiet --tta "$TMP/run/model.safetensors" <"$TMP/run/val.pam" |
+		threshold-sweep --truth "$TMP/run/val.pam" | cmp - "$TMP/run/sweep.json"
+	unet-infer --quiet --tta "$TMP/run/model.safetensors" <"$TMP/run/test.pam" |
+		score --truth "$TMP/run/test.pam" --threshold-from "$TMP/run/sweep.json" |
+		cmp - "$TMP/run/test.json"
+	unet-infer --quiet --tta --original-size "$TMP/run/model.safetensors" <"$TMP/run/test.pam" |
+		score --truth "$TMP/run/test-native.pam" --threshold-from "$TMP/run/sweep.json" |
+		cmp - "$TMP/run/test-native.json"
+	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/test.pam" >"$TMP/plain.pam"
+	unet-infer --quiet --tta "$TMP/run/model.safetensors" <"$TMP/run/test.pam" >"$TMP/tta.pam"
+	run cmp -s "$TMP/plain.pam" "$TMP/tta.pam"
+	assert_failure
+	# test-native.pam holds the same ids at native size
+	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
+	assert_success
+	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches:" "$TMP/run/report.md"
+	[ "$(grep -c '^| scale 0.5 | ' "$TMP/run/report.md")" -eq 2 ]
+	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
+	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
+}
+
+@test "issue 15: unetpipe-apply with a patch model: masks at each image's own size, nothing resized; --resize WxH; --tta" {
+	ingest-resize "$DATA/stage1_train" >"$TMP/s.pam"
+	unet-train --quiet --patch 32 --steps-per-epoch 2 --batch 4 --epochs 1 \
+		--base-filters 2 --depth 3 --output "$TMP/m.safetensors" <"$TMP/s.pam"
+	a=$(ls -d "$DATA"/stage1_train/ad9d*) b=$(ls -d "$DATA"/stage1_train/cb4d*)
+	ida=$(basename "$a") idb=$(basename "$b")
+	run unetpipe-apply --threshold 0.3 --probabilities "$TMP/m.safetensors" "$TMP/out" \
+		"$a/images/$ida.png" "$b/images/$idb.png"
+	assert_success
+	run bash -c "pngtopam '$TMP/out/$idb.png' | pamfile"
+	assert_output --partial "1272 by 603  maxval 255"
+	# the masks are unet-infer's at the image's own size, no --resize
+	for id in $ida $idb; do
+		d=$DATA/stage1_train/$id
+		ingest-resize "$d/images/$id.png" | unet-infer "$TMP/m.safetensors" |
+			binarize --threshold 0.3 | pamtopnm >"$TMP/expect.pgm"
+		pngtopam "$TMP/out/$id.png" | cmp - "$TMP/expect.pgm"
+	done
+	# --resize WxH: the old behaviour, through that size, other
+	# probabilities
+	run unetpipe-apply --threshold 0.3 --probabilities --resize 64x48 "$TMP/m.safetensors" \
+		"$TMP/small" "$b/images/$idb.png"
+	assert_success
+	ingest-resize "$b/images/$idb.png" | unet-infer --resize=64x48 "$TMP/m.safetensors" |
+		binarize --threshold 0.3 | pamtopnm >"$TMP/expect.pgm"
+	pngtopam "$TMP/small/$idb.png" | cmp - "$TMP/expect.pgm"
+	run bash -c "pngtopam '$TMP/small/$idb.png' | pamfile"
+	assert_output --partial "1272 by 603  maxval 255"
+	run cmp -s "$TMP/small/$idb-prob.png" "$TMP/out/$idb-prob.png"
+	assert_failure
+	# --tta: unet-infer --tta's probabilities, not the plain ones
+	run unetpipe-apply --tta --probabilities "$TMP/m.safetensors" "$TMP/tta" "$b/images/$idb.png"
+	assert_success
+	run unetpipe-apply --probabilities "$TMP/m.safetensors" "$TMP/plain" "$b/images/$idb.png"
+	assert_success
+	ingest-resize "$b/images/$idb.png" | unet-infer --tta "$TMP/m.safetensors" |
+		pamtopnm >"$TMP/expect.pgm"
+	pngtopam "$TMP/tta/$idb-prob.png" | cmp - "$TMP/expect.pgm"
+	run cmp -s "$TMP/tta/$idb-prob.png" "$TMP/plain/$idb-prob.png"
+	assert_failure
+}
+
+@test "issue 15: bad values of --patch, --scale, --normalize, --steps-per-epoch, --resize: usage errors, nothing made" {
+	for bad in "--patch 30:--patch: 30 is not a positive multiple of 2^(depth - 1) = 16" \
+		"--patch 0:--patch: 0 is not a positive multiple of 2^(depth - 1) = 16" \
+		"--patch 12 --depth 4:--patch: 12 is not a positive multiple of 2^(depth - 1) = 8" \
+		"--patch x:--patch: 'x' is not a count" \
+		"--size 64x64 --patch 64:--size and --patch are two recipes: give one" \
+		"--patch 64 --size 64x64:--size and --patch are two recipes: give one" \
+		"--scale 0.5:--scale is for --patch (--size resizes to one size)" \
+		"--patch 64 --scale 0:--scale: 0 is out of range (0, 32768]" \
+		"--patch 64 --scale -1:--scale: -1 is out of range (0, 32768]" \
+		"--patch 64 --scale nan:--scale: 'nan' is not a number" \
+		"--patch 64 --scale 1e9:--scale: 1e+09 is out of range (0, 32768]" \
+		"--normalize percent:--normalize: 'percent' is not maxval, percentile or percentile:LOW:HIGH" \
+		"--steps-per-epoch 0:--epochs, --batch, --base-filters, --depth and --steps-per-epoch must be at least 1" \
+		"--steps-per-epoch 1.5:--steps-per-epoch: '1.5' is not a count"; do
+		# shellcheck disable=SC2086
+		run unetpipe-workflow ${bad%%:--*} "$DATA/stage1_train" "$TMP/x"
+		assert_failure 2
+		assert_line --index 0 "unetpipe-workflow: ${bad#*:}"
+		assert_line --index 1 "Try 'unetpipe-workflow --help' for more information."
+		[ ! -e "$TMP/x" ] || fail "$bad: $TMP/x made"
+	done
+	for bad in 128 0x5 64x 32769x2 99999x1 axb; do
+		run unetpipe-apply --resize "$bad" "$TMP/m" "$TMP/x" "$DATA/stage1_train"
+		assert_failure 2
+		assert_line --index 0 "unetpipe-apply: --resize: '$bad' is not WxH, each side 1 to 32768"
+		[ ! -e "$TMP/x" ] || fail "--resize $bad: $TMP/x made"
+	done
+	run unetpipe-apply --resize
+	assert_failure 2
+	assert_line --index 0 "unetpipe-apply: --resize needs a value"
 }

@@ -16,7 +16,9 @@ TOOL=("$REFPY" "$FIXTURES/infer-tool.py")
 # D the default F16/D5, both sharpened. K a fresh two-output model
 # (foreground, distance) of the reference, sharpened; T a two-output model
 # whose outputs are those of S and of N (M's out layer x -60), each
-# output's map equal to the one-output model's.
+# output's map equal to the one-output model's. P is S normalised by
+# percentiles (CSBDeep's 1 .. 99.8), P0 by 0 .. 100 (the minimum and the
+# maximum); Q is sharpened M trained on patches (patch, no input_width).
 setup_file() {
 	local dir="$BATS_FILE_TMPDIR"
 	"$REFPY" -c 'import torch' 2>/dev/null || return 0
@@ -31,6 +33,9 @@ setup_file() {
 	"${TOOL[@]}" sharpen 100 "$dir/k0.safetensors" "$dir/k.safetensors"
 	"${TOOL[@]}" sharpen -60 "$dir/m.safetensors" "$dir/n.safetensors" input_width=32 input_height=32
 	"${TOOL[@]}" stack foreground,distance "$dir/t.safetensors" "$dir/s.safetensors" "$dir/n.safetensors"
+	"${TOOL[@]}" sharpen 1 "$dir/s.safetensors" "$dir/p.safetensors" normalize=percentile
+	"${TOOL[@]}" sharpen 1 "$dir/s.safetensors" "$dir/p0.safetensors" normalize=percentile:0:100
+	"${TOOL[@]}" sharpen 100 "$dir/m.safetensors" "$dir/q.safetensors" patch=64 normalize=maxval
 }
 
 setup() {
@@ -42,6 +47,9 @@ setup() {
 	K="$BATS_FILE_TMPDIR/k.safetensors"
 	N="$BATS_FILE_TMPDIR/n.safetensors"
 	T="$BATS_FILE_TMPDIR/t.safetensors"
+	P="$BATS_FILE_TMPDIR/p.safetensors"
+	P0="$BATS_FILE_TMPDIR/p0.safetensors"
+	Q="$BATS_FILE_TMPDIR/q.safetensors"
 	[[ -e $M ]] || skip "/usr/bin/python3 has no torch: no reference models"
 }
 
@@ -124,7 +132,8 @@ ref() {
 @test "each output of a two-output model is its own model's map: batches, tiles, --resize, --original-size" {
 	cat "$BIG" "$RGB" "$BIG" >"$TMP/in.pam"
 	for opts in "" "--batch 3" "--tile 76" "--memory 1" "--resize=32x32" \
-		"--resize=40x24 --original-size" "--original-size --batch 2"; do
+		"--resize=40x24 --original-size" "--original-size --batch 2" \
+		"--tta" "--tta --tile 76 --batch 2 --resize=100x60"; do
 		unet-infer $opts "$T" "$TMP/in.pam" >"$TMP/two.pam"
 		run "${TOOL[@]}" info <"$TMP/two.pam"
 		assert_line --index 0 --regexp '^[0-9]+x[0-9]+ 2 65535 FOREGROUND_DISTANCE id crop-128 '
@@ -272,6 +281,157 @@ names 2 output(s) but tensor out.weight has 1
 	run unet-infer --resize "$TMP/bad.safetensors" "$RGB"
 	assert_failure 1
 	assert_output "unet-infer: $TMP/bad.safetensors: metadata input_height \"032\" is not a size"
+}
+
+@test "--resize without a size, on a model trained on patches (patch, no input_width): no resizing" {
+	unet-infer "$Q" "$RGB" >"$TMP/plain.pam"
+	unet-infer --resize "$Q" "$RGB" >"$TMP/bare.pam"
+	cmp "$TMP/bare.pam" "$TMP/plain.pam"
+	# (resizing would have changed the maps)
+	unet-infer --resize=32x32 "$Q" "$RGB" >"$TMP/resized.pam"
+	run "${TOOL[@]}" cmp "$TMP/resized.pam" "$TMP/plain.pam" 100
+	assert_failure
+	# The training size, where a model has one, comes first.
+	"${TOOL[@]}" sharpen 1 "$Q" "$TMP/both.safetensors" input_width=32 input_height=32
+	unet-infer --resize "$TMP/both.safetensors" "$RGB" >"$TMP/both.pam"
+	cmp "$TMP/both.pam" "$TMP/resized.pam"
+}
+
+@test "percentile normalisation: 8-bit, 12-bit in 16 and 16-bit copies give the same maps (within 2/65535)" {
+	cat "$RGB" "$BIG" >"$TMP/in8.pam"
+	"${TOOL[@]}" scale 16 65535 <"$TMP/in8.pam" >"$TMP/in12.pam"
+	"${TOOL[@]}" scale 257 65535 <"$TMP/in8.pam" >"$TMP/in16.pam"
+	unet-infer "$P" "$TMP/in8.pam" >"$TMP/p8.pam"
+	for b in 12 16; do
+		unet-infer --batch 2 "$P" "$TMP/in$b.pam" >"$TMP/p$b.pam"
+		run "${TOOL[@]}" cmp "$TMP/p$b.pam" "$TMP/p8.pam" 2
+		assert_success
+	done
+	# A maxval model sees the 12-bit copy 16/257 as bright: the check has
+	# teeth.
+	unet-infer "$S" "$TMP/in8.pam" >"$TMP/s8.pam"
+	unet-infer "$S" "$TMP/in12.pam" >"$TMP/s12.pam"
+	run "${TOOL[@]}" cmp "$TMP/s12.pam" "$TMP/s8.pam" 2
+	assert_failure
+	# and the percentile model's maps are not the maxval model's
+	run "${TOOL[@]}" cmp "$TMP/p8.pam" "$TMP/s8.pam" 100
+	assert_failure
+}
+
+@test "percentile:0:100 maps each image's minimum to 0 and maximum to 1, as maxval does on the image stretched by hand" {
+	cat "$RGB" "$BIG" >"$TMP/in.pam"
+	"${TOOL[@]}" stretch <"$TMP/in.pam" >"$TMP/stretched.pam"
+	unet-infer "$P0" "$TMP/in.pam" >"$TMP/p0.pam"
+	unet-infer "$S" "$TMP/stretched.pam" >"$TMP/s.pam"
+	run "${TOOL[@]}" cmp "$TMP/p0.pam" "$TMP/s.pam" 0 values
+	assert_success
+	# (the images are not stretched already: maxval differs)
+	unet-infer "$S" "$TMP/in.pam" >"$TMP/s-raw.pam"
+	run "${TOOL[@]}" cmp "$TMP/s-raw.pam" "$TMP/s.pam" 100 values
+	assert_failure
+}
+
+@test "percentile normalisation of a sample: its mask (the last channel) is no part of the image's values" {
+	pamchannel -infile "$SAMPLE" -tupletype RGB 0 1 2 >"$TMP/image.pam"
+	for m in "$P" "$P0"; do
+		unet-infer "$m" "$SAMPLE" >"$TMP/sample.pam"
+		unet-infer "$m" "$TMP/image.pam" >"$TMP/image-map.pam"
+		run "${TOOL[@]}" cmp "$TMP/sample.pam" "$TMP/image-map.pam" 0 values
+		assert_success
+	done
+}
+
+@test "percentile normalisation of an image of one value: an input of zeros, no division by zero" {
+	local v zeros=() const=()
+	for ((v = 0; v < 20 * 12 * 3; v++)); do
+		zeros+=(0)
+		const+=(77)
+	done
+	mkpam 20 12 3 255 RGB flat "${zeros[@]}" >"$TMP/zeros.pam"
+	mkpam 20 12 3 255 RGB flat "${const[@]}" >"$TMP/flat8.pam"
+	"${TOOL[@]}" scale 257 65535 <"$TMP/flat8.pam" >"$TMP/flat16.pam"
+	unet-infer "$S" "$TMP/zeros.pam" >"$TMP/want.pam"
+	for f in flat8 flat16; do
+		unet-infer "$P" "$TMP/$f.pam" >"$TMP/out.pam"
+		cmp "$TMP/out.pam" "$TMP/want.pam"
+	done
+}
+
+@test "--resize with percentile normalisation: the map of the resized image, the one the network sees" {
+	ingest-resize --size 32x32 <"$RGB" | unet-infer --original-size "$P" >"$TMP/pre.pam"
+	unet-infer --resize=32x32 --original-size "$P" "$RGB" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/pre.pam" "$TMP/out.pam" 0 values
+	assert_success
+	unet-infer --resize=32x32 --original-size "$S" "$RGB" >"$TMP/maxval.pam"
+	run "${TOOL[@]}" cmp "$TMP/maxval.pam" "$TMP/out.pam" 100 values
+	assert_failure
+}
+
+@test "a normalisation unet-infer does not know: one line naming the model, exit 1" {
+	for bad in zscore percentile:5:2 percentile:1 percentile:1:101 "percentile:-1:99" ""; do
+		"${TOOL[@]}" sharpen 1 "$S" "$TMP/bad.safetensors" "normalize=$bad"
+		run unet-infer "$TMP/bad.safetensors" "$RGB"
+		assert_failure 1
+		assert_one_error_line unet-infer
+		assert_output --regexp "^unet-infer: $TMP/bad.safetensors: __metadata__ normalize: "
+	done
+	"${TOOL[@]}" sharpen 1 "$S" "$TMP/bad.safetensors" normalize=zscore
+	run unet-infer "$TMP/bad.safetensors" "$RGB"
+	assert_output "unet-infer: $TMP/bad.safetensors: __metadata__ normalize: 'zscore' is no normalisation (maxval, percentile or percentile:LOW:HIGH)"
+	# (the known forms are accepted)
+	for good in maxval percentile percentile:2:98 percentile:0:100; do
+		"${TOOL[@]}" sharpen 1 "$S" "$TMP/good.safetensors" "normalize=$good"
+		unet-infer "$TMP/good.safetensors" "$RGB" >/dev/null
+	done
+}
+
+# tta_by_hand MODEL IN OUT: the mean of MODEL's maps of IN (one image)
+# under each symmetry (pamflip), each flipped back: 8 for a square image,
+# else the 4 flips.
+tta_by_hand() {
+	local xforms=(leftright topbottom leftright,topbottom) x back i=0 maps=()
+	read -r w h _ < <("${TOOL[@]}" info <"$2" | tr x ' ')
+	((w == h)) && xforms+=(transpose transpose,leftright transpose,topbottom
+		transpose,leftright,topbottom)
+	unet-infer "$1" "$2" >"$TMP/tta-0.pam"
+	maps+=("$TMP/tta-0.pam")
+	for x in "${xforms[@]}"; do
+		i=$((i + 1))
+		back=$(tr , '\n' <<<"$x" | tac | paste -sd,)
+		pamflip -xform="$x" "$2" | unet-infer "$1" | pamflip -xform="$back" >"$TMP/tta-$i.pam"
+		maps+=("$TMP/tta-$i.pam")
+	done
+	"${TOOL[@]}" mean "${maps[@]}" >"$3"
+	[[ ${#maps[@]} -eq $((w == h ? 8 : 4)) ]]
+}
+
+@test "--tta equals the mean of the maps of the flipped and transposed images, flipped back (within 2/65535)" {
+	pamcut -left 3 -top 5 -width 50 -height 37 "$BIG" >"$TMP/wide.pam"
+	for f in "$BIG" "$TMP/wide.pam"; do
+		tta_by_hand "$S" "$f" "$TMP/want.pam"
+		unet-infer --tta "$S" "$f" >"$TMP/out.pam"
+		run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/want.pam" 2 values
+		assert_success
+		# TTA changes the maps: the comparison has teeth.
+		unet-infer "$S" "$f" >"$TMP/plain.pam"
+		run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/plain.pam" 2 values
+		assert_failure
+	done
+}
+
+@test "--tta: tiled, batched and resized as without it" {
+	cat "$BIG" "$RGB" "$BIG" >"$TMP/in.pam"
+	unet-infer --tta --tile 0 "$S" "$TMP/in.pam" >"$TMP/whole.pam"
+	for opts in "--tile 76" "--memory 1" "--batch 3" "--tile 100 --batch 4"; do
+		unet-infer --tta $opts "$S" "$TMP/in.pam" >"$TMP/out.pam"
+		run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/whole.pam" 1
+		assert_success
+	done
+	# --resize: the flips of the image the network sees, the maps resized back
+	ingest-resize --size 40x40 <"$TMP/in.pam" | unet-infer --tta --original-size "$S" >"$TMP/pre.pam"
+	unet-infer --tta --resize=40x40 --original-size "$S" "$TMP/in.pam" >"$TMP/out.pam"
+	run "${TOOL[@]}" cmp "$TMP/out.pam" "$TMP/pre.pam" 0 values
+	assert_success
 }
 
 @test "--original-size writes at the recorded size, others at their own" {
@@ -441,7 +601,7 @@ gray_with_size() {
 	run unet-infer --help
 	assert_success
 	assert_line --index 0 --partial "usage: unet-infer"
-	for opt in --threads --batch --tile --memory --resize --original-size --quiet; do
+	for opt in --threads --batch --tile --memory --resize --original-size --tta --quiet; do
 		assert_output --partial -- "$opt"
 	done
 	run unet-infer --version

@@ -177,8 +177,8 @@ assert abs(float(sys.argv[2]) - neg / pos) < 1e-6 * neg / pos, (sys.argv[2], neg
 import json, math, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 3, lines
-keys = ["epoch", "train_loss", "val_loss", "val_dice", "val_iou", "lr",
-        "seconds", "images_per_second"]
+keys = ["epoch", "train_loss", "val_loss", "val_dice", "val_iou",
+        "val_foreground", "lr", "seconds", "images_per_second"]
 for i, l in enumerate(lines):
     o = json.loads(l)
     assert list(o) == keys, list(o)
@@ -197,7 +197,7 @@ for i, l in enumerate(lines):
 	assert_line --partial "no validation data: the model is saved after every epoch"
 	assert_line --regexp '^unet-train: epoch 2/2: loss [0-9.]+ [0-9.]+ img/s [0-9.]+ s$'
 	assert_equal "$(meta "$TMP/m.safetensors" epoch)" 2
-	run grep -c '"val_loss":null,"val_dice":null,"val_iou":null' "$TMP/log"
+	run grep -c '"val_loss":null,"val_dice":null,"val_iou":null,"val_foreground":null' "$TMP/log"
 	assert_output 2
 }
 
@@ -208,7 +208,9 @@ for i, l in enumerate(lines):
 	assert_line --index 0 --regexp '^unet-train: 22 training and 2 validation samples of 32x32, 3 channel\(s\); data [0-9.]+ MiB, workspace for 4 images [0-9.]+ MiB'
 	assert_line --index 1 --regexp '^unet-train: epoch 1/2: loss 0\.[0-9]{4} val_loss 0\.[0-9]{4} val_dice [01]\.[0-9]{4} [0-9.]+ img/s [0-9.]+ s$'
 	assert_line --index 3 --regexp '^unet-train: done; last good model \(epoch [12], val_loss 0\.[0-9]{4}\) is in '
-	assert_equal "${#lines[@]}" 4
+	# Two epochs of so small a network predict no foreground: said.
+	assert_line --index 4 --regexp '^unet-train: warning: the model of epoch [12] predicts 0\.0 % of the validation pixels foreground \(the truth [0-9.]+ %\), nearly all background: '
+	assert_equal "${#lines[@]}" 5
 }
 
 @test "early stopping: --patience 2 stops after 3 epochs and keeps epoch 1" {
@@ -401,21 +403,21 @@ train_until_checkpoint() {
 	assert_output "text"
 }
 
-@test "bad data: tuple type, mixed sizes, size not a multiple, truncation" {
+@test "bad data: tuple type, mixed channels, size not a multiple, truncation" {
 	{ printf 'P6\n32 32\n255\n'; head -c 3072 /dev/zero; } >"$TMP/rgb.ppm"
 	run unet-train -o "$TMP/m.st" "$TMP/rgb.ppm"
 	assert_failure 1
 	assert_one_error_line unet-train
 	assert_output --partial "rgb.ppm: image 1"
-	cat "$S32" "$S16" >"$TMP/mixed.pam"
+	cat "$S32" "$G16" >"$TMP/mixed.pam"
 	run unet-train -o "$TMP/m.st" "$TMP/mixed.pam"
 	assert_failure 1
 	assert_one_error_line unet-train
-	assert_output --partial "image 25: size 16x16 differs from the first sample's 32x32"
+	assert_output "unet-train: $TMP/mixed.pam: image 25: 1 channel(s), the first sample has 3"
 	run unet-train --depth 7 -o "$TMP/m.st" "$S32"
 	assert_failure 1
 	assert_one_error_line unet-train
-	assert_output --partial "image 1: size 32x32 is not a multiple of 64 (resize with ingest-resize --size)"
+	assert_output --partial "image 1: size 32x32 is not a multiple of 64 (resize with ingest-resize --size, or train on patches with --patch)"
 	head -c 10000 "$S32" >"$TMP/trunc.pam"
 	run unet-train -o "$TMP/m.st" <"$TMP/trunc.pam"
 	assert_failure 1
@@ -986,4 +988,239 @@ for (p, _), (s, _) in zip(images("'"$TMP/p.pam"'"), images("'"$TMP/val.pam"'")):
 ref = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1
 assert abs(ref - dice) < 0.01, (ref, dice)
 ' x x "$(meta "$TMP/m.safetensors" val_dice)"
+}
+
+# ---------------------------------------------------------------- patches
+# Samples of several sizes: the 32x32 and 16x16 ones (3 channels both).
+mixed() {
+	cat "$S32" "$S16" >"$TMP/mixed.pam"
+}
+
+# near A B: two log files whose train_loss, val_loss and val_dice agree
+# within 1e-5 epoch by epoch.
+near() {
+	"$REFPY" -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) > 0, (a, b)
+for x, y in zip(a, b):
+    for k in "train_loss", "val_loss", "val_dice":
+        assert abs(x[k] - y[k]) < 1e-5, (k, x, y)
+' "$1" "$2"
+}
+
+# has_key MODEL KEY: whether the metadata has KEY.
+has_key() {
+	"$REFPY" -c "$st_py
+sys.exit(0 if sys.argv[2] in load(sys.argv[1])[1] else 1)" "$1" "$2"
+}
+
+P=(--base-filters 2 --depth 3 --batch 4 --quiet)
+
+@test "--patch: samples of several sizes; same seed same bytes, another seed not, another thread count the same draws" {
+	mixed
+	unet-train "${P[@]}" --threads 2 --epochs 2 --patch 16 --augment all \
+		--log "$TMP/a.log" -o "$TMP/a.st" "$TMP/mixed.pam"
+	unet-train "${P[@]}" --threads 2 --epochs 2 --patch 16 --augment all \
+		-o "$TMP/b.st" <"$TMP/mixed.pam"
+	cmp "$TMP/a.st" "$TMP/b.st"
+	cmp "$TMP/a.st.ckpt" "$TMP/b.st.ckpt"
+	unet-train "${P[@]}" --threads 2 --epochs 2 --patch 16 --augment all \
+		--seed 1 -o "$TMP/c.st" "$TMP/mixed.pam"
+	run cmp -s "$TMP/a.st" "$TMP/c.st"
+	assert_failure
+	# The thread count changes the network's sums in their last bits,
+	# never the patches: the losses agree to rounding.
+	unet-train "${P[@]}" --threads 1 --epochs 2 --patch 16 --augment all \
+		--log "$TMP/d.log" -o "$TMP/d.st" "$TMP/mixed.pam"
+	near "$TMP/a.log" "$TMP/d.log"
+	# Another patch size draws other patches.
+	unet-train "${P[@]}" --threads 2 --epochs 2 --patch 8 --augment all \
+		-o "$TMP/e.st" "$TMP/mixed.pam"
+	run cmp -s "$TMP/a.st" "$TMP/e.st"
+	assert_failure
+}
+
+@test "a patch model's metadata: patch and normalize, no input size; a whole-image model keeps its size" {
+	mixed
+	unet-train "${P[@]}" --epochs 1 --patch 16 -o "$TMP/p.st" "$TMP/mixed.pam"
+	assert_equal "$(meta "$TMP/p.st" patch)" 16
+	assert_equal "$(meta "$TMP/p.st" normalize)" maxval
+	run has_key "$TMP/p.st" input_width
+	assert_failure
+	run has_key "$TMP/p.st" input_height
+	assert_failure
+	# Several sizes without --patch: the default, 256 cut to the median
+	# shorter side of the training samples (32), the 16x16 ones padded.
+	unet-train "${P[@]}" --epochs 1 -o "$TMP/d.st" "$TMP/mixed.pam"
+	assert_equal "$(meta "$TMP/d.st" patch)" 32
+	# One size: whole images, as always.
+	unet-train "${P[@]}" --epochs 1 --normalize percentile -o "$TMP/w.st" "$S32"
+	assert_equal "$(meta "$TMP/w.st" input_width)" 32
+	assert_equal "$(meta "$TMP/w.st" input_height)" 32
+	assert_equal "$(meta "$TMP/w.st" normalize)" percentile:1:99.8
+	run has_key "$TMP/w.st" patch
+	assert_failure
+	# The checkpoint's fingerprint has them all.
+	assert_equal "$(meta "$TMP/p.st.ckpt" patch)" 16
+	assert_equal "$(meta "$TMP/w.st.ckpt" patch)" none
+	assert_equal "$(meta "$TMP/w.st.ckpt" steps_per_epoch)" pass
+	assert_equal "$(meta "$TMP/w.st.ckpt" normalize)" percentile:1:99.8
+}
+
+@test "a patch run resumed after an interruption equals the uninterrupted run; other patches refused" {
+	mixed
+	# 10 steps of 4 from 27 samples: two shuffles an epoch, some samples
+	# drawn twice.
+	args=("${P[@]}" --threads 2 --patch 16 --steps-per-epoch 10 --augment flip,crop
+	      --log "$TMP/log")
+	unet-train "${args[@]}" --epochs 3 -o "$TMP/a.st" "$TMP/mixed.pam"
+	cp "$TMP/log" "$TMP/a.log"
+	unet-train "${args[@]}" --epochs 1 -o "$TMP/r.st" "$TMP/mixed.pam"
+	unet-train "${args[@]}" --epochs 3 --resume -o "$TMP/r.st" "$TMP/mixed.pam"
+	cmp "$TMP/a.st" "$TMP/r.st"
+	cmp "$TMP/a.st.ckpt" "$TMP/r.st.ckpt"
+	"$REFPY" -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+drop = ("seconds", "images_per_second")
+assert [{k: v for k, v in x.items() if k not in drop} for x in a] == \
+       [{k: v for k, v in x.items() if k not in drop} for x in b]
+' "$TMP/a.log" "$TMP/log"
+	cp "$TMP/r.st.ckpt" "$TMP/saved.ckpt"
+	for other in "--patch 8" "--steps-per-epoch 9" "--normalize percentile"; do
+		run unet-train "${P[@]}" --threads 2 --patch 16 --steps-per-epoch 10 \
+			--augment flip,crop $other --epochs 4 --resume \
+			-o "$TMP/r.st" "$TMP/mixed.pam"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --regexp "cannot resume: (patch|steps_per_epoch|normalize) differs"
+		cmp "$TMP/r.st.ckpt" "$TMP/saved.ckpt"
+	done
+}
+
+@test "validation of whole native images: tiled under a tiny --memory, the same loss and Dice" {
+	ingest-resize "$DATA"/stage1_train/{0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9,55f98f43c152aa0dc8bea513f8ba558cc57494b81ae4ee816977816e79629c50,3ca8181367fc1258a418f7bf5044533c83e02a59c1a96def043295c429c297a8} \
+		>"$TMP/train.pam"
+	# 1024x1024 (its maps take tens of MiB) and 256x256.
+	ingest-resize "$DATA"/stage1_train/{091944f1d2611c916b98c020bd066667e33f4639159b2a92407fe5a40788856d,13c8ff1f49886e91c98ce795c93648ad8634c782ff57eb928ce29496b0425057} \
+		>"$TMP/val.pam"
+	for m in 1 4096; do
+		unet-train "${P[@]}" --threads 2 --epochs 2 --patch 64 --memory $m \
+			--val "$TMP/val.pam" --log "$TMP/$m.log" -o "$TMP/$m.st" \
+			"$TMP/train.pam"
+	done
+	near "$TMP/1.log" "$TMP/4096.log"
+	cmp "$TMP/1.st" "$TMP/4096.st"
+}
+
+@test "--steps-per-epoch: the steps of an epoch, from successive shuffles" {
+	unet-train "${TINY[@]}" --epochs 2 --steps-per-epoch 3 -o "$TMP/s.st" "$S32"
+	assert_equal "$(meta "$TMP/s.st.ckpt" adam_step)" 6
+	assert_equal "$(meta "$TMP/s.st" steps_per_epoch)" 3
+	assert_equal "$(meta "$TMP/s.st.ckpt" steps_per_epoch)" 3
+	# The default: one pass, 22 training samples in 6 steps of 4.
+	unet-train "${TINY[@]}" --epochs 2 -o "$TMP/d.st" "$S32"
+	assert_equal "$(meta "$TMP/d.st.ckpt" adam_step)" 12
+	run has_key "$TMP/d.st" steps_per_epoch
+	assert_failure
+	# More steps than a pass: samples drawn again.
+	unet-train "${TINY[@]}" --epochs 1 --steps-per-epoch 20 -o "$TMP/m.st" "$S32"
+	assert_equal "$(meta "$TMP/m.st.ckpt" adam_step)" 20
+	command -v script >/dev/null || skip "no script(1)"
+	run script -qefc "unet-train --base-filters 2 --depth 3 --batch 4 \
+		--steps-per-epoch 3 --epochs 1 -o $TMP/t.st $S32" /dev/null
+	assert_success
+	assert_output --regexp $'\repoch 1/1 step 3/3 loss '
+}
+
+# to16 FACTOR: S16's samples as 16-bit values times FACTOR (the mask at
+# 65535), standard output.
+to16() {
+	"$REFPY" -c '
+import sys
+import numpy as np
+data = open(sys.argv[1], "rb").read()
+f = int(sys.argv[2])
+out, pos = b"", 0
+while pos < len(data):
+    end = data.index(b"ENDHDR\n", pos) + 7
+    head = data[pos:end].decode().replace("MAXVAL 255", "MAXVAL 65535")
+    n = 16 * 16 * 4
+    v = np.frombuffer(data[end:end + n], np.uint8).astype(">u2").reshape(-1, 4)
+    v[:, :3] *= f
+    v[:, 3] = np.where(v[:, 3] > 127, 65535, 0)
+    out += head.encode() + v.tobytes()
+    pos = end + n
+sys.stdout.buffer.write(out)
+' "$S16" "$1"
+}
+
+@test "--normalize percentile: 8-bit samples and a 10-bit copy in 16 bits train alike; maxval does not" {
+	to16 4 >"$TMP/s10.pam"
+	args=("${TINY[@]}" --depth 2 --epochs 2 --val-split 0)
+	for n in percentile maxval; do
+		unet-train "${args[@]}" --normalize $n --log "$TMP/8$n.log" \
+			-o "$TMP/8$n.st" "$S16"
+		unet-train "${args[@]}" --normalize $n --log "$TMP/10$n.log" \
+			-o "$TMP/10$n.st" "$TMP/s10.pam"
+	done
+	"$REFPY" -c '
+import json, sys
+a, b, c, d = ([json.loads(l)["train_loss"] for l in open(p)] for p in sys.argv[1:])
+assert all(abs(x - y) < 1e-5 for x, y in zip(a, b)), (a, b)
+assert all(abs(x - y) > 1e-3 for x, y in zip(c, d)), (c, d)
+' "$TMP/8percentile.log" "$TMP/10percentile.log" "$TMP/8maxval.log" "$TMP/10maxval.log"
+	assert_equal "$(meta "$TMP/10percentile.st" normalize)" percentile:1:99.8
+	unet-train "${args[@]}" --normalize percentile:2:98 -o "$TMP/b.st" "$S16"
+	assert_equal "$(meta "$TMP/b.st" normalize)" percentile:2:98
+}
+
+@test "--init keeps the model's normalisation unless --normalize; --resume the checkpoint's" {
+	args=("${TINY[@]}" --depth 2 --epochs 1)
+	unet-train "${args[@]}" --normalize percentile -o "$TMP/p.st" "$S16"
+	unet-train "${args[@]}" --init "$TMP/p.st" -o "$TMP/i.st" "$S16"
+	assert_equal "$(meta "$TMP/i.st" normalize)" percentile:1:99.8
+	unet-train "${args[@]}" --init "$TMP/p.st" --normalize maxval -o "$TMP/j.st" "$S16"
+	assert_equal "$(meta "$TMP/j.st" normalize)" maxval
+	# Resumed without --normalize: the checkpoint's, the same bytes.
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --normalize percentile -o "$TMP/a.st" "$S16"
+	unet-train "${TINY[@]}" --depth 2 --epochs 2 --resume -o "$TMP/p.st" "$S16"
+	cmp "$TMP/a.st" "$TMP/p.st"
+}
+
+@test "patch training, bad input: a sample smaller than the network, a patch not a multiple, bad values" {
+	mixed
+	run unet-train "${P[@]}" --depth 6 --patch 32 -o "$TMP/m.st" "$TMP/mixed.pam"
+	assert_failure 1
+	assert_output "unet-train: $TMP/mixed.pam: image 25: size 16x16 is smaller than the network's 32x32 minimum"
+	run unet-train "${P[@]}" --depth 6 --patch 32 --val "$S16" -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_output "unet-train: $S16: image 1: size 16x16 is smaller than the network's 32x32 minimum"
+	run unet-train "${P[@]}" --patch 18 -o "$TMP/m.st" "$TMP/mixed.pam"
+	assert_failure 2
+	assert_line --index 0 "unet-train: --patch 18: not a multiple of 4 (the network's 2^(depth-1))"
+	# The network of --init decides the multiple.
+	unet-train "${P[@]}" --epochs 1 -o "$TMP/d3.st" "$S32"
+	run unet-train "${P[@]}" --depth 5 --init "$TMP/d3.st" --patch 12 -o "$TMP/ok.st" "$TMP/mixed.pam"
+	assert_success
+	run unet-train "${P[@]}" --init "$TMP/d3.st" --patch 10 -o "$TMP/m.st" "$TMP/mixed.pam"
+	assert_failure 2
+	assert_line --index 0 "unet-train: --patch 10: not a multiple of 4 (the network's 2^(depth-1))"
+	for args in "--patch 0" "--patch x" "--patch 16x16" "--patch -16" \
+		"--steps-per-epoch 0" "--steps-per-epoch x" "--steps-per-epoch 1.5" \
+		"--normalize bogus" "--normalize percentile:50:10" "--normalize=" \
+		"--memory 0" "--memory x"; do
+		run unet-train $args -o "$TMP/m.st" "$TMP/mixed.pam"
+		assert_failure 2
+		assert_line --index 0 --regexp "^unet-train: --(patch|steps-per-epoch|normalize|memory)"
+		assert_line --partial "Try 'unet-train --help'"
+	done
+	# Validation samples of another size need patch training.
+	run unet-train "${P[@]}" --val "$TMP/mixed.pam" -o "$TMP/m.st" "$S32"
+	assert_failure 1
+	assert_output "unet-train: $TMP/mixed.pam: image 25: size 16x16, the training samples are 32x32 (or train on patches with --patch)"
+	[[ ! -e $TMP/m.st ]]
 }

@@ -1,5 +1,6 @@
-/* dataset: reading samples, compact storage, float batches; progress's
- * duration format. */
+/* dataset: reading samples, compact storage, float batches, samples of
+ * several sizes, percentile normalisation; progress's duration format. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ test_labels(const char *path)
 	      "GRAYSCALE_MASK\nENDHDR\n", f);
 	fwrite("\x01\x00\x02\xff\x03\x00", 1, 6, f);
 	fclose(f);
-	dataset_init(&ds);
+	dataset_init(&ds, NULL);
 	tap_ok(dataset_read(&ds, path) == 2 && ds.channels == 1 &&
 	       ds.labelled == 1, "a *_LABEL and a *_MASK sample: one labelled");
 	tap_ok(ds.samples[0].labels && !ds.samples[1].labels &&
@@ -66,6 +67,82 @@ test_labels(const char *path)
 	dataset_free(&ds);
 }
 
+/* A GRAYSCALE_MASK sample of w x h: values v[] and masks m[] at maxval
+ * (2 bytes each above 255). */
+static void
+put_gray(FILE *f, int w, int h, unsigned maxval, const unsigned *v,
+	 const unsigned *m)
+{
+	fprintf(f, "P7\nWIDTH %d\nHEIGHT %d\nDEPTH 2\nMAXVAL %u\nTUPLTYPE "
+		"GRAYSCALE_MASK\nENDHDR\n", w, h, maxval);
+	for (int i = 0; i < w * h; i++) {
+		unsigned x[2] = { v[i], m[i] };
+		for (int k = 0; k < 2; k++) {
+			if (maxval > 255)
+				fputc(x[k] >> 8, f);
+			fputc(x[k] & 0xff, f);
+		}
+	}
+}
+
+/* Samples of several sizes under percentile normalisation: per-sample
+ * sizes, each sample's map checked against numpy.percentile's values
+ * worked out by hand, an 8-bit sample and its 16-bit copy giving the
+ * same input, the mask channel left out, a window, a constant image. */
+static void
+test_percentile(const char *path)
+{
+	/* 3x2: values 0..50; numpy.percentile(v, 1) = 0.5 and (v, 99.8) =
+	 * 49.9, so input = (v - 0.5) / 49.4. */
+	const unsigned v8[6] = { 0, 10, 20, 30, 40, 50 };
+	const unsigned m8[6] = { 255, 0, 255, 0, 255, 0 };
+	unsigned v16[6], m16[6];
+	const unsigned vc[8] = { 7, 7, 7, 7, 7, 7, 7, 7 };
+	const unsigned mc[8] = { 0, 0, 0, 0, 1, 1, 1, 1 };
+	struct normalize n = { NORMALIZE_PERCENTILE, 1, 99.8 };
+	struct dataset ds;
+	float x8[6], x16[6], xc[8], win[4], t[4];
+	FILE *f = fopen(path, "wb");
+	int ok = 1, same = 1, zero = 1;
+
+	for (int i = 0; i < 6; i++) {
+		v16[i] = v8[i] * 257;
+		m16[i] = m8[i] * 257;
+	}
+	put_gray(f, 3, 2, 255, v8, m8);
+	put_gray(f, 3, 2, 65535, v16, m16);
+	put_gray(f, 2, 4, 255, vc, mc);
+	fclose(f);
+	dataset_init(&ds, &n);
+	tap_ok(dataset_read(&ds, path) == 3 && ds.width == 0 &&
+	       ds.height == 0 && ds.channels == 1, "three samples of two "
+	       "sizes: no one size");
+	tap_ok(ds.samples[0].width == 3 && ds.samples[0].height == 2 &&
+	       ds.samples[2].width == 2 && ds.samples[2].height == 4,
+	       "each sample keeps its size");
+	dataset_window(&ds, 0, 0, 0, 3, 2, x8, NULL, NULL);
+	dataset_window(&ds, 1, 0, 0, 3, 2, x16, NULL, NULL);
+	for (int i = 0; i < 6; i++) {
+		double want = (v8[i] - 0.5) / 49.4;
+		ok &= fabs(x8[i] - want) < 1e-6;
+		same &= fabs(x16[i] - x8[i]) < 1e-6;
+	}
+	tap_ok(ok, "percentile 1 .. 99.8: (v - 0.5) / 49.4, the mask not "
+	       "counted (%g %g)", x8[0], x8[5]);
+	tap_ok(same, "the 16-bit copy gives the 8-bit one's input");
+	dataset_window(&ds, 2, 0, 0, 2, 4, xc, NULL, NULL);
+	for (int i = 0; i < 8; i++)
+		zero &= xc[i] == 0;
+	tap_ok(zero && ds.samples[2].map.scale == 0, "a constant image: "
+	       "scale 0, an input of zeros");
+	dataset_window(&ds, 0, 1, 0, 2, 2, win, t, NULL);
+	tap_ok(win[0] == x8[1] && win[1] == x8[2] && win[2] == x8[4] &&
+	       win[3] == x8[5] && t[0] == 0 && t[1] == 1 && t[2] == 1 &&
+	       t[3] == 0, "a 2x2 window from (1, 0): its values and mask");
+	dataset_free(&ds);
+	tap_ok(ds.norm.mode == NORMALIZE_PERCENTILE, "freed, the rule kept");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -81,7 +158,7 @@ main(int argc, char **argv)
 	close(fd);
 	write_stream(path, 1000);
 
-	dataset_init(&ds);
+	dataset_init(&ds, NULL);
 	tap_ok(dataset_read(&ds, path) == 2, "two samples read");
 	tap_ok(ds.count == 2 && ds.width == 2 && ds.height == 1 &&
 	       ds.channels == 3, "shape 2x1, 3 channels");
@@ -101,7 +178,7 @@ main(int argc, char **argv)
 	       "targets 0/1 in idx order");
 
 	/* The same stream gives the same hash; another maxval another one. */
-	dataset_init(&ds2);
+	dataset_init(&ds2, NULL);
 	dataset_read(&ds2, path);
 	tap_ok(ds2.hash == ds.hash, "same data, same hash");
 	dataset_free(&ds2);
@@ -112,6 +189,7 @@ main(int argc, char **argv)
 	dataset_free(&ds);
 	tap_ok(ds.count == 0 && ds.samples == NULL, "freed and empty");
 	test_labels(path);
+	test_percentile(path);
 	unlink(path);
 
 	progress_duration(0, buf, sizeof buf);
