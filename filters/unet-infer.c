@@ -276,6 +276,22 @@ meta_side(json_t *meta, const char *key)
 	return atoi(s);
 }
 
+/* Bare --resize: the model's training scale, its input_width x
+ * input_height; none (no resizing) for a model trained on patches at
+ * native scale, which has a patch and no such size. */
+static void
+training_scale(json_t *meta)
+{
+	if (!json_object_get(meta, "input_width") &&
+	    !json_object_get(meta, "input_height") &&
+	    json_object_get(meta, "patch")) {
+		opt.resize = 0;
+		return;
+	}
+	opt.rw = meta_side(meta, "input_width");
+	opt.rh = meta_side(meta, "input_height");
+}
+
 /* Whether s has the form WxH (digits, 'x', digits). */
 static int
 looks_like_size(const char *s)
@@ -418,18 +434,8 @@ main(int argc, char **argv)
 	model_tuple_type(&outs, tuple_type, sizeof tuple_type);
 	if (model_normalize(meta, &norm, err, sizeof err) < 0)
 		die("%s: %s", opt.model, err);
-	/* Bare --resize: the training scale. A model trained on patches at
-	 * native scale has none to resize to. */
-	if (opt.resize && opt.rw == 0) {
-		if (!json_object_get(meta, "input_width") &&
-		    !json_object_get(meta, "input_height") &&
-		    json_object_get(meta, "patch"))
-			opt.resize = 0;
-		else {
-			opt.rw = meta_side(meta, "input_width");
-			opt.rh = meta_side(meta, "input_height");
-		}
-	}
+	if (opt.resize && opt.rw == 0)
+		training_scale(meta);
 	json_decref(meta);
 	if (opt.tile > 0 && infer_tile_check(net, opt.tile, err, sizeof err) < 0)
 		die_usage("--tile %d: %s", opt.tile, err);
