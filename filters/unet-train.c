@@ -531,7 +531,6 @@ struct run {
 	int patch;      /* the patch size, 0 = whole samples */
 	long steps;     /* steps per epoch */
 	long per_epoch; /* samples per epoch */
-	struct infer *inf; /* validation of whole images (patch training) */
 	struct unet *net;
 	struct adam *adam;
 	struct train_state st;
@@ -847,7 +846,7 @@ batch_free(struct batch *b)
  * with the same generator when --augment asks, so that the draw depends
  * neither on the batch it falls in nor on the thread count, and --resume
  * repeats it. A sample smaller than the patch is padded on the right and
- * bottom. Returns the pixels of real data (w x h at the top left). */
+ * bottom; *w x *h are the pixels of real data (at the top left). */
 static void
 fill_sample(const struct run *r, const struct dataset *ds, int i, int draw,
 	    long epoch, float *x, float *t, uint16_t *lab, int *w, int *h)
@@ -1015,12 +1014,12 @@ by_size(const void *a, const void *b)
 	       (*(const int *)a < *(const int *)b);
 }
 
-/* The validation of n whole samples idx[] of one size through infer:
+/* The validation of n whole samples idx[] of one size through inf:
  * their loss summed into *vsum (over *count elements) and their
  * foreground into c. */
 static void
-validate_group(struct run *r, const int *idx, int n, double *vsum,
-	       double *count, struct confusion *c)
+validate_group(struct run *r, struct infer *inf, const int *idx, int n,
+	       double *vsum, double *count, struct confusion *c)
 {
 	const struct dataset_sample *s = &r->val_ds->samples[idx[0]];
 	int kc = r->o->outputs.count, ch = r->val_ds->channels;
@@ -1031,7 +1030,7 @@ validate_group(struct run *r, const int *idx, int n, double *vsum,
 
 	batch_alloc(&b, r, n, s->width, s->height);
 	fill_batch(r, r->val_ds, idx, NULL, n, 0, input, &b);
-	infer_images(r->inf, n, s->width, s->height, input, logits);
+	infer_images(inf, n, s->width, s->height, input, logits);
 	*vsum += nn_bce_logits(r->o->threads, logits, b.target,
 			       b.weighted ? b.weight : NULL, npix * kc,
 			       (float)r->pos_weight, NULL) * npix * kc;
@@ -1053,31 +1052,30 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	int *idx = xmalloc(r->nval * sizeof *idx);
 	struct confusion c = { 0 };
 	double vsum = 0, count = 0;
-
 	/* A new engine each pass: it sees the weights of this epoch. */
-	r->inf = infer_new(r->net, r->o->threads,
-			   r->o->memory * 1024.0 * 1024.0, -1);
+	struct infer *inf = infer_new(r->net, r->o->threads,
+				      r->o->memory * 1024.0 * 1024.0, -1);
+
 	memcpy(idx, r->val_idx, r->nval * sizeof *idx);
 	sort_ds = r->val_ds;
 	qsort(idx, r->nval, sizeof *idx, by_size);
 	for (int i = 0, n; i < r->nval; i += n) {
 		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
-		int most = infer_batch(r->inf, s->width, s->height);
+		int most = infer_batch(inf, s->width, s->height);
 		for (n = 1; i + n < r->nval && n < most; n++) {
 			const struct dataset_sample *t =
 				&r->val_ds->samples[idx[i + n]];
 			if (t->width != s->width || t->height != s->height)
 				break;
 		}
-		validate_group(r, idx + i, n, &vsum, &count, &c);
+		validate_group(r, inf, idx + i, n, &vsum, &count, &c);
 		if (stop_signal)
 			interrupted(r, pg);
 		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
 			      ep, r->o->epochs, i + n, r->nval);
 	}
 	free(idx);
-	infer_free(r->inf);
-	r->inf = NULL;
+	infer_free(inf);
 	val_result(r, pg, ep, vsum, count, &c, e);
 }
 

@@ -1108,12 +1108,18 @@ assert [{k: v for k, v in x.items() if k not in drop} for x in a] == \
 	ingest-resize "$DATA"/stage1_train/{091944f1d2611c916b98c020bd066667e33f4639159b2a92407fe5a40788856d,13c8ff1f49886e91c98ce795c93648ad8634c782ff57eb928ce29496b0425057} \
 		>"$TMP/val.pam"
 	for m in 1 4096; do
-		unet-train "${P[@]}" --threads 2 --epochs 2 --patch 64 --memory $m \
+		tm=()
+		[[ ! -x /usr/bin/time ]] || tm=(/usr/bin/time -f %M -o "$TMP/$m.rss")
+		"${tm[@]}" unet-train "${P[@]}" --threads 2 --epochs 2 --patch 64 --memory $m \
 			--val "$TMP/val.pam" --log "$TMP/$m.log" -o "$TMP/$m.st" \
 			"$TMP/train.pam"
 	done
 	near "$TMP/1.log" "$TMP/4096.log"
 	cmp "$TMP/1.st" "$TMP/4096.st"
+	# Tiles were used: the peak memory fell by more than the tens of MiB
+	# of the 1024x1024 image's maps.
+	[[ ! -x /usr/bin/time ]] ||
+		(( $(<"$TMP/4096.rss") - $(<"$TMP/1.rss") > 40000 ))
 }
 
 @test "--steps-per-epoch: the steps of an epoch, from successive shuffles" {
