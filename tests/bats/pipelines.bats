@@ -17,6 +17,7 @@ run_examples() {
 		"$DATA/stage1_train" "$TMP/run"
 	assert_success
 	assert_line --partial "unetpipe-workflow: done in"
+	local messages=$output
 	for f in model.safetensors train.jsonl curves.png diagnosis.json \
 		sweep.json test.json test-native.json test-per-image.jsonl report.md; do
 		[ -s "$TMP/run/$f" ] || fail "missing $f"
@@ -29,13 +30,21 @@ run_examples() {
 	# The test split at native size holds the same ids at their own size.
 	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
 	assert_success
-	# A degenerate sweep's warning is in the report, and only then.
+	# A degenerate sweep's warning and unet-train's warning of a model that
+	# learnt nothing are in the report, and only they.
+	local warnings=0 train_warning
+	train_warning=$(sed -n 's/^unet-train: warning: //p' <<<"$messages")
+	if [ -n "$train_warning" ]; then
+		grep -qF "**Warning:** ${train_warning^}." "$TMP/run/report.md"
+		warnings=$((warnings + 1))
+	fi
 	if [ "$(jq .degenerate "$TMP/run/sweep.json")" = true ]; then
 		grep -qF "**Warning:** $(jq -r .warning "$TMP/run/sweep.json")." "$TMP/run/report.md"
-	else
-		run grep -c 'Warning' "$TMP/run/report.md"
-		assert_output 0
+		warnings=$((warnings + 1))
 	fi
+	run grep -c 'Warning' "$TMP/run/report.md"
+	assert_output "$warnings"
+	[ ! -e "$TMP/run/train.err" ]
 	# The threshold used by score is the sweep's best.
 	[ "$(jq .threshold "$TMP/run/test.json")" = "$(jq .best.threshold "$TMP/run/sweep.json")" ]
 	# Two pictures per test image (confusion and objects), named by id;
