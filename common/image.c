@@ -145,3 +145,14 @@ image_output_name(const char *tuple_type, int k, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
+
+unsigned
+image_file_sample(const struct image *img, int label, unsigned s,
+		  unsigned target)
+{
+	uint32_t v = s < img->maxval ? s : img->maxval;
+
+	if (label)
+		return v;
+	return (unsigned)((v * target + img->maxval / 2) / img->maxval);
+}

@@ -56,6 +56,13 @@ int image_has_labels(const struct image *img);
  * object k). */
 int image_is_label(const struct image *img);
 
+/* The sample of a file (PNG, TIFF) for raw sample s of img: a label
+ * image's label as it is, any other sample (clamped to maxval) scaled to
+ * 0..target and rounded; target is 65535 for a 16-bit file, 255 for an
+ * 8-bit one. */
+unsigned image_file_sample(const struct image *img, int label, unsigned s,
+			   unsigned target);
+
 /* 1 when the truth of pixel p (y * width + x) is foreground: a *_MASK
  * channel above maxval / 2, a *_LABEL channel (or a LABEL image) not 0.
  * Only for images with a mask or labels. */

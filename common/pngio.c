@@ -355,10 +355,8 @@ pngio_write(FILE *f, const struct image *img, char *err, size_t errsize)
 	for (int y = 0; y < img->height; y++) {
 		const uint16_t *in = img->data + (size_t)y * row_samples;
 		for (size_t i = 0; i < row_samples; i++) {
-			uint32_t s = in[i] < img->maxval ? in[i] : img->maxval;
-			unsigned v = label ? s
-				   : (unsigned)((s * target + img->maxval / 2) /
-						img->maxval);
+			unsigned v = image_file_sample(img, label, in[i],
+						       target);
 			if (wide) {
 				c->raster[2 * i] = (unsigned char)(v >> 8);
 				c->raster[2 * i + 1] = (unsigned char)v;

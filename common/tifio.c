@@ -631,10 +631,8 @@ write_page(TIFF *tif, const struct image *img, uint16_t *row)
 	for (int y = 0; y < img->height; y++) {
 		const uint16_t *in = img->data + (size_t)y * row_samples;
 		for (size_t i = 0; i < row_samples; i++) {
-			uint32_t s = in[i] < img->maxval ? in[i] : img->maxval;
-			unsigned v = label ? s
-				   : (unsigned)((s * target + img->maxval / 2) /
-						img->maxval);
+			unsigned v = image_file_sample(img, label, in[i],
+						       target);
 			if (wide)
 				row[i] = (uint16_t)v;
 			else
