@@ -78,6 +78,26 @@ sample_labels(const struct image *sample, struct image *lab)
 		lab->data[p] = (uint16_t)image_label_at(sample, p);
 }
 
+/* The labels of image in of r into lab: a label image moved there (in
+ * left empty), a *_LABEL sample's label channel copied. Returns the
+ * image to draw over: the sample itself, or NULL. */
+static const struct image *
+take_labels(const struct pamio_reader *r, struct image *in,
+	    struct image *lab)
+{
+	if (image_is_label(in)) {
+		*lab = *in;
+		memset(in, 0, sizeof *in);
+		return NULL;
+	}
+	if (!image_has_labels(in))
+		die("%s: image %d: a %s sample has a mask, not objects "
+		    "(label-objects makes them)", pamio_name(r),
+		    pamio_count(r), in->tuple_type);
+	sample_labels(in, lab);
+	return in;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -122,19 +142,8 @@ main(int argc, char **argv)
 	if (image)
 		bg_reader = pamio_open(image, PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_read(r, &in)) {
-		const struct image *over = NULL;
+		const struct image *over = take_labels(r, &in, &lab);
 
-		if (image_is_label(&in)) {
-			lab = in;
-			memset(&in, 0, sizeof in);
-		} else if (image_has_labels(&in)) {
-			sample_labels(&in, &lab);
-			over = &in;
-		} else {
-			die("%s: image %d: a %s sample has a mask, not objects "
-			    "(label-objects makes them)", pamio_name(r),
-			    pamio_count(r), in.tuple_type);
-		}
 		if (bg_reader) {
 			pamio_read_partner(bg_reader, &bg, pamio_name(r),
 					   pamio_count(r), &lab,
