@@ -69,6 +69,7 @@ struct options {
 /* The patch size of samples of several sizes without --patch, before it
  * is reduced to their median shorter side (see unet-train(1)). */
 #define PATCH_DEFAULT 256
+#define BATCH_DEFAULT 16
 
 /* The default --memory of validation, in MiB (unet-infer's). */
 #define MEMORY_DEFAULT 1024
@@ -202,7 +203,8 @@ static const char usage_text[] =
 "      --val-split FRAC   fraction of the input held out for validation\n"
 "                         (default 0.1; 0 = no validation)\n"
 "      --epochs N         epochs to train (default 50)\n"
-"      --batch N          samples per step (default 16)\n"
+"      --batch N          samples per step (default 16, or with --patch P\n"
+"                         as many as 16 of 128x128: 4 of 256)\n"
 "      --lr X             Adam learning rate (default 0.001)\n"
 "      --seed N           seed of initialisation, split and shuffling (default 0)\n"
 "      --threads N        worker threads (default: online CPUs, at most " STR(NN_DEFAULT_MAX_THREADS) ")\n"
@@ -288,7 +290,6 @@ set_defaults(struct options *o)
 	o->input = "-";
 	o->val_split = 0.1;
 	o->epochs = 50;
-	o->batch = 16;
 	o->lr = 1e-3;
 	o->patience = 5;
 	o->base_filters = 16;
@@ -529,6 +530,8 @@ struct run {
 	struct normalize norm; /* --normalize, or the --init model's or the
 				  checkpoint's */
 	int patch;      /* the patch size, 0 = whole samples */
+	long batch;     /* samples or patches per step: --batch or
+			   default_batch */
 	long steps;     /* steps per epoch */
 	long per_epoch; /* samples per epoch */
 	struct unet *net;
@@ -547,7 +550,7 @@ fingerprint(const struct run *r, json_t *meta)
 	model_meta_set(meta, "val_data", "%016" PRIx64,
 		r->val_ds != r->train_ds ? r->val_ds->hash : 0);
 	model_meta_set(meta, "val_split", "%a", o->val_split);
-	model_meta_set(meta, "batch", "%ld", o->batch);
+	model_meta_set(meta, "batch", "%ld", r->batch);
 	model_meta_set(meta, "lr", "%a", o->lr);
 	model_meta_set(meta, "seed", "%" PRIu64, o->seed);
 	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
@@ -684,7 +687,7 @@ save_model(struct run *r, const struct epoch_result *e)
 	if (o->wbce)
 		model_meta_set(meta, "pos_weight", "%.9g", r->pos_weight);
 	model_meta_set(meta, "lr", "%.9g", o->lr);
-	model_meta_set(meta, "batch", "%ld", o->batch);
+	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
 	augment_format(o->augment, aug, sizeof aug);
@@ -1112,8 +1115,8 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 
 	epoch_order(r, order, draws);
 	for (long s = 0; s < r->steps; s++) {
-		int n = total - done < o->batch ? (int)(total - done)
-						: (int)o->batch;
+		int n = total - done < r->batch ? (int)(total - done)
+						: (int)r->batch;
 		double loss, el, rate;
 		char where[64], eta[32], buf[32];
 
@@ -1596,6 +1599,20 @@ default_patch(const struct run *r, int m)
 	return size;
 }
 
+/* The batch without --batch: BATCH_DEFAULT whole samples, or as many
+ * patches as hold the pixels of BATCH_DEFAULT patches of 128 x 128 (4 of
+ * 256, 1 of 512): a step's cost and memory do not grow with the patch. */
+static long
+default_batch(int patch)
+{
+	long n;
+
+	if (!patch)
+		return BATCH_DEFAULT;
+	n = lround(BATCH_DEFAULT * (128.0 * 128) / ((double)patch * patch));
+	return n < 1 ? 1 : n;
+}
+
 /* The network fitted to the data: the --init one adapted to its channels,
  * the checkpoint's checked against them, or a new one; the image size
  * must suit it. */
@@ -1638,6 +1655,7 @@ setup_network(struct run *r)
 		    "--patch)", stream_name(o->input), train->width,
 		    train->height, m);
 	}
+	r->batch = o->batch ? o->batch : default_batch(r->patch);
 	if (r->patch) {
 		check_sides(train, o->input, m);
 		if (o->val_path)
@@ -1679,8 +1697,8 @@ setup_training(struct run *r, struct checkpoint *ckpt)
 {
 	const struct options *o = r->o;
 
-	r->steps = o->steps ? o->steps : (r->ntrain + o->batch - 1) / o->batch;
-	r->per_epoch = o->steps ? o->steps * o->batch : r->ntrain;
+	r->steps = o->steps ? o->steps : (r->ntrain + r->batch - 1) / r->batch;
+	r->per_epoch = o->steps ? o->steps * r->batch : r->ntrain;
 	r->pos_weight = positive_weight(r);
 	setup_freeze(r);
 	if (r->o->resume) {
@@ -1835,7 +1853,7 @@ main(int argc, char **argv)
 	setup_network(&r);
 	setup_training(&r, ckpt);
 
-	wbatch = (int)o.batch;
+	wbatch = (int)r.batch;
 	if (r.patch && wbatch > r.per_epoch)
 		wbatch = (int)r.per_epoch;
 	else if (!r.patch && wbatch > r.per_epoch && wbatch > r.nval)

@@ -1069,6 +1069,21 @@ P=(--base-filters 2 --depth 3 --batch 4 --quiet)
 	assert_equal "$(meta "$TMP/w.st.ckpt" normalize)" percentile:1:99.8
 }
 
+@test "the default batch: 16 whole samples, or the pixels of 16 patches of 128x128" {
+	mixed
+	local Q=(--base-filters 2 --depth 3 --quiet --epochs 1)
+	# 16 x 128^2 / 64^2 = 64 patches of 64, 16 x 128^2 / 96^2 = 28.4: 28
+	unet-train "${Q[@]}" --patch 64 -o "$TMP/a.st" "$TMP/mixed.pam"
+	assert_equal "$(meta "$TMP/a.st" batch)" 64
+	assert_equal "$(meta "$TMP/a.st.ckpt" batch)" 64
+	unet-train "${Q[@]}" --patch 96 -o "$TMP/b.st" "$TMP/mixed.pam"
+	assert_equal "$(meta "$TMP/b.st" batch)" 28
+	unet-train "${Q[@]}" --patch 64 --batch 3 -o "$TMP/c.st" "$TMP/mixed.pam"
+	assert_equal "$(meta "$TMP/c.st" batch)" 3
+	unet-train "${Q[@]}" -o "$TMP/d.st" "$S32"
+	assert_equal "$(meta "$TMP/d.st" batch)" 16
+}
+
 @test "a patch run resumed after an interruption equals the uninterrupted run; other patches refused" {
 	mixed
 	# 10 steps of 4 from 27 samples: two shuffles an epoch, some samples
