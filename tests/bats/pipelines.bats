@@ -98,9 +98,26 @@ pre, _ = load(sys.argv[1])
 tuned, meta = load(sys.argv[2])
 assert (meta["init"], meta["freeze"], meta["augment"]) == \
     (sys.argv[1], "encoder", "rot90,flip"), meta
+# the --init model brings its normalisation (maxval), not the default
+assert meta["normalize"] == "maxval", meta
 for k in pre:
     assert (pre[k] == tuned[k]) == k.startswith(("c1.", "c2.")), k
 ' "$TMP/pre.safetensors" "$TMP/run/model.safetensors"
+}
+
+@test "unetpipe-workflow: the default recipe is patches of 256 at native size, percentile normalisation" {
+	run timeout 300 unetpipe-workflow --epochs 1 --base-filters 2 --depth 2 \
+		--ratio 60:20:20 --pictures 1 "$DATA/stage1_train" "$TMP/run"
+	assert_success
+	run model_meta "$TMP/run/model.safetensors"
+	assert_success
+	[ "$(jq -r .patch <<<"$output")" = 256 ]
+	[ "$(jq -r .normalize <<<"$output")" = percentile:1:99.8 ]
+	[ "$(jq -r .batch <<<"$output")" = 4 ]
+	[ "$(jq -r '.input_width // "none"' <<<"$output")" = none ]
+	grep -qF "trained on 256x256 patches" "$TMP/run/report.md"
+	[ ! -e "$TMP/run/test.json" ]
+	[ -s "$TMP/run/test-native.json" ]
 }
 
 @test "unetpipe-workflow: usage errors exit 2, a missing data set exits 1" {
@@ -526,7 +543,7 @@ while pos < len(d):
 		"--patch x:--patch: 'x' is not a count" \
 		"--size 64x64 --patch 64:--size and --patch are two recipes: give one" \
 		"--patch 64 --size 64x64:--size and --patch are two recipes: give one" \
-		"--scale 0.5:--scale is for --patch (--size resizes to one size)" \
+		"--size 64x64 --scale 0.5:--scale is for --patch (--size resizes to one size)" \
 		"--patch 64 --scale 0:--scale: 0 is out of range (0, 32768]" \
 		"--patch 64 --scale -1:--scale: -1 is out of range (0, 32768]" \
 		"--patch 64 --scale nan:--scale: 'nan' is not a number" \
