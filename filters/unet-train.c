@@ -68,7 +68,7 @@ struct options {
 
 /* The patch size of samples of several sizes without --patch, before it
  * is reduced to their median shorter side (see unet-train(1)). */
-#define PATCH_DEFAULT 256
+#define PATCH_DEFAULT 128
 #define BATCH_DEFAULT 16
 
 /* The default --memory of validation, in MiB (unet-infer's). */

@@ -105,17 +105,18 @@ for k in pre:
 ' "$TMP/pre.safetensors" "$TMP/run/model.safetensors"
 }
 
-@test "unetpipe-workflow: the default recipe is patches of 256 at native size, percentile normalisation" {
+@test "unetpipe-workflow: the default recipe is patches of 128 at native size, percentile normalisation, TTA" {
 	run timeout 300 unetpipe-workflow --epochs 1 --base-filters 2 --depth 2 \
 		--ratio 60:20:20 --pictures 1 "$DATA/stage1_train" "$TMP/run"
 	assert_success
 	run model_meta "$TMP/run/model.safetensors"
 	assert_success
-	[ "$(jq -r .patch <<<"$output")" = 256 ]
+	[ "$(jq -r .patch <<<"$output")" = 128 ]
 	[ "$(jq -r .normalize <<<"$output")" = percentile:1:99.8 ]
-	[ "$(jq -r .batch <<<"$output")" = 4 ]
+	[ "$(jq -r .batch <<<"$output")" = 16 ]
 	[ "$(jq -r '.input_width // "none"' <<<"$output")" = none ]
-	grep -qF "trained on 256x256 patches" "$TMP/run/report.md"
+	grep -qF "trained on 128x128 patches" "$TMP/run/report.md"
+	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
 	[ ! -e "$TMP/run/test.json" ]
 	[ -s "$TMP/run/test-native.json" ]
 }
@@ -424,11 +425,13 @@ while pos < len(d):
 	touch "$TMP/run/test-objects.json" "$TMP/run/test-native.pam"
 	run timeout 300 unetpipe-workflow --patch 64 --depth 3 --base-filters 2 \
 		--epochs 2 --patience 1 --batch 4 --steps-per-epoch 2 \
-		--normalize percentile --ratio 60:20:20 --pictures 2 \
+		--normalize percentile --no-tta --ratio 60:20:20 --pictures 2 \
 		"$DATA/stage1_train" "$TMP/run"
 	assert_success
 	assert_line "unetpipe-workflow: ingest $DATA/stage1_train at native size"
 	refute_line --partial "unetpipe-workflow: score the test split at 128x128"
+	run grep -c 'unet-infer --tta' "$TMP/run/report.md"
+	assert_output 0
 	# the samples are the images as they are: not one resized
 	ingest-resize --quiet "$DATA/stage1_train" | cmp - "$TMP/run/samples.pam"
 	# a patch model, its normalisation recorded, no training size

@@ -1051,7 +1051,7 @@ P=(--base-filters 2 --depth 3 --batch 4 --quiet)
 	assert_failure
 	run has_key "$TMP/p.st" input_height
 	assert_failure
-	# Several sizes without --patch: the default, 256 cut to the median
+	# Several sizes without --patch: the default, 128 cut to the median
 	# shorter side of the training samples (32), the 16x16 ones padded.
 	unet-train "${P[@]}" --epochs 1 -o "$TMP/d.st" "$TMP/mixed.pam"
 	assert_equal "$(meta "$TMP/d.st" patch)" 32
