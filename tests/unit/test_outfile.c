@@ -236,6 +236,10 @@ main(int argc, char **argv)
 	char err[256] = "";
 	FILE *f;
 
+	/* SIGHUP as a shell leaves it: under nohup it is ignored, which
+	 * outfile respects, and the case that raises it would pause for
+	 * ever. */
+	signal(SIGHUP, SIG_DFL);
 	prog_init(argc, argv);
 	put(tap_path("in"), "input");
 	put(tap_path("old"), "old");
