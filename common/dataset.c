@@ -128,9 +128,7 @@ dataset_window(const struct dataset *ds, int i, int x0, int y0, int w, int h,
 {
 	const struct dataset_sample *s = &ds->samples[i];
 	int c = ds->channels;
-	/* maxval: divide in double and round once, as the reference does. */
-	int divide = ds->norm.mode == NORMALIZE_MAXVAL;
-	double maxval = s->maxval, off = s->map.offset, scale = s->map.scale;
+	double off = s->map.offset, range = s->map.range;
 
 	for (int y = 0; y < h; y++) {
 		size_t from = (size_t)(y0 + y) * s->width + x0;
@@ -140,8 +138,7 @@ dataset_window(const struct dataset *ds, int i, int x0, int y0, int w, int h,
 			double v = s->maxval <= 255
 				   ? ((const uint8_t *)s->data)[from * c + k]
 				   : ((const uint16_t *)s->data)[from * c + k];
-			input[to * c + k] = (float)(divide ? v / maxval
-							   : (v - off) * scale);
+			input[to * c + k] = (float)((v - off) / range);
 		}
 		for (int x = 0; target && x < w; x++)
 			target[to + x] = s->mask[from + x];

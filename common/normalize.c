@@ -104,7 +104,7 @@ normalize_image(const struct normalize *n, const uint16_t *data,
 
 	if (n->mode == NORMALIZE_MAXVAL || count == 0) {
 		m->offset = 0;
-		m->scale = 1.0 / maxval;
+		m->range = maxval;
 		return;
 	}
 	hist = xcalloc((size_t)maxval + 1, sizeof *hist);
@@ -121,5 +121,5 @@ normalize_image(const struct normalize *n, const uint16_t *data,
 	}
 	free(hist);
 	m->offset = lo;
-	m->scale = hi > lo ? 1.0 / (hi - lo) : 0;
+	m->range = hi > lo ? hi - lo : 1;
 }

@@ -20,9 +20,11 @@ struct normalize {
 	double low, high; /* percentiles, 0 <= low < high <= 100 */
 };
 
-/* The linear map of one image: input = (value - offset) * scale. */
+/* The linear map of one image: input = (value - offset) / range, a
+ * division (not a product by 1 / range) so that maxval normalisation
+ * gives exactly value / maxval, as the reference computes it. */
 struct normalize_map {
-	double offset, scale;
+	double offset, range; /* range > 0 */
 };
 
 /* Parse "maxval", "percentile" (NORMALIZE_LOW .. NORMALIZE_HIGH) or
@@ -38,13 +40,14 @@ void normalize_format(const struct normalize *n, char *buf, size_t len);
 /* The map of one image of pixels x depth raw values (maxval 1 .. 65535)
  * of which the first `channels` of each pixel are the image's (a *_MASK
  * or *_LABEL sample's last channel is not looked at). maxval: offset 0,
- * scale 1/maxval. percentile: offset the low percentile and scale
- * 1/(high - low percentile) of every image value of every channel
+ * range maxval. percentile: offset the low percentile and range the high
+ * minus the low percentile of every image value of every channel
  * together (numpy.percentile's linear interpolation), so that colours
  * keep their relations; no clipping (values outside the percentiles go
  * below 0 or above 1). When the two percentiles are equal the image's
  * minimum and maximum take their place; an image of one constant value
- * gets scale 0 (an input of zeros), never a division by zero. */
+ * gets that value as offset and range 1 (an input of zeros), never a
+ * division by zero. */
 void normalize_image(const struct normalize *n, const uint16_t *data,
 		     size_t pixels, int depth, int channels, unsigned maxval,
 		     struct normalize_map *m);

@@ -86,7 +86,7 @@ fill_input(float *dst, const struct image *src, const struct normalize_map *m)
 		for (int c = 0; c < in_channels; c++)
 			dst[p * in_channels + c] = (float)
 				((src->data[p * src->depth + c] - m->offset)
-				 * m->scale);
+				 / m->range);
 }
 
 /* The pixel of a w x h image that pixel (x, y) of its symmetry s shows

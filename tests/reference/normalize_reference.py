@@ -20,4 +20,4 @@ v = np.array(sys.stdin.read().split(), dtype=np.float64)
 lo, hi = np.percentile(v, [low, high])
 if not hi > lo:
     lo, hi = v.min(), v.max()
-print("%.17g %.17g" % (lo, 1.0 / (hi - lo) if hi > lo else 0.0))
+print("%.17g %.17g" % (lo, hi - lo if hi > lo else 1.0))

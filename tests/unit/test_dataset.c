@@ -133,8 +133,8 @@ test_percentile(const char *path)
 	dataset_window(&ds, 2, 0, 0, 2, 4, xc, NULL, NULL);
 	for (int i = 0; i < 8; i++)
 		zero &= xc[i] == 0;
-	tap_ok(zero && ds.samples[2].map.scale == 0, "a constant image: "
-	       "scale 0, an input of zeros");
+	tap_ok(zero && ds.samples[2].map.range == 1, "a constant image: "
+	       "range 1, an input of zeros");
 	dataset_window(&ds, 0, 1, 0, 2, 2, win, t, NULL);
 	tap_ok(win[0] == x8[1] && win[1] == x8[2] && win[2] == x8[4] &&
 	       win[3] == x8[5] && t[0] == 0 && t[1] == 1 && t[2] == 1 &&

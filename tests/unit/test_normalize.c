@@ -43,28 +43,28 @@ test_by_hand(void)
 
 	/* sorted 10 20 30 40 50: positions 0.25 * 4 = 1 and 0.75 * 4 = 3 */
 	m = map_of(&q, five, 5, 255);
-	tap_ok(close_to(m.offset, 20) && close_to(m.scale, 1.0 / 20),
-	       "25..75 of 10..50: 20 and 40 (%g, %g)", m.offset, m.scale);
+	tap_ok(close_to(m.offset, 20) && close_to(m.range, 20),
+	       "25..75 of 10..50: 20 and 40 (%g, %g)", m.offset, m.range);
 	/* positions 0.1 * 4 = 0.4 and 0.9 * 4 = 3.6: interpolated */
 	q.low = 10;
 	q.high = 90;
 	m = map_of(&q, five, 5, 255);
-	tap_ok(close_to(m.offset, 14) && close_to(m.scale, 1.0 / (46 - 14)),
+	tap_ok(close_to(m.offset, 14) && close_to(m.range, 46 - 14),
 	       "10..90 of 10..50: 14 and 46, interpolated (%g, %g)", m.offset,
-	       m.scale);
+	       m.range);
 	/* 0 10: 1 % at 0.1, 99.8 % at 9.98 */
 	m = map_of(&csbdeep, two, 2, 255);
-	tap_ok(close_to(m.offset, 0.1) && close_to(m.scale, 1 / 9.88),
-	       "1..99.8 of 0, 10: 0.1 and 9.98 (%g, %g)", m.offset, m.scale);
+	tap_ok(close_to(m.offset, 0.1) && close_to(m.range, 9.88),
+	       "1..99.8 of 0, 10: 0.1 and 9.98 (%g, %g)", m.offset, m.range);
 	q.low = 0;
 	q.high = 100;
 	m = map_of(&q, five, 5, 255);
-	tap_ok(close_to(m.offset, 10) && close_to(m.scale, 1.0 / 40),
+	tap_ok(close_to(m.offset, 10) && close_to(m.range, 40),
 	       "0..100: the minimum and the maximum (%g, %g)", m.offset,
-	       m.scale);
+	       m.range);
 	m = map_of(&maxval, five, 5, 4095);
-	tap_ok(m.offset == 0 && close_to(m.scale, 1.0 / 4095),
-	       "maxval: offset 0, scale 1/maxval (%g, %g)", m.offset, m.scale);
+	tap_ok(m.offset == 0 && m.range == 4095,
+	       "maxval: offset 0, range maxval (%g, %g)", m.offset, m.range);
 }
 
 static void
@@ -79,27 +79,27 @@ test_fallback(void)
 	for (int i = 0; i < 1001; i++)
 		v[i] = i == 500 ? 200 : 5;
 	m = map_of(&csbdeep, v, 1001, 255);
-	tap_ok(close_to(m.offset, 5) && close_to(m.scale, 1.0 / 195),
+	tap_ok(close_to(m.offset, 5) && close_to(m.range, 195),
 	       "equal percentiles: the minimum 5 and the maximum 200 (%g, %g)",
-	       m.offset, m.scale);
-	/* A constant image: scale 0, the input all zeros, at every depth. */
+	       m.offset, m.range);
+	/* A constant image: range 1, the input all zeros, at every depth. */
 	for (int i = 0; i < 1001; i++)
 		v[i] = 77;
 	m = map_of(&csbdeep, v, 1001, 255);
-	tap_ok(m.offset == 77 && m.scale == 0,
-	       "a constant image: offset 77, scale 0 (%g, %g)", m.offset,
-	       m.scale);
+	tap_ok(m.offset == 77 && m.range == 1,
+	       "a constant image: offset 77, range 1 (%g, %g)", m.offset,
+	       m.range);
 	for (int i = 0; i < 1001; i++)
-		if (!isfinite((v[i] - m.offset) * m.scale)
-		    || (v[i] - m.offset) * m.scale != 0)
+		if (!isfinite((v[i] - m.offset) / m.range)
+		    || (v[i] - m.offset) / m.range != 0)
 			finite = 0;
 	tap_ok(finite, "a constant image gives an input of zeros");
 	m = map_of(&csbdeep, v, 1, 65535);
-	tap_ok(m.scale == 0, "a one-pixel image: scale 0");
+	tap_ok(m.range == 1, "a one-pixel image: range 1");
 	v[0] = 65535;
 	m = map_of(&csbdeep, v, 1, 65535);
-	tap_ok(m.offset == 65535 && m.scale == 0,
-	       "a one-pixel image at maxval 65535: scale 0 (%g)", m.offset);
+	tap_ok(m.offset == 65535 && m.range == 1,
+	       "a one-pixel image at maxval 65535: range 1 (%g)", m.offset);
 	free(v);
 }
 
@@ -125,9 +125,9 @@ test_channels_and_depths(void)
 	normalize_image(&csbdeep, v12, N, 4, 3, 65535, &m12);
 	normalize_image(&csbdeep, v16, N, 4, 3, 65535, &m16);
 	for (int i = 0; i < N * 4; i++) {
-		double a = (v8[i] - m8.offset) * m8.scale;
-		double b = (v12[i] - m12.offset) * m12.scale;
-		double c = (v16[i] - m16.offset) * m16.scale;
+		double a = (v8[i] - m8.offset) / m8.range;
+		double b = (v12[i] - m12.offset) / m12.range;
+		double c = (v16[i] - m16.offset) / m16.range;
 
 		if (i % 4 == 3)
 			continue;
@@ -140,10 +140,10 @@ test_channels_and_depths(void)
 	for (int i = 3; i < N * 4; i += 4)
 		v8[i] = 255;
 	normalize_image(&csbdeep, v8, N, 4, 3, 255, &mm);
-	tap_ok(mm.offset == m8.offset && mm.scale == m8.scale,
+	tap_ok(mm.offset == m8.offset && mm.range == m8.range,
 	       "the mask channel is not counted");
 	normalize_image(&csbdeep, v8, N, 4, 4, 255, &mm);
-	tap_ok(mm.scale != m8.scale, "(counting it would change the map)");
+	tap_ok(mm.range != m8.range, "(counting it would change the map)");
 }
 
 /* Random images against numpy.percentile. */
@@ -175,7 +175,7 @@ test_numpy(void)
 		const char *path = tap_path("values");
 		FILE *f = fopen(path, "w");
 		struct normalize_map m;
-		double lo, scale;
+		double lo, range;
 		FILE *p;
 
 		if (t == 11) { /* the defaults */
@@ -194,16 +194,16 @@ test_numpy(void)
 			 "tests/reference/normalize_reference.py %.3f %.3f < %s",
 			 nz.low, nz.high, path);
 		p = popen(cmd, "r");
-		if (p && fscanf(p, "%lf %lf", &lo, &scale) == 2) {
+		if (p && fscanf(p, "%lf %lf", &lo, &range) == 2) {
 			ran++;
 			if (close_to(m.offset, lo) &&
-			    fabs(m.scale - scale) <= 1e-12 * fabs(scale))
+			    fabs(m.range - range) <= 1e-12 * fabs(range))
 				agree++;
 			else
 				snprintf(worst, sizeof worst, "%zu px maxval %u "
 					 "%g..%g: %g %g against numpy %g %g",
 					 pixels, mv, nz.low, nz.high, m.offset,
-					 m.scale, lo, scale);
+					 m.range, lo, range);
 		}
 		if (p)
 			pclose(p);
