@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ checkpoint_save(const char *path, struct unet *net, const struct adam *adam,
 		json_object_update(f.metadata, fingerprint);
 	model_meta_set(f.metadata, "epoch", "%ld", s->epoch);
 	model_meta_set(f.metadata, "adam_step", "%ld", adam->step);
+	model_meta_set(f.metadata, "adam_lr", "%a", adam->lr);
 	model_meta_set(f.metadata, "rng", "%016" PRIx64 "%016" PRIx64
 		       "%016" PRIx64 "%016" PRIx64, s->rng.s[0], s->rng.s[1],
 		       s->rng.s[2], s->rng.s[3]);
@@ -248,6 +250,21 @@ read_rng(const struct st_file *f, struct rng *rng, char *err, size_t errlen)
 	return 0;
 }
 
+/* The learning rate the run had reached (a drop of --lr-patience), when
+ * the checkpoint has it (older ones ran at their option's). */
+static int
+restore_lr(const struct st_file *f, struct adam *a, char *err, size_t errlen)
+{
+	if (!json_object_get(f->metadata, "adam_lr"))
+		return 0;
+	if (meta_double(f, "adam_lr", &a->lr, err, errlen) < 0)
+		return -1;
+	if (!(a->lr > 0) || !isfinite(a->lr))
+		return set_error(err, errlen, "checkpoint adam_lr %g is not "
+				 "a positive number", a->lr);
+	return 0;
+}
+
 int
 checkpoint_restore(const struct checkpoint *ck, double lr, struct unet **net,
 		   struct adam **adam, struct train_state *s, char *err,
@@ -279,7 +296,8 @@ checkpoint_restore(const struct checkpoint *ck, double lr, struct unet **net,
 	      meta_double(f, "best_train_loss", &s->best_train_loss, err,
 			  errlen) < 0 ||
 	      meta_count(f, "wait", LONG_MAX, &s->wait, err, errlen) < 0 ||
-	      read_rng(f, &s->rng, err, errlen) < 0;
+	      read_rng(f, &s->rng, err, errlen) < 0 ||
+	      restore_lr(f, a, err, errlen) < 0;
 	if (bad) {
 		adam_free(a);
 		unet_free(n);

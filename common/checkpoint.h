@@ -43,8 +43,9 @@ struct checkpoint *checkpoint_open(const char *path, char *err,
 const struct unet_config *checkpoint_config(const struct checkpoint *ck);
 
 /* Restore the run: a new network of checkpoint_config's architecture with
- * the saved weights in *net, new Adam moments for it (learning rate lr)
- * with the saved moments and step count in *adam, and the state in *s.
+ * the saved weights in *net, new Adam moments for it (learning rate lr,
+ * or the checkpoint's "adam_lr", the rate the run had reached) with the
+ * saved moments and step count in *adam, and the state in *s.
  * Every tensor must be present, of its parameter's shape and finite. 0 on
  * success; -1 with the reason in err, *net and *adam NULL. */
 int checkpoint_restore(const struct checkpoint *ck, double lr,

@@ -46,8 +46,10 @@ struct options {
 	unsigned augment;    /* AUGMENT_* ops */
 	struct targets outputs; /* --outputs, foreground by default */
 	double val_split, lr, pos_weight, min_delta;
+	double lr_factor;    /* --lr-factor */
 	double border_w0, border_sigma; /* --border-weight (0 = none) */
 	long epochs, batch, patience;
+	long lr_patience;    /* --lr-patience, 0 = never */
 	long patch;          /* --patch, 0 = not given */
 	long steps;          /* --steps-per-epoch, 0 = one pass */
 	long memory;         /* --memory in MiB */
@@ -76,6 +78,7 @@ struct options {
 
 /* The figures of one epoch. */
 struct epoch_result {
+	double lr;            /* the learning rate the epoch trained with */
 	double train_loss, val_loss, val_dice, val_iou;
 	struct confusion val; /* the validation pixels at 0.5 */
 	double seconds, train_seconds;
@@ -221,6 +224,10 @@ static const char usage_text[] =
 "      --patience N       stop after N epochs without improvement of\n"
 "                         val_loss (default 5; 0 = never)\n"
 "      --min-delta X      smallest val_loss decrease that counts (default 0)\n"
+"      --lr-patience N    multiply the learning rate by --lr-factor after\n"
+"                         every N epochs without improvement of val_loss\n"
+"                         (default 0 = never)\n"
+"      --lr-factor X      the factor of --lr-patience (default 0.5)\n"
 "      --base-filters F   width of the first level (default 16)\n"
 "      --depth D          number of levels (default 5)\n"
 "      --init MODEL       start from the weights of MODEL (fine-tuning; a\n"
@@ -245,7 +252,7 @@ static const char usage_text[] =
 "  -V, --version          show the version and the kernels in use, exit\n";
 
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
-       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_BASE, O_DEPTH,
+       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
        O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
        O_MEMORY };
@@ -263,6 +270,8 @@ static const struct option longopts[] = {
 	{ "pos-weight", required_argument, NULL, O_POS_WEIGHT },
 	{ "patience", required_argument, NULL, O_PATIENCE },
 	{ "min-delta", required_argument, NULL, O_MIN_DELTA },
+	{ "lr-patience", required_argument, NULL, O_LR_PATIENCE },
+	{ "lr-factor", required_argument, NULL, O_LR_FACTOR },
 	{ "base-filters", required_argument, NULL, O_BASE },
 	{ "depth", required_argument, NULL, O_DEPTH },
 	{ "init", required_argument, NULL, O_INIT },
@@ -291,6 +300,7 @@ set_defaults(struct options *o)
 	o->val_split = 0.1;
 	o->epochs = 50;
 	o->lr = 1e-3;
+	o->lr_factor = 0.5;
 	o->patience = 5;
 	o->base_filters = 16;
 	o->depth = 5;
@@ -354,6 +364,14 @@ parse_run_option(int c, const char *arg, struct options *o)
 		break;
 	case O_MIN_DELTA:
 		o->min_delta = parse_double(arg, 0, 1e30, "--min-delta");
+		break;
+	case O_LR_PATIENCE:
+		o->lr_patience = parse_long(arg, 0, 1000000, "--lr-patience");
+		break;
+	case O_LR_FACTOR:
+		o->lr_factor = parse_double(arg, 0, 1, "--lr-factor");
+		if (o->lr_factor <= 0 || o->lr_factor >= 1)
+			die_usage("--lr-factor: must be above 0 and below 1");
 		break;
 	case O_PATCH:
 		o->patch = parse_long(arg, 1, 16384, "--patch");
@@ -556,6 +574,11 @@ fingerprint(const struct run *r, json_t *meta)
 	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
 	model_meta_set(meta, "pos_weight", "%a", r->pos_weight);
 	model_meta_set(meta, "min_delta", "%a", o->min_delta);
+	if (o->lr_patience)
+		model_meta_set(meta, "lr_drop", "%ld,%a", o->lr_patience,
+			       o->lr_factor);
+	else
+		model_meta_set(meta, "lr_drop", "none");
 	augment_format(o->augment, aug, sizeof aug);
 	model_meta_set(meta, "augment", "%s", aug);
 	model_meta_set(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
@@ -626,14 +649,15 @@ check_resume(struct run *r, const struct checkpoint *ck)
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
-		"outputs", "border", "patch", "steps_per_epoch", "normalize"
+		"outputs", "border", "patch", "steps_per_epoch", "normalize",
+		"lr_drop"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
 		{ "augment", "none" }, { "freeze", "none" },
 		{ "outputs", "foreground" }, { "border", "none" },
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
-		{ "normalize", "maxval" }
+		{ "normalize", "maxval" }, { "lr_drop", "none" }
 	};
 	json_t *now = json_object();
 
@@ -687,6 +711,9 @@ save_model(struct run *r, const struct epoch_result *e)
 	if (o->wbce)
 		model_meta_set(meta, "pos_weight", "%.9g", r->pos_weight);
 	model_meta_set(meta, "lr", "%.9g", o->lr);
+	if (o->lr_patience)
+		model_meta_set(meta, "lr_drop", "%ld,%.9g", o->lr_patience,
+			       o->lr_factor);
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
@@ -1113,6 +1140,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	int *draws = xmalloc_for(total, sizeof *draws, "the epoch's order");
 	double start = now_seconds(), sum = 0;
 
+	e->lr = r->adam->lr;
 	epoch_order(r, order, draws);
 	for (long s = 0; s < r->steps; s++) {
 		int n = total - done < r->batch ? (int)(total - done)
@@ -1239,7 +1267,7 @@ log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 	report_set(obj, "val_iou", real_or_null(e->val_iou));
 	report_set(obj, "val_foreground",
 		   real_or_null(predicted_foreground(&e->val)));
-	report_set(obj, "lr", json_real(r->o->lr));
+	report_set(obj, "lr", json_real(e->lr));
 	report_set(obj, "seconds", json_real(e->seconds));
 	report_set(obj, "images_per_second",
 		   real_or_null(r->per_epoch / e->train_seconds));
@@ -1741,15 +1769,19 @@ summary(const struct run *r, size_t data_bytes, int wbatch,
 }
 
 /* Keep the figures of an epoch that improved val_loss (or of every epoch
- * without validation) and save its model; count the others. */
+ * without validation) and save its model; count the others, and drop the
+ * learning rate after every --lr-patience of them in a row. */
 static void
 keep_best(struct run *r, const struct epoch_result *e)
 {
+	const struct options *o = r->o;
 	int improved = r->nval == 0 ||
-		       e->val_loss < r->st.best_loss - r->o->min_delta;
+		       e->val_loss < r->st.best_loss - o->min_delta;
 
 	if (!improved) {
 		r->st.wait++;
+		if (o->lr_patience && r->st.wait % o->lr_patience == 0)
+			r->adam->lr *= o->lr_factor;
 		return;
 	}
 	save_model(r, e);

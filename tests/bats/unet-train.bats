@@ -228,6 +228,42 @@ print("%.9g" % json.loads(open(sys.argv[1]).readline())["val_loss"])' "$TMP/log"
 	assert_line --regexp '^unet-train: early stop after epoch 3: no val_loss improvement in 2 epochs; last good model \(epoch 1'
 }
 
+@test "--lr-patience halves the rate after every N epochs without improvement; --resume keeps it" {
+	# With a huge --min-delta only epoch 1 improves: epochs 3 and 5 end
+	# the 2nd and 4th epoch without improvement, so 4 and 6 run slower.
+	common=("${TINY[@]}" --min-delta 100 --patience 0 --lr-patience 2 --lr-factor 0.5)
+	unet-train "${common[@]}" --epochs 6 --log "$TMP/a.log" -o "$TMP/a.st" "$S32"
+	run "$REFPY" -c 'import json, sys
+print(" ".join("%g" % json.loads(l)["lr"] for l in open(sys.argv[1])))' "$TMP/a.log"
+	assert_output "0.001 0.001 0.001 0.0005 0.0005 0.00025"
+	assert_equal "$(meta "$TMP/a.st" lr_drop)" "2,0.5"
+	# The checkpoint carries the rate reached: a run resumed after the
+	# drop of epoch 3 is the uninterrupted run, byte for byte.
+	unet-train "${common[@]}" --epochs 3 --log "$TMP/b.log" -o "$TMP/b.st" "$S32"
+	unet-train "${common[@]}" --epochs 6 --resume --log "$TMP/b.log" -o "$TMP/b.st" "$S32"
+	cmp "$TMP/a.st" "$TMP/b.st"
+	cmp "$TMP/a.st.ckpt" "$TMP/b.st.ckpt"
+	# Without the option nothing changes: the rate stays.
+	unet-train "${TINY[@]}" --min-delta 100 --patience 0 --epochs 3 --log "$TMP/c.log" -o "$TMP/c.st" "$S32"
+	run "$REFPY" -c 'import json, sys
+print(" ".join("%g" % json.loads(l)["lr"] for l in open(sys.argv[1])))' "$TMP/c.log"
+	assert_output "0.001 0.001 0.001"
+	run unet-train "${common[@]}" --lr-patience 3 --epochs 7 --resume -o "$TMP/b.st" "$S32"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "cannot resume: lr_drop differs"
+}
+
+@test "--lr-patience and --lr-factor refuse what is not a count or a factor below 1" {
+	for bad in "--lr-patience -1" "--lr-patience x" "--lr-factor 0" "--lr-factor 1" "--lr-factor 1.5" "--lr-factor x"; do
+		# shellcheck disable=SC2086
+		run unet-train "${TINY[@]}" $bad -o "$TMP/m.st" "$S32"
+		assert_failure 2
+		assert_line --index 0 --partial "unet-train: --lr-"
+		[ ! -e "$TMP/m.st" ]
+	done
+}
+
 @test "--resume with more --epochs equals one uninterrupted run, log included" {
 	unet-train "${TINY[@]}" --epochs 4 --log "$TMP/a.log" -o "$TMP/a.st" "$S32"
 	unet-train "${TINY[@]}" --epochs 2 --log "$TMP/b.log" -o "$TMP/b.st" "$S32"
