@@ -147,6 +147,95 @@ renumber(uint32_t *labels, size_t n, uint32_t count)
 	return next;
 }
 
+/* A border between two objects: the labels a < b and the priority of its
+ * highest crossing (the lower of the two pixels' priorities). */
+struct saddle {
+	uint32_t a, b;
+	uint16_t height;
+};
+
+static int
+by_height(const void *x, const void *y)
+{
+	const struct saddle *s = x, *t = y;
+
+	return (s->height < t->height) - (s->height > t->height);
+}
+
+static uint32_t
+root(uint32_t *parent, uint32_t l)
+{
+	while (parent[l] != l)
+		l = parent[l] = parent[parent[l]];
+	return l;
+}
+
+/* Merge touching objects (labels 1..count) whose lower peak (highest
+ * priority) rises at most depth above the highest saddle between them,
+ * the saddles taken from the highest down, a merged object keeping the
+ * higher peak (h-maxima dynamics). */
+static void
+merge_shallow(uint32_t *labels, uint32_t count, const uint16_t *priority,
+	      int width, int height, int connectivity, uint16_t depth)
+{
+	/* right, down, and with 8-connectivity the two diagonals below */
+	static const int dx[] = { 1, 0, 1, -1 }, dy[] = { 0, 1, 1, 1 };
+	size_t n = (size_t)width * height, len = 0, cap = 64;
+	struct saddle *sad = xmalloc(cap * sizeof *sad);
+	uint32_t *parent = xmalloc_for((size_t)count + 1, sizeof *parent,
+				       "the objects");
+	uint16_t *peak = xcalloc((size_t)count + 1, sizeof *peak);
+
+	for (uint32_t l = 0; l <= count; l++)
+		parent[l] = l;
+	for (size_t p = 0; p < n; p++)
+		if (priority[p] > peak[labels[p]])
+			peak[labels[p]] = priority[p];
+	for (int y = 0; y < height; y++)
+		for (int x = 0; x < width; x++) {
+			size_t p = (size_t)y * width + x;
+
+			for (int k = 0; k < (connectivity == 8 ? 4 : 2); k++) {
+				int u = x + dx[k], v = y + dy[k];
+				size_t q = (size_t)v * width + u;
+				uint32_t a = labels[p], b;
+
+				if (u < 0 || u >= width || v >= height)
+					continue;
+				b = labels[q];
+				if (!a || !b || a == b)
+					continue;
+				if (len == cap)
+					sad = xreallocarray(sad, cap *= 2,
+							    sizeof *sad);
+				sad[len++] = (struct saddle){
+					a < b ? a : b, a < b ? b : a,
+					priority[p] < priority[q] ? priority[p]
+								  : priority[q]
+				};
+			}
+		}
+	qsort(sad, len, sizeof *sad, by_height);
+	for (size_t i = 0; i < len; i++) {
+		uint32_t a = root(parent, sad[i].a), b = root(parent, sad[i].b);
+		uint16_t low = peak[a] < peak[b] ? peak[a] : peak[b];
+
+		if (a == b || low - sad[i].height > depth)
+			continue;
+		if (peak[a] < peak[b]) {
+			uint32_t t = a;
+			a = b;
+			b = t;
+		}
+		parent[b] = a;
+	}
+	for (size_t p = 0; p < n; p++)
+		labels[p] = root(parent, labels[p]);
+	free(peak);
+	free(parent);
+	free(sad);
+}
+
 /* Remove the objects of fewer than min_size pixels (labels 1..count):
  * their pixels are flooded from the others, or become background. */
 static void
@@ -177,7 +266,8 @@ remove_small(uint32_t *labels, uint32_t count, const uint16_t *priority,
 uint32_t
 watershed_objects(const uint8_t *fg, const uint8_t *seed,
 		  const uint16_t *priority, int width, int height,
-		  int connectivity, uint32_t min_size, uint32_t *labels)
+		  int connectivity, uint16_t merge, uint32_t min_size,
+		  uint32_t *labels)
 {
 	size_t n = (size_t)width * height;
 	uint32_t count;
@@ -207,6 +297,9 @@ watershed_objects(const uint8_t *fg, const uint8_t *seed,
 				labels[p] = seeds + rest[p];
 		free(rest);
 		free(mask);
+		if (merge)
+			merge_shallow(labels, count, priority, width, height,
+				      connectivity, merge);
 	}
 	if (min_size > 1)
 		remove_small(labels, count, priority, width, height,

@@ -26,13 +26,16 @@ void watershed_flood(uint32_t *labels, const uint8_t *floodable,
  * seed pixels (seed[p] != 0, foreground or not: those outside the
  * foreground are ignored) flood the foreground by watershed_flood in order
  * of decreasing priority, and each connected part of the foreground that no
- * seed reaches is an object of its own. Then every object of fewer than
- * min_size pixels is removed: its pixels are flooded from the objects kept
- * (in the same order), and those no kept object reaches become
- * background. */
+ * seed reaches is an object of its own. With merge > 0, two touching
+ * objects whose lower peak (highest priority) rises at most merge above
+ * the highest saddle between them (the lower priority of two touching
+ * pixels, one of each) become one, the highest saddles first (h-maxima
+ * dynamics). Then every object of fewer than min_size pixels is removed:
+ * its pixels are flooded from the objects kept (in the same order), and
+ * those no kept object reaches become background. */
 uint32_t watershed_objects(const uint8_t *fg, const uint8_t *seed,
 			   const uint16_t *priority, int width, int height,
-			   int connectivity, uint32_t min_size,
+			   int connectivity, uint16_t merge, uint32_t min_size,
 			   uint32_t *labels);
 
 #endif

@@ -201,6 +201,35 @@ bar() {
 	assert_line --index 1 "1 1 1 2 2"
 }
 
+@test "label-objects: --merge joins a shallow peak to its neighbour, not two deep ones" {
+	# distances 0.9, 0.49, 0.53, 0.2, 0.9: three seeds (> 0.5); the middle
+	# peak rises 0.046 above its saddle with the left object, both outer
+	# peaks 0.7 above the saddle of 0.2
+	mkpam 5 1 2 65535 FOREGROUND_DISTANCE - 58982 58982 58982 32000 \
+		58982 35000 58982 13107 58982 58982 >"$TMP/t.pam"
+	label-objects --min-size 1 --merge 0 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 2 3 3"
+	label-objects --min-size 1 --merge 0.04 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 2 3 3"
+	# the default, 0.1
+	label-objects --min-size 1 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 2 2"
+	label-objects --min-size 1 --merge 0.69 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 2 2"
+	label-objects --min-size 1 --merge 0.71 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 1 1"
+	for bad in -0.1 1.5 x; do
+		run label-objects --merge "$bad" "$TMP/t.pam"
+		assert_failure 2
+		assert_line --index 0 --partial "label-objects: --merge"
+	done
+}
+
 @test "label-objects: --min-size removes small objects, a watershed object's pixels go to its neighbour" {
 	# a spurious peak (seed) at the right end makes a 2-pixel object
 	bar 9999999229 >"$TMP/t.pam"

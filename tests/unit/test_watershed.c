@@ -41,7 +41,7 @@ test_two_discs(void)
 	int left = 1, right = 1, middle = 1, covered = 1;
 
 	two_discs(fg, seed, prio, 2);
-	n = watershed_objects(fg, seed, prio, DW, DH, 8, 1, lab);
+	n = watershed_objects(fg, seed, prio, DW, DH, 8, 0, 1, lab);
 	tap_ok(n == 2, "two touching discs, two peaks: 2 objects (%u)", n);
 	for (int p = 0; p < DW * DH; p++) {
 		int x = p % DW, y = p / DW;
@@ -59,7 +59,7 @@ test_two_discs(void)
 	tap_ok(covered, "the objects cover the foreground exactly");
 	tap_ok(left && right && middle,
 	       "each pixel belongs to the disc whose centre is nearer");
-	n = watershed_objects(fg, NULL, prio, DW, DH, 8, 1, lab);
+	n = watershed_objects(fg, NULL, prio, DW, DH, 8, 0, 1, lab);
 	tap_ok(n == 1, "the same discs as components: 1 object (%u)", n);
 }
 
@@ -72,7 +72,7 @@ test_one_disc(void)
 	int same = 1, fgn = 0;
 
 	two_discs(fg, seed, prio, 1);
-	n = watershed_objects(fg, seed, prio, DW, DH, 4, 1, lab);
+	n = watershed_objects(fg, seed, prio, DW, DH, 4, 0, 1, lab);
 	for (int p = 0; p < DW * DH; p++) {
 		same &= lab[p] == fg[p];
 		fgn += fg[p];
@@ -83,10 +83,10 @@ test_one_disc(void)
 
 /* Labels of a w x h case given as a string: '.' background, '#'
  * foreground, 'S' foreground and seed; priority from digits in prio
- * ('0'..'9' scaled to 0..58995). */
+ * ('0'..'9' scaled to 0..58995); merge in the same units. */
 static uint32_t
 run_case(const char *pic, const char *prio_pic, int w, int h, int conn,
-	 uint32_t min_size, int seeded, uint32_t *lab)
+	 uint16_t merge, uint32_t min_size, int seeded, uint32_t *lab)
 {
 	uint8_t *fg = xmalloc((size_t)w * h), *seed = xmalloc((size_t)w * h);
 	uint16_t *prio = xmalloc((size_t)w * h * sizeof *prio);
@@ -98,7 +98,7 @@ run_case(const char *pic, const char *prio_pic, int w, int h, int conn,
 		prio[p] = prio_pic ? (uint16_t)((prio_pic[p] - '0') * 6555) : 0;
 	}
 	n = watershed_objects(fg, seeded ? seed : NULL, prio, w, h, conn,
-			      min_size, lab);
+			      merge, min_size, lab);
 	free(fg);
 	free(seed);
 	free(prio);
@@ -125,7 +125,7 @@ test_seedless_and_order(void)
 			  "........";
 	uint32_t lab[32], n;
 
-	n = run_case(pic, NULL, 8, 4, 8, 1, 1, lab);
+	n = run_case(pic, NULL, 8, 4, 8, 0, 1, 1, lab);
 	tap_ok(n == 2 && labels_are(lab, "11......"
 					 "11......"
 					 "....2222"
@@ -141,11 +141,11 @@ test_priority_and_ties(void)
 
 	/* Flat priority: the two seeds advance in step, the first seed in
 	 * raster order takes the middle pixel. */
-	n = run_case("S#####S", NULL, 7, 1, 4, 1, 1, lab);
+	n = run_case("S#####S", NULL, 7, 1, 4, 0, 1, 1, lab);
 	tap_ok(n == 2 && labels_are(lab, "1111222", 7),
 	       "ties: equal priorities flood in the order reached");
 	/* The high side floods first: the right seed takes the middle. */
-	n = run_case("S#####S", "9111889", 7, 1, 4, 1, 1, lab);
+	n = run_case("S#####S", "9111889", 7, 1, 4, 0, 1, 1, lab);
 	tap_ok(n == 2 && labels_are(lab, "1112222", 7),
 	       "flooding follows decreasing priority (%u: %u%u%u%u%u%u%u)", n,
 	       lab[0], lab[1], lab[2], lab[3], lab[4], lab[5], lab[6]);
@@ -166,26 +166,26 @@ test_min_size(void)
 			   "000000000";
 	uint32_t lab[36], n;
 
-	n = run_case(pic, prio, 9, 4, 4, 1, 1, lab);
+	n = run_case(pic, prio, 9, 4, 4, 0, 1, 1, lab);
 	tap_ok(n == 3 && labels_are(lab, "111111122"
 					 "111111122"
 					 "........."
 					 "33.......", 36),
 	       "without min-size: 3 objects (%u)", n);
-	n = run_case(pic, prio, 9, 4, 4, 5, 1, lab);
+	n = run_case(pic, prio, 9, 4, 4, 0, 5, 1, lab);
 	tap_ok(n == 1 && labels_are(lab, "111111111"
 					 "111111111"
 					 "........."
 					 ".........", 36),
 	       "min-size 5: the small (4-pixel) object joins its neighbour, the speck "
 	       "is background");
-	n = run_case(pic, NULL, 9, 4, 4, 3, 0, lab);
+	n = run_case(pic, NULL, 9, 4, 4, 0, 3, 0, lab);
 	tap_ok(n == 1 && labels_are(lab, "111111111"
 					 "111111111"
 					 "........."
 					 ".........", 36),
 	       "components, min-size 3: the 2-pixel speck removed");
-	n = run_case(pic, NULL, 9, 4, 4, 2, 0, lab);
+	n = run_case(pic, NULL, 9, 4, 4, 0, 2, 0, lab);
 	tap_ok(n == 2, "components, min-size 2: the speck kept");
 }
 
@@ -198,21 +198,21 @@ test_connectivity(void)
 			  ".....";
 	uint32_t lab[20], n;
 
-	n = run_case(pic, NULL, 5, 4, 4, 1, 0, lab);
+	n = run_case(pic, NULL, 5, 4, 4, 0, 1, 0, lab);
 	tap_ok(n == 4, "4-connectivity: the diagonal pixels are 4 objects");
-	n = run_case(pic, NULL, 5, 4, 8, 1, 0, lab);
+	n = run_case(pic, NULL, 5, 4, 8, 0, 1, 0, lab);
 	tap_ok(n == 2 && labels_are(lab, "1...."
 					 ".1..."
 					 "..1.2"
 					 ".....", 20),
 	       "8-connectivity: the diagonal is one object");
-	n = run_case(pic, NULL, 5, 4, 4, 1, 1, lab);
+	n = run_case(pic, NULL, 5, 4, 4, 0, 1, 1, lab);
 	tap_ok(n == 4 && labels_are(lab, "1...."
 					 ".2..."
 					 "..3.4"
 					 ".....", 20),
 	       "4-connectivity: the seed floods no diagonal");
-	n = run_case(pic, NULL, 5, 4, 8, 1, 1, lab);
+	n = run_case(pic, NULL, 5, 4, 8, 0, 1, 1, lab);
 	tap_ok(n == 2 && labels_are(lab, "1...."
 					 ".1..."
 					 "..1.2"
@@ -239,7 +239,7 @@ test_components_match_instances(void)
 			fg[p] = rng_uniform(&r) < 0.45;
 			prio[p] = (uint16_t)rng_below(&r, 65536);
 		}
-		na = watershed_objects(fg, NULL, prio, W, H, conn, 1, a);
+		na = watershed_objects(fg, NULL, prio, W, H, conn, 0, 1, a);
 		nb = instances_label(fg, W, H, conn, b);
 		same &= na == nb && memcmp(a, b, sizeof a) == 0;
 	}
@@ -255,11 +255,35 @@ test_no_foreground(void)
 	uint32_t lab[12], n;
 	int zero = 1;
 
-	n = watershed_objects(fg, seed, prio, 4, 3, 8, 4, lab);
+	n = watershed_objects(fg, seed, prio, 4, 3, 8, 0, 4, lab);
 	for (int p = 0; p < 12; p++)
 		zero &= lab[p] == 0;
 	tap_ok(n == 0 && zero, "no foreground: no object, seeds outside it "
 			       "ignored");
+}
+
+/* Seeds 9, 6, 9 (peaks) with saddles 5 and 2 between them: merge depth
+ * 1.5 joins the middle object (6 - 5 = 1) to the left one, not the right
+ * one (9 - 2 = 7); without merging three objects stay. */
+static void
+test_merge(void)
+{
+	uint32_t lab[7], n;
+	uint16_t unit = 6555;
+
+	n = run_case("S##S##S", "9756279", 7, 1, 4, 0, 1, 1, lab);
+	tap_ok(n == 3 && labels_are(lab, "1112333", 7),
+	       "without merging every seed is an object");
+	n = run_case("S##S##S", "9756279", 7, 1, 4, unit * 3 / 2, 1, 1, lab);
+	tap_ok(n == 2 && labels_are(lab, "1111222", 7),
+	       "merge 1.5: the shallow peak joins its neighbour");
+	n = run_case("S##S##S", "9756279", 7, 1, 4, unit / 2, 1, 1, lab);
+	tap_ok(n == 3, "merge 0.5: the peak 1 above its saddle stays");
+	n = run_case("S##S##S", "9756279", 7, 1, 4, unit * 7, 1, 1, lab);
+	tap_ok(n == 1 && labels_are(lab, "1111111", 7),
+	       "merge 7: the saddle 2 below both peaks of 9 joins them too");
+	n = run_case("S#.S", "9909", 4, 1, 4, unit * 9, 1, 1, lab);
+	tap_ok(n == 2, "objects that do not touch are never merged");
 }
 
 int
@@ -271,6 +295,7 @@ main(int argc, char **argv)
 	test_seedless_and_order();
 	test_priority_and_ties();
 	test_min_size();
+	test_merge();
 	test_connectivity();
 	test_components_match_instances();
 	test_no_foreground();
