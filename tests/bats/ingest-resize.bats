@@ -681,7 +681,7 @@ EOF
 	run ingest-resize "$TMP/set/$FLUO"
 	assert_failure 1
 	assert_one_error_line ingest-resize
-	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: not a PNG file"
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: not a PNG, TIFF, JPEG or Netpbm file"
 }
 
 @test "a mask of another size is an error" {
@@ -708,7 +708,7 @@ EOF
 	run ingest-resize "$TMP/set"
 	assert_failure 1
 	assert_one_error_line ingest-resize
-	assert_output "ingest-resize: $TMP/set/$FLUO: no images/$FLUO.png"
+	assert_output "ingest-resize: $TMP/set/$FLUO: no images/$FLUO.png (or .tif, .tiff, .pgm, .pbm, .pam, .jpg, .jpeg)"
 	# a masks folder that is a file
 	rmdir "$TMP/set/$FLUO/masks"
 	cp -r "$SET/$FLUO/images" "$TMP/set/$FLUO/"

@@ -138,7 +138,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'cat "$1" "$2" | save-images --dir "$3" --overwrite' _ \
 		"$TMP/in.pam" "$TMP/clash.pam" "$TMP/out"
 	assert_failure 1
-	assert_line --partial "name 'a-distance' already used by image 1"
+	assert_line "save-images: stdin: image 3: $TMP/out/a-distance.png already written for image 1"
 }
 
 @test "issue 14: a *_LABEL sample: ID.png its image, ID-labels.png its 16-bit labels" {
@@ -212,7 +212,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
 	assert_failure 1
 	assert_one_error_line save-images
-	assert_output "save-images: $TMP/in.pam: image 2: name 'a-labels' already used by image 1"
+	assert_output "save-images: $TMP/in.pam: image 2: $TMP/out/a-labels.png already written for image 1"
 	run cat "$TMP/list"
 	assert_output "$TMP/out/a.png"$'\n'"$TMP/out/a-labels.png"
 	# an existing labels file stops the sample before its image is written
@@ -423,7 +423,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
 	assert_failure 1
 	assert_one_error_line save-images
-	assert_output "save-images: $TMP/in.pam: image 2: name 'a' already used by image 1"
+	assert_output "save-images: $TMP/in.pam: image 2: $TMP/out/a.png already written for image 1"
 	run cat "$TMP/list"
 	assert_output "$TMP/out/a.png"
 	run raster <(pngtopam "$TMP/out/a.png") 1
@@ -435,7 +435,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	} >"$TMP/in.pam"
 	run bash -c 'save-images --dir "$1" "$2" >/dev/null' _ "$TMP/out" "$TMP/in.pam"
 	assert_failure 1
-	assert_output --partial "image 2: name '1' already used by image 1"
+	assert_output --partial "image 2: $TMP/out/1.png already written for image 1"
 }
 
 @test "usage errors: exit 2" {
