@@ -4,7 +4,13 @@
 #ifndef UNETPIPE_IDNAME_H
 #define UNETPIPE_IDNAME_H
 
+#include <limits.h>
 #include <stddef.h>
+
+/* The longest name of a file named by an id: NAME_MAX (255) less the 7
+ * bytes of the temporary file NAME.XXXXXX it is written to first
+ * (outfile). */
+#define IDNAME_NAME_MAX (NAME_MAX - 7)
 
 /* The id of the file or folder at path: its last component (a trailing
  * '/' ignored), for a file without its extension (from its last '.',

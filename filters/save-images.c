@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* tdestroy */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +192,7 @@ file_name(const char *dir, const char *base, const char *suffix,
 /* Save img: one file, or as PNG or TIFF a *_LABEL sample as two (its
  * image, and its labels under BASE-labels) and a multi-output map as one
  * per output (BASE, BASE-NAME), BASE the name of its id (idname_file,
- * cut so that the longest of its names fits NAME_MAX); each name checked
+ * cut so that the longest of its names fits IDNAME_NAME_MAX); each name checked
  * before any is written, and committed together; print their names. */
 static void
 save(const char *dir, const char *suffix, const struct image *img,
@@ -220,8 +219,9 @@ save(const char *dir, const char *suffix, const struct image *img,
 	for (int i = 0; i < n; i++)
 		if (strlen(tails[i]) > longest)
 			longest = strlen(tails[i]);
-	base = idname_file(img->id, pamio_count(r), NAME_MAX - strlen(suffix) -
-			   longest - 1 - strlen(extension[fmt]));
+	base = idname_file(img->id, pamio_count(r), IDNAME_NAME_MAX -
+			   strlen(suffix) - longest - 1 -
+			   strlen(extension[fmt]));
 	for (int i = 0; i < n; i++) {
 		path[i] = file_name(dir, base, suffix, tails[i], fmt);
 		claim(names, path[i], r);
