@@ -959,7 +959,9 @@ png() {
 	assert_output "#id a_b"
 	run save-images --dir "$TMP/out" "$TMP/got"
 	assert_output "$TMP/out/a_b.png"
-	# it collides with a_b.png, before anything is written
+	# it collides with a_b.png, before anything is written (the message
+	# names the file as it is, its newline included: die prints names
+	# raw, so this one message spans two lines)
 	png "$TMP/in/a_b.png" 3 4
 	echo old >"$TMP/out.pam"
 	run bash -c 'ingest-resize "$1" "$2" >>"$3"' _ "$TMP/in/a_b.png" "$TMP/in/a"$'\n'"b.png" "$TMP/out.pam"
