@@ -662,6 +662,7 @@ pamio_read(struct pamio_reader *r, struct image *img)
 /* libnetpbm reads a header line of at most 255 characters: a longer
  * comment breaks the header for every reader, ours included. */
 #define COMMENT_MAX 250
+_Static_assert(PAMIO_ID_MAX == COMMENT_MAX - 3, "the line 'id ID'");
 
 /* Append one comment line: prefix and the n bytes at s, control
  * characters made harmless (an id cannot break the header) and cut to
@@ -682,6 +683,18 @@ put_line(char *buf, size_t len, const char *prefix, const char *s, size_t n)
 	buf[len++] = '\n';
 	buf[len] = '\0';
 	return len;
+}
+
+char *
+pamio_stream_id(const char *id)
+{
+	size_t n = strlen(id), len;
+	char *line = xmalloc(n + 5);
+
+	len = put_line(line, 0, "id ", id, n);
+	memmove(line, line + 3, len - 4);
+	line[len - 4] = '\0';
+	return line;
 }
 
 void

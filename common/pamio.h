@@ -65,6 +65,15 @@ void pamio_partner_end(struct pamio_reader *r, const char *lead, int k,
 /* Close the stream (stdin is left open). */
 void pamio_close(struct pamio_reader *r);
 
+/* Longest id a stream carries, in bytes: its comment line "id ID" is cut
+ * to 250 bytes. */
+#define PAMIO_ID_MAX 247
+
+/* The id as pamio_write writes it, and so as a reader gets it back: its
+ * control characters written as '_', cut to PAMIO_ID_MAX bytes, never
+ * inside a UTF-8 character. Allocated. */
+char *pamio_stream_id(const char *id);
+
 /* Write one whole image, with its id, original size and comments, to f.
  * Dies "prog: write error: ..." when the write fails, and before writing
  * anything when the header would be over PAMIO_MAX_HEADER bytes. */

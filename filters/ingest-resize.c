@@ -1,16 +1,19 @@
 /* ingest-resize: turn a Data Science Bowl folder, image files or a Netpbm
  * stream into a PAM stream of samples or images, optionally resized. */
+#define _GNU_SOURCE /* tdestroy */
 #include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idname.h"
 #include "imgfile.h"
 #include "outfile.h"
 #include "pamio.h"
@@ -22,11 +25,13 @@
 static const char usage_text[] =
 	"usage: ingest-resize [options] DATASET_DIR...\n"
 	"       ingest-resize [options] [--masks DIR] [FILE...]\n"
-	"Turn a Data Science Bowl folder (ID/images/ID.png and ID/masks/*.png)\n"
-	"into a PAM stream of samples (RGB_LABEL: the K-th mask file by name\n"
-	"is object K), or image files (PNG, TIFF, JPEG or Netpbm, told by their\n"
-	"first bytes; each page of a TIFF an image; stdin when FILE is '-' or\n"
-	"absent: Netpbm) into a PAM image stream.\n"
+	"Turn a Data Science Bowl folder (ID/images/ID.png and ID/masks/*.png,\n"
+	"or .tif, .tiff, .pgm, .pbm, .pam, .jpg, .jpeg) into a PAM stream of\n"
+	"samples (RGB_LABEL: the K-th mask file by name is object K), or image\n"
+	"files (PNG, TIFF, JPEG or Netpbm, told by their first bytes; each page\n"
+	"of a TIFF an image; stdin when FILE is '-' or absent: Netpbm) into a\n"
+	"PAM image stream. Each id is the file's (or folder's) name without\n"
+	"extension; two inputs of the same id are refused before any is read.\n"
 	"  -s, --size WxH      resize every image to W x H (default: keep);\n"
 	"                      labels by nearest neighbour\n"
 	"  -S, --scale F       resample every image by the factor F, keeping\n"
@@ -103,17 +108,80 @@ join(const char *a, const char *b)
 	return s;
 }
 
-/* The file name without directory and extension. */
-static char *
-file_stem(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *s = xstrdup(slash ? slash + 1 : path);
-	char *dot = strrchr(s, '.');
+/* The extensions of the image files found by name (a data set folder's
+ * images/ID.EXT and masks, --masks DIR/ID.EXT), in the order tried. */
+static const char *const exts[] = {".png", ".tif", ".tiff", ".pgm", ".pbm",
+				   ".pam", ".jpg", ".jpeg"};
+#define NEXTS (sizeof exts / sizeof exts[0])
+#define OTHER_EXTS "(or .tif, .tiff, .pgm, .pbm, .pam, .jpg, .jpeg)"
 
-	if (dot && dot != s)
-		*dot = '\0';
-	return s;
+static int
+has_image_ext(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < NEXTS; i++) {
+		size_t el = strlen(exts[i]);
+		if (len > el && strcmp(name + len - el, exts[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* dir/NAME.EXT for the first extension of exts that is there, or NULL. */
+static char *
+find_by_name(const char *dir, const char *name)
+{
+	for (size_t i = 0; i < NEXTS; i++) {
+		size_t n = strlen(dir) + strlen(name) + strlen(exts[i]) + 2;
+		char *path = xmalloc(n);
+		snprintf(path, n, "%s/%s%s", dir, name, exts[i]);
+		if (!missing(path))
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
+/* An id given from a name (of a file operand, a TIFF page, a sample
+ * folder), as the stream carries it, and the input it came from. */
+struct given {
+	char *id;
+	char *from;
+};
+
+static void *given_ids;
+
+static int
+cmp_given(const void *a, const void *b)
+{
+	return strcmp(((const struct given *)a)->id,
+		      ((const struct given *)b)->id);
+}
+
+static void
+free_given(void *p)
+{
+	free(((struct given *)p)->id);
+	free(((struct given *)p)->from);
+	free(p);
+}
+
+/* Record that the input from gives the id id; dies naming both inputs
+ * when an earlier one gave the same id (after the stream's cut). */
+static void
+give_id(const char *id, const char *from)
+{
+	struct given *g = xmalloc(sizeof *g), **found;
+
+	g->id = pamio_stream_id(id);
+	g->from = xstrdup(from);
+	found = tsearch(g, &given_ids, cmp_given);
+	if (!found)
+		die("out of memory");
+	if (*found != g)
+		die("%s and %s give the same id '%s'", (*found)->from, from,
+		    g->id);
 }
 
 static int
@@ -122,26 +190,22 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in dir (no hidden ones) ending in suffix (NULL: any), sorted
- * by strcmp. Dies when the folder cannot be read. */
+/* The names in dir (no hidden ones; only those ending in one of exts
+ * when images is set), sorted by strcmp. Dies when the folder cannot be
+ * read. */
 static char **
-list_dir(const char *dir, const char *suffix, int *count)
+list_dir(const char *dir, int images, int *count)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
 	int n = 0, cap = 0;
-	size_t sl = suffix ? strlen(suffix) : 0;
 
 	if (!d)
 		die("%s:", dir);
 	errno = 0;
 	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (e->d_name[0] == '.')
-			continue;
-		if (suffix && (len <= sl ||
-			       strcmp(e->d_name + len - sl, suffix) != 0))
+		if (e->d_name[0] == '.' || (images && !has_image_ext(e->d_name)))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -308,6 +372,43 @@ struct mask_job {
 
 static int nthreads = 1;
 
+/* Paint the foreground of the mask file at path (any channel above half
+ * its maxval) with value where truth (width x height) is still 0: a PNG
+ * row by row, any other format whole. Returns 0, -2 when its size
+ * differs (*mw x *mh), or -1 with a one-line message in err. */
+static int
+paint_file(const char *path, int width, int height, uint16_t *truth,
+	   uint16_t value, int *mw, int *mh, char *err, size_t errsize)
+{
+	FILE *f = fopen_regular(path, err, errsize);
+	struct image m;
+	int c;
+
+	if (!f)
+		return -1;
+	c = getc(f);
+	fclose(f);
+	if (imgfile_format(c) == IMGFILE_PNG)
+		return pngio_paint_mask(path, width, height, truth, value, mw,
+					mh, err, errsize);
+	if (imgfile_read_one(path, &m, err, errsize) != 0)
+		return -1;
+	*mw = m.width;
+	*mh = m.height;
+	if (m.width == width && m.height == height) {
+		size_t n = (size_t)width * height;
+		for (size_t p = 0; p < n; p++) {
+			int fg = 0;
+			for (int ch = 0; ch < m.depth; ch++)
+				fg |= m.data[p * m.depth + ch] > m.maxval / 2;
+			if (fg && !truth[p])
+				truth[p] = value;
+		}
+	}
+	image_free(&m);
+	return *mw == width && *mh == height ? 0 : -2;
+}
+
 static void *
 mask_worker(void *arg)
 {
@@ -319,9 +420,8 @@ mask_worker(void *arg)
 		char msg[300];
 		int mw, mh;
 		uint16_t value = (uint16_t)(j->labels ? i + 1 : 1);
-		int status = pngio_paint_mask(path, j->width, j->height,
-					      j->truth, value, &mw, &mh, msg,
-					      sizeof msg);
+		int status = paint_file(path, j->width, j->height, j->truth,
+					value, &mw, &mh, msg, sizeof msg);
 		if (status != 0) {
 			j->failed = i;
 			if (status == -2)
@@ -390,14 +490,14 @@ paint_masks(const char *dir, char **files, int nfiles,
 	return truth;
 }
 
-/* One Data Science Bowl sample folder: sdir/images/ID.png and
- * sdir/masks/ *.png, one nucleus per mask file (none: no nucleus). */
+/* One Data Science Bowl sample folder: sdir/images/ID.png (or another
+ * extension of exts) and sdir/masks/ *.png (and the others), one nucleus
+ * per mask file (none: no nucleus), each file of any format. */
 static void
 ingest_sample(const char *sdir, const char *id)
 {
 	char *images = join(sdir, "images");
 	char *masks = join(sdir, "masks");
-	char *name = xmalloc(strlen(id) + 5);
 	char *path;
 	char **files;
 	int nfiles;
@@ -405,10 +505,9 @@ ingest_sample(const char *sdir, const char *id)
 	struct stat st;
 	uint16_t *truth;
 
-	sprintf(name, "%s.png", id);
-	path = join(images, name);
-	if (missing(path))
-		die("%s: no images/%s", sdir, name);
+	path = find_by_name(images, id);
+	if (!path)
+		die("%s: no images/%s.png " OTHER_EXTS, sdir, id);
 	read_image(path, &img);
 	image_set_id(&img, id);
 	free(path);
@@ -420,7 +519,7 @@ ingest_sample(const char *sdir, const char *id)
 	}
 	if (!S_ISDIR(st.st_mode))
 		die("%s: not a folder", masks);
-	files = list_dir(masks, ".png", &nfiles);
+	files = list_dir(masks, 1, &nfiles);
 	if (!opt.semantic && nfiles > 65535)
 		die("%s: %d masks, more than the 65535 labels a sample can hold "
 		    "(--semantic joins them into one mask)", masks, nfiles);
@@ -434,7 +533,6 @@ ingest_sample(const char *sdir, const char *id)
 	free(truth);
 	image_free(&img);
 	free_names(files, nfiles);
-	free(name);
 	free(images);
 	free(masks);
 }
@@ -445,7 +543,7 @@ static char **
 list_samples(const char *dir, int *count)
 {
 	int n, k = 0;
-	char **names = list_dir(dir, NULL, &n);
+	char **names = list_dir(dir, 0, &n);
 
 	for (int i = 0; i < n; i++) {
 		char *sdir = join(dir, names[i]);
@@ -482,16 +580,28 @@ is_sample_dir(const char *dir)
 	return yes;
 }
 
+/* The number of samples of the data set folder dir, each of whose ids
+ * is given (give_id). */
 static int
-count_samples(const char *dir)
+give_sample_ids(const char *dir)
 {
-	int n = 1;
+	char **ids;
+	int n;
 
 	check_dir(dir);
-	if (!is_sample_dir(dir)) {
-		char **ids = list_samples(dir, &n);
-		free_names(ids, n);
+	if (is_sample_dir(dir)) {
+		char *id = idname_of_path(dir, 1);
+		give_id(id, dir);
+		free(id);
+		return 1;
 	}
+	ids = list_samples(dir, &n);
+	for (int i = 0; i < n; i++) {
+		char *sdir = join(dir, ids[i]);
+		give_id(ids[i], sdir);
+		free(sdir);
+	}
+	free_names(ids, n);
 	return n;
 }
 
@@ -502,13 +612,9 @@ ingest_dataset(const char *dir)
 	int n;
 
 	if (is_sample_dir(dir)) {
-		char *copy = xstrdup(dir), *id;
-		size_t len = strlen(copy);
-		while (len > 1 && copy[len - 1] == '/')
-			copy[--len] = '\0';
-		id = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+		char *id = idname_of_path(dir, 1);
 		ingest_sample(dir, id);
-		free(copy);
+		free(id);
 		return;
 	}
 	ids = list_samples(dir, &n);
@@ -603,11 +709,9 @@ read_truth(const char *path, const struct image *m, const struct image *img,
 static uint16_t *
 find_truth(const struct image *img, const char *where, int *labels)
 {
-	static const char *exts[] = {".png", ".tif", ".tiff", ".pgm", ".pbm",
-				     ".pam", ".jpg", ".jpeg"};
 	uint16_t *truth;
 	struct image m;
-	char *path = NULL;
+	char *path;
 
 	if (!img->id)
 		die("%s: no id to find its mask by", where);
@@ -617,19 +721,10 @@ find_truth(const struct image *img, const char *where, int *labels)
 		    "or with a '/')", where, img->id, opt.masks);
 	if (image_has_mask(img))
 		die("%s: already has a truth mask", where);
-	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-		size_t n = strlen(opt.masks) + strlen(img->id) + 7;
-		free(path);
-		path = xmalloc(n);
-		snprintf(path, n, "%s/%s%s", opt.masks, img->id, exts[i]);
-		if (!missing(path))
-			break;
-		free(path);
-		path = NULL;
-	}
+	path = find_by_name(opt.masks, img->id);
 	if (!path)
-		die("%s: no mask %s/%s.png (or .tif, .tiff, .pgm, .pbm, .pam, "
-		    ".jpg, .jpeg)", where, opt.masks, img->id);
+		die("%s: no mask %s/%s.png " OTHER_EXTS, where, opt.masks,
+		    img->id);
 	read_image(path, &m);
 	truth = read_truth(path, &m, img, labels);
 	image_free(&m);
@@ -666,9 +761,11 @@ open_operand(const char *path)
 }
 
 /* A PNG, TIFF or JPEG file operand f: each image (each page of a TIFF),
- * the id its name without extension, "-K" added for page K of several. */
+ * the id its name without extension, "-K" added for page K of several;
+ * each id given (give_id) unless checked, when it was before any image
+ * was read. */
 static void
-ingest_imgfile(FILE *f, const char *path, const char *stem)
+ingest_imgfile(FILE *f, const char *path, const char *stem, int checked)
 {
 	char err[300], where[4200], id[4100];
 	struct imgfile *in = imgfile_open(f, err, sizeof err);
@@ -682,6 +779,8 @@ ingest_imgfile(FILE *f, const char *path, const char *stem)
 		snprintf(id, sizeof id, "%s-%d", stem, k);
 		snprintf(where, sizeof where, "%s: page %d", path, k);
 		image_set_id(&img, imgfile_count(in) > 1 ? id : stem);
+		if (!checked)
+			give_id(img.id, imgfile_count(in) > 1 ? where : path);
 		emit_with_mask(&img, imgfile_count(in) > 1 ? where : path);
 		image_free(&img);
 	}
@@ -693,16 +792,16 @@ ingest_imgfile(FILE *f, const char *path, const char *stem)
 /* A file operand: PNG, TIFF, JPEG, or a Netpbm file or stream ("-" is
  * stdin, a Netpbm stream). The id is the image's own (#id comment) or
  * else, for a file, its name without extension ("-K" added for the K-th
- * image of a multi-image file). A file without any image is an error; an
- * empty stdin is an empty stream. */
+ * image of a multi-image file), given (give_id) unless checked. A file
+ * without any image is an error; an empty stdin is an empty stream. */
 static void
-ingest_file(const char *path)
+ingest_file(const char *path, int checked)
 {
 	int is_stdin = strcmp(path, "-") == 0;
 	FILE *f = is_stdin ? stdin : open_operand(path);
 	struct pamio_reader *r;
 	struct image img;
-	char *stem = is_stdin ? NULL : file_stem(path);
+	char *stem = is_stdin ? NULL : idname_of_path(path, 0);
 	int c = is_stdin ? EOF : getc(f);
 
 	if (!is_stdin && c == EOF && ferror(f))
@@ -710,7 +809,7 @@ ingest_file(const char *path)
 	if (!is_stdin && imgfile_format(c) != IMGFILE_NETPBM &&
 	    imgfile_format(c) != IMGFILE_EMPTY) {
 		ungetc(c, f);
-		ingest_imgfile(f, path, stem);
+		ingest_imgfile(f, path, stem, checked);
 		free(stem);
 		return;
 	}
@@ -722,12 +821,12 @@ ingest_file(const char *path)
 		char where[4200];
 		int k = pamio_count(r);
 		snprintf(where, sizeof where, "%s: image %d", pamio_name(r), k);
-		if (!img.id && stem && k == 1) {
-			image_set_id(&img, stem);
-		} else if (!img.id && stem) {
+		if (!img.id && stem) {
 			char id[4100];
-			snprintf(id, sizeof id, "%s-%d", stem, k);
+			snprintf(id, sizeof id, k == 1 ? "%s" : "%s-%d", stem, k);
 			image_set_id(&img, id);
+			if (!checked)
+				give_id(id, k == 1 ? path : where);
 		}
 		emit_with_mask(&img, where);
 		image_free(&img);
@@ -736,6 +835,54 @@ ingest_file(const char *path)
 		die("%s: empty file", path);
 	pamio_close(r);
 	free(stem);
+}
+
+/* Give (give_id), before any image is read, the ids that the file
+ * operand path will give: a regular PNG or JPEG file its name without
+ * extension, a TIFF that or NAME-K for each page K of several. Returns 1
+ * when it did; 0 for a Netpbm file (whose ids, its own or from its name,
+ * are known when its images are read), stdin, a FIFO or a device; dies
+ * for a file that is none of these formats, or a TIFF that libtiff
+ * cannot open. */
+static int
+give_file_ids(const char *path)
+{
+	char err[300];
+	struct stat st;
+	struct imgfile *in;
+	enum imgfile_format format;
+	char *stem;
+	FILE *f;
+
+	if (strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	f = fopen_regular(path, err, sizeof err);
+	if (!f)
+		die("%s: %s", path, err);
+	format = imgfile_format(getc(f));
+	if (ferror(f))
+		die("%s:", path);
+	rewind(f);
+	if (format == IMGFILE_NETPBM || format == IMGFILE_EMPTY) {
+		fclose(f);
+		return 0;
+	}
+	in = imgfile_open(f, err, sizeof err);
+	if (!in)
+		die("%s: %s", path, err);
+	stem = idname_of_path(path, 0);
+	if (imgfile_count(in) == 1)
+		give_id(stem, path);
+	for (int k = 1; k <= imgfile_count(in) && imgfile_count(in) > 1; k++) {
+		char id[4100], where[4200];
+		snprintf(id, sizeof id, "%s-%d", stem, k);
+		snprintf(where, sizeof where, "%s: page %d", path, k);
+		give_id(id, where);
+	}
+	free(stem);
+	imgfile_close(in);
+	return 1;
 }
 
 static int
@@ -766,6 +913,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c, dirs = 0, files = 0, kind_given = 0;
+	char *checked;
 
 	prog_init(argc, argv);
 	opterr = 0;
@@ -827,17 +975,24 @@ main(int argc, char **argv)
 
 	nthreads = online_cpus(4);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);
+	/* Every id given from a name is known, and two equal ones refused,
+	 * before any image is read. */
 	if (dirs) {
 		for (int i = optind; i < argc; i++)
-			total += count_samples(argv[i]);
+			total += give_sample_ids(argv[i]);
 		for (int i = optind; i < argc; i++)
 			ingest_dataset(argv[i]);
 	} else if (optind == argc) {
-		ingest_file("-");
+		ingest_file("-", 0);
 	} else {
+		checked = xcalloc((size_t)argc, 1);
 		for (int i = optind; i < argc; i++)
-			ingest_file(argv[i]);
+			checked[i] = (char)give_file_ids(argv[i]);
+		for (int i = optind; i < argc; i++)
+			ingest_file(argv[i], checked[i]);
+		free(checked);
 	}
+	tdestroy(given_ids, free_given);
 	progress_clear(&progress);
 	close_stdout();
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idname.h"
 #include "outfile.h"
 #include "pamio.h"
 #include "pngio.h"
@@ -18,8 +19,10 @@ static const char usage_text[] =
 	"usage: save-images --dir DIR [--format png|tiff|pam] [--suffix S]\n"
 	"                   [--overwrite] [FILE]\n"
 	"Write each image of a PAM stream (FILE or stdin) to DIR/ID.png (or\n"
-	".tif, .pam), ID being the image's id, or its index in the stream (1,\n"
-	"2, ...) when it has none; print the file names, one per line. A LABEL\n"
+	".tif, .pam), ID being the image's id ('/' and control characters as\n"
+	"'_', '.' and '..' as image-N, cut to fit 248 bytes), or its index in\n"
+	"the stream (1, 2, ...) when it has none; print the file names, one\n"
+	"per line; refuse a second image of the same file. A LABEL\n"
 	"image becomes a 16-bit PNG (or TIFF) whose values are its labels; a\n"
 	"*_LABEL sample becomes DIR/ID.png, its image, and DIR/ID-labels.png,\n"
 	"its labels; a multi-output map (FOREGROUND_DISTANCE) one 16-bit PNG\n"
@@ -27,47 +30,34 @@ static const char usage_text[] =
 	"  -d, --dir DIR      folder of the files (made when missing)\n"
 	"  -f, --format F     png (default), tiff (8 or 16 bits, as the image)\n"
 	"                     or pam\n"
-	"  -s, --suffix S     add S to each name before the extension\n"
+	"  -s, --suffix S     add S (no '/', at most 200 bytes) to each name\n"
+	"                     before the extension\n"
 	"      --overwrite    replace a file of the same name (never the input)\n"
 	"  -h, --help         show this help and exit\n"
 	"  -V, --version      show the version and exit\n";
 
-/* A name saved so far, to refuse a second image of the same name. */
 /* The formats of --format, and their file name extensions. */
 enum format { PNG, TIFF, PAM };
 static const char *const extension[] = {"png", "tif", "pam"};
 
+/* A file written so far, to refuse a second image of the same file. */
 struct saved {
-	char *base;
+	char *path;
 	int index;
 };
-
-/* An id becomes a file name only when it cannot leave the folder, hide or
- * need quoting: 1 to 200 printable ASCII characters other than space and
- * '/', not starting with '.'. */
-static int
-safe_name(const char *id)
-{
-	if (!id[0] || id[0] == '.' || strlen(id) > 200)
-		return 0;
-	for (const char *p = id; *p; p++)
-		if (*p == '/' || *p < 0x21 || *p > 0x7e)
-			return 0;
-	return 1;
-}
 
 static void
 free_saved(void *p)
 {
-	free(((struct saved *)p)->base);
+	free(((struct saved *)p)->path);
 	free(p);
 }
 
 static int
 compare_saved(const void *a, const void *b)
 {
-	return strcmp(((const struct saved *)a)->base,
-		      ((const struct saved *)b)->base);
+	return strcmp(((const struct saved *)a)->path,
+		      ((const struct saved *)b)->path);
 }
 
 /* pamio_write dies on a write error without naming the file: write the
@@ -127,6 +117,9 @@ write_image(struct outfile *o, const char *path, const struct image *img,
 #define MAX_PARTS 4
 #define MAX_TAIL 20
 
+/* A --suffix leaves at least 20 bytes of a name to the id. */
+#define MAX_SUFFIX 200
+
 /* Split a *_LABEL sample into its image (GRAYSCALE or RGB) and its
  * LABEL image, both of its maxval. */
 static void
@@ -168,24 +161,24 @@ split_outputs(const struct image *img, struct image *parts,
 	}
 }
 
-/* Claim the name base for image index of stream r; dies when an earlier
- * image has it. */
+/* Claim the file path for image index of stream r; dies, before it is
+ * written, when an earlier image of this run wrote it. */
 static void
-claim(void **names, const char *base, const struct pamio_reader *r)
+claim(void **names, const char *path, const struct pamio_reader *r)
 {
 	struct saved *s = xmalloc(sizeof *s), **found;
 
-	s->base = xstrdup(base);
+	s->path = xstrdup(path);
 	s->index = pamio_count(r);
 	found = tsearch(s, names, compare_saved);
 	if (!found)
 		die("out of memory");
 	if (*found != s)
-		die("%s: image %d: name '%s' already used by image %d",
-		    pamio_name(r), pamio_count(r), base, (*found)->index);
+		die("%s: image %d: %s already written for image %d", pamio_name(r),
+		    pamio_count(r), path, (*found)->index);
 }
 
-/* The file dir/BASE SUFFIX.EXT (tail, such as "-labels", after SUFFIX). */
+/* The file dir/BASE SUFFIX TAIL.EXT. */
 static char *
 file_name(const char *dir, const char *base, const char *suffix,
 	  const char *tail, enum format fmt)
@@ -199,13 +192,14 @@ file_name(const char *dir, const char *base, const char *suffix,
 	return name;
 }
 
-/* Save img as base: one file, or as PNG or TIFF a *_LABEL sample as two
- * (its image, and its labels under base-labels) and a multi-output map as
- * one per output (base, base-NAME), each checked before any is written
- * and committed together; print their names. */
+/* Save img: one file, or as PNG or TIFF a *_LABEL sample as two (its
+ * image, and its labels under BASE-labels) and a multi-output map as one
+ * per output (BASE, BASE-NAME), BASE the name of its id (idname_file,
+ * cut so that the longest of its names fits IDNAME_NAME_MAX); each name checked
+ * before any is written, and committed together; print their names. */
 static void
-save(const char *dir, const char *base, const char *suffix,
-     const struct image *img, enum format fmt, int overwrite, void **names,
+save(const char *dir, const char *suffix, const struct image *img,
+     enum format fmt, int overwrite, void **names,
      const struct pamio_reader *r)
 {
 	struct image parts[MAX_PARTS] = {{0}};
@@ -213,6 +207,8 @@ save(const char *dir, const char *base, const char *suffix,
 	const struct image *what[MAX_PARTS] = {img};
 	char *path[MAX_PARTS] = {NULL};
 	struct outfile *o[MAX_PARTS];
+	size_t longest = 0;
+	char *base;
 	int n = 1;
 
 	if (fmt != PAM && image_has_labels(img)) {
@@ -223,16 +219,19 @@ save(const char *dir, const char *base, const char *suffix,
 		n = img->depth;
 		split_outputs(img, parts, tails);
 	}
+	for (int i = 0; i < n; i++)
+		if (strlen(tails[i]) > longest)
+			longest = strlen(tails[i]);
+	base = idname_file(img->id, pamio_count(r), IDNAME_NAME_MAX -
+			   strlen(suffix) - longest - 1 -
+			   strlen(extension[fmt]));
 	for (int i = 0; i < n; i++) {
-		char *tbase = xmalloc(strlen(base) + MAX_TAIL);
-
-		sprintf(tbase, "%s%s", base, tails[i]);
-		claim(names, tbase, r);
-		free(tbase);
 		path[i] = file_name(dir, base, suffix, tails[i], fmt);
+		claim(names, path[i], r);
 		if (n > 1)
 			what[i] = &parts[i];
 	}
+	free(base);
 	for (int i = 0; i < n; i++)
 		outfile_check(path[i]);
 	for (int i = 0; i < n; i++)
@@ -294,6 +293,9 @@ main(int argc, char **argv)
 			suffix = optarg;
 			if (strchr(suffix, '/'))
 				die_usage("--suffix: '%s' holds a '/'", suffix);
+			if (strlen(suffix) > MAX_SUFFIX)
+				die_usage("--suffix: longer than %d bytes",
+					  MAX_SUFFIX);
 			break;
 		case OPT_OVERWRITE:
 			overwrite = 1;
@@ -321,17 +323,7 @@ main(int argc, char **argv)
 	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL |
 			      PAMIO_OUTPUTS);
 	while (pamio_read(r, &img)) {
-		char index[32];
-		const char *base = img.id;
-
-		if (!base) {
-			snprintf(index, sizeof index, "%d", pamio_count(r));
-			base = index;
-		} else if (!safe_name(base)) {
-			die("%s: image %d: id '%.200s' is not a safe file name",
-			    pamio_name(r), pamio_count(r), base);
-		}
-		save(dir, base, suffix, &img, fmt, overwrite, &names, r);
+		save(dir, suffix, &img, fmt, overwrite, &names, r);
 		image_free(&img);
 	}
 	pamio_close(r);

@@ -216,3 +216,48 @@ sys.stdout.buffer.write(b"P5\n64 64\n65535\n" + bytes(range(256)) * 32)' >"$TMP/
 	run ls -A "$TMP/out"
 	assert_output "$(printf '%s.tif\n' g16 g8 lab rgb rgb16 s-labels s)"
 }
+
+@test "issue 12: a Data Science Bowl folder's images and masks in TIFF, JPEG and 16-bit PNG" {
+	# s1: a 16-bit TIFF image, masks in TIFF (16 bits), JPEG and 16-bit PNG
+	mkdir -p "$TMP/set/s1/images" "$TMP/set/s1/masks" "$TMP/set/s2/images" "$TMP/set/s2/masks"
+	pam 2 2 65535 GRAYSCALE 0 1000 40000 65535 | pamtotiff >"$TMP/set/s1/images/s1.tif"
+	pam 2 2 65535 GRAYSCALE 65535 0 0 0 | pamtotiff >"$TMP/set/s1/masks/m1.tif"
+	pam 2 2 255 GRAYSCALE 0 255 0 0 | pamtopnm | pnmtojpeg -quality 100 >"$TMP/set/s1/masks/m2.jpg"
+	pam 2 2 65535 GRAYSCALE 0 0 40000 0 | pamtopnm | pnmtopng >"$TMP/set/s1/masks/m3.png"
+	run file -b "$TMP/set/s1/masks/m3.png"
+	assert_output --partial "16-bit grayscale"
+	# s2: a JPEG image, one 8-bit TIFF mask; a README beside the masks is
+	# not a mask
+	pam 2 2 255 GRAYSCALE 90 90 90 90 | pamtopnm | pnmtojpeg -quality 100 >"$TMP/set/s2/images/s2.jpeg"
+	pam 2 2 255 GRAYSCALE 0 0 0 255 | pamtotiff >"$TMP/set/s2/masks/a.tiff"
+	echo notes >"$TMP/set/s2/masks/README"
+	ingest-resize -c 1 "$TMP/set" >"$TMP/got"
+	run pam_dump "$TMP/got"
+	assert_output $'s1 2x2x2 65535 GRAYSCALE_LABEL\n0,1 1000,2\n40000,3 65535,0\ns2 2x2x2 255 GRAYSCALE_LABEL\n90,0 90,0\n90,0 90,1'
+	# --semantic: the union
+	ingest-resize -c 1 --semantic "$TMP/set/s1" >"$TMP/got"
+	run pam_dump "$TMP/got"
+	assert_output $'s1 2x2x2 65535 GRAYSCALE_MASK\n0,65535 1000,65535\n40000,65535 65535,0'
+	# a mask of several pages, and one of another size, are refused naming it
+	tiffcp "$TMP/set/s2/masks/a.tiff" "$TMP/set/s2/masks/a.tiff" "$TMP/set/s2/masks/b.tif"
+	run ingest-resize "$TMP/set/s2"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/set/s2/masks/b.tif: a TIFF of 2 pages, not one image"
+	pam 3 2 255 GRAYSCALE 0 0 0 0 0 0 | pamtotiff >"$TMP/set/s2/masks/b.tif"
+	run ingest-resize "$TMP/set/s2"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/set/s2/masks/b.tif: 3x2, image is 2x2"
+}
+
+@test "issue 12: TIFF files of any name, ingested and saved as TIFF, keep their names" {
+	mkdir "$TMP/in" "$TMP/out"
+	pam 2 1 65535 GRAYSCALE 7 60000 | pamtotiff >"$TMP/in/DAPI well A1 (z3).tif"
+	pam 2 1 255 GRAYSCALE 1 2 | pamtotiff >"$TMP/in/µm-1.tif"
+	ingest-resize -c 1 "$TMP/in/DAPI well A1 (z3).tif" "$TMP/in/µm-1.tif" |
+		save-images --format tiff --dir "$TMP/out" >"$TMP/list"
+	run cat "$TMP/list"
+	assert_output "$TMP/out/DAPI well A1 (z3).tif"$'\n'"$TMP/out/µm-1.tif"
+	ingest-resize -c 1 "$TMP/out/DAPI well A1 (z3).tif" >"$TMP/got"
+	run pam_dump "$TMP/got"
+	assert_output $'DAPI well A1 (z3) 2x1x1 65535 GRAYSCALE\n7 60000'
+}

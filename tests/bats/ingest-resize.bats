@@ -681,7 +681,7 @@ EOF
 	run ingest-resize "$TMP/set/$FLUO"
 	assert_failure 1
 	assert_one_error_line ingest-resize
-	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: not a PNG file"
+	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: not a PNG, TIFF, JPEG or Netpbm file"
 }
 
 @test "a mask of another size is an error" {
@@ -708,7 +708,7 @@ EOF
 	run ingest-resize "$TMP/set"
 	assert_failure 1
 	assert_one_error_line ingest-resize
-	assert_output "ingest-resize: $TMP/set/$FLUO: no images/$FLUO.png"
+	assert_output "ingest-resize: $TMP/set/$FLUO: no images/$FLUO.png (or .tif, .tiff, .pgm, .pbm, .pam, .jpg, .jpeg)"
 	# a masks folder that is a file
 	rmdir "$TMP/set/$FLUO/masks"
 	cp -r "$SET/$FLUO/images" "$TMP/set/$FLUO/"
@@ -920,4 +920,117 @@ gray_pam() {
 	assert_failure 1
 	assert_output "ingest-resize: $TMP/set/$FLUO/masks/$m: is also the standard output"
 	cmp "$TMP/set/$FLUO/masks/$m" "$TMP/m.saved"
+}
+
+# png FILE V...: a 2x1 8-bit grey PNG of the values V.
+png() {
+	local f=$1
+	shift
+	pam 2 1 255 GRAYSCALE "$@" | pamtopnm | pnmtopng >"$f"
+}
+
+@test "issue 12: ids are the file names as they are, and save-images names its files by them again" {
+	mkdir "$TMP/in" "$TMP/out"
+	long=$(printf 'L%.0s' {1..236})
+	names=('DAPI well A1 (z3)' 'µm' '-A1' "it's \$x" "$long")
+	for i in "${!names[@]}"; do
+		png "$TMP/in/${names[i]}.png" "$i" 9
+	done
+	ingest-resize "$TMP/in/DAPI well A1 (z3).png" "$TMP/in/µm.png" "$TMP/in/-A1.png" \
+		"$TMP/in/it's \$x.png" "$TMP/in/$long.png" >"$TMP/got"
+	run grep -a '^#id ' "$TMP/got"
+	assert_output "$(printf '#id %s\n' "${names[@]}")"
+	run save-images --dir "$TMP/out" "$TMP/got"
+	assert_success
+	assert_output "$(printf "$TMP/out/%s.png\n" "${names[@]}")"
+	run diff <(ls -A "$TMP/in") <(ls -A "$TMP/out")
+	assert_success
+	for i in "${!names[@]}"; do
+		run bash -c 'pngtopam "$1" | tail -c 6 | od -An -tu1' _ "$TMP/out/${names[i]}.png"
+		assert_equal "$(echo $output)" "$i $i $i 9 9 9"
+	done
+}
+
+@test "issue 12: a newline in a file name is read; the id has '_' in its place, and so has the saved file" {
+	mkdir "$TMP/in" "$TMP/out"
+	png "$TMP/in/a"$'\n'"b.png" 1 2
+	ingest-resize "$TMP/in/a"$'\n'"b.png" >"$TMP/got"
+	run grep -a '^#id ' "$TMP/got"
+	assert_output "#id a_b"
+	run save-images --dir "$TMP/out" "$TMP/got"
+	assert_output "$TMP/out/a_b.png"
+	# it collides with a_b.png, before anything is written (the message
+	# names the file as it is, its newline included: die prints names
+	# raw, so this one message spans two lines)
+	png "$TMP/in/a_b.png" 3 4
+	echo old >"$TMP/out.pam"
+	run bash -c 'ingest-resize "$1" "$2" >>"$3"' _ "$TMP/in/a_b.png" "$TMP/in/a"$'\n'"b.png" "$TMP/out.pam"
+	assert_failure 1
+	assert_output "ingest-resize: $TMP/in/a_b.png and $TMP/in/a"$'\n'"b.png give the same id 'a_b'"
+	run cat "$TMP/out.pam"
+	assert_output old
+}
+
+# refused_ids WANT ARG...: ingest-resize ARG... appending to a file fails
+# with the one line WANT and writes nothing.
+refused_ids() {
+	local want=$1
+	shift
+	echo old >"$TMP/out.pam"
+	cp "$TMP/out.pam" "$TMP/out.saved"
+	run bash -c 'out=$1; shift; ingest-resize "$@" >>"$out"' _ "$TMP/out.pam" "$@"
+	assert_failure 1
+	assert_one_error_line ingest-resize
+	assert_output "$want"
+	cmp "$TMP/out.pam" "$TMP/out.saved"
+}
+
+@test "issue 12: two inputs of one id are refused before any image is read: one line naming both, nothing written" {
+	mkdir "$TMP/p1" "$TMP/p2"
+	png "$TMP/first.png" 1 1
+	png "$TMP/p1/A01.png" 1 2
+	png "$TMP/p2/A01.png" 3 4
+	refused_ids "ingest-resize: $TMP/p1/A01.png and $TMP/p2/A01.png give the same id 'A01'" \
+		"$TMP/first.png" "$TMP/p1/A01.png" "$TMP/p2/A01.png"
+	# another format, the same name
+	pam 2 1 255 GRAYSCALE 5 6 | pamtotiff >"$TMP/p2/A01.tif"
+	refused_ids "ingest-resize: $TMP/p1/A01.png and $TMP/p2/A01.tif give the same id 'A01'" \
+		"$TMP/p1/A01.png" "$TMP/p2/A01.tif"
+	# a page of a TIFF of several and a file of that name
+	tiffcp "$TMP/p2/A01.tif" "$TMP/p2/A01.tif" "$TMP/p2/s.tif"
+	cp "$TMP/first.png" "$TMP/s-2.png"
+	refused_ids "ingest-resize: $TMP/p2/s.tif: page 2 and $TMP/s-2.png give the same id 's-2'" \
+		"$TMP/first.png" "$TMP/p2/s.tif" "$TMP/s-2.png"
+	# names that differ after the 247 bytes an id keeps in the stream
+	stem=$(printf 'x%.0s' {1..247})
+	png "$TMP/p1/${stem}a.png" 1 2
+	png "$TMP/p1/${stem}b.png" 1 2
+	refused_ids "ingest-resize: $TMP/p1/${stem}a.png and $TMP/p1/${stem}b.png give the same id '$stem'" \
+		"$TMP/p1/${stem}a.png" "$TMP/p1/${stem}b.png"
+	# a Netpbm file's id from its name is known when its image is read:
+	# refused before that image is written
+	pam 2 1 255 GRAYSCALE 7 8 | pamtopnm >"$TMP/p1/A01.pgm"
+	refused_ids "ingest-resize: $TMP/p2/A01.png and $TMP/p1/A01.pgm give the same id 'A01'" \
+		"$TMP/p1/A01.pgm" "$TMP/p2/A01.png"
+	# two data set folders holding a sample of the same name
+	for d in d1 d2; do
+		mkdir -p "$TMP/$d/S/images" "$TMP/$d/S/masks"
+		cp "$TMP/first.png" "$TMP/$d/S/images/S.png"
+	done
+	refused_ids "ingest-resize: $TMP/d1/S and $TMP/d2/S give the same id 'S'" "$TMP/d1" "$TMP/d2"
+	refused_ids "ingest-resize: $TMP/d1/S and $TMP/d2/S/ give the same id 'S'" "$TMP/d1" "$TMP/d2/S/"
+	# the same file twice is two inputs of one id too
+	refused_ids "ingest-resize: $TMP/first.png and $TMP/first.png give the same id 'first'" \
+		"$TMP/first.png" "$TMP/first.png"
+}
+
+@test "issue 12: --masks finds the masks of names with spaces, parentheses and UTF-8" {
+	mkdir "$TMP/img" "$TMP/masks"
+	png "$TMP/img/DAPI well A1 (z3).png" 10 20
+	png "$TMP/img/µm.png" 30 40
+	png "$TMP/masks/DAPI well A1 (z3).png" 255 0
+	pam 2 1 255 GRAYSCALE 0 255 | pamtotiff >"$TMP/masks/µm.tif"
+	ingest-resize -c 1 --masks "$TMP/masks" "$TMP/img/DAPI well A1 (z3).png" "$TMP/img/µm.png" >"$TMP/got"
+	run pam_dump "$TMP/got"
+	assert_output $'DAPI well A1 (z3) 2x1x2 255 GRAYSCALE_MASK\n10,255 20,0\nµm 2x1x2 255 GRAYSCALE_MASK\n30,0 40,255'
 }

@@ -138,7 +138,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'cat "$1" "$2" | save-images --dir "$3" --overwrite' _ \
 		"$TMP/in.pam" "$TMP/clash.pam" "$TMP/out"
 	assert_failure 1
-	assert_line --partial "name 'a-distance' already used by image 1"
+	assert_line "save-images: stdin: image 3: $TMP/out/a-distance.png already written for image 1"
 }
 
 @test "issue 14: a *_LABEL sample: ID.png its image, ID-labels.png its 16-bit labels" {
@@ -212,7 +212,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
 	assert_failure 1
 	assert_one_error_line save-images
-	assert_output "save-images: $TMP/in.pam: image 2: name 'a-labels' already used by image 1"
+	assert_output "save-images: $TMP/in.pam: image 2: $TMP/out/a-labels.png already written for image 1"
 	run cat "$TMP/list"
 	assert_output "$TMP/out/a.png"$'\n'"$TMP/out/a-labels.png"
 	# an existing labels file stops the sample before its image is written
@@ -399,19 +399,95 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	assert_output "5 6"
 }
 
-@test "unsafe ids are refused: exit 1, one line, no file" {
+# idpam ID VALUE: a 1x1 GRAYSCALE image whose id comment is ID, byte for
+# byte (a tab or a carriage return included, as a foreign writer may
+# leave them).
+idpam() {
+	printf 'P7\n#id %s\nWIDTH 1\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n' "$1"
+	printf "\\x$(printf %02x "$2")"
+}
+
+@test "issue 12: every id names a file: as it is when it can, else the documented replacement" {
 	mkdir "$TMP/out"
-	for id in ../x .hidden a/b "a b" ..; do
-		printf 'P7\n#id %s\nWIDTH 1\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n\x01' \
-			"$id" >"$TMP/in.pam"
-		run save-images --dir "$TMP/out" "$TMP/in.pam"
-		assert_failure 1
-		assert_one_error_line save-images
-		assert_output --partial "image 1: id '$id' is not a safe file name"
-	done
+	{
+		idpam 'DAPI well A1 (z3)' 1
+		idpam 'µm' 2
+		idpam '-x' 3
+		idpam '.hidden' 4
+		idpam "it's \$HOME *?" 5
+		idpam '../x' 6
+		idpam 'a/b' 7
+		idpam $'t\tab' 8
+		idpam '..' 9
+		idpam '.' 10
+		pam 1 1 255 GRAYSCALE 11
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_success
+	want=('DAPI well A1 (z3)' 'µm' -x .hidden "it's \$HOME *?" .._x a_b t_ab image-9 image-10 11)
+	assert_output "$(printf "$TMP/out/%s.png\n" "${want[@]}")"
 	run ls -A "$TMP/out"
-	assert_output ""
+	assert_output "$(printf '%s.png\n' "${want[@]}" | LC_ALL=C sort)"
+	# each file holds its own image
+	for i in "${!want[@]}"; do
+		run raster <(pngtopam "$TMP/out/${want[i]}.png") 1
+		assert_output "$((i + 1))"
+	done
 	[[ ! -e $TMP/x.png ]]
+}
+
+@test "issue 12: a long id is cut at a UTF-8 character so that every file of the image fits 248 bytes" {
+	mkdir "$TMP/out"
+	# 123 x 'µ' (2 bytes) and 'z': 247 bytes, the longest id a stream carries
+	id=$(printf 'µ%.0s' {1..123})z
+	{
+		pam 1 1 255 RGB_LABEL id="$id" 1 2 3 4
+		idpam "$id" 5
+		idpam "$(printf 'µ%.0s' {1..120})" 6
+	} >"$TMP/in.pam"
+	run save-images --dir "$TMP/out" "$TMP/in.pam"
+	assert_success
+	# ID.png and ID-labels.png share one cut (248 - 11 = 237 bytes: 118
+	# 'µ'); the grey image alone is cut to 244 bytes (122 'µ'); an id of
+	# 240 bytes is kept whole.
+	assert_equal "${lines[0]}" "$TMP/out/$(printf 'µ%.0s' {1..118}).png"
+	assert_equal "${lines[1]}" "$TMP/out/$(printf 'µ%.0s' {1..118})-labels.png"
+	assert_equal "${lines[2]}" "$TMP/out/$(printf 'µ%.0s' {1..122}).png"
+	assert_equal "${lines[3]}" "$TMP/out/$(printf 'µ%.0s' {1..120}).png"
+	assert_equal "${#lines[@]}" 4
+	run raster <(pngtopam "$TMP/out/$(printf 'µ%.0s' {1..122}).png") 1
+	assert_output 5
+	# a --suffix takes its room from the id too
+	rm "$TMP/out"/*
+	idpam "$(printf 'µ%.0s' {1..120})" 7 | save-images --dir "$TMP/out" --suffix -prob >"$TMP/list"
+	run cat "$TMP/list"
+	assert_output "$TMP/out/$(printf 'µ%.0s' {1..119})-prob.png"
+	run save-images --dir "$TMP/out" --suffix "$(printf 's%.0s' {1..201})" "$TMP/in.pam"
+	assert_failure 2
+	assert_line --index 0 "save-images: --suffix: longer than 200 bytes"
+}
+
+@test "issue 12: two ids of one file name: the second refused before it is written, the first intact" {
+	mkdir "$TMP/out"
+	{
+		idpam 'a/b' 1
+		idpam 'a_b' 2
+	} >"$TMP/in.pam"
+	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
+	assert_failure 1
+	assert_one_error_line save-images
+	assert_output "save-images: $TMP/in.pam: image 2: $TMP/out/a_b.png already written for image 1"
+	run cat "$TMP/list"
+	assert_output "$TMP/out/a_b.png"
+	run ls -A "$TMP/out"
+	assert_output a_b.png
+	run raster <(pngtopam "$TMP/out/a_b.png") 1
+	assert_output 1
+	# a file of an earlier run is replaced (--overwrite), once
+	run save-images --overwrite --dir "$TMP/out" <(idpam 'a/b' 3)
+	assert_success
+	run raster <(pngtopam "$TMP/out/a_b.png") 1
+	assert_output 3
 }
 
 @test "two images of the same name: the second is refused, the first kept" {
@@ -423,7 +499,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	run bash -c 'save-images --dir "$1" "$2" >"$3"' _ "$TMP/out" "$TMP/in.pam" "$TMP/list"
 	assert_failure 1
 	assert_one_error_line save-images
-	assert_output "save-images: $TMP/in.pam: image 2: name 'a' already used by image 1"
+	assert_output "save-images: $TMP/in.pam: image 2: $TMP/out/a.png already written for image 1"
 	run cat "$TMP/list"
 	assert_output "$TMP/out/a.png"
 	run raster <(pngtopam "$TMP/out/a.png") 1
@@ -435,7 +511,7 @@ print(list(np.frombuffer(d[-12:], ">u2")))' "$TMP/got"
 	} >"$TMP/in.pam"
 	run bash -c 'save-images --dir "$1" "$2" >/dev/null' _ "$TMP/out" "$TMP/in.pam"
 	assert_failure 1
-	assert_output --partial "image 2: name '1' already used by image 1"
+	assert_output --partial "image 2: $TMP/out/1.png already written for image 1"
 }
 
 @test "usage errors: exit 2" {

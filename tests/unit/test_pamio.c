@@ -622,6 +622,33 @@ test_header_errors(void)
 	       "image 1: truncated raster (17 of 18 samples)");
 }
 
+/* The id as the stream carries it: control characters '_', cut to
+ * PAMIO_ID_MAX bytes at the start of a UTF-8 character. */
+static void
+test_stream_id(void)
+{
+	char id[400], *got;
+
+	got = pamio_stream_id("a\nb\tc (z3) \xc2\xb5m");
+	tap_ok(strcmp(got, "a_b_c (z3) \xc2\xb5m") == 0, "stream id: '%s'",
+	       got);
+	free(got);
+	memset(id, 'x', 300);
+	id[300] = '\0';
+	got = pamio_stream_id(id);
+	tap_ok(strlen(got) == PAMIO_ID_MAX, "stream id: cut to %zu bytes",
+	       strlen(got));
+	free(got);
+	for (int i = 0; i < 150; i++)
+		memcpy(id + 2 * i, "\xc2\xb5", 2);
+	got = pamio_stream_id(id);
+	tap_ok(strlen(got) == PAMIO_ID_MAX - 1 &&
+	       strncmp(got, id, PAMIO_ID_MAX - 1) == 0,
+	       "stream id: cut before a UTF-8 character (%zu bytes)",
+	       strlen(got));
+	free(got);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -635,6 +662,7 @@ main(int argc, char **argv)
 	test_formats();
 	test_truncated_headers();
 	test_header_errors();
+	test_stream_id();
 	tap_scratch_remove();
 	return tap_done();
 }
