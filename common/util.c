@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -36,6 +37,22 @@ prog_name(void)
 	return progname;
 }
 
+/* The message of fmt and ap on stderr, its control characters (a newline
+ * in a file name, say) written as '?' so that it stays one line. */
+static void
+put_one_line(const char *fmt, va_list ap)
+{
+	char buf[4096];
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+
+	if (n < 0)
+		return;
+	for (char *c = buf; *c; c++)
+		if (iscntrl((unsigned char)*c))
+			*c = '?';
+	fputs(buf, stderr);
+}
+
 static void
 vmessage(const char *fmt, va_list ap, int with_errno)
 {
@@ -47,7 +64,7 @@ vmessage(const char *fmt, va_list ap, int with_errno)
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
 	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
+	put_one_line(fmt, ap);
 	if (with_errno && len > 0 && fmt[len - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);
