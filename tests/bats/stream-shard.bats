@@ -302,6 +302,70 @@ ids() {
 	assert_output $'err\nin.pam\none.pam\nout.pam\ns0.pam\ns1.pam\ns2.pam\nstdout'
 }
 
+@test "--order: shards cut by id joined in the order of the stream's ids" {
+	stream 6 >"$TMP/in.pam"
+	cd "$TMP"
+	printf 's1\ns4\n' >a.txt
+	printf 's0\ns2\ns3\ns5\n' >b.txt
+	stream-shard --ids a.txt in.pam >a.pam
+	stream-shard --ids b.txt in.pam >b.pam
+	stream-join --order in.pam a.pam b.pam | cmp - in.pam
+	stream-join -r in.pam b.pam a.pam | cmp - in.pam
+	# from pipes, and the stream on stdin
+	stream-join --order <(cat in.pam) <(cat b.pam) a.pam | cmp - in.pam
+	stream-join --order - b.pam <(cat a.pam) <in.pam | cmp - in.pam
+	stream-join --order in.pam b.pam - <a.pam | cmp - in.pam
+	# the maps of the shards, in the order of the images
+	{ gray s1 101; gray s4 104; } >a-maps.pam
+	{ gray s0 100; gray s2 102; gray s3 103; gray s5 105; } >b-maps.pam
+	stream-join --order in.pam b-maps.pam a-maps.pam >out.pam
+	run ids out.pam
+	assert_output "s0 s1 s2 s3 s4 s5"
+	{ for i in 0 1 2 3 4 5; do gray "s$i" $((100 + i)); done; } | cmp - out.pam
+	# empty everything
+	stream-join --order /dev/null <(:) >out.pam
+	[[ ! -s out.pam ]]
+}
+
+@test "--order: a missing, left-over or misplaced image, or no id: one line, nothing written" {
+	stream 6 >"$TMP/in.pam"
+	cd "$TMP"
+	printf 's1\ns4\n' >a.txt
+	printf 's0\ns2\ns3\ns5\n' >b.txt
+	stream-shard --ids a.txt in.pam >a.pam
+	stream-shard --ids b.txt in.pam >b.pam
+	{ gray s4 4; gray s1 1; } >a-reversed.pam
+	{ gray s1 1; gray - 4; } >a-noid.pam
+	echo keep >out.pam
+	local args
+	for args in "in.pam b.pam" "in.pam a.pam b.pam a.pam" \
+		"in.pam a-reversed.pam b.pam" "in.pam a-noid.pam b.pam" \
+		"a.pam a.pam b.pam"; do
+		run bash -c "stream-join --order $args 2>err >stdout"
+		assert_failure 1
+		run cat err
+		assert_one_error_line stream-join
+		[[ ! -s stdout ]] || fail "stream-join --order $args wrote to stdout"
+		run stream-join --output out.pam --order $args
+		assert_failure 1
+		[[ $(cat out.pam) == keep ]]
+	done
+	run stream-join --order in.pam b.pam
+	assert_output "stream-join: in.pam: image 2: id 's1' is the next image of no shard"
+	run stream-join --order in.pam a.pam b.pam a.pam
+	assert_output "stream-join: a.pam: image 1: id 's1' is left over (not in in.pam, or out of its order)"
+	run stream-join --order in.pam a-noid.pam b.pam
+	assert_output "stream-join: a-noid.pam: image 2: no id (--order joins by id)"
+	# from a pipe: found on the way, after whole images
+	run bash -c "stream-join --order in.pam <(cat a-reversed.pam) b.pam 2>err >stdout"
+	assert_failure 1
+	run cat err
+	assert_output "stream-join: in.pam: image 2: id 's1' is the next image of no shard"
+	gray s0 0 | cmp - stdout
+	run bash -c "stream-join --order - - <in.pam"
+	assert_failure 2
+}
+
 @test "stream-join --output: written when the join succeeds; outputs that are inputs refused" {
 	stream 5 >"$TMP/in.pam"
 	cp "$TMP/in.pam" "$TMP/saved.pam"
@@ -499,6 +563,7 @@ need_parallel() {
 	recipe_folder
 	cp "$FIXTURES/train-16.pam" all.pam
 	cp all.pam val.pam
+	cp nuclei.safetensors gray.safetensors
 	grep -a '^#id ' all.pam | head -2 | cut -c5- >fluorescence.txt
 	for page in stream-shard.1 stream-join.1; do
 		"$ROOT/tests/man-examples" "$ROOT/man/$page" >examples.sh
@@ -508,4 +573,6 @@ need_parallel() {
 	cmp probs.pam <(unet-infer --quiet --threads 1 nuclei.safetensors images.pam)
 	[[ -s shard-3.pam && -s sweep.json ]]
 	assert_equal "$(grep -ac '^#id ' fluorescence.pam)" 2
+	# the maps of the two models, joined by id: those of one run
+	cmp all-probs.pam <(unet-infer nuclei.safetensors all.pam)
 }
