@@ -18,8 +18,8 @@
 #define ANY_IMAGE (PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL | PAMIO_OUTPUTS)
 
 static const char usage_text[] =
-	"usage: stream-shard --shards N --index K [FILE]\n"
-	"       stream-shard --shards N --output PATTERN [FILE]\n"
+	"usage: stream-shard --shards N [--pixels] --index K [FILE]\n"
+	"       stream-shard --shards N [--pixels] --output PATTERN [FILE]\n"
 	"       stream-shard --ids LIST [FILE]\n"
 	"Pass one worker's share of the PAM stream FILE (default stdin) to\n"
 	"stdout, image by image, in stream order: round-robin, image i (from 0)\n"
@@ -27,6 +27,9 @@ static const char usage_text[] =
 	"stream-join puts the N round-robin shards back in order.\n"
 	"  -n, --shards N          the number of shards, 1 to 1000\n"
 	"  -k, --index K           the shard to pass, 0 to N-1\n"
+	"  -p, --pixels            deal each image to the shard of the fewest\n"
+	"                          pixels so far instead (join: stream-join\n"
+	"                          --order)\n"
 	"  -o, --output PATTERN    write every shard in one pass, shard K to\n"
 	"                          PATTERN with %d (or %0Wd) replaced by K\n"
 	"  -i, --ids LIST          pass the images whose id is listed\n"
@@ -104,20 +107,22 @@ main(int argc, char **argv)
 		{"index", required_argument, NULL, 'k'},
 		{"output", required_argument, NULL, 'o'},
 		{"ids", required_argument, NULL, 'i'},
+		{"pixels", no_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *pattern = NULL, *ids_path = NULL, *path = "-";
 	long shards = 0, index = -1;
-	int c;
+	int c, by_pixels = 0;
+	double *pixels = NULL; /* of each shard so far, with --pixels */
 	struct outfile **out = NULL;
 	struct pamio_reader *r;
 	struct image img = {0};
 	struct idlist listed;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":n:k:o:i:hV", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":n:k:o:i:phV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'n':
@@ -132,14 +137,17 @@ main(int argc, char **argv)
 		case 'i':
 			ids_path = optarg;
 			break;
+		case 'p':
+			by_pixels = 1;
+			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (ids_path) {
-		if (shards || index >= 0 || pattern)
-			die_usage("--ids excludes --shards, --index and "
-				  "--output");
+		if (shards || index >= 0 || pattern || by_pixels)
+			die_usage("--ids excludes --shards, --index, --pixels "
+				  "and --output");
 	} else {
 		if (!shards)
 			die_usage("give --shards N with --index K or --output "
@@ -176,19 +184,28 @@ main(int argc, char **argv)
 		free(name);
 	}
 
+	if (by_pixels)
+		pixels = xcalloc((size_t)shards, sizeof *pixels);
 	r = pamio_open(path, ANY_IMAGE);
 	while (pamio_read(r, &img)) {
-		long i = pamio_count(r) - 1;
+		long i = pamio_count(r) - 1, k = shards ? i % shards : 0;
 		if (ids_path && !img.id)
 			die("%s: image %ld: no id (--ids selects images by "
 			    "id)", pamio_name(r), i + 1);
+		if (by_pixels) {
+			k = 0;
+			for (long j = 1; j < shards; j++)
+				if (pixels[j] < pixels[k])
+					k = j;
+			pixels[k] += (double)img.width * img.height;
+		}
 		if (pattern)
-			pamio_write(outfile_stream(out[i % shards]), &img);
-		else if (ids_path ? idlist_has(&listed, img.id)
-				  : i % shards == index)
+			pamio_write(outfile_stream(out[k]), &img);
+		else if (ids_path ? idlist_has(&listed, img.id) : k == index)
 			pamio_write(stdout, &img);
 		image_free(&img);
 	}
+	free(pixels);
 	pamio_close(r);
 	if (ids_path)
 		idlist_free(&listed);

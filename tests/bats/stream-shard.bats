@@ -166,6 +166,40 @@ ids() {
 	[[ -d dir-1.pam && -p fifo-1.pam ]]
 }
 
+@test "--pixels: each image to the shard of the fewest pixels so far; joined by --order" {
+	# sizes 4x4, 1x1, 1x1, 2x2, 3x1, 1x2: pixels 16 1 1 4 3 2
+	{
+		mkpam 4 4 1 255 GRAYSCALE a $(seq 16)
+		mkpam 1 1 1 255 GRAYSCALE b 1
+		mkpam 1 1 1 255 GRAYSCALE c 2
+		mkpam 2 2 1 255 GRAYSCALE d 1 2 3 4
+		mkpam 3 1 1 255 GRAYSCALE e 5 6 7
+		mkpam 1 2 1 255 GRAYSCALE f 8 9
+	} | stream-shard -n 1 -k 0 >"$TMP/in.pam"
+	# 0: a (16); 1: b (1), c (2), d (6), e (9), f (11): always the lighter
+	stream-shard --shards 2 --pixels --index 0 "$TMP/in.pam" >"$TMP/p0.pam"
+	stream-shard -n 2 -p -k 1 <"$TMP/in.pam" >"$TMP/p1.pam"
+	run ids "$TMP/p0.pam"
+	assert_output "a"
+	run ids "$TMP/p1.pam"
+	assert_output "b c d e f"
+	# three shards, a tie to the first: a | b (1) d (5) | c (1) e (4) f (6)
+	stream-shard -n 3 -p -o "$TMP/q%d.pam" "$TMP/in.pam"
+	run ids "$TMP/q1.pam"
+	assert_output "b d"
+	run ids "$TMP/q2.pam"
+	assert_output "c e f"
+	stream-join --order "$TMP/in.pam" "$TMP/q0.pam" "$TMP/q1.pam" "$TMP/q2.pam" |
+		cmp - "$TMP/in.pam"
+	for k in 0 1 2; do
+		stream-shard -n 3 -p -k "$k" "$TMP/in.pam" | cmp - "$TMP/q$k.pam"
+	done
+	# the round-robin join refuses them: their lengths are not round-robin
+	run stream-join "$TMP/p0.pam" "$TMP/p1.pam"
+	assert_failure 1
+	assert_one_error_line stream-join
+}
+
 @test "--ids: the listed images in stream order; an image without id is an error" {
 	stream 6 >"$TMP/in.pam"
 	printf 's4\r\n\ns1\nnone\n' >"$TMP/list"
@@ -192,6 +226,7 @@ ids() {
 	for a in "-n 0 -k 0" "-n 2 -k 2" "-n 3 -k -1" "-n 1001 -k 0" "-n x -k 0" \
 		"-n 2" "-k 0" "" "-n 2 -k 0 -o s%d" "-n 2 -o s" "-n 2 -o s%d%d" \
 		"-n 2 -o s%x%d" "--ids l -n 2" "--ids l -k 0" "-n 2 -k 0 a b" \
+		"--ids l --pixels" "--pixels -k 0" \
 		"--frobnicate" "-n"; do
 		run bash -c "stream-shard $a '$TMP/in.pam' 2>&1 >'$TMP/out'"
 		assert_equal "$status" 2
@@ -573,6 +608,7 @@ need_parallel() {
 	cmp probs.pam <(unet-infer --quiet --threads 1 nuclei.safetensors images.pam)
 	[[ -s shard-3.pam && -s sweep.json ]]
 	assert_equal "$(grep -ac '^#id ' fluorescence.pam)" 2
+	cmp maps.pam <(unet-infer --threads 1 nuclei.safetensors all.pam)
 	# the maps of the two models, joined by id: those of one run
 	cmp all-probs.pam <(unet-infer nuclei.safetensors all.pam)
 }
