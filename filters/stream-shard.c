@@ -99,8 +99,33 @@ shard_name(const char *pattern, int k)
 	return name;
 }
 
-int
-main(int argc, char **argv)
+static struct {
+	long shards, index;      /* 0 and -1 when not given */
+	int by_pixels;
+	const char *pattern, *ids, *input;
+} opt = { .index = -1, .input = "-" };
+
+static double *pixels;          /* of each shard so far, with --pixels */
+
+/* The shard of image i (from 0): round-robin, or with --pixels the first
+ * shard of the fewest pixels so far, which then counts img's. */
+static long
+shard_of(long i, const struct image *img)
+{
+	long k = 0;
+
+	if (!opt.by_pixels)
+		return i % opt.shards;
+	for (long j = 1; j < opt.shards; j++)
+		if (pixels[j] < pixels[k])
+			k = j;
+	pixels[k] += (double)img->width * img->height;
+	return k;
+}
+
+/* Parse the options and operands into opt; dies on a usage error. */
+static void
+parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"shards", required_argument, NULL, 'n'},
@@ -112,108 +137,111 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *pattern = NULL, *ids_path = NULL, *path = "-";
-	long shards = 0, index = -1;
-	int c, by_pixels = 0;
-	double *pixels = NULL; /* of each shard so far, with --pixels */
-	struct outfile **out = NULL;
-	struct pamio_reader *r;
-	struct image img = {0};
-	struct idlist listed;
+	int c;
 
-	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":n:k:o:i:phV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'n':
-			shards = parse_long(optarg, 1, MAX_SHARDS, "--shards");
+			opt.shards = parse_long(optarg, 1, MAX_SHARDS,
+						"--shards");
 			break;
 		case 'k':
-			index = parse_long(optarg, 0, MAX_SHARDS - 1, "--index");
+			opt.index = parse_long(optarg, 0, MAX_SHARDS - 1,
+					       "--index");
 			break;
 		case 'o':
-			pattern = optarg;
+			opt.pattern = optarg;
 			break;
 		case 'i':
-			ids_path = optarg;
+			opt.ids = optarg;
 			break;
 		case 'p':
-			by_pixels = 1;
+			opt.by_pixels = 1;
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
 	}
-	if (ids_path) {
-		if (shards || index >= 0 || pattern || by_pixels)
+	if (opt.ids) {
+		if (opt.shards || opt.index >= 0 || opt.pattern ||
+		    opt.by_pixels)
 			die_usage("--ids excludes --shards, --index, --pixels "
 				  "and --output");
 	} else {
-		if (!shards)
+		if (!opt.shards)
 			die_usage("give --shards N with --index K or --output "
 				  "PATTERN, or --ids LIST");
-		if ((index >= 0) == !!pattern)
+		if ((opt.index >= 0) == !!opt.pattern)
 			die_usage("give exactly one of --index and --output");
-		if (index >= shards)
+		if (opt.index >= opt.shards)
 			die_usage("--index: %ld is out of range [0, %ld]",
-				  index, shards - 1);
-		if (pattern)
-			check_pattern(pattern);
+				  opt.index, opt.shards - 1);
+		if (opt.pattern)
+			check_pattern(opt.pattern);
 	}
 	if (argc - optind > 1)
 		die_usage("too many operands");
 	if (argc - optind == 1)
-		path = argv[optind];
+		opt.input = argv[optind];
+}
 
-	if (ids_path)
-		outfile_input(ids_path);
-	outfile_input(path);
-	if (pattern) {
-		out = xcalloc((size_t)shards, sizeof *out);
-		for (int k = 0; k < shards; k++) {
-			char *name = shard_name(pattern, k);
-			outfile_check(name);
-			free(name);
-		}
+int
+main(int argc, char **argv)
+{
+	struct outfile **out = NULL;
+	struct pamio_reader *r;
+	struct image img = {0};
+	struct idlist listed;
+	long n;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv);
+	n = opt.shards;
+	if (opt.ids)
+		outfile_input(opt.ids);
+	outfile_input(opt.input);
+	for (int k = 0; opt.pattern && k < n; k++) {
+		char *name = shard_name(opt.pattern, k);
+		outfile_check(name);
+		free(name);
 	}
-	if (ids_path)
-		idlist_read(ids_path, &listed);
-	for (int k = 0; pattern && k < shards; k++) {
-		char *name = shard_name(pattern, k);
+	if (opt.ids)
+		idlist_read(opt.ids, &listed);
+	if (opt.pattern)
+		out = xcalloc((size_t)n, sizeof *out);
+	for (int k = 0; opt.pattern && k < n; k++) {
+		char *name = shard_name(opt.pattern, k);
 		out[k] = outfile_open_or_die(name);
 		free(name);
 	}
+	if (opt.by_pixels)
+		pixels = xcalloc((size_t)n, sizeof *pixels);
 
-	if (by_pixels)
-		pixels = xcalloc((size_t)shards, sizeof *pixels);
-	r = pamio_open(path, ANY_IMAGE);
+	r = pamio_open(opt.input, ANY_IMAGE);
 	while (pamio_read(r, &img)) {
-		long i = pamio_count(r) - 1, k = shards ? i % shards : 0;
-		if (ids_path && !img.id)
+		long i = pamio_count(r) - 1;
+		if (opt.ids && !img.id)
 			die("%s: image %ld: no id (--ids selects images by "
 			    "id)", pamio_name(r), i + 1);
-		if (by_pixels) {
-			k = 0;
-			for (long j = 1; j < shards; j++)
-				if (pixels[j] < pixels[k])
-					k = j;
-			pixels[k] += (double)img.width * img.height;
-		}
-		if (pattern)
-			pamio_write(outfile_stream(out[k]), &img);
-		else if (ids_path ? idlist_has(&listed, img.id) : k == index)
+		if (opt.ids) {
+			if (idlist_has(&listed, img.id))
+				pamio_write(stdout, &img);
+		} else if (opt.pattern) {
+			pamio_write(outfile_stream(out[shard_of(i, &img)]),
+				    &img);
+		} else if (shard_of(i, &img) == opt.index) {
 			pamio_write(stdout, &img);
+		}
 		image_free(&img);
 	}
-	free(pixels);
 	pamio_close(r);
-	if (ids_path)
+	if (opt.ids)
 		idlist_free(&listed);
-	if (pattern) {
-		for (int k = 0; k < shards; k++)
-			outfile_commit_or_die(out[k]);
-		free(out);
-	}
+	for (int k = 0; opt.pattern && k < n; k++)
+		outfile_commit_or_die(out[k]);
+	free(out);
+	free(pixels);
 	close_stdout();
 	return 0;
 }
