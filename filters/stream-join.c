@@ -278,7 +278,8 @@ main(int argc, char **argv)
 	}
 	if (out)
 		outfile_commit_or_die(out);
-	close_stdout();
+	else
+		close_stdout();
 	free(counted);
 	free(len);
 	free(rd);

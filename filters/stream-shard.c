@@ -242,6 +242,7 @@ main(int argc, char **argv)
 		outfile_commit_or_die(out[k]);
 	free(out);
 	free(pixels);
-	close_stdout();
+	if (!opt.pattern) /* stdout is not an output of --output */
+		close_stdout();
 	return 0;
 }

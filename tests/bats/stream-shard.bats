@@ -440,6 +440,13 @@ ids() {
 	run bash -c "exec 1>&-; stream-join '$TMP/in.pam'"
 	assert_failure 1
 	assert_one_error_line stream-join
+	# with --output, stdout is none of theirs
+	run bash -c "exec 1>&-; stream-join --output '$TMP/out.pam' '$TMP/in.pam'"
+	assert_success
+	cmp "$TMP/out.pam" "$TMP/in.pam"
+	run bash -c "exec 1>&-; stream-shard -n 1 -o '$TMP/s%d.pam' '$TMP/in.pam'"
+	assert_success
+	cmp "$TMP/s0.pam" "$TMP/in.pam"
 }
 
 @test "unet-infer on 2 and 3 workers, joined: the bytes of one run" {
