@@ -28,8 +28,9 @@ static const char usage_text[] =
 	"shard is a regular file they are checked before anything is written.\n"
 	"  -o, --output FILE   write the stream to FILE, replaced only when the\n"
 	"                      join succeeds\n"
-	"  -r, --order STREAM  join shards cut in any way (stream-shard --ids) in\n"
-	"                      the order of the ids of STREAM, the original\n"
+	"  -r, --order STREAM  join shards cut in any order-keeping way\n"
+	"                      (stream-shard --pixels or --ids) by id, in the\n"
+	"                      order of the ids of STREAM, the original\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n";
 
