@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idlist.h"
 #include "outfile.h"
 #include "pamio.h"
 #include "rng.h"
@@ -17,7 +18,6 @@
 
 #define MAX_PARTS 1000
 #define MAX_WEIGHT 1000000
-#define MAX_ID_LINE 4096
 
 static const char usage_text[] =
 	"usage: sample-split [--seed N] --ratio A:B[:C...] [INPUT] OUT1 OUT2 ...\n"
@@ -87,56 +87,6 @@ apportion(long n, const long *w, int parts, long *count)
 	free(rem);
 }
 
-/* The id list of --ids: one id per line, empty lines skipped; sorted for
- * lookup. */
-struct id_list {
-	char **ids;
-	size_t count;
-};
-
-static int
-compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-read_id_list(const char *path, struct id_list *list)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	long len, lineno = 0;
-
-	if (!f)
-		die("%s:", path);
-	memset(list, 0, sizeof *list);
-	while ((len = read_line(f, path, &line, &cap, MAX_ID_LINE,
-				&lineno)) >= 0) {
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		list->ids = xreallocarray(list->ids, list->count + 1,
-					  sizeof *list->ids);
-		list->ids[list->count++] = xstrdup(line);
-	}
-	fclose(f);
-	free(line);
-	if (list->count) /* qsort's array may not be NULL, even empty */
-		qsort(list->ids, list->count, sizeof *list->ids,
-		      compare_strings);
-}
-
-/* 1 when id is in the list; an image without id is never listed. */
-static int
-id_listed(const struct id_list *list, const char *id)
-{
-	return id && list->count &&
-	       bsearch(&id, list->ids, list->count, sizeof *list->ids,
-		       compare_strings);
-}
-
 /* A copy of an input that cannot be read twice (a pipe, a device), in a
  * temporary file of $TMPDIR removed as soon as it is created, so that no
  * signal, not even SIGKILL, can leave it behind. Returns the stream to
@@ -200,7 +150,7 @@ main(int argc, char **argv)
 	struct image img;
 	off_t stdin_start = -1;
 	struct rng rng;
-	struct id_list listed;
+	struct idlist listed;
 
 	prog_init(argc, argv);
 	while ((c = getopt_long(argc, argv, ":s:r:k:f:i:hV", longopts, NULL)) !=
@@ -259,7 +209,7 @@ main(int argc, char **argv)
 			  "stream (%d output files named)", nout);
 
 	if (ids_path)
-		read_id_list(ids_path, &listed);
+		idlist_read(ids_path, &listed);
 
 	/* Two passes: count (and check) the images, then copy each to its
 	 * output. Only one image is in memory at a time. An input that
@@ -319,7 +269,7 @@ main(int argc, char **argv)
 	while (pamio_count(r) < n && pamio_read(r, &img)) {
 		int g = group[pamio_count(r) - 1];
 		if (ids_path)
-			g = !id_listed(&listed, img.id);
+			g = !idlist_has(&listed, img.id);
 		pamio_write(outfile_stream(out[g]), &img);
 		image_free(&img);
 	}
@@ -331,11 +281,8 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < nout; i++)
 		outfile_commit_or_die(out[i]);
-	if (ids_path) {
-		for (size_t i = 0; i < listed.count; i++)
-			free(listed.ids[i]);
-		free(listed.ids);
-	}
+	if (ids_path)
+		idlist_free(&listed);
 	free(out);
 	free(order);
 	free(group);

@@ -67,6 +67,10 @@ READERS=(
 	"any|save-images --dir \$TMP/saved"
 	"any|ingest-resize --size 8x8"
 	"any|augment --seed 1 --copies 2"
+	"any|stream-shard --shards 2 --index 0"
+	"any|stream-shard --shards 2 --output \$TMP/s%d.pam"
+	"any|stream-join \$GOOD_IMAGES -"
+	"any|stream-join - \$GOOD_IMAGES"
 )
 
 # Header of the good image of a kind: W H DEPTH MAXVAL TUPLTYPE.
@@ -567,6 +571,10 @@ BAD_OPTIONS=(
 	"augment --copies 99999999999999999999"
 	"augment --ops frobnicate"
 	"augment --seed -1"
+	"stream-shard --shards 0 --index 0"
+	"stream-shard --shards 2 --index 2"
+	"stream-shard --shards 2 --output x"
+	"stream-join"
 )
 
 @test "option values out of range: exit 2 with the program's message first" {
@@ -594,6 +602,8 @@ WRITERS=(
 	"ingest-resize|ingest-resize --size 8x8|\$GOOD_IMAGES"
 	"train-curves|train-curves -q|\$FIXTURES/curves-overfit.jsonl"
 	"augment|augment --seed 1 --copies 2|\$GOOD_SAMPLES"
+	"stream-shard|stream-shard --shards 1 --index 0|\$GOOD_SAMPLES"
+	"stream-join|stream-join - \$GOOD_SAMPLES|\$GOOD_SAMPLES"
 )
 
 @test "> /dev/full: every writer fails with one line" {
