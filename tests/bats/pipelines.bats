@@ -124,7 +124,7 @@ for k in pre:
 @test "unetpipe-workflow: usage errors exit 2, a missing data set exits 1" {
 	run unetpipe-workflow "$DATA/stage1_train"
 	assert_failure 2
-	assert_line --index 0 "unetpipe-workflow: expected DATASET and OUTDIR"
+	assert_line --index 0 "unetpipe-workflow: expected DATASET and OUTDIR (image files take --masks DIR)"
 	run unetpipe-workflow --ratio 1:2 "$DATA/stage1_train" "$TMP/x"
 	assert_failure 2
 	run unetpipe-workflow --bogus "$DATA/stage1_train" "$TMP/x"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Issue 12, the pipelines: --channels, image files with --masks, every
 # option checked before the first step, --resume, progress on a terminal,
-# matched objects in the report, -h/-V/--help/--version.
+# matched objects in the report (-h, -V, --help, --version: pipelines.bats).
 
 load helpers
 
@@ -240,20 +240,4 @@ workflow_until_epoch() {
 	warning=$(tr -d '\r' <"$TMP/tty" | sed -n 's/.*\x1b\[K//; s/^unet-train: warning: //p')
 	[ -n "$warning" ] || skip "this model learnt something"
 	grep -qF "**Warning:** ${warning^}." "$TMP/run/report.md"
-}
-
-@test "issue 12: -h, --help, -V and --version on both pipelines" {
-	v=$(binarize --version)
-	for p in unetpipe-workflow unetpipe-apply; do
-		for o in -V --version; do
-			run "$p" "$o"
-			assert_success
-			assert_output "$p unetpipe ${v##* }"
-		done
-		for o in -h --help; do
-			run "$p" "$o"
-			assert_success
-			assert_line --index 0 --partial "usage: $p [options]"
-		done
-	done
 }
