@@ -61,9 +61,11 @@ in_channels() {
 @test "issue 12: unetpipe-apply reads the images with the model's channels: a grayscale model on RGB files; --channels overrides" {
 	images_and_masks "$TMP/f" 2
 	ingest-resize --quiet --channels 1 --size 32x32 "$DATA/stage1_train" >"$TMP/g.pam"
-	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 --val-split 0 \
+	unet-train --quiet --epochs 1 --base-filters 16 --depth 3 --val-split 0 \
 		--output "$TMP/gray.safetensors" <"$TMP/g.pam"
 	[ "$(in_channels "$TMP/gray.safetensors")" = 1 ]
+	# larger than a pipe's buffer: the header is read without a SIGPIPE
+	(($(stat -c %s "$TMP/gray.safetensors") > 200000))
 	run unetpipe-apply --probabilities "$TMP/gray.safetensors" "$TMP/out" "$TMP/f"/img/*.png
 	assert_success
 	for f in "$TMP/f"/img/*.png; do
@@ -240,4 +242,27 @@ workflow_until_epoch() {
 	warning=$(tr -d '\r' <"$TMP/tty" | sed -n 's/.*\x1b\[K//; s/^unet-train: warning: //p')
 	[ -n "$warning" ] || skip "this model learnt something"
 	grep -qF "**Warning:** ${warning^}." "$TMP/run/report.md"
+}
+
+@test "issue 12: on a terminal, ^C during training stops the workflow with 130, and --resume continues" {
+	command -v script >/dev/null || skip "no script(1)"
+	args="--size 32x32 --epochs 300 --patience 0 --base-filters 4 --depth 2 --threads 2 --no-native --ratio 60:20:20 --pictures 1 '$DATA/stage1_train' '$TMP/r'"
+	# ^C: SIGINT to the terminal's foreground process group, the
+	# workflow's (set -m gives it a group of its own), once an epoch is done
+	SHELL=/bin/bash script --quiet --return --echo never --command "set -m
+		unetpipe-workflow $args & pid=\$!
+		while [ ! -s '$TMP/r/model.safetensors.ckpt' ]; do sleep 0.01; done
+		kill -INT -- -\$pid
+		wait \$pid; echo \"status \$?\" >'$TMP/status'" "$TMP/tty" </dev/null >/dev/null
+	run cat "$TMP/status"
+	assert_output "status 130"
+	# stopped there: no step after training ran
+	[ -s "$TMP/r/model.safetensors.ckpt" ]
+	[ ! -e "$TMP/r/curves.png" ] && [ ! -e "$TMP/r/report.md" ]
+	(($(wc -l <"$TMP/r/train.jsonl") < 300))
+	run bash -c "unetpipe-workflow --resume $args"
+	assert_success
+	assert_line "unetpipe-workflow: train: resume from $TMP/r/model.safetensors.ckpt"
+	[ "$(wc -l <"$TMP/r/train.jsonl")" -eq 300 ]
+	[ -s "$TMP/r/report.md" ]
 }
