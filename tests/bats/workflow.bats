@@ -266,3 +266,15 @@ workflow_until_epoch() {
 	[ "$(wc -l <"$TMP/r/train.jsonl")" -eq 300 ]
 	[ -s "$TMP/r/report.md" ]
 }
+
+@test "issue 12: unetpipe-workflow --init with a model larger than a pipe's buffer keeps its outputs" {
+	ingest-resize --quiet --size 16x16 "$DATA/stage1_train" >"$TMP/s.pam"
+	unet-train --quiet --epochs 1 --base-filters 16 --depth 3 --val-split 0 \
+		--outputs foreground,distance --output "$TMP/pre.safetensors" <"$TMP/s.pam"
+	(($(stat -c %s "$TMP/pre.safetensors") > 200000))
+	run timeout 300 unetpipe-workflow --size 16x16 --epochs 1 --base-filters 16 --depth 3 \
+		--ratio 60:20:20 --no-native --pictures 1 --no-tta --init "$TMP/pre.safetensors" \
+		"$DATA/stage1_train" "$TMP/run"
+	assert_success
+	grep -q 'outputs foreground,distance' "$TMP/run/report.md"
+}
