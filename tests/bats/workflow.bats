@@ -8,7 +8,7 @@ load helpers
 # images_and_masks DIR N: the first N sample images as DIR/img/ID.png and
 # their truth, the union of the nuclei, as DIR/masks/ID.png (0 or 255).
 images_and_masks() {
-	local d one id
+	local d id
 	mkdir -p "$1/img" "$1/masks" "$1/one"
 	for d in $(ls -d "$DATA"/stage1_train/*/ | head -n "$2"); do
 		id=$(basename "$d")
@@ -246,11 +246,11 @@ workflow_until_epoch() {
 
 @test "issue 12: on a terminal, ^C during training stops the workflow with 130, and --resume continues" {
 	command -v script >/dev/null || skip "no script(1)"
-	args="--size 32x32 --epochs 300 --patience 0 --base-filters 4 --depth 2 --threads 2 --no-native --ratio 60:20:20 --pictures 1 '$DATA/stage1_train' '$TMP/r'"
+	opts="--size 32x32 --epochs 300 --patience 0 --base-filters 4 --depth 2 --threads 2 --no-native --ratio 60:20:20 --pictures 1 '$DATA/stage1_train' '$TMP/r'"
 	# ^C: SIGINT to the terminal's foreground process group, the
 	# workflow's (set -m gives it a group of its own), once an epoch is done
 	SHELL=/bin/bash script --quiet --return --echo never --command "set -m
-		unetpipe-workflow $args & pid=\$!
+		unetpipe-workflow $opts & pid=\$!
 		while [ ! -s '$TMP/r/model.safetensors.ckpt' ]; do sleep 0.01; done
 		kill -INT -- -\$pid
 		wait \$pid; echo \"status \$?\" >'$TMP/status'" "$TMP/tty" </dev/null >/dev/null
@@ -260,7 +260,7 @@ workflow_until_epoch() {
 	[ -s "$TMP/r/model.safetensors.ckpt" ]
 	[ ! -e "$TMP/r/curves.png" ] && [ ! -e "$TMP/r/report.md" ]
 	(($(wc -l <"$TMP/r/train.jsonl") < 300))
-	run bash -c "unetpipe-workflow --resume $args"
+	run bash -c "unetpipe-workflow --resume $opts"
 	assert_success
 	assert_line "unetpipe-workflow: train: resume from $TMP/r/model.safetensors.ckpt"
 	[ "$(wc -l <"$TMP/r/train.jsonl")" -eq 300 ]
