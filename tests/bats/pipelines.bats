@@ -124,7 +124,7 @@ for k in pre:
 @test "unetpipe-workflow: usage errors exit 2, a missing data set exits 1" {
 	run unetpipe-workflow "$DATA/stage1_train"
 	assert_failure 2
-	assert_line --index 0 "unetpipe-workflow: expected DATASET and OUTDIR"
+	assert_line --index 0 "unetpipe-workflow: expected DATASET and OUTDIR (image files take --masks DIR)"
 	run unetpipe-workflow --ratio 1:2 "$DATA/stage1_train" "$TMP/x"
 	assert_failure 2
 	run unetpipe-workflow --bogus "$DATA/stage1_train" "$TMP/x"
@@ -267,9 +267,20 @@ for k in pre:
 }
 
 @test "unetpipe-workflow(1) and unetpipe-apply(1) EXAMPLES run" {
+	# image files and their masks (one nucleus each will do)
+	mkdir "$TMP/photos" "$TMP/masks"
+	for d in "$DATA"/stage1_train/*/; do
+		id=$(basename "$d")
+		cp "$d/images/$id.png" "$TMP/photos/"
+		cp "$(ls "$d"/masks/*.png | head -1)" "$TMP/masks/$id.png"
+	done
 	run_examples unetpipe-workflow.1
 	assert_success
 	[ -s run/report.md ]
+	# the files, read as gray; resumed with nothing left to do
+	[ "$(grep -ac '^TUPLTYPE GRAYSCALE_MASK$' gray/samples.pam)" -eq 24 ]
+	assert_line "unetpipe-workflow: ingest 24 images with the masks of masks at 32x32: done"
+	[ -s gray/report.md ]
 	[ "$(jq .images native/test-native.json)" -eq "$(pamfile -allimages native/test.pam | grep -c Image)" ]
 	rm -rf masks
 	run_examples unetpipe-apply.1
