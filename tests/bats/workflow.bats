@@ -30,8 +30,12 @@ in_channels() {
 
 @test "issue 12: unetpipe-workflow --channels 1 --masks DIR IMAGE... OUTDIR: gray samples from image files, matched objects reported" {
 	images_and_masks "$TMP/f" 8
+	# a file name with a space and parentheses, as microscopes write them
+	first=$(ls "$TMP/f/img" | head -n 1)
+	mv "$TMP/f/img/$first" "$TMP/f/img/well A1 (z3).png"
+	mv "$TMP/f/masks/$first" "$TMP/f/masks/well A1 (z3).png"
 	run timeout 300 unetpipe-workflow --size 32x32 --channels 1 --epochs 2 \
-		--base-filters 2 --depth 2 --ratio 50:25:25 --pictures 1 \
+		--base-filters 2 --depth 2 --ratio 50:25:25 --pictures 8 \
 		--masks "$TMP/f/masks" "$TMP/f"/img/*.png "$TMP/run"
 	assert_success
 	assert_line "unetpipe-workflow: ingest 8 images with the masks of $TMP/f/masks at 32x32"
@@ -56,6 +60,11 @@ in_channels() {
 		grep "^| ${at%%:*} .* | $row | " "$TMP/run/report.md" || fail "no '$row' at ${at%%:*}"
 	done
 	grep -qF "objects found / true / matched" "$TMP/run/report.md"
+	# every picture the report shows is there, named by its id as it is
+	grep -o '](<pictures/[^>]*>)' "$TMP/run/report.md" | sed 's/^](<//; s/>)$//' >"$TMP/links"
+	[ "$(wc -l <"$TMP/links")" -ge 3 ]
+	while read -r f; do [ -s "$TMP/run/$f" ] || fail "no $f"; done <"$TMP/links"
+	! grep -q '](pictures/' "$TMP/run/report.md"
 }
 
 @test "issue 12: unetpipe-apply reads the images with the model's channels: a grayscale model on RGB files; --channels overrides" {
