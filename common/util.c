@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pam.h>
@@ -325,6 +326,15 @@ int
 stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO);
+}
+
+int
+stdout_is_pipe(void)
+{
+	struct stat sb;
+
+	return fstat(STDOUT_FILENO, &sb) == 0 &&
+	       (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 }
 
 double

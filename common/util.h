@@ -94,6 +94,9 @@ long read_line(FILE *f, const char *name, char **line, size_t *cap,
 /* True when stderr is a terminal (progress bars go only there). */
 int stderr_is_tty(void);
 
+/* True when stdout is a pipe (or socket): another program reads it. */
+int stdout_is_pipe(void);
+
 /* Seconds from a monotonic clock. */
 double now_seconds(void);
 

@@ -974,7 +974,10 @@ main(int argc, char **argv)
 		check_dir(opt.masks);
 
 	nthreads = online_cpus(4);
-	progress_init(&progress, stderr_is_tty() && !opt.quiet);
+	/* In a pipeline the program reading the samples (unet-infer,
+	 * unet-train) draws the line: two would overwrite each other. */
+	progress_init(&progress, stderr_is_tty() && !opt.quiet &&
+				 !stdout_is_pipe());
 	/* Every id given from a name is known, and two equal ones refused,
 	 * before any image is read. */
 	if (dirs) {

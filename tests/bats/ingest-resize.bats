@@ -1034,3 +1034,14 @@ refused_ids() {
 	run pam_dump "$TMP/got"
 	assert_output $'DAPI well A1 (z3) 2x1x2 255 GRAYSCALE_MASK\n10,255 20,0\nµm 2x1x2 255 GRAYSCALE_MASK\n30,0 40,255'
 }
+
+@test "issue 12: on a terminal the progress line is drawn to a file, not into a pipe, where the reader draws its own" {
+	command -v script >/dev/null || skip "no script(1)"
+	cd "$TMP"
+	run timeout 60 script -qec "ingest-resize --size 16x16 '$DATA/stage1_train' >all.pam" /dev/null </dev/null
+	assert_output --partial "ingest-resize: 24/24 images"
+	[ "$(grep -ac '^ENDHDR' all.pam)" -eq 24 ]
+	run timeout 60 script -qec "ingest-resize --size 16x16 '$DATA/stage1_train' | cat >piped.pam" /dev/null </dev/null
+	assert_output ""
+	cmp all.pam piped.pam
+}
