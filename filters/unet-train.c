@@ -82,6 +82,7 @@ struct epoch_result {
 	double train_loss, val_loss, val_dice, val_iou;
 	struct confusion val; /* the validation pixels at 0.5 */
 	double seconds, train_seconds;
+	double sum_seconds, sum_bytes; /* in the gradients' sums (ranks) */
 };
 
 /* ------------------------------------------------------------ lock
@@ -1202,8 +1203,9 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	long ep = r->st.epoch + 1, total = r->per_epoch, done = 0;
 	int *order = xmalloc_for(total, sizeof *order, "the epoch's order");
 	int *draws = xmalloc_for(total, sizeof *draws, "the epoch's order");
-	double start = now_seconds(), sum = 0;
+	double start = now_seconds(), sum = 0, s0, b0;
 
+	dist_stats(&s0, &b0);
 	epoch_order(r, order, draws);
 	for (long s = 0; s < r->steps; s++) {
 		int n = total - done < r->batch ? (int)(total - done)
@@ -1245,6 +1247,9 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	free(draws);
 	e->train_loss = sum / total;
 	e->train_seconds = now_seconds() - start;
+	dist_stats(&e->sum_seconds, &e->sum_bytes);
+	e->sum_seconds -= s0;
+	e->sum_bytes -= b0;
 
 	e->val_loss = e->val_dice = e->val_iou = NAN;
 	memset(&e->val, 0, sizeof e->val);
@@ -1340,6 +1345,12 @@ log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 	report_set(obj, "seconds", json_real(e->seconds));
 	report_set(obj, "images_per_second",
 		   real_or_null(r->per_epoch / e->train_seconds));
+	if (dist_size() > 1) {
+		report_set(obj, "processes", json_integer(dist_size()));
+		report_set(obj, "allreduce_seconds",
+			   json_real(e->sum_seconds));
+		report_set(obj, "allreduce_bytes", json_real(e->sum_bytes));
+	}
 	s = json_dumps(obj, REPORT_LINE(9));
 	if (!s)
 		die("%s: cannot encode the log line", l->path);

@@ -98,8 +98,18 @@ for k in a:
 @test "rank 0 alone talks: the summary says the processes, one line per epoch" {
 	need_mpi
 	run "${MPIRUN[@]}" unet-train --base-filters 2 --depth 3 --threads 1 \
-		--epochs 2 --batch 4 -o "$TMP/m.st" "$S32"
+		--epochs 2 --batch 4 --log "$TMP/log" -o "$TMP/m.st" "$S32"
 	assert_success
+	# The log names the processes and what the sums of the gradients
+	# cost: 6 steps of the model's gradients (a few kB).
+	"$REFPY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    assert e["processes"] == 2, e
+    assert e["allreduce_seconds"] > 0, e
+    assert 6 * 4 * 1000 < e["allreduce_bytes"] < 6 * 4 * 4000, e
+' "$TMP/log"
 	assert_equal "$(ours | grep -c 'F2 D3, 1 thread(s) on each of 2 processes$')" 1
 	assert_equal "$(ours | grep -c ': epoch 2/2: loss ')" 1
 	assert_equal "$(ours | grep -c ': done; last good model')" 1
