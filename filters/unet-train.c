@@ -767,9 +767,8 @@ interrupted_line(const struct run *r, char *buf, size_t len)
 
 	last_good(r, good, sizeof good);
 	if (dist_size() > 1)
-		snprintf(buf, len, "%s: terminated (a rank failed or the job was "
-			 "stopped); %s\n",
-			 prog_name(), good);
+		snprintf(buf, len, "%s: terminated (a rank failed or the job "
+			 "was stopped); %s\n", prog_name(), good);
 	else
 		snprintf(buf, len, "%s: interrupted; %s\n", prog_name(),
 			 good);
