@@ -65,7 +65,7 @@ $(info MPI: Open MPI found, unet-train trains on several processes under mpirun)
 endif
 else
 ifeq ($(MAKELEVEL),0)
-$(info MPI: Open MPI not found (make deps installs it), unet-train is built for one process)
+$(info MPI: off ($(if $(filter 0,$(MPI)),MPI=0,Open MPI not found: make deps installs it)), unet-train is built for one process)
 endif
 endif
 
@@ -115,7 +115,9 @@ all: $(BINS) $(UNIT_BIN)
 
 # $(BUILD)/cflags holds the flags of the objects in $(BUILD), rewritten
 # when they change (make NATIVE=1 after make): every object is then
-# rebuilt, never a binary of objects from two builds.
+# rebuilt, never a binary of objects from two builds. $(BUILD)/mpiflags
+# does the same for MPI's flags (make MPI=0 after make): common/dist.c and
+# unet-train.
 CFLAGS_STAMP := $(BUILD)/cflags
 $(shell mkdir -p $(BUILD) && echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(CFLAGS_STAMP) || \
 	echo '$(CC) $(ALL_CFLAGS)' >$(CFLAGS_STAMP))
@@ -123,7 +125,11 @@ $(shell mkdir -p $(BUILD) && echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(CFLAGS_STAM
 $(BUILD)/common/%.o: common/%.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+MPI_STAMP := $(BUILD)/mpiflags
+$(shell echo '$(MPI_CFLAGS) $(MPI_DEFS) $(MPI_LIBS)' | cmp -s - $(MPI_STAMP) || \
+	echo '$(MPI_CFLAGS) $(MPI_DEFS) $(MPI_LIBS)' >$(MPI_STAMP))
 $(BUILD)/common/dist.o: ALL_CFLAGS += $(MPI_CFLAGS) $(MPI_DEFS)
+$(BUILD)/common/dist.o $(BIN)/unet-train: $(MPI_STAMP)
 $(BIN)/unet-train: LDLIBS += $(MPI_LIBS)
 
 $(BUILD)/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common

@@ -246,7 +246,8 @@ static const char usage_text[] =
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
 "  -h, --help             show this help and exit\n"
-"  -V, --version          show the version and the kernels in use, exit\n";
+"  -V, --version          show the version, the kernels in use and the MPI\n"
+"                         library built in, exit\n";
 
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_BASE, O_DEPTH,
