@@ -158,7 +158,10 @@ f.write(bytes([b[0] ^ 0x80]))' "$TMP/b/t.pam"
 
 @test "a rank killed mid-epoch: the job stops with one line, the last model and checkpoint intact, no temporaries; --resume goes on" {
 	need_mpi
-	mpirun --quiet -np 2 unet-train --base-filters 8 --depth 3 --threads 1 \
+	# SIGKILL 10 s after SIGTERM, not 1: time for rank 0's handler on a
+	# loaded machine.
+	OMPI_MCA_odls_base_sigkill_timeout=10 \
+		mpirun --quiet -np 2 unet-train --base-filters 8 --depth 3 --threads 1 \
 		--batch 4 --epochs 200 --patience 0 --quiet --log "$TMP/k.log" \
 		-o "$TMP/k.st" "$S32" 2>"$TMP/err" &
 	mp=$!
@@ -192,6 +195,29 @@ f.write(bytes([b[0] ^ 0x80]))' "$TMP/b/t.pam"
 		--log "$TMP/k.log" -o "$TMP/k.st" "$S32"
 	assert_success
 	assert_equal "$(wc -l <"$TMP/k.log")" $((done_epochs + 1))
+}
+
+@test "SIGINT to mpirun: rank 0 cleans up and says what is on disk" {
+	need_mpi
+	OMPI_MCA_odls_base_sigkill_timeout=10 \
+		mpirun --quiet -np 2 unet-train --base-filters 8 --depth 3 --threads 1 \
+		--batch 4 --epochs 200 --patience 0 --quiet --log "$TMP/k.log" \
+		-o "$TMP/k.st" "$S32" 2>"$TMP/err" &
+	mp=$!
+	for ((i = 0; i < 600; i++)); do
+		[[ -s $TMP/k.log ]] && break
+		sleep 0.05
+	done
+	kill -INT "$mp"
+	status=0
+	wait "$mp" || status=$?
+	((status != 0))
+	output=$(cat "$TMP/err")
+	assert_regex "$(ours)" "^unet-train: terminated \(a rank failed or the job was stopped\); last good model \(epoch [0-9]+, val_loss [0-9.]+\) is in $TMP/k.st$"
+	run ls -A "$TMP"
+	assert_output "$(printf '%s\n' err k.log k.st k.st.ckpt)"
+	# The model is whole: unet-infer reads it.
+	unet-infer --quiet "$TMP/k.st" "$S16" >/dev/null
 }
 
 @test "--resume on another number of ranks continues the same run" {
