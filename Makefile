@@ -209,7 +209,7 @@ recipes:
 
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(PIPES) scripts/* tests/run bench/run bench/recipes
+	bash -n $(PIPES) scripts/* tests/run bench/run bench/recipes bench/mpi
 
 # libFuzzer harnesses (fuzz/fuzz_*.c, see fuzz/README.md), built with
 # clang into build-fuzz/ with ASan and UBSan; `make fuzz` runs each for
