@@ -242,11 +242,14 @@ dist_init(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (n > 1 || (launched() && !n) ||
-	    (getenv("SLURM_STEP_ID") && tasks > 1))
+	if (!n && getenv("SLURM_STEP_ID"))
+		n = tasks;
+	if (n > 1)
 		die("started as one of %ld processes, but built without MPI "
-		    "(install Open MPI, make deps, and build again)",
-		    n ? n : tasks);
+		    "(install Open MPI, make deps, and build again)", n);
+	if (!n && launched())
+		die("started by an MPI launcher, but built without MPI "
+		    "(install Open MPI, make deps, and build again)");
 }
 
 const char *
