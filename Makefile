@@ -50,6 +50,25 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(BLAS_RPATH)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Icommon $(PKG_CFLAGS) -pthread
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 
+# Open MPI (training on several processes, see unet-train(1)): optional.
+# On when pkg-config's ompi-c or `mpicc --showme` finds it (make deps
+# installs it), off otherwise, or with MPI=0; only common/dist.c and the
+# programs that use it (unet-train) are built and linked with it.
+ifneq ($(MPI),0)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+endif
+ifneq ($(strip $(MPI_LIBS)),)
+MPI_DEFS   := -DUNETPIPE_MPI
+ifeq ($(MAKELEVEL),0)
+$(info MPI: Open MPI found, unet-train trains on several processes under mpirun)
+endif
+else
+ifeq ($(MAKELEVEL),0)
+$(info MPI: off ($(if $(filter 0,$(MPI)),MPI=0,Open MPI not found: make deps installs it)), unet-train is built for one process)
+endif
+endif
+
 # SANITIZE=1 builds everything with AddressSanitizer and UBSan into
 # build-san/ and bin-san/ (never mixed with the normal build), and
 # `make check SANITIZE=1` (or `make check-sanitize`) runs the whole suite
@@ -96,13 +115,22 @@ all: $(BINS) $(UNIT_BIN)
 
 # $(BUILD)/cflags holds the flags of the objects in $(BUILD), rewritten
 # when they change (make NATIVE=1 after make): every object is then
-# rebuilt, never a binary of objects from two builds.
+# rebuilt, never a binary of objects from two builds. $(BUILD)/mpiflags
+# does the same for MPI's flags (make MPI=0 after make): common/dist.c and
+# unet-train.
 CFLAGS_STAMP := $(BUILD)/cflags
 $(shell mkdir -p $(BUILD) && echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(CFLAGS_STAMP) || \
 	echo '$(CC) $(ALL_CFLAGS)' >$(CFLAGS_STAMP))
 
 $(BUILD)/common/%.o: common/%.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+MPI_STAMP := $(BUILD)/mpiflags
+$(shell echo '$(MPI_CFLAGS) $(MPI_DEFS) $(MPI_LIBS)' | cmp -s - $(MPI_STAMP) || \
+	echo '$(MPI_CFLAGS) $(MPI_DEFS) $(MPI_LIBS)' >$(MPI_STAMP))
+$(BUILD)/common/dist.o: ALL_CFLAGS += $(MPI_CFLAGS) $(MPI_DEFS)
+$(BUILD)/common/dist.o $(BIN)/unet-train: $(MPI_STAMP)
+$(BIN)/unet-train: LDLIBS += $(MPI_LIBS)
 
 $(BUILD)/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$*) -DCONVDIRECT_OPS=convdirect_$* -c -o $@ $<
@@ -181,7 +209,7 @@ recipes:
 
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(PIPES) scripts/* tests/run bench/run bench/recipes bench/workers
+	bash -n $(PIPES) scripts/* tests/run bench/run bench/recipes bench/workers bench/mpi
 
 # libFuzzer harnesses (fuzz/fuzz_*.c, see fuzz/README.md), built with
 # clang into build-fuzz/ with ASan and UBSan; `make fuzz` runs each for

@@ -22,6 +22,8 @@ struct unet {
 	struct unet_config cfg;
 	int nparams;
 	struct unet_param params[MAX_PARAMS];
+	float *grads;      /* every params[i].grad, one block (unet_grads) */
+	size_t grad_count; /* its floats, each grad 64-byte aligned */
 	/* levels 1 .. depth: enc[l] = cl.conv1, cl.conv2; levels 1 ..
 	 * depth-1: up[l] = u(2D-l), dec[l] = c(2D-l).conv1, conv2 */
 	struct layer enc[UNET_MAX_DEPTH + 1][2];
@@ -194,11 +196,15 @@ unet_new(const struct unet_config *cfg)
 	}
 	add_module(net, "out", cfg->outputs, width(cfg, 1), 1, cfg->outputs);
 	qsort(net->params, net->nparams, sizeof net->params[0], cmp_param);
-	for (int i = 0; i < net->nparams; i++) {
+	for (int i = 0; i < net->nparams; i++)
+		net->grad_count += (net->params[i].count + 15) / 16 * 16;
+	net->grads = alloc_floats(net->grad_count, "the gradients");
+	for (size_t i = 0, at = 0; i < (size_t)net->nparams; i++) {
 		struct unet_param *p = &net->params[i];
 
 		p->value = alloc_floats(p->count, "the parameters");
-		p->grad = alloc_floats(p->count, "the parameters");
+		p->grad = net->grads + at;
+		at += (p->count + 15) / 16 * 16;
 	}
 	for (int l = 1; l <= d; l++) {
 		snprintf(name, sizeof name, "c%d.conv1", l);
@@ -223,11 +229,17 @@ unet_free(struct unet *net)
 {
 	if (!net)
 		return;
-	for (int i = 0; i < net->nparams; i++) {
+	for (int i = 0; i < net->nparams; i++)
 		free(net->params[i].value);
-		free(net->params[i].grad);
-	}
+	free(net->grads);
 	free(net);
+}
+
+float *
+unet_grads(struct unet *net, size_t *count)
+{
+	*count = net->grad_count;
+	return net->grads;
 }
 
 const struct unet_config *

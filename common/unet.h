@@ -51,6 +51,11 @@ const struct unet_config *unet_get_config(const struct unet *net);
 int unet_param_count(const struct unet *net);
 struct unet_param *unet_param_at(struct unet *net, int i);
 
+/* The block that holds every parameter's grad (each at a 64-byte aligned
+ * offset, the padding between them zero), *count floats: the gradients
+ * of several processes are summed in one pass over it. */
+float *unet_grads(struct unet *net, size_t *count);
+
 /* Copy a parameter out to / in from PyTorch's layout (p->shape,
  * row-major), `count` floats. */
 void unet_param_export(const struct unet_param *p, float *torch);

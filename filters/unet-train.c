@@ -7,9 +7,11 @@
 #include <malloc.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "dataset.h"
+#include "dist.h"
 #include "infer.h"
 #include "metrics.h"
 #include "isa.h"
@@ -82,6 +85,7 @@ struct epoch_result {
 	double train_loss, val_loss, val_dice, val_iou;
 	struct confusion val; /* the validation pixels at 0.5 */
 	double seconds, train_seconds;
+	double sum_seconds, sum_bytes; /* in the gradients' sums (ranks) */
 };
 
 /* ------------------------------------------------------------ lock
@@ -156,7 +160,7 @@ lock_take(const char *model)
  * handler). Every way out removes the temporary files and the lock file
  * (lock_release is outfile's exit hook). */
 static volatile sig_atomic_t stop_signal, at_once = 1;
-static char at_once_line[PATH_MAX + 160];
+static char at_once_line[PATH_MAX + 256];
 static size_t at_once_len;
 
 static void
@@ -249,7 +253,8 @@ static const char usage_text[] =
 "      --log FILE         write one JSON object per epoch to FILE\n"
 "  -q, --quiet            no progress or summary messages\n"
 "  -h, --help             show this help and exit\n"
-"  -V, --version          show the version and the kernels in use, exit\n";
+"  -V, --version          show the version, the kernels in use and the MPI\n"
+"                         library built in, exit\n";
 
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_BASE, O_DEPTH,
@@ -483,6 +488,10 @@ check_options(struct options *o)
 			die_usage("--val -: the training samples already come "
 				  "from standard input");
 	}
+	if (dist_size() > 1 && (strcmp(o->input, "-") == 0 ||
+				(o->val_path && strcmp(o->val_path, "-") == 0)))
+		die_usage("standard input reaches rank 0 only: give every rank "
+			  "the training and validation samples as files");
 	if (o->pos_weight_given && !o->wbce)
 		die_usage("--pos-weight needs --loss wbce");
 	if (o->sigma_given && o->border_w0 <= 0)
@@ -497,6 +506,17 @@ check_options(struct options *o)
 		check_patch(o->patch, 1 << (o->depth - 1));
 }
 
+/* --version: the kernels in use and the MPI library built in. */
+static noreturn void
+version(void)
+{
+	char what[256];
+
+	snprintf(what, sizeof what, "%s; MPI: %s", isa_name(isa_current()),
+		 dist_library() ? dist_library() : "none");
+	cli_version(what);
+}
+
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -509,7 +529,7 @@ parse_options(int argc, char **argv, struct options *o)
 		    parse_model_option(c, optarg, o))
 			continue;
 		if (c == 'V')
-			cli_version(isa_name(isa_current()));
+			version();
 		cli_other_option(c, usage_text, argv);
 	}
 	if (optind < argc)
@@ -774,13 +794,18 @@ interrupted_line(const struct run *r, char *buf, size_t len)
 	char good[PATH_MAX + 128];
 
 	last_good(r, good, sizeof good);
-	snprintf(buf, len, "%s: interrupted; %s\n", prog_name(), good);
+	if (dist_size() > 1)
+		snprintf(buf, len, "%s: terminated (a rank failed or the job "
+			 "was stopped); %s\n", prog_name(), good);
+	else
+		snprintf(buf, len, "%s: interrupted; %s\n", prog_name(),
+			 good);
 }
 
 static void
 interrupted(const struct run *r, struct progress *pg)
 {
-	char buf[PATH_MAX + 160];
+	char buf[PATH_MAX + 256];
 
 	progress_clear(pg);
 	interrupted_line(r, buf, sizeof buf);
@@ -788,14 +813,17 @@ interrupted(const struct run *r, struct progress *pg)
 	exit(128 + stop_signal);
 }
 
-/* Prepare the line of an interruption before the first epoch. */
+/* Prepare the line of an interruption before the first epoch (and after
+ * every epoch on several processes, where a signal always ends at once;
+ * ranks other than 0 end without a word). */
 static void
 prepare_at_once(const struct run *r)
 {
-	char buf[sizeof at_once_line];
+	char buf[sizeof at_once_line] = "";
 	sigset_t set, old;
 
-	interrupted_line(r, buf, sizeof buf);
+	if (dist_rank() == 0)
+		interrupted_line(r, buf, sizeof buf);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -803,6 +831,26 @@ prepare_at_once(const struct run *r)
 	memcpy(at_once_line, buf, sizeof buf);
 	at_once_len = strlen(buf);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Stop every rank with the one line of rank 0: for what every rank finds
+ * together (the sums they share). */
+static noreturn void
+die_together(int status, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (dist_size() == 1 && status == 2)
+		die_usage("%s", msg);
+	if (dist_size() == 1)
+		die("%s", msg);
+	if (dist_rank() == 0)
+		fprintf(stderr, "%s: %s\n", prog_name(), msg);
+	dist_exit(status);
 }
 
 static void
@@ -817,8 +865,8 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 	else
 		snprintf(buf, sizeof buf, "last good model in %s",
 			 r->o->output);
-	die("%s: %s is %s; stopping, %s", where, what,
-	    isnan(loss) ? "nan" : "inf", buf);
+	die_together(1, "%s: %s is %s; stopping, %s", where, what,
+		     isnan(loss) ? "nan" : "inf", buf);
 }
 
 /* The buffers of one batch of wbatch samples of width x height pixels
@@ -953,21 +1001,36 @@ fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
 	}
 }
 
+/* This process's share of n items, [*lo, *hi): all of them alone, a
+ * contiguous slice of them as one of several ranks. */
+static void
+share(long n, long *lo, long *hi)
+{
+	*lo = n * dist_rank() / dist_size();
+	*hi = n * (dist_rank() + 1) / dist_size();
+}
+
 /* The figures of the validation pass from the sum of its losses over
- * count elements and its confusion. */
+ * count elements and its confusion, of this process's share (summed over
+ * every rank here). */
 static void
 val_result(const struct run *r, struct progress *pg, long ep, double vsum,
 	   double count, const struct confusion *c, struct epoch_result *e)
 {
-	e->val_loss = vsum / count;
+	double d[2] = { vsum, count };
+	uint64_t u[4] = { c->tp, c->fp, c->fn, c->tn };
+
+	dist_sum_double(d, 2);
+	dist_sum_u64(u, 4);
+	e->val_loss = d[0] / d[1];
 	if (!isfinite(e->val_loss)) {
 		char where[64];
 		snprintf(where, sizeof where, "epoch %ld", ep);
 		not_finite(r, pg, where, "val_loss", e->val_loss);
 	}
-	e->val = *c;
-	e->val_dice = metric_dice(c);
-	e->val_iou = metric_iou(c);
+	e->val = (struct confusion){ u[0], u[1], u[2], u[3] };
+	e->val_dice = metric_dice(&e->val);
+	e->val_iou = metric_iou(&e->val);
 }
 
 /* The share of the validation pixels predicted foreground at 0.5. */
@@ -1007,9 +1070,11 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	size_t npix = (size_t)b->width * b->height;
 	struct confusion c = { 0 };
 	double vsum = 0;
+	long lo, hi;
 
-	for (int i = 0; i < r->nval; i += wbatch) {
-		int n = r->nval - i < wbatch ? r->nval - i : wbatch;
+	share(r->nval, &lo, &hi);
+	for (int i = (int)lo; i < hi; i += wbatch) {
+		int n = hi - i < wbatch ? (int)hi - i : wbatch;
 		const float *logits;
 
 		fill_batch(r, r->val_ds, r->val_idx + i, NULL, n, 0,
@@ -1021,10 +1086,10 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 			       r->o->outputs.count, b->prob, b->fg);
 		if (stop_signal)
 			interrupted(r, pg);
-		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
-			      ep, r->o->epochs, i + n, r->nval);
+		progress_draw(pg, 0, "epoch %ld/%ld validation %ld/%ld",
+			      ep, r->o->epochs, i + n - lo, hi - lo);
 	}
-	val_result(r, pg, ep, vsum, r->nval, &c, e);
+	val_result(r, pg, ep, vsum, (double)(hi - lo), &c, e);
 }
 
 static const struct dataset *sort_ds;
@@ -1086,13 +1151,16 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	struct infer *inf = infer_new(r->net, r->o->threads,
 				      r->o->memory * 1024.0 * 1024.0, -1);
 
+	long lo, hi;
+
 	memcpy(idx, r->val_idx, r->nval * sizeof *idx);
 	sort_ds = r->val_ds;
 	qsort(idx, r->nval, sizeof *idx, by_size);
-	for (int i = 0, n; i < r->nval; i += n) {
+	share(r->nval, &lo, &hi);
+	for (int i = (int)lo, n; i < hi; i += n) {
 		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
 		int most = infer_batch(inf, s->width, s->height);
-		for (n = 1; i + n < r->nval && n < most; n++) {
+		for (n = 1; i + n < hi && n < most; n++) {
 			const struct dataset_sample *t =
 				&r->val_ds->samples[idx[i + n]];
 			if (t->width != s->width || t->height != s->height)
@@ -1101,8 +1169,8 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 		validate_group(r, inf, idx + i, n, &vsum, &count, &c);
 		if (stop_signal)
 			interrupted(r, pg);
-		progress_draw(pg, 0, "epoch %ld/%ld validation %d/%d",
-			      ep, r->o->epochs, i + n, r->nval);
+		progress_draw(pg, 0, "epoch %ld/%ld validation %ld/%ld",
+			      ep, r->o->epochs, i + n - lo, hi - lo);
 	}
 	free(idx);
 	infer_free(inf);
@@ -1129,6 +1197,30 @@ epoch_order(struct run *r, int *order, int *draws)
 	free(perm);
 }
 
+/* The gradient and loss of a step of n samples (m of them this process's,
+ * their loss `loss`) summed over every rank: each rank's gradient of the
+ * mean over its m samples scaled by m / n, so that the sum is the
+ * gradient of the mean over the n, as one process computes it. Returns
+ * the loss of the n. Alone, nothing to do. */
+static double
+sum_step(struct run *r, int n, int m, double loss)
+{
+	size_t count;
+	float *g = unet_grads(r->net, &count);
+	float scale = (float)m / n;
+	double part = loss * m;
+
+	if (dist_size() == 1)
+		return loss;
+	if (m == 0)
+		memset(g, 0, count * sizeof *g);
+	for (size_t i = 0; m > 0 && m < n && i < count; i++)
+		g[i] *= scale;
+	dist_sum_float(g, count);
+	dist_sum_double(&part, 1);
+	return part / n;
+}
+
 /* One epoch: r->steps training steps, then the validation pass. */
 static void
 run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
@@ -1138,22 +1230,29 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	long ep = r->st.epoch + 1, total = r->per_epoch, done = 0;
 	int *order = xmalloc_for(total, sizeof *order, "the epoch's order");
 	int *draws = xmalloc_for(total, sizeof *draws, "the epoch's order");
-	double start = now_seconds(), sum = 0;
+	double start = now_seconds(), sum = 0, s0, b0;
 
 	e->lr = r->adam->lr;
+	dist_stats(&s0, &b0);
 	epoch_order(r, order, draws);
 	for (long s = 0; s < r->steps; s++) {
 		int n = total - done < r->batch ? (int)(total - done)
 						: (int)r->batch;
-		double loss, el, rate;
+		double loss = 0, el, rate;
 		char where[64], eta[32], buf[32];
+		long lo, hi;
 
-		fill_batch(r, r->train_ds, order + done, draws + done, n, ep,
-			   unet_work_input(w), b);
-		unet_forward(w, n);
-		loss = unet_backward(w, n, b->target,
-				     b->weighted ? b->weight : NULL,
-				     (float)r->pos_weight);
+		share(n, &lo, &hi);
+		if (hi > lo) {
+			fill_batch(r, r->train_ds, order + done + lo,
+				   draws + done + lo, (int)(hi - lo), ep,
+				   unet_work_input(w), b);
+			unet_forward(w, (int)(hi - lo));
+			loss = unet_backward(w, (int)(hi - lo), b->target,
+					     b->weighted ? b->weight : NULL,
+					     (float)r->pos_weight);
+		}
+		loss = sum_step(r, n, (int)(hi - lo), loss);
 		if (!isfinite(loss)) {
 			snprintf(where, sizeof where, "epoch %ld step %ld", ep,
 				 s + 1);
@@ -1176,6 +1275,9 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	free(draws);
 	e->train_loss = sum / total;
 	e->train_seconds = now_seconds() - start;
+	dist_stats(&e->sum_seconds, &e->sum_bytes);
+	e->sum_seconds -= s0;
+	e->sum_bytes -= b0;
 
 	e->val_loss = e->val_dice = e->val_iou = NAN;
 	memset(&e->val, 0, sizeof e->val);
@@ -1271,6 +1373,12 @@ log_epoch(struct log *l, const struct run *r, const struct epoch_result *e)
 	report_set(obj, "seconds", json_real(e->seconds));
 	report_set(obj, "images_per_second",
 		   real_or_null(r->per_epoch / e->train_seconds));
+	if (dist_size() > 1) {
+		report_set(obj, "processes", json_integer(dist_size()));
+		report_set(obj, "allreduce_seconds",
+			   json_real(e->sum_seconds));
+		report_set(obj, "allreduce_bytes", json_real(e->sum_bytes));
+	}
 	s = json_dumps(obj, REPORT_LINE(9));
 	if (!s)
 		die("%s: cannot encode the log line", l->path);
@@ -1496,7 +1604,8 @@ claim_files(struct run *r)
 	 * asks to stop (reads restart). */
 	prepare_at_once(r);
 	install_signals();
-	lock_take(o->output);
+	if (dist_rank() == 0)
+		lock_take(o->output);
 }
 
 /* The network to start from, before the data is read: the checkpoint's
@@ -1746,7 +1855,7 @@ summary(const struct run *r, size_t data_bytes, int wbatch,
 	const struct unet_config *cfg = unet_get_config(r->net);
 	const struct dataset *train = r->train_ds;
 
-	char size[64] = "several sizes", patch[64] = "";
+	char size[64] = "several sizes", patch[64] = "", ranks[64] = "";
 
 	if (train->width)
 		snprintf(size, sizeof size, "%dx%d", train->width,
@@ -1754,12 +1863,15 @@ summary(const struct run *r, size_t data_bytes, int wbatch,
 	if (r->patch)
 		snprintf(patch, sizeof patch, " of %dx%d patches", r->patch,
 			 r->patch);
+	if (dist_size() > 1)
+		snprintf(ranks, sizeof ranks, " on each of %d processes",
+			 dist_size());
 	fprintf(stderr, "%s: %d training and %d validation samples of %s, "
 		"%d channel(s); data %.1f MiB, workspace for %d images%s "
-		"%.1f MiB; F%d D%d, %d thread(s)\n", prog_name(), r->ntrain,
+		"%.1f MiB; F%d D%d, %d thread(s)%s\n", prog_name(), r->ntrain,
 		r->nval, size, train->channels, mib(data_bytes), wbatch,
 		patch, mib(work_bytes), cfg->base_filters, cfg->depth,
-		o->threads);
+		o->threads, ranks);
 	if (r->nval == 0)
 		fprintf(stderr, "%s: no validation data: the model is saved "
 			"after every epoch, no early stopping\n", prog_name());
@@ -1784,7 +1896,8 @@ keep_best(struct run *r, const struct epoch_result *e)
 			r->adam->lr *= o->lr_factor;
 		return;
 	}
-	save_model(r, e);
+	if (dist_rank() == 0)
+		save_model(r, e);
 	r->st.best_epoch = r->st.epoch;
 	r->st.best_loss = r->nval ? e->val_loss : INFINITY;
 	r->st.best_dice = e->val_dice;
@@ -1812,9 +1925,12 @@ train_epochs(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 		/* The model and the log before the checkpoint: killed in
 		 * between, they are one epoch ahead of it, which --resume
 		 * cuts back. */
-		if (o->log_path)
+		if (o->log_path && dist_rank() == 0)
 			log_epoch(log, r, &e);
-		save_checkpoint(r);
+		if (dist_rank() == 0)
+			save_checkpoint(r);
+		if (dist_size() > 1)
+			prepare_at_once(r);
 		progress_clear(pg);
 		if (!o->quiet)
 			epoch_line(r, &e);
@@ -1860,6 +1976,51 @@ end_line(const struct run *r)
 		fprintf(stderr, "%s: done; %s\n", prog_name(), buf);
 }
 
+/* On several processes every rank must run the same command on the same
+ * samples from the same network: otherwise every rank stops with the
+ * line of rank 0 naming the lowest rank that differs. */
+static void
+check_agreement(struct run *r, int argc, char **argv)
+{
+	uint64_t data[2] = { r->train_ds->hash, r->val_ds != r->train_ds ?
+						r->val_ds->hash : 0 };
+	long state[4] = { r->st.epoch, r->adam->step, r->st.best_epoch,
+			  r->st.wait };
+	size_t len = 0;
+	char *args;
+	int bad;
+
+	if (dist_size() == 1)
+		return;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	args = xmalloc(len);
+	for (int i = 0, at = 0; i < argc; i++) {
+		memcpy(args + at, argv[i], strlen(argv[i]) + 1);
+		at += strlen(argv[i]) + 1;
+	}
+	bad = dist_differs(args, len);
+	free(args);
+	if (bad > 0)
+		die_together(2, "rank %d: its command line differs from rank "
+			     "0's (every rank runs the same command)", bad);
+	if ((bad = dist_differs(data, sizeof data)) > 0)
+		die_together(1, "rank %d: its training or validation samples "
+			     "differ from rank 0's (every rank reads the same "
+			     "files)", bad);
+	bad = dist_differs(state, sizeof state);
+	for (int i = 0; i < unet_param_count(r->net); i++) {
+		const struct unet_param *p = unet_param_at(r->net, i);
+		int b = dist_differs(p->value, p->count * sizeof *p->value);
+		if (b > 0 && (bad < 0 || b < bad))
+			bad = b;
+	}
+	if (bad > 0)
+		die_together(1, "rank %d: its network differs from rank 0's "
+			     "(--init or %s: every rank reads the same file)",
+			     bad, r->ckpt_path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1875,7 +2036,12 @@ main(int argc, char **argv)
 	int wbatch, bw, bh;
 
 	prog_init(argc, argv);
+	/* On several processes rank 0 acquires first: an error every rank
+	 * would meet is told once. The others are quiet. */
+	dist_init(&argc, &argv);
+	dist_serial_begin();
 	parse_options(argc, argv, &o);
+	o.quiet |= dist_rank() != 0;
 	run_init(&r, &o, &log);
 	claim_files(&r);
 
@@ -1884,12 +2050,16 @@ main(int argc, char **argv)
 	read_data(&r, &train, &val);
 	setup_network(&r);
 	setup_training(&r, ckpt);
+	dist_serial_end();
+	check_agreement(&r, argc, argv);
 
 	wbatch = (int)r.batch;
 	if (r.patch && wbatch > r.per_epoch)
 		wbatch = (int)r.per_epoch;
 	else if (!r.patch && wbatch > r.per_epoch && wbatch > r.nval)
 		wbatch = r.per_epoch > r.nval ? (int)r.per_epoch : r.nval;
+	/* A rank holds its share of a step's samples. */
+	wbatch = (wbatch + dist_size() - 1) / dist_size();
 	bw = r.patch ? r.patch : train.width;
 	bh = r.patch ? r.patch : train.height;
 	heap0 = heap_bytes();
@@ -1900,7 +2070,9 @@ main(int argc, char **argv)
 		summary(&r, train.bytes + val.bytes, wbatch, work_bytes);
 
 	progress_init(&pg, stderr_is_tty() && !o.quiet);
-	at_once = 0;
+	/* On several processes mpirun ends every rank when one fails or is
+	 * stopped: a signal ends at once, cleaning up, at any step. */
+	at_once = dist_size() > 1;
 	train_epochs(&r, w, wbatch, &batch, &pg, &log);
 	if (!o.quiet)
 		end_line(&r);
@@ -1920,5 +2092,5 @@ main(int argc, char **argv)
 	dataset_free(&train);
 	dataset_free(&val);
 	close_stdout();
-	return 0;
+	dist_exit(0);
 }

@@ -411,7 +411,7 @@ train_until_checkpoint() {
 	assert_success
 	assert_line --partial "--val-split FRAC"
 	run unet-train --version
-	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain)\)$'
+	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain); MPI: (none|Open MPI v[0-9.]+)\)$'
 	run bash -c 'unet-train --help >/dev/full'
 	assert_failure 1
 }
@@ -425,7 +425,7 @@ train_until_checkpoint() {
 	run unet-train -V
 	assert_success
 	assert_output "$(unet-train --version)"
-	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain)\)$'
+	assert_output --regexp '^unet-train unetpipe [0-9]+\.[0-9]+\.[0-9]+ \(kernels: (avx512|avx2|plain); MPI: (none|Open MPI v[0-9.]+)\)$'
 }
 
 @test "--init with a PAM or any other file: not a safetensors file, nothing written" {
