@@ -10,7 +10,9 @@ print one JSON object like build/bench/unet-bench's.
 Training step: logits, BCE with logits, zero_grad, backward, Adam (betas
 0.9/0.999, eps 1e-7) step. Inference: eval mode, no_grad, sigmoid of the
 logits. Peak memory is this process's ru_maxrss (so run one measurement per
-process).
+process); cpu_per_wall is the CPU time of the timed steps over their wall
+time (the threads actually busy). bench/run runs it with Debian's python3
+(torch 1.13) and with its virtual environment's (a current torch from PyPI).
 """
 import argparse
 import json
@@ -65,18 +67,24 @@ def main():
                 net(x)
 
     sec = []
+    cpu0 = None
     for s in range(a.warmup + a.steps):
+        if s == a.warmup:
+            cpu0 = os.times()
         t0 = time.perf_counter()
         step()
         if s >= a.warmup:
             sec.append(time.perf_counter() - t0)
+    cpu1 = os.times()
     med = statistics.median(sec)
     out = {
         "mode": a.mode, "layout": a.layout, "base_filters": a.base, "depth": a.depth,
         "size": a.size, "batch": a.batch, "threads": a.threads,
-        "torch": torch.__version__, "warmup": a.warmup, "steps": a.steps,
+        "torch": torch.__version__, "python": "%d.%d.%d" % sys.version_info[:3],
+        "warmup": a.warmup, "steps": a.steps,
         "step_seconds": sec, "median_seconds": med,
         "images_per_second": a.batch / med,
+        "cpu_per_wall": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / sum(sec),
         "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
     print(json.dumps(out, separators=(",", ":")))
