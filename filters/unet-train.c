@@ -850,6 +850,9 @@ die_together(int status, const char *fmt, ...)
 		die("%s", msg);
 	if (dist_rank() == 0)
 		fprintf(stderr, "%s: %s\n", prog_name(), msg);
+	/* A rank that leaves first makes mpirun stop the others: their
+	 * line of an interruption would be a second one. */
+	at_once_len = 0;
 	dist_exit(status);
 }
 

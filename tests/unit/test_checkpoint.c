@@ -61,6 +61,7 @@ test_round_trip(int outputs)
 	int same = 1;
 
 	make_run(&net, &adam, &s, outputs);
+	adam->lr = 0.125; /* a rate dropped by --lr-patience */
 	tap_ok(checkpoint_save(tap_path("a.ckpt"), net, adam, &s, fp, err,
 			       sizeof err) == 0, "save: %s", err);
 	ck = checkpoint_open(tap_path("a.ckpt"), err, sizeof err);
@@ -90,8 +91,9 @@ test_round_trip(int outputs)
 		       same_floats(adam->v[i], adam2->v[i], p->count);
 	}
 	tap_ok(same, "weights and moments bit for bit");
-	tap_ok(adam2->step == 42 && adam2->lr == 0.5,
-	       "Adam's step count is restored, its lr is the caller's");
+	tap_ok(adam2->step == 42 && adam2->lr == 0.125,
+	       "Adam's step count and the rate reached are restored, not "
+	       "the caller's lr");
 	tap_ok(s2.epoch == 5 && s2.best_epoch == 3 && s2.wait == 2 &&
 	       s2.best_loss == 0.1 && isnan(s2.best_dice) &&
 	       s2.best_iou == 1.0 / 3 && isinf(s2.best_train_loss) &&
