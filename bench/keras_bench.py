@@ -20,10 +20,9 @@ Needs a Python with tensorflow and keras (bench/run's virtual environment).
 import argparse
 import json
 import os
-import resource
-import statistics
 import sys
-import time
+
+from steptime import time_steps
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -84,29 +83,14 @@ def main():
         def step():
             net.predict_on_batch(x)
 
-    sec = []
-    cpu0 = None
-    for s in range(a.warmup + a.steps):
-        if s == a.warmup:
-            cpu0 = os.times()
-        t0 = time.perf_counter()
-        step()
-        if s >= a.warmup:
-            sec.append(time.perf_counter() - t0)
-    cpu1 = os.times()
-    med = statistics.median(sec)
     out = {
         "mode": a.mode, "layout": "channels_last", "base_filters": a.base, "depth": a.depth,
         "size": a.size, "batch": a.batch, "threads": a.threads,
         "keras": keras.__version__, "tensorflow": tf.__version__,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "jit_compile": bool(getattr(net, "jit_compile", False)) if a.mode == "train" else False,
-        "warmup": a.warmup, "steps": a.steps,
-        "step_seconds": sec, "median_seconds": med,
-        "images_per_second": a.batch / med,
-        "cpu_per_wall": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / sum(sec),
-        "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
+    out.update(time_steps(step, a.warmup, a.steps, a.batch))
     print(json.dumps(out, separators=(",", ":")))
 
 

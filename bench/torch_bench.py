@@ -17,16 +17,14 @@ time (the threads actually busy). bench/run runs it with Debian's python3
 import argparse
 import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 from unet_reference import UNet  # noqa: E402
+from steptime import time_steps  # noqa: E402
 
 
 def main():
@@ -66,27 +64,12 @@ def main():
             with torch.no_grad():
                 net(x)
 
-    sec = []
-    cpu0 = None
-    for s in range(a.warmup + a.steps):
-        if s == a.warmup:
-            cpu0 = os.times()
-        t0 = time.perf_counter()
-        step()
-        if s >= a.warmup:
-            sec.append(time.perf_counter() - t0)
-    cpu1 = os.times()
-    med = statistics.median(sec)
     out = {
         "mode": a.mode, "layout": a.layout, "base_filters": a.base, "depth": a.depth,
         "size": a.size, "batch": a.batch, "threads": a.threads,
         "torch": torch.__version__, "python": "%d.%d.%d" % sys.version_info[:3],
-        "warmup": a.warmup, "steps": a.steps,
-        "step_seconds": sec, "median_seconds": med,
-        "images_per_second": a.batch / med,
-        "cpu_per_wall": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / sum(sec),
-        "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
+    out.update(time_steps(step, a.warmup, a.steps, a.batch))
     print(json.dumps(out, separators=(",", ":")))
 
 
