@@ -156,19 +156,25 @@ f.write(bytes([b[0] ^ 0x80]))' "$TMP/b/t.pam"
 	assert_output "$(printf '%s\n' "$TMP/a:" i.st i.st.ckpt t.pam '' "$TMP/b:" i.st i.st.ckpt t.pam)"
 }
 
-@test "a rank killed mid-epoch: the job stops with one line, the last model and checkpoint intact, no temporaries; --resume goes on" {
-	need_mpi
-	# SIGKILL 10 s after SIGTERM, not 1: time for rank 0's handler on a
-	# loaded machine.
+# start_long_run: 2 ranks training k.st for long in the background (mpirun's
+# pid in $mp, stderr in err), once the first epoch is logged. SIGKILL 10 s
+# after SIGTERM, not 1: time for rank 0's handler on a loaded machine.
+start_long_run() {
 	OMPI_MCA_odls_base_sigkill_timeout=10 \
 		mpirun --quiet -np 2 unet-train --base-filters 8 --depth 3 --threads 1 \
 		--batch 4 --epochs 200 --patience 0 --quiet --log "$TMP/k.log" \
 		-o "$TMP/k.st" "$S32" 2>"$TMP/err" &
 	mp=$!
-	for ((i = 0; i < 600; i++)); do
-		[[ -s $TMP/k.log ]] && break
+	for ((i = 0; i < 2400; i++)); do
+		[[ -s $TMP/k.log ]] && return
 		sleep 0.05
 	done
+	fail "no epoch in 120 s"
+}
+
+@test "a rank killed mid-epoch: the job stops with one line, the last model and checkpoint intact, no temporaries; --resume goes on" {
+	need_mpi
+	start_long_run
 	cp "$TMP/k.st" "$TMP/model.copy"
 	cp "$TMP/k.st.ckpt" "$TMP/ckpt.copy"
 	lines=$(wc -l <"$TMP/k.log")
@@ -199,17 +205,7 @@ f.write(bytes([b[0] ^ 0x80]))' "$TMP/b/t.pam"
 
 @test "SIGINT to mpirun: rank 0 cleans up and says what is on disk" {
 	need_mpi
-	OMPI_MCA_odls_base_sigkill_timeout=10 \
-		mpirun --quiet -np 2 unet-train --base-filters 8 --depth 3 --threads 1 \
-		--batch 4 --epochs 200 --patience 0 --quiet --log "$TMP/k.log" \
-		-o "$TMP/k.st" "$S32" 2>"$TMP/err" &
-	mp=$!
-	# the first epoch, however loaded the machine
-	for ((i = 0; i < 2400; i++)); do
-		[[ -s $TMP/k.log ]] && break
-		sleep 0.05
-	done
-	[[ -s $TMP/k.log ]] || fail "no epoch in 120 s"
+	start_long_run
 	kill -INT "$mp"
 	status=0
 	wait "$mp" || status=$?
