@@ -257,9 +257,11 @@ workflow_until_epoch() {
 	command -v script >/dev/null || skip "no script(1)"
 	opts="--size 32x32 --epochs 300 --patience 0 --base-filters 4 --depth 2 --threads 2 --no-native --ratio 60:20:20 --pictures 1 '$DATA/stage1_train' '$TMP/r'"
 	# ^C: SIGINT to the terminal's foreground process group, the
-	# workflow's (set -m gives it a group of its own), once an epoch is done
+	# workflow's (set -m gives it a group of its own), once an epoch is done;
+	# SIGINT at its default disposition, as a terminal's shell leaves it (a
+	# suite started in the background inherits it ignored)
 	SHELL=/bin/bash script --quiet --return --echo never --command "set -m
-		unetpipe-workflow $opts & pid=\$!
+		env --default-signal=INT unetpipe-workflow $opts & pid=\$!
 		while [ ! -s '$TMP/r/model.safetensors.ckpt' ]; do sleep 0.01; done
 		kill -INT -- -\$pid
 		wait \$pid; echo \"status \$?\" >'$TMP/status'" "$TMP/tty" </dev/null >/dev/null
