@@ -17,12 +17,11 @@ run the compiled tf.function, without XLA (Keras' default on a CPU). Peak
 memory is this process's ru_maxrss (so run one measurement per process).
 Needs a Python with tensorflow and keras (bench/run's virtual environment).
 """
-import argparse
 import json
 import os
 import sys
 
-from steptime import time_steps
+from steptime import parser, time_steps
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,16 +48,7 @@ def unet(keras, base, depth, size):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--mode", choices=("train", "infer"), default="train")
-    p.add_argument("--base", type=int, default=16)
-    p.add_argument("--depth", type=int, default=5)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p = parser(__doc__)
     a = p.parse_args()
 
     import tensorflow as tf

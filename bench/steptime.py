@@ -1,9 +1,28 @@
 """Timing shared by bench/torch_bench.py and bench/keras_bench.py: the
 figures of a step function run warmup times untimed, then steps times."""
+import argparse
 import os
 import resource
 import statistics
 import time
+
+
+def parser(doc, layouts=None):
+    """The command line both harnesses take (--layout when layouts are
+    given, the first the default)."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--mode", choices=("train", "infer"), default="train")
+    if layouts:
+        p.add_argument("--layout", choices=layouts, default=layouts[0])
+    p.add_argument("--base", type=int, default=16)
+    p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    return p
 
 
 def time_steps(step, warmup, steps, batch):

@@ -14,7 +14,6 @@ process); cpu_per_wall is the CPU time of the timed steps over their wall
 time (the threads actually busy). bench/run runs it with Debian's python3
 (torch 1.13) and with its virtual environment's (a current torch from PyPI).
 """
-import argparse
 import json
 import os
 import sys
@@ -24,21 +23,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 from unet_reference import UNet  # noqa: E402
-from steptime import time_steps  # noqa: E402
+from steptime import parser, time_steps  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--mode", choices=("train", "infer"), default="train")
-    p.add_argument("--layout", choices=("nchw", "channels_last"), default="nchw")
-    p.add_argument("--base", type=int, default=16)
-    p.add_argument("--depth", type=int, default=5)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p = parser(__doc__, ("nchw", "channels_last"))
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
