@@ -36,12 +36,7 @@ idname_file(const char *id, int index, size_t max)
 		snprintf(name, 16, "%d", index);
 		return name;
 	}
-	n = strlen(id);
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)id[n] & 0xc0) == 0x80)
-			n--;
-	}
+	n = utf8_cut(id, strlen(id), max);
 	if (n == 0 || (id[0] == '.' && (n == 1 || (n == 2 && id[1] == '.')))) {
 		name = xmalloc(24);
 		snprintf(name, 24, "image-%d", index);

@@ -670,13 +670,7 @@ _Static_assert(PAMIO_ID_MAX == COMMENT_MAX - 3, "the line 'id ID'");
 static size_t
 put_line(char *buf, size_t len, const char *prefix, const char *s, size_t n)
 {
-	size_t room = COMMENT_MAX - strlen(prefix);
-
-	if (n > room) {
-		n = room;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
+	n = utf8_cut(s, n, COMMENT_MAX - strlen(prefix));
 	len += (size_t)sprintf(buf + len, "%s", prefix);
 	for (size_t i = 0; i < n; i++)
 		buf[len++] = iscntrl((unsigned char)s[i]) ? '_' : s[i];

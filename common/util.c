@@ -328,6 +328,17 @@ stderr_is_tty(void)
 	return isatty(STDERR_FILENO);
 }
 
+size_t
+utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 int
 stdout_is_pipe(void)
 {

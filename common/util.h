@@ -97,6 +97,10 @@ int stderr_is_tty(void);
 /* True when stdout is a pipe (or socket): another program reads it. */
 int stdout_is_pipe(void);
 
+/* The length of the string s of n bytes cut to at most max bytes, never
+ * inside a UTF-8 character (n itself when n <= max). */
+size_t utf8_cut(const char *s, size_t n, size_t max);
+
 /* Seconds from a monotonic clock. */
 double now_seconds(void);
 
