@@ -203,7 +203,27 @@ start_long_run() {
 	assert_equal "$(wc -l <"$TMP/k.log")" $((done_epochs + 1))
 }
 
-@test "SIGINT to mpirun: rank 0 cleans up and says what is on disk" {
+@test "SIGTERM to every rank (a batch system's cancel): rank 0 cleans up and says what is on disk" {
+	need_mpi
+	start_long_run
+	for p in $(pgrep -P "$mp"); do
+		kill -TERM "$p"
+	done
+	status=0
+	wait "$mp" || status=$?
+	((status != 0))
+	output=$(cat "$TMP/err")
+	assert_equal "$(ours | wc -l)" 1
+	assert_regex "$(ours)" "^unet-train: terminated \(a rank failed or the job was stopped\); last good model \(epoch [0-9]+, val_loss [0-9.]+\) is in $TMP/k.st$"
+	run ls -A "$TMP"
+	assert_output "$(printf '%s\n' err k.log k.st k.st.ckpt)"
+	unet-infer --quiet "$TMP/k.st" "$S16" >/dev/null
+}
+
+# mpirun, itself interrupted, may stop passing on the ranks' output before
+# rank 0's line (seen once in CI, never in 20 runs here): the files are
+# the guarantee, the line is checked when it comes.
+@test "SIGINT to mpirun: rank 0 cleans up; its line, when mpirun passes it on, says what is on disk" {
 	need_mpi
 	start_long_run
 	kill -INT "$mp"
@@ -211,7 +231,9 @@ start_long_run() {
 	wait "$mp" || status=$?
 	((status != 0))
 	output=$(cat "$TMP/err")
-	assert_regex "$(ours)" "^unet-train: terminated \(a rank failed or the job was stopped\); last good model \(epoch [0-9]+, val_loss [0-9.]+\) is in $TMP/k.st$"
+	(($(ours | wc -l) <= 1))
+	[[ -z $(ours) ]] ||
+		assert_regex "$(ours)" "^unet-train: terminated \(a rank failed or the job was stopped\); last good model \(epoch [0-9]+, val_loss [0-9.]+\) is in $TMP/k.st$"
 	run ls -A "$TMP"
 	assert_output "$(printf '%s\n' err k.log k.st k.st.ckpt)"
 	# The model is whole: unet-infer reads it.
