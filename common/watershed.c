@@ -1,6 +1,7 @@
 #include "watershed.h"
 
 #include <stddef.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "instances.h"
@@ -236,21 +237,50 @@ merge_shallow(uint32_t *labels, uint32_t count, const uint16_t *priority,
 	free(sad);
 }
 
-/* Remove the objects of fewer than min_size pixels (labels 1..count):
- * their pixels are flooded from the others, or become background. */
+static int
+by_size(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* The median of the n sizes (sorted in place; n > 0): the middle one, or
+ * the mean of the two middle ones. */
+static double
+median_size(uint32_t *sizes, size_t n)
+{
+	qsort(sizes, n, sizeof *sizes, by_size);
+	return n % 2 ? sizes[n / 2]
+		     : ((double)sizes[n / 2 - 1] + sizes[n / 2]) / 2;
+}
+
+/* Remove the objects (labels 1..count, some perhaps unused) of fewer than
+ * min_size pixels or of less than min_fraction times the median size of
+ * the objects: their pixels are flooded from the others, or become
+ * background. */
 static void
 remove_small(uint32_t *labels, uint32_t count, const uint16_t *priority,
-	     int width, int height, int connectivity, uint32_t min_size)
+	     int width, int height, int connectivity, uint32_t min_size,
+	     double min_fraction)
 {
-	size_t n = (size_t)width * height;
+	size_t n = (size_t)width * height, live = 0;
 	uint32_t *size = xcalloc((size_t)count + 1, sizeof *size);
+	uint32_t *sizes = xmalloc_for((size_t)count + 1, sizeof *sizes,
+				      "the sizes");
 	uint8_t *freed = xmalloc(n);
+	double cut = min_size;
 	int any = 0;
 
 	for (size_t p = 0; p < n; p++)
 		size[labels[p]]++;
+	for (uint32_t l = 1; l <= count; l++)
+		if (size[l])
+			sizes[live++] = size[l];
+	if (live && min_fraction > 0)
+		cut = fmax(cut, min_fraction * median_size(sizes, live));
 	for (size_t p = 0; p < n; p++) {
-		freed[p] = labels[p] && size[labels[p]] < min_size;
+		freed[p] = labels[p] && size[labels[p]] < cut;
 		if (freed[p]) {
 			labels[p] = 0;
 			any = 1;
@@ -260,6 +290,7 @@ remove_small(uint32_t *labels, uint32_t count, const uint16_t *priority,
 		watershed_flood(labels, freed, priority, width, height,
 				connectivity);
 	free(freed);
+	free(sizes);
 	free(size);
 }
 
@@ -267,7 +298,7 @@ uint32_t
 watershed_objects(const uint8_t *fg, const uint8_t *seed,
 		  const uint16_t *priority, int width, int height,
 		  int connectivity, uint16_t merge, uint32_t min_size,
-		  uint32_t *labels)
+		  double min_fraction, uint32_t *labels)
 {
 	size_t n = (size_t)width * height;
 	uint32_t count;
@@ -301,8 +332,8 @@ watershed_objects(const uint8_t *fg, const uint8_t *seed,
 			merge_shallow(labels, count, priority, width, height,
 				      connectivity, merge);
 	}
-	if (min_size > 1)
+	if (min_size > 1 || min_fraction > 0)
 		remove_small(labels, count, priority, width, height,
-			     connectivity, min_size);
+			     connectivity, min_size, min_fraction);
 	return renumber(labels, n, count);
 }

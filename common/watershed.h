@@ -30,12 +30,14 @@ void watershed_flood(uint32_t *labels, const uint8_t *floodable,
  * objects whose lower peak (highest priority) rises at most merge above
  * the highest saddle between them (the lower priority of two touching
  * pixels, one of each) become one, the highest saddles first (h-maxima
- * dynamics). Then every object of fewer than min_size pixels is removed:
- * its pixels are flooded from the objects kept (in the same order), and
- * those no kept object reaches become background. */
+ * dynamics). Then every object of fewer than min_size pixels, or of
+ * fewer than min_fraction times the median number of pixels of the
+ * image's objects (0: no such rule), is removed: its pixels are flooded
+ * from the objects kept (in the same order), and those no kept object
+ * reaches become background. */
 uint32_t watershed_objects(const uint8_t *fg, const uint8_t *seed,
 			   const uint16_t *priority, int width, int height,
 			   int connectivity, uint16_t merge, uint32_t min_size,
-			   uint32_t *labels);
+			   double min_fraction, uint32_t *labels);
 
 #endif

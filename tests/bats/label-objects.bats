@@ -153,7 +153,7 @@ for y in range(2):
         d[p:p + 4] = (58982).to_bytes(2, 'big') + (19661).to_bytes(2, 'big')
 open(sys.argv[2], 'wb').write(d)
 PY
-	label-objects "$TMP/b.pam" >"$TMP/l.pam"
+	label-objects --min-fraction 0 "$TMP/b.pam" >"$TMP/l.pam"
 	pixels "$TMP/l.pam" >"$TMP/px"
 	run bash -c "cut -d, -f3 $TMP/px | sort | uniq -c"
 	assert_output --regexp '^ *6 1
@@ -162,9 +162,9 @@ PY
 	assert_output "0,0,1"
 	# a higher seed threshold leaves the disc seedless too: still its
 	# own object; --seed-threshold 0.2 makes the blob a seed of its own
-	run bash -c "label-objects --seed-threshold 1 $TMP/b.pam | cmp - $TMP/l.pam"
+	run bash -c "label-objects --min-fraction 0 --seed-threshold 1 $TMP/b.pam | cmp - $TMP/l.pam"
 	assert_success
-	run bash -c "label-objects --seed-threshold 0.2 $TMP/b.pam | cmp - $TMP/l.pam"
+	run bash -c "label-objects --min-fraction 0 --seed-threshold 0.2 $TMP/b.pam | cmp - $TMP/l.pam"
 	assert_success
 }
 
@@ -250,6 +250,45 @@ bar() {
 	label-objects --min-size 0 "$TMP/m.pam" >"$TMP/l.pam"
 	run pam_dump "$TMP/l.pam"
 	assert_line --index 1 "1 1 1 0 2 2"
+}
+
+@test "label-objects: --min-fraction removes objects small beside the image's median, default 0.15" {
+	# objects of 40, 40 and 5 pixels in a row: median 40, so the default
+	# cuts below 6 pixels and the 5-pixel object goes; --min-fraction 0
+	# keeps it (--min-size 4 does)
+	v=()
+	for n in 40 40 5; do
+		for ((i = 0; i < n; i++)); do v+=(255); done
+		v+=(0)
+	done
+	mkpam 88 1 1 255 GRAYSCALE - "${v[@]}" >"$TMP/m.pam"
+	label-objects "$TMP/m.pam" >"$TMP/l.pam"
+	pam_dump "$TMP/l.pam" >"$TMP/d"
+	run bash -c "sed -n 2p $TMP/d | tr ' ' '\n' | sort -n | uniq -c"
+	assert_output --regexp '^ *8 0
+ *40 1
+ *40 2$'
+	label-objects --min-fraction 0 "$TMP/m.pam" >"$TMP/l.pam"
+	pam_dump "$TMP/l.pam" >"$TMP/d"
+	run bash -c "sed -n 2p $TMP/d | tr ' ' '\n' | sort -n | uniq -c"
+	assert_output --regexp '^ *3 0
+ *40 1
+ *40 2
+ *5 3$'
+	# a watershed object removed by the fraction goes to its neighbour:
+	# 8 and 2 pixels (median 5); 0.5 x 5 = 2.5 takes the 2-pixel object
+	bar 9999999229 >"$TMP/t.pam"
+	label-objects --min-size 1 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 1 1 1 1 1 2 2"
+	label-objects --min-size 1 --min-fraction 0.5 "$TMP/t.pam" >"$TMP/l.pam"
+	run pam_dump "$TMP/l.pam"
+	assert_line --index 1 "1 1 1 1 1 1 1 1 1 1"
+	for bad in -0.1 1.5 x; do
+		run label-objects --min-fraction "$bad" "$TMP/t.pam"
+		assert_failure 2
+		assert_line --index 0 --partial "label-objects: --min-fraction"
+	done
 }
 
 @test "label-objects: no foreground gives a LABEL image of zeros; an empty stream gives nothing" {

@@ -41,7 +41,7 @@ test_two_discs(void)
 	int left = 1, right = 1, middle = 1, covered = 1;
 
 	two_discs(fg, seed, prio, 2);
-	n = watershed_objects(fg, seed, prio, DW, DH, 8, 0, 1, lab);
+	n = watershed_objects(fg, seed, prio, DW, DH, 8, 0, 1, 0, lab);
 	tap_ok(n == 2, "two touching discs, two peaks: 2 objects (%u)", n);
 	for (int p = 0; p < DW * DH; p++) {
 		int x = p % DW, y = p / DW;
@@ -59,7 +59,7 @@ test_two_discs(void)
 	tap_ok(covered, "the objects cover the foreground exactly");
 	tap_ok(left && right && middle,
 	       "each pixel belongs to the disc whose centre is nearer");
-	n = watershed_objects(fg, NULL, prio, DW, DH, 8, 0, 1, lab);
+	n = watershed_objects(fg, NULL, prio, DW, DH, 8, 0, 1, 0, lab);
 	tap_ok(n == 1, "the same discs as components: 1 object (%u)", n);
 }
 
@@ -72,7 +72,7 @@ test_one_disc(void)
 	int same = 1, fgn = 0;
 
 	two_discs(fg, seed, prio, 1);
-	n = watershed_objects(fg, seed, prio, DW, DH, 4, 0, 1, lab);
+	n = watershed_objects(fg, seed, prio, DW, DH, 4, 0, 1, 0, lab);
 	for (int p = 0; p < DW * DH; p++) {
 		same &= lab[p] == fg[p];
 		fgn += fg[p];
@@ -98,7 +98,7 @@ run_case(const char *pic, const char *prio_pic, int w, int h, int conn,
 		prio[p] = prio_pic ? (uint16_t)((prio_pic[p] - '0') * 6555) : 0;
 	}
 	n = watershed_objects(fg, seeded ? seed : NULL, prio, w, h, conn,
-			      merge, min_size, lab);
+			      merge, min_size, 0, lab);
 	free(fg);
 	free(seed);
 	free(prio);
@@ -239,7 +239,7 @@ test_components_match_instances(void)
 			fg[p] = rng_uniform(&r) < 0.45;
 			prio[p] = (uint16_t)rng_below(&r, 65536);
 		}
-		na = watershed_objects(fg, NULL, prio, W, H, conn, 0, 1, a);
+		na = watershed_objects(fg, NULL, prio, W, H, conn, 0, 1, 0, a);
 		nb = instances_label(fg, W, H, conn, b);
 		same &= na == nb && memcmp(a, b, sizeof a) == 0;
 	}
@@ -255,7 +255,7 @@ test_no_foreground(void)
 	uint32_t lab[12], n;
 	int zero = 1;
 
-	n = watershed_objects(fg, seed, prio, 4, 3, 8, 0, 4, lab);
+	n = watershed_objects(fg, seed, prio, 4, 3, 8, 0, 4, 0, lab);
 	for (int p = 0; p < 12; p++)
 		zero &= lab[p] == 0;
 	tap_ok(n == 0 && zero, "no foreground: no object, seeds outside it "
@@ -286,6 +286,40 @@ test_merge(void)
 	tap_ok(n == 2, "objects that do not touch are never merged");
 }
 
+/* Components of 2, 4, 20 and 40 pixels (median 12) in a row of 70, a
+ * background pixel apart: min_fraction cuts below the fraction times the median, never
+ * below min_size; the objects left are numbered 1..n again. */
+static void
+test_min_fraction(void)
+{
+	uint8_t fg[70];
+	uint16_t prio[70] = {0};
+	uint32_t lab[70], n;
+	int len[4] = {2, 4, 20, 40}, p = 0;
+
+	for (int o = 0; o < 4; o++) {
+		for (int i = 0; i < len[o]; i++)
+			fg[p++] = 1;
+		fg[p++] = 0;
+	}
+	n = watershed_objects(fg, NULL, prio, 70, 1, 4, 0, 1, 0, lab);
+	tap_ok(n == 4, "no fraction: 4 objects (%u)", n);
+	/* 0.2 x 12 = 2.4: the 2-pixel object goes */
+	n = watershed_objects(fg, NULL, prio, 70, 1, 4, 0, 1, 0.2, lab);
+	tap_ok(n == 3 && lab[0] == 0 && lab[1] == 0 && lab[3] == 1 &&
+		       lab[69 - 1] == 3,
+	       "fraction 0.2 of the median 12: the 2-pixel object goes (%u)",
+	       n);
+	/* 0.34 x 12 = 4.08: the 4-pixel one too */
+	n = watershed_objects(fg, NULL, prio, 70, 1, 4, 0, 1, 0.34, lab);
+	tap_ok(n == 2 && lab[3] == 0 && lab[8] == 1,
+	       "fraction 0.34: the 4-pixel object goes too (%u)", n);
+	/* min_size above the fraction's cut wins */
+	n = watershed_objects(fg, NULL, prio, 70, 1, 4, 0, 21, 0.2, lab);
+	tap_ok(n == 1 && lab[30] == 1 && lab[8] == 0,
+	       "min_size 21 above the fraction's cut: one object (%u)", n);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -296,6 +330,7 @@ main(int argc, char **argv)
 	test_priority_and_ties();
 	test_min_size();
 	test_merge();
+	test_min_fraction();
 	test_connectivity();
 	test_components_match_instances();
 	test_no_foreground();
