@@ -126,8 +126,19 @@ open_spool(char *readp, size_t readlen)
 	return f;
 }
 
-int
-main(int argc, char **argv)
+/* The command line: how the images are shared and where they go. */
+struct opts {
+	long seed, fold;
+	int parts;              /* the groups drawn: ratio parts or folds */
+	long weight[MAX_PARTS]; /* each group's weight */
+	const char *ids_path;   /* --ids, or NULL */
+	const char *input;
+	char **outputs;
+	int nout;               /* 2 with --fold or --ids, else parts */
+};
+
+static void
+parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"seed", required_argument, NULL, 's'},
@@ -139,25 +150,16 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	static long weight[MAX_PARTS], count[MAX_PARTS];
-	const char *ratio = NULL, *ids_path = NULL, *input = "-";
-	char spool_path[32];
-	FILE *spool = NULL;
-	long seed = 0, folds = 0, fold = 0;
-	int parts, nout, nargs, c, n, seekable, *order, *group;
-	struct outfile **out;
-	struct pamio_reader *r;
-	struct image img;
-	off_t stdin_start = -1;
-	struct rng rng;
-	struct idlist listed;
+	const char *ratio = NULL;
+	long folds = 0;
+	int c, nargs;
 
-	prog_init(argc, argv);
+	o->input = "-";
 	while ((c = getopt_long(argc, argv, ":s:r:k:f:i:hV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
-			seed = parse_long(optarg, 0, LONG_MAX, "--seed");
+			o->seed = parse_long(optarg, 0, LONG_MAX, "--seed");
 			break;
 		case 'r':
 			ratio = optarg;
@@ -166,110 +168,152 @@ main(int argc, char **argv)
 			folds = parse_long(optarg, 2, MAX_PARTS, "--folds");
 			break;
 		case 'f':
-			fold = parse_long(optarg, 1, MAX_PARTS, "--fold");
+			o->fold = parse_long(optarg, 1, MAX_PARTS, "--fold");
 			break;
 		case 'i':
-			ids_path = optarg;
+			o->ids_path = optarg;
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
 	}
-	if (!!ratio + !!folds + !!ids_path != 1)
+	if (!!ratio + !!folds + !!o->ids_path != 1)
 		die_usage("give exactly one of --ratio, --folds and --ids");
-	if (fold && !folds)
+	if (o->fold && !folds)
 		die_usage("--fold needs --folds");
-	if (fold > folds && folds)
-		die_usage("--fold: %ld is out of range [1, %ld]", fold, folds);
+	if (o->fold > folds && folds)
+		die_usage("--fold: %ld is out of range [1, %ld]", o->fold,
+			  folds);
 	if (ratio) {
-		parts = parse_ratio(ratio, weight);
-	} else if (ids_path) {
-		parts = 2;
+		o->parts = parse_ratio(ratio, o->weight);
+	} else if (o->ids_path) {
+		o->parts = 2;
 	} else {
-		parts = (int)folds;
-		for (int i = 0; i < parts; i++)
-			weight[i] = 1;
+		o->parts = (int)folds;
+		for (int i = 0; i < o->parts; i++)
+			o->weight[i] = 1;
 	}
-	nout = fold ? 2 : parts;
+	o->nout = o->fold ? 2 : o->parts;
 	nargs = argc - optind;
-	if (nargs == nout + 1)
-		input = argv[optind++];
-	else if (nargs != nout)
-		die_usage("%d output files expected, %d names given", nout,
+	if (nargs == o->nout + 1)
+		o->input = argv[optind++];
+	else if (nargs != o->nout)
+		die_usage("%d output files expected, %d names given", o->nout,
 			  nargs);
-	/* Every input is known before any output is checked, and every
-	 * output is checked before anything is read. */
-	if (ids_path)
-		outfile_input(ids_path);
-	outfile_input(input);
-	for (int i = 0; i < nout; i++)
-		outfile_check(argv[optind + i]);
-	if (strcmp(input, "-") == 0 && isatty(STDIN_FILENO))
-		die_usage("stdin is a terminal: give INPUT or redirect a "
-			  "stream (%d output files named)", nout);
+	o->outputs = argv + optind;
+}
 
-	if (ids_path)
-		idlist_read(ids_path, &listed);
+/* The first pass: count (and check) the images of the input, copying them
+ * to a spool when the input cannot be read twice (*spool NULL otherwise,
+ * spool_path its path). *stdin_start is where a seekable stdin starts, or
+ * -1. No output exists yet. */
+static int
+count_images(const char *input, FILE **spool, char *spool_path,
+	     size_t spool_len, off_t *stdin_start)
+{
+	struct pamio_reader *r;
+	struct image img = {0};
+	struct stat st;
+	int seekable, n;
 
-	/* Two passes: count (and check) the images, then copy each to its
-	 * output. Only one image is in memory at a time. An input that
-	 * cannot be read twice is copied to a temporary file during the
-	 * first pass, and the second pass reads that copy. No output is
-	 * created before the first pass has read the whole input. */
+	*stdin_start = -1;
 	if (strcmp(input, "-") == 0) {
-		struct stat st;
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
-			stdin_start = ftello(stdin);
-		seekable = stdin_start >= 0;
+			*stdin_start = ftello(stdin);
+		seekable = *stdin_start >= 0;
 	} else {
-		struct stat st;
 		if (stat(input, &st) != 0)
 			die("%s:", input);
 		seekable = S_ISREG(st.st_mode);
 	}
-	if (!seekable)
-		spool = open_spool(spool_path, sizeof spool_path);
-
-	memset(&img, 0, sizeof img);
+	*spool = seekable ? NULL : open_spool(spool_path, spool_len);
 	r = pamio_open(input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_read(r, &img)) {
-		if (spool)
-			pamio_write(spool, &img);
+		if (*spool)
+			pamio_write(*spool, &img);
 		image_free(&img);
 	}
 	n = pamio_count(r);
 	if (n == 0)
 		die("%s: no images (nothing written)", pamio_name(r));
 	pamio_close(r);
-	if (spool && (fflush(spool) != 0 || ferror(spool)))
+	if (*spool && (fflush(*spool) != 0 || ferror(*spool)))
 		die("%s: write error:", spool_path);
+	return n;
+}
 
-	order = xcalloc((size_t)n, sizeof *order);
-	group = xcalloc((size_t)n, sizeof *group);
-	if (!ids_path) {
-		apportion(n, weight, parts, count);
-		for (int i = 0; i < n; i++)
-			order[i] = i;
-		rng_seed(&rng, (uint64_t)seed);
-		rng_shuffle(&rng, order, n);
-		for (int g = 0, k = 0; g < parts; g++)
-			for (long j = 0; j < count[g]; j++, k++)
-				group[order[k]] = fold ? (g == fold - 1) : g;
-	}
+/* The output of each of the n images by ratio or folds: shuffled by the
+ * seed, then apportioned to the groups in order; with --fold, 1 for the
+ * fold's images and 0 for the others. */
+static int *
+draw_groups(const struct opts *o, int n)
+{
+	static long count[MAX_PARTS];
+	int *order = xcalloc((size_t)n, sizeof *order);
+	int *group = xcalloc((size_t)n, sizeof *group);
+	struct rng rng;
 
+	apportion(n, o->weight, o->parts, count);
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	rng_seed(&rng, (uint64_t)o->seed);
+	rng_shuffle(&rng, order, n);
+	for (int g = 0, k = 0; g < o->parts; g++)
+		for (long j = 0; j < count[g]; j++, k++)
+			group[order[k]] = o->fold ? (g == o->fold - 1) : g;
+	free(order);
+	return group;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	char spool_path[32];
+	FILE *spool;
+	int n, *group = NULL;
+	struct outfile **out;
+	struct pamio_reader *r;
+	struct image img = {0};
+	off_t stdin_start;
+	struct idlist listed;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv, &o);
+	/* Every input is known before any output is checked, and every
+	 * output is checked before anything is read. */
+	if (o.ids_path)
+		outfile_input(o.ids_path);
+	outfile_input(o.input);
+	for (int i = 0; i < o.nout; i++)
+		outfile_check(o.outputs[i]);
+	if (strcmp(o.input, "-") == 0 && isatty(STDIN_FILENO))
+		die_usage("stdin is a terminal: give INPUT or redirect a "
+			  "stream (%d output files named)", o.nout);
+	if (o.ids_path)
+		idlist_read(o.ids_path, &listed);
+
+	/* Two passes: count (and check) the images, then copy each to its
+	 * output. Only one image is in memory at a time. No output is
+	 * created before the first pass has read the whole input. */
+	n = count_images(o.input, &spool, spool_path, sizeof spool_path,
+			 &stdin_start);
+	if (!o.ids_path)
+		group = draw_groups(&o, n);
 	if (stdin_start >= 0) {
 		clearerr(stdin);
 		if (fseeko(stdin, stdin_start, SEEK_SET) != 0)
 			die("stdin:");
 	}
-	out = xcalloc((size_t)nout, sizeof *out);
-	for (int i = 0; i < nout; i++)
-		out[i] = outfile_open_or_die(argv[optind + i]);
-	r = pamio_open(spool ? spool_path : input, PAMIO_IMAGE | PAMIO_SAMPLE);
+	out = xcalloc((size_t)o.nout, sizeof *out);
+	for (int i = 0; i < o.nout; i++)
+		out[i] = outfile_open_or_die(o.outputs[i]);
+	r = pamio_open(spool ? spool_path : o.input,
+		       PAMIO_IMAGE | PAMIO_SAMPLE);
 	while (pamio_count(r) < n && pamio_read(r, &img)) {
-		int g = group[pamio_count(r) - 1];
-		if (ids_path)
-			g = !idlist_has(&listed, img.id);
+		int g = o.ids_path ? !idlist_has(&listed, img.id)
+				   : group[pamio_count(r) - 1];
+
 		pamio_write(outfile_stream(out[g]), &img);
 		image_free(&img);
 	}
@@ -279,12 +323,11 @@ main(int argc, char **argv)
 	if (spool)
 		fclose(spool);
 
-	for (int i = 0; i < nout; i++)
+	for (int i = 0; i < o.nout; i++)
 		outfile_commit_or_die(out[i]);
-	if (ids_path)
+	if (o.ids_path)
 		idlist_free(&listed);
 	free(out);
-	free(order);
 	free(group);
 	return 0;
 }
