@@ -133,8 +133,15 @@ build_report(const struct prob_hist *all, const struct metric_sums *sums,
 	return root;
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct opts {
+	const char *truth, *pred;
+	double from, to, step;
+	int per_image;
+};
+
+static void
+parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"truth", required_argument, NULL, 't'},
@@ -146,38 +153,25 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct prob_hist all, one;
-	const char *truth = NULL, *pred = "-", *bad;
-	double from = 0.0, to = 1.0, step = 0.1;
-	int per_image = 0, c, images = 0;
-	long nthr;
-	double *thr;
-	long *cutoff;
-	struct metric_sums *sums = NULL, fg_sums = {0, 0, 0, 0, 0, 0};
-	struct confusion fg_cf;
-	double fg_f1;
-	char warning[512];
-	struct evalpair *e;
-	struct evalpair_item it;
-	json_t *root;
+	int c;
 
-	prog_init(argc, argv);
+	*o = (struct opts){ NULL, "-", 0.0, 1.0, 0.1, 0 };
 	while ((c = getopt_long(argc, argv, ":t:mhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			truth = optarg;
+			o->truth = optarg;
 			break;
 		case OPT_FROM:
-			from = parse_double(optarg, 0.0, 1.0, "--from");
+			o->from = parse_double(optarg, 0.0, 1.0, "--from");
 			break;
 		case OPT_TO:
-			to = parse_double(optarg, 0.0, 1.0, "--to");
+			o->to = parse_double(optarg, 0.0, 1.0, "--to");
 			break;
 		case OPT_STEP:
-			step = parse_double(optarg, 1e-6, 1.0, "--step");
+			o->step = parse_double(optarg, 1e-6, 1.0, "--step");
 			break;
 		case 'm':
-			per_image = 1;
+			o->per_image = 1;
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
@@ -186,47 +180,88 @@ main(int argc, char **argv)
 	if (argc - optind > 1)
 		die_usage("at most one prediction stream");
 	if (optind < argc)
-		pred = argv[optind];
-	if (!truth)
+		o->pred = argv[optind];
+	if (!o->truth)
 		die_usage("--truth FILE is required");
-	if (from > to)
-		die_usage("--from %g is above --to %g", from, to);
+	if (o->from > o->to)
+		die_usage("--from %g is above --to %g", o->from, o->to);
+}
 
-	/* t_i = from + i * step, rounded to 9 decimals so that 0.3 is the
-	 * same number here and when read back from the report. */
-	nthr = (long)floor((to - from) / step + 1e-9) + 1;
-	if (nthr > MAX_THRESHOLDS)
+/* The thresholds t_i = from + i * step up to to, rounded to 9 decimals so
+ * that 0.3 is the same number here and when read back from the report,
+ * into *thr, and their cutoffs into *cutoff; returns their number. */
+static long
+thresholds(const struct opts *o, double **thr, long **cutoff)
+{
+	long n = (long)floor((o->to - o->from) / o->step + 1e-9) + 1;
+
+	if (n > MAX_THRESHOLDS)
 		die_usage("more than %d thresholds", MAX_THRESHOLDS);
-	thr = xcalloc((size_t)nthr, sizeof *thr);
-	cutoff = xcalloc((size_t)nthr, sizeof *cutoff);
-	for (long i = 0; i < nthr; i++) {
-		double t = round((from + (double)i * step) * 1e9) / 1e9;
-		thr[i] = t > to ? to : t;
-		cutoff[i] = metric_prob_cutoff(thr[i]);
+	*thr = xcalloc((size_t)n, sizeof **thr);
+	*cutoff = xcalloc((size_t)n, sizeof **cutoff);
+	for (long i = 0; i < n; i++) {
+		double t = round((o->from + (double)i * o->step) * 1e9) / 1e9;
+
+		(*thr)[i] = t > o->to ? o->to : t;
+		(*cutoff)[i] = metric_prob_cutoff((*thr)[i]);
 	}
-	if (per_image)
+	return n;
+}
+
+/* Add one image's n pixels to the per-image sums at every threshold
+ * (sums) and at cutoff -1, every pixel foreground (fg_sums). */
+static void
+add_per_image(const uint16_t *pred, const uint8_t *truth, size_t n,
+	      const long *cutoff, long nthr, struct metric_sums *sums,
+	      struct metric_sums *fg_sums)
+{
+	static struct prob_hist one;
+	struct confusion cf;
+
+	memset(&one, 0, sizeof one);
+	prob_hist_add(&one, pred, truth, n);
+	prob_hist_cumulate(&one);
+	for (long i = 0; i < nthr; i++) {
+		prob_hist_confusion(&one, cutoff[i], &cf);
+		metric_sums_add(&sums[i], &cf);
+	}
+	prob_hist_confusion(&one, -1, &cf);
+	metric_sums_add(fg_sums, &cf);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct prob_hist all;
+	struct opts o;
+	const char *bad;
+	int images = 0;
+	long nthr, *cutoff;
+	double *thr, fg_f1;
+	struct metric_sums *sums = NULL, fg_sums = {0, 0, 0, 0, 0, 0};
+	char warning[512];
+	struct evalpair *e;
+	struct evalpair_item it;
+	json_t *root;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv, &o);
+	nthr = thresholds(&o, &thr, &cutoff);
+	if (o.per_image)
 		sums = xcalloc((size_t)nthr, sizeof *sums);
 
-	outfile_input(pred);
-	outfile_input(truth);
-	if ((bad = evalpair_usage_error(pred, truth)))
+	outfile_input(o.pred);
+	outfile_input(o.truth);
+	if ((bad = evalpair_usage_error(o.pred, o.truth)))
 		die_usage("%s", bad);
-	e = evalpair_open(pred, truth, EVALPAIR_PROB);
+	e = evalpair_open(o.pred, o.truth, EVALPAIR_PROB);
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;
+
 		prob_hist_add(&all, it.pred->data, it.truth_mask, n);
-		if (per_image) {
-			memset(&one, 0, sizeof one);
-			prob_hist_add(&one, it.pred->data, it.truth_mask, n);
-			prob_hist_cumulate(&one);
-			for (long i = 0; i < nthr; i++) {
-				struct confusion cf;
-				prob_hist_confusion(&one, cutoff[i], &cf);
-				metric_sums_add(&sums[i], &cf);
-			}
-			prob_hist_confusion(&one, -1, &fg_cf);
-			metric_sums_add(&fg_sums, &fg_cf);
-		}
+		if (o.per_image)
+			add_per_image(it.pred->data, it.truth_mask, n, cutoff,
+				      nthr, sums, &fg_sums);
 		images++;
 	}
 	if (images == 0)
@@ -235,11 +270,14 @@ main(int argc, char **argv)
 	prob_hist_cumulate(&all);
 
 	/* cutoff -1: every pixel foreground */
-	if (per_image) {
+	if (o.per_image) {
 		struct metric_sums mean;
+
 		metric_sums_mean(&fg_sums, &mean);
 		fg_f1 = mean.dice;
 	} else {
+		struct confusion fg_cf;
+
 		prob_hist_confusion(&all, -1, &fg_cf);
 		fg_f1 = metric_dice(&fg_cf);
 	}
