@@ -194,8 +194,15 @@ summary(const struct totals *t, double threshold, int connectivity)
 	return root;
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct opts {
+	const char *truth, *pred, *sweep, *per_image_path;
+	double threshold;
+	int have_threshold, connectivity;
+};
+
+static void
+parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"truth", required_argument, NULL, 't'},
@@ -207,44 +214,32 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *truth = NULL, *pred = "-", *sweep = NULL;
-	const char *per_image_path = NULL, *bad;
-	double threshold = 0.5;
-	int have_threshold = 0, connectivity = 8, c;
-	long cutoff;
-	struct outfile *per_image = NULL;
-	struct totals t = {0};
-	uint8_t *pmask = NULL;
-	uint32_t *plabels = NULL, *tlabels = NULL;
-	size_t cap = 0;
-	struct evalpair *e;
-	struct evalpair_item it;
-	json_t *root, *lines;
+	int c;
 
-	prog_init(argc, argv);
+	*o = (struct opts){ NULL, "-", NULL, NULL, 0.5, 0, 8 };
 	while ((c = getopt_long(argc, argv, ":t:T:f:c:p:hV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 't':
-			truth = optarg;
+			o->truth = optarg;
 			break;
 		case 'T':
-			threshold = parse_double(optarg, 0.0, 1.0,
-						 "--threshold");
-			have_threshold = 1;
+			o->threshold = parse_double(optarg, 0.0, 1.0,
+						    "--threshold");
+			o->have_threshold = 1;
 			break;
 		case 'f':
-			sweep = optarg;
+			o->sweep = optarg;
 			break;
 		case 'c':
-			connectivity = (int)parse_long(optarg, 4, 8,
-						       "--connectivity");
-			if (connectivity != 4 && connectivity != 8)
+			o->connectivity = (int)parse_long(optarg, 4, 8,
+							  "--connectivity");
+			if (o->connectivity != 4 && o->connectivity != 8)
 				die_usage("--connectivity: 4 or 8, not %d",
-					  connectivity);
+					  o->connectivity);
 			break;
 		case 'p':
-			per_image_path = optarg;
+			o->per_image_path = optarg;
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
@@ -253,60 +248,92 @@ main(int argc, char **argv)
 	if (argc - optind > 1)
 		die_usage("at most one prediction stream");
 	if (optind < argc)
-		pred = argv[optind];
-	if (!truth)
+		o->pred = argv[optind];
+	if (!o->truth)
 		die_usage("--truth FILE is required");
-	if (have_threshold && sweep)
+	if (o->have_threshold && o->sweep)
 		die_usage("give --threshold or --threshold-from, not both");
+}
 
-	outfile_input(pred);
-	outfile_input(truth);
-	if (sweep)
-		outfile_input(sweep);
-	if (per_image_path)
-		outfile_check(per_image_path);
-	if (sweep)
-		threshold = sweep_best_threshold(sweep);
-	cutoff = metric_prob_cutoff(threshold);
-	if ((bad = evalpair_usage_error(pred, truth)))
+/* Work buffers of one image's pixels, grown as images grow. */
+struct buffers {
+	uint8_t *pmask;
+	uint32_t *plabels, *tlabels;
+	size_t cap;
+};
+
+/* The figures of one pair of images into s: pixels at cutoff, objects. */
+static void
+score_image(const struct evalpair_item *it, long cutoff, int connectivity,
+	    struct buffers *b, struct image_score *s)
+{
+	size_t n = (size_t)it->width * it->height;
+
+	if (n > b->cap) {
+		b->pmask = xreallocarray(b->pmask, n, 1);
+		b->plabels = xreallocarray(b->plabels, n, sizeof *b->plabels);
+		b->tlabels = xreallocarray(b->tlabels, n, sizeof *b->tlabels);
+		b->cap = n;
+	}
+	evalpair_pred_mask(it, cutoff, b->pmask);
+	confusion_add_masks(&s->cf, b->pmask, it->truth_mask, n);
+	s->np = objects(it, b->pmask, it->pred, it->is_label, connectivity,
+			b->plabels, &s->pred_from);
+	s->nt = objects(it, it->truth_mask, it->truth, it->truth_labels,
+			connectivity, b->tlabels, &s->true_from);
+	instances_score(b->plabels, s->np, b->tlabels, s->nt, n, &s->is);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	const char *bad;
+	long cutoff;
+	struct outfile *per_image = NULL;
+	struct totals t = {0};
+	struct buffers b = {0};
+	struct evalpair *e;
+	struct evalpair_item it;
+	json_t *root, *lines;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv, &o);
+	outfile_input(o.pred);
+	outfile_input(o.truth);
+	if (o.sweep)
+		outfile_input(o.sweep);
+	if (o.per_image_path)
+		outfile_check(o.per_image_path);
+	if (o.sweep)
+		o.threshold = sweep_best_threshold(o.sweep);
+	cutoff = metric_prob_cutoff(o.threshold);
+	if ((bad = evalpair_usage_error(o.pred, o.truth)))
 		die_usage("%s", bad);
-	e = evalpair_open(pred, truth,
+	e = evalpair_open(o.pred, o.truth,
 			  EVALPAIR_PROB | EVALPAIR_MASK | EVALPAIR_LABEL);
 	lines = report_array();
 
 	while (evalpair_next(e, &it)) {
-		size_t n = (size_t)it.width * it.height;
 		struct image_score s = {0};
 
-		if (n > cap) {
-			pmask = xreallocarray(pmask, n, 1);
-			plabels = xreallocarray(plabels, n, sizeof *plabels);
-			tlabels = xreallocarray(tlabels, n, sizeof *tlabels);
-			cap = n;
-		}
-		evalpair_pred_mask(&it, cutoff, pmask);
-		confusion_add_masks(&s.cf, pmask, it.truth_mask, n);
-		s.np = objects(&it, pmask, it.pred, it.is_label, connectivity,
-			       plabels, &s.pred_from);
-		s.nt = objects(&it, it.truth_mask, it.truth, it.truth_labels,
-			       connectivity, tlabels, &s.true_from);
-		instances_score(plabels, s.np, tlabels, s.nt, n, &s.is);
+		score_image(&it, cutoff, o.connectivity, &b, &s);
 		totals_add(&t, &s, it.is_prob);
-		if (per_image_path)
+		if (o.per_image_path)
 			report_append(lines, image_line(&it, &s));
 	}
 	if (t.images == 0)
 		die("%s: no images", evalpair_pred_name(e));
 	evalpair_close(e);
-	free(pmask);
-	free(plabels);
-	free(tlabels);
-	if (per_image_path)
-		per_image = report_save_lines(per_image_path, lines,
+	free(b.pmask);
+	free(b.plabels);
+	free(b.tlabels);
+	if (o.per_image_path)
+		per_image = report_save_lines(o.per_image_path, lines,
 					      REPORT_LINE(15));
 	json_decref(lines);
 
-	root = summary(&t, threshold, connectivity);
+	root = summary(&t, o.threshold, o.connectivity);
 	report_print(root, REPORT_INDENTED(15));
 	json_decref(root);
 	close_stdout();
