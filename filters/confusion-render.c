@@ -42,9 +42,11 @@ static const char usage_text[] =
 	"  -h, --help                 show this help and exit\n"
 	"  -V, --version              show the version and exit\n";
 
+/* The command line: the streams, the threshold, and how to draw. */
 struct opts {
-	double alpha;
-	int panels, gap;
+	const char *truth, *pred, *image, *sweep;
+	double threshold, alpha;
+	int have_threshold, no_image, panels, gap;
 };
 
 /* A 0/1 mask as white on black at column x0 of out. */
@@ -103,8 +105,8 @@ render(struct image *out, const struct evalpair_item *it,
 	}
 }
 
-int
-main(int argc, char **argv)
+static void
+parse_options(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_FROM = 256, OPT_NO_IMAGE, OPT_GAP };
 	static const struct option longopts[] = {
@@ -120,11 +122,64 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct opts o = {0.5, 0, 4};
-	const char *truth = NULL, *pred_path = "-", *image = NULL;
-	const char *sweep = NULL, *bad;
-	double threshold = 0.5;
-	int have_threshold = 0, no_image = 0, c;
+	int c;
+
+	*o = (struct opts){ .pred = "-", .threshold = 0.5, .alpha = 0.5,
+			    .gap = 4 };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:T:i:a:phV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o->truth = optarg;
+			break;
+		case 'T':
+			o->threshold = parse_double(optarg, 0, 1,
+						    "--threshold");
+			o->have_threshold = 1;
+			break;
+		case OPT_FROM:
+			o->sweep = optarg;
+			break;
+		case 'i':
+			o->image = optarg;
+			break;
+		case OPT_NO_IMAGE:
+			o->no_image = 1;
+			break;
+		case 'a':
+			o->alpha = parse_double(optarg, 0, 1, "--alpha");
+			break;
+		case 'p':
+			o->panels = 1;
+			break;
+		case OPT_GAP:
+			o->gap = (int)parse_long(optarg, 0, 1000, "--gap");
+			break;
+		default:
+			cli_other_option(c, usage_text, argv);
+		}
+	}
+	if (argc - optind > 1)
+		die_usage("at most one prediction stream");
+	if (optind < argc)
+		o->pred = argv[optind];
+	if (!o->truth)
+		die_usage("--truth FILE is required");
+	if (o->have_threshold && o->sweep)
+		die_usage("--threshold and --threshold-from exclude each other");
+	if (o->image && o->no_image)
+		die_usage("--image and --no-image exclude each other");
+	if (o->image && strcmp(o->image, "-") == 0 &&
+	    (strcmp(o->pred, "-") == 0 || strcmp(o->truth, "-") == 0))
+		die_usage("only one stream can be stdin");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	const char *bad;
 	long cutoff;
 	struct evalpair *e;
 	struct evalpair_item it;
@@ -134,64 +189,17 @@ main(int argc, char **argv)
 	size_t pred_cap = 0;
 
 	prog_init(argc, argv);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:T:i:a:phV", longopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 't':
-			truth = optarg;
-			break;
-		case 'T':
-			threshold = parse_double(optarg, 0, 1, "--threshold");
-			have_threshold = 1;
-			break;
-		case OPT_FROM:
-			sweep = optarg;
-			break;
-		case 'i':
-			image = optarg;
-			break;
-		case OPT_NO_IMAGE:
-			no_image = 1;
-			break;
-		case 'a':
-			o.alpha = parse_double(optarg, 0, 1, "--alpha");
-			break;
-		case 'p':
-			o.panels = 1;
-			break;
-		case OPT_GAP:
-			o.gap = (int)parse_long(optarg, 0, 1000, "--gap");
-			break;
-		default:
-			cli_other_option(c, usage_text, argv);
-		}
-	}
-	if (argc - optind > 1)
-		die_usage("at most one prediction stream");
-	if (optind < argc)
-		pred_path = argv[optind];
-	if (!truth)
-		die_usage("--truth FILE is required");
-	if (have_threshold && sweep)
-		die_usage("--threshold and --threshold-from exclude each other");
-	if (image && no_image)
-		die_usage("--image and --no-image exclude each other");
-	if (image && strcmp(image, "-") == 0 &&
-	    (strcmp(pred_path, "-") == 0 || strcmp(truth, "-") == 0))
-		die_usage("only one stream can be stdin");
-
-	outfile_input(pred_path);
-	outfile_input(truth);
-	if (image)
-		outfile_input(image);
-	threshold = sweep_threshold(sweep, threshold);
-	cutoff = metric_prob_cutoff(threshold);
-	if ((bad = evalpair_usage_error(pred_path, truth)))
+	parse_options(argc, argv, &o);
+	outfile_input(o.pred);
+	outfile_input(o.truth);
+	if (o.image)
+		outfile_input(o.image);
+	cutoff = metric_prob_cutoff(sweep_threshold(o.sweep, o.threshold));
+	if ((bad = evalpair_usage_error(o.pred, o.truth)))
 		die_usage("%s", bad);
-	e = evalpair_open(pred_path, truth, EVALPAIR_PROB | EVALPAIR_MASK);
-	if (image)
-		bg_reader = pamio_open(image, PAMIO_IMAGE | PAMIO_SAMPLE);
+	e = evalpair_open(o.pred, o.truth, EVALPAIR_PROB | EVALPAIR_MASK);
+	if (o.image)
+		bg_reader = pamio_open(o.image, PAMIO_IMAGE | PAMIO_SAMPLE);
 
 	while (evalpair_next(e, &it)) {
 		size_t n = (size_t)it.width * it.height;
@@ -207,7 +215,7 @@ main(int argc, char **argv)
 					   evalpair_pred_name(e), it.index,
 					   it.pred, "prediction's");
 			b = &bg;
-		} else if (!no_image && image_has_mask(it.truth)) {
+		} else if (!o.no_image && image_has_mask(it.truth)) {
 			b = it.truth;
 		}
 		render(&out, &it, pred, b, &o);
