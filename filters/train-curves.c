@@ -64,8 +64,15 @@ write_diagnosis(const char *path, const struct curves_log *log,
 	return out;
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct opts {
+	struct curves_rules rules;
+	int width, height, dice, quiet;
+	const char *title, *diag_path, *path;
+};
+
+static void
+parse_options(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_TITLE = 256, OPT_NO_DICE, OPT_DIAGNOSIS, OPT_OVER_EPOCHS,
 	       OPT_OVER_MARGIN, OPT_UNDER_DROP, OPT_UNDER_TOTAL, OPT_RISE_MARGIN,
@@ -87,63 +94,58 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct curves_rules rules = curves_default_rules;
-	int width = 800, height = 500, dice = 1, quiet = 0, c;
-	const char *title = NULL, *diag_path = NULL, *path = "-", *name;
-	char deftitle[256];
-	struct curves_log log;
-	struct curves_diagnosis d;
-	struct image img;
-	struct outfile *diagnosis = NULL;
-	FILE *f;
+	struct curves_rules *rules = &o->rules;
+	int c;
 
-	prog_init(argc, argv);
+	*o = (struct opts){ .rules = curves_default_rules, .width = 800,
+			    .height = 500, .dice = 1, .path = "-" };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":W:H:qhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'W':
-			width = (int)parse_long(optarg, 320, 16384, "--width");
+			o->width = (int)parse_long(optarg, 320, 16384,
+						   "--width");
 			break;
 		case 'H':
-			height = (int)parse_long(optarg, 240, 16384,
-						 "--height");
+			o->height = (int)parse_long(optarg, 240, 16384,
+						    "--height");
 			break;
 		case OPT_TITLE:
-			title = optarg;
+			o->title = optarg;
 			break;
 		case OPT_NO_DICE:
-			dice = 0;
+			o->dice = 0;
 			break;
 		case OPT_DIAGNOSIS:
-			diag_path = optarg;
+			o->diag_path = optarg;
 			break;
 		case 'q':
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case OPT_OVER_EPOCHS:
-			rules.overfit_epochs = parse_long(optarg, 1, 1000000,
-							  "--overfit-epochs");
+			rules->overfit_epochs = parse_long(optarg, 1, 1000000,
+							   "--overfit-epochs");
 			break;
 		case OPT_OVER_MARGIN:
-			rules.overfit_margin = parse_double(optarg, 0, 1e6,
+			rules->overfit_margin = parse_double(optarg, 0, 1e6,
 					"--overfit-margin") / 100;
 			break;
 		case OPT_UNDER_DROP:
-			rules.underfit_drop = parse_double(optarg, 0, 100,
+			rules->underfit_drop = parse_double(optarg, 0, 100,
 					"--underfit-drop") / 100;
 			break;
 		case OPT_UNDER_TOTAL:
-			rules.underfit_total = parse_double(optarg, 0, 100,
+			rules->underfit_total = parse_double(optarg, 0, 100,
 					"--underfit-total") / 100;
 			break;
 		case OPT_RISE_MARGIN:
-			rules.rise_margin = parse_double(optarg, 0, 1e6,
+			rules->rise_margin = parse_double(optarg, 0, 1e6,
 					"--rise-margin") / 100;
 			break;
 		case OPT_DICE_FLOOR:
-			rules.dice_floor = parse_double(optarg, 0, 1,
-							"--dice-floor");
+			rules->dice_floor = parse_double(optarg, 0, 1,
+							 "--dice-floor");
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
@@ -152,31 +154,49 @@ main(int argc, char **argv)
 	if (argc - optind > 1)
 		die_usage("too many arguments");
 	if (optind < argc)
-		path = argv[optind];
-	name = strcmp(path, "-") == 0 ? "stdin" : path;
-	outfile_input(path);
-	if (diag_path)
-		outfile_check(diag_path);
+		o->path = argv[optind];
+}
 
-	f = xfopen_read(path);
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	const char *title, *name;
+	char deftitle[256];
+	struct curves_log log;
+	struct curves_diagnosis d;
+	struct image img;
+	struct outfile *diagnosis = NULL;
+	FILE *f;
+
+	prog_init(argc, argv);
+	parse_options(argc, argv, &o);
+	name = strcmp(o.path, "-") == 0 ? "stdin" : o.path;
+	outfile_input(o.path);
+	if (o.diag_path)
+		outfile_check(o.diag_path);
+
+	f = xfopen_read(o.path);
 	curves_read(f, name, &log);
 	if (f != stdin)
 		fclose(f);
 
-	curves_diagnose(&log, &rules, &d);
-	if (diag_path)
-		diagnosis = write_diagnosis(diag_path, &log, &d);
-	else if (!quiet)
+	curves_diagnose(&log, &o.rules, &d);
+	if (o.diag_path)
+		diagnosis = write_diagnosis(o.diag_path, &log, &d);
+	else if (!o.quiet)
 		fprintf(stderr, "%s: %s\n", prog_name(), d.message);
 
+	title = o.title;
 	if (!title) {
 		const char *slash = strrchr(name, '/');
+
 		snprintf(deftitle, sizeof deftitle, "%s: %zu epoch%s",
 			 slash ? slash + 1 : name, log.n,
 			 log.n == 1 ? "" : "s");
 		title = deftitle;
 	}
-	curves_render(&img, width, height, &log, title, dice, d.best);
+	curves_render(&img, o.width, o.height, &log, title, o.dice, d.best);
 	pamio_write(stdout, &img);
 	image_free(&img);
 	curves_free(&log);
