@@ -186,6 +186,11 @@ dist_differs(const void *buf, size_t n)
 	return first ? first : 1;
 }
 
+/* What rank 0 tells the others waiting in dist_serial_begin: go on, or
+ * end with status GO_QUIT + status. */
+#define GO_ON 1
+#define GO_QUIT 2
+
 void
 dist_serial_begin(void)
 {
@@ -197,19 +202,37 @@ dist_serial_begin(void)
 	check(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &req),
 	      "MPI_Ibcast");
 	wait_asleep(&req, "MPI_Ibcast");
+	if (go >= GO_QUIT)
+		dist_exit(go - GO_QUIT);
 }
 
-void
-dist_serial_end(void)
+/* Rank 0 tells the others waiting in dist_serial_begin what to do. */
+static void
+serial_tell(int go)
 {
 	MPI_Request req;
-	int go = 1;
 
 	if (size == 1 || rank != 0)
 		return;
 	check(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &req),
 	      "MPI_Ibcast");
 	check(MPI_Wait(&req, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+void
+dist_serial_end(void)
+{
+	serial_tell(GO_ON);
+}
+
+void
+dist_serial_quit(int status)
+{
+	int on = 0;
+
+	serial_tell(GO_QUIT + status);
+	if (MPI_Initialized(&on) == MPI_SUCCESS && on)
+		MPI_Finalize();
 }
 
 void
@@ -295,6 +318,12 @@ dist_serial_begin(void)
 void
 dist_serial_end(void)
 {
+}
+
+void
+dist_serial_quit(int status)
+{
+	(void)status;
 }
 
 void

@@ -47,6 +47,12 @@ int dist_differs(const void *buf, size_t n);
 void dist_serial_begin(void);
 void dist_serial_end(void);
 
+/* Rank 0, between dist_serial_begin and dist_serial_end: the other ranks
+ * leave dist_serial_begin and end with status, quietly; then rank 0
+ * leaves MPI and returns, to say why and exit with status itself (for
+ * --help and --version, which every rank would meet). */
+void dist_serial_quit(int status);
+
 /* Leave the run (MPI_Finalize when joined) and exit with status: every
  * rank calls it together. */
 noreturn void dist_exit(int status);

@@ -4,6 +4,7 @@
 # that the CPU lacks ends in one error line, every file left as it was.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 S16="$FIXTURES/train-16.pam" # 6 RGB_MASK samples, 16x16
 RGB="$FIXTURES/infer-rgb.pam"

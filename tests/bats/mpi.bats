@@ -5,6 +5,7 @@
 # reason, when mpirun is missing or unet-train is built without MPI.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 TINY=(--base-filters 2 --depth 3 --threads 1 --seed 3 --quiet)
 S32="$FIXTURES/train-32.pam"   # 24 RGB_MASK samples, 32x32
@@ -293,6 +294,22 @@ start_long_run() {
 	run unet-train --version
 	assert_success
 	assert_output --regexp '^unet-train unetpipe [0-9.]+ \(kernels: [a-z0-9]+; MPI: (none|Open MPI v[0-9.]+)\)$'
+}
+
+@test "--help and --version under mpirun: said once, exit 0, nothing from mpirun" {
+	need_mpi
+	for opt in --help --version; do
+		run --separate-stderr mpirun --oversubscribe -np 2 unet-train "$opt"
+		assert_success
+		assert_equal "$stderr" ""
+		assert_equal "$output" "$(unet-train "$opt")"
+	done
+	# after other options too: nothing written
+	run --separate-stderr mpirun --oversubscribe -np 2 unet-train -o "$TMP/m.st" --epochs 2 --help
+	assert_success
+	assert_equal "$output" "$(unet-train --help)"
+	run ls -A "$TMP"
+	assert_output ""
 }
 
 @test "tasks of an srun step without MPI: refused, one line, nothing written" {
