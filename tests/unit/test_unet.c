@@ -89,7 +89,7 @@ loss_of(struct unet_work *w, int n, const float *target, const float *weight,
 	float pw)
 {
 	unet_forward(w, n);
-	return unet_loss(w, n, target, weight, pw);
+	return unet_loss(w, n, target, weight, pw, 0);
 }
 
 /* Gradients of a network of k outputs against finite differences, with
@@ -134,8 +134,8 @@ check_gradient(int k, int soft, int weighted)
 				    ? 0 : (float)(3 * rng_uniform(&r));
 	}
 	unet_forward(w, n);
-	loss = unet_backward(w, n, target, weight, 2.0f);
-	tap_ok(loss == unet_loss(w, n, target, weight, 2.0f),
+	loss = unet_backward(w, n, target, weight, 2.0f, 0);
+	tap_ok(loss == unet_loss(w, n, target, weight, 2.0f, 0),
 	       "%s: unet_backward returns unet_loss (%.9g)", what, loss);
 
 	/* a few elements of every tensor: first, last and random ones; the
@@ -192,7 +192,7 @@ check_gradient(int k, int soft, int weighted)
 			* -(2 * y * log(s) + (1 - y) * log(1 - s));
 	}
 	want /= nel;
-	tap_ok(fabs(want - unet_loss(w, n, target, weight, 2.0f)) < 1e-9,
+	tap_ok(fabs(want - unet_loss(w, n, target, weight, 2.0f, 0)) < 1e-9,
 	       "%s: loss = mean weighted BCE of the n*h*w*K logits", what);
 	free(target);
 	free(weight);
@@ -315,7 +315,7 @@ test_determinism(void)
 	gcount = p->count;
 	g1 = xmalloc(gcount * sizeof(float));
 	unet_forward(w, n);
-	unet_backward(w, n, target, NULL, 1);
+	unet_backward(w, n, target, NULL, 1, 0);
 	memcpy(g1, p->grad, gcount * sizeof(float));
 	/* the same input on a work of 2 threads */
 	w2 = unet_work_new(net, n, h, wd, 1, 2);
@@ -332,7 +332,7 @@ test_determinism(void)
 		if (rep == 1 && memcmp(a, o, npix * sizeof(float)))
 			same = 0;
 		memcpy(a, o, npix * sizeof(float));
-		unet_backward(w2, n, target, NULL, 1);
+		unet_backward(w2, n, target, NULL, 1, 0);
 		if (rep == 1 && memcmp(g1, p->grad, gcount * sizeof(float)))
 			gsame = 0;
 		memcpy(g1, p->grad, gcount * sizeof(float));
@@ -376,7 +376,7 @@ test_sizes(void)
 	for (int i = 0; i < 64; i++)
 		unet_work_input(w)[i] = (float)(i % 7) / 7;
 	memcpy(y1, unet_forward(w, 1), sizeof y1);
-	l1 = unet_backward(w, 1, target, NULL, 1);
+	l1 = unet_backward(w, 1, target, NULL, 1, 0);
 	for (int nt = 3; nt <= 48; nt *= 4) {
 		const float *y;
 		double d = 0;
@@ -387,7 +387,7 @@ test_sizes(void)
 		y = unet_forward(wn, 1);
 		for (int i = 0; i < 64; i++)
 			d = fmax(d, fabs(y[i] - y1[i]));
-		ln = unet_backward(wn, 1, target, NULL, 1);
+		ln = unet_backward(wn, 1, target, NULL, 1, 0);
 		tap_ok(fabs(l1 - ln) < 1e-6 && d < 1e-5, "8x8 at depth 4 on "
 		       "%d threads: loss %.9g, on 1: %.9g (max logit diff "
 		       "%.2g)", nt, ln, l1, d);
