@@ -336,7 +336,7 @@ loss_name(const struct options *o)
 static void
 parse_loss(const char *arg, struct options *o)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < (int)(sizeof loss_names / sizeof *loss_names); i++)
 		if (strcmp(arg, loss_names[i]) == 0) {
 			o->wbce = i & 1;
 			o->dice = i >> 1;
