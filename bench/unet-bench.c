@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"                  [--base-filters F]\n"
 	"                  [--depth D] [--size N] [--batch N] [--threads N]\n"
 	"                  [--warmup N] [--steps N] [--count N] [--seed N]\n"
+	"                  [--loss bce|bce+dice]\n"
 	"Time `steps` training steps (forward, backward, Adam) or forward\n"
 	"passes of a batch of random N x N RGB images after `warmup` untimed\n"
 	"ones and print a JSON object (per-step seconds, median, images/s,\n"
@@ -42,6 +43,7 @@ static const char usage_text[] =
 	"  -n, --steps N         timed steps (default 5)\n"
 	"  -c, --count N         images written by samples/images (default 64)\n"
 	"  -S, --seed N          seed of weights and data (default 0)\n"
+	"  -L, --loss L          the training loss: bce (default) or bce+dice\n"
 	"      --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
@@ -317,13 +319,14 @@ main(int argc, char **argv)
 		{ "steps", required_argument, NULL, 'n' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "loss", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct unet_config cfg = { 3, 16, 5, 1 };
 	int mode = MODE_TRAIN, size = 128, batch = 16, threads = 2;
-	int warmup = 2, steps = 5, count = 64, c;
+	int warmup = 2, steps = 5, count = 64, dice = 0, c;
 	uint64_t seed = 0;
 	char err[256];
 	struct unet *net;
@@ -337,7 +340,7 @@ main(int argc, char **argv)
 	json_t *o, *list;
 
 	prog_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":m:F:D:s:b:t:w:n:c:S:", longopts,
+	while ((c = getopt_long(argc, argv, ":m:F:D:s:b:t:w:n:c:S:L:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -385,6 +388,13 @@ main(int argc, char **argv)
 		case 'S':
 			seed = (uint64_t)parse_long(optarg, 0, 1L << 53,
 						    "--seed");
+			break;
+		case 'L':
+			if (strcmp(optarg, "bce") != 0 &&
+			    strcmp(optarg, "bce+dice") != 0)
+				die_usage("--loss: bce or bce+dice, not '%s'",
+					  optarg);
+			dice = optarg[3] != '\0';
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);
@@ -443,7 +453,7 @@ main(int argc, char **argv)
 
 		unet_forward(w, batch);
 		if (mode == MODE_TRAIN) {
-			unet_backward(w, batch, target, NULL, 1.0f);
+			unet_backward(w, batch, target, NULL, 1.0f, dice);
 			adam_step(adam, net, threads);
 		}
 		if (s >= warmup)
@@ -468,6 +478,9 @@ main(int argc, char **argv)
 	set_isa(o);
 	set_int(o, "warmup", warmup);
 	set_int(o, "steps", steps);
+	if (mode == MODE_TRAIN)
+		json_object_set_new(o, "loss", json_string(dice ? "bce+dice"
+								: "bce"));
 	list = json_array();
 	for (int s = 0; s < steps; s++)
 		json_array_append_new(list, json_real(sec[s]));

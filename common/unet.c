@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dice.h"
 #include "nn.h"
 #include "optim.h"
 #include "pool.h"
@@ -621,17 +622,24 @@ unet_forward(struct unet_work *w, int n)
 
 double
 unet_loss(const struct unet_work *w, int n, const float *target,
-	  const float *weight, float pos_weight)
+	  const float *weight, float pos_weight, int dice)
 {
+	size_t npix = (size_t)w->height * w->width;
+	int k = w->net->cfg.outputs;
+	double loss;
+
 	check_n(w, n, "unet_loss");
-	return nn_bce_logits(w->threads, w->logits, target, weight,
-			     (size_t)n * w->height * w->width
-			     * w->net->cfg.outputs, pos_weight, NULL);
+	loss = nn_bce_logits(w->threads, w->logits, target, weight,
+			     n * npix * k, pos_weight, NULL);
+	if (dice)
+		loss += dice_loss_logits(w->threads, w->logits, target, weight,
+					 k, n, npix, NULL);
+	return loss;
 }
 
 double
 unet_backward(struct unet_work *w, int n, const float *target,
-	      const float *weight, float pos_weight)
+	      const float *weight, float pos_weight, int dice)
 {
 	struct unet *net = w->net;
 	int d = net->cfg.depth, k = net->cfg.outputs;
@@ -646,6 +654,10 @@ unet_backward(struct unet_work *w, int n, const float *target,
 		       net->params[i].count * sizeof(float));
 	loss = nn_bce_logits(w->threads, w->logits, target, weight, npix * k,
 			     pos_weight, w->glogits);
+	if (dice)
+		loss += dice_loss_logits(w->threads, w->logits, target, weight,
+					 k, n, (size_t)w->height * w->width,
+					 w->glogits);
 	/* Each map's gradient is masked by its ReLU where it is produced
 	 * (mask = 1): from then on it is the gradient of the
 	 * pre-activation. */

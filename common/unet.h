@@ -120,20 +120,23 @@ float *unet_work_input(struct unet_work *w);
  * n * height * width * K floats, NHWC (K = the config's outputs). */
 const float *unet_forward(struct unet_work *w, int n);
 
-/* Mean over every element (n * height * width * K) of the binary
- * cross-entropy of the logits of the last forward pass against target
- * (values in [0, 1], soft targets allowed), each element's term times
- * weight's (n * height * width * K values >= 0, or NULL for all 1), the
- * positive term times pos_weight (1 = plain BCE): PyTorch's
- * binary_cross_entropy_with_logits with weight= and pos_weight=, mean
- * reduction. target and weight are NHWC like the logits. */
+/* The training loss of the last forward pass over its first n images:
+ * the mean over every element (n * height * width * K) of the binary
+ * cross-entropy of the logits against target (values in [0, 1], soft
+ * targets allowed), each element's term times weight's (n * height *
+ * width * K values >= 0, or NULL for all 1), the positive term times
+ * pos_weight (1 = plain BCE): PyTorch's binary_cross_entropy_with_logits
+ * with weight= and pos_weight=, mean reduction; plus, when dice is 1, the
+ * soft Dice loss of the foreground channel (channel 0) image by image
+ * (dice_loss_logits, its pixels of weight 0 left out). target and weight
+ * are NHWC like the logits. */
 double unet_loss(const struct unet_work *w, int n, const float *target,
-		 const float *weight, float pos_weight);
+		 const float *weight, float pos_weight, int dice);
 
 /* Backward pass after unet_forward (training work only): sets every
  * parameter's grad to the gradient of unet_loss(w, n, target, weight,
- * pos_weight) and returns that loss. */
+ * pos_weight, dice) and returns that loss. */
 double unet_backward(struct unet_work *w, int n, const float *target,
-		     const float *weight, float pos_weight);
+		     const float *weight, float pos_weight, int dice);
 
 #endif

@@ -22,6 +22,7 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "dataset.h"
+#include "dice.h"
 #include "dist.h"
 #include "infer.h"
 #include "metrics.h"
@@ -59,6 +60,7 @@ struct options {
 	struct normalize norm; /* --normalize */
 	uint64_t seed;
 	int threads, wbce, base_filters, depth, resume, quiet;
+	int dice;            /* --loss ...+dice */
 	int val_split_given, pos_weight_given, arch_given, sigma_given;
 	int norm_given;
 };
@@ -215,7 +217,10 @@ static const char usage_text[] =
 "      --lr X             Adam learning rate (default 0.001)\n"
 "      --seed N           seed of initialisation, split and shuffling (default 0)\n"
 "      --threads N        worker threads (default: online CPUs, at most " STR(NN_DEFAULT_MAX_THREADS) ")\n"
-"      --loss bce|wbce    plain or class-weighted cross-entropy (default bce)\n"
+"      --loss NAME        bce (default) or wbce: plain or class-weighted\n"
+"                         cross-entropy; bce+dice or wbce+dice add 1 - the\n"
+"                         soft Dice of the foreground, sample by sample, to\n"
+"                         optimise the overlap the Dice score measures\n"
 "      --pos-weight X     weight of foreground pixels for wbce\n"
 "                         (default: background/foreground pixel ratio)\n"
 "      --outputs LIST     what the network learns, one output channel each:\n"
@@ -317,6 +322,30 @@ set_defaults(struct options *o)
 	o->threads = online_cpus(NN_DEFAULT_MAX_THREADS);
 }
 
+/* The loss names, o->wbce + 2 o->dice. */
+static const char *const loss_names[] = {
+	"bce", "wbce", "bce+dice", "wbce+dice"
+};
+
+static const char *
+loss_name(const struct options *o)
+{
+	return loss_names[o->wbce + 2 * o->dice];
+}
+
+static void
+parse_loss(const char *arg, struct options *o)
+{
+	for (int i = 0; i < (int)(sizeof loss_names / sizeof *loss_names); i++)
+		if (strcmp(arg, loss_names[i]) == 0) {
+			o->wbce = i & 1;
+			o->dice = i >> 1;
+			return;
+		}
+	die_usage("--loss: '%s' is not bce, wbce, bce+dice or wbce+dice",
+		  arg);
+}
+
 /* Take option c (argument arg) if it shapes the training run: the data,
  * the steps and the loss. Returns 0 for any other option. */
 static int
@@ -351,12 +380,7 @@ parse_run_option(int c, const char *arg, struct options *o)
 					     "--threads");
 		break;
 	case O_LOSS:
-		if (strcmp(arg, "bce") == 0)
-			o->wbce = 0;
-		else if (strcmp(arg, "wbce") == 0)
-			o->wbce = 1;
-		else
-			die_usage("--loss: '%s' is not bce or wbce", arg);
+		parse_loss(arg, o);
 		break;
 	case O_POS_WEIGHT:
 		o->pos_weight = parse_double(arg, 0, 1e6, "--pos-weight");
@@ -493,7 +517,7 @@ check_options(struct options *o)
 		die_usage("standard input reaches rank 0 only: give every rank "
 			  "the training and validation samples as files");
 	if (o->pos_weight_given && !o->wbce)
-		die_usage("--pos-weight needs --loss wbce");
+		die_usage("--pos-weight needs --loss wbce or wbce+dice");
 	if (o->sigma_given && o->border_w0 <= 0)
 		die_usage("--border-sigma needs --border-weight");
 	if (o->arch_given && !o->init_path && !o->resume) {
@@ -591,7 +615,7 @@ fingerprint(const struct run *r, json_t *meta)
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	model_meta_set(meta, "lr", "%a", o->lr);
 	model_meta_set(meta, "seed", "%" PRIu64, o->seed);
-	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	model_meta_set(meta, "loss", "%s", loss_name(o));
 	model_meta_set(meta, "pos_weight", "%a", r->pos_weight);
 	model_meta_set(meta, "min_delta", "%a", o->min_delta);
 	if (o->lr_patience)
@@ -727,7 +751,7 @@ save_model(struct run *r, const struct epoch_result *e)
 		model_meta_set(meta, "val_iou", "%.9g", e->val_iou);
 	}
 	model_meta_set(meta, "seed", "%" PRIu64, o->seed);
-	model_meta_set(meta, "loss", "%s", o->wbce ? "wbce" : "bce");
+	model_meta_set(meta, "loss", "%s", loss_name(o));
 	if (o->wbce)
 		model_meta_set(meta, "pos_weight", "%.9g", r->pos_weight);
 	model_meta_set(meta, "lr", "%.9g", o->lr);
@@ -1013,19 +1037,46 @@ share(long n, long *lo, long *hi)
 	*hi = n * (dist_rank() + 1) / dist_size();
 }
 
-/* The figures of the validation pass from the sum of its losses over
- * count elements and its confusion, of this process's share (summed over
- * every rank here). */
+/* The sums of a validation pass: the cross-entropy over its elements, the
+ * Dice loss over its images. */
+struct val_sums {
+	double bce, elements, dice, images;
+};
+
+/* Add the loss of n whole images of npix pixels (their logits, b's
+ * targets and weights) to v: both validation paths compute it here. */
 static void
-val_result(const struct run *r, struct progress *pg, long ep, double vsum,
-	   double count, const struct confusion *c, struct epoch_result *e)
+add_loss(const struct run *r, const float *logits, const struct batch *b,
+	 int n, size_t npix, struct val_sums *v)
 {
-	double d[2] = { vsum, count };
+	int kc = r->o->outputs.count;
+	const float *wt = b->weighted ? b->weight : NULL;
+	size_t nel = n * npix * kc;
+
+	v->bce += nn_bce_logits(r->o->threads, logits, b->target, wt, nel,
+				(float)r->pos_weight, NULL) * nel;
+	v->elements += nel;
+	if (r->o->dice)
+		v->dice += dice_loss_logits(r->o->threads, logits, b->target,
+					    wt, kc, n, npix, NULL) * n;
+	v->images += n;
+}
+
+/* The figures of the validation pass from its sums v and its confusion, of
+ * this process's share (summed over every rank here): the loss is the
+ * mean cross-entropy of the elements plus the mean Dice loss of the
+ * images, as in training. */
+static void
+val_result(const struct run *r, struct progress *pg, long ep,
+	   const struct val_sums *v, const struct confusion *c,
+	   struct epoch_result *e)
+{
+	double d[4] = { v->bce, v->elements, v->dice, v->images };
 	uint64_t u[4] = { c->tp, c->fp, c->fn, c->tn };
 
-	dist_sum_double(d, 2);
+	dist_sum_double(d, 4);
 	dist_sum_u64(u, 4);
-	e->val_loss = d[0] / d[1];
+	e->val_loss = d[0] / d[1] + d[2] / d[3];
 	if (!isfinite(e->val_loss)) {
 		char where[64];
 		snprintf(where, sizeof where, "epoch %ld", ep);
@@ -1072,7 +1123,7 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 {
 	size_t npix = (size_t)b->width * b->height;
 	struct confusion c = { 0 };
-	double vsum = 0;
+	struct val_sums v = { 0 };
 	long lo, hi;
 
 	share(r->nval, &lo, &hi);
@@ -1083,8 +1134,7 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 		fill_batch(r, r->val_ds, r->val_idx + i, NULL, n, 0,
 			   unet_work_input(w), b);
 		logits = unet_forward(w, n);
-		vsum += unet_loss(w, n, b->target, b->weight,
-				  (float)r->pos_weight) * n;
+		add_loss(r, logits, b, n, npix, &v);
 		add_foreground(&c, logits, b->target, n * npix,
 			       r->o->outputs.count, b->prob, b->fg);
 		if (stop_signal)
@@ -1092,7 +1142,7 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 		progress_draw(pg, 0, "epoch %ld/%ld validation %ld/%ld",
 			      ep, r->o->epochs, i + n - lo, hi - lo);
 	}
-	val_result(r, pg, ep, vsum, (double)(hi - lo), &c, e);
+	val_result(r, pg, ep, &v, &c, e);
 }
 
 static const struct dataset *sort_ds;
@@ -1113,11 +1163,10 @@ by_size(const void *a, const void *b)
 }
 
 /* The validation of n whole samples idx[] of one size through inf:
- * their loss summed into *vsum (over *count elements) and their
- * foreground into c. */
+ * their loss added to v and their foreground to c. */
 static void
 validate_group(struct run *r, struct infer *inf, const int *idx, int n,
-	       double *vsum, double *count, struct confusion *c)
+	       struct val_sums *v, struct confusion *c)
 {
 	const struct dataset_sample *s = &r->val_ds->samples[idx[0]];
 	int kc = r->o->outputs.count, ch = r->val_ds->channels;
@@ -1129,10 +1178,7 @@ validate_group(struct run *r, struct infer *inf, const int *idx, int n,
 	batch_alloc(&b, r, n, s->width, s->height);
 	fill_batch(r, r->val_ds, idx, NULL, n, 0, input, &b);
 	infer_images(inf, n, s->width, s->height, input, logits);
-	*vsum += nn_bce_logits(r->o->threads, logits, b.target,
-			       b.weighted ? b.weight : NULL, npix * kc,
-			       (float)r->pos_weight, NULL) * npix * kc;
-	*count += npix * kc;
+	add_loss(r, logits, &b, n, (size_t)s->width * s->height, v);
 	add_foreground(c, logits, b.target, npix, kc, b.prob, b.fg);
 	batch_free(&b);
 	free(input);
@@ -1149,7 +1195,7 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 {
 	int *idx = xmalloc(r->nval * sizeof *idx);
 	struct confusion c = { 0 };
-	double vsum = 0, count = 0;
+	struct val_sums v = { 0 };
 	/* A new engine each pass: it sees the weights of this epoch. */
 	struct infer *inf = infer_new(r->net, r->o->threads,
 				      r->o->memory * 1024.0 * 1024.0, -1);
@@ -1169,7 +1215,7 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 			if (t->width != s->width || t->height != s->height)
 				break;
 		}
-		validate_group(r, inf, idx + i, n, &vsum, &count, &c);
+		validate_group(r, inf, idx + i, n, &v, &c);
 		if (stop_signal)
 			interrupted(r, pg);
 		progress_draw(pg, 0, "epoch %ld/%ld validation %ld/%ld",
@@ -1177,7 +1223,7 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	}
 	free(idx);
 	infer_free(inf);
-	val_result(r, pg, ep, vsum, count, &c, e);
+	val_result(r, pg, ep, &v, &c, e);
 }
 
 /* The samples of an epoch: successive shuffles of the training set drawn
@@ -1253,7 +1299,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 			unet_forward(w, (int)(hi - lo));
 			loss = unet_backward(w, (int)(hi - lo), b->target,
 					     b->weighted ? b->weight : NULL,
-					     (float)r->pos_weight);
+					     (float)r->pos_weight, o->dice);
 		}
 		loss = sum_step(r, n, (int)(hi - lo), loss);
 		if (!isfinite(loss)) {
@@ -1824,8 +1870,9 @@ positive_weight(const struct run *r)
 		pos += s->positives;
 	}
 	if (pos == 0)
-		die("%s: --loss wbce: the training masks have no foreground "
-		    "pixels (give --pos-weight)", stream_name(o->input));
+		die("%s: --loss %s: the training masks have no foreground "
+		    "pixels (give --pos-weight)", stream_name(o->input),
+		    loss_name(o));
 	return (double)(all - pos) / pos;
 }
 

@@ -96,6 +96,33 @@ for k in a:
 	close_models "$TMP/two.st" "$TMP/one.st"
 }
 
+@test "2 ranks reproduce one process with --loss bce+dice: the Dice term per sample, whole samples and patches" {
+	need_mpi
+	# --batch 3 of 18 training samples: steps of 1 and 2 samples on the
+	# ranks, a last one of 0 and 1; the patches validate whole images
+	# split across the ranks.
+	for args in "--batch 3 --val-split 0.25" "--patch 16 --batch 5 --val $S16"; do
+		unet-train "${TINY[@]}" --epochs 2 --loss bce+dice $args \
+			--log "$TMP/one.log" -o "$TMP/one.st" "$S32"
+		run "${MPIRUN[@]}" unet-train "${TINY[@]}" --epochs 2 \
+			--loss bce+dice $args --log "$TMP/two.log" \
+			-o "$TMP/two.st" "$S32"
+		assert_success
+		assert_output ""
+		close_logs "$TMP/two.log" "$TMP/one.log"
+		close_models "$TMP/two.st" "$TMP/one.st"
+		close_models "$TMP/two.st.ckpt" "$TMP/one.st.ckpt"
+		# The Dice term is in the losses: above 1 (the BCE alone of this
+		# tiny network stays near log 2).
+		"$REFPY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    assert e["train_loss"] > 1 and e["val_loss"] > 1, e
+' "$TMP/two.log"
+	done
+}
+
 @test "rank 0 alone talks: the summary says the processes, one line per epoch" {
 	need_mpi
 	run "${MPIRUN[@]}" unet-train --base-filters 2 --depth 3 --threads 1 \

@@ -1152,16 +1152,18 @@ assert [{k: v for k, v in x.items() if k not in drop} for x in a] == \
 	done
 }
 
-@test "validation of whole native images: tiled under a tiny --memory, the same loss and Dice" {
+@test "validation of whole native images: tiled under a tiny --memory, the same loss (Dice term included) and Dice" {
 	ingest-resize "$DATA"/stage1_train/{0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9,55f98f43c152aa0dc8bea513f8ba558cc57494b81ae4ee816977816e79629c50,3ca8181367fc1258a418f7bf5044533c83e02a59c1a96def043295c429c297a8} \
 		>"$TMP/train.pam"
 	# 1024x1024 (its maps take tens of MiB) and 256x256.
 	ingest-resize "$DATA"/stage1_train/{091944f1d2611c916b98c020bd066667e33f4639159b2a92407fe5a40788856d,13c8ff1f49886e91c98ce795c93648ad8634c782ff57eb928ce29496b0425057} \
 		>"$TMP/val.pam"
+	# With the Dice term, whose sums are over each whole image.
 	for m in 1 4096; do
 		tm=()
 		[[ ! -x /usr/bin/time ]] || tm=(/usr/bin/time -f %M -o "$TMP/$m.rss")
 		"${tm[@]}" unet-train "${P[@]}" --threads 2 --epochs 2 --patch 64 --memory $m \
+			--loss bce+dice \
 			--val "$TMP/val.pam" --log "$TMP/$m.log" -o "$TMP/$m.st" \
 			"$TMP/train.pam"
 	done
@@ -1280,4 +1282,115 @@ assert all(abs(x - y) > 1e-3 for x, y in zip(c, d)), (c, d)
 	assert_failure 1
 	assert_output "unet-train: $TMP/mixed.pam: image 25: size 16x16, the training samples are 32x32 (or train on patches with --patch)"
 	[[ ! -e $TMP/m.st ]]
+}
+
+# ---------------------------------------------------------------- Dice
+
+@test "one step with --loss bce+dice equals the reference's step (weights and loss)" {
+	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 0 \
+		"$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --loss bce+dice \
+		"$TMP/init.safetensors" "$TMP/ref.safetensors" <"$S16")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 6 \
+		--loss bce+dice --val-split 0 --threads 2 --quiet --log "$TMP/log" \
+		-o "$TMP/out.safetensors" <"$S16"
+	assert_success
+	assert_output ""
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.001
+	# The Dice term is there: the loss is above the BCE alone's.
+	bce=$("$REFPY" "$REFERENCE" loss "$TMP/init.safetensors" <"$S16")
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref, bce = float(sys.argv[2]), float(sys.argv[3])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+assert ref > bce + 0.1, (ref, bce)
+' "$TMP/log" "$ref_loss" "$bce"
+}
+
+@test "one step with --loss wbce+dice, two outputs and --border-weight equals the reference's step" {
+	to_labels <"$G16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --loss bce+dice \
+		--border-weight 10 --border-sigma 2 --pos-weight 3 \
+		"$TMP/init.safetensors" "$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --outputs foreground,distance --border-weight 10 \
+		--border-sigma 2 --loss wbce+dice --pos-weight 3 --val-split 0 \
+		--quiet --log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$TMP/log" "$ref_loss"
+	assert_equal "$(meta "$TMP/out.safetensors" loss)" wbce+dice
+	assert_equal "$(meta "$TMP/out.safetensors" pos_weight)" 3
+}
+
+@test "--loss bce+dice: val_loss of whole samples and of patch training's native validation agree with the reference" {
+	take 4 "$S32" >"$TMP/val.pam"
+	# whole samples (validate through the training work) and patches
+	# (whole images through the inference engine)
+	unet-train "${TINY[@]}" --epochs 2 --loss bce+dice --val "$TMP/val.pam" \
+		-o "$TMP/w.st" "$S32"
+	unet-train "${TINY[@]}" --epochs 2 --loss bce+dice --patch 16 \
+		--val "$TMP/val.pam" -o "$TMP/p.st" "$S32"
+	for m in w p; do
+		ref=$("$REFPY" "$REFERENCE" loss --loss bce+dice "$TMP/$m.st" \
+			<"$TMP/val.pam")
+		bce=$("$REFPY" "$REFERENCE" loss "$TMP/$m.st" <"$TMP/val.pam")
+		ours=$(meta "$TMP/$m.st" val_loss)
+		"$REFPY" -c 'import sys; a, b, c = map(float, sys.argv[1:])
+assert abs(a - b) < 1e-5 * b, (a, b)
+assert a > c + 0.1, (a, c)' "$ref" "$ours" "$bce"
+	done
+}
+
+@test "--loss bce+dice: recorded in the model and the checkpoint; --resume refuses another loss" {
+	unet-train "${TINY[@]}" --epochs 1 --loss bce+dice -o "$TMP/m.st" "$S32"
+	assert_equal "$(meta "$TMP/m.st" loss)" bce+dice
+	assert_equal "$(meta "$TMP/m.st.ckpt" loss)" bce+dice
+	run has_key "$TMP/m.st" pos_weight
+	assert_failure
+	cp "$TMP/m.st" "$TMP/saved.st"
+	cp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
+	for loss in bce wbce wbce+dice; do
+		run unet-train "${TINY[@]}" --epochs 2 --resume --loss $loss \
+			-o "$TMP/m.st" "$S32"
+		assert_failure 1
+		assert_one_error_line unet-train
+		assert_output --partial "cannot resume: loss differs"
+		cmp "$TMP/m.st" "$TMP/saved.st"
+		cmp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
+	done
+	run unet-train "${TINY[@]}" --epochs 2 --resume --loss bce+dice \
+		-o "$TMP/m.st" "$S32"
+	assert_success
+	# A bce run's checkpoint refuses bce+dice.
+	unet-train "${TINY[@]}" --epochs 1 -o "$TMP/b.st" "$S32"
+	run unet-train "${TINY[@]}" --epochs 2 --resume --loss bce+dice \
+		-o "$TMP/b.st" "$S32"
+	assert_failure 1
+	assert_output --partial "cannot resume: loss differs"
+}
+
+@test "--loss: dice alone, unknown names and --pos-weight without wbce: one line, exit 2" {
+	for loss in dice dice+bce bce+dice+dice BCE "bce+" "" "bce dice"; do
+		run unet-train --loss "$loss" -o "$TMP/m.st" "$S32"
+		assert_failure 2
+		assert_line --index 0 "unet-train: --loss: '$loss' is not bce, wbce, bce+dice or wbce+dice"
+		assert_line --index 1 --partial "Try 'unet-train --help'"
+		assert_equal "${#lines[@]}" 2
+	done
+	run unet-train --loss bce+dice --pos-weight 2 -o "$TMP/m.st" "$S32"
+	assert_failure 2
+	assert_line --index 0 "unet-train: --pos-weight needs --loss wbce or wbce+dice"
+	run ls -A "$TMP"
+	assert_output ""
 }

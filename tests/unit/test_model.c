@@ -299,7 +299,7 @@ test_reference_loss(void)
 	if (f)
 		pclose(f);
 	unet_forward(w, N);
-	double ours = unet_loss(w, N, target, weight, 2.5f);
+	double ours = unet_loss(w, N, target, weight, 2.5f, 0);
 	double ref = strtod(out, NULL);
 
 	tap_ok(out[0] && fabs(ours - ref) < 1e-5 * fabs(ref),

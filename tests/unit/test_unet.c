@@ -86,17 +86,18 @@ test_params(void)
 /* The loss of the network on (w, target, weight) after a forward pass. */
 static double
 loss_of(struct unet_work *w, int n, const float *target, const float *weight,
-	float pw)
+	float pw, int dice)
 {
 	unet_forward(w, n);
-	return unet_loss(w, n, target, weight, pw);
+	return unet_loss(w, n, target, weight, pw, dice);
 }
 
 /* Gradients of a network of k outputs against finite differences, with
  * targets 0 or 1 or soft ones in [0, 1], and a weight map (in [0, 3),
- * a tenth of them 0) or none; the loss against its closed form. */
+ * a tenth of them 0) or none, with the Dice term or not; the loss against
+ * its closed form. */
 static void
-check_gradient(int k, int soft, int weighted)
+check_gradient(int k, int soft, int weighted, int dice)
 {
 	struct unet_config cfg = { 2, 2, 3, k };
 	struct unet *net = unet_new(&cfg);
@@ -111,8 +112,9 @@ check_gradient(int k, int soft, int weighted)
 	double loss, worst_all = 0;
 	int all_ok = 1, checked = 0;
 
-	snprintf(what, sizeof what, "%d output(s), %s targets, %s", k,
-		 soft ? "soft" : "0/1", weighted ? "a weight map" : "no weight");
+	snprintf(what, sizeof what, "%d output(s), %s targets, %s%s", k,
+		 soft ? "soft" : "0/1", weighted ? "a weight map" : "no weight",
+		 dice ? ", Dice" : "");
 	rng_seed(&r, 5 + k);
 	unet_init_glorot(net, 3);
 	/* non-zero biases, so that every bias gradient path is exercised */
@@ -134,8 +136,8 @@ check_gradient(int k, int soft, int weighted)
 				    ? 0 : (float)(3 * rng_uniform(&r));
 	}
 	unet_forward(w, n);
-	loss = unet_backward(w, n, target, weight, 2.0f);
-	tap_ok(loss == unet_loss(w, n, target, weight, 2.0f),
+	loss = unet_backward(w, n, target, weight, 2.0f, dice);
+	tap_ok(loss == unet_loss(w, n, target, weight, 2.0f, dice),
 	       "%s: unet_backward returns unet_loss (%.9g)", what, loss);
 
 	/* a few elements of every tensor: first, last and random ones; the
@@ -157,9 +159,9 @@ check_gradient(int k, int soft, int weighted)
 				double lp, lm, num, e;
 
 				p->value[j] = keep + (float)hh;
-				lp = loss_of(w, n, target, weight, 2.0f);
+				lp = loss_of(w, n, target, weight, 2.0f, dice);
 				p->value[j] = keep - (float)hh;
-				lm = loss_of(w, n, target, weight, 2.0f);
+				lm = loss_of(w, n, target, weight, 2.0f, dice);
 				p->value[j] = keep;
 				num = (lp - lm) / (2 * hh);
 				e = fabs(num - p->grad[j])
@@ -181,9 +183,11 @@ check_gradient(int k, int soft, int weighted)
 	       "finite differences", what);
 
 	/* the loss is the mean over every element of the weighted BCE of
-	 * the logits: -w (pw y log s + (1 - y) log(1 - s)) */
+	 * the logits: -w (pw y log s + (1 - y) log(1 - s)), plus with dice
+	 * the mean over the images of 1 - (2 sum s y + 1) / (sum s + sum y
+	 * + 1) of channel 0, over its elements of weight not 0 */
 	const float *lg = unet_forward(w, n);
-	double want = 0;
+	double want = 0, dsum = 0;
 
 	for (size_t i = 0; i < nel; i++) {
 		double s = 1 / (1 + exp(-(double)lg[i])), y = target[i];
@@ -192,8 +196,25 @@ check_gradient(int k, int soft, int weighted)
 			* -(2 * y * log(s) + (1 - y) * log(1 - s));
 	}
 	want /= nel;
-	tap_ok(fabs(want - unet_loss(w, n, target, weight, 2.0f)) < 1e-9,
-	       "%s: loss = mean weighted BCE of the n*h*w*K logits", what);
+	for (int i = 0; dice && i < n; i++) {
+		double sp = 0, sy = 0, spy = 0;
+
+		for (size_t j = 0; j < (size_t)h * wd; j++) {
+			size_t e = ((size_t)i * h * wd + j) * k;
+			double s = 1 / (1 + exp(-(double)lg[e]));
+
+			if (weight && weight[e] == 0)
+				continue;
+			sp += s;
+			sy += target[e];
+			spy += s * target[e];
+		}
+		dsum += 1 - (2 * spy + 1) / (sp + sy + 1);
+	}
+	want += dsum / n;
+	tap_ok(fabs(want - unet_loss(w, n, target, weight, 2.0f, dice)) < 1e-9,
+	       "%s: loss = mean weighted BCE of the n*h*w*K logits%s", what,
+	       dice ? " + mean Dice loss of channel 0" : "");
 	free(target);
 	free(weight);
 	unet_work_free(w);
@@ -266,12 +287,16 @@ test_outputs(void)
 static void
 test_gradient(void)
 {
-	check_gradient(1, 0, 0);
-	check_gradient(1, 1, 1);
-	check_gradient(2, 1, 0);
-	check_gradient(2, 1, 1);
-	check_gradient(3, 0, 1);
-	check_gradient(3, 1, 1);
+	check_gradient(1, 0, 0, 0);
+	check_gradient(1, 1, 1, 0);
+	check_gradient(2, 1, 0, 0);
+	check_gradient(2, 1, 1, 0);
+	check_gradient(3, 0, 1, 0);
+	check_gradient(3, 1, 1, 0);
+	/* (2, 0, 1) crosses a kink at c4.conv2.bias, with or without Dice */
+	check_gradient(1, 0, 0, 1);
+	check_gradient(2, 1, 1, 1);
+	check_gradient(3, 1, 1, 1);
 }
 
 static void
@@ -315,7 +340,7 @@ test_determinism(void)
 	gcount = p->count;
 	g1 = xmalloc(gcount * sizeof(float));
 	unet_forward(w, n);
-	unet_backward(w, n, target, NULL, 1);
+	unet_backward(w, n, target, NULL, 1, 0);
 	memcpy(g1, p->grad, gcount * sizeof(float));
 	/* the same input on a work of 2 threads */
 	w2 = unet_work_new(net, n, h, wd, 1, 2);
@@ -332,7 +357,7 @@ test_determinism(void)
 		if (rep == 1 && memcmp(a, o, npix * sizeof(float)))
 			same = 0;
 		memcpy(a, o, npix * sizeof(float));
-		unet_backward(w2, n, target, NULL, 1);
+		unet_backward(w2, n, target, NULL, 1, 0);
 		if (rep == 1 && memcmp(g1, p->grad, gcount * sizeof(float)))
 			gsame = 0;
 		memcpy(g1, p->grad, gcount * sizeof(float));
@@ -376,7 +401,7 @@ test_sizes(void)
 	for (int i = 0; i < 64; i++)
 		unet_work_input(w)[i] = (float)(i % 7) / 7;
 	memcpy(y1, unet_forward(w, 1), sizeof y1);
-	l1 = unet_backward(w, 1, target, NULL, 1);
+	l1 = unet_backward(w, 1, target, NULL, 1, 0);
 	for (int nt = 3; nt <= 48; nt *= 4) {
 		const float *y;
 		double d = 0;
@@ -387,7 +412,7 @@ test_sizes(void)
 		y = unet_forward(wn, 1);
 		for (int i = 0; i < 64; i++)
 			d = fmax(d, fabs(y[i] - y1[i]));
-		ln = unet_backward(wn, 1, target, NULL, 1);
+		ln = unet_backward(wn, 1, target, NULL, 1, 0);
 		tap_ok(fabs(l1 - ln) < 1e-6 && d < 1e-5, "8x8 at depth 4 on "
 		       "%d threads: loss %.9g, on 1: %.9g (max logit diff "
 		       "%.2g)", nt, ln, l1, d);
