@@ -552,6 +552,9 @@ parse_options(int argc, char **argv, struct options *o)
 		if (parse_run_option(c, optarg, o) ||
 		    parse_model_option(c, optarg, o))
 			continue;
+		/* Rank 0 alone answers; the others end quietly. */
+		if (c == 'V' || c == 'h')
+			dist_serial_quit(0);
 		if (c == 'V')
 			version();
 		cli_other_option(c, usage_text, argv);
