@@ -14,6 +14,7 @@ never(int a, int b, int c, size_t scratch_floats)
  * kernels. */
 static const struct convdirect_ops plain = {
 	.available = never,
+	.up_available = never,
 	.upback_available = never,
 };
 
@@ -40,6 +41,12 @@ convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 	return kernels()->available(cout, w, cin, scratch_floats);
 }
 
+int
+convdirect_block(int cout)
+{
+	return kernels()->block(cout);
+}
+
 void
 convdirect_rows(const float *x, int ldx, int h, int w, int cin,
 		const float *wt, const float *bias, int cout, float *y,
@@ -56,6 +63,12 @@ convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 {
 	kernels()->wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
 			      scratch);
+}
+
+int
+convdirect_up_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return kernels()->up_available(cout, w, cin, scratch_floats);
 }
 
 void

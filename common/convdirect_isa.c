@@ -70,11 +70,11 @@ vstore(float *p, vec v, int lanes)
 
 /* Measured per layer by unet-bench --mode layers at base 16 and 64: with
  * AVX-512 the direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel)
- * at any multiple of 32 channels as long as the kernel holds at most
- * 9 x 512 x 512 floats (9 MiB, read again for every row of pixels);
- * beyond, sgemm's blocking wins by 2-3x. With AVX2, up to 32 output
- * channels. */
-#define DIRECT_MAX_CIN_COUT (512 * 512)
+ * at any multiple of 32 channels; with AVX2, up to 32 output channels. The
+ * transposed convolution, whose kernel is read again for every row of
+ * pixels, only up to kernels of 9 x 512 x 512 floats; beyond, sgemm's
+ * blocking wins by 2-3x. */
+#define UP_MAX_CIN_COUT (512 * 512)
 
 static int
 direct_channels(int c)
@@ -82,21 +82,14 @@ direct_channels(int c)
 	return c == 8 || c == 16 || c == 32 || (VW == 16 && c % 32 == 0);
 }
 
-static int
-k_available(int cout, int w, int cin, size_t scratch_floats)
-{
-	return direct_channels(cout) &&
-	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
-	       3 * ((size_t)w + 2) * cin <= scratch_floats;
-}
-
 /* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
  * every tap (ky, kx) and input channel, one weight load per vector and one
  * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
  * padded input row of the first pixel's window; the windows are S input
- * pixels apart (the stride). */
+ * pixels apart (the stride). wt is the kernel's block of the channels,
+ * [ky][kx][cin][ldw]. */
 static inline __attribute__((always_inline)) void
-conv_block(const float *const prow[3], int cin, const float *wt, int cout,
+conv_block(const float *const prow[3], int cin, const float *wt, int ldw,
 	   const float *bias, float *y, int ldy, int relu, const int P,
 	   const int V, const int S, const int lanes)
 {
@@ -111,9 +104,9 @@ conv_block(const float *const prow[3], int cin, const float *wt, int cout,
 	for (int ky = 0; ky < 3; ky++)
 		for (int kx = 0; kx < 3; kx++) {
 			const float *xs = prow[ky] + kx * cin;
-			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * cout;
+			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * ldw;
 
-			for (int ci = 0; ci < cin; ci++, ws += cout) {
+			for (int ci = 0; ci < cin; ci++, ws += ldw) {
 				vec wv[4];
 
 #pragma GCC unroll 4
@@ -169,15 +162,17 @@ pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
 }
 
 /* Point prow[0..2] at the padded input rows oy-1, oy and oy+1 of image
- * img, filling the ring slots (iy + 1) mod 3 that do not hold them yet. */
+ * img, kept in a ring of `slots` rows (slot (iy + 1) mod slots for row
+ * iy, held[slot] naming the row it holds), filling the slots that do not
+ * hold them yet. */
 static void
 ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
-	  float *scratch, long held[3], const float *prow[3])
+	  float *scratch, int slots, long *held, const float *prow[3])
 {
 	size_t padlen = ((size_t)w + 2) * cin;
 
 	for (int ky = 0; ky < 3; ky++) {
-		int iy = oy + ky - 1, slot = (iy + 1) % 3;
+		int iy = oy + ky - 1, slot = (iy + 1) % slots;
 		long id = (long)(img * (h + 2) + iy + 1);
 		float *pad = scratch + slot * padlen;
 
@@ -189,63 +184,128 @@ ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
 	}
 }
 
+/* The kernel packed by blocks of output channels, as nn lays it out for
+ * convdirect_rows: [cout / B][ky][kx][cin][B] with B = k_block(cout), one
+ * block (WIDE_V vectors beyond one) per call of conv_block, read in
+ * sequence. */
+#define WIDE_V 2
+
+static int
+k_block(int cout)
+{
+	return cout <= VW ? cout : VW * WIDE_V;
+}
+
 /* conv_block at output pixel ox of the row whose padded input rows are
- * prow, for the channels c0 .. c0 + V VW - 1. */
+ * prow, for the channels c0 .. c0 + V VW - 1, whose block of the packed
+ * kernel is wb. */
 static inline __attribute__((always_inline)) void
-conv_at(const float *const prow[3], int ox, int cin, const float *wt,
+conv_at(const float *const prow[3], int ox, int cin, const float *wb,
 	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
 	const int P, const int V, const int S)
 {
 	size_t at0 = (size_t)ox * S * cin;
 	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
 
-	conv_block(at, cin, wt + c0, cout, bias ? bias + c0 : NULL,
+	conv_block(at, cin, wb, k_block(cout), bias ? bias + c0 : NULL,
 		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
 		   LANES(cout));
 }
 
-/* The w output pixels of one row, with P and V fixed so that conv_block's
- * accumulators live in registers; the pixels left over at the end of the
- * row go by 4, 2 and 1. */
+/* The w output pixels of one row for the block of channels from c0, with
+ * P and V fixed so that conv_block's accumulators live in registers; the
+ * pixels left over at the end of the row go by 4, 2 and 1. */
 static inline __attribute__((always_inline)) void
 conv_row(const float *const prow[3], int w, int cin, const float *wt,
-	 int cout, const float *bias, float *yrow, int ldy, int relu,
+	 int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
 	 const int P, const int V, const int S)
 {
-	for (int c0 = 0; c0 < cout; c0 += VW * V) {
-		int ox = 0;
+	const float *wb = wt + (size_t)c0 * 9 * cin;
+	int ox = 0;
 
-		for (; ox + P <= w; ox += P)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, P, V, S);
-		for (; P > 4 && ox + 4 <= w; ox += 4)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 4, V, S);
-		for (; ox + 2 <= w; ox += 2)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 2, V, S);
-		for (; ox < w; ox++)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 1, V, S);
-	}
+	for (; ox + P <= w; ox += P)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, P,
+			V, S);
+	for (; P > 4 && ox + 4 <= w; ox += 4)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 4,
+			V, S);
+	for (; ox + 2 <= w; ox += 2)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 2,
+			V, S);
+	for (; ox < w; ox++)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 1,
+			V, S);
 }
 
-/* Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
- * iy. */
+/* A tile of output rows (within one image) aims at TILE_PIXELS pixels, at
+ * most MAX_TILE rows: every block of the kernel is used for all the rows
+ * of a tile before the next, so it is read from memory once per tile and
+ * from the L2 cache (9 cin B floats: 576 KiB at 512 input channels) for
+ * the rest. */
+#define TILE_PIXELS 256
+#define MAX_TILE 32
+
+static int
+tile_rows(int w)
+{
+	int t = TILE_PIXELS / w;
+
+	return t < 1 ? 1 : t > MAX_TILE ? MAX_TILE : t;
+}
+
+/* The scratch of the padded input rows of a tile and the two around it. */
+static size_t
+rows_scratch(int w, int cin)
+{
+	return ((size_t)tile_rows(w) + 2) * ((size_t)w + 2) * cin;
+}
+
+static int
+k_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return direct_channels(cout) &&
+	       rows_scratch(w, cin) <= scratch_floats;
+}
+
+static int
+k_up_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return direct_channels(cout) &&
+	       (size_t)cin * cout <= UP_MAX_CIN_COUT &&
+	       2 * ((size_t)w + 1) * cin <= scratch_floats;
+}
+
+/* The rows by tiles, and in each tile block of channels after block over
+ * all its rows; the padded input rows in a ring of a tile's rows and the
+ * two around them (ring_rows), so each is padded once. */
 static inline __attribute__((always_inline)) void
 conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 	  const float *bias, int cout, float *y, int ldy, int relu,
 	  size_t r0, size_t r1, float *scratch, const int P, const int V)
 {
-	long held[3] = { -1, -1, -1 };
+	int tile = tile_rows(w), slots = tile + 2;
+	long held[MAX_TILE + 2];
 
-	for (size_t r = r0; r < r1; r++) {
-		const float *prow[3];
+	for (int i = 0; i < slots; i++)
+		held[i] = -1;
+	for (size_t r = r0; r < r1;) {
+		size_t img = r / h, n = h - r % h;
 
-		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
-			  prow);
-		conv_row(prow, w, cin, wt, cout, bias, y + r * (size_t)w * ldy,
-			 ldy, relu, P, V, 1);
+		if (n > (size_t)tile)
+			n = tile;
+		if (n > r1 - r)
+			n = r1 - r;
+		for (int c0 = 0; c0 < cout; c0 += VW * V)
+			for (size_t j = r; j < r + n; j++) {
+				const float *prow[3];
+
+				ring_rows(x, ldx, h, w, cin, img, (int)(j % h),
+					  scratch, slots, held, prow);
+				conv_row(prow, w, cin, wt, c0, cout, bias,
+					 y + j * (size_t)w * ldy, ldy, relu,
+					 P, V, 1);
+			}
+		r += n;
 	}
 }
 
@@ -253,10 +313,10 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
  * pixels (or G tap and channel pairs) by V vectors. */
 #if VW == 16
 #define NARROW 16, 1 /* cout 8 or 16: one vector */
-#define WIDE 8, 2    /* cout 32 and more: two vectors a block */
+#define WIDE 8, WIDE_V /* cout 32 and more: two vectors a block */
 #else
 #define NARROW 12, 1 /* cout 8 */
-#define WIDE 6, 2    /* cout 16 or 32: 16 channels a block */
+#define WIDE 6, WIDE_V /* cout 16 or 32: 16 channels a block */
 #endif
 
 static void
@@ -347,8 +407,8 @@ wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 		const float *dyrow = dy + r * (size_t)w * lddy;
 		int q = 0;
 
-		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
-			  prow);
+		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, 3,
+			  held, prow);
 		for (; q + G <= pairs; q += G)
 			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, G, V);
 		for (; G > 4 && q + 4 <= pairs; q += 4)
@@ -545,7 +605,7 @@ static int
 k_upback_available(int cin, int cout, int w, size_t scratch_floats)
 {
 	return direct_channels(cin) && direct_channels(cout) &&
-	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
+	       (size_t)cin * cout <= UP_MAX_CIN_COUT &&
 	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
 }
 
@@ -587,9 +647,9 @@ upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
 		const float *xrow = x + r * (size_t)w * ldx;
 
 		ring_rows(dy, lddy, 2 * h, 2 * w, cout, r / h,
-			  2 * (int)(r % h), scratch, held, prow);
-		if (dx)
-			conv_row(prow, w, cout, kt, cin, NULL,
+			  2 * (int)(r % h), scratch, 3, held, prow);
+		for (int c0 = 0; dx && c0 < cin; c0 += VW * Vx)
+			conv_row(prow, w, cout, kt, c0, cin, NULL,
 				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2);
 		for (int s = 0; s < 9; s++) {
 			const float *dytap = prow[s / 3] + (s % 3) * cout;
@@ -629,8 +689,10 @@ k_upback_rows(const float *x, int ldx, const float *dy, int lddy, int h, int w,
 
 const struct convdirect_ops CONVDIRECT_OPS = {
 	.available = k_available,
+	.block = k_block,
 	.rows = k_rows,
 	.wgrad_rows = k_wgrad_rows,
+	.up_available = k_up_available,
 	.up_rows = k_up_rows,
 	.upback_available = k_upback_available,
 	.upback_rows = k_upback_rows,

@@ -343,8 +343,8 @@ nn_set_direct(int on)
 /* The one place that chooses how a layer is computed, for a pass over n
  * maps of h x w (the input's size) from cin to cout channels on nt
  * threads, with or without dx. The direct path pays where sgemm's
- * products are thinnest, for narrow outputs, and with AVX-512 up to
- * kernels of 512 x 512 channels (see convdirect_available); hcol for large
+ * products are thinnest, for narrow outputs, and with AVX-512 for every
+ * multiple of 32 channels (see convdirect_available); hcol for large
  * maps. The backward of a 3x3 convolution computes dx as the convolution
  * of dy from cout to cin channels: directly when both directions are
  * direct, otherwise by the GEMMs over tiles of dy, which then also give
@@ -375,7 +375,9 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 			p.dx = DIRECT;
 		break;
 	case UPCONV_FORWARD:
-		p.how = direct ? DIRECT : GEMM;
+		p.how = direct_allowed &&
+			convdirect_up_available(cout, w, cin, room) ? DIRECT
+								   : GEMM;
 		break;
 	case UPCONV_BACKWARD:
 		if (direct_allowed &&
@@ -473,6 +475,54 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	}
 }
 
+/* The kernel of a direct convolution from nin to nout channels whose
+ * weight of tap s (ky kx), input i and output o is
+ * k[(flip ? 8 - s : s) ss + i si + o so], packed into kflip as
+ * convdirect_rows takes it: [nout / B][s][nin][B], B = convdirect_block
+ * (nout). */
+struct pack_args {
+	const float *k;
+	size_t ss, si, so;
+	int nin, nout, flip;
+};
+
+static void
+pack_part(void *arg, int t, int nt)
+{
+	const struct pack_args *a = arg;
+	int nin = a->nin, bw = convdirect_block(a->nout);
+	size_t lo, hi;
+
+	/* by (block, tap) pairs, reading along the smaller stride */
+	pool_share((size_t)a->nout / bw * 9, t, nt, &lo, &hi);
+	for (size_t q = lo; q < hi; q++) {
+		int s9 = (int)(q % 9);
+		float *d = kflip + q * nin * bw;
+		const float *src = a->k + (a->flip ? 8 - s9 : s9) * a->ss
+				   + q / 9 * bw * a->so;
+
+		if (a->si < a->so)
+			for (int o = 0; o < bw; o++)
+				for (int i = 0; i < nin; i++)
+					d[(size_t)i * bw + o] =
+						src[i * a->si + o * a->so];
+		else
+			for (int i = 0; i < nin; i++)
+				for (int o = 0; o < bw; o++)
+					d[(size_t)i * bw + o] =
+						src[i * a->si + o * a->so];
+	}
+}
+
+static void
+pack_kernel(int nt, const float *k, size_t ss, size_t si, size_t so,
+	    int nin, int nout, int flip)
+{
+	struct pack_args a = { k, ss, si, so, nin, nout, flip };
+
+	pool_run(nt, pack_part, &a);
+}
+
 /* A convolution computed by convdirect over rows of the output, with the
  * output then zeroed where mx (a ReLU output, pixel stride ldmx) is not
  * positive when mx is set. */
@@ -561,11 +611,7 @@ nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
 		};
 
 		/* wt[s][ci][co] = k[co][s][ci] */
-		for (int co = 0; co < cout; co++)
-			for (int s9 = 0; s9 < 9; s9++)
-				for (int ci = 0; ci < cin; ci++)
-					kflip[((size_t)s9 * cin + ci) * cout + co] =
-						k[((size_t)co * 9 + s9) * cin + ci];
+		pack_kernel(nt, k, cin, 1, (size_t)9 * cin, cin, cout, 0);
 		pool_run(nt, direct_part, &d);
 		return;
 	}
@@ -782,11 +828,7 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 		}
 		/* dx is the convolution of dy with wt[s][co][ci] =
 		 * k[co][8-s][ci] */
-		for (int co = 0; co < cout; co++)
-			for (int s9 = 0; s9 < 9; s9++)
-				memcpy(kflip + ((size_t)s9 * cout + co) * cin,
-				       k + ((size_t)co * 9 + 8 - s9) * cin,
-				       cin * sizeof(float));
+		pack_kernel(nt, k, cin, (size_t)9 * cin, 1, cout, cin, 1);
 		pool_run(nt, direct_part, &d);
 		return;
 	}
@@ -958,7 +1000,7 @@ upconv_backward_part(void *arg, int t, int nt)
 }
 
 /* The direct path over shares of the n x h input rows, with the kernel
- * rearranged [ky][kx][co][ci] in kflip; the bias gradient from the
+ * packed [ky][kx][co][ci] in kflip; the bias gradient from the
  * output rows of the share. */
 static void
 direct_upback_part(void *arg, int t, int nt)
@@ -996,11 +1038,8 @@ nn_upconv_backward(int nt, const float *x, int ldx, int n, int h, int w,
 	check_reserved(cin, cout);
 	if (plan_layer(UPCONV_BACKWARD, n, h, w, cin, cout, dx != NULL, nt).how
 	    == DIRECT) {
-		for (int s9 = 0; s9 < 9; s9++)
-			for (int co = 0; co < cout; co++)
-				for (int ci = 0; ci < cin; ci++)
-					kflip[((size_t)s9 * cout + co) * cin + ci] =
-						k[((size_t)ci * 9 + s9) * cout + co];
+		/* kt[s][co][ci] = k[ci][s][co] */
+		pack_kernel(nt, k, cout, 1, (size_t)9 * cout, cout, cin, 0);
 		pool_run(nt, direct_upback_part, &a);
 	} else {
 		pool_run(nt, upconv_backward_part, &a);

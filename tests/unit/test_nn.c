@@ -817,6 +817,9 @@ test_direct_vs_gemm(void)
 		/* wider: direct with AVX-512, by GEMM with AVX2 */
 		{ CONV3, 64, 64, 9, 13 }, { CONV3, 16, 64, 6, 11 },
 		{ UPCONV, 64, 64, 5, 9 },
+		/* several blocks of output channels, several tiles of rows
+		 * in an image (w 64: 4 rows a tile), either way */
+		{ CONV3, 64, 96, 9, 64 }, { CONV3, 96, 64, 9, 64 },
 		/* maps of one pixel, one row, one column */
 		{ CONV3, 16, 16, 1, 1 }, { CONV3, 8, 16, 1, 9 },
 		{ CONV3, 16, 8, 9, 1 }, { UPCONV, 16, 16, 1, 1 },
@@ -868,9 +871,25 @@ test_direct_vs_gemm(void)
 	threads = 1;
 }
 
-/* Where the direct path stops: kernels of more than 512 x 512 channel
- * pairs go to sgemm (and everything above 32 output channels with AVX2);
- * with the plain kernels (UNETPIPE_ISA=plain) it is never taken. */
+/* The direct convolution with its kernel packed by blocks of 32 (AVX-512)
+ * or 16 (AVX2) output channels, two and more blocks each way, and maps of
+ * several tiles of rows (w 64: 4 rows a tile). Last in main: the random
+ * data of the other tests stays what it was. */
+static void
+test_packed_blocks(void)
+{
+	struct lcase c;
+
+	test_conv3x3_forward(2, 9, 64, 16, 96);
+	c = lcase_new(CONV3, 2, 5, 4, 32, 64, 1);
+	check_layer("conv3x3 (32 -> 64, direct, dx direct)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+}
+
+/* Where the direct path stops: the transposed convolution's kernels of
+ * more than 512 x 512 channel pairs go to sgemm, the 3x3 convolution's
+ * never (everything above 32 output channels with AVX2); with the plain
+ * kernels (UNETPIPE_ISA=plain) it is never taken. */
 static void
 test_direct_limits(void)
 {
@@ -879,6 +898,7 @@ test_direct_limits(void)
 
 	if (isa_current() == ISA_PLAIN) {
 		tap_ok(!convdirect_available(16, 8, 3, any) &&
+			       !convdirect_up_available(16, 8, 3, any) &&
 			       !convdirect_upback_available(16, 16, 8, any),
 		       "the plain kernels take no direct path");
 		return;
@@ -888,11 +908,13 @@ test_direct_limits(void)
 	       isa_name(isa_current()));
 	tap_ok(convdirect_available(16, 8, 3, any) &&
 		       convdirect_available(512, 8, 512, any) == wide &&
-		       !convdirect_available(1024, 8, 512, any) &&
+		       convdirect_available(1024, 8, 1024, any) == wide &&
+		       convdirect_up_available(512, 8, 512, any) == wide &&
+		       !convdirect_up_available(512, 8, 1024, any) &&
 		       !convdirect_upback_available(1024, 512, 8, any) &&
 		       !convdirect_available(48, 8, 16, any),
-	       "the direct path takes 8, 16, 32%s output channels up to "
-	       "512 x 512 channel pairs",
+	       "the direct path takes 8, 16, 32%s output channels, the "
+	       "transposed convolution's up to 512 x 512 channel pairs",
 	       wide ? " and multiples of 32" : "");
 }
 
@@ -901,7 +923,7 @@ main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	rng_seed(&rng, 1);
-	nn_reserve(64, 1);
+	nn_reserve(96, 1);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
 	/* 8, 16 and 32 output channels take the direct path (on AVX2 or AVX-512) */
@@ -927,5 +949,6 @@ main(int argc, char **argv)
 	test_adam();
 	test_glorot();
 	test_layout();
+	test_packed_blocks();
 	return tap_done();
 }
