@@ -1,9 +1,8 @@
 /* convdirect: the 3x3 convolution (padding 1, stride 1) and the stride-2
  * transposed one, forward and backward, computed directly in vector
- * registers, without im2col or GEMM: for the narrow layers (8 to 32 output
- * channels) where sgemm's thin products are slow and, with AVX-512, for
- * every multiple of 32 channels (the transposed convolution up to kernels
- * of 9 x 512 x 512). Used by nn. Each function calls the kernels of the
+ * registers, without im2col or GEMM: for 8 and 16 output channels and
+ * every multiple of two vectors (16 channels with AVX2, 32 with AVX-512),
+ * the transposed convolution up to kernels of 9 x 512 x 512. Used by nn. Each function calls the kernels of the
  * instruction set isa_current() chose (AVX-512, else AVX2 and FMA;
  * convdirect_isa.c); with the plain path (no AVX2 and FMA, or
  * UNETPIPE_ISA=plain) nothing is available and nn keeps to its GEMM
@@ -15,7 +14,8 @@
 
 /* 1 when convdirect_rows and convdirect_wgrad_rows can compute a layer
  * with cout output channels on maps w pixels wide within scratch_floats
- * floats of scratch (cout 8, 16 or 32, with AVX-512 any multiple of 32). */
+ * floats of scratch (cout 8, 16 or a multiple of 16 with AVX2, of 32 with
+ * AVX-512). */
 int convdirect_available(int cout, int w, int cin, size_t scratch_floats);
 
 /* The output channels B of a block of the packed kernel convdirect_rows

@@ -68,18 +68,18 @@ vstore(float *p, vec v, int lanes)
 /* The lanes of a vector that hold channels when there are cout of them. */
 #define LANES(cout) ((cout) < VW ? (cout) : VW)
 
-/* Measured per layer by unet-bench --mode layers at base 16 and 64: with
- * AVX-512 the direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel)
- * at any multiple of 32 channels; with AVX2, up to 32 output channels. The
- * transposed convolution, whose kernel is read again for every row of
- * pixels, only up to kernels of 9 x 512 x 512 floats; beyond, sgemm's
- * blocking wins by 2-3x. */
+/* Measured per layer by unet-bench --mode layers at base 16 and 64: the
+ * direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel) by 2x and
+ * more at 8 and 16 channels and every multiple of two vectors, with AVX2
+ * as with AVX-512. The transposed convolution, whose kernel is read again
+ * for every row of pixels, only up to kernels of 9 x 512 x 512 floats;
+ * beyond, sgemm's blocking wins by 2-3x. */
 #define UP_MAX_CIN_COUT (512 * 512)
 
 static int
 direct_channels(int c)
 {
-	return c == 8 || c == 16 || c == 32 || (VW == 16 && c % 32 == 0);
+	return c == 8 || c == 16 || c % (VW * 2) == 0;
 }
 
 /* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for

@@ -343,8 +343,8 @@ nn_set_direct(int on)
 /* The one place that chooses how a layer is computed, for a pass over n
  * maps of h x w (the input's size) from cin to cout channels on nt
  * threads, with or without dx. The direct path pays where sgemm's
- * products are thinnest, for narrow outputs, and with AVX-512 for every
- * multiple of 32 channels (see convdirect_available); hcol for large
+ * products are thinnest, for narrow outputs, and for every multiple of
+ * two vectors of channels (see convdirect_available); hcol for large
  * maps. The backward of a 3x3 convolution computes dx as the convolution
  * of dy from cout to cin channels: directly when both directions are
  * direct, otherwise by the GEMMs over tiles of dy, which then also give

@@ -814,7 +814,7 @@ test_direct_vs_gemm(void)
 		{ CONV3, 32, 16, 20, 27 }, { CONV3, 16, 32, 20, 27 },
 		{ CONV3, 8, 8, 20, 27 }, { UPCONV, 32, 16, 10, 27 },
 		{ UPCONV, 64, 32, 10, 27 },
-		/* wider: direct with AVX-512, by GEMM with AVX2 */
+		/* wider: several blocks of 16 (AVX2) or 32 (AVX-512) */
 		{ CONV3, 64, 64, 9, 13 }, { CONV3, 16, 64, 6, 11 },
 		{ UPCONV, 64, 64, 5, 9 },
 		/* several blocks of output channels, several tiles of rows
@@ -886,10 +886,10 @@ test_packed_blocks(void)
 	lcase_free(&c);
 }
 
-/* Where the direct path stops: the transposed convolution's kernels of
- * more than 512 x 512 channel pairs go to sgemm, the 3x3 convolution's
- * never (everything above 32 output channels with AVX2); with the plain
- * kernels (UNETPIPE_ISA=plain) it is never taken. */
+/* Where the direct path stops: at output channels other than 8, 16 and
+ * multiples of two vectors, and for the transposed convolution at kernels
+ * of more than 512 x 512 channel pairs; with the plain kernels
+ * (UNETPIPE_ISA=plain) it is never taken. */
 static void
 test_direct_limits(void)
 {
@@ -903,19 +903,20 @@ test_direct_limits(void)
 		       "the plain kernels take no direct path");
 		return;
 	}
-	tap_ok(convdirect_available(64, 8, 64, any) == wide, "the direct "
-	       "path takes 64 output channels with AVX-512 only (%s)",
-	       isa_name(isa_current()));
+	tap_ok(convdirect_available(64, 8, 64, any) &&
+		       convdirect_available(48, 8, 64, any) == !wide,
+	       "the direct path takes 64 output channels, 48 with AVX2 only "
+	       "(%s)", isa_name(isa_current()));
 	tap_ok(convdirect_available(16, 8, 3, any) &&
-		       convdirect_available(512, 8, 512, any) == wide &&
-		       convdirect_available(1024, 8, 1024, any) == wide &&
-		       convdirect_up_available(512, 8, 512, any) == wide &&
+		       convdirect_available(512, 8, 512, any) &&
+		       convdirect_available(1024, 8, 1024, any) &&
+		       convdirect_up_available(512, 8, 512, any) &&
 		       !convdirect_up_available(512, 8, 1024, any) &&
 		       !convdirect_upback_available(1024, 512, 8, any) &&
-		       !convdirect_available(48, 8, 16, any),
-	       "the direct path takes 8, 16, 32%s output channels, the "
-	       "transposed convolution's up to 512 x 512 channel pairs",
-	       wide ? " and multiples of 32" : "");
+		       !convdirect_available(24, 8, 16, any),
+	       "the direct path takes 8, 16 and multiples of %d output "
+	       "channels, the transposed convolution up to 512 x 512 "
+	       "channel pairs", wide ? 32 : 16);
 }
 
 int
@@ -926,7 +927,8 @@ main(int argc, char **argv)
 	nn_reserve(96, 1);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
-	/* 8, 16 and 32 output channels take the direct path (on AVX2 or AVX-512) */
+	/* 8, 16, 32 and 64 output channels take the direct path (on AVX2 or
+	 * AVX-512) */
 	test_conv3x3_forward(2, 5, 7, 3, 16);
 	test_conv3x3_forward(1, 9, 13, 16, 8);
 	test_conv3x3_forward(1, 6, 20, 5, 32);
