@@ -253,11 +253,15 @@ tile_rows(int w)
 	return t < 1 ? 1 : t > MAX_TILE ? MAX_TILE : t;
 }
 
-/* The scratch of the padded input rows of a tile and the two around it. */
+/* The scratch of the padded input rows of a tile and the two around it,
+ * then of the gathered inputs of MAXACC (tap, channel) pairs over the
+ * tile's pixels (wgrad_at). */
 static size_t
 rows_scratch(int w, int cin)
 {
-	return ((size_t)tile_rows(w) + 2) * ((size_t)w + 2) * cin;
+	size_t tile = tile_rows(w);
+
+	return (tile + 2) * ((size_t)w + 2) * cin + tile * w * MAXACC;
 }
 
 static int
@@ -333,12 +337,15 @@ k_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 }
 
 /* G (tap, input channel) pairs by V vectors of output channels, G V <=
- * MAXACC accumulators, over the w pixels of one row: dk[pair][co] += x at
- * the pair's offset (pixels ldxp apart) times dy, for pixel after pixel. */
+ * MAXACC accumulators, over the w pixels of each of nrows rows:
+ * dk[pair][co] += x at the pair's offset (pixels ldxp apart, rows xstep
+ * apart) times dy (rows dystep apart), pixel after pixel, row after row;
+ * the accumulators are loaded and stored once. */
 static inline __attribute__((always_inline)) void
-wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
-	    int lddy, int w, float *const dkp[MAXACC], const int G,
-	    const int V, const int lanes)
+wgrad_block(const float *const xp[MAXACC], int ldxp, size_t xstep,
+	    const float *dyrow, int lddy, size_t dystep, int w, int nrows,
+	    float *const dkp[MAXACC], const int G, const int V,
+	    const int lanes)
 {
 	vec acc[MAXACC];
 
@@ -347,22 +354,25 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
 			acc[g * V + v] = vload(dkp[g] + VW * v, lanes);
-	for (int ox = 0; ox < w; ox++) {
-		const float *d = dyrow + (size_t)ox * lddy;
-		vec dv[2];
-
-#pragma GCC unroll 2
-		for (int v = 0; v < V; v++)
-			dv[v] = vload(d + VW * v, lanes);
-#pragma GCC unroll 24
-		for (int g = 0; g < G; g++) {
-			vec xb = vbcast(xp[g] + (size_t)ox * ldxp);
+	for (int j = 0; j < nrows; j++)
+		for (int ox = 0; ox < w; ox++) {
+			const float *d = dyrow + j * dystep + (size_t)ox * lddy;
+			size_t at = j * xstep + (size_t)ox * ldxp;
+			vec dv[2];
 
 #pragma GCC unroll 2
 			for (int v = 0; v < V; v++)
-				acc[g * V + v] = vfma(xb, dv[v], acc[g * V + v]);
+				dv[v] = vload(d + VW * v, lanes);
+#pragma GCC unroll 24
+			for (int g = 0; g < G; g++) {
+				vec xb = vbcast(xp[g] + at);
+
+#pragma GCC unroll 2
+				for (int v = 0; v < V; v++)
+					acc[g * V + v] = vfma(xb, dv[v],
+							      acc[g * V + v]);
+			}
 		}
-	}
 #pragma GCC unroll 24
 	for (int g = 0; g < G; g++)
 #pragma GCC unroll 2
@@ -370,51 +380,87 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 			vstore(dkp[g] + VW * v, acc[g * V + v], lanes);
 }
 
+/* The gather of wgrad_at pays from this many blocks of output channels on
+ * (measured: from 256 channels with AVX-512; it costs 10-15 % at 64 and
+ * 128). */
+#define PACK_BLOCKS 8
+
 /* wgrad_block for the G pairs from q on (pair q: tap q / cin, input
- * channel q % cin), for every block of output channels. */
+ * channel q % cin), for every block of output channels, over the nrows
+ * output rows whose padded input rows are pad[0 .. nrows + 1] (padlen
+ * floats each) and whose gradient rows start at dyrow. With many blocks,
+ * the pairs' inputs are first gathered pixel after pixel into xpack (G
+ * nrows w floats), so that each block reads them in sequence. */
 static inline __attribute__((always_inline)) void
-wgrad_at(const float *const prow[3], int q, int cin, const float *dyrow,
-	 int lddy, int w, float *dk, int cout, const int G, const int V)
+wgrad_at(const float *pad, size_t padlen, int q, int cin, const float *dyrow,
+	 int lddy, int w, int nrows, float *dk, int cout, float *xpack,
+	 const int G, const int V)
 {
-	const float *xp[MAXACC];
+	const float *xs[MAXACC], *xp[MAXACC];
+	int pack = cout >= PACK_BLOCKS * VW * V;
+	float *o = xpack;
 
-	for (int j = 0; j < G; j++) {
-		int s = (q + j) / cin, ci = (q + j) % cin;
+	for (int g = 0; g < G; g++) {
+		int s = (q + g) / cin, ci = (q + g) % cin;
 
-		xp[j] = prow[s / 3] + (s % 3) * cin + ci;
+		xs[g] = pad + s / 3 * padlen + (s % 3) * cin + ci;
+		xp[g] = pack ? xpack + g : xs[g];
 	}
+	for (int j = 0; pack && j < nrows; j++)
+		for (int ox = 0; ox < w; ox++)
+#pragma GCC unroll 24
+			for (int g = 0; g < G; g++)
+				*o++ = xs[g][j * padlen + (size_t)ox * cin];
 	for (int c0 = 0; c0 < cout; c0 += VW * V) {
 		float *dkp[MAXACC];
 
-		for (int j = 0; j < G; j++)
-			dkp[j] = dk + (size_t)(q + j) * cout + c0;
-		wgrad_block(xp, cin, dyrow + c0, lddy, w, dkp, G, V,
-			    LANES(cout));
+		for (int g = 0; g < G; g++)
+			dkp[g] = dk + (size_t)(q + g) * cout + c0;
+		if (pack)
+			wgrad_block(xp, G, (size_t)w * G, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V,
+				    LANES(cout));
+		else
+			wgrad_block(xp, cin, padlen, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V,
+				    LANES(cout));
 	}
 }
 
-/* The 9 cin pairs of each row by G, the rest by 4 and 1. */
+/* The rows by the tiles of conv_rows, each tile's padded input rows and
+ * the two around them in scratch in order, then xpack; the 9 cin pairs by
+ * G, the rest by 4 and 1, each over all the rows of the tile. */
 static inline __attribute__((always_inline)) void
 wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 	   int lddy, int cout, float *dk, size_t r0, size_t r1,
 	   float *scratch, const int G, const int V)
 {
-	long held[3] = { -1, -1, -1 };
-	int pairs = 9 * cin;
+	size_t padlen = ((size_t)w + 2) * cin;
+	int pairs = 9 * cin, tile = tile_rows(w);
+	float *xpack = scratch + (tile + 2) * padlen;
 
-	for (size_t r = r0; r < r1; r++) {
-		const float *prow[3];
+	for (size_t r = r0; r < r1;) {
+		size_t img = r / h, n = h - r % h;
 		const float *dyrow = dy + r * (size_t)w * lddy;
-		int q = 0;
+		int oy = (int)(r % h), q = 0;
 
-		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, 3,
-			  held, prow);
+		if (n > (size_t)tile)
+			n = tile;
+		if (n > r1 - r)
+			n = r1 - r;
+		for (int j = 0; j < (int)n + 2; j++)
+			pad_row(x, ldx, h, w, cin, img, oy - 1 + j,
+				scratch + j * padlen);
 		for (; q + G <= pairs; q += G)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, G, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, G, V);
 		for (; G > 4 && q + 4 <= pairs; q += 4)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 4, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, 4, V);
 		for (; q < pairs; q++)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 1, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, 1, V);
+		r += n;
 	}
 }
 
@@ -625,8 +671,8 @@ upback_dk_at(const float *xrow, int ldx, int ci, const float *dytap, int w,
 
 		for (int j = 0; j < G; j++)
 			dkp[j] = dk + ((size_t)(ci + j) * 9 + s) * cout + c0;
-		wgrad_block(xp, ldx, dytap + c0, 2 * cout, w, dkp, G, V,
-			    LANES(cout));
+		wgrad_block(xp, ldx, 0, dytap + c0, 2 * cout, 0, w, 1, dkp, G,
+			    V, LANES(cout));
 	}
 }
 

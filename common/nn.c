@@ -565,27 +565,53 @@ direct_wgrad_part(void *arg, int t, int nt)
 		 db);
 }
 
-/* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order;
- * db likewise. */
+/* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order,
+ * in 16 x 16 blocks of (co, ci): a transposition, shared by co. */
+struct reduce_direct_args {
+	float *dk;
+	int cin, cout;
+};
+
+static void
+reduce_direct_part(void *arg, int t, int nt)
+{
+	const struct reduce_direct_args *a = arg;
+	int cin = a->cin, cout = a->cout;
+	size_t lo, hi;
+
+	pool_share((cout + 15) / 16, t, nt, &lo, &hi);
+	for (int o0 = lo * 16; o0 < (int)hi * 16 && o0 < cout; o0 += 16)
+		for (int s9 = 0; s9 < 9; s9++)
+			for (int c0 = 0; c0 < cin; c0 += 16)
+				for (int ci = c0; ci < c0 + 16 && ci < cin; ci++) {
+					size_t f = ((size_t)s9 * cin + ci) * cout;
+
+					for (int co = o0; co < o0 + 16 && co < cout;
+					     co++) {
+						float g = 0;
+
+						for (int u = 0; u < nt; u++)
+							g += thread_dk(u)[f + co];
+						a->dk[((size_t)co * 9 + s9) * cin
+						      + ci] += g;
+					}
+				}
+}
+
+/* ... and db likewise. */
 static void
 reduce_direct(int nt, float *dk, float *db, int cin, int cout)
 {
+	struct reduce_direct_args a = { dk, cin, cout };
+
 	for (int co = 0; co < cout; co++) {
 		float g = 0;
 
 		for (int u = 0; u < nt; u++)
 			g += thread_db(u)[co];
 		db[co] += g;
-		for (int s9 = 0; s9 < 9; s9++)
-			for (int ci = 0; ci < cin; ci++) {
-				size_t f = ((size_t)s9 * cin + ci) * cout + co;
-
-				g = 0;
-				for (int u = 0; u < nt; u++)
-					g += thread_dk(u)[f];
-				dk[((size_t)co * 9 + s9) * cin + ci] += g;
-			}
 	}
+	pool_run(nt, reduce_direct_part, &a);
 }
 
 void
