@@ -801,10 +801,56 @@ test_layout(void)
 	unet_free(net);
 }
 
-/* The direct convolutions give what the GEMM paths give, forward and
- * backward, up to rounding (relative to 1 + |value|): on maps of 500
- * pixels and more, where the GEMMs take their row-im2col path, and on
- * maps of a single pixel, row or column. */
+/* The direct convolution (kind, cin -> cout, 2 images of w x h) gives
+ * what the GEMM paths give, forward and backward, up to rounding
+ * (relative to 1 + |value|), on 2 threads. */
+static void
+direct_vs_gemm(int kind, int cin, int cout, int h, int w)
+{
+	struct lcase c = lcase_new(kind, 2, h, w, cin, cout, 1);
+	float *y = xmalloc(c.ny * sizeof(float));
+	float *dx = xmalloc(c.nx * sizeof(float));
+	float *dk = xmalloc(c.nk * sizeof(float));
+	float *db = xmalloc(c.cout * sizeof(float));
+	int direct = nn_conv_direct(c.w, c.cin, c.cout);
+	double d = 0;
+
+	threads = 2;
+	nn_set_direct(0);
+	lforward(&c);
+	lbackward(&c);
+	memcpy(y, c.y, c.ny * sizeof(float));
+	memcpy(dx, c.dx, c.nx * sizeof(float));
+	memcpy(dk, c.dk, c.nk * sizeof(float));
+	memcpy(db, c.db, c.cout * sizeof(float));
+	nn_set_direct(1);
+	memset(c.dk, 0, c.nk * sizeof(float));
+	memset(c.db, 0, c.cout * sizeof(float));
+	lforward(&c);
+	lbackward(&c);
+	for (size_t j = 0; j < c.ny; j++)
+		d = fmax(d, fabs(y[j] - c.y[j]) / (1 + fabs(y[j])));
+	for (size_t j = 0; j < c.nx; j++)
+		d = fmax(d, fabs(dx[j] - c.dx[j]) / (1 + fabs(dx[j])));
+	for (size_t j = 0; j < c.nk; j++)
+		d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
+	for (int j = 0; j < c.cout; j++)
+		d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
+	tap_ok(d < 1e-4, "%s %d -> %d on %dx%d: the %s path equals the "
+	       "GEMMs (max relative diff %.2g)",
+	       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, w, h,
+	       direct ? "direct" : "(no direct on this CPU)", d);
+	free(y);
+	free(dx);
+	free(dk);
+	free(db);
+	lcase_free(&c);
+	threads = 1;
+}
+
+/* The direct convolutions against the GEMM paths: on maps of 500 pixels
+ * and more, where the GEMMs take their row-im2col path, and on maps of a
+ * single pixel, row or column. */
 static void
 test_direct_vs_gemm(void)
 {
@@ -826,55 +872,16 @@ test_direct_vs_gemm(void)
 		{ UPCONV, 8, 8, 1, 7 }, { UPCONV, 16, 32, 7, 1 },
 	};
 
-	threads = 2;
-	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-		int kind = shapes[i][0], h = shapes[i][3], w = shapes[i][4];
-		struct lcase c = lcase_new(kind, 2, h, w, shapes[i][1],
-					   shapes[i][2], 1);
-		float *y = xmalloc(c.ny * sizeof(float));
-		float *dx = xmalloc(c.nx * sizeof(float));
-		float *dk = xmalloc(c.nk * sizeof(float));
-		float *db = xmalloc(c.cout * sizeof(float));
-		int direct = nn_conv_direct(c.w, c.cin, c.cout);
-		double d = 0;
-
-		nn_set_direct(0);
-		lforward(&c);
-		lbackward(&c);
-		memcpy(y, c.y, c.ny * sizeof(float));
-		memcpy(dx, c.dx, c.nx * sizeof(float));
-		memcpy(dk, c.dk, c.nk * sizeof(float));
-		memcpy(db, c.db, c.cout * sizeof(float));
-		nn_set_direct(1);
-		memset(c.dk, 0, c.nk * sizeof(float));
-		memset(c.db, 0, c.cout * sizeof(float));
-		lforward(&c);
-		lbackward(&c);
-		for (size_t j = 0; j < c.ny; j++)
-			d = fmax(d, fabs(y[j] - c.y[j]) / (1 + fabs(y[j])));
-		for (size_t j = 0; j < c.nx; j++)
-			d = fmax(d, fabs(dx[j] - c.dx[j]) / (1 + fabs(dx[j])));
-		for (size_t j = 0; j < c.nk; j++)
-			d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
-		for (int j = 0; j < c.cout; j++)
-			d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
-		tap_ok(d < 1e-4, "%s %d -> %d on %dx%d: the %s path equals the "
-		       "GEMMs (max relative diff %.2g)",
-		       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, w, h,
-		       direct ? "direct" : "(no direct on this CPU)", d);
-		free(y);
-		free(dx);
-		free(dk);
-		free(db);
-		lcase_free(&c);
-	}
-	threads = 1;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		direct_vs_gemm(shapes[i][0], shapes[i][1], shapes[i][2],
+			       shapes[i][3], shapes[i][4]);
 }
 
 /* The direct convolution with its kernel packed by blocks of 32 (AVX-512)
- * or 16 (AVX2) output channels, two and more blocks each way, and maps of
- * several tiles of rows (w 64: 4 rows a tile). Last in main: the random
- * data of the other tests stays what it was. */
+ * or 16 (AVX2) output channels, two and more blocks each way, maps of
+ * several tiles of rows (w 64: 4 rows a tile), and the weight gradient of
+ * many blocks. Last in main: the random data of the other tests stays
+ * what it was. */
 static void
 test_packed_blocks(void)
 {
@@ -884,6 +891,12 @@ test_packed_blocks(void)
 	c = lcase_new(CONV3, 2, 5, 4, 32, 64, 1);
 	check_layer("conv3x3 (32 -> 64, direct, dx direct)", &c, 1e-1, 1e-3);
 	lcase_free(&c);
+	/* 256 output channels: the weight gradient gathers its inputs
+	 * first, by groups of (tap, channel) pairs within a tap (40) and
+	 * across taps (3) */
+	nn_reserve(256, 1);
+	direct_vs_gemm(CONV3, 40, 256, 7, 10);
+	direct_vs_gemm(CONV3, 3, 256, 5, 9);
 }
 
 /* Where the direct path stops: at output channels other than 8, 16 and
