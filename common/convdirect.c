@@ -14,7 +14,6 @@ never(int a, int b, int c, size_t scratch_floats)
  * kernels. */
 static const struct convdirect_ops plain = {
 	.available = never,
-	.up_available = never,
 	.upback_available = never,
 };
 
@@ -63,12 +62,6 @@ convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 {
 	kernels()->wgrad_rows(x, ldx, h, w, cin, dy, lddy, cout, dk, r0, r1,
 			      scratch);
-}
-
-int
-convdirect_up_available(int cout, int w, int cin, size_t scratch_floats)
-{
-	return kernels()->up_available(cout, w, cin, scratch_floats);
 }
 
 void

@@ -1,8 +1,8 @@
 /* convdirect: the 3x3 convolution (padding 1, stride 1) and the stride-2
  * transposed one, forward and backward, computed directly in vector
  * registers, without im2col or GEMM: for 8 and 16 output channels and
- * every multiple of two vectors (16 channels with AVX2, 32 with AVX-512),
- * the transposed convolution up to kernels of 9 x 512 x 512. Used by nn. Each function calls the kernels of the
+ * every multiple of two vectors (16 channels with AVX2, 32 with AVX-512).
+ * Used by nn. Each function calls the kernels of the
  * instruction set isa_current() chose (AVX-512, else AVX2 and FMA;
  * convdirect_isa.c); with the plain path (no AVX2 and FMA, or
  * UNETPIPE_ISA=plain) nothing is available and nn keeps to its GEMM
@@ -42,16 +42,13 @@ void convdirect_wgrad_rows(const float *x, int ldx, int h, int w, int cin,
 			   const float *dy, int lddy, int cout, float *dk,
 			   size_t r0, size_t r1, float *scratch);
 
-/* 1 when convdirect_up_rows can compute a transposed convolution from cin
- * to cout channels on inputs w pixels wide within scratch_floats floats
- * of scratch. */
-int convdirect_up_available(int cout, int w, int cin, size_t scratch_floats);
-
 /* Output rows r0 .. r1-1 (numbered over all n x 2h rows) of the stride-2
  * transposed convolution y = bias + upconv(x, k) of nn_upconv_forward: x
- * is n x h x w x cin, k laid out [cin][ky][kx][cout], y n x 2h x 2w at
+ * is n x h x w x cin, k the kernel [cin][ky][kx][cout] packed as for
+ * convdirect_rows ([cout / B][ky][kx][cin][B]), y n x 2h x 2w at
  * pixel stride ldy, overwritten. Each output pixel sums only the 1, 2 or
- * 4 taps that reach it. scratch holds 2 (w + 1) cin floats. */
+ * 4 taps that reach it. scratch as for convdirect_rows (cout output
+ * channels on maps w pixels wide). */
 void convdirect_up_rows(const float *x, int ldx, int h, int w, int cin,
 			const float *k, const float *bias, int cout, float *y,
 			int ldy, size_t r0, size_t r1, float *scratch);

@@ -71,11 +71,7 @@ vstore(float *p, vec v, int lanes)
 /* Measured per layer by unet-bench --mode layers at base 16 and 64: the
  * direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel) by 2x and
  * more at 8 and 16 channels and every multiple of two vectors, with AVX2
- * as with AVX-512. The transposed convolution, whose kernel is read again
- * for every row of pixels, only up to kernels of 9 x 512 x 512 floats;
- * beyond, sgemm's blocking wins by 2-3x. */
-#define UP_MAX_CIN_COUT (512 * 512)
-
+ * as with AVX-512, up to the widest layers of base 64 (1024 channels). */
 static int
 direct_channels(int c)
 {
@@ -269,14 +265,6 @@ k_available(int cout, int w, int cin, size_t scratch_floats)
 {
 	return direct_channels(cout) &&
 	       rows_scratch(w, cin) <= scratch_floats;
-}
-
-static int
-k_up_available(int cout, int w, int cin, size_t scratch_floats)
-{
-	return direct_channels(cout) &&
-	       (size_t)cin * cout <= UP_MAX_CIN_COUT &&
-	       2 * ((size_t)w + 1) * cin <= scratch_floats;
 }
 
 /* The rows by tiles, and in each tile block of channels after block over
@@ -558,23 +546,25 @@ tap_at(const float *const prow[2], int odd, int px, int ix, int cin,
 	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
 	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
 	const float *xs[4] = { 0 }, *ws[4] = { 0 };
+	const float *wb = k + (size_t)c0 * 9 * cin;
 	float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
-	int t = 0;
+	int t = 0, bw = k_block(cout);
 
 	for (int a = 0; a <= odd; a++)
 		for (int b = 0; b <= px; b++, t++) {
 			xs[t] = prow[a] + (size_t)(ix + b) * cin;
-			ws[t] = k + (kys[odd][a] * 3 + kxs[px][b]) * cout + c0;
+			ws[t] = wb + (size_t)(kys[odd][a] * 3 + kxs[px][b]) * cin
+				* bw;
 		}
 	if (t == 1)
-		tap_block(xs, ws, 1, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 1, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 	else if (t == 2)
-		tap_block(xs, ws, 2, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 2, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 	else
-		tap_block(xs, ws, 4, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 4, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 }
 
 /* One column parity px of an output row: the input columns by P, the rest
@@ -651,7 +641,6 @@ static int
 k_upback_available(int cin, int cout, int w, size_t scratch_floats)
 {
 	return direct_channels(cin) && direct_channels(cout) &&
-	       (size_t)cin * cout <= UP_MAX_CIN_COUT &&
 	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
 }
 
@@ -738,7 +727,6 @@ const struct convdirect_ops CONVDIRECT_OPS = {
 	.block = k_block,
 	.rows = k_rows,
 	.wgrad_rows = k_wgrad_rows,
-	.up_available = k_up_available,
 	.up_rows = k_up_rows,
 	.upback_available = k_upback_available,
 	.upback_rows = k_upback_rows,

@@ -16,7 +16,6 @@ struct convdirect_ops {
 	void (*wgrad_rows)(const float *x, int ldx, int h, int w, int cin,
 			   const float *dy, int lddy, int cout, float *dk,
 			   size_t r0, size_t r1, float *scratch);
-	int (*up_available)(int cout, int w, int cin, size_t scratch_floats);
 	void (*up_rows)(const float *x, int ldx, int h, int w, int cin,
 			const float *k, const float *bias, int cout, float *y,
 			int ldy, size_t r0, size_t r1, float *scratch);

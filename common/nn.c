@@ -375,9 +375,7 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 			p.dx = DIRECT;
 		break;
 	case UPCONV_FORWARD:
-		p.how = direct_allowed &&
-			convdirect_up_available(cout, w, cin, room) ? DIRECT
-								   : GEMM;
+		p.how = direct ? DIRECT : GEMM;
 		break;
 	case UPCONV_BACKWARD:
 		if (direct_allowed &&
@@ -959,7 +957,8 @@ upconv_fixup_part(void *arg, int t, int nt)
 	}
 }
 
-/* The direct path over shares of the n x 2h output rows. */
+/* The direct path over shares of the n x 2h output rows, with the kernel
+ * packed in kflip. */
 static void
 direct_up_part(void *arg, int t, int nt)
 {
@@ -967,7 +966,7 @@ direct_up_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	pool_share((size_t)a->n * 2 * a->h, t, nt, &lo, &hi);
-	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, a->k, a->b,
+	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, kflip, a->b,
 			   a->cout, a->y, a->ldy, lo, hi, pool_col(t));
 }
 
@@ -983,6 +982,8 @@ nn_upconv_forward(int nt, const float *x, int ldx, int n, int h, int w, int cin,
 	check_reserved(cin, cout);
 	if (plan_layer(UPCONV_FORWARD, n, h, w, cin, cout, 0, nt).how
 	    == DIRECT) {
+		/* wt[s][ci][co] = k[ci][s][co] */
+		pack_kernel(nt, k, cout, (size_t)9 * cout, 1, cin, cout, 0);
 		pool_run(nt, direct_up_part, &a);
 		return;
 	}

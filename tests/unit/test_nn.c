@@ -897,12 +897,13 @@ test_packed_blocks(void)
 	nn_reserve(256, 1);
 	direct_vs_gemm(CONV3, 40, 256, 7, 10);
 	direct_vs_gemm(CONV3, 3, 256, 5, 9);
+	/* the transposed convolution, its kernel packed too */
+	direct_vs_gemm(UPCONV, 96, 64, 5, 9);
 }
 
 /* Where the direct path stops: at output channels other than 8, 16 and
- * multiples of two vectors, and for the transposed convolution at kernels
- * of more than 512 x 512 channel pairs; with the plain kernels
- * (UNETPIPE_ISA=plain) it is never taken. */
+ * multiples of two vectors; with the plain kernels (UNETPIPE_ISA=plain)
+ * it is never taken. */
 static void
 test_direct_limits(void)
 {
@@ -911,7 +912,6 @@ test_direct_limits(void)
 
 	if (isa_current() == ISA_PLAIN) {
 		tap_ok(!convdirect_available(16, 8, 3, any) &&
-			       !convdirect_up_available(16, 8, 3, any) &&
 			       !convdirect_upback_available(16, 16, 8, any),
 		       "the plain kernels take no direct path");
 		return;
@@ -923,13 +923,12 @@ test_direct_limits(void)
 	tap_ok(convdirect_available(16, 8, 3, any) &&
 		       convdirect_available(512, 8, 512, any) &&
 		       convdirect_available(1024, 8, 1024, any) &&
-		       convdirect_up_available(512, 8, 512, any) &&
-		       !convdirect_up_available(512, 8, 1024, any) &&
-		       !convdirect_upback_available(1024, 512, 8, any) &&
+		       convdirect_upback_available(1024, 512, 8, any) &&
+		       !convdirect_upback_available(1024, 24, 8, any) &&
 		       !convdirect_available(24, 8, 16, any),
 	       "the direct path takes 8, 16 and multiples of %d output "
-	       "channels, the transposed convolution up to 512 x 512 "
-	       "channel pairs", wide ? 32 : 16);
+	       "channels, up to 1024 x 1024 channel pairs and beyond",
+	       wide ? 32 : 16);
 }
 
 int
