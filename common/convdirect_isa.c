@@ -328,11 +328,13 @@ k_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
  * MAXACC accumulators, over the w pixels of each of nrows rows:
  * dk[pair][co] += x at the pair's offset (pixels ldxp apart, rows xstep
  * apart) times dy (rows dystep apart), pixel after pixel, row after row;
- * the accumulators are loaded and stored once. */
+ * the accumulators are loaded and stored once. With C, the pairs' inputs
+ * are consecutive floats from xp[0] on (one register for their address).
+ */
 static inline __attribute__((always_inline)) void
 wgrad_block(const float *const xp[MAXACC], int ldxp, size_t xstep,
 	    const float *dyrow, int lddy, size_t dystep, int w, int nrows,
-	    float *const dkp[MAXACC], const int G, const int V,
+	    float *const dkp[MAXACC], const int G, const int V, const int C,
 	    const int lanes)
 {
 	vec acc[MAXACC];
@@ -353,7 +355,7 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, size_t xstep,
 				dv[v] = vload(d + VW * v, lanes);
 #pragma GCC unroll 24
 			for (int g = 0; g < G; g++) {
-				vec xb = vbcast(xp[g] + at);
+				vec xb = vbcast((C ? xp[0] + g : xp[g]) + at);
 
 #pragma GCC unroll 2
 				for (int v = 0; v < V; v++)
@@ -406,11 +408,15 @@ wgrad_at(const float *pad, size_t padlen, int q, int cin, const float *dyrow,
 			dkp[g] = dk + (size_t)(q + g) * cout + c0;
 		if (pack)
 			wgrad_block(xp, G, (size_t)w * G, dyrow + c0, lddy,
-				    (size_t)w * lddy, w, nrows, dkp, G, V,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 1,
+				    LANES(cout));
+		else if (q % cin + G <= cin) /* the pairs of one tap */
+			wgrad_block(xp, cin, padlen, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 1,
 				    LANES(cout));
 		else
 			wgrad_block(xp, cin, padlen, dyrow + c0, lddy,
-				    (size_t)w * lddy, w, nrows, dkp, G, V,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 0,
 				    LANES(cout));
 	}
 }
@@ -661,7 +667,7 @@ upback_dk_at(const float *xrow, int ldx, int ci, const float *dytap, int w,
 		for (int j = 0; j < G; j++)
 			dkp[j] = dk + ((size_t)(ci + j) * 9 + s) * cout + c0;
 		wgrad_block(xp, ldx, 0, dytap + c0, 2 * cout, 0, w, 1, dkp, G,
-			    V, LANES(cout));
+			    V, 1, LANES(cout));
 	}
 }
 
