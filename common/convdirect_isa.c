@@ -308,7 +308,7 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 #define WIDE 8, WIDE_V /* cout 32 and more: two vectors a block */
 #else
 #define NARROW 12, 1 /* cout 8 */
-#define WIDE 6, WIDE_V /* cout 16 or 32: 16 channels a block */
+#define WIDE 6, WIDE_V /* cout 16 and more: 16 channels a block */
 #endif
 
 static void
