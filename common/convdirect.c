@@ -40,6 +40,12 @@ convdirect_available(int cout, int w, int cin, size_t scratch_floats)
 	return kernels()->available(cout, w, cin, scratch_floats);
 }
 
+int
+convdirect_block(int cout)
+{
+	return kernels()->block(cout);
+}
+
 void
 convdirect_rows(const float *x, int ldx, int h, int w, int cin,
 		const float *wt, const float *bias, int cout, float *y,

@@ -68,35 +68,24 @@ vstore(float *p, vec v, int lanes)
 /* The lanes of a vector that hold channels when there are cout of them. */
 #define LANES(cout) ((cout) < VW ? (cout) : VW)
 
-/* Measured per layer by unet-bench --mode layers at base 16 and 64: with
- * AVX-512 the direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel)
- * at any multiple of 32 channels as long as the kernel holds at most
- * 9 x 512 x 512 floats (9 MiB, read again for every row of pixels);
- * beyond, sgemm's blocking wins by 2-3x. With AVX2, up to 32 output
- * channels. */
-#define DIRECT_MAX_CIN_COUT (512 * 512)
-
+/* Measured per layer by unet-bench --mode layers at base 16 and 64: the
+ * direct path beats OpenBLAS 0.3.21's sgemm (an AVX2 kernel) by 2x and
+ * more at 8 and 16 channels and every multiple of two vectors, with AVX2
+ * as with AVX-512, up to the widest layers of base 64 (1024 channels). */
 static int
 direct_channels(int c)
 {
-	return c == 8 || c == 16 || c == 32 || (VW == 16 && c % 32 == 0);
-}
-
-static int
-k_available(int cout, int w, int cin, size_t scratch_floats)
-{
-	return direct_channels(cout) &&
-	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
-	       3 * ((size_t)w + 2) * cin <= scratch_floats;
+	return c == 8 || c == 16 || c % (VW * 2) == 0;
 }
 
 /* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
  * every tap (ky, kx) and input channel, one weight load per vector and one
  * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
  * padded input row of the first pixel's window; the windows are S input
- * pixels apart (the stride). */
+ * pixels apart (the stride). wt is the kernel's block of the channels,
+ * [ky][kx][cin][ldw]. */
 static inline __attribute__((always_inline)) void
-conv_block(const float *const prow[3], int cin, const float *wt, int cout,
+conv_block(const float *const prow[3], int cin, const float *wt, int ldw,
 	   const float *bias, float *y, int ldy, int relu, const int P,
 	   const int V, const int S, const int lanes)
 {
@@ -111,9 +100,9 @@ conv_block(const float *const prow[3], int cin, const float *wt, int cout,
 	for (int ky = 0; ky < 3; ky++)
 		for (int kx = 0; kx < 3; kx++) {
 			const float *xs = prow[ky] + kx * cin;
-			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * cout;
+			const float *ws = wt + (size_t)(ky * 3 + kx) * cin * ldw;
 
-			for (int ci = 0; ci < cin; ci++, ws += cout) {
+			for (int ci = 0; ci < cin; ci++, ws += ldw) {
 				vec wv[4];
 
 #pragma GCC unroll 4
@@ -169,15 +158,17 @@ pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
 }
 
 /* Point prow[0..2] at the padded input rows oy-1, oy and oy+1 of image
- * img, filling the ring slots (iy + 1) mod 3 that do not hold them yet. */
+ * img, kept in a ring of `slots` rows (slot (iy + 1) mod slots for row
+ * iy, held[slot] naming the row it holds), filling the slots that do not
+ * hold them yet. */
 static void
 ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
-	  float *scratch, long held[3], const float *prow[3])
+	  float *scratch, int slots, long *held, const float *prow[3])
 {
 	size_t padlen = ((size_t)w + 2) * cin;
 
 	for (int ky = 0; ky < 3; ky++) {
-		int iy = oy + ky - 1, slot = (iy + 1) % 3;
+		int iy = oy + ky - 1, slot = (iy + 1) % slots;
 		long id = (long)(img * (h + 2) + iy + 1);
 		float *pad = scratch + slot * padlen;
 
@@ -189,63 +180,124 @@ ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
 	}
 }
 
+/* The kernel packed by blocks of output channels, as nn lays it out for
+ * convdirect_rows: [cout / B][ky][kx][cin][B] with B = k_block(cout), one
+ * block (WIDE_V vectors beyond one) per call of conv_block, read in
+ * sequence. */
+#define WIDE_V 2
+
+static int
+k_block(int cout)
+{
+	return cout <= VW ? cout : VW * WIDE_V;
+}
+
 /* conv_block at output pixel ox of the row whose padded input rows are
- * prow, for the channels c0 .. c0 + V VW - 1. */
+ * prow, for the channels c0 .. c0 + V VW - 1, whose block of the packed
+ * kernel is wb. */
 static inline __attribute__((always_inline)) void
-conv_at(const float *const prow[3], int ox, int cin, const float *wt,
+conv_at(const float *const prow[3], int ox, int cin, const float *wb,
 	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
 	const int P, const int V, const int S)
 {
 	size_t at0 = (size_t)ox * S * cin;
 	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
 
-	conv_block(at, cin, wt + c0, cout, bias ? bias + c0 : NULL,
+	conv_block(at, cin, wb, k_block(cout), bias ? bias + c0 : NULL,
 		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
 		   LANES(cout));
 }
 
-/* The w output pixels of one row, with P and V fixed so that conv_block's
- * accumulators live in registers; the pixels left over at the end of the
- * row go by 4, 2 and 1. */
+/* The w output pixels of one row for the block of channels from c0, with
+ * P and V fixed so that conv_block's accumulators live in registers; the
+ * pixels left over at the end of the row go by 4, 2 and 1. */
 static inline __attribute__((always_inline)) void
 conv_row(const float *const prow[3], int w, int cin, const float *wt,
-	 int cout, const float *bias, float *yrow, int ldy, int relu,
+	 int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
 	 const int P, const int V, const int S)
 {
-	for (int c0 = 0; c0 < cout; c0 += VW * V) {
-		int ox = 0;
+	const float *wb = wt + (size_t)c0 * 9 * cin;
+	int ox = 0;
 
-		for (; ox + P <= w; ox += P)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, P, V, S);
-		for (; P > 4 && ox + 4 <= w; ox += 4)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 4, V, S);
-		for (; ox + 2 <= w; ox += 2)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 2, V, S);
-		for (; ox < w; ox++)
-			conv_at(prow, ox, cin, wt, c0, cout, bias, yrow, ldy,
-				relu, 1, V, S);
-	}
+	for (; ox + P <= w; ox += P)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, P,
+			V, S);
+	for (; P > 4 && ox + 4 <= w; ox += 4)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 4,
+			V, S);
+	for (; ox + 2 <= w; ox += 2)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 2,
+			V, S);
+	for (; ox < w; ox++)
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 1,
+			V, S);
 }
 
-/* Three padded input rows are kept in a ring, slot (iy + 1) mod 3 for row
- * iy. */
+/* A tile of output rows (within one image) aims at TILE_PIXELS pixels, at
+ * most MAX_TILE rows: every block of the kernel is used for all the rows
+ * of a tile before the next, so it is read from memory once per tile and
+ * from the L2 cache (9 cin B floats: 576 KiB at 512 input channels) for
+ * the rest. */
+#define TILE_PIXELS 256
+#define MAX_TILE 32
+
+static int
+tile_rows(int w)
+{
+	int t = TILE_PIXELS / w;
+
+	return t < 1 ? 1 : t > MAX_TILE ? MAX_TILE : t;
+}
+
+/* The scratch of the padded input rows of a tile and the two around it,
+ * then of the gathered inputs of MAXACC (tap, channel) pairs over the
+ * tile's pixels (wgrad_at). */
+static size_t
+rows_scratch(int w, int cin)
+{
+	size_t tile = tile_rows(w);
+
+	return (tile + 2) * ((size_t)w + 2) * cin + tile * w * MAXACC;
+}
+
+static int
+k_available(int cout, int w, int cin, size_t scratch_floats)
+{
+	return direct_channels(cout) &&
+	       rows_scratch(w, cin) <= scratch_floats;
+}
+
+/* The rows by tiles, and in each tile block of channels after block over
+ * all its rows; the padded input rows in a ring of a tile's rows and the
+ * two around them (ring_rows), so each is padded once. */
 static inline __attribute__((always_inline)) void
 conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 	  const float *bias, int cout, float *y, int ldy, int relu,
 	  size_t r0, size_t r1, float *scratch, const int P, const int V)
 {
-	long held[3] = { -1, -1, -1 };
+	int tile = tile_rows(w), slots = tile + 2;
+	long held[MAX_TILE + 2];
 
-	for (size_t r = r0; r < r1; r++) {
-		const float *prow[3];
+	for (int i = 0; i < slots; i++)
+		held[i] = -1;
+	for (size_t r = r0; r < r1;) {
+		size_t img = r / h, n = h - r % h;
 
-		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
-			  prow);
-		conv_row(prow, w, cin, wt, cout, bias, y + r * (size_t)w * ldy,
-			 ldy, relu, P, V, 1);
+		if (n > (size_t)tile)
+			n = tile;
+		if (n > r1 - r)
+			n = r1 - r;
+		for (int c0 = 0; c0 < cout; c0 += VW * V)
+			for (size_t j = r; j < r + n; j++) {
+				const float *prow[3];
+
+				ring_rows(x, ldx, h, w, cin, img, (int)(j % h),
+					  scratch, slots, held, prow);
+				conv_row(prow, w, cin, wt, c0, cout, bias,
+					 y + j * (size_t)w * ldy, ldy, relu,
+					 P, V, 1);
+			}
+		r += n;
 	}
 }
 
@@ -253,10 +305,10 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
  * pixels (or G tap and channel pairs) by V vectors. */
 #if VW == 16
 #define NARROW 16, 1 /* cout 8 or 16: one vector */
-#define WIDE 8, 2    /* cout 32 and more: two vectors a block */
+#define WIDE 8, WIDE_V /* cout 32 and more: two vectors a block */
 #else
 #define NARROW 12, 1 /* cout 8 */
-#define WIDE 6, 2    /* cout 16 or 32: 16 channels a block */
+#define WIDE 6, WIDE_V /* cout 16 and more: 16 channels a block */
 #endif
 
 static void
@@ -273,12 +325,17 @@ k_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 }
 
 /* G (tap, input channel) pairs by V vectors of output channels, G V <=
- * MAXACC accumulators, over the w pixels of one row: dk[pair][co] += x at
- * the pair's offset (pixels ldxp apart) times dy, for pixel after pixel. */
+ * MAXACC accumulators, over the w pixels of each of nrows rows:
+ * dk[pair][co] += x at the pair's offset (pixels ldxp apart, rows xstep
+ * apart) times dy (rows dystep apart), pixel after pixel, row after row;
+ * the accumulators are loaded and stored once. With C, the pairs' inputs
+ * are consecutive floats from xp[0] on (one register for their address).
+ */
 static inline __attribute__((always_inline)) void
-wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
-	    int lddy, int w, float *const dkp[MAXACC], const int G,
-	    const int V, const int lanes)
+wgrad_block(const float *const xp[MAXACC], int ldxp, size_t xstep,
+	    const float *dyrow, int lddy, size_t dystep, int w, int nrows,
+	    float *const dkp[MAXACC], const int G, const int V, const int C,
+	    const int lanes)
 {
 	vec acc[MAXACC];
 
@@ -287,22 +344,25 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 #pragma GCC unroll 2
 		for (int v = 0; v < V; v++)
 			acc[g * V + v] = vload(dkp[g] + VW * v, lanes);
-	for (int ox = 0; ox < w; ox++) {
-		const float *d = dyrow + (size_t)ox * lddy;
-		vec dv[2];
-
-#pragma GCC unroll 2
-		for (int v = 0; v < V; v++)
-			dv[v] = vload(d + VW * v, lanes);
-#pragma GCC unroll 24
-		for (int g = 0; g < G; g++) {
-			vec xb = vbcast(xp[g] + (size_t)ox * ldxp);
+	for (int j = 0; j < nrows; j++)
+		for (int ox = 0; ox < w; ox++) {
+			const float *d = dyrow + j * dystep + (size_t)ox * lddy;
+			size_t at = j * xstep + (size_t)ox * ldxp;
+			vec dv[2];
 
 #pragma GCC unroll 2
 			for (int v = 0; v < V; v++)
-				acc[g * V + v] = vfma(xb, dv[v], acc[g * V + v]);
+				dv[v] = vload(d + VW * v, lanes);
+#pragma GCC unroll 24
+			for (int g = 0; g < G; g++) {
+				vec xb = vbcast((C ? xp[0] + g : xp[g]) + at);
+
+#pragma GCC unroll 2
+				for (int v = 0; v < V; v++)
+					acc[g * V + v] = vfma(xb, dv[v],
+							      acc[g * V + v]);
+			}
 		}
-	}
 #pragma GCC unroll 24
 	for (int g = 0; g < G; g++)
 #pragma GCC unroll 2
@@ -310,51 +370,91 @@ wgrad_block(const float *const xp[MAXACC], int ldxp, const float *dyrow,
 			vstore(dkp[g] + VW * v, acc[g * V + v], lanes);
 }
 
+/* The gather of wgrad_at pays from this many blocks of output channels on
+ * (measured: from 256 channels with AVX-512; it costs 10-15 % at 64 and
+ * 128). */
+#define PACK_BLOCKS 8
+
 /* wgrad_block for the G pairs from q on (pair q: tap q / cin, input
- * channel q % cin), for every block of output channels. */
+ * channel q % cin), for every block of output channels, over the nrows
+ * output rows whose padded input rows are pad[0 .. nrows + 1] (padlen
+ * floats each) and whose gradient rows start at dyrow. With many blocks,
+ * the pairs' inputs are first gathered pixel after pixel into xpack (G
+ * nrows w floats), so that each block reads them in sequence. */
 static inline __attribute__((always_inline)) void
-wgrad_at(const float *const prow[3], int q, int cin, const float *dyrow,
-	 int lddy, int w, float *dk, int cout, const int G, const int V)
+wgrad_at(const float *pad, size_t padlen, int q, int cin, const float *dyrow,
+	 int lddy, int w, int nrows, float *dk, int cout, float *xpack,
+	 const int G, const int V)
 {
-	const float *xp[MAXACC];
+	const float *xs[MAXACC], *xp[MAXACC];
+	int pack = cout >= PACK_BLOCKS * VW * V;
+	float *o = xpack;
 
-	for (int j = 0; j < G; j++) {
-		int s = (q + j) / cin, ci = (q + j) % cin;
+	for (int g = 0; g < G; g++) {
+		int s = (q + g) / cin, ci = (q + g) % cin;
 
-		xp[j] = prow[s / 3] + (s % 3) * cin + ci;
+		xs[g] = pad + s / 3 * padlen + (s % 3) * cin + ci;
+		xp[g] = pack ? xpack + g : xs[g];
 	}
+	for (int j = 0; pack && j < nrows; j++)
+		for (int ox = 0; ox < w; ox++)
+#pragma GCC unroll 24
+			for (int g = 0; g < G; g++)
+				*o++ = xs[g][j * padlen + (size_t)ox * cin];
 	for (int c0 = 0; c0 < cout; c0 += VW * V) {
 		float *dkp[MAXACC];
 
-		for (int j = 0; j < G; j++)
-			dkp[j] = dk + (size_t)(q + j) * cout + c0;
-		wgrad_block(xp, cin, dyrow + c0, lddy, w, dkp, G, V,
-			    LANES(cout));
+		for (int g = 0; g < G; g++)
+			dkp[g] = dk + (size_t)(q + g) * cout + c0;
+		if (pack)
+			wgrad_block(xp, G, (size_t)w * G, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 1,
+				    LANES(cout));
+		else if (q % cin + G <= cin) /* the pairs of one tap */
+			wgrad_block(xp, cin, padlen, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 1,
+				    LANES(cout));
+		else
+			wgrad_block(xp, cin, padlen, dyrow + c0, lddy,
+				    (size_t)w * lddy, w, nrows, dkp, G, V, 0,
+				    LANES(cout));
 	}
 }
 
-/* The 9 cin pairs of each row by G, the rest by 4 and 1. */
+/* The rows by the tiles of conv_rows, each tile's padded input rows and
+ * the two around them in scratch in order, then xpack; the 9 cin pairs by
+ * G, the rest by 4 and 1, each over all the rows of the tile. */
 static inline __attribute__((always_inline)) void
 wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 	   int lddy, int cout, float *dk, size_t r0, size_t r1,
 	   float *scratch, const int G, const int V)
 {
-	long held[3] = { -1, -1, -1 };
-	int pairs = 9 * cin;
+	size_t padlen = ((size_t)w + 2) * cin;
+	int pairs = 9 * cin, tile = tile_rows(w);
+	float *xpack = scratch + (tile + 2) * padlen;
 
-	for (size_t r = r0; r < r1; r++) {
-		const float *prow[3];
+	for (size_t r = r0; r < r1;) {
+		size_t img = r / h, n = h - r % h;
 		const float *dyrow = dy + r * (size_t)w * lddy;
-		int q = 0;
+		int oy = (int)(r % h), q = 0;
 
-		ring_rows(x, ldx, h, w, cin, r / h, (int)(r % h), scratch, held,
-			  prow);
+		if (n > (size_t)tile)
+			n = tile;
+		if (n > r1 - r)
+			n = r1 - r;
+		for (int j = 0; j < (int)n + 2; j++)
+			pad_row(x, ldx, h, w, cin, img, oy - 1 + j,
+				scratch + j * padlen);
 		for (; q + G <= pairs; q += G)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, G, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, G, V);
 		for (; G > 4 && q + 4 <= pairs; q += 4)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 4, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, 4, V);
 		for (; q < pairs; q++)
-			wgrad_at(prow, q, cin, dyrow, lddy, w, dk, cout, 1, V);
+			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
+				 cout, xpack, 1, V);
+		r += n;
 	}
 }
 
@@ -452,23 +552,25 @@ tap_at(const float *const prow[2], int odd, int px, int ix, int cin,
 	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
 	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
 	const float *xs[4] = { 0 }, *ws[4] = { 0 };
+	const float *wb = k + (size_t)c0 * 9 * cin;
 	float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
-	int t = 0;
+	int t = 0, bw = k_block(cout);
 
 	for (int a = 0; a <= odd; a++)
 		for (int b = 0; b <= px; b++, t++) {
 			xs[t] = prow[a] + (size_t)(ix + b) * cin;
-			ws[t] = k + (kys[odd][a] * 3 + kxs[px][b]) * cout + c0;
+			ws[t] = wb + (size_t)(kys[odd][a] * 3 + kxs[px][b]) * cin
+				* bw;
 		}
 	if (t == 1)
-		tap_block(xs, ws, 1, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 1, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 	else if (t == 2)
-		tap_block(xs, ws, 2, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 2, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 	else
-		tap_block(xs, ws, 4, cin, 9 * cout, bias + c0, y, 2 * ldy, P,
-			  V, LANES(cout));
+		tap_block(xs, ws, 4, cin, bw, bias + c0, y, 2 * ldy, P, V,
+			  LANES(cout));
 }
 
 /* One column parity px of an output row: the input columns by P, the rest
@@ -545,7 +647,6 @@ static int
 k_upback_available(int cin, int cout, int w, size_t scratch_floats)
 {
 	return direct_channels(cin) && direct_channels(cout) &&
-	       (size_t)cin * cout <= DIRECT_MAX_CIN_COUT &&
 	       3 * (2 * (size_t)w + 2) * cout <= scratch_floats;
 }
 
@@ -565,8 +666,8 @@ upback_dk_at(const float *xrow, int ldx, int ci, const float *dytap, int w,
 
 		for (int j = 0; j < G; j++)
 			dkp[j] = dk + ((size_t)(ci + j) * 9 + s) * cout + c0;
-		wgrad_block(xp, ldx, dytap + c0, 2 * cout, w, dkp, G, V,
-			    LANES(cout));
+		wgrad_block(xp, ldx, 0, dytap + c0, 2 * cout, 0, w, 1, dkp, G,
+			    V, 1, LANES(cout));
 	}
 }
 
@@ -587,9 +688,9 @@ upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
 		const float *xrow = x + r * (size_t)w * ldx;
 
 		ring_rows(dy, lddy, 2 * h, 2 * w, cout, r / h,
-			  2 * (int)(r % h), scratch, held, prow);
-		if (dx)
-			conv_row(prow, w, cout, kt, cin, NULL,
+			  2 * (int)(r % h), scratch, 3, held, prow);
+		for (int c0 = 0; dx && c0 < cin; c0 += VW * Vx)
+			conv_row(prow, w, cout, kt, c0, cin, NULL,
 				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2);
 		for (int s = 0; s < 9; s++) {
 			const float *dytap = prow[s / 3] + (s % 3) * cout;
@@ -629,6 +730,7 @@ k_upback_rows(const float *x, int ldx, const float *dy, int lddy, int h, int w,
 
 const struct convdirect_ops CONVDIRECT_OPS = {
 	.available = k_available,
+	.block = k_block,
 	.rows = k_rows,
 	.wgrad_rows = k_wgrad_rows,
 	.up_rows = k_up_rows,

@@ -9,6 +9,7 @@
 
 struct convdirect_ops {
 	int (*available)(int cout, int w, int cin, size_t scratch_floats);
+	int (*block)(int cout);
 	void (*rows)(const float *x, int ldx, int h, int w, int cin,
 		     const float *wt, const float *bias, int cout, float *y,
 		     int ldy, int relu, size_t r0, size_t r1, float *scratch);

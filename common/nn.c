@@ -343,8 +343,8 @@ nn_set_direct(int on)
 /* The one place that chooses how a layer is computed, for a pass over n
  * maps of h x w (the input's size) from cin to cout channels on nt
  * threads, with or without dx. The direct path pays where sgemm's
- * products are thinnest, for narrow outputs, and with AVX-512 up to
- * kernels of 512 x 512 channels (see convdirect_available); hcol for large
+ * products are thinnest, for narrow outputs, and for every multiple of
+ * two vectors of channels (see convdirect_available); hcol for large
  * maps. The backward of a 3x3 convolution computes dx as the convolution
  * of dy from cout to cin channels: directly when both directions are
  * direct, otherwise by the GEMMs over tiles of dy, which then also give
@@ -473,6 +473,54 @@ conv3x3_forward_part(void *arg, int t, int nt)
 	}
 }
 
+/* The kernel of a direct convolution from nin to nout channels whose
+ * weight of tap s (ky kx), input i and output o is
+ * k[(flip ? 8 - s : s) ss + i si + o so], packed into kflip as
+ * convdirect_rows takes it: [nout / B][s][nin][B], B = convdirect_block
+ * (nout). */
+struct pack_args {
+	const float *k;
+	size_t ss, si, so;
+	int nin, nout, flip;
+};
+
+static void
+pack_part(void *arg, int t, int nt)
+{
+	const struct pack_args *a = arg;
+	int nin = a->nin, bw = convdirect_block(a->nout);
+	size_t lo, hi;
+
+	/* by (block, tap) pairs, reading along the smaller stride */
+	pool_share((size_t)a->nout / bw * 9, t, nt, &lo, &hi);
+	for (size_t q = lo; q < hi; q++) {
+		int s9 = (int)(q % 9);
+		float *d = kflip + q * nin * bw;
+		const float *src = a->k + (a->flip ? 8 - s9 : s9) * a->ss
+				   + q / 9 * bw * a->so;
+
+		if (a->si < a->so)
+			for (int o = 0; o < bw; o++)
+				for (int i = 0; i < nin; i++)
+					d[(size_t)i * bw + o] =
+						src[i * a->si + o * a->so];
+		else
+			for (int i = 0; i < nin; i++)
+				for (int o = 0; o < bw; o++)
+					d[(size_t)i * bw + o] =
+						src[i * a->si + o * a->so];
+	}
+}
+
+static void
+pack_kernel(int nt, const float *k, size_t ss, size_t si, size_t so,
+	    int nin, int nout, int flip)
+{
+	struct pack_args a = { k, ss, si, so, nin, nout, flip };
+
+	pool_run(nt, pack_part, &a);
+}
+
 /* A convolution computed by convdirect over rows of the output, with the
  * output then zeroed where mx (a ReLU output, pixel stride ldmx) is not
  * positive when mx is set. */
@@ -515,27 +563,53 @@ direct_wgrad_part(void *arg, int t, int nt)
 		 db);
 }
 
-/* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order;
- * db likewise. */
+/* dk[co][s][ci] += the threads' [s][ci][co] gradients, in thread order,
+ * in 16 x 16 blocks of (co, ci): a transposition, shared by co. */
+struct reduce_direct_args {
+	float *dk;
+	int cin, cout;
+};
+
+static void
+reduce_direct_part(void *arg, int t, int nt)
+{
+	const struct reduce_direct_args *a = arg;
+	int cin = a->cin, cout = a->cout;
+	size_t lo, hi;
+
+	pool_share((cout + 15) / 16, t, nt, &lo, &hi);
+	for (int o0 = lo * 16; o0 < (int)hi * 16 && o0 < cout; o0 += 16)
+		for (int s9 = 0; s9 < 9; s9++)
+			for (int c0 = 0; c0 < cin; c0 += 16)
+				for (int ci = c0; ci < c0 + 16 && ci < cin; ci++) {
+					size_t f = ((size_t)s9 * cin + ci) * cout;
+
+					for (int co = o0; co < o0 + 16 && co < cout;
+					     co++) {
+						float g = 0;
+
+						for (int u = 0; u < nt; u++)
+							g += thread_dk(u)[f + co];
+						a->dk[((size_t)co * 9 + s9) * cin
+						      + ci] += g;
+					}
+				}
+}
+
+/* ... and db likewise. */
 static void
 reduce_direct(int nt, float *dk, float *db, int cin, int cout)
 {
+	struct reduce_direct_args a = { dk, cin, cout };
+
 	for (int co = 0; co < cout; co++) {
 		float g = 0;
 
 		for (int u = 0; u < nt; u++)
 			g += thread_db(u)[co];
 		db[co] += g;
-		for (int s9 = 0; s9 < 9; s9++)
-			for (int ci = 0; ci < cin; ci++) {
-				size_t f = ((size_t)s9 * cin + ci) * cout + co;
-
-				g = 0;
-				for (int u = 0; u < nt; u++)
-					g += thread_dk(u)[f];
-				dk[((size_t)co * 9 + s9) * cin + ci] += g;
-			}
 	}
+	pool_run(nt, reduce_direct_part, &a);
 }
 
 void
@@ -561,11 +635,7 @@ nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
 		};
 
 		/* wt[s][ci][co] = k[co][s][ci] */
-		for (int co = 0; co < cout; co++)
-			for (int s9 = 0; s9 < 9; s9++)
-				for (int ci = 0; ci < cin; ci++)
-					kflip[((size_t)s9 * cin + ci) * cout + co] =
-						k[((size_t)co * 9 + s9) * cin + ci];
+		pack_kernel(nt, k, cin, 1, (size_t)9 * cin, cin, cout, 0);
 		pool_run(nt, direct_part, &d);
 		return;
 	}
@@ -782,11 +852,7 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 		}
 		/* dx is the convolution of dy with wt[s][co][ci] =
 		 * k[co][8-s][ci] */
-		for (int co = 0; co < cout; co++)
-			for (int s9 = 0; s9 < 9; s9++)
-				memcpy(kflip + ((size_t)s9 * cout + co) * cin,
-				       k + ((size_t)co * 9 + 8 - s9) * cin,
-				       cin * sizeof(float));
+		pack_kernel(nt, k, cin, (size_t)9 * cin, 1, cout, cin, 1);
 		pool_run(nt, direct_part, &d);
 		return;
 	}
@@ -891,7 +957,8 @@ upconv_fixup_part(void *arg, int t, int nt)
 	}
 }
 
-/* The direct path over shares of the n x 2h output rows. */
+/* The direct path over shares of the n x 2h output rows, with the kernel
+ * packed in kflip. */
 static void
 direct_up_part(void *arg, int t, int nt)
 {
@@ -899,7 +966,7 @@ direct_up_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	pool_share((size_t)a->n * 2 * a->h, t, nt, &lo, &hi);
-	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, a->k, a->b,
+	convdirect_up_rows(a->x, a->ldx, a->h, a->w, a->cin, kflip, a->b,
 			   a->cout, a->y, a->ldy, lo, hi, pool_col(t));
 }
 
@@ -915,6 +982,8 @@ nn_upconv_forward(int nt, const float *x, int ldx, int n, int h, int w, int cin,
 	check_reserved(cin, cout);
 	if (plan_layer(UPCONV_FORWARD, n, h, w, cin, cout, 0, nt).how
 	    == DIRECT) {
+		/* wt[s][ci][co] = k[ci][s][co] */
+		pack_kernel(nt, k, cout, (size_t)9 * cout, 1, cin, cout, 0);
 		pool_run(nt, direct_up_part, &a);
 		return;
 	}
@@ -958,7 +1027,7 @@ upconv_backward_part(void *arg, int t, int nt)
 }
 
 /* The direct path over shares of the n x h input rows, with the kernel
- * rearranged [ky][kx][co][ci] in kflip; the bias gradient from the
+ * packed [ky][kx][co][ci] in kflip; the bias gradient from the
  * output rows of the share. */
 static void
 direct_upback_part(void *arg, int t, int nt)
@@ -996,11 +1065,8 @@ nn_upconv_backward(int nt, const float *x, int ldx, int n, int h, int w,
 	check_reserved(cin, cout);
 	if (plan_layer(UPCONV_BACKWARD, n, h, w, cin, cout, dx != NULL, nt).how
 	    == DIRECT) {
-		for (int s9 = 0; s9 < 9; s9++)
-			for (int co = 0; co < cout; co++)
-				for (int ci = 0; ci < cin; ci++)
-					kflip[((size_t)s9 * cout + co) * cin + ci] =
-						k[((size_t)ci * 9 + s9) * cout + co];
+		/* kt[s][co][ci] = k[ci][s][co] */
+		pack_kernel(nt, k, cout, 1, (size_t)9 * cout, cout, cin, 0);
 		pool_run(nt, direct_upback_part, &a);
 	} else {
 		pool_run(nt, upconv_backward_part, &a);

@@ -801,10 +801,56 @@ test_layout(void)
 	unet_free(net);
 }
 
-/* The direct convolutions give what the GEMM paths give, forward and
- * backward, up to rounding (relative to 1 + |value|): on maps of 500
- * pixels and more, where the GEMMs take their row-im2col path, and on
- * maps of a single pixel, row or column. */
+/* The direct convolution (kind, cin -> cout, 2 images of w x h) gives
+ * what the GEMM paths give, forward and backward, up to rounding
+ * (relative to 1 + |value|), on 2 threads. */
+static void
+direct_vs_gemm(int kind, int cin, int cout, int h, int w)
+{
+	struct lcase c = lcase_new(kind, 2, h, w, cin, cout, 1);
+	float *y = xmalloc(c.ny * sizeof(float));
+	float *dx = xmalloc(c.nx * sizeof(float));
+	float *dk = xmalloc(c.nk * sizeof(float));
+	float *db = xmalloc(c.cout * sizeof(float));
+	int direct = nn_conv_direct(c.w, c.cin, c.cout);
+	double d = 0;
+
+	threads = 2;
+	nn_set_direct(0);
+	lforward(&c);
+	lbackward(&c);
+	memcpy(y, c.y, c.ny * sizeof(float));
+	memcpy(dx, c.dx, c.nx * sizeof(float));
+	memcpy(dk, c.dk, c.nk * sizeof(float));
+	memcpy(db, c.db, c.cout * sizeof(float));
+	nn_set_direct(1);
+	memset(c.dk, 0, c.nk * sizeof(float));
+	memset(c.db, 0, c.cout * sizeof(float));
+	lforward(&c);
+	lbackward(&c);
+	for (size_t j = 0; j < c.ny; j++)
+		d = fmax(d, fabs(y[j] - c.y[j]) / (1 + fabs(y[j])));
+	for (size_t j = 0; j < c.nx; j++)
+		d = fmax(d, fabs(dx[j] - c.dx[j]) / (1 + fabs(dx[j])));
+	for (size_t j = 0; j < c.nk; j++)
+		d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
+	for (int j = 0; j < c.cout; j++)
+		d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
+	tap_ok(d < 1e-4, "%s %d -> %d on %dx%d: the %s path equals the "
+	       "GEMMs (max relative diff %.2g)",
+	       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, w, h,
+	       direct ? "direct" : "(no direct on this CPU)", d);
+	free(y);
+	free(dx);
+	free(dk);
+	free(db);
+	lcase_free(&c);
+	threads = 1;
+}
+
+/* The direct convolutions against the GEMM paths: on maps of 500 pixels
+ * and more, where the GEMMs take their row-im2col path, and on maps of a
+ * single pixel, row or column. */
 static void
 test_direct_vs_gemm(void)
 {
@@ -814,63 +860,50 @@ test_direct_vs_gemm(void)
 		{ CONV3, 32, 16, 20, 27 }, { CONV3, 16, 32, 20, 27 },
 		{ CONV3, 8, 8, 20, 27 }, { UPCONV, 32, 16, 10, 27 },
 		{ UPCONV, 64, 32, 10, 27 },
-		/* wider: direct with AVX-512, by GEMM with AVX2 */
+		/* wider: several blocks of 16 (AVX2) or 32 (AVX-512) */
 		{ CONV3, 64, 64, 9, 13 }, { CONV3, 16, 64, 6, 11 },
 		{ UPCONV, 64, 64, 5, 9 },
+		/* several blocks of output channels, several tiles of rows
+		 * in an image (w 64: 4 rows a tile), either way */
+		{ CONV3, 64, 96, 9, 64 }, { CONV3, 96, 64, 9, 64 },
 		/* maps of one pixel, one row, one column */
 		{ CONV3, 16, 16, 1, 1 }, { CONV3, 8, 16, 1, 9 },
 		{ CONV3, 16, 8, 9, 1 }, { UPCONV, 16, 16, 1, 1 },
 		{ UPCONV, 8, 8, 1, 7 }, { UPCONV, 16, 32, 7, 1 },
 	};
 
-	threads = 2;
-	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-		int kind = shapes[i][0], h = shapes[i][3], w = shapes[i][4];
-		struct lcase c = lcase_new(kind, 2, h, w, shapes[i][1],
-					   shapes[i][2], 1);
-		float *y = xmalloc(c.ny * sizeof(float));
-		float *dx = xmalloc(c.nx * sizeof(float));
-		float *dk = xmalloc(c.nk * sizeof(float));
-		float *db = xmalloc(c.cout * sizeof(float));
-		int direct = nn_conv_direct(c.w, c.cin, c.cout);
-		double d = 0;
-
-		nn_set_direct(0);
-		lforward(&c);
-		lbackward(&c);
-		memcpy(y, c.y, c.ny * sizeof(float));
-		memcpy(dx, c.dx, c.nx * sizeof(float));
-		memcpy(dk, c.dk, c.nk * sizeof(float));
-		memcpy(db, c.db, c.cout * sizeof(float));
-		nn_set_direct(1);
-		memset(c.dk, 0, c.nk * sizeof(float));
-		memset(c.db, 0, c.cout * sizeof(float));
-		lforward(&c);
-		lbackward(&c);
-		for (size_t j = 0; j < c.ny; j++)
-			d = fmax(d, fabs(y[j] - c.y[j]) / (1 + fabs(y[j])));
-		for (size_t j = 0; j < c.nx; j++)
-			d = fmax(d, fabs(dx[j] - c.dx[j]) / (1 + fabs(dx[j])));
-		for (size_t j = 0; j < c.nk; j++)
-			d = fmax(d, fabs(dk[j] - c.dk[j]) / (1 + fabs(dk[j])));
-		for (int j = 0; j < c.cout; j++)
-			d = fmax(d, fabs(db[j] - c.db[j]) / (1 + fabs(db[j])));
-		tap_ok(d < 1e-4, "%s %d -> %d on %dx%d: the %s path equals the "
-		       "GEMMs (max relative diff %.2g)",
-		       kind == CONV3 ? "conv3x3" : "upconv", c.cin, c.cout, w, h,
-		       direct ? "direct" : "(no direct on this CPU)", d);
-		free(y);
-		free(dx);
-		free(dk);
-		free(db);
-		lcase_free(&c);
-	}
-	threads = 1;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		direct_vs_gemm(shapes[i][0], shapes[i][1], shapes[i][2],
+			       shapes[i][3], shapes[i][4]);
 }
 
-/* Where the direct path stops: kernels of more than 512 x 512 channel
- * pairs go to sgemm (and everything above 32 output channels with AVX2);
- * with the plain kernels (UNETPIPE_ISA=plain) it is never taken. */
+/* The direct convolution with its kernel packed by blocks of 32 (AVX-512)
+ * or 16 (AVX2) output channels, two and more blocks each way, maps of
+ * several tiles of rows (w 64: 4 rows a tile), and the weight gradient of
+ * many blocks. Last in main: the random data of the other tests stays
+ * what it was. */
+static void
+test_packed_blocks(void)
+{
+	struct lcase c;
+
+	test_conv3x3_forward(2, 9, 64, 16, 96);
+	c = lcase_new(CONV3, 2, 5, 4, 32, 64, 1);
+	check_layer("conv3x3 (32 -> 64, direct, dx direct)", &c, 1e-1, 1e-3);
+	lcase_free(&c);
+	/* 256 output channels: the weight gradient gathers its inputs
+	 * first, by groups of (tap, channel) pairs within a tap (40) and
+	 * across taps (3) */
+	nn_reserve(256, 1);
+	direct_vs_gemm(CONV3, 40, 256, 7, 10);
+	direct_vs_gemm(CONV3, 3, 256, 5, 9);
+	/* the transposed convolution, its kernel packed too */
+	direct_vs_gemm(UPCONV, 96, 64, 5, 9);
+}
+
+/* Where the direct path stops: at output channels other than 8, 16 and
+ * multiples of two vectors; with the plain kernels (UNETPIPE_ISA=plain)
+ * it is never taken. */
 static void
 test_direct_limits(void)
 {
@@ -883,17 +916,19 @@ test_direct_limits(void)
 		       "the plain kernels take no direct path");
 		return;
 	}
-	tap_ok(convdirect_available(64, 8, 64, any) == wide, "the direct "
-	       "path takes 64 output channels with AVX-512 only (%s)",
-	       isa_name(isa_current()));
+	tap_ok(convdirect_available(64, 8, 64, any) &&
+		       convdirect_available(48, 8, 64, any) == !wide,
+	       "the direct path takes 64 output channels, 48 with AVX2 only "
+	       "(%s)", isa_name(isa_current()));
 	tap_ok(convdirect_available(16, 8, 3, any) &&
-		       convdirect_available(512, 8, 512, any) == wide &&
-		       !convdirect_available(1024, 8, 512, any) &&
-		       !convdirect_upback_available(1024, 512, 8, any) &&
-		       !convdirect_available(48, 8, 16, any),
-	       "the direct path takes 8, 16, 32%s output channels up to "
-	       "512 x 512 channel pairs",
-	       wide ? " and multiples of 32" : "");
+		       convdirect_available(512, 8, 512, any) &&
+		       convdirect_available(1024, 8, 1024, any) &&
+		       convdirect_upback_available(1024, 512, 8, any) &&
+		       !convdirect_upback_available(1024, 24, 8, any) &&
+		       !convdirect_available(24, 8, 16, any),
+	       "the direct path takes 8, 16 and multiples of %d output "
+	       "channels, up to 1024 x 1024 channel pairs and beyond",
+	       wide ? 32 : 16);
 }
 
 int
@@ -901,10 +936,11 @@ main(int argc, char **argv)
 {
 	prog_init(argc, argv);
 	rng_seed(&rng, 1);
-	nn_reserve(64, 1);
+	nn_reserve(96, 1);
 	test_conv3x3_forward(2, 5, 6, 3, 4);
 	test_conv3x3_forward(2, 24, 30, 3, 4);
-	/* 8, 16 and 32 output channels take the direct path (on AVX2 or AVX-512) */
+	/* 8, 16, 32 and 64 output channels take the direct path (on AVX2 or
+	 * AVX-512) */
 	test_conv3x3_forward(2, 5, 7, 3, 16);
 	test_conv3x3_forward(1, 9, 13, 16, 8);
 	test_conv3x3_forward(1, 6, 20, 5, 32);
@@ -927,5 +963,6 @@ main(int argc, char **argv)
 	test_adam();
 	test_glorot();
 	test_layout();
+	test_packed_blocks();
 	return tap_done();
 }
