@@ -76,7 +76,7 @@ needs_numpy() {
 	cmp "$TMP/avx512.safetensors.ckpt" "$TMP/avx2.safetensors.ckpt"
 }
 
-@test "every path trains the same step within 0.1 % of the learning rate (base 16: 64 channels direct only with AVX-512)" {
+@test "every path trains the same step within 0.1 % of the learning rate (base 16: direct kernels against the plain GEMMs)" {
 	needs_numpy
 	for p in $(paths); do
 		UNETPIPE_ISA=$p unet-train "${TRAIN[@]}" --base-filters 16 \
