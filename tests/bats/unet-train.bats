@@ -60,6 +60,17 @@ for k in a:
 " "$@"
 }
 
+# the_same_loss LOG LOSS: the train_loss of the one epoch in LOG within
+# 1e-6 relative of LOSS (the reference's).
+the_same_loss() {
+	"$REFPY" -c '
+import json, sys
+loss = json.loads(open(sys.argv[1]).read())["train_loss"]
+ref = float(sys.argv[2])
+assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
+' "$1" "$2"
+}
+
 @test "one Adam step equals the reference's step (weights and loss)" {
 	"$REFPY" "$REFERENCE" init --in-channels 3 --base 4 --depth 3 --seed 0 \
 		"$TMP/init.safetensors"
@@ -72,12 +83,7 @@ for k in a:
 	assert_output ""
 	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
 		"$TMP/init.safetensors" 0.001
-	"$REFPY" -c '
-import json, sys
-loss = json.loads(open(sys.argv[1]).read())["train_loss"]
-ref = float(sys.argv[2])
-assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
-' "$TMP/log" "$ref_loss"
+	the_same_loss "$TMP/log" "$ref_loss"
 }
 
 @test "one step on 16-bit GRAYSCALE_MASK samples with --lr equals the reference's" {
@@ -948,12 +954,7 @@ for line in open(sys.argv[2]):
 	assert_success
 	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
 		"$TMP/init.safetensors" 0.001
-	"$REFPY" -c '
-import json, sys
-loss = json.loads(open(sys.argv[1]).read())["train_loss"]
-ref = float(sys.argv[2])
-assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
-' "$TMP/log" "$ref_loss"
+	the_same_loss "$TMP/log" "$ref_loss"
 }
 
 @test "one step with --border-weight and wbce equals the reference's step from the labels" {
@@ -970,12 +971,7 @@ assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
 	assert_success
 	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
 		"$TMP/init.safetensors" 0.01
-	"$REFPY" -c '
-import json, sys
-loss = json.loads(open(sys.argv[1]).read())["train_loss"]
-ref = float(sys.argv[2])
-assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
-' "$TMP/log" "$ref_loss"
+	the_same_loss "$TMP/log" "$ref_loss"
 	# A one-output model with the border weight alone.
 	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
 		"$TMP/init1.safetensors"
@@ -1323,12 +1319,7 @@ assert ref > bce + 0.1, (ref, bce)
 	assert_success
 	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
 		"$TMP/init.safetensors" 0.01
-	"$REFPY" -c '
-import json, sys
-loss = json.loads(open(sys.argv[1]).read())["train_loss"]
-ref = float(sys.argv[2])
-assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
-' "$TMP/log" "$ref_loss"
+	the_same_loss "$TMP/log" "$ref_loss"
 	assert_equal "$(meta "$TMP/out.safetensors" loss)" wbce+dice
 	assert_equal "$(meta "$TMP/out.safetensors" pos_weight)" 3
 }
