@@ -229,6 +229,36 @@ reference(const struct shape *s)
 	return r;
 }
 
+/* The kernel whose weight of tap t, input i and output o is
+ * k[t ss + i si + o so] (nin inputs, nout outputs), packed by blocks of
+ * B outputs as the kernels take it: [nout / B][t][nin][B]. */
+static float *
+packed(const float *k, size_t ss, size_t si, size_t so, int nin, int nout,
+       int B)
+{
+	float *p = xmalloc((size_t)9 * nin * nout * sizeof(float));
+
+	for (int o = 0; o < nout; o++)
+		for (int t = 0; t < 9; t++)
+			for (int i = 0; i < nin; i++)
+				p[(((size_t)(o / B) * 9 + t) * nin + i) * B + o % B] =
+					k[t * ss + i * si + o * so];
+	return p;
+}
+
+/* The floats of scratch every kernel of ops needs on s: the smallest
+ * power of two they all accept. */
+static size_t
+scratch_floats(const struct convdirect_ops *ops, const struct shape *s)
+{
+	size_t n = 1;
+
+	while (!ops->available(s->cout, s->w, s->cin, n) ||
+	       !ops->upback_available(s->cin, s->cout, s->w, n))
+		n *= 2;
+	return n;
+}
+
 /* Every kernel of ops on s, over all rows at once, then again row by row
  * into the same outputs (the sums run in a fixed order whatever the rows:
  * the same bits). *rows_agree tells whether they did. */
@@ -238,8 +268,14 @@ kernels(const struct convdirect_ops *ops, const struct shape *s,
 {
 	int n = s->n, h = s->h, w = s->w, cin = s->cin, cout = s->cout;
 	size_t px = (size_t)n * h * w, nk = (size_t)9 * cin * cout;
-	int wide = cin > cout ? cin : cout;
-	float *scratch = xmalloc(3 * (2 * (size_t)w + 2) * wide * sizeof(float));
+	float *scratch = xmalloc(scratch_floats(ops, s) * sizeof(float));
+	/* wt [t][cin][cout], upk [cin][t][cout], upkt [t][cout][cin] */
+	float *wt = packed(s->wt, (size_t)cin * cout, (size_t)cout, 1, cin,
+			   cout, ops->block(cout));
+	float *upk = packed(s->upk, (size_t)cout, (size_t)9 * cout, 1, cin,
+			    cout, ops->block(cout));
+	float *upkt = packed(s->upkt, (size_t)cout * cin, (size_t)cin, 1, cout,
+			     cin, ops->block(cin));
 	struct run r = {
 		xmalloc(px * cout * sizeof(float)), xmalloc(nk * sizeof(float)),
 		xmalloc(4 * px * cout * sizeof(float)),
@@ -251,24 +287,27 @@ kernels(const struct convdirect_ops *ops, const struct shape *s,
 	for (size_t q = 0; q < nk; q++)
 		r.dk[q] = r.dku[q] = 1;
 
-	ops->rows(s->x, cin, h, w, cin, s->wt, s->bias, cout, r.y, cout, 1, 0,
+	ops->rows(s->x, cin, h, w, cin, wt, s->bias, cout, r.y, cout, 1, 0,
 		  (size_t)n * h, scratch);
 	ops->wgrad_rows(s->x, cin, h, w, cin, s->dy, cout, cout, r.dk, 0,
 			(size_t)n * h, scratch);
-	ops->up_rows(s->x, cin, h, w, cin, s->upk, s->bias, cout, r.up, cout,
+	ops->up_rows(s->x, cin, h, w, cin, upk, s->bias, cout, r.up, cout,
 		     0, (size_t)n * 2 * h, scratch);
-	ops->upback_rows(s->x, cin, s->updy, cout, h, w, cin, cout, s->upkt,
+	ops->upback_rows(s->x, cin, s->updy, cout, h, w, cin, cout, upkt,
 			 r.dx, cin, r.dku, 0, (size_t)n * h, scratch);
 	for (size_t row = 0; row < (size_t)n * h; row++)
-		ops->rows(s->x, cin, h, w, cin, s->wt, s->bias, cout, y, cout,
+		ops->rows(s->x, cin, h, w, cin, wt, s->bias, cout, y, cout,
 			  1, row, row + 1, scratch);
 	for (size_t row = 0; row < (size_t)n * 2 * h; row++)
-		ops->up_rows(s->x, cin, h, w, cin, s->upk, s->bias, cout, up,
+		ops->up_rows(s->x, cin, h, w, cin, upk, s->bias, cout, up,
 			     cout, row, row + 1, scratch);
 	*rows_agree = memcmp(y, r.y, px * cout * sizeof(float)) == 0 &&
 		      memcmp(up, r.up, 4 * px * cout * sizeof(float)) == 0;
 	free(y);
 	free(up);
+	free(wt);
+	free(upk);
+	free(upkt);
 	free(scratch);
 	return r;
 }
@@ -301,9 +340,11 @@ test_kernels(void)
 {
 #if defined(__x86_64__)
 	static const int shapes[][5] = {
-		/* n, h, w, cin, cout: narrow, wide, odd widths */
+		/* n, h, w, cin, cout: narrow, wide, odd widths; several
+		 * tiles of rows and blocks of channels */
 		{ 2, 5, 7, 8, 8 }, { 1, 6, 19, 16, 16 }, { 1, 4, 9, 32, 16 },
 		{ 1, 3, 13, 16, 32 }, { 2, 1, 1, 8, 16 }, { 1, 3, 5, 64, 64 },
+		{ 1, 40, 9, 64, 96 },
 	};
 	const struct { enum isa isa; const struct convdirect_ops *ops; } paths[] = {
 		{ ISA_AVX512, &convdirect_avx512 }, { ISA_AVX2, &convdirect_avx2 },
