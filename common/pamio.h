@@ -18,9 +18,14 @@ enum {
 	PAMIO_SAMPLE = 2, /* RGB_MASK, GRAYSCALE_MASK, RGB_LABEL,
 			     GRAYSCALE_LABEL */
 	PAMIO_LABEL = 4,  /* LABEL (depth 1): a label image */
-	PAMIO_OUTPUTS = 8 /* FOREGROUND_NAME..., depth = number of names:
-			     a multi-output probability map */
+	PAMIO_OUTPUTS = 8, /* FOREGROUND_NAME..., depth = number of names:
+			      a multi-output probability map */
+	PAMIO_ANY = 15     /* every kind: what a stream holds, passed on */
 };
+
+/* The most shards stream-shard cuts a stream into and stream-join joins:
+ * worker counts, and streams kept open at once. */
+#define PAMIO_MAX_SHARDS 1000
 
 struct pamio_reader;
 

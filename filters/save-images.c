@@ -320,8 +320,7 @@ main(int argc, char **argv)
 	len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
 		dir[--len] = '\0';
-	r = pamio_open(path, PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL |
-			      PAMIO_OUTPUTS);
+	r = pamio_open(path, PAMIO_ANY);
 	while (pamio_read(r, &img)) {
 		save(dir, suffix, &img, fmt, overwrite, &names, r);
 		image_free(&img);

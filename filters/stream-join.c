@@ -14,11 +14,6 @@
 #include "pamio.h"
 #include "util.h"
 
-/* Most shards: stream-shard's limit, and the streams kept open. */
-#define MAX_SHARDS 1000
-
-#define ANY_IMAGE (PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL | PAMIO_OUTPUTS)
-
 static const char usage_text[] =
 	"usage: stream-join [--output FILE] [--order STREAM] SHARD...\n"
 	"Join the round-robin shards SHARD... (stream-shard --shards N --index 0,\n"
@@ -134,7 +129,7 @@ id_of(const struct image *img, const struct pamio_reader *r)
 static void
 join_by_ids(FILE *f, const char *order)
 {
-	struct pamio_reader *o = pamio_open(order, ANY_IMAGE);
+	struct pamio_reader *o = pamio_open(order, PAMIO_ANY);
 	struct image *head = xcalloc((size_t)nshards, sizeof *head), ref = {0};
 	int *has = xcalloc((size_t)nshards, sizeof *has), i;
 
@@ -185,7 +180,7 @@ first_pass(const char *order, long *counted)
 	off_t stdin_start = ftello(stdin);
 
 	for (int i = 0; i < nshards; i++) {
-		rd[i] = pamio_open(names[i], ANY_IMAGE);
+		rd[i] = pamio_open(names[i], PAMIO_ANY);
 		while (pamio_read(rd[i], &img))
 			image_free(&img);
 		counted[i] = pamio_count(rd[i]);
@@ -197,7 +192,7 @@ first_pass(const char *order, long *counted)
 	if (order) {
 		rewind_stdin(stdin_start);
 		for (int i = 0; i < nshards; i++)
-			rd[i] = pamio_open(names[i], ANY_IMAGE);
+			rd[i] = pamio_open(names[i], PAMIO_ANY);
 		join_by_ids(NULL, order);
 		for (int i = 0; i < nshards; i++)
 			pamio_close(rd[i]);
@@ -238,8 +233,8 @@ main(int argc, char **argv)
 	nshards = argc - optind;
 	if (nshards < 1)
 		die_usage("no SHARD given");
-	if (nshards > MAX_SHARDS)
-		die_usage("%d shards, at most %d", nshards, MAX_SHARDS);
+	if (nshards > PAMIO_MAX_SHARDS)
+		die_usage("%d shards, at most %d", nshards, PAMIO_MAX_SHARDS);
 	names = (const char **)argv + optind;
 	for (int i = 0; i <= nshards; i++) {
 		const char *path = i < nshards ? names[i] : order;
@@ -267,7 +262,7 @@ main(int argc, char **argv)
 		f = outfile_stream(out);
 	}
 	for (int i = 0; i < nshards; i++)
-		rd[i] = pamio_open(names[i], ANY_IMAGE);
+		rd[i] = pamio_open(names[i], PAMIO_ANY);
 	if (order)
 		join_by_ids(f, order);
 	else

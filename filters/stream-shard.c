@@ -11,12 +11,6 @@
 #include "pamio.h"
 #include "util.h"
 
-/* Most shards: a worker count, and the files that --output keeps open. */
-#define MAX_SHARDS 1000
-
-/* Every kind of image: a shard carries whatever the stream holds. */
-#define ANY_IMAGE (PAMIO_IMAGE | PAMIO_SAMPLE | PAMIO_LABEL | PAMIO_OUTPUTS)
-
 static const char usage_text[] =
 	"usage: stream-shard --shards N [--pixels] --index K [FILE]\n"
 	"       stream-shard --shards N [--pixels] --output PATTERN [FILE]\n"
@@ -143,11 +137,11 @@ parse_options(int argc, char **argv)
 	       -1) {
 		switch (c) {
 		case 'n':
-			opt.shards = parse_long(optarg, 1, MAX_SHARDS,
+			opt.shards = parse_long(optarg, 1, PAMIO_MAX_SHARDS,
 						"--shards");
 			break;
 		case 'k':
-			opt.index = parse_long(optarg, 0, MAX_SHARDS - 1,
+			opt.index = parse_long(optarg, 0, PAMIO_MAX_SHARDS - 1,
 					       "--index");
 			break;
 		case 'o':
@@ -218,7 +212,7 @@ main(int argc, char **argv)
 	if (opt.by_pixels)
 		pixels = xcalloc((size_t)n, sizeof *pixels);
 
-	r = pamio_open(opt.input, ANY_IMAGE);
+	r = pamio_open(opt.input, PAMIO_ANY);
 	while (pamio_read(r, &img)) {
 		long i = pamio_count(r) - 1;
 		if (opt.ids && !img.id)
