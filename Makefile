@@ -91,20 +91,22 @@ SAN_ENV := ASAN_OPTIONS=exitcode=99:detect_leaks=0 \
 	UNETPIPE_SANITIZED=1
 
 # The per-ISA kernels, x86-64 only (elsewhere the one path is plain):
-# convdirect_isa.c compiled as build/common/convdirect-ISA.o with the
+# convdirect_isa.c and winograd_isa.c compiled as
+# build/common/convdirect-ISA.o and build/common/winograd-ISA.o with the
 # flags of ISA appended after OPT (so that they win over a -march), the
 # AVX2 one without AVX-512 even under NATIVE=1.
 X86_64   := $(filter x86_64-%,$(shell $(CC) -dumpmachine))
 ISAS     := $(if $(X86_64),avx512 avx2)
 ISA_FLAGS_avx512 := -mavx512f -mavx2 -mfma
 ISA_FLAGS_avx2   := -mavx2 -mfma -mno-avx512f
-KERNELS  := common/convdirect_isa.c
+KERNELS  := common/convdirect_isa.c common/winograd_isa.c
+KERNEL_O  = $(foreach k,convdirect winograd,$(ISAS:%=$(1)/common/$(k)-%.o))
 
 FILTERS  := $(basename $(notdir $(wildcard filters/*.c)))
 BINS     := $(addprefix $(BIN)/,$(FILTERS))
 PIPES    := $(wildcard pipelines/*)
 COMMON   := $(filter-out $(KERNELS),$(wildcard common/*.c))
-COMMON_O := $(COMMON:%.c=$(BUILD)/%.o) $(ISAS:%=$(BUILD)/common/convdirect-%.o)
+COMMON_O := $(COMMON:%.c=$(BUILD)/%.o) $(call KERNEL_O,$(BUILD))
 UNITS    := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BIN := $(addprefix $(BUILD)/tests/,$(UNITS))
 MAN1     := $(wildcard man/*.1)
@@ -132,8 +134,11 @@ $(BUILD)/common/dist.o: ALL_CFLAGS += $(MPI_CFLAGS) $(MPI_DEFS)
 $(BUILD)/common/dist.o $(BIN)/unet-train: $(MPI_STAMP)
 $(BIN)/unet-train: LDLIBS += $(MPI_LIBS)
 
-$(BUILD)/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
+$(BUILD)/common/convdirect-%.o: common/convdirect_isa.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
 	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$*) -DCONVDIRECT_OPS=convdirect_$* -c -o $@ $<
+
+$(BUILD)/common/winograd-%.o: common/winograd_isa.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/common
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$*) -DWINOGRAD_OPS=winograd_$* -c -o $@ $<
 
 $(BUILD)/filters/%.o: filters/%.c $(wildcard common/*.h) $(CFLAGS_STAMP) | $(BUILD)/filters
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -223,7 +228,7 @@ FUZZ_CFLAGS  = $(WARN) -Wno-unknown-attributes -D_GNU_SOURCE -O1 -g -fno-omit-fr
 	-Icommon $(PKG_CFLAGS) -pthread
 FUZZERS  := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN := $(addprefix build-fuzz/,$(FUZZERS))
-FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o) $(ISAS:%=build-fuzz/common/convdirect-%.o)
+FUZZ_O   := $(COMMON:%.c=build-fuzz/%.o) $(call KERNEL_O,build-fuzz)
 
 build-fuzz/common/%.o: common/%.c $(wildcard common/*.h) Makefile
 	@mkdir -p $(@D)
@@ -232,9 +237,14 @@ build-fuzz/common/%.o: common/%.c $(wildcard common/*.h) Makefile
 # The kernels without UBSan: its checks over their unrolled vector loops
 # take clang 14 a quarter of an hour and more; the fuzzers never reach the
 # network.
-build-fuzz/common/convdirect-%.o: $(KERNELS) $(wildcard common/*.h) Makefile
+build-fuzz/common/convdirect-%.o: common/convdirect_isa.c $(wildcard common/*.h) Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ISA_FLAGS_$*) -DCONVDIRECT_OPS=convdirect_$* \
+		-fno-sanitize=undefined -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/common/winograd-%.o: common/winograd_isa.c $(wildcard common/*.h) Makefile
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ISA_FLAGS_$*) -DWINOGRAD_OPS=winograd_$* \
 		-fno-sanitize=undefined -fsanitize=fuzzer-no-link -c -o $@ $<
 
 build-fuzz/libunetpipe.a: $(FUZZ_O)

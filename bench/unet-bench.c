@@ -24,13 +24,14 @@ static const char usage_text[] =
 	"                  [--base-filters F]\n"
 	"                  [--depth D] [--size N] [--batch N] [--threads N]\n"
 	"                  [--warmup N] [--steps N] [--count N] [--seed N]\n"
-	"                  [--loss bce|bce+dice]\n"
+	"                  [--loss bce|bce+dice] [--winograd 0|2|4|auto]\n"
 	"Time `steps` training steps (forward, backward, Adam) or forward\n"
 	"passes of a batch of random N x N RGB images after `warmup` untimed\n"
 	"ones and print a JSON object (per-step seconds, median, images/s,\n"
 	"analytic FLOPs, GFLOP/s, peak resident memory); or time each\n"
-	"convolution of the network forward and backward, by the direct path\n"
-	"and by GEMM in turn (layers: the best of `steps`); or write `count`\n"
+	"convolution of the network forward and backward, by the direct path,\n"
+	"by GEMM and by Winograd in turn (layers: the best of `steps`); or\n"
+	"write `count`\n"
 	"random RGB_MASK samples or RGB images to stdout as a PAM stream.\n"
 	"  -m, --mode M          train (default), infer, layers, samples or\n"
 	"                        images\n"
@@ -44,6 +45,9 @@ static const char usage_text[] =
 	"  -c, --count N         images written by samples/images (default 64)\n"
 	"  -S, --seed N          seed of weights and data (default 0)\n"
 	"  -L, --loss L          the training loss: bce (default) or bce+dice\n"
+	"      --winograd M      the 3x3 convolutions by Winograd: 0 never, 2\n"
+	"                        F(2x2, 3x3), 4 F(4x4, 3x3) where allowed, auto\n"
+	"                        (default) as the planner chooses\n"
 	"      --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
@@ -156,11 +160,14 @@ random_floats(struct rng *r, size_t n)
 	return v;
 }
 
+/* The Winograd mode of --winograd. */
+static int wino_mode = NN_WINOGRAD_AUTO;
+
 /* Time one convolution of the network: `side` is its input's side, up a
  * transposed convolution; data whether it needs the input gradient. The
- * best of `steps` forward and backward passes with the direct path and
- * with GEMM, taken in turn; direct null where the layer has none. "side"
- * in the JSON is the output's. */
+ * best of `steps` forward and backward passes with GEMM, the direct path
+ * and Winograd (wino_mode), taken in turn; direct or winograd null where
+ * the layer has none. "side" in the JSON is the output's. */
 static json_t *
 time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	   int batch, int steps, int nt, struct rng *r)
@@ -173,18 +180,25 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	float *dx = xmalloc(np * cin * sizeof *dx);
 	float *dk = xcalloc(9 * (size_t)cin * cout, sizeof *dk);
 	float *db = xcalloc(cout, sizeof *db);
-	int direct = nn_conv_direct(up ? side : oside, cin, cout);
-	int back_direct = direct &&
-			  (!up || nn_upconv_backward_direct(side, cin, cout));
-	double best[2][2] = { { 1e30, 1e30 }, { 1e30, 1e30 } };
+	int direct, back_direct, wino;
+	double best[3][2] = { { 1e30, 1e30 }, { 1e30, 1e30 }, { 1e30, 1e30 } };
 	double flops = 2.0 * np * 9 * cin * cout;
 	json_t *o = json_object();
 
+	nn_set_winograd(0);
+	direct = nn_conv_direct(up ? side : oside, cin, cout);
+	back_direct = direct &&
+		      (!up || nn_upconv_backward_direct(side, cin, cout));
+	nn_set_winograd(wino_mode);
+	wino = up ? 0 : nn_conv_winograd(side, cin, cout);
 	for (int s = 0; s < steps; s++)
-		for (int path = 0; path <= direct; path++) {
+		for (int path = 0; path <= 2; path++) {
 			double t0, t1, t2;
 
-			nn_set_direct(path);
+			if ((path == 1 && !direct) || (path == 2 && !wino))
+				continue;
+			nn_set_direct(path != 0);
+			nn_set_winograd(path == 2 ? wino_mode : 0);
 			t0 = now_seconds();
 			if (up)
 				nn_upconv_forward(nt, x, cin, batch, side, side,
@@ -210,6 +224,7 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 				best[path][1] = t2 - t1;
 		}
 	nn_set_direct(1);
+	nn_set_winograd(wino_mode);
 	json_object_set_new(o, "layer", json_string(name));
 	set_int(o, "side", oside);
 	set_int(o, "in_channels", cin);
@@ -224,6 +239,11 @@ time_layer(const char *name, int up, int side, int cin, int cout, int data,
 	 * its channel counts allow */
 	json_object_set_new(o, "direct_backward_seconds",
 			    back_direct ? json_real(best[1][1]) : json_null());
+	set_int(o, "winograd", wino);
+	json_object_set_new(o, "winograd_forward_seconds",
+			    wino ? json_real(best[2][0]) : json_null());
+	json_object_set_new(o, "winograd_backward_seconds",
+			    wino ? json_real(best[2][1]) : json_null());
 	free(x);
 	free(k);
 	free(b);
@@ -320,6 +340,7 @@ main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "loss", required_argument, NULL, 'L' },
+		{ "winograd", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -396,6 +417,17 @@ main(int argc, char **argv)
 					  optarg);
 			dice = optarg[3] != '\0';
 			break;
+		case 'W':
+			if (strcmp(optarg, "auto") == 0)
+				wino_mode = NN_WINOGRAD_AUTO;
+			else if (strcmp(optarg, "0") == 0 ||
+				 strcmp(optarg, "2") == 0 ||
+				 strcmp(optarg, "4") == 0)
+				wino_mode = optarg[0] - '0';
+			else
+				die_usage("--winograd: 0, 2, 4 or auto, not "
+					  "'%s'", optarg);
+			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
@@ -407,6 +439,7 @@ main(int argc, char **argv)
 	if (size % (1 << (cfg.depth - 1)))
 		die_usage("--size: %d is not a multiple of %d", size,
 			  1 << (cfg.depth - 1));
+	nn_set_winograd(wino_mode);
 	if (mode == MODE_SAMPLES || mode == MODE_IMAGES) {
 		write_stream(mode == MODE_SAMPLES, count, size, seed);
 		return 0;
@@ -420,6 +453,7 @@ main(int argc, char **argv)
 		set_int(o, "size", size);
 		set_int(o, "batch", batch);
 		set_int(o, "threads", threads);
+		set_int(o, "winograd", wino_mode);
 		set_isa(o);
 		set_int(o, "steps", steps);
 		json_object_set_new(o, "layers", time_layers(&cfg, size, batch,
@@ -475,6 +509,7 @@ main(int argc, char **argv)
 	set_int(o, "size", size);
 	set_int(o, "batch", batch);
 	set_int(o, "threads", threads);
+	set_int(o, "winograd", wino_mode);
 	set_isa(o);
 	set_int(o, "warmup", warmup);
 	set_int(o, "steps", steps);

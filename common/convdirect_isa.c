@@ -6,64 +6,11 @@
 
 #include <string.h>
 
-#include <immintrin.h>
-
 #if !defined(__AVX2__) || !defined(__FMA__) || !defined(CONVDIRECT_OPS)
 #error "convdirect_isa.c needs -mavx2 -mfma (or -mavx512f) and CONVDIRECT_OPS"
 #endif
 
-/* The kernels below are written once for a vector of VW floats: 16 with
- * AVX-512 (32 registers, so up to MAXACC = 24 accumulators), 8 with AVX2
- * (16 registers, 12 accumulators). A layer of 8 channels uses the lower 8
- * lanes of an AVX-512 vector: vload and vstore take the lanes in use. */
-#if defined(__AVX512F__)
-typedef __m512 vec;
-#define VW 16
-#define MAXACC 24
-
-static inline __attribute__((always_inline)) vec
-vload(const float *p, int lanes)
-{
-	return lanes == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(0xff, p);
-}
-
-static inline __attribute__((always_inline)) void
-vstore(float *p, vec v, int lanes)
-{
-	if (lanes == 16)
-		_mm512_storeu_ps(p, v);
-	else
-		_mm512_mask_storeu_ps(p, 0xff, v);
-}
-
-#define vbcast(p) _mm512_set1_ps(*(p))
-#define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define vmax(a, b) _mm512_max_ps(a, b)
-#define vzero() _mm512_setzero_ps()
-#else
-typedef __m256 vec;
-#define VW 8
-#define MAXACC 12
-
-static inline __attribute__((always_inline)) vec
-vload(const float *p, int lanes)
-{
-	(void)lanes;
-	return _mm256_loadu_ps(p);
-}
-
-static inline __attribute__((always_inline)) void
-vstore(float *p, vec v, int lanes)
-{
-	(void)lanes;
-	_mm256_storeu_ps(p, v);
-}
-
-#define vbcast(p) _mm256_broadcast_ss(p)
-#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define vmax(a, b) _mm256_max_ps(a, b)
-#define vzero() _mm256_setzero_ps()
-#endif
+#include "vec_isa.h"
 
 /* The lanes of a vector that hold channels when there are cout of them. */
 #define LANES(cout) ((cout) < VW ? (cout) : VW)

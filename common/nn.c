@@ -9,6 +9,7 @@
 #include "convdirect.h"
 #include "pool.h"
 #include "util.h"
+#include "winograd.h"
 
 /* A tile of im2col rows aims at this many floats, with at least MIN_ROWS
  * and at most MAX_ROWS rows: large tiles suit OpenBLAS best (measured),
@@ -19,9 +20,12 @@
 
 /* The layers' share of the pool's scratch: each thread's gradient scratch
  * holds a kernel gradient (9 max_channels^2 floats) then a bias gradient
- * (max_channels); kflip is a rearranged kernel, shared. */
+ * (max_channels); kflip is a rearranged kernel, shared, of kflip_floats:
+ * also Winograd's transformed kernel or its weight gradient's products
+ * (16 max_channels^2, the channels rounded up to 32). */
 static int max_channels;
 static float *kflip;
+static size_t kflip_floats;
 
 /* Thread t's private kernel and bias gradients. */
 static float *
@@ -47,7 +51,8 @@ nn_reserve(int channels, int nt)
 			     ? 9 * mc * MIN_ROWS : TILE_FLOATS,
 			     9 * mc * mc + mc);
 		free(kflip);
-		kflip = xmalloc_for(9 * mc * mc, sizeof(float),
+		kflip_floats = 16 * mc * ((mc + 31) / 32 * 32);
+		kflip = xmalloc_for(kflip_floats, sizeof(float),
 				    "a rearranged kernel");
 	}
 	pool_start(nt);
@@ -308,6 +313,7 @@ mask_rows(const float *x, int ldx, float *dx, int lddx, size_t rows, int c)
 
 /* How a layer's product is computed. */
 enum strategy {
+	WINOGRAD,       /* winograd, F(2x2, 3x3) or F(4x4, 3x3) */
 	DIRECT,         /* convdirect, in vector registers */
 	HCOL,           /* three GEMMs per tile of row-im2col (hcol) rows */
 	IM2COL,         /* one GEMM per tile of im2col rows */
@@ -330,14 +336,49 @@ enum pass {
 struct plan {
 	enum strategy how, dx;
 	struct hcol_plan hp;
+	int wino;       /* WINOGRAD: the m of F(m x m, 3x3) */
 };
 
 static int direct_allowed = 1;
+static int wino_mode = NN_WINOGRAD_AUTO;
 
 void
 nn_set_direct(int on)
 {
 	direct_allowed = on;
+}
+
+void
+nn_set_winograd(int mode)
+{
+	wino_mode = mode;
+}
+
+/* The m of the Winograd F(m x m, 3x3) for a 3x3 convolution from cin to
+ * cout channels on maps w pixels wide (both directions: the backward's dx
+ * runs from cout to cin), 0 for none. Measured by unet-bench --mode
+ * layers (bench/README.md, "Winograd"): below 32 channels the products
+ * are too thin, below maps 8 wide the tiles' padding costs too much;
+ * F(4x4) does 36 products per 16 pixels where F(2x2) does 16 per 4, but
+ * its tiles waste more at the map's edge, so it pays from maps 32 wide.
+ * Its transformed kernel must also fit in kflip. */
+static int
+wino_pick(int w, int cin, int cout)
+{
+	int m = wino_mode == NN_WINOGRAD_AUTO ? (w >= 32 ? 4 : 2) : wino_mode;
+
+	if (m == 0 || cin < 32 || cout < 32 || w < 8)
+		return 0;
+	if (m == 4 && (!winograd_available(4) ||
+		       winograd_kernel_floats(4, cin, cout) > kflip_floats ||
+		       winograd_kernel_floats(4, cout, cin) > kflip_floats))
+		m = wino_mode == NN_WINOGRAD_AUTO ? 2 : 0;
+	if (m == 0 || !winograd_available(m) ||
+	    winograd_kernel_floats(m, cin, cout) > kflip_floats ||
+	    winograd_kernel_floats(m, cout, cin) > kflip_floats ||
+	    winograd_scratch_floats(m, cin, cout) > pool_col_floats())
+		return 0;
+	return m;
 }
 
 /* The one place that chooses how a layer is computed, for a pass over n
@@ -353,11 +394,16 @@ static struct plan
 plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 	   int with_dx, int nt)
 {
-	struct plan p = { IM2COL, IM2COL, { 0, 0, 0 } };
+	struct plan p = { IM2COL, IM2COL, { 0, 0, 0 }, 0 };
 	size_t room = pool_col_floats();
 	int direct = direct_allowed &&
 		     convdirect_available(cout, w, cin, room);
 
+	if ((pass == CONV_FORWARD || pass == CONV_BACKWARD) &&
+	    (p.wino = wino_pick(w, cin, cout)) != 0) {
+		p.how = p.dx = WINOGRAD;
+		return p;
+	}
 	switch (pass) {
 	case CONV_FORWARD:
 		p.hp = hcol_plan(n, h, w, cin, nt);
@@ -395,6 +441,12 @@ nn_conv_direct(int w, int cin, int cout)
 {
 	return plan_layer(CONV_FORWARD, 1, 1, w, cin, cout, 0, 1).how
 	       == DIRECT;
+}
+
+int
+nn_conv_winograd(int w, int cin, int cout)
+{
+	return plan_layer(CONV_FORWARD, 1, 1, w, cin, cout, 0, 1).wino;
 }
 
 int
@@ -627,6 +679,13 @@ nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
 	check_reserved(cin, cout);
 	p = plan_layer(CONV_FORWARD, n, h, w, cin, cout, 0, nt);
 	a.hp = p.hp;
+	if (p.how == WINOGRAD) {
+		/* u[s][ci][co] from k[co][s][ci] */
+		winograd_conv(nt, p.wino, x, ldx, n, h, w, cin, k, cin, 1,
+			      (size_t)9 * cin, 0, b, cout, y, ldy, relu, NULL,
+			      0, kflip);
+		return;
+	}
 	if (p.how == DIRECT) {
 		struct direct_args d = {
 			.x = x, .wt = kflip, .b = b, .y = y, .ldx = ldx,
@@ -810,6 +869,30 @@ kflip_part(void *arg, int t, int nt)
 				}
 }
 
+/* db += the sum of dy over every pixel, in pixel order, by blocks of 16
+ * channels: the same bits whatever nt. */
+static void
+sum_channels_part(void *arg, int t, int nt)
+{
+	const struct conv_args *a = arg;
+	size_t npix = (size_t)a->n * a->h * a->w, lo, hi;
+
+	pool_share((a->cout + 15) / 16, t, nt, &lo, &hi);
+	for (int c0 = lo * 16; c0 < (int)hi * 16 && c0 < a->cout; c0 += 16) {
+		int nc = a->cout - c0 < 16 ? a->cout - c0 : 16;
+		float s[16] = { 0 };
+
+		for (size_t q = 0; q < npix; q++) {
+			const float *g = a->dy + q * a->lddy + c0;
+
+			for (int c = 0; c < nc; c++)
+				s[c] += g[c];
+		}
+		for (int c = 0; c < nc; c++)
+			a->db[c0 + c] += s[c];
+	}
+}
+
 void
 nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 		    int cin, const float *k, int cout, const float *dy,
@@ -828,6 +911,18 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 	p = plan_layer(CONV_BACKWARD, n, h, w, cin, cout, dx != NULL, nt);
 	a.how = dx ? p.dx : p.how;
 	a.hp = p.hp;
+	if (p.how == WINOGRAD) {
+		pool_run(nt, sum_channels_part, &a);
+		winograd_wgrad(nt, p.wino, x, ldx, dy, lddy, n, h, w, cin,
+			       cout, dk, kflip);
+		/* dx: dy convolved with u[s][co][ci] from k[co][8-s][ci] */
+		if (dx)
+			winograd_conv(nt, p.wino, dy, lddy, n, h, w, cout, k,
+				      cin, (size_t)9 * cin, 1, 1, NULL, cin,
+				      dx, lddx, 0, mask ? x : NULL, ldx,
+				      kflip);
+		return;
+	}
 	if (p.how == DIRECT) {
 		struct direct_args g = {
 			.x = x, .dy = dy, .ldx = ldx, .lddy = lddy, .n = n,

@@ -43,6 +43,21 @@ void nn_set_direct(int on);
  * channels on maps w pixels wide takes the direct path. */
 int nn_conv_direct(int w, int cin, int cout);
 
+/* nn_set_winograd's mode that lets the planner choose (the default). */
+#define NN_WINOGRAD_AUTO (-1)
+
+/* The Winograd convolutions of the 3x3 convolutions (forward, input and
+ * weight gradients; winograd.h): 0 never, 2 or 4 F(2x2, 3x3) or F(4x4,
+ * 3x3) on every layer allowed, NN_WINOGRAD_AUTO F(2x2) on maps narrower
+ * than 32 pixels and F(4x4) on wider ones. Allowed: at least 32 channels
+ * in and out, maps at least 8 wide, a vector path (not UNETPIPE_ISA=plain)
+ * and room in what nn_reserve reserved. A switch for benchmarks and tests. */
+void nn_set_winograd(int mode);
+
+/* The m of the F(m x m, 3x3) a 3x3 convolution from cin to cout channels
+ * on maps w pixels wide takes, 0 when not Winograd. */
+int nn_conv_winograd(int w, int cin, int cout);
+
 /* 3x3 convolution, padding 1, stride 1, bias, optional fused ReLU:
  * y[n,h,w,0..cout) = (relu)(b + sum over 3x3 x cin of x * k), x with cin
  * channels at pixel stride ldx; y overwritten, pixel stride ldy. */

@@ -1,0 +1,338 @@
+#include "winograd.h"
+
+#include <string.h>
+
+#include "isa.h"
+#include "pool.h"
+#include "util.h"
+#include "winograd_isa.h"
+
+/* The kernels of the process's instruction set; NULL on the plain path. */
+static const struct winograd_ops *
+kernels(void)
+{
+	switch (isa_current()) {
+#if defined(__x86_64__)
+	case ISA_AVX512:
+		return &winograd_avx512;
+	case ISA_AVX2:
+		return &winograd_avx2;
+#endif
+	default:
+		return NULL;
+	}
+}
+
+int
+winograd_available(int m)
+{
+	return (m == 2 || m == 4) && kernels() != NULL;
+}
+
+static size_t
+round_up(size_t v, size_t q)
+{
+	return (v + q - 1) / q * q;
+}
+
+/* A scratch row stride of c channels: whole vectors, and not a multiple
+ * of 1 KiB, whose rows would share the cache's sets. */
+static int
+row_stride(int c, int vw)
+{
+	int ld = (int)round_up(c, vw);
+
+	return ld % 256 == 0 ? ld + vw : ld;
+}
+
+size_t
+winograd_kernel_floats(int m, int nin, int nout)
+{
+	const struct winograd_ops *ops = kernels();
+	size_t a = m + 2;
+
+	if (!ops)
+		return 0;
+	return a * a * nin * round_up(nout, ops->nr);
+}
+
+/* The layer as the kernels see it, for F(m x m) from cin to cout. */
+static struct wino_layer
+layer(int m, int n, int h, int w, int cin, int cout)
+{
+	const struct winograd_ops *ops = kernels();
+	struct wino_layer l = {
+		.m = m, .a = m + 2, .T = (m + 2) * (m + 2), .n = n, .h = h,
+		.w = w, .th = (h + m - 1) / m, .tw = (w + m - 1) / m,
+		.cin = cin, .cout = cout,
+		.coutp = (int)round_up(cout, ops->nr),
+		.ldv = row_stride(cin, ops->nr / 2),
+	};
+
+	l.ldm = row_stride(l.coutp, ops->nr / 2);
+	return l;
+}
+
+/* The tiles of the weight gradient's steps: as many as fit in the least
+ * scratch nn_reserve gives (9 x 256 x max(cin, cout) floats) when one
+ * thread takes every transform point; a function of the layer alone, so
+ * that the sums run in the same order whatever the thread count. */
+static int
+wgrad_tiles(const struct wino_layer *l)
+{
+	size_t least = (size_t)9 * 256 * (l->cin > l->cout ? l->cin : l->cout);
+	size_t per = (size_t)l->T * (l->ldv + l->ldm), nb = least / per;
+
+	return nb < 1 ? 1 : nb > 256 ? 256 : (int)nb;
+}
+
+size_t
+winograd_scratch_floats(int m, int cin, int cout)
+{
+	struct wino_layer l;
+
+	if (!winograd_available(m))
+		return 0;
+	l = layer(m, 1, 1, 1, cin, cout);
+	return (size_t)wgrad_tiles(&l) * l.T * (l.ldv + l.ldm);
+}
+
+/* ------------------------------------------------------------ kernel */
+
+struct kernel_args {
+	const float *k;
+	size_t ss, si, so;
+	int flip, m, nin, nout, noutp, nr;
+	float *u;
+	const float *du;
+	float *dk;
+};
+
+/* Lavin and Gray's G (a x 3) of F(2x2, 3x3) and F(4x4, 3x3). */
+static const float g2[4][3] = {
+	{ 1, 0, 0 }, { .5f, .5f, .5f }, { .5f, -.5f, .5f }, { 0, 0, 1 },
+};
+static const float g4[6][3] = {
+	{ 1 / 4.f, 0, 0 },
+	{ -1 / 6.f, -1 / 6.f, -1 / 6.f },
+	{ -1 / 6.f, 1 / 6.f, -1 / 6.f },
+	{ 1 / 24.f, 1 / 12.f, 1 / 6.f },
+	{ 1 / 24.f, -1 / 12.f, 1 / 6.f },
+	{ 0, 0, 1 },
+};
+
+/* G g G^T of the 3x3 g (row-major) into the a x a u. */
+static void
+g_transform(int m, const float g[9], float u[36])
+{
+	const float(*G)[3] = m == 2 ? g2 : g4;
+	int a = m + 2;
+	float t[6][3];
+
+	for (int i = 0; i < a; i++)
+		for (int j = 0; j < 3; j++)
+			t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j]
+				  + G[i][2] * g[6 + j];
+	for (int i = 0; i < a; i++)
+		for (int j = 0; j < a; j++)
+			u[i * a + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1]
+				       + t[i][2] * G[j][2];
+}
+
+/* G^T d G of the a x a d into the 3x3 g. */
+static void
+gt_transform(int m, const float d[36], float g[9])
+{
+	const float(*G)[3] = m == 2 ? g2 : g4;
+	int a = m + 2;
+	float t[3][6];
+
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < a; j++) {
+			float s = 0;
+
+			for (int r = 0; r < a; r++)
+				s += G[r][i] * d[r * a + j];
+			t[i][j] = s;
+		}
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			float s = 0;
+
+			for (int c = 0; c < a; c++)
+				s += t[i][c] * G[c][j];
+			g[i * 3 + j] = s;
+		}
+}
+
+/* u[p][o / nr][i][o % nr] = (G g G^T)[p] of the kernel of (i, o), zero for
+ * the padding outputs; by blocks of nr outputs. */
+static void
+kernel_part(void *arg, int t, int nt)
+{
+	const struct kernel_args *a = arg;
+	int nr = a->nr, ncb = a->noutp / nr, T = (a->m + 2) * (a->m + 2);
+	size_t lo, hi;
+
+	pool_share(ncb, t, nt, &lo, &hi);
+	for (size_t cb = lo; cb < hi; cb++)
+		for (int i = 0; i < a->nin; i++)
+			for (int r = 0; r < nr; r++) {
+				int o = (int)cb * nr + r;
+				float g[9], u[36];
+
+				if (o < a->nout) {
+					for (int s = 0; s < 9; s++)
+						g[s] = a->k[(a->flip ? 8 - s : s)
+							    * a->ss + i * a->si
+							    + o * a->so];
+					g_transform(a->m, g, u);
+				} else {
+					memset(u, 0, sizeof u);
+				}
+				for (int p = 0; p < T; p++)
+					a->u[(((size_t)p * ncb + cb) * a->nin
+					      + i) * nr + r] = u[p];
+			}
+}
+
+/* dk[o][s][i] += (G^T du G)[s] of du[p][i][o], by inputs i. */
+static void
+kernel_grad_part(void *arg, int t, int nt)
+{
+	const struct kernel_args *a = arg;
+	int T = (a->m + 2) * (a->m + 2), nin = a->nin;
+	size_t lo, hi, plane = (size_t)nin * a->noutp;
+
+	pool_share(nin, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		for (int o = 0; o < a->nout; o++) {
+			float d[36], g[9];
+
+			for (int p = 0; p < T; p++)
+				d[p] = a->du[p * plane + i * a->noutp + o];
+			gt_transform(a->m, d, g);
+			for (int s = 0; s < 9; s++)
+				a->dk[((size_t)o * 9 + s) * nin + i] += g[s];
+		}
+}
+
+/* ------------------------------------------------------------ passes */
+
+struct pass_args {
+	struct wino_layer l;
+	const struct winograd_ops *ops;
+	size_t ntiles;
+	int nb;         /* tiles per step */
+};
+
+/* Forward: each thread its share of the steps of nb tiles. */
+static void
+fwd_part(void *arg, int t, int nt)
+{
+	const struct pass_args *a = arg;
+	size_t steps = (a->ntiles + a->nb - 1) / a->nb, lo, hi;
+
+	pool_share(steps, t, nt, &lo, &hi);
+	for (size_t s = lo; s < hi; s++) {
+		size_t t0 = s * a->nb;
+		int m = a->ntiles - t0 < (size_t)a->nb ? (int)(a->ntiles - t0)
+						       : a->nb;
+
+		a->ops->fwd_tiles(&a->l, t0, m, pool_col(t));
+	}
+}
+
+/* Weight gradient: each thread its share of the transform points, over
+ * every tile, in steps of nb tiles. */
+static void
+wgrad_part(void *arg, int t, int nt)
+{
+	const struct pass_args *a = arg;
+	size_t lo, hi;
+
+	pool_share(a->l.T, t, nt, &lo, &hi);
+	if (lo == hi)
+		return;
+	for (size_t t0 = 0; t0 < a->ntiles; t0 += a->nb) {
+		int m = a->ntiles - t0 < (size_t)a->nb ? (int)(a->ntiles - t0)
+						       : a->nb;
+
+		a->ops->wgrad_tiles(&a->l, t0, m, (int)lo, (int)hi,
+				    pool_col(t));
+	}
+}
+
+struct zero_args {
+	float *p;
+	size_t count;
+};
+
+static void
+zero_part(void *arg, int t, int nt)
+{
+	const struct zero_args *a = arg;
+	size_t lo, hi;
+
+	pool_share(a->count, t, nt, &lo, &hi);
+	memset(a->p + lo, 0, (hi - lo) * sizeof(float));
+}
+
+void
+winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
+	      int nin, const float *k, size_t ss, size_t si, size_t so,
+	      int flip, const float *bias, int nout, float *y, int ldy,
+	      int relu, const float *mx, int ldmx, float *u)
+{
+	struct pass_args a = { .ops = kernels() };
+	struct kernel_args ka = {
+		.k = k, .ss = ss, .si = si, .so = so, .flip = flip, .m = m,
+		.nin = nin, .nout = nout, .u = u,
+	};
+	size_t per, cap, steps;
+
+	a.l = layer(m, n, h, w, nin, nout);
+	a.l.x = x, a.l.ldx = ldx, a.l.u = u, a.l.bias = bias;
+	a.l.relu = relu, a.l.mx = mx, a.l.ldmx = ldmx, a.l.y = y;
+	a.l.ldy = ldy;
+	ka.nr = a.ops->nr;
+	ka.noutp = a.l.coutp;
+	pool_run(nt, kernel_part, &ka);
+	a.ntiles = (size_t)n * a.l.th * a.l.tw;
+	/* steps as large as the scratch allows, in a multiple of nt */
+	per = (size_t)a.l.T * (a.l.ldv + a.l.ldm);
+	cap = pool_col_floats() / per;
+	if (cap < 1)
+		die("winograd: scratch of %zu floats, %zu needed",
+		    pool_col_floats(), per);
+	steps = (a.ntiles + cap - 1) / cap;
+	steps = (steps + nt - 1) / nt * nt;
+	a.nb = (int)((a.ntiles + steps - 1) / steps);
+	pool_run(nt, fwd_part, &a);
+}
+
+void
+winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
+	       int lddy, int n, int h, int w, int cin, int cout, float *dk,
+	       float *u)
+{
+	struct pass_args a = { .ops = kernels() };
+	struct kernel_args ka = {
+		.m = m, .nin = cin, .nout = cout, .du = u, .dk = dk,
+	};
+	struct zero_args z = { u, winograd_kernel_floats(m, cin, cout) };
+
+	a.l = layer(m, n, h, w, cin, cout);
+	a.l.x = x, a.l.ldx = ldx, a.l.dy = dy, a.l.lddy = lddy, a.l.du = u;
+	a.ntiles = (size_t)n * a.l.th * a.l.tw;
+	a.nb = wgrad_tiles(&a.l);
+	if ((size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm) > pool_col_floats())
+		die("winograd: scratch of %zu floats, %zu needed",
+		    pool_col_floats(),
+		    (size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm));
+	ka.nr = a.ops->nr;
+	ka.noutp = a.l.coutp;
+	pool_run(nt, zero_part, &z);
+	pool_run(nt, wgrad_part, &a);
+	pool_run(nt, kernel_grad_part, &ka);
+}

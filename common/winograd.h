@@ -1,0 +1,49 @@
+/* winograd: the 3x3 convolution (padding 1, stride 1) by Winograd's minimal
+ * filtering, F(2x2, 3x3) or F(4x4, 3x3) (Lavin and Gray 2015): tiles of
+ * m x m output pixels, a = m + 2 input pixels square, T = a a transform
+ * points, one product of cin by cout channels per point. Forward (with the
+ * bias, ReLU and ReLU mask in the output transform, so also the input
+ * gradient, the convolution of dy with the flipped, transposed kernel) and
+ * weight gradient. Used by nn; the kernels are those of isa_current()
+ * (winograd_isa.c); with the plain path nothing is available.
+ *
+ * Every output sums in a fixed order, whatever the thread count: the same
+ * bits with 1 and 2 threads. Each thread's scratch is its pool_col; the
+ * transformed kernel is the caller's buffer u. */
+#ifndef UNETPIPE_WINOGRAD_H
+#define UNETPIPE_WINOGRAD_H
+
+#include <stddef.h>
+
+/* 1 when F(m x m, 3x3) (m 2 or 4) has kernels on this path. */
+int winograd_available(int m);
+
+/* The floats of the transformed kernel (and of the weight gradient's
+ * products) of F(m x m, 3x3) from nin to nout channels: T nin nout,
+ * nout rounded up to the kernels' block; 0 when not available. */
+size_t winograd_kernel_floats(int m, int nin, int nout);
+
+/* The scratch floats each thread needs for a layer of cin to cout
+ * channels (at most 9 x 256 x max(cin, cout), which nn_reserve provides). */
+size_t winograd_scratch_floats(int m, int cin, int cout);
+
+/* y = (relu)(bias + conv(x, k)) on nt threads, by F(m x m, 3x3): x is
+ * n x h x w x nin at pixel stride ldx; the kernel's weight of tap s
+ * (ky kx), input i and output o is k[(flip ? 8 - s : s) ss + i si + o so];
+ * bias NULL for none; y (pixel stride ldy) overwritten, then zeroed where
+ * mx (n x h x w x nout at stride ldmx) is not positive when mx is not
+ * NULL. u holds winograd_kernel_floats(m, nin, nout) floats. */
+void winograd_conv(int nt, int m, const float *x, int ldx, int n, int h,
+		   int w, int nin, const float *k, size_t ss, size_t si,
+		   size_t so, int flip, const float *bias, int nout, float *y,
+		   int ldy, int relu, const float *mx, int ldmx, float *u);
+
+/* dk ([cout][ky][kx][cin], nn's layout) += the kernel gradient of the 3x3
+ * convolution of x (n x h x w x cin, stride ldx) whose output gradient is
+ * dy (cout channels, stride lddy), by F(m x m, 3x3) on nt threads; u holds
+ * winograd_kernel_floats(m, cin, cout) floats. */
+void winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
+		    int lddy, int n, int h, int w, int cin, int cout,
+		    float *dk, float *u);
+
+#endif

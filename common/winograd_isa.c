@@ -1,0 +1,386 @@
+/* The kernels of winograd, written once over a vector type (vec_isa.h)
+ * and compiled once per instruction set (see the Makefile) into the table
+ * WINOGRAD_OPS, which winograd.c picks from at run time. The transforms
+ * work on one vector of channels of a tile at a time, in registers; the
+ * products are blocks of MR rows by two vectors of columns. */
+#include "winograd_isa.h"
+
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(WINOGRAD_OPS)
+#error "winograd_isa.c needs -mavx2 -mfma (or -mavx512f) and WINOGRAD_OPS"
+#endif
+
+#include "vec_isa.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* Rows of a product block (12 with AVX-512, 6 with AVX2: MR x 2
+ * accumulators), its columns, and the slice of the sum kept in cache. */
+#define MR (MAXACC / 2)
+#define NR (2 * VW)
+#define KC 256
+
+/* The 1-D transforms of F(2x2, 3x3) (m 2) and F(4x4, 3x3) (m 4), Lavin and
+ * Gray's matrices, on vectors i[0], i[s], ... into o[0], o[t], ...:
+ * bt: B^T (a -> a), on the input; at: A^T (a -> m), on the products;
+ * am: A (m -> a), on the output gradient. */
+AI void
+bt(const int m, const vec *i, int s, vec *o, int t)
+{
+	if (m == 2) {
+		o[0] = vsub(i[0], i[2 * s]);
+		o[t] = vadd(i[s], i[2 * s]);
+		o[2 * t] = vsub(i[2 * s], i[s]);
+		o[3 * t] = vsub(i[s], i[3 * s]);
+		return;
+	}
+	vec c2 = vset1(2), c4 = vset1(4), c5 = vset1(5);
+	vec i1 = i[s], i2 = i[2 * s], i3 = i[3 * s], i4 = i[4 * s];
+
+	o[0] = vfma(c4, i[0], vsub(i4, vmul(c5, i2)));
+	o[t] = vsub(vadd(i3, i4), vmul(c4, vadd(i1, i2)));
+	o[2 * t] = vfma(c4, vsub(i1, i2), vsub(i4, i3));
+	o[3 * t] = vfma(c2, vsub(i3, i1), vsub(i4, i2));
+	o[4 * t] = vfma(c2, vsub(i1, i3), vsub(i4, i2));
+	o[5 * t] = vfma(c4, i1, vsub(i[5 * s], vmul(c5, i3)));
+}
+
+AI void
+at(const int m, const vec *i, int s, vec *o, int t)
+{
+	if (m == 2) {
+		o[0] = vadd(vadd(i[0], i[s]), i[2 * s]);
+		o[t] = vsub(vsub(i[s], i[2 * s]), i[3 * s]);
+		return;
+	}
+	vec s12 = vadd(i[s], i[2 * s]), d12 = vsub(i[s], i[2 * s]);
+	vec s34 = vadd(i[3 * s], i[4 * s]), d34 = vsub(i[3 * s], i[4 * s]);
+
+	o[0] = vadd(vadd(i[0], s12), s34);
+	o[t] = vfma(vset1(2), d34, d12);
+	o[2 * t] = vfma(vset1(4), s34, s12);
+	o[3 * t] = vadd(vfma(vset1(8), d34, d12), i[5 * s]);
+}
+
+AI void
+am(const int m, const vec *i, int s, vec *o, int t)
+{
+	if (m == 2) {
+		o[0] = i[0];
+		o[t] = vadd(i[0], i[s]);
+		o[2 * t] = vsub(i[0], i[s]);
+		o[3 * t] = vsub(vzero(), i[s]);
+		return;
+	}
+	vec s02 = vadd(i[0], i[2 * s]), s13 = vadd(i[s], i[3 * s]);
+	vec p = vfma(vset1(4), i[2 * s], i[0]);
+	vec q = vfma(vset1(4), i[3 * s], i[s]);
+
+	o[0] = i[0];
+	o[t] = vadd(s02, s13);
+	o[2 * t] = vsub(s02, s13);
+	o[3 * t] = vfma(vset1(2), q, p);
+	o[4 * t] = vsub(p, vmul(vset1(2), q));
+	o[5 * t] = i[3 * s];
+}
+
+/* Where tile `tile` lies: its image and the map coordinates of its first
+ * output pixel. */
+static void
+tile_place(const struct wino_layer *l, size_t tile, size_t *img, int *y0,
+	   int *x0)
+{
+	size_t per = (size_t)l->th * l->tw, r = tile % per;
+
+	*img = tile / per;
+	*y0 = (int)(r / l->tw) * l->m;
+	*x0 = (int)(r % l->tw) * l->m;
+}
+
+/* The input transform B^T d B of the tile at (img, y0, x0) (its first
+ * output pixel), channels c0 .. c0+VW-1 of x: the points of rows i0 .. i1
+ * of the transform grid p0 <= p < p1 stored to v[p * ldp]. */
+AI void
+input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
+	   int x0, int c0, float *v, size_t ldp, int p0, int p1)
+{
+	const int a = m + 2;
+	vec d[36], t[36], o[36];
+	int nl = l->cin - c0, i0 = p0 / a, i1 = (p1 - 1) / a;
+
+#pragma GCC unroll 6
+	for (int r = 0; r < a; r++) {
+		int iy = y0 - 1 + r;
+
+#pragma GCC unroll 6
+		for (int j = 0; j < a; j++) {
+			int ix = x0 - 1 + j;
+
+			d[r * a + j] = iy >= 0 && iy < l->h && ix >= 0 &&
+				       ix < l->w
+				? vload_n(l->x + ((img * l->h + iy) * l->w + ix)
+						  * l->ldx + c0, nl)
+				: vzero();
+		}
+	}
+#pragma GCC unroll 6
+	for (int j = 0; j < a; j++)
+		bt(m, d + j, a, t + j, a);
+#pragma GCC unroll 6
+	for (int i = 0; i < a; i++) {
+		if (i < i0 || i > i1)
+			continue;
+		bt(m, t + i * a, 1, o + i * a, 1);
+#pragma GCC unroll 6
+		for (int j = 0; j < a; j++) {
+			int p = i * a + j;
+
+			if (p >= p0 && p < p1)
+				vstore(v + (size_t)(p - p0) * ldp, o[p], VW);
+		}
+	}
+}
+
+/* The product block c[P x NR] (+)= a b over k < K: a's element (p, k) at
+ * a[p sai + k sak], b's row k at b + k ldb (NR floats), c's row p at
+ * c + p ldc; with acc 0, c is overwritten. Each element sums over k in
+ * order, whatever P. */
+AI void
+block(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
+      float *c, size_t ldc, int K, int acc, const int P)
+{
+	vec r[2 * MR];
+
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++) {
+		r[2 * p] = acc ? vload(c + p * ldc, VW) : vzero();
+		r[2 * p + 1] = acc ? vload(c + p * ldc + VW, VW) : vzero();
+	}
+	for (int k = 0; k < K; k++) {
+		const float *ak = a + k * sak;
+		vec b0 = vload(b + k * ldb, VW), b1 = vload(b + k * ldb + VW, VW);
+
+#pragma GCC unroll 12
+		for (int p = 0; p < P; p++) {
+			vec x = vbcast(ak + p * sai);
+
+			r[2 * p] = vfma(x, b0, r[2 * p]);
+			r[2 * p + 1] = vfma(x, b1, r[2 * p + 1]);
+		}
+	}
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++) {
+		vstore(c + p * ldc, r[2 * p], VW);
+		vstore(c + p * ldc + VW, r[2 * p + 1], VW);
+	}
+}
+
+/* block with P = rows (1 .. MR) a constant. */
+static void
+product(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
+	float *c, size_t ldc, int K, int acc, int rows)
+{
+#define CASE(P) case P: block(a, sai, sak, b, ldb, c, ldc, K, acc, P); break
+	switch (rows) {
+	CASE(1); CASE(2); CASE(3); CASE(4); CASE(5); CASE(6);
+#if MR > 6
+	CASE(7); CASE(8); CASE(9); CASE(10); CASE(11); CASE(12);
+#endif
+	default:
+		break;
+	}
+#undef CASE
+}
+
+/* The output transform A^T M A of tile rl of the block (M's points at
+ * mm[p * ldp]) for channels c0 .. c0+VW-1, with the bias, the ReLU and the
+ * mask, stored to the tile's pixels inside the map. */
+AI void
+output_tile(const int m, const struct wino_layer *l, const float *mm,
+	    size_t ldp, size_t img, int y0, int x0, int c0)
+{
+	const int a = m + 2;
+	vec in[36], t[24], o[16];
+	int nl = l->cout - c0;
+	vec b = l->bias ? vload_n(l->bias + c0, nl) : vzero();
+
+#pragma GCC unroll 36
+	for (int p = 0; p < a * a; p++)
+		in[p] = vload(mm + p * ldp, VW);
+#pragma GCC unroll 6
+	for (int j = 0; j < a; j++)
+		at(m, in + j, a, t + j, a);
+#pragma GCC unroll 4
+	for (int i = 0; i < m; i++)
+		at(m, t + i * a, 1, o + i * m, 1);
+#pragma GCC unroll 4
+	for (int i = 0; i < m; i++) {
+		int oy = y0 + i;
+
+		if (oy >= l->h)
+			break;
+#pragma GCC unroll 4
+		for (int j = 0; j < m; j++) {
+			int ox = x0 + j;
+			size_t pix = (img * l->h + oy) * l->w + ox;
+			vec v = vadd(o[i * m + j], b);
+
+			if (ox >= l->w)
+				break;
+			if (l->relu)
+				v = vmax(v, vzero());
+			if (l->mx)
+				v = vpos_mask(v, vload_n(l->mx + pix * l->ldmx
+							 + c0, nl));
+			vstore_n(l->y + pix * l->ldy + c0, v, nl);
+		}
+	}
+}
+
+AI void
+fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
+	    int ntile, float *scratch)
+{
+	const int T = (m + 2) * (m + 2);
+	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
+	float *v = scratch, *mm = scratch + (size_t)T * ntile * ldv;
+
+	for (int r = 0; r < ntile; r++) {
+		size_t img;
+		int y0, x0;
+
+		tile_place(l, tile0 + r, &img, &y0, &x0);
+		for (int c0 = 0; c0 < cin; c0 += VW)
+			input_tile(m, l, img, y0, x0, c0, v + (size_t)r * ldv + c0,
+				   (size_t)ntile * ldv, 0, T);
+	}
+	for (int p = 0; p < T; p++)
+		for (int cb = 0; cb < ncb; cb++) {
+			const float *u = l->u + ((size_t)p * ncb + cb) * cin
+						* NR;
+
+			for (int k0 = 0; k0 < cin; k0 += KC) {
+				int kc = cin - k0 < KC ? cin - k0 : KC;
+
+				for (int r0 = 0; r0 < ntile; r0 += MR)
+					product(v + ((size_t)p * ntile + r0)
+						    * ldv + k0, ldv, 1,
+						u + (size_t)k0 * NR, NR,
+						mm + ((size_t)p * ntile + r0)
+						     * ldm + cb * NR, ldm, kc,
+						k0 > 0, ntile - r0 < MR
+							? ntile - r0 : MR);
+			}
+		}
+	for (int r = 0; r < ntile; r++) {
+		size_t img;
+		int y0, x0;
+
+		tile_place(l, tile0 + r, &img, &y0, &x0);
+		for (int c0 = 0; c0 < l->cout; c0 += VW)
+			output_tile(m, l, mm + (size_t)r * ldm + c0,
+				    (size_t)ntile * ldm, img, y0, x0, c0);
+	}
+}
+
+static void
+k_fwd_tiles(const struct wino_layer *l, size_t tile0, int ntile,
+	    float *scratch)
+{
+	if (l->m == 2)
+		fwd_tiles_m(2, l, tile0, ntile, scratch);
+	else
+		fwd_tiles_m(4, l, tile0, ntile, scratch);
+}
+
+/* The transform A dY A^T of the output gradient's tile at (img, y0, x0),
+ * channels c0 .. c0+VW-1 (zero beyond cout): points p0 <= p < p1 to
+ * w[p * ldp]. */
+AI void
+grad_tile(const int m, const struct wino_layer *l, size_t img, int y0,
+	  int x0, int c0, float *w, size_t ldp, int p0, int p1)
+{
+	const int a = m + 2;
+	vec d[16], t[24], o[36];
+	int nl = l->cout - c0, i0 = p0 / a, i1 = (p1 - 1) / a;
+
+#pragma GCC unroll 4
+	for (int r = 0; r < m; r++) {
+		int oy = y0 + r;
+
+#pragma GCC unroll 4
+		for (int j = 0; j < m; j++) {
+			int ox = x0 + j;
+
+			d[r * m + j] = oy < l->h && ox < l->w && nl > 0
+				? vload_n(l->dy + ((img * l->h + oy) * l->w
+						   + ox) * l->lddy + c0, nl)
+				: vzero();
+		}
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < m; j++)
+		am(m, d + j, m, t + j, m);
+#pragma GCC unroll 6
+	for (int i = 0; i < a; i++) {
+		if (i < i0 || i > i1)
+			continue;
+		am(m, t + i * m, 1, o + i * a, 1);
+#pragma GCC unroll 6
+		for (int j = 0; j < a; j++) {
+			int p = i * a + j;
+
+			if (p >= p0 && p < p1)
+				vstore(w + (size_t)(p - p0) * ldp, o[p], VW);
+		}
+	}
+}
+
+AI void
+wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
+	      int ntile, int p0, int p1, float *scratch)
+{
+	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
+	size_t np = p1 - p0;
+	float *v = scratch, *g = scratch + np * ntile * ldv;
+
+	for (int r = 0; r < ntile; r++) {
+		size_t img;
+		int y0, x0;
+
+		tile_place(l, tile0 + r, &img, &y0, &x0);
+		for (int c0 = 0; c0 < cin; c0 += VW)
+			input_tile(m, l, img, y0, x0, c0, v + (size_t)r * ldv + c0,
+				   (size_t)ntile * ldv, p0, p1);
+		for (int c0 = 0; c0 < l->coutp; c0 += VW)
+			grad_tile(m, l, img, y0, x0, c0, g + (size_t)r * ldm + c0,
+				  (size_t)ntile * ldm, p0, p1);
+	}
+	for (int p = p0; p < p1; p++) {
+		const float *vp = v + (size_t)(p - p0) * ntile * ldv;
+		const float *gp = g + (size_t)(p - p0) * ntile * ldm;
+		float *du = l->du + (size_t)p * cin * l->coutp;
+
+		for (int cb = 0; cb < ncb; cb++)
+			for (int r0 = 0; r0 < cin; r0 += MR)
+				product(vp + r0, 1, ldv, gp + cb * NR, ldm,
+					du + (size_t)r0 * l->coutp + cb * NR,
+					l->coutp, ntile, 1,
+					cin - r0 < MR ? cin - r0 : MR);
+	}
+}
+
+static void
+k_wgrad_tiles(const struct wino_layer *l, size_t tile0, int ntile, int p0,
+	      int p1, float *scratch)
+{
+	if (l->m == 2)
+		wgrad_tiles_m(2, l, tile0, ntile, p0, p1, scratch);
+	else
+		wgrad_tiles_m(4, l, tile0, ntile, p0, p1, scratch);
+}
+
+const struct winograd_ops WINOGRAD_OPS = {
+	.nr = NR,
+	.fwd_tiles = k_fwd_tiles,
+	.wgrad_tiles = k_wgrad_tiles,
+};

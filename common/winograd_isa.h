@@ -1,0 +1,49 @@
+/* winograd_isa: the vector kernels of winograd that each instruction set
+ * provides (winograd_isa.c compiled once per set); private to winograd.c,
+ * which calls the ones isa_current() chose. */
+#ifndef UNETPIPE_WINOGRAD_ISA_H
+#define UNETPIPE_WINOGRAD_ISA_H
+
+#include <stddef.h>
+
+/* One layer's Winograd F(m x m, 3x3) pass as the kernels see it: tiles of
+ * m x m output pixels, numbered over n images of th x tw tiles, each read
+ * from a x a input pixels (a = m + 2, T = a a transform points). */
+struct wino_layer {
+	int m, a, T;
+	int n, h, w, th, tw;
+	const float *x;         /* input maps, cin channels at stride ldx */
+	int ldx, cin;
+	int cout, coutp;        /* output channels, rounded up to nr */
+	const float *u;         /* forward: [T][coutp / nr][cin][nr] */
+	const float *bias;      /* forward: NULL for none */
+	int relu;               /* forward: ReLU on the output */
+	const float *mx;        /* forward: zero the output where mx <= 0 */
+	int ldmx;
+	float *y;               /* forward: output maps, stride ldy */
+	int ldy;
+	const float *dy;        /* wgrad: output gradient, stride lddy */
+	int lddy;
+	float *du;              /* wgrad: [T][cin][coutp], added to */
+	int ldv, ldm;           /* scratch strides: cin and coutp sides */
+};
+
+struct winograd_ops {
+	/* Columns of a product block (two vectors): coutp is a multiple. */
+	int nr;
+	/* The forward of tiles tile0 .. tile0+ntile-1: their input
+	 * transforms, the T products with u, the output transforms written
+	 * to y. scratch: T ntile (ldv + ldm) floats. */
+	void (*fwd_tiles)(const struct wino_layer *l, size_t tile0, int ntile,
+			  float *scratch);
+	/* du[p] += the products of the transformed x and dy tiles tile0 ..
+	 * tile0+ntile-1 at the transform points p0 <= p < p1, summed in
+	 * tile order. scratch: (p1 - p0) ntile (ldv + ldm) floats. */
+	void (*wgrad_tiles)(const struct wino_layer *l, size_t tile0,
+			    int ntile, int p0, int p1, float *scratch);
+};
+
+/* The AVX-512 and the AVX2 and FMA kernels; x86-64 builds only. */
+extern const struct winograd_ops winograd_avx512, winograd_avx2;
+
+#endif

@@ -1,0 +1,250 @@
+/* Unit tests of the Winograd convolutions (common/winograd, through nn's
+ * 3x3 convolution with nn_set_winograd forcing F(2x2) and F(4x4)): forward
+ * (bias, ReLU), input gradient (with and without the ReLU mask) and weight
+ * gradient against the direct definition in double, each output's error
+ * relative to the sum of |terms| it adds (sum |x||k| for y); odd map sizes,
+ * channel counts not a multiple of the vector, buffers wider than their
+ * channels; the same bits with 1 and 2 threads. On the plain path
+ * (UNETPIPE_ISA=plain) Winograd is never chosen, which is checked too. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isa.h"
+#include "nn.h"
+#include "rng.h"
+#include "tap.h"
+#include "util.h"
+
+/* The bounds asserted; measured maxima are printed (F(2x2) about 1e-7,
+ * F(4x4) a few 1e-6 on these data). */
+#define BOUND2 1e-6
+#define BOUND4 1e-5
+
+static struct rng rng;
+
+static float *
+random_floats(size_t n)
+{
+	float *p = xmalloc_for(n, sizeof(float), "test data");
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(rng_uniform(&rng) * 2 - 1);
+	return p;
+}
+
+struct shape {
+	int n, h, w, cin, cout;
+};
+
+/* The pixel of image i at (y, x), or -1 outside the map. */
+static long
+pix(const struct shape *s, int i, int y, int x)
+{
+	if (y < 0 || y >= s->h || x < 0 || x >= s->w)
+		return -1;
+	return ((long)i * s->h + y) * s->w + x;
+}
+
+/* Largest |got - want| / scale over the count values. */
+static double
+worst(const float *got, int ldg, const double *want, const double *scale,
+      size_t npix, int c)
+{
+	double e = 0;
+
+	for (size_t p = 0; p < npix; p++)
+		for (int i = 0; i < c; i++) {
+			double d = fabs(got[p * ldg + i] - want[p * c + i]);
+			double sc = scale[p * c + i] > 0 ? scale[p * c + i] : 1;
+
+			if (!(d / sc <= e))
+				e = d / sc;
+		}
+	return e;
+}
+
+/* 1 when the floats of the pixels' padding (channels c .. ld-1) still hold
+ * the sentinel. */
+static int
+padding_kept(const float *p, int ld, size_t npix, int c)
+{
+	for (size_t q = 0; q < npix; q++)
+		for (int i = c; i < ld; i++)
+			if (p[q * ld + i] != 1234.5f)
+				return 0;
+	return 1;
+}
+
+static float *
+sentinel_floats(size_t n)
+{
+	float *p = xmalloc_for(n, sizeof(float), "test output");
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = 1234.5f;
+	return p;
+}
+
+static void
+test_shape(int m, const struct shape *s)
+{
+	int cin = s->cin, cout = s->cout, ldx = cin + 5, ldy = cout + 3;
+	int lddx = cin + 2;
+	size_t npix = (size_t)s->n * s->h * s->w, nk = (size_t)9 * cin * cout;
+	float *x = random_floats(npix * ldx), *k = random_floats(nk);
+	float *b = random_floats(cout), *dy = random_floats(npix * ldy);
+	double *yr = xmalloc_for(npix * cout, sizeof(double), "reference");
+	double *ys = xmalloc_for(npix * cout, sizeof(double), "scale");
+	double *xr = xmalloc_for(npix * cin, sizeof(double), "reference");
+	double *xs = xmalloc_for(npix * cin, sizeof(double), "scale");
+	double *kr = xmalloc_for(nk, sizeof(double), "reference");
+	double *ks = xmalloc_for(nk, sizeof(double), "scale");
+	double br[4096] = { 0 }, e, em, ek;
+	float *y[2], *dx[2], *dxm[2], *dk[2], *db[2];
+	double bound = m == 2 ? BOUND2 : BOUND4;
+	int same = 1;
+
+	memset(yr, 0, npix * cout * sizeof(double));
+	memset(ys, 0, npix * cout * sizeof(double));
+	memset(xr, 0, npix * cin * sizeof(double));
+	memset(xs, 0, npix * cin * sizeof(double));
+	memset(kr, 0, nk * sizeof(double));
+	memset(ks, 0, nk * sizeof(double));
+	for (int i = 0; i < s->n; i++)
+		for (int oy = 0; oy < s->h; oy++)
+			for (int ox = 0; ox < s->w; ox++) {
+				long p = pix(s, i, oy, ox);
+
+				for (int t = 0; t < 9; t++) {
+					long q = pix(s, i, oy + t / 3 - 1,
+						     ox + t % 3 - 1);
+
+					if (q < 0)
+						continue;
+					for (int co = 0; co < cout; co++) {
+						const float *kk = k + ((size_t)co * 9 + t) * cin;
+						double g = dy[p * ldy + co];
+
+						for (int ci = 0; ci < cin; ci++) {
+							double xv = x[q * ldx + ci];
+
+							yr[p * cout + co] += xv * kk[ci];
+							ys[p * cout + co] += fabs(xv * kk[ci]);
+							xr[q * cin + ci] += g * kk[ci];
+							xs[q * cin + ci] += fabs(g * kk[ci]);
+							kr[((size_t)co * 9 + t) * cin + ci] += xv * g;
+							ks[((size_t)co * 9 + t) * cin + ci] += fabs(xv * g);
+						}
+					}
+				}
+				for (int co = 0; co < cout; co++) {
+					yr[p * cout + co] += b[co];
+					ys[p * cout + co] += fabs(b[co]);
+					br[co] += dy[p * ldy + co];
+				}
+			}
+	for (int nt = 1; nt <= 2; nt++) {
+		int u = nt - 1;
+
+		y[u] = sentinel_floats(npix * ldy);
+		dx[u] = sentinel_floats(npix * lddx);
+		dxm[u] = sentinel_floats(npix * lddx);
+		dk[u] = xmalloc_for(nk, sizeof(float), "dk");
+		db[u] = xmalloc_for(cout, sizeof(float), "db");
+		for (size_t i = 0; i < nk; i++)
+			dk[u][i] = 0.25f;
+		for (int i = 0; i < cout; i++)
+			db[u][i] = 0.25f;
+		nn_conv3x3_forward(nt, x, ldx, s->n, s->h, s->w, cin, k, b,
+				   cout, y[u], ldy, 0);
+		nn_conv3x3_backward(nt, x, ldx, s->n, s->h, s->w, cin, k, cout,
+				    dy, ldy, dx[u], lddx, 0, dk[u], db[u]);
+		nn_conv3x3_backward(nt, x, ldx, s->n, s->h, s->w, cin, k, cout,
+				    dy, ldy, dxm[u], lddx, 1, dk[u], db[u]);
+	}
+	e = worst(y[0], ldy, yr, ys, npix, cout);
+	tap_ok(e <= bound && padding_kept(y[0], ldy, npix, cout),
+	       "F(%dx%d) forward %dx%dx%dx%d -> %d: error %.2g of sum |x||k| "
+	       "(bound %.0e), padding kept", m, m, s->n, s->h, s->w, cin,
+	       cout, e, bound);
+	e = worst(dx[0], lddx, xr, xs, npix, cin);
+	for (size_t p = 0; p < npix; p++)
+		for (int ci = 0; ci < cin; ci++)
+			if (x[p * ldx + ci] <= 0)
+				xr[p * cin + ci] = 0;
+	em = worst(dxm[0], lddx, xr, xs, npix, cin);
+	tap_ok(e <= bound && em <= bound &&
+		       padding_kept(dx[0], lddx, npix, cin) &&
+		       padding_kept(dxm[0], lddx, npix, cin),
+	       "F(%dx%d) input gradient: error %.2g, masked %.2g of sum "
+	       "|dy||k|", m, m, e, em);
+	/* dk and db received two backward passes on top of 0.25 */
+	for (size_t i = 0; i < nk; i++) {
+		kr[i] = 0.25 + 2 * kr[i];
+		ks[i] = 2 * ks[i] + 0.25;
+	}
+	ek = worst(dk[0], 1, kr, ks, nk, 1);
+	e = 0;
+	for (int co = 0; co < cout; co++) {
+		double d = fabs(db[0][co] - (0.25 + 2 * br[co]));
+
+		e = d > e ? d : e;
+	}
+	tap_ok(ek <= bound && e <= 1e-3,
+	       "F(%dx%d) weight gradient added to dk: error %.2g of sum "
+	       "|x||dy|; db within %.2g", m, m, ek, e);
+	same = memcmp(y[0], y[1], npix * ldy * sizeof(float)) == 0 &&
+	       memcmp(dx[0], dx[1], npix * lddx * sizeof(float)) == 0 &&
+	       memcmp(dxm[0], dxm[1], npix * lddx * sizeof(float)) == 0 &&
+	       memcmp(dk[0], dk[1], nk * sizeof(float)) == 0 &&
+	       memcmp(db[0], db[1], cout * sizeof(float)) == 0;
+	tap_ok(same, "F(%dx%d): the same bits with 1 and 2 threads", m, m);
+	for (int u = 0; u < 2; u++) {
+		free(y[u]);
+		free(dx[u]);
+		free(dxm[u]);
+		free(dk[u]);
+		free(db[u]);
+	}
+	free(x), free(k), free(b), free(dy);
+	free(yr), free(ys), free(xr), free(xs), free(kr), free(ks);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct shape shapes[] = {
+		{ 1, 9, 9, 32, 32 },
+		{ 2, 15, 17, 33, 48 },
+		{ 1, 33, 31, 48, 96 },
+		{ 3, 8, 8, 96, 33 },
+		{ 1, 9, 10, 300, 40 },
+	};
+
+	prog_init(argc, argv);
+	rng_seed(&rng, 7);
+	nn_reserve(300, 2);
+	if (isa_current() == ISA_PLAIN) {
+		nn_set_winograd(2);
+		tap_ok(nn_conv_winograd(64, 64, 64) == 0,
+		       "plain path: no Winograd");
+		return tap_done();
+	}
+	nn_set_winograd(NN_WINOGRAD_AUTO);
+	tap_ok(nn_conv_winograd(16, 64, 64) == 2 &&
+		       nn_conv_winograd(32, 64, 64) == 4 &&
+		       nn_conv_winograd(64, 16, 64) == 0 &&
+		       nn_conv_winograd(4, 64, 64) == 0,
+	       "the planner: F(2x2) below maps 32 wide, F(4x4) from 32, none "
+	       "under 32 channels or maps 8 wide");
+	nn_set_winograd(0);
+	tap_ok(nn_conv_winograd(32, 64, 64) == 0, "nn_set_winograd(0): off");
+	for (int m = 2; m <= 4; m += 2) {
+		nn_set_winograd(m);
+		for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+			test_shape(m, &shapes[i]);
+	}
+	return tap_done();
+}
