@@ -56,6 +56,8 @@ struct options {
 	long lr_patience;    /* --lr-patience, 0 = never */
 	long patch;          /* --patch, 0 = not given */
 	long steps;          /* --steps-per-epoch, 0 = one pass */
+	int by_area;         /* --sample-by area: draws in proportion to
+				the samples' areas */
 	long memory;         /* --memory in MiB */
 	struct normalize norm; /* --normalize */
 	uint64_t seed;
@@ -250,6 +252,9 @@ static const char usage_text[] =
 "                         sizes (N a multiple of 2^(depth-1); default:\n"
 "                         whole samples when all have one size)\n"
 "      --steps-per-epoch N  an epoch of N steps (default: one pass)\n"
+"      --sample-by WHAT   image: every sample drawn as often (default);\n"
+"                         area: in proportion to its pixels, as many\n"
+"                         draws a pass as its area holds patches\n"
 "      --normalize RULE   maxval, percentile or percentile:LOW:HIGH\n"
 "                         (default maxval, or the --init model's)\n"
 "      --memory MIB       memory budget of validating whole images of\n"
@@ -265,7 +270,7 @@ enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
        O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
-       O_MEMORY };
+       O_MEMORY, O_SAMPLE_BY };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -292,6 +297,7 @@ static const struct option longopts[] = {
 	{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
 	{ "patch", required_argument, NULL, O_PATCH },
 	{ "steps-per-epoch", required_argument, NULL, O_STEPS },
+	{ "sample-by", required_argument, NULL, O_SAMPLE_BY },
 	{ "normalize", required_argument, NULL, O_NORMALIZE },
 	{ "memory", required_argument, NULL, O_MEMORY },
 	{ "resume", no_argument, NULL, O_RESUME },
@@ -410,6 +416,11 @@ parse_run_option(int c, const char *arg, struct options *o)
 		break;
 	case O_MEMORY:
 		o->memory = parse_long(arg, 1, 1L << 30, "--memory");
+		break;
+	case O_SAMPLE_BY:
+		if (strcmp(arg, "image") != 0 && strcmp(arg, "area") != 0)
+			die_usage("--sample-by: '%s': image or area", arg);
+		o->by_area = strcmp(arg, "area") == 0;
 		break;
 	default:
 		return 0;
@@ -599,10 +610,19 @@ struct run {
 			   default_batch */
 	long steps;     /* steps per epoch */
 	long per_epoch; /* samples per epoch */
+	long pass;      /* draws in one pass over the training set */
+	struct draw_slot *slots; /* --sample-by area: the pass's draws, NULL
+				    = one of each training sample */
 	struct unet *net;
 	struct adam *adam;
 	struct train_state st;
 	struct confusion best_val; /* the best epoch's, all 0 = unknown */
+};
+
+/* One draw of a pass with --sample-by area: copy `copy` of the training
+ * sample `sample`, of which a pass draws `copies`. */
+struct draw_slot {
+	int sample, copy, copies;
 };
 
 static void
@@ -644,6 +664,7 @@ fingerprint(const struct run *r, json_t *meta)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
 	else
 		model_meta_set(meta, "steps_per_epoch", "pass");
+	model_meta_set(meta, "sample_by", "%s", o->by_area ? "area" : "image");
 	normalize_format(&r->norm, aug, sizeof aug);
 	model_meta_set(meta, "normalize", "%s", aug);
 }
@@ -697,14 +718,15 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
 		"outputs", "border", "patch", "steps_per_epoch", "normalize",
-		"lr_drop"
+		"lr_drop", "sample_by"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
 		{ "augment", "none" }, { "freeze", "none" },
 		{ "outputs", "foreground" }, { "border", "none" },
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
-		{ "normalize", "maxval" }, { "lr_drop", "none" }
+		{ "normalize", "maxval" }, { "lr_drop", "none" },
+		{ "sample_by", "image" }
 	};
 	json_t *now = json_object();
 
@@ -764,6 +786,8 @@ save_model(struct run *r, const struct epoch_result *e)
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
+	if (o->by_area)
+		model_meta_set(meta, "sample_by", "area");
 	augment_format(o->augment, aug, sizeof aug);
 	model_meta_set(meta, "augment", "%s", aug);
 	if (o->freeze)
@@ -1229,22 +1253,30 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	val_result(r, pg, ep, &v, &c, e);
 }
 
-/* The samples of an epoch: successive shuffles of the training set drawn
- * from the run's generator, r->per_epoch of them into order[], each with
- * its draw number (the shuffle it comes from) in draws[]. */
+/* The samples of an epoch: successive shuffles of a pass's draws (the
+ * training set, or r->slots) drawn from the run's generator, r->per_epoch
+ * of them into order[], each with its draw number in draws[]: the shuffle
+ * it comes from, times a sample's copies, plus the copy. */
 static void
 epoch_order(struct run *r, int *order, int *draws)
 {
-	int *perm = xmalloc(r->ntrain * sizeof *perm);
+	int *perm = xmalloc_for(r->pass, sizeof *perm, "the epoch's order");
 
-	for (long pos = 0; pos < r->per_epoch; pos += r->ntrain) {
-		long n = r->per_epoch - pos < r->ntrain ? r->per_epoch - pos
-							: r->ntrain;
-		memcpy(perm, r->train_idx, r->ntrain * sizeof *perm);
-		rng_shuffle(&r->st.rng, perm, r->ntrain);
-		memcpy(order + pos, perm, n * sizeof *perm);
-		for (long k = 0; k < n; k++)
-			draws[pos + k] = (int)(pos / r->ntrain);
+	for (long pos = 0; pos < r->per_epoch; pos += r->pass) {
+		long n = r->per_epoch - pos < r->pass ? r->per_epoch - pos
+						      : r->pass;
+		int shuffle = (int)(pos / r->pass);
+
+		for (long p = 0; p < r->pass; p++)
+			perm[p] = (int)p;
+		rng_shuffle(&r->st.rng, perm, (int)r->pass);
+		for (long k = 0; k < n; k++) {
+			const struct draw_slot *d = r->slots ? &r->slots[perm[k]]
+							     : NULL;
+			order[pos + k] = d ? d->sample : r->train_idx[perm[k]];
+			draws[pos + k] = d ? shuffle * d->copies + d->copy
+					   : shuffle;
+		}
 	}
 	free(perm);
 }
@@ -1879,6 +1911,46 @@ positive_weight(const struct run *r)
 	return (double)(all - pos) / pos;
 }
 
+/* The draws of training sample k in a pass by area: the patches its
+ * area holds, rounded, at least one. */
+static long
+area_draws(const struct run *r, int k)
+{
+	const struct dataset_sample *s = &r->train_ds->samples[r->train_idx[k]];
+	double c = round((double)s->width * s->height /
+			 ((double)r->patch * r->patch));
+
+	return c < 1 ? 1 : (long)c;
+}
+
+/* The draws of a pass: one of each training sample, or with --sample-by
+ * area (and patches) area_draws of each, in r->slots. Returns their
+ * number. */
+static long
+draw_slots(struct run *r)
+{
+	long pass = 0;
+
+	if (!r->o->by_area || !r->patch)
+		return r->ntrain;
+	for (int k = 0; k < r->ntrain; k++) {
+		pass += area_draws(r, k);
+		if (pass > INT_MAX)
+			die("--sample-by area: more than %d draws in a pass "
+			    "(a larger --patch draws fewer)", INT_MAX);
+	}
+	r->slots = xmalloc_for(pass, sizeof *r->slots, "the draws of a pass");
+	pass = 0;
+	for (int k = 0; k < r->ntrain; k++) {
+		int copies = (int)area_draws(r, k);
+
+		for (int j = 0; j < copies; j++)
+			r->slots[pass++] = (struct draw_slot){
+				r->train_idx[k], j, copies };
+	}
+	return pass;
+}
+
 /* What training needs besides the network: the positive weight, the
  * frozen layers, and the optimiser (new, or the checkpoint's once its
  * fingerprint matches; ckpt is closed). */
@@ -1887,8 +1959,9 @@ setup_training(struct run *r, struct checkpoint *ckpt)
 {
 	const struct options *o = r->o;
 
-	r->steps = o->steps ? o->steps : (r->ntrain + r->batch - 1) / r->batch;
-	r->per_epoch = o->steps ? o->steps * r->batch : r->ntrain;
+	r->pass = draw_slots(r);
+	r->steps = o->steps ? o->steps : (r->pass + r->batch - 1) / r->batch;
+	r->per_epoch = o->steps ? o->steps * r->batch : r->pass;
 	r->pos_weight = positive_weight(r);
 	setup_freeze(r);
 	if (r->o->resume) {
@@ -2138,6 +2211,7 @@ main(int argc, char **argv)
 	unet_free(r.net);
 	batch_free(&batch);
 	free(r.train_idx);
+	free(r.slots);
 	free(r.val_idx);
 	free((char *)r.ckpt_path);
 	lock_release();
