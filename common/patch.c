@@ -1,9 +1,12 @@
 #include "patch.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "augment.h"
+#include "util.h"
 
 void
 patch_rng(struct rng *r, uint64_t seed, uint64_t epoch, uint64_t index,
@@ -31,6 +34,59 @@ patch_pad(void *buf, size_t bytes, int w, int h, int size)
 		memset(b + y * stride + row, 0, stride - row);
 	}
 	memset(b + h * stride, 0, (size_t)(size - h) * stride);
+}
+
+long
+patch_area_draws(int width, int height, int size)
+{
+	double c = round((double)width * height / ((double)size * size));
+
+	return c < 1 ? 1 : (long)c;
+}
+
+struct patch_slot *
+patch_slots(const int *idx, const long *copies, int n, int *count)
+{
+	struct patch_slot *slots;
+	long total = 0;
+	int m = 0;
+
+	for (int k = 0; k < n; k++) {
+		total += copies[k];
+		if (total > INT_MAX)
+			die("more than %d draws in a pass (a larger --patch "
+			    "draws fewer)", INT_MAX);
+	}
+	slots = xmalloc_for((size_t)total, sizeof *slots, "the draws of a pass");
+	for (int k = 0; k < n; k++)
+		for (long j = 0; j < copies[k]; j++)
+			slots[m++] = (struct patch_slot){ idx[k], (int)j,
+							  (int)copies[k] };
+	*count = m;
+	return slots;
+}
+
+void
+patch_epoch(struct rng *r, const struct patch_slot *slots, int nslots,
+	    long count, int *sample, int *draw)
+{
+	int *perm = xmalloc_for((size_t)nslots, sizeof *perm, "a shuffle");
+
+	for (long pos = 0; pos < count; pos += nslots) {
+		long n = count - pos < nslots ? count - pos : nslots;
+		int shuffle = (int)(pos / nslots);
+
+		for (int p = 0; p < nslots; p++)
+			perm[p] = p;
+		rng_shuffle(r, perm, nslots);
+		for (long k = 0; k < n; k++) {
+			const struct patch_slot *s = &slots[perm[k]];
+
+			sample[pos + k] = s->sample;
+			draw[pos + k] = shuffle * s->copies + s->copy;
+		}
+	}
+	free(perm);
 }
 
 static int

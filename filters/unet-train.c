@@ -252,9 +252,9 @@ static const char usage_text[] =
 "                         sizes (N a multiple of 2^(depth-1); default:\n"
 "                         whole samples when all have one size)\n"
 "      --steps-per-epoch N  an epoch of N steps (default: one pass)\n"
-"      --sample-by WHAT   image: every sample drawn as often (default);\n"
-"                         area: in proportion to its pixels, as many\n"
-"                         draws a pass as its area holds patches\n"
+"      --sample-by WHAT   patch training draws every sample as often\n"
+"                         (image, the default) or in proportion to its\n"
+"                         area (area)\n"
 "      --normalize RULE   maxval, percentile or percentile:LOW:HIGH\n"
 "                         (default maxval, or the --init model's)\n"
 "      --memory MIB       memory budget of validating whole images of\n"
@@ -610,19 +610,13 @@ struct run {
 			   default_batch */
 	long steps;     /* steps per epoch */
 	long per_epoch; /* samples per epoch */
-	long pass;      /* draws in one pass over the training set */
-	struct draw_slot *slots; /* --sample-by area: the pass's draws, NULL
-				    = one of each training sample */
+	struct patch_slot *slots; /* what an epoch draws from: the training
+				     samples, by area several times */
+	int nslots;
 	struct unet *net;
 	struct adam *adam;
 	struct train_state st;
 	struct confusion best_val; /* the best epoch's, all 0 = unknown */
-};
-
-/* One draw of a pass with --sample-by area: copy `copy` of the training
- * sample `sample`, of which a pass draws `copies`. */
-struct draw_slot {
-	int sample, copy, copies;
 };
 
 static void
@@ -1253,34 +1247,6 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	val_result(r, pg, ep, &v, &c, e);
 }
 
-/* The samples of an epoch: successive shuffles of a pass's draws (the
- * training set, or r->slots) drawn from the run's generator, r->per_epoch
- * of them into order[], each with its draw number in draws[]: the shuffle
- * it comes from, times a sample's copies, plus the copy. */
-static void
-epoch_order(struct run *r, int *order, int *draws)
-{
-	int *perm = xmalloc_for(r->pass, sizeof *perm, "the epoch's order");
-
-	for (long pos = 0; pos < r->per_epoch; pos += r->pass) {
-		long n = r->per_epoch - pos < r->pass ? r->per_epoch - pos
-						      : r->pass;
-		int shuffle = (int)(pos / r->pass);
-
-		for (long p = 0; p < r->pass; p++)
-			perm[p] = (int)p;
-		rng_shuffle(&r->st.rng, perm, (int)r->pass);
-		for (long k = 0; k < n; k++) {
-			const struct draw_slot *d = r->slots ? &r->slots[perm[k]]
-							     : NULL;
-			order[pos + k] = d ? d->sample : r->train_idx[perm[k]];
-			draws[pos + k] = d ? shuffle * d->copies + d->copy
-					   : shuffle;
-		}
-	}
-	free(perm);
-}
-
 /* The gradient and loss of a step of n samples (m of them this process's,
  * their loss `loss`) summed over every rank: each rank's gradient of the
  * mean over its m samples scaled by m / n, so that the sum is the
@@ -1318,7 +1284,7 @@ run_epoch(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 
 	e->lr = r->adam->lr;
 	dist_stats(&s0, &b0);
-	epoch_order(r, order, draws);
+	patch_epoch(&r->st.rng, r->slots, r->nslots, total, order, draws);
 	for (long s = 0; s < r->steps; s++) {
 		int n = total - done < r->batch ? (int)(total - done)
 						: (int)r->batch;
@@ -1911,44 +1877,22 @@ positive_weight(const struct run *r)
 	return (double)(all - pos) / pos;
 }
 
-/* The draws of training sample k in a pass by area: the patches its
- * area holds, rounded, at least one. */
-static long
-area_draws(const struct run *r, int k)
+/* The list an epoch draws from (patch_epoch): each training sample once,
+ * or with --sample-by area and patches patch_area_draws times. */
+static void
+setup_slots(struct run *r)
 {
-	const struct dataset_sample *s = &r->train_ds->samples[r->train_idx[k]];
-	double c = round((double)s->width * s->height /
-			 ((double)r->patch * r->patch));
+	long *copies = xmalloc_for(r->ntrain, sizeof *copies, "the draws");
 
-	return c < 1 ? 1 : (long)c;
-}
-
-/* The draws of a pass: one of each training sample, or with --sample-by
- * area (and patches) area_draws of each, in r->slots. Returns their
- * number. */
-static long
-draw_slots(struct run *r)
-{
-	long pass = 0;
-
-	if (!r->o->by_area || !r->patch)
-		return r->ntrain;
 	for (int k = 0; k < r->ntrain; k++) {
-		pass += area_draws(r, k);
-		if (pass > INT_MAX)
-			die("--sample-by area: more than %d draws in a pass "
-			    "(a larger --patch draws fewer)", INT_MAX);
-	}
-	r->slots = xmalloc_for(pass, sizeof *r->slots, "the draws of a pass");
-	pass = 0;
-	for (int k = 0; k < r->ntrain; k++) {
-		int copies = (int)area_draws(r, k);
+		const struct dataset_sample *s =
+			&r->train_ds->samples[r->train_idx[k]];
 
-		for (int j = 0; j < copies; j++)
-			r->slots[pass++] = (struct draw_slot){
-				r->train_idx[k], j, copies };
+		copies[k] = r->o->by_area && r->patch
+			? patch_area_draws(s->width, s->height, r->patch) : 1;
 	}
-	return pass;
+	r->slots = patch_slots(r->train_idx, copies, r->ntrain, &r->nslots);
+	free(copies);
 }
 
 /* What training needs besides the network: the positive weight, the
@@ -1959,9 +1903,9 @@ setup_training(struct run *r, struct checkpoint *ckpt)
 {
 	const struct options *o = r->o;
 
-	r->pass = draw_slots(r);
-	r->steps = o->steps ? o->steps : (r->pass + r->batch - 1) / r->batch;
-	r->per_epoch = o->steps ? o->steps * r->batch : r->pass;
+	setup_slots(r);
+	r->steps = o->steps ? o->steps : (r->ntrain + r->batch - 1) / r->batch;
+	r->per_epoch = o->steps ? o->steps * r->batch : r->ntrain;
 	r->pos_weight = positive_weight(r);
 	setup_freeze(r);
 	if (r->o->resume) {

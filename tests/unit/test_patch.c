@@ -2,6 +2,7 @@
  * valid positions, the 0th draw augment's generator), the padding of a
  * small sample, the default patch size. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "augment.h"
@@ -98,6 +99,95 @@ test_pad(void)
 }
 
 static void
+test_area(void)
+{
+	tap_ok(patch_area_draws(256, 256, 128) == 4 &&
+	       patch_area_draws(1024, 1024, 128) == 64 &&
+	       patch_area_draws(360, 360, 128) == 8 &&
+	       patch_area_draws(1272, 603, 128) == 47,
+	       "draws by area: the patches an area holds, rounded");
+	tap_ok(patch_area_draws(16, 16, 32) == 1 &&
+	       patch_area_draws(100, 100, 128) == 1 &&
+	       patch_area_draws(1, 1, 16384) == 1,
+	       "at least one draw of a sample smaller than a patch");
+}
+
+static void
+test_slots(void)
+{
+	int idx[] = { 5, 9 }, n, sample[12], draw[12], seen[12] = { 0 }, ok;
+	long copies[] = { 1, 3 };
+	struct patch_slot *s = patch_slots(idx, copies, 2, &n);
+	struct rng r;
+
+	tap_ok(n == 4 && s[0].sample == 5 && s[0].copies == 1 &&
+	       s[1].sample == 9 && s[1].copy == 0 && s[3].copy == 2 &&
+	       s[3].copies == 3, "the slots: 5 once, 9 three times");
+	/* Three shuffles: each sample's draw numbers all differ. */
+	rng_seed(&r, 3);
+	patch_epoch(&r, s, n, 12, sample, draw);
+	ok = 1;
+	for (int i = 0; i < 12; i++) {
+		int base = sample[i] == 5 ? 0 : 3;
+
+		ok &= (sample[i] == 5 && draw[i] < 3) ||
+		      (sample[i] == 9 && draw[i] < 9);
+		if (ok)
+			ok &= !seen[base + draw[i]]++;
+	}
+	tap_ok(ok, "3 shuffles: sample 5 drawn as 0, 1, 2, sample 9 as 0..8, "
+	       "none twice");
+	free(s);
+}
+
+static void
+test_epoch_frequency(void)
+{
+	int idx[] = { 0, 1 }, n, sample[2], draw[2], k[2] = { 0, 0 };
+	long copies[] = { 1, 16 };
+	struct patch_slot *s = patch_slots(idx, copies, 2, &n);
+	struct rng r;
+
+	rng_seed(&r, 1);
+	for (int e = 0; e < 4000; e++) {
+		patch_epoch(&r, s, n, 2, sample, draw);
+		k[sample[0]]++;
+		k[sample[1]]++;
+	}
+	/* 8000 draws, 8000 / 17 = 471 of sample 0 expected (sd about 21). */
+	tap_ok(k[0] > 400 && k[0] < 540 && k[0] + k[1] == 8000,
+	       "draws in proportion to the copies: %d of 8000 for 1 of 17",
+	       k[0]);
+	free(s);
+}
+
+static void
+test_epoch_uniform(void)
+{
+	int idx[7] = { 3, 1, 4, 15, 9, 2, 6 }, perm[7], n, sample[10],
+	    draw[10], ok = 1;
+	long copies[7] = { 1, 1, 1, 1, 1, 1, 1 };
+	struct patch_slot *s = patch_slots(idx, copies, 7, &n);
+	struct rng a, b;
+
+	/* One draw of each: the shuffles of the samples themselves, as
+	 * training drew them before draws by area. */
+	rng_seed(&a, 11);
+	rng_seed(&b, 11);
+	patch_epoch(&a, s, n, 10, sample, draw);
+	for (int pos = 0; pos < 10; pos += 7) {
+		memcpy(perm, idx, sizeof perm);
+		rng_shuffle(&b, perm, 7);
+		for (int k = 0; k < 7 && pos + k < 10; k++)
+			ok &= sample[pos + k] == perm[k] &&
+			      draw[pos + k] == pos / 7;
+	}
+	tap_ok(ok, "one draw of each: successive shuffles of the samples, "
+	       "numbered by shuffle");
+	free(s);
+}
+
+static void
 test_default(void)
 {
 	int a[] = { 600, 256, 360, 256, 1024 };
@@ -120,6 +210,10 @@ main(int argc, char **argv)
 	test_rng();
 	test_draw();
 	test_pad();
+	test_area();
+	test_slots();
+	test_epoch_frequency();
+	test_epoch_uniform();
 	test_default();
 	return tap_done();
 }
