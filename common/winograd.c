@@ -76,20 +76,19 @@ layer(int m, int n, int h, int w, int cin, int cout)
 /* The weight gradient's steps: g transform points (T, a or 1) over nb
  * tiles at a time, as many tiles as fit in the least scratch nn_reserve
  * gives (9 x 256 x max(cin, cout) floats). Each step adds its products to
- * du, which must stay in cache or be passed over seldom: all the points
- * at once while du is small or the steps hold 256 tiles (or all of
- * them), else a row of points, else one (each step then transforms its
- * tiles again). A function of the layer alone, so that the sums run in
- * the same order whatever the thread count. */
+ * du, read and written once per step: all the points at once while a
+ * step holds 32 tiles (or all of them), else a row of points, else one
+ * (a step then transforms its tiles again for each row or point). A
+ * function of the layer alone, so that the sums run in the same order
+ * whatever the thread count. */
 static int
 wgrad_step(const struct wino_layer *l, size_t ntiles, int *nb)
 {
 	size_t least = (size_t)9 * 256 * (l->cin > l->cout ? l->cin : l->cout);
-	size_t want = ntiles < 256 ? ntiles : 256, per = l->ldv + l->ldm;
-	size_t du = (size_t)l->T * l->cin * l->coutp;
+	size_t want = ntiles < 32 ? ntiles : 32, per = l->ldv + l->ldm;
 	int g = l->T;
 
-	if (du > 262144 && least / (g * per) < want)
+	if (least / (g * per) < want)
 		g = least / (l->a * per) >= want ? l->a : 1;
 	*nb = (int)(least / (g * per));
 	if (*nb < 1)
