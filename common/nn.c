@@ -360,12 +360,13 @@ nn_set_winograd(int mode)
  * layers (bench/README.md, "Winograd"): below 32 channels the products
  * are too thin, below maps 8 wide the tiles' padding costs too much;
  * F(4x4) does 36 products per 16 pixels where F(2x2) does 16 per 4, but
- * its tiles waste more at the map's edge, so it pays from maps 32 wide.
- * Its transformed kernel must also fit in kflip. */
+ * its tiles waste more at the map's edge (on 8 x 8 maps, 36 products per
+ * 16 pixels either way): it pays from maps 16 wide. Its transformed
+ * kernel must also fit in kflip. */
 static int
 wino_pick(int w, int cin, int cout)
 {
-	int m = wino_mode == NN_WINOGRAD_AUTO ? (w >= 32 ? 4 : 2) : wino_mode;
+	int m = wino_mode == NN_WINOGRAD_AUTO ? (w >= 16 ? 4 : 2) : wino_mode;
 
 	if (m == 0 || cin < 32 || cout < 32 || w < 8)
 		return 0;

@@ -73,28 +73,42 @@ layer(int m, int n, int h, int w, int cin, int cout)
 	return l;
 }
 
-/* The tiles of the weight gradient's steps: as many as fit in the least
- * scratch nn_reserve gives (9 x 256 x max(cin, cout) floats) when one
- * thread takes every transform point; a function of the layer alone, so
- * that the sums run in the same order whatever the thread count. */
+/* The weight gradient's steps: g transform points (T, a or 1) over nb
+ * tiles at a time, as many tiles as fit in the least scratch nn_reserve
+ * gives (9 x 256 x max(cin, cout) floats). Each step adds its products to
+ * du, read and written once per step: all the points at once while a
+ * step holds 32 tiles (or all of them), else a row of points, else one
+ * (a step then transforms its tiles again for each row or point). A
+ * function of the layer alone, so that the sums run in the same order
+ * whatever the thread count. */
 static int
-wgrad_tiles(const struct wino_layer *l)
+wgrad_step(const struct wino_layer *l, size_t ntiles, int *nb)
 {
 	size_t least = (size_t)9 * 256 * (l->cin > l->cout ? l->cin : l->cout);
-	size_t per = (size_t)l->T * (l->ldv + l->ldm), nb = least / per;
+	size_t want = ntiles < 32 ? ntiles : 32, per = l->ldv + l->ldm;
+	int g = l->T;
 
-	return nb < 1 ? 1 : nb > 256 ? 256 : (int)nb;
+	if (least / (g * per) < want)
+		g = least / (l->a * per) >= want ? l->a : 1;
+	*nb = (int)(least / (g * per));
+	if (*nb < 1)
+		*nb = 1;
+	if ((size_t)*nb > ntiles && ntiles > 0)
+		*nb = (int)ntiles;
+	return g;
 }
 
 size_t
 winograd_scratch_floats(int m, int cin, int cout)
 {
 	struct wino_layer l;
+	int nb, g;
 
 	if (!winograd_available(m))
 		return 0;
 	l = layer(m, 1, 1, 1, cin, cout);
-	return (size_t)wgrad_tiles(&l) * l.T * (l.ldv + l.ldm);
+	g = wgrad_step(&l, 256, &nb);
+	return (size_t)g * nb * (l.ldv + l.ldm);
 }
 
 /* ------------------------------------------------------------ kernel */
@@ -121,47 +135,55 @@ static const float g4[6][3] = {
 	{ 0, 0, 1 },
 };
 
-/* G g G^T of the 3x3 g (row-major) into the a x a u. */
+/* The kernel transforms run on NB_MAX outputs at a time (a block of the
+ * kernels, nr <= NB_MAX), in loops over them that the compiler vectorises. */
+#define NB_MAX 32
+
+/* u[p][r] = (G g G^T)[p] of the 3x3 g[s][r] (s row-major), r < nb. */
 static void
-g_transform(int m, const float g[9], float u[36])
+g_transform(int m, int nb, float g[9][NB_MAX], float u[36][NB_MAX])
 {
 	const float(*G)[3] = m == 2 ? g2 : g4;
 	int a = m + 2;
-	float t[6][3];
+	float t[6][3][NB_MAX];
 
 	for (int i = 0; i < a; i++)
 		for (int j = 0; j < 3; j++)
-			t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j]
-				  + G[i][2] * g[6 + j];
+			for (int r = 0; r < nb; r++)
+				t[i][j][r] = G[i][0] * g[j][r]
+					     + G[i][1] * g[3 + j][r]
+					     + G[i][2] * g[6 + j][r];
 	for (int i = 0; i < a; i++)
 		for (int j = 0; j < a; j++)
-			u[i * a + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1]
-				       + t[i][2] * G[j][2];
+			for (int r = 0; r < nb; r++)
+				u[i * a + j][r] = t[i][0][r] * G[j][0]
+						  + t[i][1][r] * G[j][1]
+						  + t[i][2][r] * G[j][2];
 }
 
-/* G^T d G of the a x a d into the 3x3 g. */
+/* g[s][r] = (G^T d G)[s] of the a x a d[p][r], r < nb. */
 static void
-gt_transform(int m, const float d[36], float g[9])
+gt_transform(int m, int nb, float d[36][NB_MAX], float g[9][NB_MAX])
 {
 	const float(*G)[3] = m == 2 ? g2 : g4;
 	int a = m + 2;
-	float t[3][6];
+	float t[3][6][NB_MAX];
 
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < a; j++) {
-			float s = 0;
-
-			for (int r = 0; r < a; r++)
-				s += G[r][i] * d[r * a + j];
-			t[i][j] = s;
+			for (int r = 0; r < nb; r++)
+				t[i][j][r] = 0;
+			for (int q = 0; q < a; q++)
+				for (int r = 0; r < nb; r++)
+					t[i][j][r] += G[q][i] * d[q * a + j][r];
 		}
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++) {
-			float s = 0;
-
+			for (int r = 0; r < nb; r++)
+				g[i * 3 + j][r] = 0;
 			for (int c = 0; c < a; c++)
-				s += t[i][c] * G[c][j];
-			g[i * 3 + j] = s;
+				for (int r = 0; r < nb; r++)
+					g[i * 3 + j][r] += t[i][c][r] * G[c][j];
 		}
 }
 
@@ -176,44 +198,54 @@ kernel_part(void *arg, int t, int nt)
 
 	pool_share(ncb, t, nt, &lo, &hi);
 	for (size_t cb = lo; cb < hi; cb++)
-		for (int i = 0; i < a->nin; i++)
-			for (int r = 0; r < nr; r++) {
-				int o = (int)cb * nr + r;
-				float g[9], u[36];
+		for (int i = 0; i < a->nin; i++) {
+			float g[9][NB_MAX], u[36][NB_MAX];
 
-				if (o < a->nout) {
-					for (int s = 0; s < 9; s++)
-						g[s] = a->k[(a->flip ? 8 - s : s)
-							    * a->ss + i * a->si
-							    + o * a->so];
-					g_transform(a->m, g, u);
-				} else {
-					memset(u, 0, sizeof u);
+			for (int s = 0; s < 9; s++) {
+				const float *k = a->k + (a->flip ? 8 - s : s)
+							* a->ss + i * a->si;
+
+				for (int r = 0; r < nr; r++) {
+					int o = (int)cb * nr + r;
+
+					g[s][r] = o < a->nout ? k[o * a->so] : 0;
 				}
-				for (int p = 0; p < T; p++)
-					a->u[(((size_t)p * ncb + cb) * a->nin
-					      + i) * nr + r] = u[p];
 			}
+			g_transform(a->m, nr, g, u);
+			for (int p = 0; p < T; p++)
+				memcpy(a->u + (((size_t)p * ncb + cb) * a->nin
+					       + i) * nr,
+				       u[p], nr * sizeof(float));
+		}
 }
 
-/* dk[o][s][i] += (G^T du G)[s] of du[p][i][o], by inputs i. */
+/* dk[o][s][i] += (G^T du G)[s] of du[p][o / nr][i][o % nr], by blocks of
+ * nr outputs (du's and dk's rows of a block are then read and written in
+ * sequence). */
 static void
 kernel_grad_part(void *arg, int t, int nt)
 {
 	const struct kernel_args *a = arg;
-	int T = (a->m + 2) * (a->m + 2), nin = a->nin;
-	size_t lo, hi, plane = (size_t)nin * a->noutp;
+	int T = (a->m + 2) * (a->m + 2), nin = a->nin, nr = a->nr;
+	int ncb = a->noutp / nr;
+	size_t lo, hi;
 
-	pool_share(nin, t, nt, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		for (int o = 0; o < a->nout; o++) {
-			float d[36], g[9];
+	pool_share(ncb, t, nt, &lo, &hi);
+	for (size_t cb = lo; cb < hi; cb++)
+		for (int i = 0; i < nin; i++) {
+			int o0 = (int)cb * nr;
+			int nb = a->nout - o0 < nr ? a->nout - o0 : nr;
+			float d[36][NB_MAX], g[9][NB_MAX];
 
 			for (int p = 0; p < T; p++)
-				d[p] = a->du[p * plane + i * a->noutp + o];
-			gt_transform(a->m, d, g);
-			for (int s = 0; s < 9; s++)
-				a->dk[((size_t)o * 9 + s) * nin + i] += g[s];
+				memcpy(d[p], a->du + (((size_t)p * ncb + cb)
+						      * nin + i) * nr,
+				       nb * sizeof(float));
+			gt_transform(a->m, nb, d, g);
+			for (int r = 0; r < nb; r++)
+				for (int s = 0; s < 9; s++)
+					a->dk[((size_t)(o0 + r) * 9 + s) * nin
+					      + i] += g[s][r];
 		}
 }
 
@@ -224,6 +256,7 @@ struct pass_args {
 	const struct winograd_ops *ops;
 	size_t ntiles;
 	int nb;         /* tiles per step */
+	int g;          /* weight gradient: transform points per step */
 };
 
 /* Forward: each thread its share of the steps of nb tiles. */
@@ -243,8 +276,8 @@ fwd_part(void *arg, int t, int nt)
 	}
 }
 
-/* Weight gradient: each thread its share of the transform points, over
- * every tile, in steps of nb tiles. */
+/* Weight gradient: each thread its share of the transform points, at
+ * most g at a time, over every tile in steps of nb tiles. */
 static void
 wgrad_part(void *arg, int t, int nt)
 {
@@ -252,14 +285,16 @@ wgrad_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	pool_share(a->l.T, t, nt, &lo, &hi);
-	if (lo == hi)
-		return;
-	for (size_t t0 = 0; t0 < a->ntiles; t0 += a->nb) {
-		int m = a->ntiles - t0 < (size_t)a->nb ? (int)(a->ntiles - t0)
-						       : a->nb;
+	for (size_t p0 = lo; p0 < hi; p0 += a->g) {
+		size_t p1 = p0 + a->g < hi ? p0 + a->g : hi;
 
-		a->ops->wgrad_tiles(&a->l, t0, m, (int)lo, (int)hi,
-				    pool_col(t));
+		for (size_t t0 = 0; t0 < a->ntiles; t0 += a->nb) {
+			int m = a->ntiles - t0 < (size_t)a->nb
+				? (int)(a->ntiles - t0) : a->nb;
+
+			a->ops->wgrad_tiles(&a->l, t0, m, (int)p0, (int)p1,
+					    pool_col(t));
+		}
 	}
 }
 
@@ -325,11 +360,11 @@ winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
 	a.l = layer(m, n, h, w, cin, cout);
 	a.l.x = x, a.l.ldx = ldx, a.l.dy = dy, a.l.lddy = lddy, a.l.du = u;
 	a.ntiles = (size_t)n * a.l.th * a.l.tw;
-	a.nb = wgrad_tiles(&a.l);
-	if ((size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm) > pool_col_floats())
+	a.g = wgrad_step(&a.l, a.ntiles, &a.nb);
+	if ((size_t)a.nb * a.g * (a.l.ldv + a.l.ldm) > pool_col_floats())
 		die("winograd: scratch of %zu floats, %zu needed",
 		    pool_col_floats(),
-		    (size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm));
+		    (size_t)a.nb * a.g * (a.l.ldv + a.l.ldm));
 	ka.nr = a.ops->nr;
 	ka.noutp = a.l.coutp;
 	pool_run(nt, zero_part, &z);

@@ -358,14 +358,14 @@ wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 	for (int p = p0; p < p1; p++) {
 		const float *vp = v + (size_t)(p - p0) * ntile * ldv;
 		const float *gp = g + (size_t)(p - p0) * ntile * ldm;
-		float *du = l->du + (size_t)p * cin * l->coutp;
+		for (int cb = 0; cb < ncb; cb++) {
+			float *du = l->du + ((size_t)p * ncb + cb) * cin * NR;
 
-		for (int cb = 0; cb < ncb; cb++)
 			for (int r0 = 0; r0 < cin; r0 += MR)
 				product(vp + r0, 1, ldv, gp + cb * NR, ldm,
-					du + (size_t)r0 * l->coutp + cb * NR,
-					l->coutp, ntile, 1,
+					du + (size_t)r0 * NR, NR, ntile, 1,
 					cin - r0 < MR ? cin - r0 : MR);
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ struct wino_layer {
 	int ldy;
 	const float *dy;        /* wgrad: output gradient, stride lddy */
 	int lddy;
-	float *du;              /* wgrad: [T][cin][coutp], added to */
+	float *du;              /* wgrad: [T][coutp / nr][cin][nr], added to */
 	int ldv, ldm;           /* scratch strides: cin and coutp sides */
 };
 

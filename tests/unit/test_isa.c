@@ -1,7 +1,9 @@
 /* Unit tests of common/isa and of convdirect's per-ISA kernels: the choice
  * of UNETPIPE_ISA and its errors, and every kernel this CPU runs against
  * its definition written as plain loops, and against each other (the
- * AVX-512 and AVX2 kernels sum in the same order: the same bits).
+ * AVX-512 and AVX2 kernels sum in the same order: the same bits); and
+ * winograd's per-ISA kernels against each other (their definitions:
+ * test_winograd, which tests/run runs under every path).
  * `test_isa --paths` prints the paths this CPU runs instead, best first
  * (tests/run runs the network's tests under each). */
 #include <math.h>
@@ -13,6 +15,7 @@
 #include "rng.h"
 #include "tap.h"
 #include "util.h"
+#include "winograd_isa.h"
 
 static struct rng rng;
 
@@ -393,6 +396,95 @@ test_kernels(void)
 #endif
 }
 
+#if defined(__x86_64__)
+/* One run of a winograd kernel table on layer l (x, its shape and m set):
+ * the forward of every tile with the transform-domain kernel U
+ * ([p][ci][co], laid out for the table here) into y (ldy = cout), and the
+ * weight gradient's products of x and dy at every point into du, returned
+ * as [p][ci][co]. */
+static void
+wino_run(const struct winograd_ops *ops, struct wino_layer l,
+	 const float *U, float *y, float *du)
+{
+	int T = l.T, nr = ops->nr, ncb, cin = l.cin, cout = l.cout;
+	size_t ntiles, nu;
+	float *u, *dul, *scratch;
+
+	l.coutp = (cout + nr - 1) / nr * nr;
+	l.ldv = (cin + 15) / 16 * 16;
+	l.ldm = l.coutp;
+	ncb = l.coutp / nr;
+	ntiles = (size_t)l.n * l.th * l.tw;
+	nu = (size_t)T * cin * l.coutp;
+	u = xcalloc(nu, sizeof *u);
+	dul = xcalloc(nu, sizeof *dul);
+	scratch = xcalloc((size_t)T * ntiles * (l.ldv + l.ldm), sizeof(float));
+	for (int p = 0; p < T; p++)
+		for (int ci = 0; ci < cin; ci++)
+			for (int co = 0; co < cout; co++)
+				u[(((size_t)p * ncb + co / nr) * cin + ci) * nr
+				  + co % nr] = U[((size_t)p * cin + ci) * cout + co];
+	l.u = u, l.y = y, l.ldy = cout, l.du = dul;
+	ops->fwd_tiles(&l, 0, (int)ntiles, scratch);
+	ops->wgrad_tiles(&l, 0, (int)ntiles, 0, T, scratch);
+	for (int p = 0; p < T; p++)
+		for (int ci = 0; ci < cin; ci++)
+			for (int co = 0; co < cout; co++)
+				du[((size_t)p * cin + ci) * cout + co] =
+					dul[(((size_t)p * ncb + co / nr) * cin
+					     + ci) * nr + co % nr];
+	free(u);
+	free(dul);
+	free(scratch);
+}
+#endif
+
+/* winograd's AVX-512 and AVX2 kernels, F(2x2) and F(4x4), on maps not a
+ * multiple of the tile and channels not a multiple of the vectors: the
+ * same bits (each output is the same sequence of operations). */
+static void
+test_winograd_kernels(void)
+{
+#if defined(__x86_64__)
+	if (!isa_supported(ISA_AVX512) || !isa_supported(ISA_AVX2))
+		return;
+	for (int m = 2; m <= 4; m += 2) {
+		int n = 2, h = 9, w = 11, cin = 33, cout = 48, a = m + 2;
+		struct wino_layer l = {
+			.m = m, .a = a, .T = a * a, .n = n, .h = h, .w = w,
+			.th = (h + m - 1) / m, .tw = (w + m - 1) / m,
+			.cin = cin, .cout = cout, .ldx = cin + 3,
+			.lddy = cout + 5, .relu = 1,
+		};
+		size_t px = (size_t)n * h * w, nu = (size_t)l.T * cin * cout;
+		float *x = randoms(px * l.ldx), *dy = randoms(px * l.lddy);
+		float *U = randoms(nu), *b = randoms(cout);
+		float *y[2], *du[2];
+		int nonzero = 0;
+
+		l.x = x, l.dy = dy, l.bias = b;
+		for (int j = 0; j < 2; j++) {
+			y[j] = xcalloc(px * cout, sizeof(float));
+			du[j] = xcalloc(nu, sizeof(float));
+			wino_run(j ? &winograd_avx2 : &winograd_avx512, l, U,
+				 y[j], du[j]);
+		}
+		for (size_t i = 0; i < px * cout; i++)
+			nonzero += y[0][i] > 0;
+		tap_ok(nonzero > 0 && memcmp(y[0], y[1], px * cout * 4) == 0 &&
+			       memcmp(du[0], du[1], nu * 4) == 0,
+		       "winograd F(%dx%d) avx512 and avx2, %d -> %d channels on "
+		       "%dx%d: the same bits, forward and weight gradient",
+		       m, m, cin, cout, w, h);
+		for (int j = 0; j < 2; j++) {
+			free(y[j]);
+			free(du[j]);
+		}
+		free(x), free(dy), free(U), free(b);
+	}
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -406,5 +498,6 @@ main(int argc, char **argv)
 	rng_seed(&rng, 1);
 	test_choice();
 	test_kernels();
+	test_winograd_kernels();
 	return tap_done();
 }
