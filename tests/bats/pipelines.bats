@@ -447,8 +447,8 @@ while pos < len(d):
 	ingest-resize --quiet "$DATA/stage1_train" | cmp - "$TMP/run/samples.pam"
 	# a patch model, its normalisation recorded, no training size
 	run model_meta "$TMP/run/model.safetensors"
-	run jq -r '"\(.patch) \(.normalize) \(.input_width) \(.input_height)"' <<<"$output"
-	assert_output "64 percentile:1:99.8 null null"
+	run jq -r '"\(.patch) \(.normalize) \(.input_width) \(.input_height) \(.sample_by)"' <<<"$output"
+	assert_output "64 percentile:1:99.8 null null area"
 	# the test scored once, at native size: test-native*.json are
 	# unet-infer and score run by hand on the native test images, at the
 	# threshold of the sweep on the native validation images
@@ -465,7 +465,7 @@ while pos < len(d):
 	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
 	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 10 ]
 	# the report says which path: native size, patches, one row a table
-	grep -qF "at native size, trained on 64x64 patches: 14 training" "$TMP/run/report.md"
+	grep -qF "at native size, trained on 64x64 patches drawn by area: 14 training" "$TMP/run/report.md"
 	grep -qF -- "--steps-per-epoch 2" "$TMP/run/report.md"
 	grep -qF -- "--normalize percentile" "$TMP/run/report.md"
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
@@ -502,7 +502,7 @@ while pos < len(d):
 	# test-native.pam holds the same ids at native size
 	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
 	assert_success
-	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches:" "$TMP/run/report.md"
+	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches drawn by area:" "$TMP/run/report.md"
 	[ "$(grep -c '^| scale 0.5 | ' "$TMP/run/report.md")" -eq 2 ]
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
 	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
@@ -564,7 +564,8 @@ while pos < len(d):
 		"--patch 64 --scale 1e9:--scale: 1e+09 is out of range (0, 32768]" \
 		"--normalize percent:--normalize: 'percent' is not maxval, percentile or percentile:LOW:HIGH" \
 		"--steps-per-epoch 0:--epochs, --batch, --base-filters, --depth and --steps-per-epoch must be at least 1" \
-		"--steps-per-epoch 1.5:--steps-per-epoch: '1.5' is not a count"; do
+		"--steps-per-epoch 1.5:--steps-per-epoch: '1.5' is not a count" \
+		"--sample-by pixels:--sample-by: 'pixels': image or area"; do
 		# shellcheck disable=SC2086
 		run unetpipe-workflow ${bad%%:--*} "$DATA/stage1_train" "$TMP/x"
 		assert_failure 2
