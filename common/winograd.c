@@ -85,7 +85,10 @@ static int
 wgrad_step(const struct wino_layer *l, size_t ntiles, int *nb)
 {
 	size_t least = (size_t)9 * 256 * (l->cin > l->cout ? l->cin : l->cout);
-	size_t want = ntiles < 32 ? ntiles : 32, per = l->ldv + l->ldm;
+	size_t want = ntiles < 32 ? ntiles : 32;
+	/* at least ldv + ldm on every path, and the same on all of them:
+	 * the steps, so the sums' order, do not depend on the vector width */
+	size_t per = (size_t)l->cin + l->cout + 80;
 	int g = l->T;
 
 	if (least / (g * per) < want)
