@@ -448,7 +448,7 @@ while pos < len(d):
 	# a patch model, its normalisation recorded, no training size
 	run model_meta "$TMP/run/model.safetensors"
 	run jq -r '"\(.patch) \(.normalize) \(.input_width) \(.input_height) \(.sample_by)"' <<<"$output"
-	assert_output "64 percentile:1:99.8 null null area"
+	assert_output "64 percentile:1:99.8 null null null"
 	# the test scored once, at native size: test-native*.json are
 	# unet-infer and score run by hand on the native test images, at the
 	# threshold of the sweep on the native validation images
@@ -465,7 +465,7 @@ while pos < len(d):
 	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
 	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 10 ]
 	# the report says which path: native size, patches, one row a table
-	grep -qF "at native size, trained on 64x64 patches drawn by area: 14 training" "$TMP/run/report.md"
+	grep -qF "at native size, trained on 64x64 patches drawn by image: 14 training" "$TMP/run/report.md"
 	grep -qF -- "--steps-per-epoch 2" "$TMP/run/report.md"
 	grep -qF -- "--normalize percentile" "$TMP/run/report.md"
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
@@ -502,7 +502,7 @@ while pos < len(d):
 	# test-native.pam holds the same ids at native size
 	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
 	assert_success
-	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches drawn by area:" "$TMP/run/report.md"
+	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches drawn by image:" "$TMP/run/report.md"
 	[ "$(grep -c '^| scale 0.5 | ' "$TMP/run/report.md")" -eq 2 ]
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
 	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
