@@ -883,12 +883,7 @@ sum_channels_part(void *arg, int t, int nt)
 		int nc = a->cout - c0 < 16 ? a->cout - c0 : 16;
 		float s[16] = { 0 };
 
-		for (size_t q = 0; q < npix; q++) {
-			const float *g = a->dy + q * a->lddy + c0;
-
-			for (int c = 0; c < nc; c++)
-				s[c] += g[c];
-		}
+		sum_rows(a->dy + c0, a->lddy, npix, nc, s);
 		for (int c = 0; c < nc; c++)
 			a->db[c0 + c] += s[c];
 	}

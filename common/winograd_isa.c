@@ -96,6 +96,14 @@ tile_place(const struct wino_layer *l, size_t tile, size_t *img, int *y0,
 	*x0 = (int)(r % l->tw) * l->m;
 }
 
+/* The points p0 <= p < p1 of a transformed tile o to dst[(p - p0) ldp]. */
+AI void
+store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
+{
+	for (int p = p0; p < p1; p++)
+		vstore(dst + (size_t)(p - p0) * ldp, o[p], VW);
+}
+
 /* The input transform B^T d B of the tile at (img, y0, x0) (its first
  * output pixel), channels c0 .. c0+VW-1 of x: the points of rows i0 .. i1
  * of the transform grid p0 <= p < p1 stored to v[p * ldp]. */
@@ -126,18 +134,9 @@ input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 	for (int j = 0; j < a; j++)
 		bt(m, d + j, a, t + j, a);
 #pragma GCC unroll 6
-	for (int i = 0; i < a; i++) {
-		if (i < i0 || i > i1)
-			continue;
+	for (int i = i0; i <= i1; i++)
 		bt(m, t + i * a, 1, o + i * a, 1);
-#pragma GCC unroll 6
-		for (int j = 0; j < a; j++) {
-			int p = i * a + j;
-
-			if (p >= p0 && p < p1)
-				vstore(v + (size_t)(p - p0) * ldp, o[p], VW);
-		}
-	}
+	store_points(o, p0, p1, v, ldp);
 }
 
 /* The product block c[P x NR] (+)= a b over k < K: a's element (p, k) at
@@ -321,18 +320,9 @@ grad_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 	for (int j = 0; j < m; j++)
 		am(m, d + j, m, t + j, m);
 #pragma GCC unroll 6
-	for (int i = 0; i < a; i++) {
-		if (i < i0 || i > i1)
-			continue;
+	for (int i = i0; i <= i1; i++)
 		am(m, t + i * m, 1, o + i * a, 1);
-#pragma GCC unroll 6
-		for (int j = 0; j < a; j++) {
-			int p = i * a + j;
-
-			if (p >= p0 && p < p1)
-				vstore(w + (size_t)(p - p0) * ldp, o[p], VW);
-		}
-	}
+	store_points(o, p0, p1, w, ldp);
 }
 
 AI void
