@@ -143,6 +143,33 @@ model_tuple_type(const struct model_outputs *o, char *buf, size_t len)
 	buf[at] = '\0';
 }
 
+/* The index of v's first value that is not finite, n when all are:
+ * blocks are scanned without a branch (vectorised), the first bad block
+ * value by value. */
+static size_t
+first_not_finite(const float *v, size_t n)
+{
+	size_t k = 0;
+
+	for (; k < n; k += 4096) {
+		size_t end = n - k < 4096 ? n : k + 4096;
+		uint32_t all = 0;
+
+		for (size_t i = k; i < end; i++) {
+			uint32_t u;
+
+			memcpy(&u, &v[i], sizeof u);
+			all |= (u & 0x7f800000u) == 0x7f800000u;
+		}
+		if (all)
+			break;
+	}
+	for (; k < n; k++)
+		if (!isfinite(v[k]))
+			return k;
+	return n;
+}
+
 enum model_tensor_fault
 model_tensor_check(const struct st_file *f, const char *name,
 		   const struct unet_param *p, const struct st_tensor **t,
@@ -158,12 +185,8 @@ model_tensor_check(const struct st_file *f, const char *name,
 		same = (*t)->shape[k] == p->shape[k];
 	if (!same)
 		return MODEL_TENSOR_SHAPE;
-	for (size_t k = 0; k < (*t)->count; k++)
-		if (!isfinite((*t)->data[k])) {
-			*bad = k;
-			return MODEL_TENSOR_NOT_FINITE;
-		}
-	return MODEL_TENSOR_OK;
+	*bad = first_not_finite((*t)->data, (*t)->count);
+	return *bad < (*t)->count ? MODEL_TENSOR_NOT_FINITE : MODEL_TENSOR_OK;
 }
 
 static int
@@ -322,12 +345,13 @@ fill_param(void *net, size_t i, float *out, char *err, size_t errlen)
 {
 	const struct unet_param *p = unet_param_at(net, (int)i);
 
+	size_t bad;
+
 	unet_param_export(p, out);
-	for (size_t k = 0; k < p->count; k++)
-		if (!isfinite(out[k]))
-			return set_error(err, errlen, "tensor %s: value %zu is "
-					 "not finite; model not written",
-					 p->name, k);
+	bad = first_not_finite(out, p->count);
+	if (bad < p->count)
+		return set_error(err, errlen, "tensor %s: value %zu is "
+				 "not finite; model not written", p->name, bad);
 	return 0;
 }
 

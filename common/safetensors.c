@@ -35,7 +35,8 @@ get_le64(const unsigned char *b)
 	return v;
 }
 
-/* Little-endian bytes to host floats (and back), whatever the host. */
+/* Little-endian bytes to host floats (and back), whatever the host; src
+ * may be dst's own bytes. */
 static void
 floats_from_le(float *dst, const unsigned char *src, size_t n)
 {
@@ -255,7 +256,6 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 	struct stat sb;
 	unsigned char lenbuf[9];
 	char *header = NULL;
-	unsigned char *raw = NULL;
 	struct span *spans = NULL;
 	json_t *root = NULL;
 	json_error_t jerr;
@@ -312,21 +312,23 @@ st_read(const char *path, struct st_file *out, char *err, size_t errlen)
 	if (check_coverage(spans, out->ntensors, out->tensors, region, err,
 			   errlen) < 0)
 		goto done;
-	/* Contiguous and in offset order: read the data in one pass. */
-	raw = xmalloc(region);
-	if (read_exact(fp, raw, region, err, errlen) < 0)
-		goto done;
+	/* Contiguous and in offset order: each tensor read where it stays,
+	 * its bytes turned into floats in place. */
 	for (size_t i = 0; i < out->ntensors; i++) {
 		struct st_tensor *t = &out->tensors[spans[i].index];
-		t->data = xcalloc(t->count, sizeof *t->data);
-		floats_from_le(t->data, raw + spans[i].begin, t->count);
+		t->data = xmalloc_for(t->count ? t->count : 1, sizeof *t->data,
+				      "a tensor");
+		if (read_exact(fp, t->data, t->count * sizeof *t->data, err,
+			       errlen) < 0)
+			goto done;
+		floats_from_le(t->data, (const unsigned char *)t->data,
+			       t->count);
 	}
 	qsort(out->tensors, out->ntensors, sizeof *out->tensors, tensor_cmp);
 	rc = 0;
 done:
 	if (rc < 0)
 		st_free(out);
-	free(raw);
 	free(spans);
 	free(header);
 	json_decref(root);

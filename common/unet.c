@@ -1,5 +1,6 @@
 #include "unet.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,10 @@ struct level {
 						  * level ga = gd, gpool = gb */
 };
 
+/* The blocks of a work: input, logits, their gradient and nine per level
+ * at most. */
+#define WORK_MAX_BLOCKS (3 + 9 * UNET_MAX_DEPTH)
+
 struct unet_work {
 	struct unet *net;
 	int batch, height, width, training;
@@ -52,6 +57,11 @@ struct unet_work {
 	size_t bytes;   /* of the maps and gradients below */
 	float *input, *logits, *glogits;
 	struct level lv[UNET_MAX_DEPTH + 1];
+	int nblocks;    /* every map above lies in one of these */
+	struct {
+		float *p;
+		size_t count;
+	} blocks[WORK_MAX_BLOCKS];
 };
 
 int
@@ -144,28 +154,41 @@ width(const struct unet_config *cfg, int level)
 	return cfg->base_filters << (level - 1);
 }
 
-/* count zeroed floats, 64-byte aligned (free() frees them); out of memory
- * dies naming what. */
+/* The bytes of a block of count floats, a whole number of cache lines. */
+static size_t
+float_bytes(size_t count)
+{
+	return (count * sizeof(float) + 63) / 64 * 64;
+}
+
+/* count zeroed floats, page-aligned, untouched until used (xmap_zeroed);
+ * out of memory dies naming what. Free with free_floats. */
 static float *
 alloc_floats(size_t count, const char *what)
 {
-	size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-	float *p = NULL;
-
-	if (count <= SIZE_MAX / sizeof(float) / 2)
-		p = aligned_alloc(64, bytes ? bytes : 64);
-	if (!p)
+	if (count > SIZE_MAX / sizeof(float) / 2)
 		die_out_of_memory(count, sizeof(float), what);
-	memset(p, 0, bytes);
-	return p;
+	return xmap_zeroed(float_bytes(count ? count : 1), what);
 }
 
-/* alloc_floats for w's maps, counted in w->bytes. */
+static void
+free_floats(float *p, size_t count)
+{
+	xunmap(p, float_bytes(count ? count : 1));
+}
+
+/* alloc_floats for w's maps, counted in w->bytes and freed with w. */
 static float *
 work_floats(struct unet_work *w, size_t count, const char *what)
 {
+	float *p = alloc_floats(count, what);
+
+	if (w->nblocks == WORK_MAX_BLOCKS)
+		die("unet_work_new: more than %d blocks", WORK_MAX_BLOCKS);
+	w->blocks[w->nblocks].p = p;
+	w->blocks[w->nblocks++].count = count;
 	w->bytes += count * sizeof(float);
-	return alloc_floats(count, what);
+	return p;
 }
 
 struct unet *
@@ -231,8 +254,8 @@ unet_free(struct unet *net)
 	if (!net)
 		return;
 	for (int i = 0; i < net->nparams; i++)
-		free(net->params[i].value);
-	free(net->grads);
+		free_floats(net->params[i].value, net->params[i].count);
+	free_floats(net->grads, net->grad_count);
 	free(net);
 }
 
@@ -418,14 +441,11 @@ double
 unet_work_bytes(const struct unet *net, int height, int width_)
 {
 	const struct unet_config *c = &net->cfg;
-	double floats = (double)height * width_ * (c->in_channels + c->outputs);
+	double pix = (double)height * width_;
+	double floats = pix * (c->in_channels + c->outputs + 2.0 * c->base_filters);
 
-	for (int l = 1; l <= c->depth; l++) {
-		double pix = (double)height * width_ /
-			     ((double)(1 << (l - 1)) * (1 << (l - 1)));
-		double ch = (double)c->base_filters * (1 << (l - 1));
-		floats += pix * ch * (l < c->depth ? 5.5 : 2.5);
-	}
+	for (int l = 1; l < c->depth; l++)
+		floats += 2 * pix * c->base_filters / (1 << (l - 1));
 	return 4 * floats;
 }
 
@@ -443,6 +463,7 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	const struct unet_config *cfg = &net->cfg;
 	int d = cfg->depth, m = unet_multiple(net);
 	char in[96], out[96], map[96], grad[96];
+	float *scratch[2] = { NULL, NULL };
 
 	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
 		die("unet_work_new: batch %d of %dx%d for a network of "
@@ -467,6 +488,18 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	if (training)
 		w->glogits = work_floats(w, (size_t)batch * height * width_
 					  * cfg->outputs, out);
+	/* Inference keeps only the skips (in cat) from one level to the
+	 * next: every other map lives in one of two level-1-sized scratch
+	 * maps, each pass reading one and writing the other. */
+	if (!training) {
+		size_t level1 = (size_t)batch * height * width_ *
+				cfg->base_filters;
+
+		snprintf(map, sizeof map, "the feature maps of %d image(s) "
+			 "of %dx%d", batch, width_, height);
+		scratch[0] = work_floats(w, level1, map);
+		scratch[1] = work_floats(w, level1, map);
+	}
 	for (int l = 1; l <= d; l++) {
 		struct level *lv = &w->lv[l];
 		size_t pix;
@@ -479,6 +512,18 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 			 "image(s) of %dx%d", l, batch, width_, height);
 		snprintf(grad, sizeof grad, "the level-%d gradients of %d "
 			 "image(s) of %dx%d", l, batch, width_, height);
+		if (!training) {
+			lv->pool = l > 1 ? scratch[0] : NULL;
+			lv->a = scratch[1];
+			if (l < d) {
+				lv->cat = work_floats(w, pix * 2 * lv->ch, map);
+				lv->b = scratch[1];
+				lv->d = scratch[0];
+			} else {
+				lv->e = scratch[0];
+			}
+			continue;
+		}
 		if (l > 1)
 			lv->pool = work_floats(w, pix * width(cfg, l - 1), map);
 		lv->a = work_floats(w, pix * lv->ch, map);
@@ -489,8 +534,6 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		} else {
 			lv->e = work_floats(w, pix * lv->ch, map);
 		}
-		if (!training)
-			continue;
 		/* The decoder's gradients gd and gb are dead once the
 		 * decoder's backward has passed this level, before the
 		 * encoder's backward needs ga and gpool: they share memory. */
@@ -521,21 +564,8 @@ unet_work_free(struct unet_work *w)
 {
 	if (!w)
 		return;
-	free(w->input);
-	free(w->logits);
-	free(w->glogits);
-	for (int l = 1; l <= UNET_MAX_DEPTH; l++) {
-		struct level *lv = &w->lv[l];
-		int shared = lv->gd != NULL; /* ga = gd, gpool = gb */
-		float *bufs[] = {
-			lv->pool, lv->a, lv->cat, lv->e, lv->b, lv->d,
-			shared ? NULL : lv->gpool, shared ? NULL : lv->ga,
-			lv->gcat, lv->ge, lv->gb, lv->gd,
-		};
-
-		for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-			free(bufs[i]);
-	}
+	for (int i = 0; i < w->nblocks; i++)
+		free_floats(w->blocks[i].p, w->blocks[i].count);
 	free(w);
 }
 

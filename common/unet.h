@@ -94,10 +94,10 @@ int unet_receptive_radius(const struct unet *net);
 int unet_tile_margin(const struct unet *net);
 
 /* Bytes of maps unet_work_new(net, 1, height, width, 0, threads)
- * allocates for one image, a little over (it counts a pooled map at
- * level 1 too): at level l, of height x width / 4^(l-1) pixels and
- * 2^(l-1) F channels, the pooled input, two convolutions, the
- * concatenation and the decoder's two convolutions. */
+ * allocates for one image, exactly: the input and the logits, two
+ * scratch maps of the first level's size and, at each level l < depth
+ * (height x width / 4^(l-1) pixels, 2^(l-1) F channels), the
+ * concatenation of the up-sampled map and the skip. */
 double unet_work_bytes(const struct unet *net, int height, int width);
 
 /* Bytes of maps (and gradients) w holds, as allocated by unet_work_new;

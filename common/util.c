@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,6 +267,50 @@ xreallocarray(void *p, size_t n, size_t size)
 		die_out_of_memory(n, size, NULL);
 	return p;
 }
+
+/* AddressSanitizer checks heap blocks, not mappings: under it the
+ * blocks come from the heap, so that an overrun of a map is reported. */
+#if defined(__SANITIZE_ADDRESS__)
+void *
+xmap_zeroed(size_t bytes, const char *what)
+{
+	void *p = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+
+	if (!p)
+		die_out_of_memory(bytes, 1, what);
+	return memset(p, 0, bytes);
+}
+
+void
+xunmap(void *p, size_t bytes)
+{
+	(void)bytes;
+	free(p);
+}
+#else
+void *
+xmap_zeroed(size_t bytes, const char *what)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die_out_of_memory(bytes, 1, what);
+#ifdef MADV_HUGEPAGE
+	/* Fewer page faults for the maps of a network: a hint only. */
+	if (bytes >= (size_t)2 << 20)
+		madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+void
+xunmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+#endif
 
 char *
 xstrdup(const char *s)

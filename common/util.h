@@ -79,6 +79,15 @@ void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
+/* bytes (> 0) of zeroed memory, page-aligned, whose pages cost nothing
+ * until first touched (large blocks on transparent huge pages where the
+ * system offers them; under AddressSanitizer a checked heap block); dies
+ * like xmalloc_for, naming what. Free with xunmap and the same bytes. */
+void *xmap_zeroed(size_t bytes, const char *what);
+
+/* Free a block of xmap_zeroed (NULL: nothing). */
+void xunmap(void *p, size_t bytes);
+
 /* Open `path` for reading ("-" is stdin); dies "prog: path: strerror". */
 FILE *xfopen_read(const char *path);
 
