@@ -296,11 +296,6 @@ xmap_zeroed(size_t bytes, const char *what)
 
 	if (p == MAP_FAILED)
 		die_out_of_memory(bytes, 1, what);
-#ifdef MADV_HUGEPAGE
-	/* Fewer page faults for the maps of a network: a hint only. */
-	if (bytes >= (size_t)2 << 20)
-		madvise(p, bytes, MADV_HUGEPAGE);
-#endif
 	return p;
 }
 

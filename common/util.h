@@ -80,8 +80,7 @@ void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
 /* bytes (> 0) of zeroed memory, page-aligned, whose pages cost nothing
- * until first touched (large blocks on transparent huge pages where the
- * system offers them; under AddressSanitizer a checked heap block); dies
+ * until first touched (under AddressSanitizer a checked heap block); dies
  * like xmalloc_for, naming what. Free with xunmap and the same bytes. */
 void *xmap_zeroed(size_t bytes, const char *what);
 
