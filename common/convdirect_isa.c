@@ -141,18 +141,20 @@ k_block(int cout)
 
 /* conv_block at output pixel ox of the row whose padded input rows are
  * prow, for the channels c0 .. c0 + V VW - 1, whose block of the packed
- * kernel is wb. */
+ * kernel is wb. C and L, when not 0, are cin and the lanes as constants
+ * (see k_rows). */
 static inline __attribute__((always_inline)) void
 conv_at(const float *const prow[3], int ox, int cin, const float *wb,
 	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
-	const int P, const int V, const int S)
+	const int P, const int V, const int S, const int C, const int L)
 {
-	size_t at0 = (size_t)ox * S * cin;
+	int nc = C ? C : cin;
+	size_t at0 = (size_t)ox * S * nc;
 	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
 
-	conv_block(at, cin, wb, k_block(cout), bias ? bias + c0 : NULL,
+	conv_block(at, nc, wb, k_block(cout), bias ? bias + c0 : NULL,
 		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
-		   LANES(cout));
+		   L ? L : LANES(cout));
 }
 
 /* The w output pixels of one row for the block of channels from c0, with
@@ -161,23 +163,23 @@ conv_at(const float *const prow[3], int ox, int cin, const float *wb,
 static inline __attribute__((always_inline)) void
 conv_row(const float *const prow[3], int w, int cin, const float *wt,
 	 int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
-	 const int P, const int V, const int S)
+	 const int P, const int V, const int S, const int C, const int L)
 {
 	const float *wb = wt + (size_t)c0 * 9 * cin;
 	int ox = 0;
 
 	for (; ox + P <= w; ox += P)
 		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, P,
-			V, S);
+			V, S, C, L);
 	for (; P > 4 && ox + 4 <= w; ox += 4)
 		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 4,
-			V, S);
+			V, S, C, L);
 	for (; ox + 2 <= w; ox += 2)
 		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 2,
-			V, S);
+			V, S, C, L);
 	for (; ox < w; ox++)
 		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 1,
-			V, S);
+			V, S, C, L);
 }
 
 /* A tile of output rows (within one image) aims at TILE_PIXELS pixels, at
@@ -220,7 +222,8 @@ k_available(int cout, int w, int cin, size_t scratch_floats)
 static inline __attribute__((always_inline)) void
 conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 	  const float *bias, int cout, float *y, int ldy, int relu,
-	  size_t r0, size_t r1, float *scratch, const int P, const int V)
+	  size_t r0, size_t r1, float *scratch, const int P, const int V,
+	  const int C, const int L)
 {
 	int tile = tile_rows(w), slots = tile + 2;
 	long held[MAX_TILE + 2];
@@ -242,7 +245,7 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 					  scratch, slots, held, prow);
 				conv_row(prow, w, cin, wt, c0, cout, bias,
 					 y + j * (size_t)w * ldy, ldy, relu,
-					 P, V, 1);
+					 P, V, 1, C, L);
 			}
 		r += n;
 	}
@@ -258,18 +261,35 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 #define WIDE 6, WIDE_V /* cout 16 and more: 16 channels a block */
 #endif
 
+/* The layers of few input channels, whose pixels lie cin floats apart in
+ * the padded rows, are compiled with cin a constant (the P pixels'
+ * addresses fixed offsets, not registers spilled to the stack), and full
+ * vectors of output channels without the mask's test in the inner loop. */
+#define K_ROWS(P_V, C, L) \
+	conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0, r1, \
+		  scratch, P_V, C, L)
+
 static void
 k_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
        const float *bias, int cout, float *y, int ldy, int relu, size_t r0,
        size_t r1, float *scratch)
 {
-	if (cout <= VW)
-		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
-			  r1, scratch, NARROW);
+	if (cout < VW)
+		K_ROWS(NARROW, 0, 0);
+	else if (cout == VW && cin == 16)
+		K_ROWS(NARROW, 16, VW);
+	else if (cout == VW && cin == 32)
+		K_ROWS(NARROW, 32, VW);
+	else if (cout == VW)
+		K_ROWS(NARROW, 0, VW);
+	else if (cin == 16)
+		K_ROWS(WIDE, 16, VW);
+	else if (cin == 32)
+		K_ROWS(WIDE, 32, VW);
 	else
-		conv_rows(x, ldx, h, w, cin, wt, bias, cout, y, ldy, relu, r0,
-			  r1, scratch, WIDE);
+		K_ROWS(WIDE, 0, VW);
 }
+#undef K_ROWS
 
 /* G (tap, input channel) pairs by V vectors of output channels, G V <=
  * MAXACC accumulators, over the w pixels of each of nrows rows:
@@ -638,7 +658,8 @@ upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
 			  2 * (int)(r % h), scratch, 3, held, prow);
 		for (int c0 = 0; dx && c0 < cin; c0 += VW * Vx)
 			conv_row(prow, w, cout, kt, c0, cin, NULL,
-				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2);
+				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2,
+				 0, 0);
 		for (int s = 0; s < 9; s++) {
 			const float *dytap = prow[s / 3] + (s % 3) * cout;
 			int ci = 0;
