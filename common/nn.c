@@ -382,6 +382,13 @@ wino_pick(int w, int cin, int cout)
 	return m;
 }
 
+/* The transposed convolutions from more input channels than this go to
+ * sgemm: the direct kernel reads its block of weights (9 cin x 2 vectors)
+ * from L2 for every 8 pixels, and from 256 channels on sgemm was 1.1 to
+ * 2.6 times as fast, forward and backward (unet-bench --mode layers at
+ * base 16 and 64, bench/README.md); at 128 and below they are even. */
+#define UPCONV_DIRECT_MAX_CIN 128
+
 /* The one place that chooses how a layer is computed, for a pass over n
  * maps of h x w (the input's size) from cin to cout channels on nt
  * threads, with or without dx. The direct path pays where sgemm's
@@ -422,10 +429,10 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 			p.dx = DIRECT;
 		break;
 	case UPCONV_FORWARD:
-		p.how = direct ? DIRECT : GEMM;
+		p.how = direct && cin <= UPCONV_DIRECT_MAX_CIN ? DIRECT : GEMM;
 		break;
 	case UPCONV_BACKWARD:
-		if (direct_allowed &&
+		if (direct_allowed && cin <= UPCONV_DIRECT_MAX_CIN &&
 		    convdirect_upback_available(cin, cout, w, room))
 			p.how = p.dx = DIRECT;
 		break;
