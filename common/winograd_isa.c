@@ -74,6 +74,7 @@ at(const int m, const vec *i, int s, vec *o, int t)
 	o[3 * t] = vadd(vfma(vset1(8), d34, d12), i[5 * s]);
 }
 
+#if !BF16
 AI void
 am(const int m, const vec *i, int s, vec *o, int t)
 {
@@ -95,6 +96,7 @@ am(const int m, const vec *i, int s, vec *o, int t)
 	o[4 * t] = vsub(p, vmul(vset1(2), q));
 	o[5 * t] = i[3 * s];
 }
+#endif
 
 /* Where tile `tile` lies: its image and the map coordinates of its first
  * output pixel. */
@@ -109,6 +111,7 @@ tile_place(const struct wino_layer *l, size_t tile, size_t *img, int *y0,
 	*x0 = (int)(r % l->tw) * l->m;
 }
 
+#if !BF16
 /* The points p0 <= p < p1 of a transformed tile o to dst[(p - p0) ldp]. */
 AI void
 store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
@@ -116,8 +119,7 @@ store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
 	for (int p = p0; p < p1; p++)
 		vstore(dst + (size_t)(p - p0) * ldp, o[p], VW);
 }
-
-#if BF16
+#else
 /* store_points of all T points rounded to bf16 (to nearest even). */
 AI void
 store_points_bf16(const vec *o, int T, uint16_t *dst, size_t ldp)
