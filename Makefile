@@ -94,13 +94,16 @@ SAN_ENV := ASAN_OPTIONS=exitcode=99:detect_leaks=0 \
 # convdirect_isa.c and winograd_isa.c compiled as
 # build/common/convdirect-ISA.o and build/common/winograd-ISA.o with the
 # flags of ISA appended after OPT (so that they win over a -march), the
-# AVX2 one without AVX-512 even under NATIVE=1.
+# AVX2 one without AVX-512 even under NATIVE=1; winograd_isa.c once more
+# as winograd-avx512bf16.o, the bf16 forward (used only where isa_bf16()).
 X86_64   := $(filter x86_64-%,$(shell $(CC) -dumpmachine))
 ISAS     := $(if $(X86_64),avx512 avx2)
 ISA_FLAGS_avx512 := -mavx512f -mavx2 -mfma
 ISA_FLAGS_avx2   := -mavx2 -mfma -mno-avx512f
+ISA_FLAGS_avx512bf16 := $(ISA_FLAGS_avx512) -mavx512bf16
 KERNELS  := common/convdirect_isa.c common/winograd_isa.c
-KERNEL_O  = $(foreach k,convdirect winograd,$(ISAS:%=$(1)/common/$(k)-%.o))
+KERNEL_O  = $(foreach k,convdirect winograd,$(ISAS:%=$(1)/common/$(k)-%.o)) \
+	$(if $(X86_64),$(1)/common/winograd-avx512bf16.o)
 
 FILTERS  := $(basename $(notdir $(wildcard filters/*.c)))
 BINS     := $(addprefix $(BIN)/,$(FILTERS))

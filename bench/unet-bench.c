@@ -25,6 +25,7 @@ static const char usage_text[] =
 	"                  [--depth D] [--size N] [--batch N] [--threads N]\n"
 	"                  [--warmup N] [--steps N] [--count N] [--seed N]\n"
 	"                  [--loss bce|bce+dice] [--winograd 0|2|4|auto]\n"
+	"                  [--precision fp32|bf16]\n"
 	"Time `steps` training steps (forward, backward, Adam) or forward\n"
 	"passes of a batch of random N x N RGB images after `warmup` untimed\n"
 	"ones and print a JSON object (per-step seconds, median, images/s,\n"
@@ -48,6 +49,9 @@ static const char usage_text[] =
 	"      --winograd M      the 3x3 convolutions by Winograd: 0 never, 2\n"
 	"                        F(2x2, 3x3), 4 F(4x4, 3x3) where allowed, auto\n"
 	"                        (default) as the planner chooses\n"
+	"      --precision P     the forward's Winograd products: fp32\n"
+	"                        (default) or bf16 (infer and layers; fp32\n"
+	"                        without AVX512_BF16)\n"
 	"      --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
@@ -148,6 +152,14 @@ set_isa(json_t *o)
 {
 	json_object_set_new(o, "isa", json_string(isa_name(isa_current())));
 	set_int(o, "vector_floats", isa_vector_floats(isa_current()));
+}
+
+/* The precision of the forward's Winograd products in effect. */
+static void
+set_precision(json_t *o, enum nn_precision p)
+{
+	json_object_set_new(o, "precision",
+			    json_string(p == NN_BF16 ? "bf16" : "fp32"));
 }
 
 static float *
@@ -341,6 +353,7 @@ main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "loss", required_argument, NULL, 'L' },
 		{ "winograd", required_argument, NULL, 'W' },
+		{ "precision", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -348,6 +361,7 @@ main(int argc, char **argv)
 	struct unet_config cfg = { 3, 16, 5, 1 };
 	int mode = MODE_TRAIN, size = 128, batch = 16, threads = 2;
 	int warmup = 2, steps = 5, count = 64, dice = 0, c;
+	enum nn_precision precision = NN_FP32;
 	uint64_t seed = 0;
 	char err[256];
 	struct unet *net;
@@ -428,12 +442,21 @@ main(int argc, char **argv)
 				die_usage("--winograd: 0, 2, 4 or auto, not "
 					  "'%s'", optarg);
 			break;
+		case 'P':
+			if (strcmp(optarg, "fp32") != 0 &&
+			    strcmp(optarg, "bf16") != 0)
+				die_usage("--precision: fp32 or bf16, not '%s'",
+					  optarg);
+			precision = optarg[0] == 'b' ? NN_BF16 : NN_FP32;
+			break;
 		default:
 			cli_other_option(c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
 		die_usage("too many operands");
+	if (precision == NN_BF16 && mode == MODE_TRAIN)
+		die_usage("--precision bf16: infer and layers only");
 	if (unet_config_check(&cfg, err, sizeof err) < 0)
 		die_usage("%s", err);
 	if (size % (1 << (cfg.depth - 1)))
@@ -444,6 +467,8 @@ main(int argc, char **argv)
 		write_stream(mode == MODE_SAMPLES, count, size, seed);
 		return 0;
 	}
+	/* the precision in effect: fp32 without AVX512_BF16 */
+	precision = nn_set_precision(precision);
 
 	if (mode == MODE_LAYERS) {
 		o = json_object();
@@ -455,6 +480,7 @@ main(int argc, char **argv)
 		set_int(o, "threads", threads);
 		set_int(o, "winograd", wino_mode);
 		set_isa(o);
+		set_precision(o, precision);
 		set_int(o, "steps", steps);
 		json_object_set_new(o, "layers", time_layers(&cfg, size, batch,
 							     steps, threads,
@@ -511,6 +537,7 @@ main(int argc, char **argv)
 	set_int(o, "threads", threads);
 	set_int(o, "winograd", wino_mode);
 	set_isa(o);
+	set_precision(o, precision);
 	set_int(o, "warmup", warmup);
 	set_int(o, "steps", steps);
 	if (mode == MODE_TRAIN)

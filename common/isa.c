@@ -1,5 +1,8 @@
 #include "isa.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +83,22 @@ isa_current(void)
 
 	pthread_once(&once, choose);
 	return chosen;
+}
+
+int
+isa_bf16(void)
+{
+#if defined(__x86_64__)
+	unsigned int eax, ebx, ecx, edx;
+
+	if (isa_current() != ISA_AVX512 || !__builtin_cpu_supports("avx512bw"))
+		return 0;
+	/* leaf 7's EAX: its last subleaf */
+	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1)
+		return 0;
+	__cpuid_count(7, 1, eax, ebx, ecx, edx);
+	return (eax >> 5) & 1;
+#else
+	return 0;
+#endif
 }

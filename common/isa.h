@@ -20,6 +20,12 @@ enum isa isa_current(void);
  * operating system saving the vector registers) can run them. */
 int isa_supported(enum isa isa);
 
+/* 1 when the process's path (isa_current) is avx512 and this CPU has
+ * AVX512_BF16 (CPUID leaf 7, subleaf 1, EAX bit 5) and AVX512BW, which
+ * winograd's bf16 kernels are compiled with; 0 otherwise, so also under
+ * UNETPIPE_ISA=avx2 or plain. */
+int isa_bf16(void);
+
 /* The name of isa: "plain", "avx2" or "avx512". */
 const char *isa_name(enum isa isa);
 

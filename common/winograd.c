@@ -1,5 +1,6 @@
 #include "winograd.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "isa.h"
@@ -23,10 +24,28 @@ kernels(void)
 	}
 }
 
+/* The forward's kernels: those of the bf16 products when bf16 is set and
+ * the CPU has them. */
+static const struct winograd_ops *
+fwd_kernels(int bf16)
+{
+#if defined(__x86_64__)
+	if (bf16 && isa_bf16())
+		return &winograd_avx512bf16;
+#endif
+	return kernels();
+}
+
 int
 winograd_available(int m)
 {
 	return (m == 2 || m == 4) && kernels() != NULL;
+}
+
+int
+winograd_bf16_available(void)
+{
+	return fwd_kernels(1) != kernels();
 }
 
 static size_t
@@ -120,10 +139,26 @@ struct kernel_args {
 	const float *k;
 	size_t ss, si, so;
 	int flip, m, nin, nout, noutp, nr;
+	int bf16;       /* u in bf16 pairs (winograd_isa.h) */
 	float *u;
 	const float *du;
 	float *dk;
 };
+
+/* f rounded to bf16 as VCVTNEPS2BF16 (the kernels') rounds: to nearest,
+ * ties to even; a denormal to zero of its sign, a NaN quiet. */
+static uint16_t
+to_bf16(float f)
+{
+	uint32_t b;
+
+	memcpy(&b, &f, sizeof b);
+	if ((b & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)(b >> 16 | 0x40);
+	if ((b & 0x7f800000) == 0)
+		return (uint16_t)(b >> 16 & 0x8000);
+	return (uint16_t)((b + 0x7fff + (b >> 16 & 1)) >> 16);
+}
 
 /* Lavin and Gray's G (a x 3) of F(2x2, 3x3) and F(4x4, 3x3). */
 static const float g2[4][3] = {
@@ -191,12 +226,16 @@ gt_transform(int m, int nb, float d[36][NB_MAX], float g[9][NB_MAX])
 }
 
 /* u[p][o / nr][i][o % nr] = (G g G^T)[p] of the kernel of (i, o), zero for
- * the padding outputs; by blocks of nr outputs. */
+ * the padding outputs; by blocks of nr outputs. With bf16, rounded to
+ * bf16 into u's bf16 pairs [p][o / nr][i / 2][o % nr][i % 2] instead,
+ * the pair of an odd nin's last i completed by zeros. */
 static void
 kernel_part(void *arg, int t, int nt)
 {
 	const struct kernel_args *a = arg;
 	int nr = a->nr, ncb = a->noutp / nr, T = (a->m + 2) * (a->m + 2);
+	int ninp = (a->nin + 1) / 2 * 2;
+	uint16_t *ub = (uint16_t *)a->u;
 	size_t lo, hi;
 
 	pool_share(ncb, t, nt, &lo, &hi);
@@ -215,10 +254,23 @@ kernel_part(void *arg, int t, int nt)
 				}
 			}
 			g_transform(a->m, nr, g, u);
-			for (int p = 0; p < T; p++)
-				memcpy(a->u + (((size_t)p * ncb + cb) * a->nin
-					       + i) * nr,
-				       u[p], nr * sizeof(float));
+			for (int p = 0; p < T; p++) {
+				uint16_t *row;
+
+				if (!a->bf16) {
+					memcpy(a->u + (((size_t)p * ncb + cb)
+						       * a->nin + i) * nr,
+					       u[p], nr * sizeof(float));
+					continue;
+				}
+				row = ub + (((size_t)p * ncb + cb) * ninp
+					    + i / 2 * 2) * nr + i % 2;
+				for (int r = 0; r < nr; r++) {
+					row[2 * r] = to_bf16(u[p][r]);
+					if (i + 1 == ninp - 1)
+						row[2 * r + 1] = 0;
+				}
+			}
 		}
 }
 
@@ -320,12 +372,12 @@ void
 winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	      int nin, const float *k, size_t ss, size_t si, size_t so,
 	      int flip, const float *bias, int nout, float *y, int ldy,
-	      int relu, const float *mx, int ldmx, float *u)
+	      int relu, const float *mx, int ldmx, int bf16, float *u)
 {
-	struct pass_args a = { .ops = kernels() };
+	struct pass_args a = { .ops = fwd_kernels(bf16) };
 	struct kernel_args ka = {
 		.k = k, .ss = ss, .si = si, .so = so, .flip = flip, .m = m,
-		.nin = nin, .nout = nout, .u = u,
+		.nin = nin, .nout = nout, .bf16 = a.ops != kernels(), .u = u,
 	};
 	size_t per, cap, steps;
 

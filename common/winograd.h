@@ -4,8 +4,9 @@
  * points, one product of cin by cout channels per point. Forward (with the
  * bias, ReLU and ReLU mask in the output transform, so also the input
  * gradient, the convolution of dy with the flipped, transposed kernel) and
- * weight gradient. Used by nn; the kernels are those of isa_current()
- * (winograd_isa.c); with the plain path nothing is available.
+ * weight gradient; the forward also with its products in bf16. Used by
+ * nn; the kernels are those of isa_current() (winograd_isa.c); with the
+ * plain path nothing is available.
  *
  * Every output sums in a fixed order, whatever the thread count: the same
  * bits with 1 and 2 threads. Each thread's scratch is its pool_col; the
@@ -17,6 +18,9 @@
 
 /* 1 when F(m x m, 3x3) (m 2 or 4) has kernels on this path. */
 int winograd_available(int m);
+
+/* 1 when winograd_conv has its bf16 products on this path (isa_bf16). */
+int winograd_bf16_available(void);
 
 /* The floats of the transformed kernel (and of the weight gradient's
  * products) of F(m x m, 3x3) from nin to nout channels: T nin nout,
@@ -32,11 +36,15 @@ size_t winograd_scratch_floats(int m, int cin, int cout);
  * (ky kx), input i and output o is k[(flip ? 8 - s : s) ss + i si + o so];
  * bias NULL for none; y (pixel stride ldy) overwritten, then zeroed where
  * mx (n x h x w x nout at stride ldmx) is not positive when mx is not
- * NULL. u holds winograd_kernel_floats(m, nin, nout) floats. */
+ * NULL. With bf16 set where winograd_bf16_available(), the transformed
+ * input and kernel are rounded to bf16 (to nearest even) for the
+ * products, which sum in fp32 (the transforms stay fp32); elsewhere bf16
+ * changes nothing. u holds winograd_kernel_floats(m, nin, nout) floats. */
 void winograd_conv(int nt, int m, const float *x, int ldx, int n, int h,
 		   int w, int nin, const float *k, size_t ss, size_t si,
 		   size_t so, int flip, const float *bias, int nout, float *y,
-		   int ldy, int relu, const float *mx, int ldmx, float *u);
+		   int ldy, int relu, const float *mx, int ldmx, int bf16,
+		   float *u);
 
 /* dk ([cout][ky][kx][cin], nn's layout) += the kernel gradient of the 3x3
  * convolution of x (n x h x w x cin, stride ldx) whose output gradient is

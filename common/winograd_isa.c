@@ -2,14 +2,27 @@
  * and compiled once per instruction set (see the Makefile) into the table
  * WINOGRAD_OPS, which winograd.c picks from at run time. The transforms
  * work on one vector of channels of a tile at a time, in registers; the
- * products are blocks of MR rows by two vectors of columns. */
+ * products are blocks of MR rows by two vectors of columns. Compiled with
+ * -mavx512bf16 (winograd_avx512bf16), the table has the forward only, its
+ * products in bf16: the transformed input rounded to bf16 as it is
+ * stored, the transformed kernel as winograd.c packed it, two products
+ * per lane and instruction (vdpbf16ps) summed in fp32. */
 #include "winograd_isa.h"
 
 #if !defined(__AVX2__) || !defined(__FMA__) || !defined(WINOGRAD_OPS)
 #error "winograd_isa.c needs -mavx2 -mfma (or -mavx512f) and WINOGRAD_OPS"
 #endif
 
+#include <stdint.h>
+#include <string.h>
+
 #include "vec_isa.h"
+
+#if defined(__AVX512BF16__)
+#define BF16 1
+#else
+#define BF16 0
+#endif
 
 #define AI static inline __attribute__((always_inline))
 
@@ -61,6 +74,7 @@ at(const int m, const vec *i, int s, vec *o, int t)
 	o[3 * t] = vadd(vfma(vset1(8), d34, d12), i[5 * s]);
 }
 
+#if !BF16
 AI void
 am(const int m, const vec *i, int s, vec *o, int t)
 {
@@ -82,6 +96,7 @@ am(const int m, const vec *i, int s, vec *o, int t)
 	o[4 * t] = vsub(p, vmul(vset1(2), q));
 	o[5 * t] = i[3 * s];
 }
+#endif
 
 /* Where tile `tile` lies: its image and the map coordinates of its first
  * output pixel. */
@@ -96,6 +111,7 @@ tile_place(const struct wino_layer *l, size_t tile, size_t *img, int *y0,
 	*x0 = (int)(r % l->tw) * l->m;
 }
 
+#if !BF16
 /* The points p0 <= p < p1 of a transformed tile o to dst[(p - p0) ldp]. */
 AI void
 store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
@@ -103,16 +119,26 @@ store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
 	for (int p = p0; p < p1; p++)
 		vstore(dst + (size_t)(p - p0) * ldp, o[p], VW);
 }
+#else
+/* store_points of all T points rounded to bf16 (to nearest even). */
+AI void
+store_points_bf16(const vec *o, int T, uint16_t *dst, size_t ldp)
+{
+	for (int p = 0; p < T; p++)
+		_mm256_storeu_si256((__m256i *)(dst + (size_t)p * ldp),
+				    (__m256i)_mm512_cvtneps_pbh(o[p]));
+}
+#endif
 
 /* The input transform B^T d B of the tile at (img, y0, x0) (its first
- * output pixel), channels c0 .. c0+VW-1 of x: the points of rows i0 .. i1
- * of the transform grid p0 <= p < p1 stored to v[p * ldp]. */
+ * output pixel), channels c0 .. c0+VW-1 of x (zero beyond cin): the
+ * points of the rows of the transform grid that hold p0 <= p < p1 into o. */
 AI void
 input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
-	   int x0, int c0, float *v, size_t ldp, int p0, int p1)
+	   int x0, int c0, int p0, int p1, vec o[36])
 {
 	const int a = m + 2;
-	vec d[36], t[36], o[36];
+	vec d[36], t[36];
 	int nl = l->cin - c0, i0 = p0 / a, i1 = (p1 - 1) / a;
 
 #pragma GCC unroll 6
@@ -136,9 +162,9 @@ input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 #pragma GCC unroll 6
 	for (int i = i0; i <= i1; i++)
 		bt(m, t + i * a, 1, o + i * a, 1);
-	store_points(o, p0, p1, v, ldp);
 }
 
+#if !BF16
 /* The product block c[P x NR] (+)= a b over k < K: a's element (p, k) at
  * a[p sai + k sak], b's row k at b + k ldb (NR floats), c's row p at
  * c + p ldc; with acc 0, c is overwritten. Each element sums over k in
@@ -189,6 +215,60 @@ product(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
 	}
 #undef CASE
 }
+#else
+/* block in bf16: c[P x NR] (+)= a b over k < K (K even), a's element
+ * (p, k) at a[p lda + k], b's pair row k / 2 at b + k NR, holding
+ * (b[k][j], b[k+1][j]) for j < NR; each lane adds the products of one
+ * pair per step, in order over k. */
+AI void
+block_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
+	   size_t ldc, int K, int acc, const int P)
+{
+	vec r[2 * MR];
+
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++) {
+		r[2 * p] = acc ? vload(c + p * ldc, VW) : vzero();
+		r[2 * p + 1] = acc ? vload(c + p * ldc + VW, VW) : vzero();
+	}
+	for (int k = 0; k < K; k += 2) {
+		__m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)k * NR);
+		__m512bh b1 = (__m512bh)_mm512_loadu_si512(b + (size_t)k * NR
+							   + NR);
+
+#pragma GCC unroll 12
+		for (int p = 0; p < P; p++) {
+			uint32_t pair;
+			__m512bh x;
+
+			memcpy(&pair, a + p * lda + k, sizeof pair);
+			x = (__m512bh)_mm512_set1_epi32((int)pair);
+			r[2 * p] = _mm512_dpbf16_ps(r[2 * p], x, b0);
+			r[2 * p + 1] = _mm512_dpbf16_ps(r[2 * p + 1], x, b1);
+		}
+	}
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++) {
+		vstore(c + p * ldc, r[2 * p], VW);
+		vstore(c + p * ldc + VW, r[2 * p + 1], VW);
+	}
+}
+
+/* block_bf16 with P = rows (1 .. MR) a constant. */
+static void
+product_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
+	     size_t ldc, int K, int acc, int rows)
+{
+#define CASE(P) case P: block_bf16(a, lda, b, c, ldc, K, acc, P); break
+	switch (rows) {
+	CASE(1); CASE(2); CASE(3); CASE(4); CASE(5); CASE(6);
+	CASE(7); CASE(8); CASE(9); CASE(10); CASE(11); CASE(12);
+	default:
+		break;
+	}
+#undef CASE
+}
+#endif
 
 /* The output transform A^T M A of tile rl of the block (M's points at
  * mm[p * ldp]) for channels c0 .. c0+VW-1, with the bias, the ReLU and the
@@ -241,26 +321,59 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 {
 	const int T = (m + 2) * (m + 2);
 	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
-	float *v = scratch, *mm = scratch + (size_t)T * ntile * ldv;
+	float *mm = scratch + (size_t)T * ntile * ldv;
+#if BF16
+	/* V's rows in bf16 (zero beyond cin), the kernel's in pairs */
+	uint16_t *v = (uint16_t *)scratch;
+	const uint16_t *ub = (const uint16_t *)l->u;
+	int cinp = (cin + 1) / 2 * 2;
+#else
+	float *v = scratch;
+#endif
 
 	for (int r = 0; r < ntile; r++) {
 		size_t img;
 		int y0, x0;
 
 		tile_place(l, tile0 + r, &img, &y0, &x0);
-		for (int c0 = 0; c0 < cin; c0 += VW)
-			input_tile(m, l, img, y0, x0, c0, v + (size_t)r * ldv + c0,
-				   (size_t)ntile * ldv, 0, T);
+		for (int c0 = 0; c0 < cin; c0 += VW) {
+			vec o[36];
+
+			input_tile(m, l, img, y0, x0, c0, 0, T, o);
+#if BF16
+			store_points_bf16(o, T, v + (size_t)r * ldv + c0,
+					  (size_t)ntile * ldv);
+#else
+			store_points(o, 0, T, v + (size_t)r * ldv + c0,
+				     (size_t)ntile * ldv);
+#endif
+		}
 	}
 	for (int p = 0; p < T; p++)
 		for (int cb = 0; cb < ncb; cb++) {
+#if BF16
+			const uint16_t *u = ub + ((size_t)p * ncb + cb) * cinp
+						 * NR;
+#else
 			const float *u = l->u + ((size_t)p * ncb + cb) * cin
 						* NR;
+#endif
 
 			for (int k0 = 0; k0 < cin; k0 += KC) {
 				int kc = cin - k0 < KC ? cin - k0 : KC;
 
 				for (int r0 = 0; r0 < ntile; r0 += MR)
+#if BF16
+					product_bf16(v + ((size_t)p * ntile
+							  + r0) * ldv + k0,
+						     ldv, u + (size_t)k0 * NR,
+						     mm + ((size_t)p * ntile
+							   + r0) * ldm
+						     + cb * NR, ldm,
+						     (kc + 1) / 2 * 2, k0 > 0,
+						     ntile - r0 < MR
+							? ntile - r0 : MR);
+#else
 					product(v + ((size_t)p * ntile + r0)
 						    * ldv + k0, ldv, 1,
 						u + (size_t)k0 * NR, NR,
@@ -268,6 +381,7 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 						     * ldm + cb * NR, ldm, kc,
 						k0 > 0, ntile - r0 < MR
 							? ntile - r0 : MR);
+#endif
 			}
 		}
 	for (int r = 0; r < ntile; r++) {
@@ -291,6 +405,7 @@ k_fwd_tiles(const struct wino_layer *l, size_t tile0, int ntile,
 		fwd_tiles_m(4, l, tile0, ntile, scratch);
 }
 
+#if !BF16
 /* The transform A dY A^T of the output gradient's tile at (img, y0, x0),
  * channels c0 .. c0+VW-1 (zero beyond cout): points p0 <= p < p1 to
  * w[p * ldp]. */
@@ -338,9 +453,13 @@ wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 		int y0, x0;
 
 		tile_place(l, tile0 + r, &img, &y0, &x0);
-		for (int c0 = 0; c0 < cin; c0 += VW)
-			input_tile(m, l, img, y0, x0, c0, v + (size_t)r * ldv + c0,
-				   (size_t)ntile * ldv, p0, p1);
+		for (int c0 = 0; c0 < cin; c0 += VW) {
+			vec o[36];
+
+			input_tile(m, l, img, y0, x0, c0, p0, p1, o);
+			store_points(o, p0, p1, v + (size_t)r * ldv + c0,
+				     (size_t)ntile * ldv);
+		}
 		for (int c0 = 0; c0 < l->coutp; c0 += VW)
 			grad_tile(m, l, img, y0, x0, c0, g + (size_t)r * ldm + c0,
 				  (size_t)ntile * ldm, p0, p1);
@@ -369,8 +488,12 @@ k_wgrad_tiles(const struct wino_layer *l, size_t tile0, int ntile, int p0,
 		wgrad_tiles_m(4, l, tile0, ntile, p0, p1, scratch);
 }
 
+#endif
+
 const struct winograd_ops WINOGRAD_OPS = {
 	.nr = NR,
 	.fwd_tiles = k_fwd_tiles,
+#if !BF16
 	.wgrad_tiles = k_wgrad_tiles,
+#endif
 };

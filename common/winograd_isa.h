@@ -15,7 +15,10 @@ struct wino_layer {
 	const float *x;         /* input maps, cin channels at stride ldx */
 	int ldx, cin;
 	int cout, coutp;        /* output channels, rounded up to nr */
-	const float *u;         /* forward: [T][coutp / nr][cin][nr] */
+	const float *u;         /* forward: [T][coutp / nr][cin][nr]; the
+				 * bf16 kernels' [T][coutp / nr][cinp / 2][nr][2]
+				 * bf16, cinp = cin rounded up to even (its
+				 * zeros: odd cin's last pair) */
 	const float *bias;      /* forward: NULL for none */
 	int relu;               /* forward: ReLU on the output */
 	const float *mx;        /* forward: zero the output where mx <= 0 */
@@ -38,12 +41,15 @@ struct winograd_ops {
 			  float *scratch);
 	/* du[p] += the products of the transformed x and dy tiles tile0 ..
 	 * tile0+ntile-1 at the transform points p0 <= p < p1, summed in
-	 * tile order. scratch: (p1 - p0) ntile (ldv + ldm) floats. */
+	 * tile order. scratch: (p1 - p0) ntile (ldv + ldm) floats. NULL
+	 * in the bf16 table (the forward only). */
 	void (*wgrad_tiles)(const struct wino_layer *l, size_t tile0,
 			    int ntile, int p0, int p1, float *scratch);
 };
 
-/* The AVX-512 and the AVX2 and FMA kernels; x86-64 builds only. */
-extern const struct winograd_ops winograd_avx512, winograd_avx2;
+/* The AVX-512 and the AVX2 and FMA kernels, and the AVX-512 forward
+ * with AVX512_BF16 products (isa_bf16); x86-64 builds only. */
+extern const struct winograd_ops winograd_avx512, winograd_avx2,
+	winograd_avx512bf16;
 
 #endif

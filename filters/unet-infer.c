@@ -21,8 +21,8 @@
 
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
-	"                  [--resize[=WxH]] [--original-size] [--tta] [--quiet]\n"
-	"                  MODEL [FILE]\n"
+	"                  [--resize[=WxH]] [--original-size] [--tta]\n"
+	"                  [--precision fp32|bf16] [--quiet] MODEL [FILE]\n"
 	"Apply the U-Net in MODEL to each image of the PAM stream FILE (default\n"
 	"stdin) and write its probability map (GRAYSCALE, maxval 65535) to stdout;\n"
 	"a model of several outputs writes one channel per output. Each image is\n"
@@ -44,12 +44,16 @@ static const char usage_text[] =
 	"      --original-size  write probabilities at each image's original size\n"
 	"      --tta            average the probabilities over the flips (and, for\n"
 	"                       square inputs, the transposes): 4 or 8 passes\n"
+	"      --precision P    fp32 (default) or bf16: the Winograd layers'\n"
+	"                       products in bf16, summed in fp32 (AVX512_BF16\n"
+	"                       only; elsewhere fp32, with a warning)\n"
 	"  -q, --quiet          no progress line on a terminal\n"
 	"  -h, --help           print this help and exit\n"
 	"  -V, --version        print the version and the kernels in use, exit\n";
 
 static struct {
 	int threads, batch, tile, resize, rw, rh, original, tta, quiet;
+	enum nn_precision precision;
 	double budget; /* bytes */
 	const char *model, *input;
 } opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
@@ -315,6 +319,7 @@ parse_options(int argc, char **argv)
 		{ "original-size", no_argument, NULL, 'o' },
 		{ "tta", no_argument, NULL, 'A' },
 		{ "memory", required_argument, NULL, 'M' },
+		{ "precision", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -353,6 +358,13 @@ parse_options(int argc, char **argv)
 		case 'M':
 			opt.budget = (double)(1 << 20) *
 				     parse_long(optarg, 1, 1L << 20, "--memory");
+			break;
+		case 'P':
+			if (strcmp(optarg, "fp32") != 0 &&
+			    strcmp(optarg, "bf16") != 0)
+				die_usage("--precision: fp32 or bf16, not '%s'",
+					  optarg);
+			opt.precision = optarg[0] == 'b' ? NN_BF16 : NN_FP32;
 			break;
 		case 'q':
 			opt.quiet = 1;
@@ -439,6 +451,8 @@ main(int argc, char **argv)
 	json_decref(meta);
 	if (opt.tile > 0 && infer_tile_check(net, opt.tile, err, sizeof err) < 0)
 		die_usage("--tile %d: %s", opt.tile, err);
+	if (nn_set_precision(opt.precision) != opt.precision)
+		warn_msg("this CPU has no AVX512_BF16: computing in fp32");
 	engine = infer_new(net, opt.threads, opt.budget, opt.tile);
 	infer_set_batch(engine, opt.batch);
 	pending = xcalloc(opt.batch, sizeof *pending);

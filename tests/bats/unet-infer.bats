@@ -434,6 +434,32 @@ tta_by_hand() {
 	assert_success
 }
 
+@test "--precision bf16: within 0.005 of fp32's maps, and not their bytes where bf16 runs" {
+	# D's levels 2 to 5 (32 to 256 channels) take Winograd, so bf16.
+	unet-infer "$D" <"$BIG" >"$TMP/fp32.pam"
+	unet-infer --precision bf16 "$D" <"$BIG" >"$TMP/bf16.pam" 2>"$TMP/err"
+	run "${TOOL[@]}" cmp "$TMP/bf16.pam" "$TMP/fp32.pam" 328
+	assert_success
+	# Without the warning the bf16 products ran: the maps must differ
+	# (13/65535 at most on this CPU, 2026-12-04).
+	if [[ ! -s $TMP/err ]]; then
+		refute_output "max abs diff 0"
+	fi
+	unet-infer --precision fp32 "$D" <"$BIG" | cmp - "$TMP/fp32.pam"
+}
+
+@test "--precision bf16 where the path has no AVX512_BF16: fp32's maps, one warning line, exit 0" {
+	for isa in avx2 plain; do
+		[[ $isa == plain ]] || grep -qw avx2 /proc/cpuinfo || continue
+		UNETPIPE_ISA=$isa unet-infer "$D" <"$BIG" >"$TMP/fp32.pam"
+		run bash -c 'UNETPIPE_ISA=$1 unet-infer --precision bf16 "$2" "$3" 2>&1 >"$4"' \
+			_ "$isa" "$D" "$BIG" "$TMP/bf16.pam"
+		assert_success
+		assert_output "unet-infer: this CPU has no AVX512_BF16: computing in fp32"
+		cmp "$TMP/bf16.pam" "$TMP/fp32.pam"
+	done
+}
+
 @test "--original-size writes at the recorded size, others at their own" {
 	unet-infer --original-size "$S" "$RGB" >"$TMP/out.pam"
 	run "${TOOL[@]}" info <"$TMP/out.pam"
@@ -595,13 +621,16 @@ gray_with_size() {
 	run unet-infer --threads
 	assert_failure 2
 	assert_line --index 0 "unet-infer: option '--threads' needs a value"
+	run unet-infer --precision fp16 "$S" "$RGB"
+	assert_failure 2
+	assert_line --index 0 "unet-infer: --precision: fp32 or bf16, not 'fp16'"
 }
 
 @test "--help and --version" {
 	run unet-infer --help
 	assert_success
 	assert_line --index 0 --partial "usage: unet-infer"
-	for opt in --threads --batch --tile --memory --resize --original-size --tta --quiet; do
+	for opt in --threads --batch --tile --memory --resize --original-size --tta --precision --quiet; do
 		assert_output --partial -- "$opt"
 	done
 	run unet-infer --version

@@ -4,7 +4,9 @@
  * gradient against the direct definition in double, each output's error
  * relative to the sum of |terms| it adds (sum |x||k| for y); odd map sizes,
  * channel counts not a multiple of the vector, buffers wider than their
- * channels; the same bits with 1 and 2 threads. On the plain path
+ * channels; the same bits with 1 and 2 threads. The forward with bf16
+ * products (nn_set_precision) against the same definition, where the CPU
+ * has AVX512_BF16; elsewhere it must give fp32's bits. On the plain path
  * (UNETPIPE_ISA=plain) Winograd is never chosen, which is checked too. */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +23,14 @@
  * F(4x4) a few 1e-6 on these data). */
 #define BOUND2 1e-6
 #define BOUND4 1e-5
+
+/* With bf16 products (nn_set_precision(NN_BF16)): the transformed input
+ * and kernel rounded to bf16, each by at most 2^-8 of itself, so each
+ * product by 2 x 2^-8, which the output transform sums with F(m)'s
+ * weights: bounds of 2^-8 for F(2x2) and 8 x 2^-8 for F(4x4) (measured
+ * maxima 0.4 and 5.4 x 2^-8 on these data). */
+#define BOUND_BF16_2 (1.0 / 256)
+#define BOUND_BF16_4 (8.0 / 256)
 
 static struct rng rng;
 
@@ -85,6 +95,46 @@ sentinel_floats(size_t n)
 	for (size_t i = 0; i < n; i++)
 		p[i] = 1234.5f;
 	return p;
+}
+
+/* The forward with nn_set_precision(NN_BF16) against the definition (yr,
+ * with ys the sums of |x||k|) and against fp32's output y32: where the
+ * CPU has AVX512_BF16, within BOUND_BF16_m and not fp32's bits (the bf16
+ * products ran), the same bits with 1 and 2 threads; elsewhere fp32's
+ * bits. */
+static void
+test_bf16(int m, const struct shape *s, const float *x, int ldx,
+	  const float *k, const float *b, const float *y32, const double *yr,
+	  const double *ys)
+{
+	int cin = s->cin, cout = s->cout, ldy = cout + 3;
+	size_t npix = (size_t)s->n * s->h * s->w, bytes;
+	float *y[2];
+	int bf16 = nn_set_precision(NN_BF16) == NN_BF16;
+	double e, bound = m == 2 ? BOUND_BF16_2 : BOUND_BF16_4;
+
+	bytes = npix * ldy * sizeof(float);
+	for (int nt = 1; nt <= 2; nt++) {
+		y[nt - 1] = sentinel_floats(npix * ldy);
+		nn_conv3x3_forward(nt, x, ldx, s->n, s->h, s->w, cin, k, b,
+				   cout, y[nt - 1], ldy, 0);
+	}
+	nn_set_precision(NN_FP32);
+	e = worst(y[0], ldy, yr, ys, npix, cout);
+	if (bf16)
+		tap_ok(e <= bound && padding_kept(y[0], ldy, npix, cout)
+		       && memcmp(y[0], y32, bytes) != 0 &&
+		       memcmp(y[0], y[1], bytes) == 0,
+		       "F(%dx%d) bf16 forward %dx%dx%dx%d -> %d: error %.2g of "
+		       "sum |x||k| (bound %.2g), not fp32's bits, the same "
+		       "bits with 1 and 2 threads", m, m, s->n, s->h, s->w,
+		       cin, cout, e, bound);
+	else
+		tap_ok(memcmp(y[0], y32, bytes) == 0 &&
+		       memcmp(y[1], y32, bytes) == 0,
+		       "F(%dx%d) bf16 without AVX512_BF16: fp32's bits", m, m);
+	free(y[0]);
+	free(y[1]);
 }
 
 static void
@@ -201,6 +251,7 @@ test_shape(int m, const struct shape *s)
 	       memcmp(dk[0], dk[1], nk * sizeof(float)) == 0 &&
 	       memcmp(db[0], db[1], cout * sizeof(float)) == 0;
 	tap_ok(same, "F(%dx%d): the same bits with 1 and 2 threads", m, m);
+	test_bf16(m, s, x, ldx, k, b, y[0], yr, ys);
 	for (int u = 0; u < 2; u++) {
 		free(y[u]);
 		free(dx[u]);
@@ -223,6 +274,8 @@ main(int argc, char **argv)
 		{ 1, 9, 10, 300, 40 },
 	};
 
+	int bf16;
+
 	prog_init(argc, argv);
 	rng_seed(&rng, 7);
 	nn_reserve(300, 2);
@@ -240,6 +293,18 @@ main(int argc, char **argv)
 		       nn_conv_winograd(4, 64, 64) == 0,
 	       "the planner: F(2x2) below maps 16 wide, F(4x4) from 16, none "
 	       "under 32 channels or maps 8 wide");
+	bf16 = nn_set_precision(NN_BF16) == NN_BF16;
+	tap_ok(bf16 == isa_bf16() && (!bf16 || isa_current() == ISA_AVX512),
+	       "nn_set_precision(NN_BF16) takes effect where isa_bf16() (%d), "
+	       "on the avx512 path only", isa_bf16());
+	if (bf16)
+		tap_ok(nn_conv_winograd(16, 64, 64) == 2 &&
+			       nn_conv_winograd(128, 64, 64) == 2,
+		       "the planner with bf16: F(2x2) on every map");
+	else
+		tap_ok(1, "# SKIP no AVX512_BF16 on this path: the bf16 "
+			  "forward is checked to give fp32's bits");
+	nn_set_precision(NN_FP32);
 	nn_set_winograd(0);
 	tap_ok(nn_conv_winograd(32, 64, 64) == 0, "nn_set_winograd(0): off");
 	for (int m = 2; m <= 4; m += 2) {
