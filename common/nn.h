@@ -1,7 +1,9 @@
-/* nn: the layers of the U-Net in float32, channels-last (NHWC), forward and
+/* nn: the layers of the U-Net in float32 (the Winograd forward's products
+ * in bf16 on request: nn_set_precision), channels-last (NHWC), forward and
  * backward, each run on the threads of pool (pool.h). One function of
- * nn.c, plan_layer, chooses how a layer is computed: direct (convdirect),
- * GEMMs over row-im2col or im2col tiles, or GEMMs on the maps.
+ * nn.c, plan_layer, chooses how a layer is computed: Winograd, direct
+ * (convdirect), GEMMs over row-im2col or im2col tiles, or GEMMs on the
+ * maps.
  *
  * Conventions for every layer:
  * - A feature map is n images of h x w pixels, each pixel `c` consecutive
