@@ -80,12 +80,10 @@ conv_block(const float *const prow[3], int cin, const float *wt, int ldw,
 }
 
 /* Input row iy of image img, zero-padded by one pixel on each side (all
- * zeros outside the image), into pad. With edge > 0 and the pixels cin
- * apart, only the first and the last edge pixels are copied (conv_row
- * reads the others from x itself), when they do not cover the row. */
+ * zeros outside the image), into pad. */
 static void
 pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
-	float *pad, int edge)
+	float *pad)
 {
 	size_t rowbytes = (size_t)cin * sizeof(float);
 	const float *src;
@@ -97,12 +95,6 @@ pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
 	memset(pad, 0, rowbytes);
 	memset(pad + ((size_t)w + 1) * cin, 0, rowbytes);
 	src = x + (img * h + iy) * (size_t)w * ldx;
-	if (ldx == cin && edge > 0 && 2 * edge < w) {
-		memcpy(pad + cin, src, (size_t)edge * rowbytes);
-		memcpy(pad + (size_t)(w - edge + 1) * cin,
-		       src + (size_t)(w - edge) * cin, (size_t)edge * rowbytes);
-		return;
-	}
 	if (ldx == cin) {
 		memcpy(pad + cin, src, (size_t)w * rowbytes);
 		return;
@@ -115,11 +107,10 @@ pad_row(const float *x, int ldx, int h, int w, int cin, size_t img, int iy,
 /* Point prow[0..2] at the padded input rows oy-1, oy and oy+1 of image
  * img, kept in a ring of `slots` rows (slot (iy + 1) mod slots for row
  * iy, held[slot] naming the row it holds), filling the slots that do not
- * hold them yet (pad_row with edge). */
+ * hold them yet. */
 static void
 ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
-	  float *scratch, int slots, long *held, const float *prow[3],
-	  int edge)
+	  float *scratch, int slots, long *held, const float *prow[3])
 {
 	size_t padlen = ((size_t)w + 2) * cin;
 
@@ -129,7 +120,7 @@ ring_rows(const float *x, int ldx, int h, int w, int cin, size_t img, int oy,
 		float *pad = scratch + slot * padlen;
 
 		if (held[slot] != id) {
-			pad_row(x, ldx, h, w, cin, img, iy, pad, edge);
+			pad_row(x, ldx, h, w, cin, img, iy, pad);
 			held[slot] = id;
 		}
 		prow[ky] = pad;
@@ -150,23 +141,17 @@ k_block(int cout)
 
 /* conv_block at output pixel ox of the row whose padded input rows are
  * prow, for the channels c0 .. c0 + V VW - 1, whose block of the packed
- * kernel is wb. A block that needs no padding (stride 1, inside the row)
- * reads the input rows xrow[ky] themselves where they are not NULL (rows
- * inside the image whose pixels are cin apart). C and L, when not 0, are
- * cin and the lanes as constants (see k_rows). */
+ * kernel is wb. C and L, when not 0, are cin and the lanes as constants
+ * (see k_rows). */
 static inline __attribute__((always_inline)) void
-conv_at(const float *const prow[3], const float *const xrow[3], int w,
-	int ox, int cin, const float *wb, int c0, int cout, const float *bias,
-	float *yrow, int ldy, int relu, const int P, const int V, const int S,
-	const int C, const int L)
+conv_at(const float *const prow[3], int ox, int cin, const float *wb,
+	int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
+	const int P, const int V, const int S, const int C, const int L)
 {
-	int nc = C ? C : cin, inside = S == 1 && ox >= 1 && ox + P <= w - 1;
+	int nc = C ? C : cin;
 	size_t at0 = (size_t)ox * S * nc;
-	const float *at[3];
+	const float *at[3] = { prow[0] + at0, prow[1] + at0, prow[2] + at0 };
 
-	for (int ky = 0; ky < 3; ky++)
-		at[ky] = inside && xrow[ky] ? xrow[ky] + (size_t)(ox - 1) * nc
-					    : prow[ky] + at0;
 	conv_block(at, nc, wb, k_block(cout), bias ? bias + c0 : NULL,
 		   yrow + (size_t)ox * ldy + c0, ldy, relu, P, V, S,
 		   L ? L : LANES(cout));
@@ -176,26 +161,25 @@ conv_at(const float *const prow[3], const float *const xrow[3], int w,
  * P and V fixed so that conv_block's accumulators live in registers; the
  * pixels left over at the end of the row go by 4, 2 and 1. */
 static inline __attribute__((always_inline)) void
-conv_row(const float *const prow[3], const float *const xrow[3], int w,
-	 int cin, const float *wt, int c0, int cout, const float *bias,
-	 float *yrow, int ldy, int relu, const int P, const int V, const int S,
-	 const int C, const int L)
+conv_row(const float *const prow[3], int w, int cin, const float *wt,
+	 int c0, int cout, const float *bias, float *yrow, int ldy, int relu,
+	 const int P, const int V, const int S, const int C, const int L)
 {
 	const float *wb = wt + (size_t)c0 * 9 * cin;
 	int ox = 0;
 
 	for (; ox + P <= w; ox += P)
-		conv_at(prow, xrow, w, ox, cin, wb, c0, cout, bias, yrow, ldy,
-			relu, P, V, S, C, L);
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, P,
+			V, S, C, L);
 	for (; P > 4 && ox + 4 <= w; ox += 4)
-		conv_at(prow, xrow, w, ox, cin, wb, c0, cout, bias, yrow, ldy,
-			relu, 4, V, S, C, L);
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 4,
+			V, S, C, L);
 	for (; ox + 2 <= w; ox += 2)
-		conv_at(prow, xrow, w, ox, cin, wb, c0, cout, bias, yrow, ldy,
-			relu, 2, V, S, C, L);
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 2,
+			V, S, C, L);
 	for (; ox < w; ox++)
-		conv_at(prow, xrow, w, ox, cin, wb, c0, cout, bias, yrow, ldy,
-			relu, 1, V, S, C, L);
+		conv_at(prow, ox, cin, wb, c0, cout, bias, yrow, ldy, relu, 1,
+			V, S, C, L);
 }
 
 /* A tile of output rows (within one image) aims at TILE_PIXELS pixels, at
@@ -255,23 +239,13 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 			n = r1 - r;
 		for (int c0 = 0; c0 < cout; c0 += VW * V)
 			for (size_t j = r; j < r + n; j++) {
-				const float *prow[3], *xrow[3];
-				int oy = (int)(j % h);
+				const float *prow[3];
 
-				/* the padded rows hold only the pixels of
-				 * the blocks at the row's two ends */
-				ring_rows(x, ldx, h, w, cin, img, oy, scratch,
-					  slots, held, prow, P + 1);
-				for (int ky = 0; ky < 3; ky++) {
-					int iy = oy + ky - 1;
-
-					xrow[ky] = ldx == cin && iy >= 0 &&
-						   iy < h ? x + (img * h + iy)
-						   * (size_t)w * ldx : NULL;
-				}
-				conv_row(prow, xrow, w, cin, wt, c0, cout,
-					 bias, y + j * (size_t)w * ldy, ldy,
-					 relu, P, V, 1, C, L);
+				ring_rows(x, ldx, h, w, cin, img, (int)(j % h),
+					  scratch, slots, held, prow);
+				conv_row(prow, w, cin, wt, c0, cout, bias,
+					 y + j * (size_t)w * ldy, ldy, relu,
+					 P, V, 1, C, L);
 			}
 		r += n;
 	}
@@ -437,7 +411,7 @@ wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 			n = r1 - r;
 		for (int j = 0; j < (int)n + 2; j++)
 			pad_row(x, ldx, h, w, cin, img, oy - 1 + j,
-				scratch + j * padlen, 0);
+				scratch + j * padlen);
 		for (; q + G <= pairs; q += G)
 			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
 				 cout, xpack, G, V);
@@ -683,16 +657,15 @@ upback_rows(const float *x, int ldx, const float *dy, int lddy, int h,
 	    const int Vx, const int G, const int V)
 {
 	long held[3] = { -1, -1, -1 };
-	const float *const none[3] = { NULL, NULL, NULL }; /* stride 2 */
 
 	for (size_t r = r0; r < r1; r++) {
 		const float *prow[3];
 		const float *xrow = x + r * (size_t)w * ldx;
 
 		ring_rows(dy, lddy, 2 * h, 2 * w, cout, r / h,
-			  2 * (int)(r % h), scratch, 3, held, prow, 0);
+			  2 * (int)(r % h), scratch, 3, held, prow);
 		for (int c0 = 0; dx && c0 < cin; c0 += VW * Vx)
-			conv_row(prow, none, w, cout, kt, c0, cin, NULL,
+			conv_row(prow, w, cout, kt, c0, cin, NULL,
 				 dx + r * (size_t)w * lddx, lddx, 0, P, Vx, 2,
 				 0, 0);
 		for (int s = 0; s < 9; s++) {
