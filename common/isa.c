@@ -51,9 +51,10 @@ isa_supported(enum isa isa)
 }
 
 static enum isa chosen;
+static int with_bf16;   /* isa_bf16's answer, with chosen */
 
 static void
-choose(void)
+choose_path(void)
 {
 	const char *want = getenv("UNETPIPE_ISA");
 	enum isa best = ISA_AVX512;
@@ -76,6 +77,33 @@ choose(void)
 	die("UNETPIPE_ISA=%s: unknown (avx512, avx2 or plain)", want);
 }
 
+/* AVX512_BF16 (CPUID leaf 7, subleaf 1, EAX bit 5), with the AVX512BW
+ * that -mavx512bf16 implies. */
+static int
+cpu_bf16(void)
+{
+#if defined(__x86_64__)
+	unsigned int eax, ebx, ecx, edx;
+
+	if (!__builtin_cpu_supports("avx512bw"))
+		return 0;
+	/* leaf 7's EAX: its last subleaf */
+	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1)
+		return 0;
+	__cpuid_count(7, 1, eax, ebx, ecx, edx);
+	return (eax >> 5) & 1;
+#else
+	return 0;
+#endif
+}
+
+static void
+choose(void)
+{
+	choose_path();
+	with_bf16 = chosen == ISA_AVX512 && cpu_bf16();
+}
+
 enum isa
 isa_current(void)
 {
@@ -88,17 +116,6 @@ isa_current(void)
 int
 isa_bf16(void)
 {
-#if defined(__x86_64__)
-	unsigned int eax, ebx, ecx, edx;
-
-	if (isa_current() != ISA_AVX512 || !__builtin_cpu_supports("avx512bw"))
-		return 0;
-	/* leaf 7's EAX: its last subleaf */
-	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1)
-		return 0;
-	__cpuid_count(7, 1, eax, ebx, ecx, edx);
-	return (eax >> 5) & 1;
-#else
-	return 0;
-#endif
+	isa_current();
+	return with_bf16;
 }
