@@ -267,7 +267,7 @@ kernel_part(void *arg, int t, int nt)
 					    + i / 2 * 2) * nr + i % 2;
 				for (int r = 0; r < nr; r++) {
 					row[2 * r] = to_bf16(u[p][r]);
-					if (i + 1 == ninp - 1)
+					if (i == a->nin - 1 && i % 2 == 0)
 						row[2 * r + 1] = 0;
 				}
 			}
