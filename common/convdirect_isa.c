@@ -516,14 +516,15 @@ tap_at(const float *const prow[2], int odd, int px, int ix, int cin,
        const float *k, int c0, int cout, const float *bias, float *yrow,
        int ldy, const int P, const int V, const int C)
 {
-	cin = C ? C : cin;
 	static const int kys[2][2] = { { 1, -1 }, { 2, 0 } };
 	static const int kxs[2][2] = { { 1, -1 }, { 2, 0 } };
 	const float *xs[4] = { 0 }, *ws[4] = { 0 };
-	const float *wb = k + (size_t)c0 * 9 * cin;
+	const float *wb;
 	float *y = yrow + (size_t)(2 * ix + px) * ldy + c0;
 	int t = 0, bw = k_block(cout);
 
+	cin = C ? C : cin;
+	wb = k + (size_t)c0 * 9 * cin;
 	for (int a = 0; a <= odd; a++)
 		for (int b = 0; b <= px; b++, t++) {
 			xs[t] = prow[a] + (size_t)(ix + b) * cin;

@@ -345,10 +345,12 @@ test_kernels(void)
 	static const int shapes[][5] = {
 		/* n, h, w, cin, cout: narrow, wide, odd widths; several
 		 * tiles of rows and blocks of channels; 16 and 32 input
-		 * channels (compiled as constants) to one and more blocks */
+		 * channels (compiled as constants) to one and more blocks; rows
+		 * of several blocks of pixels, a whole number of them and not */
 		{ 2, 5, 7, 8, 8 }, { 1, 6, 19, 16, 16 }, { 1, 4, 9, 32, 16 },
 		{ 1, 3, 13, 16, 32 }, { 1, 5, 11, 32, 32 }, { 2, 1, 1, 8, 16 },
-		{ 1, 3, 5, 64, 64 }, { 1, 40, 9, 64, 96 },
+		{ 1, 3, 5, 64, 64 }, { 1, 40, 9, 64, 96 }, { 2, 3, 48, 16, 16 },
+		{ 1, 4, 50, 32, 64 }, { 1, 2, 37, 8, 8 },
 	};
 	const struct { enum isa isa; const struct convdirect_ops *ops; } paths[] = {
 		{ ISA_AVX512, &convdirect_avx512 }, { ISA_AVX2, &convdirect_avx2 },
