@@ -74,6 +74,12 @@ moments(size_t count)
 	return p;
 }
 
+double
+lr_cosine(double lr, long epoch, long epochs)
+{
+	return lr * 0.5 * (1 + cos(M_PI * (double)epoch / (double)epochs));
+}
+
 struct adam *
 adam_new(struct unet *net, double lr)
 {

@@ -22,6 +22,10 @@ void adam_update(int nt, float *p, const float *g, float *m, float *v,
 		 size_t count, double lr, double b1, double b2, double eps,
 		 long t);
 
+/* The learning rate of epoch (0, 1, ... epochs - 1) of a cosine schedule
+ * from lr down over epochs: lr (1 + cos(pi epoch / epochs)) / 2. */
+double lr_cosine(double lr, long epoch, long epochs);
+
 /* Adam with Keras' defaults (beta1 0.9, beta2 0.999, eps 1e-7). */
 struct adam {
 	double lr, beta1, beta2, eps;

@@ -54,6 +54,7 @@ struct options {
 	double border_w0, border_sigma; /* --border-weight (0 = none) */
 	long epochs, batch, patience;
 	long lr_patience;    /* --lr-patience, 0 = never */
+	int cosine;          /* --lr-schedule cosine */
 	long patch;          /* --patch, 0 = not given */
 	long steps;          /* --steps-per-epoch, 0 = one pass */
 	int by_area;         /* --sample-by area: draws in proportion to
@@ -239,6 +240,8 @@ static const char usage_text[] =
 "                         every N epochs without improvement of val_loss\n"
 "                         (default 0 = never)\n"
 "      --lr-factor X      the factor of --lr-patience (default 0.5)\n"
+"      --lr-schedule S    constant (default) or cosine: the rate falls from\n"
+"                         --lr to near 0 over --epochs, epoch by epoch\n"
 "      --base-filters F   width of the first level (default 16)\n"
 "      --depth D          number of levels (default 5)\n"
 "      --init MODEL       start from the weights of MODEL (fine-tuning; a\n"
@@ -267,7 +270,7 @@ static const char usage_text[] =
 "                         library built in, exit\n";
 
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
-       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_BASE, O_DEPTH,
+       O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_LR_SCHEDULE, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
        O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
        O_MEMORY, O_SAMPLE_BY };
@@ -287,6 +290,7 @@ static const struct option longopts[] = {
 	{ "min-delta", required_argument, NULL, O_MIN_DELTA },
 	{ "lr-patience", required_argument, NULL, O_LR_PATIENCE },
 	{ "lr-factor", required_argument, NULL, O_LR_FACTOR },
+	{ "lr-schedule", required_argument, NULL, O_LR_SCHEDULE },
 	{ "base-filters", required_argument, NULL, O_BASE },
 	{ "depth", required_argument, NULL, O_DEPTH },
 	{ "init", required_argument, NULL, O_INIT },
@@ -407,6 +411,12 @@ parse_run_option(int c, const char *arg, struct options *o)
 		o->lr_factor = parse_double(arg, 0, 1, "--lr-factor");
 		if (o->lr_factor <= 0 || o->lr_factor >= 1)
 			die_usage("--lr-factor: must be above 0 and below 1");
+		break;
+	case O_LR_SCHEDULE:
+		if (strcmp(arg, "constant") != 0 && strcmp(arg, "cosine") != 0)
+			die_usage("--lr-schedule: '%s': constant or cosine",
+				  arg);
+		o->cosine = strcmp(arg, "cosine") == 0;
 		break;
 	case O_PATCH:
 		o->patch = parse_long(arg, 1, 16384, "--patch");
@@ -531,6 +541,9 @@ check_options(struct options *o)
 		die_usage("--pos-weight needs --loss wbce or wbce+dice");
 	if (o->sigma_given && o->border_w0 <= 0)
 		die_usage("--border-sigma needs --border-weight");
+	if (o->cosine && o->lr_patience)
+		die_usage("--lr-schedule cosine and --lr-patience exclude "
+			  "each other");
 	if (o->arch_given && !o->init_path && !o->resume) {
 		struct unet_config cfg = { 3, o->base_filters, o->depth,
 					   o->outputs.count };
@@ -640,6 +653,10 @@ fingerprint(const struct run *r, json_t *meta)
 			       o->lr_factor);
 	else
 		model_meta_set(meta, "lr_drop", "none");
+	if (o->cosine)
+		model_meta_set(meta, "lr_schedule", "cosine,%ld", o->epochs);
+	else
+		model_meta_set(meta, "lr_schedule", "constant");
 	augment_format(o->augment, aug, sizeof aug);
 	model_meta_set(meta, "augment", "%s", aug);
 	model_meta_set(meta, "freeze", "%s", o->freeze ? o->freeze : "none");
@@ -712,7 +729,7 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
 		"outputs", "border", "patch", "steps_per_epoch", "normalize",
-		"lr_drop", "sample_by"
+		"lr_drop", "sample_by", "lr_schedule"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
@@ -720,7 +737,7 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		{ "outputs", "foreground" }, { "border", "none" },
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
 		{ "normalize", "maxval" }, { "lr_drop", "none" },
-		{ "sample_by", "image" }
+		{ "sample_by", "image" }, { "lr_schedule", "constant" }
 	};
 	json_t *now = json_object();
 
@@ -777,6 +794,8 @@ save_model(struct run *r, const struct epoch_result *e)
 	if (o->lr_patience)
 		model_meta_set(meta, "lr_drop", "%ld,%.9g", o->lr_patience,
 			       o->lr_factor);
+	if (o->cosine)
+		model_meta_set(meta, "lr_schedule", "cosine");
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
@@ -1989,6 +2008,8 @@ train_epochs(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 	       !(r->nval > 0 && o->patience > 0 && r->st.wait >= o->patience)) {
 		struct epoch_result e;
 
+		if (o->cosine)
+			r->adam->lr = lr_cosine(o->lr, r->st.epoch, o->epochs);
 		run_epoch(r, w, wbatch, b, pg, &e);
 		r->st.epoch++;
 		keep_best(r, &e);

@@ -292,6 +292,16 @@ print(" ".join("%g" % json.loads(l)["lr"] for l in open(sys.argv[1])))' "$TMP/c.
 	done
 }
 
+@test "--lr-schedule refuses what it does not know, and --lr-patience beside cosine" {
+	for bad in "--lr-schedule x" "--lr-schedule cosine --lr-patience 2"; do
+		# shellcheck disable=SC2086
+		run unet-train "${TINY[@]}" $bad -o "$TMP/m.st" "$S32"
+		assert_failure 2
+		assert_line --index 0 --partial "unet-train: --lr-schedule"
+		[ ! -e "$TMP/m.st" ]
+	done
+}
+
 @test "--resume with more --epochs equals one uninterrupted run, log included" {
 	unet-train "${TINY[@]}" --epochs 4 --log "$TMP/a.log" -o "$TMP/a.st" "$S32"
 	unet-train "${TINY[@]}" --epochs 2 --log "$TMP/b.log" -o "$TMP/b.st" "$S32"
@@ -352,6 +362,33 @@ train_until_checkpoint() {
 	assert_success
 	unet-train --quiet "${args[@]}" -o "$TMP/u.st"
 	cmp "$TMP/u.st" "$TMP/i.st"
+}
+
+@test "--lr-schedule cosine lowers the rate epoch by epoch to near 0 over --epochs; --resume continues it" {
+	common=("${TINY[@]}" --patience 0 --lr 0.002 --lr-schedule cosine)
+	unet-train "${common[@]}" --epochs 4 --log "$TMP/a.log" -o "$TMP/a.st" "$S32"
+	# lr (1 + cos(pi e / 4)) / 2 for e = 0..3, computed here, not by us.
+	run "$REFPY" -c 'import json, math, sys
+got = [json.loads(l)["lr"] for l in open(sys.argv[1])]
+want = [0.002 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+print(len(got) == 4 and all(abs(g - w) <= 1e-8 * w for g, w in zip(got, want)), ["%.6g" % g for g in got])' "$TMP/a.log"
+	assert_output "True ['0.002', '0.00170711', '0.001', '0.000292893']"
+	assert_equal "$(meta "$TMP/a.st" lr_schedule)" "cosine"
+	# The rate comes from the epoch: a run stopped after an epoch and
+	# resumed is the uninterrupted run, byte for byte.
+	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
+	args=(--base-filters 8 --depth 3 --batch 4 --threads 2 --epochs 6 --lr-schedule cosine
+	      --patience 0 "$TMP/big.pam")
+	train_until_checkpoint TERM "${args[@]}"
+	unet-train --quiet --resume "${args[@]}" -o "$TMP/i.st"
+	unet-train --quiet "${args[@]}" -o "$TMP/u.st"
+	cmp "$TMP/u.st" "$TMP/i.st"
+	cmp "$TMP/u.st.ckpt" "$TMP/i.st.ckpt"
+	# A schedule over other epochs is another run.
+	run unet-train --quiet --resume "${args[@]}" --epochs 8 -o "$TMP/i.st"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "cannot resume: lr_schedule differs"
 }
 
 @test "SIGINT: exit 130, the message, a loadable model" {
