@@ -74,16 +74,16 @@ run_examples() {
 	[ "$(jq .instances.predicted_objects "$TMP/run/test-native-objects.json")" -eq "$total" ]
 }
 
-@test "unetpipe-workflow: --init, --freeze and --augment reach unet-train" {
+@test "unetpipe-workflow: --init, --freeze, --augment and --lr-schedule reach unet-train" {
 	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
 	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
 		--output "$TMP/pre.safetensors" <"$TMP/s.pam"
 	run timeout 300 unetpipe-workflow --size 32x32 --epochs 1 --lr 0.0001 \
 		--base-filters 2 --depth 2 --ratio 60:20:20 --no-native \
 		--init "$TMP/pre.safetensors" --freeze encoder --augment flip,rot90 \
-		"$DATA/stage1_train" "$TMP/run"
+		--lr-schedule cosine "$DATA/stage1_train" "$TMP/run"
 	assert_success
-	grep -F "lr 0.0001, --init $TMP/pre.safetensors --freeze encoder --augment flip,rot90." \
+	grep -F "lr 0.0001, --init $TMP/pre.safetensors --freeze encoder --augment flip,rot90 --lr-schedule cosine." \
 		"$TMP/run/report.md"
 	"$REFPY" -c '
 import json, struct, sys
@@ -96,8 +96,8 @@ def load(path):
             for k, v in head.items()}, meta
 pre, _ = load(sys.argv[1])
 tuned, meta = load(sys.argv[2])
-assert (meta["init"], meta["freeze"], meta["augment"]) == \
-    (sys.argv[1], "encoder", "rot90,flip"), meta
+assert (meta["init"], meta["freeze"], meta["augment"], meta["lr_schedule"]) == \
+    (sys.argv[1], "encoder", "rot90,flip", "cosine"), meta
 # the --init model brings its normalisation (maxval), not the default
 assert meta["normalize"] == "maxval", meta
 for k in pre:
@@ -177,6 +177,28 @@ for k in pre:
 	# Only 0 and 255.
 	run bash -c "pngtopam '$TMP/out/$ida.png' | pgmhist -machine | awk '\$2 > 0 {print \$1}'"
 	[[ $output =~ ^(0|255)(\n255)?$ ]] || fail "values: $output"
+}
+
+@test "unetpipe-apply and unetpipe-workflow infer in batches of 16 images of one size" {
+	# A unet-infer on PATH before ours that records its arguments.
+	mkdir "$TMP/shim"
+	real=$(command -v unet-infer)
+	printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$TMP/args" "$real" >"$TMP/shim/unet-infer"
+	chmod +x "$TMP/shim/unet-infer"
+	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
+	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
+		--output "$TMP/m.safetensors" <"$TMP/s.pam"
+	a=$(ls -d "$DATA"/stage1_train/0a7d*)
+	PATH="$TMP/shim:$PATH" run unetpipe-apply "$TMP/m.safetensors" "$TMP/out" "$a/images/$(basename "$a").png"
+	assert_success
+	PATH="$TMP/shim:$PATH" run timeout 300 unetpipe-workflow --size 32x32 --epochs 1 \
+		--base-filters 2 --depth 2 --ratio 60:20:20 --no-native --no-tta \
+		"$DATA/stage1_train" "$TMP/run"
+	assert_success
+	# apply once, the workflow on validation and test
+	[ "$(wc -l <"$TMP/args")" -ge 3 ]
+	run grep -vc -- '--batch 16 ' "$TMP/args"
+	assert_output 0
 }
 
 @test "unetpipe-apply: --labels and --measure with an object model: label PNGs, objects.csv and counts.csv" {
