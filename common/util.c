@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -72,14 +73,29 @@ vmessage(const char *fmt, va_list ap, int with_errno)
 	fputc('\n', stderr);
 }
 
+static void (*die_hook)(void);
+static pthread_t die_hook_thread;
+
+void
+set_die_hook(void (*fn)(void))
+{
+	die_hook = fn;
+	die_hook_thread = pthread_self();
+}
+
 void
 die(const char *fmt, ...)
 {
 	va_list ap;
+	void (*hook)(void) = die_hook;
 
 	va_start(ap, fmt);
 	vmessage(fmt, ap, 1);
 	va_end(ap);
+	if (hook && pthread_equal(pthread_self(), die_hook_thread)) {
+		die_hook = NULL; /* a die() within it exits at once */
+		hook();
+	}
 	exit(1);
 }
 

@@ -21,6 +21,11 @@ const char *prog_name(void);
 noreturn void die(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* Have die(), called on this thread, run fn once after its message and
+ * before it exits: the last chance to write what is already whole, such
+ * as the maps of a batch read before a bad image (NULL: nothing). */
+void set_die_hook(void (*fn)(void));
+
 /* Like die() but exits 2 (usage error) and adds no strerror. */
 noreturn void die_usage(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

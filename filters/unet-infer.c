@@ -19,6 +19,10 @@
 #include "unet.h"
 #include "util.h"
 
+/* --batch's default: on small images 2x the speed of single images (see
+ * unet-infer(1)). */
+#define BATCH_DEFAULT 16
+
 static const char usage_text[] =
 	"usage: unet-infer [--threads N] [--batch N] [--tile N] [--memory MIB]\n"
 	"                  [--resize[=WxH]] [--original-size] [--tta]\n"
@@ -29,8 +33,9 @@ static const char usage_text[] =
 	"normalised as the model's metadata says (maxval or percentiles).\n"
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
 	"                       at most 8)\n"
-	"  -b, --batch N        infer up to N images of the same size together\n"
-	"                       (default 1)\n"
+	"  -b, --batch N        infer up to N consecutive images of the same size\n"
+	"                       together (default 16; 1 writes each map as\n"
+	"                       soon as its image is read)\n"
 	"      --tile N         infer in N x N tiles with overlapping margins\n"
 	"                       (0: never tile; default: only images too large\n"
 	"                       for the memory budget)\n"
@@ -56,7 +61,7 @@ static struct {
 	enum nn_precision precision;
 	double budget; /* bytes */
 	const char *model, *input;
-} opt = { .batch = 1, .tile = -1, .budget = 1024.0 * (1 << 20) };
+} opt = { .batch = BATCH_DEFAULT, .tile = -1, .budget = 1024.0 * (1 << 20) };
 
 static struct unet *net;
 static struct infer *engine;
@@ -76,6 +81,7 @@ struct job {
 
 static struct job *pending;
 static int npending;
+static int flushing;                  /* inside flush() */
 static struct progress progress;
 static long written;
 static double started;
@@ -222,6 +228,7 @@ flush(void)
 
 	if (npending == 0)
 		return;
+	flushing = 1;
 	nw = pending[0].src->width;
 	nh = pending[0].src->height;
 	isize = (size_t)nw * nh * in_channels;
@@ -244,6 +251,16 @@ flush(void)
 	}
 	free(probs);
 	npending = 0;
+	flushing = 0;
+}
+
+/* die()'s hook: the images read before the failure are whole, their maps
+ * are written; not when the failure is within flush itself. */
+static void
+flush_before_exit(void)
+{
+	if (!flushing)
+		flush();
 }
 
 /* Queue an image for its batch, inferring the batch when it is full. */
@@ -456,6 +473,7 @@ main(int argc, char **argv)
 	engine = infer_new(net, opt.threads, opt.budget, opt.tile);
 	infer_set_batch(engine, opt.batch);
 	pending = xcalloc(opt.batch, sizeof *pending);
+	set_die_hook(flush_before_exit);
 	r = pamio_open(opt.input, PAMIO_IMAGE | PAMIO_SAMPLE);
 	progress_init(&progress, stderr_is_tty() && !opt.quiet);
 	started = now_seconds();
@@ -466,8 +484,6 @@ main(int argc, char **argv)
 			break;
 		int ch = image_channels(&j.img);
 		if (ch != in_channels) {
-			/* The good images before it are written first. */
-			flush();
 			die("%s: image %d: %d channel%s, model expects %d",
 			    pamio_name(r), pamio_count(r), ch, ch == 1 ? "" : "s",
 			    in_channels);

@@ -179,28 +179,6 @@ for k in pre:
 	[[ $output =~ ^(0|255)(\n255)?$ ]] || fail "values: $output"
 }
 
-@test "unetpipe-apply and unetpipe-workflow infer in batches of 16 images of one size" {
-	# A unet-infer on PATH before ours that records its arguments.
-	mkdir "$TMP/shim"
-	real=$(command -v unet-infer)
-	printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$TMP/args" "$real" >"$TMP/shim/unet-infer"
-	chmod +x "$TMP/shim/unet-infer"
-	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
-	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
-		--output "$TMP/m.safetensors" <"$TMP/s.pam"
-	a=$(ls -d "$DATA"/stage1_train/0a7d*)
-	PATH="$TMP/shim:$PATH" run unetpipe-apply "$TMP/m.safetensors" "$TMP/out" "$a/images/$(basename "$a").png"
-	assert_success
-	PATH="$TMP/shim:$PATH" run timeout 300 unetpipe-workflow --size 32x32 --epochs 1 \
-		--base-filters 2 --depth 2 --ratio 60:20:20 --no-native --no-tta \
-		"$DATA/stage1_train" "$TMP/run"
-	assert_success
-	# apply once, the workflow on validation and test
-	[ "$(wc -l <"$TMP/args")" -ge 3 ]
-	run grep -vc -- '--batch 16 ' "$TMP/args"
-	assert_output 0
-}
-
 @test "unetpipe-apply: --labels and --measure with an object model: label PNGs, objects.csv and counts.csv" {
 	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
 	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \

@@ -570,6 +570,25 @@ gray_with_size() {
 	assert_output "64x64 1 65535 GRAYSCALE id crop-64 original-size 256x256"
 }
 
+@test "a bad image after a batch begun: the maps of the images before it, whole, at any --batch" {
+	# Three images of one size, in one batch of the default 16 when the
+	# fourth turns out truncated or corrupt.
+	ingest-resize --size 64x64 "$DATA"/stage1_train/{0a7d*,ad9d*,55f9*} >"$TMP/three.pam"
+	unet-infer --batch 1 "$S" "$TMP/three.pam" >"$TMP/want.pam"
+	head -c 100 "$TMP/three.pam" >"$TMP/part.pam"
+	printf 'P7\nWIDTH 64\nHEIGHT -3\nENDHDR\n' >"$TMP/junk.pam"
+	for bad in part junk; do
+		for b in "" "--batch 2" "--batch 16"; do
+			# shellcheck disable=SC2086
+			cat "$TMP/three.pam" "$TMP/$bad.pam" | unet-infer $b "$S" >"$TMP/got.pam" 2>"$TMP/err" && false
+			run cat "$TMP/err"
+			assert_one_error_line unet-infer
+			assert_output --partial "stdin: image 4"
+			cmp "$TMP/want.pam" "$TMP/got.pam"
+		done
+	done
+}
+
 @test "not an image stream" {
 	run unet-infer "$S" "$M"
 	assert_failure 1
