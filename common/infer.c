@@ -13,9 +13,8 @@ struct infer {
 	double budget;
 	int in_channels, outputs, multiple, margin;
 	int auto_tile;  /* the largest tile within the budget, 0 until needed */
-	/* The work buffers of the last size used. */
+	/* The work buffers, of the largest size used so far. */
 	struct unet_work *w;
-	int wbatch, wheight, wwidth;
 };
 
 static int
@@ -83,18 +82,15 @@ batch_within_budget(const struct infer *inf, int want, int h, int w)
 	return fit < want ? (int)fit : want;
 }
 
-/* Work for at least batch inputs of h x w: the last one when it is large
- * enough, else a new one of exactly batch. */
+/* Work for batch inputs of h x w: the last one, reshaped, when its maps
+ * hold that many pixels (a stream of mixed sizes keeps the largest, the
+ * pages already touched), else a new one of exactly batch. */
 static struct unet_work *
 get_work(struct infer *inf, int batch, int h, int w)
 {
-	if (!inf->w || inf->wbatch < batch || inf->wheight != h ||
-	    inf->wwidth != w) {
+	if (!inf->w || unet_work_reshape(inf->w, batch, h, w) < 0) {
 		unet_work_free(inf->w);
 		inf->w = unet_work_new(inf->net, batch, h, w, 0, inf->threads);
-		inf->wbatch = batch;
-		inf->wheight = h;
-		inf->wwidth = w;
 	}
 	return inf->w;
 }

@@ -53,6 +53,7 @@ struct level {
 struct unet_work {
 	struct unet *net;
 	int batch, height, width, training;
+	size_t capacity; /* pixels (batch x height x width) of the maps */
 	int threads;    /* of every pass */
 	size_t bytes;   /* of the maps and gradients below */
 	float *input, *logits, *glogits;
@@ -475,6 +476,7 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 	w->batch = batch;
 	w->height = height;
 	w->width = width_;
+	w->capacity = (size_t)batch * height * width_;
 	w->training = training;
 	w->threads = threads;
 	snprintf(in, sizeof in, "the input of %d image(s) of %dx%d", batch,
@@ -557,6 +559,27 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 						     : cfg->in_channels,
 		   threads);
 	return w;
+}
+
+int
+unet_work_reshape(struct unet_work *w, int batch, int height, int width_)
+{
+	int m = unet_multiple(w->net);
+
+	if (batch < 1 || height < m || width_ < m || height % m ||
+	    width_ % m)
+		die("unet_work_reshape: batch %d of %dx%d for a network of "
+		    "multiple %d", batch, width_, height, m);
+	if ((double)batch * height * width_ > (double)w->capacity)
+		return -1;
+	w->batch = batch;
+	w->height = height;
+	w->width = width_;
+	for (int l = 1; l <= w->net->cfg.depth; l++) {
+		w->lv[l].h = height >> (l - 1);
+		w->lv[l].w = width_ >> (l - 1);
+	}
+	return 0;
 }
 
 void

@@ -112,6 +112,13 @@ struct unet_work *unet_work_new(struct unet *net, int batch, int height,
 				int width, int training, int threads);
 void unet_work_free(struct unet_work *w);
 
+/* Make w serve batch images of height x width (multiples of
+ * unet_multiple) in the maps it has: 0 when they hold at most the pixels
+ * it was made for (every map is that many pixels times its channels),
+ * -1 when they do not (w unchanged). */
+int unet_work_reshape(struct unet_work *w, int batch, int height,
+		      int width);
+
 /* The input buffer: batch * height * width * in_channels floats, NHWC,
  * values in [0, 1]; the caller fills the first n images. */
 float *unet_work_input(struct unet_work *w);

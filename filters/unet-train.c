@@ -628,6 +628,8 @@ struct run {
 	int nslots;
 	struct unet *net;
 	struct adam *adam;
+	struct infer *val_engine; /* validation of patch training, made at
+				     its first pass */
 	struct train_state st;
 	struct confusion best_val; /* the best epoch's, all 0 = unknown */
 };
@@ -1236,11 +1238,13 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	int *idx = xmalloc(r->nval * sizeof *idx);
 	struct confusion c = { 0 };
 	struct val_sums v = { 0 };
-	/* A new engine each pass: it sees the weights of this epoch. */
-	struct infer *inf = infer_new(r->net, r->o->threads,
-				      r->o->memory * 1024.0 * 1024.0, -1);
-
 	long lo, hi;
+
+	/* One engine for the run: its maps are touched once, and it reads
+	 * the network's weights of the pass. */
+	if (!r->val_engine)
+		r->val_engine = infer_new(r->net, r->o->threads,
+					  r->o->memory * 1024.0 * 1024.0, -1);
 
 	memcpy(idx, r->val_idx, r->nval * sizeof *idx);
 	sort_ds = r->val_ds;
@@ -1248,21 +1252,20 @@ validate_native(struct run *r, struct progress *pg, struct epoch_result *e,
 	share(r->nval, &lo, &hi);
 	for (int i = (int)lo, n; i < hi; i += n) {
 		const struct dataset_sample *s = &r->val_ds->samples[idx[i]];
-		int most = infer_batch(inf, s->width, s->height);
+		int most = infer_batch(r->val_engine, s->width, s->height);
 		for (n = 1; i + n < hi && n < most; n++) {
 			const struct dataset_sample *t =
 				&r->val_ds->samples[idx[i + n]];
 			if (t->width != s->width || t->height != s->height)
 				break;
 		}
-		validate_group(r, inf, idx + i, n, &v, &c);
+		validate_group(r, r->val_engine, idx + i, n, &v, &c);
 		if (stop_signal)
 			interrupted(r, pg);
 		progress_draw(pg, 0, "epoch %ld/%ld validation %ld/%ld",
 			      ep, r->o->epochs, i + n - lo, hi - lo);
 	}
 	free(idx);
-	infer_free(inf);
 	val_result(r, pg, ep, &v, &c, e);
 }
 
@@ -2172,6 +2175,7 @@ main(int argc, char **argv)
 
 	free(log.text);
 	unet_work_free(w);
+	infer_free(r.val_engine);
 	adam_free(r.adam);
 	unet_free(r.net);
 	batch_free(&batch);

@@ -676,6 +676,71 @@ test_sizes_of_work(void)
 	check_work_bytes(1, 2, 2, 8, 8, 4);
 }
 
+/* The logits of a work reshaped to n images of h x wd equal those of a
+ * new work of that size, bit for bit; with training, the loss and the
+ * gradients too. */
+static void
+check_reshaped(struct unet *net, struct unet_work *w, int training, int n,
+	       int h, int wd)
+{
+	struct unet_work *fresh = unet_work_new(net, n, h, wd, training, 2);
+	size_t in = (size_t)n * h * wd * 3, out = (size_t)n * h * wd * 2;
+	float *target = xmalloc(out * sizeof *target);
+	size_t count;
+	float *g, *g0;
+	int same;
+
+	for (size_t i = 0; i < in; i++)
+		unet_work_input(w)[i] = unet_work_input(fresh)[i] =
+			(float)((i * 37) % 101) / 101;
+	for (size_t i = 0; i < out; i++)
+		target[i] = (float)(i % 3 == 0);
+	same = memcmp(unet_forward(w, n), unet_forward(fresh, n),
+		      out * sizeof(float)) == 0;
+	if (training) {
+		double a = unet_backward(w, n, target, NULL, 1, 0);
+		g = unet_grads(net, &count);
+		g0 = xmalloc(count * sizeof *g0);
+		memcpy(g0, g, count * sizeof *g0);
+		same = same && a == unet_backward(fresh, n, target, NULL, 1, 0) &&
+		       memcmp(g0, unet_grads(net, &count),
+			      count * sizeof *g0) == 0;
+		free(g0);
+	}
+	tap_ok(same, "%s work reshaped to %d of %dx%d: the results of a new "
+	       "one", training ? "training" : "inference", n, wd, h);
+	unet_work_free(fresh);
+	free(target);
+}
+
+static void
+test_reshape(void)
+{
+	struct unet_config cfg = { 3, 4, 3, 2 };
+	struct unet *net = unet_new(&cfg);
+
+	unet_init_glorot(net, 9);
+	for (int training = 0; training <= 1; training++) {
+		/* 2 x 16 x 24 = 768 pixels */
+		struct unet_work *w = unet_work_new(net, 2, 16, 24, training,
+						    2);
+		size_t bytes = unet_work_size(w);
+
+		check_reshaped(net, w, training, 2, 16, 24);
+		tap_ok(unet_work_reshape(w, 3, 8, 12) == 0 &&
+		       unet_work_size(w) == bytes, "288 pixels fit in 768");
+		check_reshaped(net, w, training, 3, 8, 12);
+		tap_ok(unet_work_reshape(w, 1, 28, 28) < 0,
+		       "784 pixels do not fit in 768");
+		check_reshaped(net, w, training, 3, 8, 12);
+		tap_ok(unet_work_reshape(w, 1, 32, 24) == 0,
+		       "768 pixels fit, in one image");
+		check_reshaped(net, w, training, 1, 32, 24);
+		unet_work_free(w);
+	}
+	unet_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -689,5 +754,6 @@ main(int argc, char **argv)
 	test_freeze();
 	test_adapt();
 	test_sizes_of_work();
+	test_reshape();
 	return tap_done();
 }
