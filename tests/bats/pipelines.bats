@@ -105,7 +105,7 @@ for k in pre:
 ' "$TMP/pre.safetensors" "$TMP/run/model.safetensors"
 }
 
-@test "unetpipe-workflow: the default recipe is patches of 128 at native size, percentile normalisation, TTA" {
+@test "unetpipe-workflow: the default recipe is patches of 128 at native size on a fixed budget, percentile normalisation, TTA" {
 	run timeout 300 unetpipe-workflow --epochs 1 --base-filters 2 --depth 2 \
 		--ratio 60:20:20 --pictures 1 "$DATA/stage1_train" "$TMP/run"
 	assert_success
@@ -113,7 +113,11 @@ for k in pre:
 	assert_success
 	[ "$(jq -r .patch <<<"$output")" = 128 ]
 	[ "$(jq -r .normalize <<<"$output")" = percentile:1:99.8 ]
-	[ "$(jq -r .batch <<<"$output")" = 16 ]
+	# the budget: 60 steps of 8 patches by area, flips, the Dice term, a
+	# cosine schedule
+	run jq -r '"\(.batch) \(.steps_per_epoch) \(.sample_by) \(.augment) \(.loss) \(.lr_schedule)"' <<<"$output"
+	assert_output "8 60 area rot90,flip bce+dice cosine"
+	run model_meta "$TMP/run/model.safetensors"
 	[ "$(jq -r '.input_width // "none"' <<<"$output")" = none ]
 	grep -qF "trained on 128x128 patches" "$TMP/run/report.md"
 	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
@@ -448,7 +452,7 @@ while pos < len(d):
 	# a patch model, its normalisation recorded, no training size
 	run model_meta "$TMP/run/model.safetensors"
 	run jq -r '"\(.patch) \(.normalize) \(.input_width) \(.input_height) \(.sample_by)"' <<<"$output"
-	assert_output "64 percentile:1:99.8 null null null"
+	assert_output "64 percentile:1:99.8 null null area"
 	# the test scored once, at native size: test-native*.json are
 	# unet-infer and score run by hand on the native test images, at the
 	# threshold of the sweep on the native validation images
@@ -465,7 +469,7 @@ while pos < len(d):
 	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
 	[ "$(ls "$TMP/run/pictures" | wc -l)" -eq 10 ]
 	# the report says which path: native size, patches, one row a table
-	grep -qF "at native size, trained on 64x64 patches drawn by image: 14 training" "$TMP/run/report.md"
+	grep -qF "at native size, trained on 64x64 patches drawn by area: 14 training" "$TMP/run/report.md"
 	grep -qF -- "--steps-per-epoch 2" "$TMP/run/report.md"
 	grep -qF -- "--normalize percentile" "$TMP/run/report.md"
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
@@ -502,7 +506,7 @@ while pos < len(d):
 	# test-native.pam holds the same ids at native size
 	run diff <(grep -a '^#id' "$TMP/run/test.pam") <(grep -a '^#id' "$TMP/run/test-native.pam")
 	assert_success
-	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches drawn by image:" "$TMP/run/report.md"
+	grep -qF "at scale 0.5 (each image keeping its aspect), trained on 32x32 patches drawn by area:" "$TMP/run/report.md"
 	[ "$(grep -c '^| scale 0.5 | ' "$TMP/run/report.md")" -eq 2 ]
 	[ "$(grep -c '^| native size | ' "$TMP/run/report.md")" -eq 2 ]
 	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
