@@ -456,19 +456,30 @@ unet_work_size(const struct unet_work *w)
 	return w->bytes;
 }
 
+/* Die naming fn unless batch >= 1 and height, width_ are multiples of
+ * net's unet_multiple (at least one). */
+static void
+check_shape(const struct unet *net, int batch, int height, int width_,
+	    const char *fn)
+{
+	int m = unet_multiple(net);
+
+	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
+		die("%s: batch %d of %dx%d for a network of multiple %d", fn,
+		    batch, width_, height, m);
+}
+
 struct unet_work *
 unet_work_new(struct unet *net, int batch, int height, int width_,
 	      int training, int threads)
 {
 	struct unet_work *w = xcalloc(1, sizeof *w);
 	const struct unet_config *cfg = &net->cfg;
-	int d = cfg->depth, m = unet_multiple(net);
+	int d = cfg->depth;
 	char in[96], out[96], map[96], grad[96];
 	float *scratch[2] = { NULL, NULL };
 
-	if (batch < 1 || height < m || width_ < m || height % m || width_ % m)
-		die("unet_work_new: batch %d of %dx%d for a network of "
-		    "multiple %d", batch, width_, height, m);
+	check_shape(net, batch, height, width_, "unet_work_new");
 	if (threads < 1 || threads > POOL_MAX_THREADS)
 		die("unet_work_new: %d threads, expected 1 to %d", threads,
 		    POOL_MAX_THREADS);
@@ -564,13 +575,8 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 int
 unet_work_reshape(struct unet_work *w, int batch, int height, int width_)
 {
-	int m = unet_multiple(w->net);
-
-	if (batch < 1 || height < m || width_ < m || height % m ||
-	    width_ % m)
-		die("unet_work_reshape: batch %d of %dx%d for a network of "
-		    "multiple %d", batch, width_, height, m);
-	if ((double)batch * height * width_ > (double)w->capacity)
+	check_shape(w->net, batch, height, width_, "unet_work_reshape");
+	if ((size_t)batch * height * width_ > w->capacity)
 		return -1;
 	w->batch = batch;
 	w->height = height;
