@@ -16,14 +16,18 @@ struct st_tensor {
 	int ndim;
 	int64_t shape[ST_MAX_DIMS];
 	size_t count;   /* product of the shape */
-	float *data;    /* count floats, host order; for st_write, NULL when
-			   the file's fill gives them */
+	float *data;    /* count floats, host order (in the st_file's map
+			   when it has one); for st_write, NULL when the
+			   file's fill gives them */
 };
 
 struct st_file {
 	size_t ntensors;
 	struct st_tensor *tensors; /* sorted by name */
 	json_t *metadata;          /* object of strings (never NULL once read) */
+	void *map;                 /* st_read's mapping of the file holding
+				      the tensors' data, or NULL */
+	size_t map_bytes;
 	/* For st_write: the values of tensors[i] (its data NULL) into out,
 	 * count floats, when its turn comes, so that a file is written
 	 * without holding all its tensors twice. 0, or -1 with the reason in
@@ -55,7 +59,8 @@ const char *st_shape_str(const int64_t *shape, int ndim, char *buf,
 const struct st_tensor *st_find(const struct st_file *f, const char *name);
 
 /* Free everything st_read allocated (or a file built by hand with malloc'd
- * names and data) and zero the struct. */
+ * names and data): the map, and every tensor's data outside it; zero the
+ * struct. */
 void st_free(struct st_file *f);
 
 #endif

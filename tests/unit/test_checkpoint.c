@@ -123,7 +123,8 @@ changed(const char *name, enum change c, const char *key, const char *value)
 		struct st_tensor *t = &f.tensors[i];
 		if (c == DROP_TENSOR && strcmp(t->name, key) == 0) {
 			free(t->name);
-			free(t->data);
+			if (!f.map)
+				free(t->data);
 			memmove(t, t + 1, (f.ntensors - i - 1) * sizeof *t);
 			f.ntensors--;
 			break;

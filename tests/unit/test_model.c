@@ -422,7 +422,8 @@ drop(struct st_file *f)
 {
 	struct st_tensor *t = (struct st_tensor *)st_find(f, "u6.bias");
 	free(t->name);
-	free(t->data);
+	if (!f->map)
+		free(t->data);
 	*t = f->tensors[--f->ntensors];
 }
 

@@ -115,6 +115,45 @@ test_exact_bytes(void)
 	st_free(&f);
 }
 
+/* Data at an offset that is a multiple of 4 is used from a private
+ * mapping of the file (where the build maps), written to without changing
+ * the file; at any other offset it is read, to the same values. */
+static void
+test_mapped_and_read(void)
+{
+	static const unsigned char two[8] = { 0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0 };
+	const char *aligned = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
+			      "\"data_offsets\":[0,8]}}  ";
+	char odd[128];
+	struct st_file f;
+	const char *path;
+	int ok;
+
+	snprintf(odd, sizeof odd, "%s ", aligned);
+	tap_ok(strlen(aligned) % 4 == 0 && strlen(odd) % 4 == 1,
+	       "the headers' lengths are 4k and 4k + 1");
+	path = raw_file("mapped.safetensors", -1, aligned, two, sizeof two);
+	ok = st_read(path, &f, err, sizeof err) == 0 && f.ntensors == 1 &&
+	     f.tensors[0].data[0] == 1.0f && f.tensors[0].data[1] == -2.0f;
+#if !defined(__SANITIZE_ADDRESS__)
+	ok = ok && f.map != NULL &&
+	     (char *)f.tensors[0].data == (char *)f.map + 8 + strlen(aligned);
+#endif
+	if (ok)
+		f.tensors[0].data[0] = 5.0f;
+	st_free(&f);
+	tap_ok(ok && st_read(path, &f, err, sizeof err) == 0 &&
+		       f.tensors[0].data[0] == 1.0f,
+	       "aligned data mapped, and a write to it leaves the file as it was");
+	st_free(&f);
+	path = raw_file("read.safetensors", -1, odd, two, sizeof two);
+	tap_ok(st_read(path, &f, err, sizeof err) == 0 && f.map == NULL &&
+		       f.tensors[0].data[0] == 1.0f &&
+		       f.tensors[0].data[1] == -2.0f,
+	       "data at an odd offset read into memory, the same values");
+	st_free(&f);
+}
+
 static void
 test_round_trip(void)
 {
@@ -487,6 +526,7 @@ int
 main(void)
 {
 	test_exact_bytes();
+	test_mapped_and_read();
 	test_round_trip();
 	test_rejections();
 	test_write_failures();
