@@ -304,33 +304,15 @@ xunmap(void *p, size_t bytes)
 	free(p);
 }
 #else
-/* Blocks of at least a huge page start on a huge-page boundary and ask
- * for transparent huge pages (MADV_HUGEPAGE; ignored where the kernel
- * has none): one fault and one TLB entry per 2 MiB instead of 512. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
 void *
 xmap_zeroed(size_t bytes, const char *what)
 {
-	size_t used = (bytes + 4095) / 4096 * 4096;
-	size_t span = used >= HUGE_PAGE ? used + HUGE_PAGE : used;
-	char *p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t head;
 
 	if (p == MAP_FAILED)
 		die_out_of_memory(bytes, 1, what);
-	if (span == used)
-		return p;
-	head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
-	if (head)
-		munmap(p, head);
-	if (span - head > used)
-		munmap(p + head + used, span - head - used);
-#ifdef MADV_HUGEPAGE
-	madvise(p + head, used, MADV_HUGEPAGE);
-#endif
-	return p + head;
+	return p;
 }
 
 void

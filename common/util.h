@@ -84,10 +84,8 @@ void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
-/* bytes (> 0) of zeroed memory, page-aligned (2 MiB-aligned and backed
- * by transparent huge pages where the kernel allows, from 2 MiB up),
- * whose pages cost nothing until first touched (under AddressSanitizer a
- * checked heap block); dies
+/* bytes (> 0) of zeroed memory, page-aligned, whose pages cost nothing
+ * until first touched (under AddressSanitizer a checked heap block); dies
  * like xmalloc_for, naming what. Free with xunmap and the same bytes. */
 void *xmap_zeroed(size_t bytes, const char *what);
 
