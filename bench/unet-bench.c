@@ -49,9 +49,9 @@ static const char usage_text[] =
 	"      --winograd M      the 3x3 convolutions by Winograd: 0 never, 2\n"
 	"                        F(2x2, 3x3), 4 F(4x4, 3x3) where allowed, auto\n"
 	"                        (default) as the planner chooses\n"
-	"      --precision P     the forward's Winograd products: fp32\n"
-	"                        (default) or bf16 (infer and layers; fp32\n"
-	"                        without AVX512_BF16)\n"
+	"      --precision P     the Winograd layers' products: fp32\n"
+	"                        (default) or bf16 (forward and input\n"
+	"                        gradient; fp32 without AVX512_BF16)\n"
 	"      --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
@@ -154,7 +154,7 @@ set_isa(json_t *o)
 	set_int(o, "vector_floats", isa_vector_floats(isa_current()));
 }
 
-/* The precision of the forward's Winograd products in effect. */
+/* The precision of the Winograd layers' products in effect. */
 static void
 set_precision(json_t *o, enum nn_precision p)
 {
@@ -455,8 +455,6 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("too many operands");
-	if (precision == NN_BF16 && mode == MODE_TRAIN)
-		die_usage("--precision bf16: infer and layers only");
 	if (unet_config_check(&cfg, err, sizeof err) < 0)
 		die_usage("%s", err);
 	if (size % (1 << (cfg.depth - 1)))

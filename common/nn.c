@@ -371,8 +371,8 @@ nn_set_precision(enum nn_precision p)
  * F(4x4) does 36 products per 16 pixels where F(2x2) does 16 per 4, but
  * its tiles waste more at the map's edge (on 8 x 8 maps, 36 products per
  * 16 pixels either way): it pays from maps 16 wide. Its transformed
- * kernel must also fit in kflip. A forward with bf16 products (bf16 set)
- * takes F(2x2) on every map: F(4x4)'s transforms amplify the rounding of
+ * kernel must also fit in kflip. With bf16 products (bf16 set) a
+ * layer takes F(2x2) on every map, forward and backward: F(4x4)'s transforms amplify the rounding of
  * its inputs to bf16 13 times more (test_winograd: at most 0.021 of the
  * sum of |x||k| against F(2x2)'s 0.0016). */
 static int
@@ -421,8 +421,7 @@ plan_layer(enum pass pass, int n, int h, int w, int cin, int cout,
 		     convdirect_available(cout, w, cin, room);
 
 	if ((pass == CONV_FORWARD || pass == CONV_BACKWARD) &&
-	    (p.wino = wino_pick(w, cin, cout, pass == CONV_FORWARD &&
-				precision == NN_BF16)) != 0) {
+	    (p.wino = wino_pick(w, cin, cout, precision == NN_BF16)) != 0) {
 		p.how = p.dx = WINOGRAD;
 		return p;
 	}
@@ -936,8 +935,8 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 		if (dx)
 			winograd_conv(nt, p.wino, dy, lddy, n, h, w, cout, k,
 				      cin, (size_t)9 * cin, 1, 1, NULL, cin,
-				      dx, lddx, 0, mask ? x : NULL, ldx, 0,
-				      kflip);
+				      dx, lddx, 0, mask ? x : NULL, ldx,
+				      precision == NN_BF16, kflip);
 		return;
 	}
 	if (p.how == DIRECT) {

@@ -1,4 +1,4 @@
-/* nn: the layers of the U-Net in float32 (the Winograd forward's products
+/* nn: the layers of the U-Net in float32 (the Winograd layers' products
  * in bf16 on request: nn_set_precision), channels-last (NHWC), forward and
  * backward, each run on the threads of pool (pool.h). One function of
  * nn.c, plan_layer, chooses how a layer is computed: Winograd, direct
@@ -51,23 +51,24 @@ int nn_conv_direct(int w, int cin, int cout);
 /* The Winograd convolutions of the 3x3 convolutions (forward, input and
  * weight gradients; winograd.h): 0 never, 2 or 4 F(2x2, 3x3) or F(4x4,
  * 3x3) on every layer allowed, NN_WINOGRAD_AUTO F(2x2) on maps narrower
- * than 16 pixels and F(4x4) on wider ones (F(2x2) on all with NN_BF16's
- * forward: nn_set_precision). Allowed: at least 32 channels
+ * than 16 pixels and F(4x4) on wider ones (F(2x2) on all with NN_BF16:
+ * nn_set_precision). Allowed: at least 32 channels
  * in and out, maps at least 8 wide, a vector path (not UNETPIPE_ISA=plain)
  * and room in what nn_reserve reserved. A switch for benchmarks and tests. */
 void nn_set_winograd(int mode);
 
-/* The precision of the forward 3x3 convolutions that take Winograd. */
+/* The precision of the 3x3 convolutions that take Winograd. */
 enum nn_precision {
 	NN_FP32,        /* float32 throughout (the default) */
 	NN_BF16,        /* products in bf16, summed in float32 */
 };
 
-/* Set the precision of nn_conv3x3_forward's Winograd layers, process-wide:
- * with NN_BF16 their transformed input and kernel are rounded to bf16
- * (winograd_conv), where the CPU has AVX512_BF16 (isa_bf16); every other
- * layer, and every backward pass, stays float32. Returns the precision
- * in effect: NN_FP32 for NN_BF16 on a CPU or path without it. */
+/* Set the precision of the Winograd layers, process-wide: with NN_BF16
+ * the transformed input and kernel of their forward and of their input
+ * gradient (winograd_conv) are rounded to bf16, where the CPU has
+ * AVX512_BF16 (isa_bf16); their weight gradient, every other layer and
+ * the parameters stay float32. Returns the precision in effect: NN_FP32
+ * for NN_BF16 on a CPU or path without it. */
 enum nn_precision nn_set_precision(enum nn_precision p);
 
 /* The m of the F(m x m, 3x3) a 3x3 convolution from cin to cout channels

@@ -55,6 +55,7 @@ struct options {
 	long epochs, batch, patience;
 	long lr_patience;    /* --lr-patience, 0 = never */
 	int cosine;          /* --lr-schedule cosine */
+	int bf16;            /* --precision bf16 */
 	long patch;          /* --patch, 0 = not given */
 	long steps;          /* --steps-per-epoch, 0 = one pass */
 	int by_area;         /* --sample-by area: draws in proportion to
@@ -242,6 +243,11 @@ static const char usage_text[] =
 "      --lr-factor X      the factor of --lr-patience (default 0.5)\n"
 "      --lr-schedule S    constant (default) or cosine: the rate falls from\n"
 "                         --lr to near 0 over --epochs, epoch by epoch\n"
+"      --precision P      fp32 (default) or bf16: the Winograd layers'\n"
+"                         products (forward and input gradient) in bf16,\n"
+"                         summed in fp32; weights, weight gradients and\n"
+"                         every other layer fp32 (AVX512_BF16 CPUs;\n"
+"                         elsewhere fp32, with a warning)\n"
 "      --base-filters F   width of the first level (default 16)\n"
 "      --depth D          number of levels (default 5)\n"
 "      --init MODEL       start from the weights of MODEL (fine-tuning; a\n"
@@ -273,7 +279,7 @@ enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_LR_SCHEDULE, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
        O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
-       O_MEMORY, O_SAMPLE_BY };
+       O_MEMORY, O_SAMPLE_BY, O_PRECISION };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -291,6 +297,7 @@ static const struct option longopts[] = {
 	{ "lr-patience", required_argument, NULL, O_LR_PATIENCE },
 	{ "lr-factor", required_argument, NULL, O_LR_FACTOR },
 	{ "lr-schedule", required_argument, NULL, O_LR_SCHEDULE },
+	{ "precision", required_argument, NULL, O_PRECISION },
 	{ "base-filters", required_argument, NULL, O_BASE },
 	{ "depth", required_argument, NULL, O_DEPTH },
 	{ "init", required_argument, NULL, O_INIT },
@@ -417,6 +424,11 @@ parse_run_option(int c, const char *arg, struct options *o)
 			die_usage("--lr-schedule: '%s': constant or cosine",
 				  arg);
 		o->cosine = strcmp(arg, "cosine") == 0;
+		break;
+	case O_PRECISION:
+		if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0)
+			die_usage("--precision: fp32 or bf16, not '%s'", arg);
+		o->bf16 = strcmp(arg, "bf16") == 0;
 		break;
 	case O_PATCH:
 		o->patch = parse_long(arg, 1, 16384, "--patch");
@@ -630,6 +642,7 @@ struct run {
 	struct adam *adam;
 	struct infer *val_engine; /* validation of patch training, made at
 				     its first pass */
+	enum nn_precision precision; /* in effect (nn_set_precision) */
 	struct train_state st;
 	struct confusion best_val; /* the best epoch's, all 0 = unknown */
 };
@@ -680,6 +693,8 @@ fingerprint(const struct run *r, json_t *meta)
 	model_meta_set(meta, "sample_by", "%s", o->by_area ? "area" : "image");
 	normalize_format(&r->norm, aug, sizeof aug);
 	model_meta_set(meta, "normalize", "%s", aug);
+	model_meta_set(meta, "precision", "%s",
+		       r->precision == NN_BF16 ? "bf16" : "fp32");
 }
 
 static void
@@ -731,7 +746,7 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
 		"outputs", "border", "patch", "steps_per_epoch", "normalize",
-		"lr_drop", "sample_by", "lr_schedule"
+		"lr_drop", "sample_by", "lr_schedule", "precision"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
@@ -739,7 +754,8 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		{ "outputs", "foreground" }, { "border", "none" },
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
 		{ "normalize", "maxval" }, { "lr_drop", "none" },
-		{ "sample_by", "image" }, { "lr_schedule", "constant" }
+		{ "sample_by", "image" }, { "lr_schedule", "constant" },
+		{ "precision", "fp32" }
 	};
 	json_t *now = json_object();
 
@@ -798,6 +814,8 @@ save_model(struct run *r, const struct epoch_result *e)
 			       o->lr_factor);
 	if (o->cosine)
 		model_meta_set(meta, "lr_schedule", "cosine");
+	if (r->precision == NN_BF16)
+		model_meta_set(meta, "precision", "bf16");
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
@@ -1646,6 +1664,9 @@ run_init(struct run *r, const struct options *o, struct log *log)
 	r->st.best_loss = INFINITY;
 	r->st.best_dice = r->st.best_iou = r->st.best_train_loss = NAN;
 	rng_seed(&r->st.rng, o->seed);
+	r->precision = nn_set_precision(o->bf16 ? NN_BF16 : NN_FP32);
+	if (o->bf16 && r->precision != NN_BF16)
+		warn_msg("this CPU has no AVX512_BF16: computing in fp32");
 	r->ckpt_path = with_suffix(o->output, CKPT_SUFFIX);
 	lock_path = with_suffix(o->output, LOCK_SUFFIX);
 	log->path = o->log_path;

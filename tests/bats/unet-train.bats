@@ -391,6 +391,48 @@ print(len(got) == 4 and all(abs(g - w) <= 1e-8 * w for g, w in zip(got, want)), 
 	assert_output --partial "cannot resume: lr_schedule differs"
 }
 
+@test "--precision bf16: the losses of fp32 within 0.5 %, not its bytes where bf16 runs; recorded, and part of --resume's fingerprint" {
+	# Base 16, depth 3 on 32x32: levels 2 and 3 (32 and 64 channels, maps
+	# 16 and 8 wide) take Winograd, so bf16.
+	args=(--base-filters 16 --depth 3 --batch 4 --threads 2 --epochs 3 --patience 0 --quiet "$S32")
+	unet-train "${args[@]}" --log "$TMP/fp32.log" -o "$TMP/fp32.st"
+	unet-train "${args[@]}" --precision bf16 --log "$TMP/bf16.log" -o "$TMP/bf16.st" 2>"$TMP/err"
+	run "$REFPY" -c 'import json, sys
+a, b = ([json.loads(l)["train_loss"] for l in open(p)] for p in sys.argv[1:])
+print(len(a) == len(b) == 3 and all(abs(x - y) <= 0.005 * x for x, y in zip(a, b)))' \
+		"$TMP/fp32.log" "$TMP/bf16.log"
+	assert_output "True"
+	if [[ -s $TMP/err ]]; then
+		assert_equal "$(cat "$TMP/err")" "unet-train: this CPU has no AVX512_BF16: computing in fp32"
+		cmp "$TMP/bf16.st" "$TMP/fp32.st"
+		skip "no AVX512_BF16 here: the bf16 run was the fp32 one"
+	fi
+	! cmp -s "$TMP/bf16.st" "$TMP/fp32.st"
+	assert_equal "$(meta "$TMP/bf16.st" precision)" "bf16"
+	run unet-train "${args[@]}" --epochs 4 --resume -o "$TMP/bf16.st"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "cannot resume: precision differs"
+	unet-train "${args[@]}" --epochs 4 --resume --precision bf16 -o "$TMP/bf16.st"
+}
+
+@test "--precision bf16 where the path has no AVX512_BF16: fp32's model, one warning line; --precision x refused" {
+	args=(--base-filters 16 --depth 3 --batch 4 --threads 2 --epochs 2 --patience 0 --quiet "$S32")
+	for isa in avx2 plain; do
+		[[ $isa == plain ]] || grep -qw avx2 /proc/cpuinfo || continue
+		UNETPIPE_ISA=$isa unet-train "${args[@]}" -o "$TMP/fp32.st"
+		run bash -c 'UNETPIPE_ISA=$1 unet-train --precision bf16 "${@:3}" -o "$2" 2>&1' \
+			_ "$isa" "$TMP/bf16.st" "${args[@]}"
+		assert_success
+		assert_output "unet-train: this CPU has no AVX512_BF16: computing in fp32"
+		cmp "$TMP/bf16.st" "$TMP/fp32.st"
+	done
+	run unet-train "${TINY[@]}" --precision x -o "$TMP/m.st" "$S32"
+	assert_failure 2
+	assert_line --index 0 "unet-train: --precision: fp32 or bf16, not 'x'"
+	[ ! -e "$TMP/m.st" ]
+}
+
 @test "SIGINT: exit 130, the message, a loadable model" {
 	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
 	train_until_checkpoint INT --base-filters 8 --depth 3 --batch 4 \
