@@ -56,6 +56,7 @@ struct options {
 	long lr_patience;    /* --lr-patience, 0 = never */
 	int cosine;          /* --lr-schedule cosine */
 	int bf16;            /* --precision bf16 */
+	int keep_last;       /* --keep last */
 	long patch;          /* --patch, 0 = not given */
 	long steps;          /* --steps-per-epoch, 0 = one pass */
 	int by_area;         /* --sample-by area: draws in proportion to
@@ -66,7 +67,7 @@ struct options {
 	int threads, wbce, base_filters, depth, resume, quiet;
 	int dice;            /* --loss ...+dice */
 	int val_split_given, pos_weight_given, arch_given, sigma_given;
-	int norm_given;
+	int norm_given, patience_given;
 };
 
 /* The default --border-sigma, for nuclei of 128x128 images (see
@@ -243,6 +244,9 @@ static const char usage_text[] =
 "      --lr-factor X      the factor of --lr-patience (default 0.5)\n"
 "      --lr-schedule S    constant (default) or cosine: the rate falls from\n"
 "                         --lr to near 0 over --epochs, epoch by epoch\n"
+"      --keep WHICH       the epoch whose model MODEL holds: best (the\n"
+"                         lowest val_loss, the default) or last (every\n"
+"                         epoch, for a fixed budget such as cosine's)\n"
 "      --precision P      fp32 (default) or bf16: the Winograd layers'\n"
 "                         products (forward and input gradient) in bf16,\n"
 "                         summed in fp32; weights, weight gradients and\n"
@@ -279,7 +283,7 @@ enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_LR_SCHEDULE, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
        O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
-       O_MEMORY, O_SAMPLE_BY, O_PRECISION };
+       O_MEMORY, O_SAMPLE_BY, O_PRECISION, O_KEEP };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -298,6 +302,7 @@ static const struct option longopts[] = {
 	{ "lr-factor", required_argument, NULL, O_LR_FACTOR },
 	{ "lr-schedule", required_argument, NULL, O_LR_SCHEDULE },
 	{ "precision", required_argument, NULL, O_PRECISION },
+	{ "keep", required_argument, NULL, O_KEEP },
 	{ "base-filters", required_argument, NULL, O_BASE },
 	{ "depth", required_argument, NULL, O_DEPTH },
 	{ "init", required_argument, NULL, O_INIT },
@@ -407,6 +412,7 @@ parse_run_option(int c, const char *arg, struct options *o)
 		break;
 	case O_PATIENCE:
 		o->patience = parse_long(arg, 0, 1000000, "--patience");
+		o->patience_given = o->patience > 0;
 		break;
 	case O_MIN_DELTA:
 		o->min_delta = parse_double(arg, 0, 1e30, "--min-delta");
@@ -424,6 +430,11 @@ parse_run_option(int c, const char *arg, struct options *o)
 			die_usage("--lr-schedule: '%s': constant or cosine",
 				  arg);
 		o->cosine = strcmp(arg, "cosine") == 0;
+		break;
+	case O_KEEP:
+		if (strcmp(arg, "best") != 0 && strcmp(arg, "last") != 0)
+			die_usage("--keep: best or last, not '%s'", arg);
+		o->keep_last = strcmp(arg, "last") == 0;
 		break;
 	case O_PRECISION:
 		if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0)
@@ -556,6 +567,9 @@ check_options(struct options *o)
 	if (o->cosine && o->lr_patience)
 		die_usage("--lr-schedule cosine and --lr-patience exclude "
 			  "each other");
+	if (o->keep_last && (o->patience_given || o->lr_patience))
+		die_usage("--keep last trains every epoch: --patience and "
+			  "--lr-patience need --keep best");
 	if (o->arch_given && !o->init_path && !o->resume) {
 		struct unet_config cfg = { 3, o->base_filters, o->depth,
 					   o->outputs.count };
@@ -695,6 +709,7 @@ fingerprint(const struct run *r, json_t *meta)
 	model_meta_set(meta, "normalize", "%s", aug);
 	model_meta_set(meta, "precision", "%s",
 		       r->precision == NN_BF16 ? "bf16" : "fp32");
+	model_meta_set(meta, "keep", "%s", o->keep_last ? "last" : "best");
 }
 
 static void
@@ -746,7 +761,7 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
 		"outputs", "border", "patch", "steps_per_epoch", "normalize",
-		"lr_drop", "sample_by", "lr_schedule", "precision"
+		"lr_drop", "sample_by", "lr_schedule", "precision", "keep"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
@@ -755,7 +770,7 @@ check_resume(struct run *r, const struct checkpoint *ck)
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
 		{ "normalize", "maxval" }, { "lr_drop", "none" },
 		{ "sample_by", "image" }, { "lr_schedule", "constant" },
-		{ "precision", "fp32" }
+		{ "precision", "fp32" }, { "keep", "best" }
 	};
 	json_t *now = json_object();
 
@@ -816,6 +831,8 @@ save_model(struct run *r, const struct epoch_result *e)
 		model_meta_set(meta, "lr_schedule", "cosine");
 	if (r->precision == NN_BF16)
 		model_meta_set(meta, "precision", "bf16");
+	if (o->keep_last)
+		model_meta_set(meta, "keep", "last");
 	model_meta_set(meta, "batch", "%ld", r->batch);
 	if (o->steps)
 		model_meta_set(meta, "steps_per_epoch", "%ld", o->steps);
@@ -1994,13 +2011,14 @@ summary(const struct run *r, size_t data_bytes, int wbatch,
 }
 
 /* Keep the figures of an epoch that improved val_loss (or of every epoch
- * without validation) and save its model; count the others, and drop the
- * learning rate after every --lr-patience of them in a row. */
+ * without validation or with --keep last) and save its model; count the
+ * others, and drop the learning rate after every --lr-patience of them in
+ * a row. */
 static void
 keep_best(struct run *r, const struct epoch_result *e)
 {
 	const struct options *o = r->o;
-	int improved = r->nval == 0 ||
+	int improved = r->nval == 0 || o->keep_last ||
 		       e->val_loss < r->st.best_loss - o->min_delta;
 
 	if (!improved) {

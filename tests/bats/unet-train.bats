@@ -433,6 +433,36 @@ print(len(a) == len(b) == 3 and all(abs(x - y) <= 0.005 * x for x, y in zip(a, b
 	[ ! -e "$TMP/m.st" ]
 }
 
+@test "--keep last: MODEL holds the last epoch's weights (the checkpoint's), --keep best the lowest val_loss's; recorded, part of the fingerprint, and its refusals" {
+	# At this rate the validation loss rises after epoch 4 of 6.
+	args=(--base-filters 4 --depth 3 --batch 4 --threads 2 --epochs 6 --patience 0 --lr 0.03 --quiet "$S32")
+	unet-train "${args[@]}" --log "$TMP/b.log" -o "$TMP/b.st"
+	unet-train "${args[@]}" --keep last --log "$TMP/l.log" -o "$TMP/l.st"
+	run "$REFPY" -c 'import json, sys
+a, b = ([json.loads(l)["val_loss"] for l in open(p)] for p in sys.argv[1:])
+print(a == b, 1 + a.index(min(a)))' "$TMP/b.log" "$TMP/l.log"
+	assert_output "True 4"
+	assert_equal "$(meta "$TMP/b.st" epoch)" 4
+	assert_equal "$(meta "$TMP/l.st" epoch)" 6
+	assert_equal "$(meta "$TMP/l.st" keep)" last
+	run "$REFPY" -c "$st_py
+m, c = load(sys.argv[1])[0], load(sys.argv[2])[0]
+print(len(m) > 0 and all((m[k] == c[k]).all() for k in m))" "$TMP/l.st" "$TMP/l.st.ckpt"
+	assert_output "True"
+	! cmp -s "$TMP/b.st" "$TMP/l.st"
+	run unet-train "${args[@]}" --epochs 7 --resume -o "$TMP/l.st"
+	assert_failure 1
+	assert_one_error_line unet-train
+	assert_output --partial "cannot resume: keep differs"
+	for bad in "--keep first" "--keep last --patience 3" "--keep last --lr-patience 2"; do
+		# shellcheck disable=SC2086
+		run unet-train "${TINY[@]}" $bad -o "$TMP/m.st" "$S32"
+		assert_failure 2
+		assert_line --index 0 --partial "unet-train: --keep"
+		[ ! -e "$TMP/m.st" ]
+	done
+}
+
 @test "SIGINT: exit 130, the message, a loadable model" {
 	cat "$S32" "$S32" "$S32" "$S32" >"$TMP/big.pam"
 	train_until_checkpoint INT --base-filters 8 --depth 3 --batch 4 \
