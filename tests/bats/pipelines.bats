@@ -74,16 +74,16 @@ run_examples() {
 	[ "$(jq .instances.predicted_objects "$TMP/run/test-native-objects.json")" -eq "$total" ]
 }
 
-@test "unetpipe-workflow: --init, --freeze, --augment and --lr-schedule reach unet-train" {
+@test "unetpipe-workflow: --init, --freeze, --augment, --lr-schedule and --keep reach unet-train" {
 	ingest-resize --size 32x32 "$DATA/stage1_train" >"$TMP/s.pam"
 	unet-train --quiet --epochs 1 --base-filters 2 --depth 2 \
 		--output "$TMP/pre.safetensors" <"$TMP/s.pam"
 	run timeout 300 unetpipe-workflow --size 32x32 --epochs 1 --lr 0.0001 \
 		--base-filters 2 --depth 2 --ratio 60:20:20 --no-native \
 		--init "$TMP/pre.safetensors" --freeze encoder --augment flip,rot90 \
-		--lr-schedule cosine "$DATA/stage1_train" "$TMP/run"
+		--lr-schedule cosine --patience 0 --keep last "$DATA/stage1_train" "$TMP/run"
 	assert_success
-	grep -F "lr 0.0001, --init $TMP/pre.safetensors --freeze encoder --augment flip,rot90 --lr-schedule cosine." \
+	grep -F "lr 0.0001, --init $TMP/pre.safetensors --freeze encoder --augment flip,rot90 --lr-schedule cosine --keep last." \
 		"$TMP/run/report.md"
 	"$REFPY" -c '
 import json, struct, sys
@@ -96,8 +96,8 @@ def load(path):
             for k, v in head.items()}, meta
 pre, _ = load(sys.argv[1])
 tuned, meta = load(sys.argv[2])
-assert (meta["init"], meta["freeze"], meta["augment"], meta["lr_schedule"]) == \
-    (sys.argv[1], "encoder", "rot90,flip", "cosine"), meta
+assert (meta["init"], meta["freeze"], meta["augment"], meta["lr_schedule"], meta["keep"]) == \
+    (sys.argv[1], "encoder", "rot90,flip", "cosine", "last"), meta
 # the --init model brings its normalisation (maxval), not the default
 assert meta["normalize"] == "maxval", meta
 for k in pre:
@@ -114,9 +114,9 @@ for k in pre:
 	[ "$(jq -r .patch <<<"$output")" = 128 ]
 	[ "$(jq -r .normalize <<<"$output")" = percentile:1:99.8 ]
 	# the budget: 60 steps of 8 patches by area, flips, the Dice term, a
-	# cosine schedule
-	run jq -r '"\(.batch) \(.steps_per_epoch) \(.sample_by) \(.augment) \(.loss) \(.lr_schedule)"' <<<"$output"
-	assert_output "8 60 area rot90,flip bce+dice cosine"
+	# cosine schedule, the last epoch's model
+	run jq -r '"\(.batch) \(.steps_per_epoch) \(.sample_by) \(.augment) \(.loss) \(.lr_schedule) \(.keep)"' <<<"$output"
+	assert_output "8 60 area rot90,flip bce+dice cosine last"
 	run model_meta "$TMP/run/model.safetensors"
 	[ "$(jq -r '.input_width // "none"' <<<"$output")" = none ]
 	grep -qF "trained on 128x128 patches" "$TMP/run/report.md"
