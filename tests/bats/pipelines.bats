@@ -120,6 +120,7 @@ for k in pre:
 	run model_meta "$TMP/run/model.safetensors"
 	[ "$(jq -r '.input_width // "none"' <<<"$output")" = none ]
 	grep -qF "trained on 128x128 patches" "$TMP/run/report.md"
+	grep -qF "The model is the last epoch's (--keep last), epoch 1: val_loss" "$TMP/run/report.md"
 	grep -qF 'unet-infer --tta' "$TMP/run/report.md"
 	[ ! -e "$TMP/run/test.json" ]
 	[ -s "$TMP/run/test-native.json" ]

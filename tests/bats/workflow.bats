@@ -52,6 +52,8 @@ in_channels() {
 		<(ls "$TMP/f/img" | sed 's/\.png$//')
 	assert_success
 	grep -qF "Data set \`8 images with the masks of $TMP/f/masks\` at 32x32: 4 training, 2 validation, 2 test samples" "$TMP/run/report.md"
+	# the resize recipe keeps the best epoch
+	grep -q "^Best epoch [0-9]*: val_loss" "$TMP/run/report.md"
 	# found / true / matched objects, as score counted them
 	for at in 32x32:test "native size:test-native"; do
 		row=$(jq -r '.instances | "\(.predicted_objects) / \(.true_objects) / \(.matched_objects)"' \
