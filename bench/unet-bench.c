@@ -443,11 +443,9 @@ main(int argc, char **argv)
 					  "'%s'", optarg);
 			break;
 		case 'P':
-			if (strcmp(optarg, "fp32") != 0 &&
-			    strcmp(optarg, "bf16") != 0)
-				die_usage("--precision: fp32 or bf16, not '%s'",
-					  optarg);
-			precision = optarg[0] == 'b' ? NN_BF16 : NN_FP32;
+			precision = parse_choice(optarg, "fp32", "bf16",
+						 "--precision")
+				    ? NN_BF16 : NN_FP32;
 			break;
 		default:
 			cli_other_option(c, usage_text, argv);

@@ -162,6 +162,17 @@ parse_double(const char *s, double min, double max, const char *what)
 	return v;
 }
 
+int
+parse_choice(const char *s, const char *first, const char *second,
+	     const char *what)
+{
+	if (strcmp(s, first) == 0)
+		return 0;
+	if (strcmp(s, second) == 0)
+		return 1;
+	die_usage("%s: %s or %s, not '%s'", what, first, second, s);
+}
+
 void
 parse_size(const char *s, int max, int *width, int *height, const char *what)
 {

@@ -43,6 +43,11 @@ long parse_long(const char *s, long min, long max, const char *what);
  * usage error naming `what`. */
 double parse_double(const char *s, double min, double max, const char *what);
 
+/* 0 when s is the word first, 1 when it is second; any other s is a usage
+ * error "what: first or second, not 's'". */
+int parse_choice(const char *s, const char *first, const char *second,
+		 const char *what);
+
 /* Parse "WxH" with both in [1, max]; anything else is a usage error. */
 void parse_size(const char *s, int max, int *width, int *height,
 		const char *what);

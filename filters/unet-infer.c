@@ -377,11 +377,9 @@ parse_options(int argc, char **argv)
 				     parse_long(optarg, 1, 1L << 20, "--memory");
 			break;
 		case 'P':
-			if (strcmp(optarg, "fp32") != 0 &&
-			    strcmp(optarg, "bf16") != 0)
-				die_usage("--precision: fp32 or bf16, not '%s'",
-					  optarg);
-			opt.precision = optarg[0] == 'b' ? NN_BF16 : NN_FP32;
+			opt.precision = parse_choice(optarg, "fp32", "bf16",
+						     "--precision")
+					? NN_BF16 : NN_FP32;
 			break;
 		case 'q':
 			opt.quiet = 1;

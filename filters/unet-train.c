@@ -426,20 +426,14 @@ parse_run_option(int c, const char *arg, struct options *o)
 			die_usage("--lr-factor: must be above 0 and below 1");
 		break;
 	case O_LR_SCHEDULE:
-		if (strcmp(arg, "constant") != 0 && strcmp(arg, "cosine") != 0)
-			die_usage("--lr-schedule: '%s': constant or cosine",
-				  arg);
-		o->cosine = strcmp(arg, "cosine") == 0;
+		o->cosine = parse_choice(arg, "constant", "cosine",
+					 "--lr-schedule");
 		break;
 	case O_KEEP:
-		if (strcmp(arg, "best") != 0 && strcmp(arg, "last") != 0)
-			die_usage("--keep: best or last, not '%s'", arg);
-		o->keep_last = strcmp(arg, "last") == 0;
+		o->keep_last = parse_choice(arg, "best", "last", "--keep");
 		break;
 	case O_PRECISION:
-		if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0)
-			die_usage("--precision: fp32 or bf16, not '%s'", arg);
-		o->bf16 = strcmp(arg, "bf16") == 0;
+		o->bf16 = parse_choice(arg, "fp32", "bf16", "--precision");
 		break;
 	case O_PATCH:
 		o->patch = parse_long(arg, 1, 16384, "--patch");
@@ -451,9 +445,7 @@ parse_run_option(int c, const char *arg, struct options *o)
 		o->memory = parse_long(arg, 1, 1L << 30, "--memory");
 		break;
 	case O_SAMPLE_BY:
-		if (strcmp(arg, "image") != 0 && strcmp(arg, "area") != 0)
-			die_usage("--sample-by: '%s': image or area", arg);
-		o->by_area = strcmp(arg, "area") == 0;
+		o->by_area = parse_choice(arg, "image", "area", "--sample-by");
 		break;
 	default:
 		return 0;

@@ -570,7 +570,7 @@ while pos < len(d):
 		"--normalize percent:--normalize: 'percent' is not maxval, percentile or percentile:LOW:HIGH" \
 		"--steps-per-epoch 0:--epochs, --batch, --base-filters, --depth and --steps-per-epoch must be at least 1" \
 		"--steps-per-epoch 1.5:--steps-per-epoch: '1.5' is not a count" \
-		"--sample-by pixels:--sample-by: 'pixels': image or area" \
+		"--sample-by pixels:--sample-by: image or area, not 'pixels'" \
 		"--size 64x64 --sample-by area:--sample-by is for --patch (--size trains on whole images of one size)"; do
 		# shellcheck disable=SC2086
 		run unetpipe-workflow ${bad%%:--*} "$DATA/stage1_train" "$TMP/x"

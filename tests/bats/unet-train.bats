@@ -1354,7 +1354,7 @@ assert any((a[k] != b[k]).any() for k in a), 'the same weights'" "$TMP/a.st" "$T
 	for v in "" bogus Area "area,image"; do
 		run unet-train --sample-by "$v" -o "$TMP/m.st" "$TMP/mixed.pam"
 		assert_failure 2
-		assert_line --index 0 "unet-train: --sample-by: '$v': image or area"
+		assert_line --index 0 "unet-train: --sample-by: image or area, not '$v'"
 	done
 }
 
