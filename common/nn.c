@@ -371,10 +371,11 @@ nn_set_precision(enum nn_precision p)
  * F(4x4) does 36 products per 16 pixels where F(2x2) does 16 per 4, but
  * its tiles waste more at the map's edge (on 8 x 8 maps, 36 products per
  * 16 pixels either way): it pays from maps 16 wide. Its transformed
- * kernel must also fit in kflip. With bf16 products (bf16 set) a
- * layer takes F(2x2) on every map, forward and backward: F(4x4)'s transforms amplify the rounding of
- * its inputs to bf16 13 times more (test_winograd: at most 0.021 of the
- * sum of |x||k| against F(2x2)'s 0.0016). */
+ * kernel must also fit in kflip. With bf16 products (bf16 set) a layer
+ * takes F(2x2) on every map, forward and backward: F(4x4)'s transforms
+ * amplify the rounding of its inputs to bf16 13 times more
+ * (test_winograd: at most 0.021 of the sum of |x||k| against F(2x2)'s
+ * 0.0016). */
 static int
 wino_pick(int w, int cin, int cout, int bf16)
 {
