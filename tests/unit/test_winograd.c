@@ -272,6 +272,9 @@ main(int argc, char **argv)
 		{ 1, 33, 31, 48, 96 },
 		{ 3, 8, 8, 96, 33 },
 		{ 1, 9, 10, 300, 40 },
+		/* 512 tiles of F(4x4), 2048 of F(2x2): several forward steps
+		 * a thread, the last one short (winograd_conv) */
+		{ 2, 64, 64, 32, 32 },
 	};
 
 	int bf16;
