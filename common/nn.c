@@ -46,10 +46,14 @@ nn_reserve(int channels, int nt)
 	size_t mc = channels;
 
 	if (channels > max_channels) {
+		size_t col = 9 * mc * MIN_ROWS;
+
 		max_channels = channels;
-		pool_reserve(9 * mc * MIN_ROWS > TILE_FLOATS
-			     ? 9 * mc * MIN_ROWS : TILE_FLOATS,
-			     9 * mc * mc + mc);
+		if (col < TILE_FLOATS)
+			col = TILE_FLOATS;
+		if (col < winograd_reserve_floats(channels))
+			col = winograd_reserve_floats(channels);
+		pool_reserve(col, 9 * mc * mc + mc);
 		free(kflip);
 		kflip_floats = 16 * mc * ((mc + 31) / 32 * 32);
 		kflip = xmalloc_for(kflip_floats, sizeof(float),

@@ -92,45 +92,46 @@ layer(int m, int n, int h, int w, int cin, int cout)
 	return l;
 }
 
-/* The weight gradient's steps: g transform points (T, a or 1) over nb
- * tiles at a time, as many tiles as fit in the least scratch nn_reserve
- * gives (9 x 256 x max(cin, cout) floats). Each step adds its products to
- * du, read and written once per step: all the points at once while a
- * step holds 32 tiles (or all of them), else a row of points, else one
- * (a step then transforms its tiles again for each row or point). A
- * function of the layer alone, so that the sums run in the same order
- * whatever the thread count. */
-static int
-wgrad_step(const struct wino_layer *l, size_t ntiles, int *nb)
+size_t
+winograd_reserve_floats(int channels)
 {
-	size_t least = (size_t)9 * 256 * (l->cin > l->cout ? l->cin : l->cout);
-	size_t want = ntiles < 32 ? ntiles : 32;
+	return (size_t)4 * 9 * 256 * channels;
+}
+
+/* The weight gradient's steps: all the transform points of nb tiles at
+ * a time, as many tiles as fit in the least scratch nn_reserve gives
+ * (winograd_reserve_floats: about 100 tiles of F(4x4) for square layers,
+ * at least 56 from 32 channels on). Each step adds its products to du,
+ * read and written once per step. (A quarter of that scratch, where the
+ * steps took the points by rows and transformed each tile six times,
+ * made training at base 16 3.5 % slower.) A function of the layer alone,
+ * so that the sums run in the same order whatever the thread count. */
+static int
+wgrad_tiles_per_step(const struct wino_layer *l, size_t ntiles)
+{
+	size_t least = winograd_reserve_floats(l->cin > l->cout ? l->cin
+							   : l->cout);
 	/* at least ldv + ldm on every path, and the same on all of them:
 	 * the steps, so the sums' order, do not depend on the vector width */
 	size_t per = (size_t)l->cin + l->cout + 80;
-	int g = l->T;
+	size_t nb = least / ((size_t)l->T * per);
 
-	if (least / (g * per) < want)
-		g = least / (l->a * per) >= want ? l->a : 1;
-	*nb = (int)(least / (g * per));
-	if (*nb < 1)
-		*nb = 1;
-	if ((size_t)*nb > ntiles && ntiles > 0)
-		*nb = (int)ntiles;
-	return g;
+	if (nb < 1)
+		nb = 1;
+	if (nb > ntiles && ntiles > 0)
+		nb = ntiles;
+	return (int)nb;
 }
 
 size_t
 winograd_scratch_floats(int m, int cin, int cout)
 {
 	struct wino_layer l;
-	int nb, g;
 
 	if (!winograd_available(m))
 		return 0;
 	l = layer(m, 1, 1, 1, cin, cout);
-	g = wgrad_step(&l, 256, &nb);
-	return (size_t)g * nb * (l.ldv + l.ldm);
+	return (size_t)l.T * wgrad_tiles_per_step(&l, 256) * (l.ldv + l.ldm);
 }
 
 /* ------------------------------------------------------------ kernel */
@@ -311,7 +312,6 @@ struct pass_args {
 	const struct winograd_ops *ops;
 	size_t ntiles;
 	int nb;         /* tiles per step */
-	int g;          /* weight gradient: transform points per step */
 };
 
 /* Forward: each thread its share of the steps of nb tiles. */
@@ -331,8 +331,8 @@ fwd_part(void *arg, int t, int nt)
 	}
 }
 
-/* Weight gradient: each thread its share of the transform points, at
- * most g at a time, over every tile in steps of nb tiles. */
+/* Weight gradient: each thread its share of the transform points, over
+ * every tile in steps of nb tiles. */
 static void
 wgrad_part(void *arg, int t, int nt)
 {
@@ -340,16 +340,14 @@ wgrad_part(void *arg, int t, int nt)
 	size_t lo, hi;
 
 	pool_share(a->l.T, t, nt, &lo, &hi);
-	for (size_t p0 = lo; p0 < hi; p0 += a->g) {
-		size_t p1 = p0 + a->g < hi ? p0 + a->g : hi;
+	if (lo == hi)
+		return;
+	for (size_t t0 = 0; t0 < a->ntiles; t0 += a->nb) {
+		int m = a->ntiles - t0 < (size_t)a->nb ? (int)(a->ntiles - t0)
+						       : a->nb;
 
-		for (size_t t0 = 0; t0 < a->ntiles; t0 += a->nb) {
-			int m = a->ntiles - t0 < (size_t)a->nb
-				? (int)(a->ntiles - t0) : a->nb;
-
-			a->ops->wgrad_tiles(&a->l, t0, m, (int)p0, (int)p1,
-					    pool_col(t));
-		}
+		a->ops->wgrad_tiles(&a->l, t0, m, (int)lo, (int)hi,
+				    pool_col(t));
 	}
 }
 
@@ -436,11 +434,11 @@ winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
 	a.l = layer(m, n, h, w, cin, cout);
 	a.l.x = x, a.l.ldx = ldx, a.l.dy = dy, a.l.lddy = lddy, a.l.du = u;
 	a.ntiles = (size_t)n * a.l.th * a.l.tw;
-	a.g = wgrad_step(&a.l, a.ntiles, &a.nb);
-	if ((size_t)a.nb * a.g * (a.l.ldv + a.l.ldm) > pool_col_floats())
+	a.nb = wgrad_tiles_per_step(&a.l, a.ntiles);
+	if ((size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm) > pool_col_floats())
 		die("winograd: scratch of %zu floats, %zu needed",
 		    pool_col_floats(),
-		    (size_t)a.nb * a.g * (a.l.ldv + a.l.ldm));
+		    (size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm));
 	ka.nr = a.ops->nr;
 	ka.noutp = a.l.coutp;
 	pool_run(nt, zero_part, &z);

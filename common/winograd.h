@@ -28,8 +28,12 @@ int winograd_bf16_available(void);
 size_t winograd_kernel_floats(int m, int nin, int nout);
 
 /* The scratch floats each thread needs for a layer of cin to cout
- * channels (at most 9 x 256 x max(cin, cout), which nn_reserve provides). */
+ * channels: at most winograd_reserve_floats(max(cin, cout)). */
 size_t winograd_scratch_floats(int m, int cin, int cout);
+
+/* The scratch floats a thread must have (nn_reserve reserves them) for
+ * the layers of up to `channels` input and output channels. */
+size_t winograd_reserve_floats(int channels);
 
 /* y = (relu)(bias + conv(x, k)) on nt threads, by F(m x m, 3x3): x is
  * n x h x w x nin at pixel stride ldx; the kernel's weight of tap s
