@@ -66,14 +66,18 @@ needs_numpy() {
 )?plain$'
 }
 
-@test "avx512 and avx2 train the same bits where both compute directly (8 and 16 channels)" {
+# Their kernels give the same bits but for the 3x3 forward, whose
+# AVX-512 kernel sums in another order (test_isa).
+@test "avx512 and avx2 train the same step within 0.1 % of the learning rate where both compute directly (8 and 16 channels)" {
+	needs_numpy
 	paths | grep -qx avx2 && paths | grep -qx avx512 || skip "this CPU lacks AVX-512 or AVX2"
 	for p in avx512 avx2; do
 		UNETPIPE_ISA=$p unet-train "${TRAIN[@]}" --depth 2 --base-filters 8 \
 			-o "$TMP/$p.safetensors" "$S16"
 	done
-	cmp "$TMP/avx512.safetensors" "$TMP/avx2.safetensors"
-	cmp "$TMP/avx512.safetensors.ckpt" "$TMP/avx2.safetensors.ckpt"
+	d=$(max_diff "$TMP/avx512.safetensors" "$TMP/avx2.safetensors")
+	echo "avx512 against avx2: $d"
+	"$REFPY" -c "import sys; sys.exit(not 0 < float('$d') < 1e-6)"
 }
 
 @test "every path trains the same step within 0.1 % of the learning rate (base 16: direct kernels against the plain GEMMs)" {

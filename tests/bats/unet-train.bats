@@ -46,18 +46,25 @@ meta() {
 print(load(sys.argv[1])[1][sys.argv[2]])" "$1" "$2"
 }
 
-# the_same_step MODEL_A MODEL_B INIT LR [TOL]: every tensor of A and B
-# within TOL (default 0.001, 0.1 %) of the learning rate, and every tensor
-# moved from INIT.
+# the_same_step MODEL_A MODEL_B INIT LR [TOL [LOOSE]]: every weight of A
+# and B within TOL (default 0.001, 0.1 %) of the learning rate, and every
+# tensor moved from INIT. With LOOSE, the weights that B moved by less
+# than 0.99 lr (gradients under 1e-6) are held to LOOSE instead: there
+# Adam's first step, lr g / (|g| + 1e-8), turns a rounding of 1e-9 in g
+# (an activation's last bit that crosses a ReLU's zero, say) into
+# several % of lr.
 the_same_step() {
 	"$REFPY" -c "$st_py
 a, _ = load(sys.argv[1]); b, _ = load(sys.argv[2]); i, _ = load(sys.argv[3])
 lr = float(sys.argv[4])
 tol = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-3
+loose = float(sys.argv[6]) if len(sys.argv) > 6 else tol
 assert sorted(a) == sorted(b), (sorted(a), sorted(b))
 for k in a:
-    d = float(np.abs(a[k] - b[k]).max())
-    assert d < tol * lr, (k, d)
+    d = np.abs(a[k] - b[k])
+    well = np.abs(b[k] - i[k]) >= 0.99 * lr
+    assert float(d[well].max(initial=0)) < tol * lr, (k, float(d.max()))
+    assert float(d.max()) < loose * lr, (k, float(d.max()))
     assert float(np.abs(b[k] - i[k]).max()) > 0.5 * lr, k
 " "$@"
 }
@@ -73,8 +80,8 @@ assert abs(loss - ref) < 1e-6 * ref, (loss, ref)
 ' "$1" "$2"
 }
 
-# step_against_reference BASE SEED SAMPLES BATCH [WEIGHT_TOL]: one Adam
-# step of a 3-channel network of depth 3, by unet-train and by the
+# step_against_reference BASE SEED SAMPLES BATCH [WEIGHT_TOL [LOOSE]]: one
+# Adam step of a 3-channel network of depth 3, by unet-train and by the
 # reference, from the same initial weights: the weights within
 # WEIGHT_TOL of the learning rate (the_same_step), the loss within 1e-6.
 step_against_reference() {
@@ -88,7 +95,7 @@ step_against_reference() {
 	assert_success
 	assert_output ""
 	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
-		"$TMP/init.safetensors" 0.001 ${5:+"$5"}
+		"$TMP/init.safetensors" "${5:-0.001}" ${6:+"$6"}
 	the_same_loss "$TMP/log" "$ref_loss"
 }
 
@@ -98,14 +105,15 @@ step_against_reference() {
 
 # Base 16 on 32x32 samples: the 3x3 convolutions of 32 and 64 channels
 # (levels 2 and 3) run by Winograd, F(4x4) on the 16x16 maps and F(2x2)
-# on the 8x8 ones (nn.h, nn_set_winograd), on the vector paths. The
-# weights within 1 % of the learning rate, not 0.1 %: Adam's first step
-# moves every weight by about lr g / |g|, so a gradient near zero turns
-# float error into a visible step, and at this width even the GEMM path
-# without Winograd (UNETPIPE_ISA=plain) is 0.12 % of lr off the reference
-# on c5.conv2 (Winograd: 0.12 % too). The loss is held to 1e-6.
+# on the 8x8 ones (nn.h, nn_set_winograd), on the vector paths. Most
+# gradients here are under 1e-6, where Adam's first step magnifies
+# rounding (the_same_step): the weights that moved by 0.99 lr and more
+# within 0.1 % of lr (measured: 0.003 % on every path), the others
+# within 10 % (measured: 0.12 % with AVX2 and plain, whose 3x3 sums run
+# in the reference's order, 5.6 % with AVX-512's conv_block_slide). The
+# loss is held to 1e-6.
 @test "one Adam step at base 16 (Winograd layers) equals the reference's step" {
-	step_against_reference 16 1 "$S32" 24 0.01
+	step_against_reference 16 1 "$S32" 24 0.001 0.1
 }
 
 @test "one step on 16-bit GRAYSCALE_MASK samples with --lr equals the reference's" {
