@@ -461,9 +461,131 @@ wgrad_at(const float *pad, size_t padlen, int q, int cin, const float *dyrow,
 	}
 }
 
+/* Input pixel i's channels ci0 .. ci0 + Gc - 1 of a padded row (xr, cin
+ * apart) by the output gradient of the pixels i - kx its window holds at
+ * kx = K0 .. K1 (d, lddy apart), into acc[kx][g][v]. */
+static inline __attribute__((always_inline)) void
+wslide_pixel(const float *xr, int cin, const float *d, int lddy, int i,
+	     vec *acc, const int K0, const int K1, const int Gc, const int V,
+	     const int lanes)
+{
+	vec dv[3][2];
+
+#pragma GCC unroll 3
+	for (int kx = K0; kx <= K1; kx++)
+#pragma GCC unroll 2
+		for (int v = 0; v < V; v++)
+			dv[kx][v] = vload(d + (size_t)(i - kx) * lddy + VW * v,
+					  lanes);
+#pragma GCC unroll 8
+	for (int g = 0; g < Gc; g++) {
+		vec xb = vbcast(xr + (size_t)i * cin + g);
+
+#pragma GCC unroll 3
+		for (int kx = K0; kx <= K1; kx++)
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				acc[(kx * Gc + g) * V + v] = vfma(
+					xb, dv[kx][v], acc[(kx * Gc + g) * V + v]);
+	}
+}
+
+/* The weight gradient of kernel row ky, input channels ci0 .. ci0 + Gc - 1
+ * and the V vectors of output channels from c0, over the nrows rows of a
+ * tile (padded input rows at pad, padlen floats apart; output gradient
+ * rows from dyrow, dystep apart): each input pixel's broadcast feeds the
+ * three taps of its row whose windows hold it, 3 Gc V multiply-adds for
+ * Gc broadcasts and 3 V loads (wgrad_block: G V for G and V). Each
+ * (tap, channel) pair sums pixel after pixel, row after row, as
+ * wgrad_block does: the same bits. */
+static inline __attribute__((always_inline)) void
+wgrad_slide(const float *pad, size_t padlen, int ky, int ci0, int cin,
+	    const float *dyrow, int lddy, size_t dystep, int w, int nrows,
+	    float *dk, int cout, int c0, const int Gc, const int V)
+{
+	const int lanes = LANES(cout);
+	vec acc[MAXACC];
+	float *dkp[3];
+
+	for (int kx = 0; kx < 3; kx++)
+		dkp[kx] = dk + ((size_t)(ky * 3 + kx) * cin + ci0) * cout + c0;
+#pragma GCC unroll 3
+	for (int kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+		for (int g = 0; g < Gc; g++)
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				acc[(kx * Gc + g) * V + v] = vload(
+					dkp[kx] + (size_t)g * cout + VW * v,
+					lanes);
+	for (int j = 0; j < nrows; j++) {
+		const float *xr = pad + (j + ky) * padlen + ci0;
+		const float *d = dyrow + j * dystep;
+		int i;
+
+		if (w == 1) {
+			wslide_pixel(xr, cin, d, lddy, 0, acc, 0, 0, Gc, V,
+				     lanes);
+			wslide_pixel(xr, cin, d, lddy, 1, acc, 1, 1, Gc, V,
+				     lanes);
+			wslide_pixel(xr, cin, d, lddy, 2, acc, 2, 2, Gc, V,
+				     lanes);
+			continue;
+		}
+		wslide_pixel(xr, cin, d, lddy, 0, acc, 0, 0, Gc, V, lanes);
+		wslide_pixel(xr, cin, d, lddy, 1, acc, 0, 1, Gc, V, lanes);
+		for (i = 2; i < w; i++)
+			wslide_pixel(xr, cin, d, lddy, i, acc, 0, 2, Gc, V,
+				     lanes);
+		wslide_pixel(xr, cin, d, lddy, w, acc, 1, 2, Gc, V, lanes);
+		wslide_pixel(xr, cin, d, lddy, w + 1, acc, 2, 2, Gc, V, lanes);
+	}
+#pragma GCC unroll 3
+	for (int kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+		for (int g = 0; g < Gc; g++)
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++)
+				vstore(dkp[kx] + (size_t)g * cout + VW * v,
+				       acc[(kx * Gc + g) * V + v], lanes);
+}
+
+/* wgrad_slide over every kernel row, block of Gc input channels (the rest
+ * by 2 and 1) and block of output channels. */
+static inline __attribute__((always_inline)) void
+wgrad_slide_tile(const float *pad, size_t padlen, int cin,
+		 const float *dyrow, int lddy, int w, int nrows, float *dk,
+		 int cout, const int Gc, const int V)
+{
+	size_t dystep = (size_t)w * lddy;
+
+	for (int ky = 0; ky < 3; ky++)
+		for (int c0 = 0; c0 < cout; c0 += VW * V) {
+			int ci = 0;
+
+			for (; ci + Gc <= cin; ci += Gc)
+				wgrad_slide(pad, padlen, ky, ci, cin, dyrow + c0,
+					    lddy, dystep, w, nrows, dk, cout, c0,
+					    Gc, V);
+			for (; Gc > 2 && ci + 2 <= cin; ci += 2)
+				wgrad_slide(pad, padlen, ky, ci, cin, dyrow + c0,
+					    lddy, dystep, w, nrows, dk, cout, c0,
+					    2, V);
+			for (; ci < cin; ci++)
+				wgrad_slide(pad, padlen, ky, ci, cin, dyrow + c0,
+					    lddy, dystep, w, nrows, dk, cout, c0,
+					    1, V);
+		}
+}
+
 /* The rows by the tiles of conv_rows, each tile's padded input rows and
  * the two around them in scratch in order, then xpack; the 9 cin pairs by
- * G, the rest by 4 and 1, each over all the rows of the tile. */
+ * G, the rest by 4 and 1, each over all the rows of the tile. With
+ * AVX-512, fewer blocks than PACK_BLOCKS and at least a block of input
+ * channels, by wgrad_slide_tile instead (unet-bench --mode layers, base
+ * 16: the backward of d1.conv1 25 -> 23 ms, of d1.conv2 13 -> 12; at 3
+ * input channels it lost); AVX2's 16 registers cannot hold its
+ * accumulators. */
 static inline __attribute__((always_inline)) void
 wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 	   int lddy, int cout, float *dk, size_t r0, size_t r1,
@@ -485,6 +607,13 @@ wgrad_rows(const float *x, int ldx, int h, int w, int cin, const float *dy,
 		for (int j = 0; j < (int)n + 2; j++)
 			pad_row(x, ldx, h, w, cin, img, oy - 1 + j,
 				scratch + j * padlen);
+		if (VW == 16 && cout < PACK_BLOCKS * VW * V &&
+		    cin >= MAXACC / (3 * V)) {
+			wgrad_slide_tile(scratch, padlen, cin, dyrow, lddy, w,
+					 (int)n, dk, cout, MAXACC / (3 * V), V);
+			r += n;
+			continue;
+		}
 		for (; q + G <= pairs; q += G)
 			wgrad_at(scratch, padlen, q, cin, dyrow, lddy, w, n, dk,
 				 cout, xpack, G, V);

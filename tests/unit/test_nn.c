@@ -936,6 +936,9 @@ test_direct_vs_gemm(void)
 		/* several blocks of output channels, several tiles of rows
 		 * in an image (w 64: 4 rows a tile), either way */
 		{ CONV3, 64, 96, 9, 64 }, { CONV3, 96, 64, 9, 64 },
+		/* input channels not a multiple of the weight gradient's
+		 * blocks (AVX-512: 8 for 16 outputs, 4 for 32) */
+		{ CONV3, 11, 16, 20, 27 }, { CONV3, 10, 32, 6, 11 },
 		/* maps of one pixel, one row, one column */
 		{ CONV3, 16, 16, 1, 1 }, { CONV3, 8, 16, 1, 9 },
 		{ CONV3, 16, 8, 9, 1 }, { UPCONV, 16, 16, 1, 1 },
