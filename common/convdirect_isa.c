@@ -25,6 +25,37 @@ direct_channels(int c)
 	return c == 8 || c == 16 || c % (VW * 2) == 0;
 }
 
+/* The P V accumulators of a block of P output pixels by V vectors of
+ * channels: set to the bias (zero without one); stored through the ReLU
+ * when relu is set. */
+static inline __attribute__((always_inline)) void
+acc_init(vec *acc, const float *bias, const int P, const int V,
+	 const int lanes)
+{
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++)
+			acc[p * V + v] = bias ? vload(bias + VW * v, lanes)
+					      : vzero();
+}
+
+static inline __attribute__((always_inline)) void
+acc_store(const vec *acc, float *y, int ldy, int relu, const int P,
+	  const int V, const int lanes)
+{
+#pragma GCC unroll 24
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++) {
+			vec a = acc[p * V + v];
+
+			if (relu)
+				a = vmax(a, vzero());
+			vstore(y + (size_t)p * ldy + VW * v, a, lanes);
+		}
+}
+
 /* P output pixels by V vectors of channels, P V <= MAXACC accumulators: for
  * every tap (ky, kx) and input channel, one weight load per vector and one
  * broadcast per pixel feed P V fused multiply-adds. prow[ky] points at the
@@ -38,12 +69,7 @@ conv_block(const float *const prow[3], int cin, const float *wt, int ldw,
 {
 	vec acc[MAXACC];
 
-#pragma GCC unroll 24
-	for (int p = 0; p < P; p++)
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++)
-			acc[p * V + v] = bias ? vload(bias + VW * v, lanes)
-					      : vzero();
+	acc_init(acc, bias, P, V, lanes);
 	for (int ky = 0; ky < 3; ky++)
 		for (int kx = 0; kx < 3; kx++) {
 			const float *xs = prow[ky] + kx * cin;
@@ -67,16 +93,7 @@ conv_block(const float *const prow[3], int cin, const float *wt, int ldw,
 				}
 			}
 		}
-#pragma GCC unroll 24
-	for (int p = 0; p < P; p++)
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++) {
-			vec a = acc[p * V + v];
-
-			if (relu)
-				a = vmax(a, vzero());
-			vstore(y + (size_t)p * ldy + VW * v, a, lanes);
-		}
+	acc_store(acc, y, ldy, relu, P, V, lanes);
 }
 
 /* conv_block at stride 1, each input pixel's broadcast feeding the three
@@ -94,12 +111,7 @@ conv_block_slide(const float *const prow[3], int cin, const float *wt,
 {
 	vec acc[MAXACC];
 
-#pragma GCC unroll 24
-	for (int p = 0; p < P; p++)
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++)
-			acc[p * V + v] = bias ? vload(bias + VW * v, lanes)
-					      : vzero();
+	acc_init(acc, bias, P, V, lanes);
 	for (int ky = 0; ky < 3; ky++) {
 		const float *xs = prow[ky];
 		const float *ws = wt + (size_t)ky * 3 * cin * ldw;
@@ -133,16 +145,7 @@ conv_block_slide(const float *const prow[3], int cin, const float *wt,
 			}
 		}
 	}
-#pragma GCC unroll 24
-	for (int p = 0; p < P; p++)
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++) {
-			vec a = acc[p * V + v];
-
-			if (relu)
-				a = vmax(a, vzero());
-			vstore(y + (size_t)p * ldy + VW * v, a, lanes);
-		}
+	acc_store(acc, y, ldy, relu, P, V, lanes);
 }
 
 /* Input row iy of image img, zero-padded by one pixel on each side (all
@@ -490,6 +493,29 @@ wslide_pixel(const float *xr, int cin, const float *d, int lddy, int i,
 	}
 }
 
+/* wgrad_slide's accumulators acc[kx][g][v] loaded from (store 0) or
+ * stored to (store 1) the kernel gradient's rows dkp[kx] + g cout. */
+static inline __attribute__((always_inline)) void
+dk_move(vec *acc, float *const dkp[3], int cout, const int store,
+	const int Gc, const int V, const int lanes)
+{
+#pragma GCC unroll 3
+	for (int kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+		for (int g = 0; g < Gc; g++)
+#pragma GCC unroll 2
+			for (int v = 0; v < V; v++) {
+				float *at = dkp[kx] + (size_t)g * cout + VW * v;
+
+				if (store)
+					vstore(at, acc[(kx * Gc + g) * V + v],
+					       lanes);
+				else
+					acc[(kx * Gc + g) * V + v] =
+						vload(at, lanes);
+			}
+}
+
 /* The weight gradient of kernel row ky, input channels ci0 .. ci0 + Gc - 1
  * and the V vectors of output channels from c0, over the nrows rows of a
  * tile (padded input rows at pad, padlen floats apart; output gradient
@@ -509,15 +535,7 @@ wgrad_slide(const float *pad, size_t padlen, int ky, int ci0, int cin,
 
 	for (int kx = 0; kx < 3; kx++)
 		dkp[kx] = dk + ((size_t)(ky * 3 + kx) * cin + ci0) * cout + c0;
-#pragma GCC unroll 3
-	for (int kx = 0; kx < 3; kx++)
-#pragma GCC unroll 8
-		for (int g = 0; g < Gc; g++)
-#pragma GCC unroll 2
-			for (int v = 0; v < V; v++)
-				acc[(kx * Gc + g) * V + v] = vload(
-					dkp[kx] + (size_t)g * cout + VW * v,
-					lanes);
+	dk_move(acc, dkp, cout, 0, Gc, V, lanes);
 	for (int j = 0; j < nrows; j++) {
 		const float *xr = pad + (j + ky) * padlen + ci0;
 		const float *d = dyrow + j * dystep;
@@ -540,14 +558,7 @@ wgrad_slide(const float *pad, size_t padlen, int ky, int ci0, int cin,
 		wslide_pixel(xr, cin, d, lddy, w, acc, 1, 2, Gc, V, lanes);
 		wslide_pixel(xr, cin, d, lddy, w + 1, acc, 2, 2, Gc, V, lanes);
 	}
-#pragma GCC unroll 3
-	for (int kx = 0; kx < 3; kx++)
-#pragma GCC unroll 8
-		for (int g = 0; g < Gc; g++)
-#pragma GCC unroll 2
-			for (int v = 0; v < V; v++)
-				vstore(dkp[kx] + (size_t)g * cout + VW * v,
-				       acc[(kx * Gc + g) * V + v], lanes);
+	dk_move(acc, dkp, cout, 1, Gc, V, lanes);
 }
 
 /* wgrad_slide over every kernel row, block of Gc input channels (the rest
