@@ -336,7 +336,6 @@ conv_rows(const float *x, int ldx, int h, int w, int cin, const float *wt,
 #define WIDE 6, WIDE_V /* cout 16 and more: 16 channels a block */
 #endif
 
-
 /* The layers of few input channels, whose pixels lie cin floats apart in
  * the padded rows, are compiled with cin a constant (the P pixels'
  * addresses fixed offsets, not registers spilled to the stack), and full

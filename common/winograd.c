@@ -395,7 +395,7 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 		.k = k, .ss = ss, .si = si, .so = so, .flip = flip, .m = m,
 		.nin = nin, .nout = nout, .bf16 = a.ops != kernels(), .u = u,
 	};
-	size_t per, cap, steps;
+	size_t per, cap, fit, steps;
 
 	a.l = layer(m, n, h, w, nin, nout);
 	a.l.x = x, a.l.ldx = ldx, a.l.u = u, a.l.bias = bias;
@@ -409,8 +409,9 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	 * larger than needed: see STEP_FLOATS */
 	per = (size_t)a.l.T * (a.l.ldv + a.l.ldm);
 	cap = pool_col_floats() / per;
-	if (step_floats(&a.l) / per < cap)
-		cap = step_floats(&a.l) / per;
+	fit = step_floats(&a.l) / per;
+	if (fit < cap)
+		cap = fit;
 	if (cap < 1)
 		die("winograd: scratch of %zu floats, %zu needed",
 		    pool_col_floats(), per);
