@@ -273,15 +273,17 @@ bounding_boxes(const uint16_t *labels, int width, int height, int *box,
 
 /* Each object's exact distance map over its bounding box grown by the
  * reach (a row pass of two sweeps, then the column envelope), merged into
- * the two smallest distances d1 <= d2 of every background pixel: exact
- * wherever the second object is within the reach. */
+ * the two smallest distances d1 <= d2 of every pixel not of that object:
+ * exact wherever the (second) object is within the reach. An object
+ * pixel's d1 is its distance to the nearest other object. */
 void
 targets_border_weight(const uint16_t *labels, int width, int height,
-		      double w0, double sigma, float *weight)
+		      double border, double touch, double sigma,
+		      float *weight)
 {
 	size_t npix = (size_t)width * height;
 	unsigned nlab = max_label(labels, npix) + 1;
-	int reach = targets_border_reach(w0, sigma);
+	int reach = targets_border_reach(fmax(border, touch), sigma);
 	int *box = xmalloc((size_t)nlab * 4 * sizeof *box);
 	double *d1 = xmalloc(npix * sizeof *d1), *d2 = xmalloc(npix * sizeof *d2);
 	double *g = xmalloc(npix * sizeof *g);
@@ -325,7 +327,7 @@ targets_border_weight(const uint16_t *labels, int width, int height,
 			for (int y = y0; y <= y1; y++) {
 				size_t p = (size_t)y * width + x;
 				double d = sqrt(c.d[y - y0]);
-				if (labels[p])
+				if (labels[p] == k)
 					continue;
 				if (d < d1[p]) {
 					d2[p] = d1[p];
@@ -337,8 +339,10 @@ targets_border_weight(const uint16_t *labels, int width, int height,
 		}
 	}
 	for (size_t p = 0; p < npix; p++) {
-		double s = d1[p] + d2[p];
-		weight[p] = labels[p] || isinf(s) ? 1.0f :
+		double s = labels[p] ? d1[p] : d1[p] + d2[p];
+		double w0 = labels[p] ? touch : border;
+
+		weight[p] = isinf(s) ? 1.0f :
 			(float)(1 + w0 * exp(-s * s / (2 * sigma * sigma)));
 	}
 	column_free(&c);

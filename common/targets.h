@@ -1,7 +1,8 @@
 /* targets: what a network with several outputs learns, derived from a
  * plane of instance labels (0 background, k > 0 object k): the target
  * channels of a list of outputs, and the separation-border weight map of
- * the U-Net paper (Ronneberger et al. 2015, eq. 2). */
+ * the U-Net paper (Ronneberger et al. 2015, eq. 2), extended to the
+ * pixels where objects touch. */
 #ifndef UNETPIPE_TARGETS_H
 #define UNETPIPE_TARGETS_H
 
@@ -53,16 +54,21 @@ void targets_fill(const struct targets *t, const uint16_t *labels,
 		  int width, int height, float *out);
 
 /* The cut-off of targets_border_weight: objects farther than this from a
- * pixel are not looked at, since there w0 exp(-(d1 + d2)^2 / (2 sigma^2))
- * is below 2^-26 (a float weight 1 + it rounds to 1). */
+ * pixel are not looked at, since there w0 exp(-s^2 / (2 sigma^2)) is
+ * below 2^-26 (a float weight 1 + it rounds to 1); w0 the larger of the
+ * two weights. */
 int targets_border_reach(double w0, double sigma);
 
-/* The separation-border weight of each pixel of a label plane into weight:
- * 1 on object pixels, 1 + w0 exp(-(d1 + d2)^2 / (2 sigma^2)) on background
- * pixels, d1 and d2 the Euclidean distances to the nearest and second
- * nearest object (1 where there is no second object within
- * targets_border_reach). w0 >= 0, sigma > 0. */
+/* The separation weight of each pixel of a label plane into weight: on
+ * background pixels 1 + border exp(-(d1 + d2)^2 / (2 sigma^2)), d1 and d2
+ * the Euclidean distances to the nearest and second nearest object (the
+ * U-Net paper's eq. 2); on object pixels 1 + touch exp(-d^2 / (2
+ * sigma^2)), d the distance to the nearest pixel of another object (the
+ * same equation with the pixel's own object at distance 0), which weighs
+ * most where two objects touch without a gap; 1 where no (second) object
+ * is within targets_border_reach. border, touch >= 0, sigma > 0. */
 void targets_border_weight(const uint16_t *labels, int width, int height,
-			   double w0, double sigma, float *weight);
+			   double border, double touch, double sigma,
+			   float *weight);
 
 #endif

@@ -52,6 +52,7 @@ struct options {
 	double val_split, lr, pos_weight, min_delta;
 	double lr_factor;    /* --lr-factor */
 	double border_w0, border_sigma; /* --border-weight (0 = none) */
+	double touch_w0;     /* --touch-weight (0 = none) */
 	long epochs, batch, patience;
 	long lr_patience;    /* --lr-patience, 0 = never */
 	int cosine;          /* --lr-schedule cosine */
@@ -73,6 +74,14 @@ struct options {
 /* The default --border-sigma, for nuclei of 128x128 images (see
  * unet-train(1)). */
 #define BORDER_SIGMA 3.0
+
+/* Whether the loss weighs pixels by the instance labels: --border-weight
+ * or --touch-weight. */
+static int
+label_weighted(const struct options *o)
+{
+	return o->border_w0 > 0 || o->touch_w0 > 0;
+}
 
 /* The share of the pixels above which (or below 1 - which) a model's
  * validation predictions are all foreground (or background). */
@@ -234,7 +243,11 @@ static const char usage_text[] =
 "      --border-weight W0 weight background pixels between two nuclei\n"
 "                         by 1 + W0 exp(-(d1+d2)^2/(2 sigma^2)) (U-Net paper;\n"
 "                         needs *_LABEL samples; default 0 = none)\n"
-"      --border-sigma S   sigma of --border-weight in pixels (default 3)\n"
+"      --touch-weight W0  weight nucleus pixels near another nucleus by\n"
+"                         1 + W0 exp(-d^2/(2 sigma^2)), d the distance to\n"
+"                         it (needs *_LABEL samples; default 0 = none)\n"
+"      --border-sigma S   sigma of --border-weight and --touch-weight in\n"
+"                         pixels (default 3)\n"
 "      --patience N       stop after N epochs without improvement of\n"
 "                         val_loss (default 5; 0 = never)\n"
 "      --min-delta X      smallest val_loss decrease that counts (default 0)\n"
@@ -282,7 +295,7 @@ static const char usage_text[] =
 enum { O_VAL = 256, O_VAL_SPLIT, O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS,
        O_LOSS, O_POS_WEIGHT, O_PATIENCE, O_MIN_DELTA, O_LR_PATIENCE, O_LR_FACTOR, O_LR_SCHEDULE, O_BASE, O_DEPTH,
        O_INIT, O_RESUME, O_LOG, O_FREEZE, O_AUGMENT, O_OUTPUTS,
-       O_BORDER_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
+       O_BORDER_WEIGHT, O_TOUCH_WEIGHT, O_BORDER_SIGMA, O_PATCH, O_STEPS, O_NORMALIZE,
        O_MEMORY, O_SAMPLE_BY, O_PRECISION, O_KEEP };
 
 static const struct option longopts[] = {
@@ -310,6 +323,7 @@ static const struct option longopts[] = {
 	{ "augment", required_argument, NULL, O_AUGMENT },
 	{ "outputs", required_argument, NULL, O_OUTPUTS },
 	{ "border-weight", required_argument, NULL, O_BORDER_WEIGHT },
+	{ "touch-weight", required_argument, NULL, O_TOUCH_WEIGHT },
 	{ "border-sigma", required_argument, NULL, O_BORDER_SIGMA },
 	{ "patch", required_argument, NULL, O_PATCH },
 	{ "steps-per-epoch", required_argument, NULL, O_STEPS },
@@ -503,6 +517,9 @@ parse_model_option(int c, const char *arg, struct options *o)
 	case O_BORDER_WEIGHT:
 		o->border_w0 = parse_double(arg, 0, 1e6, "--border-weight");
 		break;
+	case O_TOUCH_WEIGHT:
+		o->touch_w0 = parse_double(arg, 0, 1e6, "--touch-weight");
+		break;
 	case O_BORDER_SIGMA:
 		o->border_sigma = parse_double(arg, 0, 1e4, "--border-sigma");
 		if (o->border_sigma <= 0)
@@ -554,8 +571,9 @@ check_options(struct options *o)
 			  "the training and validation samples as files");
 	if (o->pos_weight_given && !o->wbce)
 		die_usage("--pos-weight needs --loss wbce or wbce+dice");
-	if (o->sigma_given && o->border_w0 <= 0)
-		die_usage("--border-sigma needs --border-weight");
+	if (o->sigma_given && !label_weighted(o))
+		die_usage("--border-sigma needs --border-weight or "
+			  "--touch-weight");
 	if (o->cosine && o->lr_patience)
 		die_usage("--lr-schedule cosine and --lr-patience exclude "
 			  "each other");
@@ -632,8 +650,8 @@ struct run {
 	struct dataset *train_ds, *val_ds;
 	int *train_idx, ntrain, *val_idx, nval;
 	double pos_weight;
-	int labels;     /* targets from labels: --outputs distance or
-			   --border-weight */
+	int labels;     /* targets from labels: --outputs distance,
+			   --border-weight or --touch-weight */
 	struct normalize norm; /* --normalize, or the --init model's or the
 				  checkpoint's */
 	int patch;      /* the patch size, 0 = whole samples */
@@ -688,6 +706,11 @@ fingerprint(const struct run *r, json_t *meta)
 			       o->border_sigma);
 	else
 		model_meta_set(meta, "border", "none");
+	if (o->touch_w0 > 0)
+		model_meta_set(meta, "touch", "%a,%a", o->touch_w0,
+			       o->border_sigma);
+	else
+		model_meta_set(meta, "touch", "none");
 	if (r->patch)
 		model_meta_set(meta, "patch", "%d", r->patch);
 	else
@@ -752,13 +775,15 @@ check_resume(struct run *r, const struct checkpoint *ck)
 	static const char *const keys[] = {
 		"train_data", "val_data", "val_split", "batch", "lr", "seed",
 		"loss", "pos_weight", "min_delta", "augment", "freeze",
-		"outputs", "border", "patch", "steps_per_epoch", "normalize",
-		"lr_drop", "sample_by", "lr_schedule", "precision", "keep"
+		"outputs", "border", "touch", "patch", "steps_per_epoch",
+		"normalize", "lr_drop", "sample_by", "lr_schedule", "precision",
+		"keep"
 	};
 	/* What checkpoints written before a key ran with. */
 	static const char *const old[][2] = {
 		{ "augment", "none" }, { "freeze", "none" },
 		{ "outputs", "foreground" }, { "border", "none" },
+		{ "touch", "none" },
 		{ "patch", "none" }, { "steps_per_epoch", "pass" },
 		{ "normalize", "maxval" }, { "lr_drop", "none" },
 		{ "sample_by", "image" }, { "lr_schedule", "constant" },
@@ -840,10 +865,12 @@ save_model(struct run *r, const struct epoch_result *e)
 		targets_format(&o->outputs, aug, sizeof aug);
 		model_meta_set(meta, "outputs", "%s", aug);
 	}
-	if (o->border_w0 > 0) {
+	if (o->border_w0 > 0)
 		model_meta_set(meta, "border_weight", "%.9g", o->border_w0);
+	if (o->touch_w0 > 0)
+		model_meta_set(meta, "touch_weight", "%.9g", o->touch_w0);
+	if (label_weighted(o))
 		model_meta_set(meta, "border_sigma", "%.9g", o->border_sigma);
-	}
 	model_meta_set(meta, "created_by", "unet-train (unetpipe %s)",
 		UNETPIPE_VERSION);
 	if (model_save(o->output, r->net, meta, err, sizeof err) < 0)
@@ -970,12 +997,13 @@ not_finite(const struct run *r, struct progress *pg, const char *where,
 struct batch {
 	int width, height;
 	float *target;    /* wbatch * pixels * K, NHWC */
-	float *weight;    /* the same, or NULL without --border-weight and
-			     patches */
+	float *weight;    /* the same, or NULL without --border-weight,
+			     --touch-weight and patches */
 	float *prob;      /* wbatch * pixels: the foreground probability */
 	float *fg;        /* wbatch * pixels: the foreground target (K > 1) */
 	uint16_t *labels; /* wbatch * pixels, or NULL without r->labels */
-	float *plane;     /* pixels: one weight map (--border-weight) */
+	float *plane;     /* pixels: one weight map (--border-weight,
+			     --touch-weight) */
 	int weighted;     /* the last fill_batch has weights other than 1 */
 };
 
@@ -995,10 +1023,10 @@ batch_alloc(struct batch *b, const struct run *r, int wbatch, int width,
 		b->fg = xmalloc_for(n, sizeof *b->fg, "the targets");
 	if (r->labels)
 		b->labels = xmalloc_for(n, sizeof *b->labels, "the labels");
-	if (r->o->border_w0 > 0 || r->patch)
+	if (label_weighted(r->o) || r->patch)
 		b->weight = xmalloc_for(n * k, sizeof *b->weight,
 					"the weights");
-	if (r->o->border_w0 > 0)
+	if (label_weighted(r->o))
 		b->plane = xmalloc_for(npix, sizeof *b->plane, "the weights");
 }
 
@@ -1070,7 +1098,7 @@ fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
 	size_t npix = (size_t)bw * bh;
 	int c = ds->channels, kc = o->outputs.count;
 
-	b->weighted = o->border_w0 > 0;
+	b->weighted = label_weighted(o);
 	for (int k = 0; k < n; k++) {
 		float *x = input + (size_t)k * npix * c;
 		float *t = b->target + (size_t)k * npix * kc;
@@ -1085,9 +1113,10 @@ fill_batch(const struct run *r, const struct dataset *ds, const int *idx,
 			targets_fill(&o->outputs, lab, bw, bh, t);
 		if (!b->weight)
 			continue;
-		if (o->border_w0 > 0)
+		if (b->plane)
 			targets_border_weight(lab, bw, bh, o->border_w0,
-					      o->border_sigma, b->plane);
+					      o->touch_w0, o->border_sigma,
+					      b->plane);
 		for (size_t p = 0; p < npix; p++) {
 			int in = (int)(p % bw) < w && (int)(p / bw) < h;
 			float v = !in ? 0 : b->plane ? b->plane[p] : 1;
@@ -1626,7 +1655,7 @@ adapt_channels(struct unet *old, int channels, const char *model,
 }
 
 /* The targets of --outputs distance and the weights of --border-weight
- * come from instance labels: every sample of ds must have them. */
+ * and --touch-weight come from instance labels: every sample of ds must have them. */
 static void
 need_labels(const struct options *o, const struct dataset *ds,
 	    const char *path)
@@ -1639,7 +1668,7 @@ need_labels(const struct options *o, const struct dataset *ds,
 	    "or GRAYSCALE_LABEL samples (ingest-resize keeps the nuclei of a "
 	    "Data Science Bowl folder)", stream_name(path), i + 1,
 	    targets_need_labels(&o->outputs) ? "--outputs distance"
-					     : "--border-weight");
+	    : o->border_w0 > 0 ? "--border-weight" : "--touch-weight");
 }
 
 /* An --init model must have the outputs asked for. */
@@ -1799,7 +1828,7 @@ read_data(struct run *r, struct dataset *train, struct dataset *val)
 		r->train_idx = identity(train->count);
 		r->ntrain = train->count;
 	}
-	r->labels = targets_need_labels(&o->outputs) || o->border_w0 > 0;
+	r->labels = targets_need_labels(&o->outputs) || label_weighted(o);
 	if (r->labels) {
 		need_labels(o, train, o->input);
 		if (o->val_path)

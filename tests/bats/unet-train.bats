@@ -1006,6 +1006,8 @@ sys.stdout.buffer.write(out)
 	assert_equal "$(meta "$TMP/m.st" outputs)" foreground,distance
 	assert_equal "$(meta "$TMP/m.st" border_weight)" 5
 	assert_equal "$(meta "$TMP/m.st" border_sigma)" 2.5
+	run meta "$TMP/m.st" touch_weight
+	assert_failure
 	"$REFPY" -c "$st_py
 t, m = load(sys.argv[1])
 assert t['out.weight'].shape == (2, 2, 1, 1), t['out.weight'].shape
@@ -1023,14 +1025,18 @@ for line in open(sys.argv[2]):
 	cmp "$TMP/m.st" "$TMP/n.st"
 }
 
-@test "--outputs distance and --border-weight need labels: mask samples refused, nothing written" {
+@test "--outputs distance, --border-weight and --touch-weight need labels: mask samples refused, nothing written" {
 	to_labels <"$S16" >"$TMP/l16.pam"
 	take 2 "$S16" >"$TMP/mask.pam"
-	for args in "--outputs foreground,distance" "--border-weight 10"; do
+	for args in "--outputs foreground,distance" "--border-weight 10" \
+		"--touch-weight 5"; do
 		run unet-train "${TINY[@]}" $args -o "$TMP/m.st" "$S16"
 		assert_failure 1
 		assert_one_error_line unet-train
 		assert_output --partial "image 1: a mask without instance labels"
+		want=${args%% *}
+		[ "$want" != --outputs ] || want="--outputs distance"
+		assert_output --partial "; $want needs RGB_LABEL"
 		# a mask sample in the validation stream
 		run unet-train "${TINY[@]}" $args --val "$TMP/mask.pam" \
 			-o "$TMP/m.st" "$TMP/l16.pam"
@@ -1042,32 +1048,34 @@ for line in open(sys.argv[2]):
 	assert_output "$(printf 'l16.pam\nmask.pam')"
 }
 
-@test "--outputs, --border-weight, --border-sigma: usage errors exit 2" {
+@test "--outputs, --border-weight, --touch-weight, --border-sigma: usage errors exit 2" {
 	for args in "--outputs distance" "--outputs distance,foreground" \
 		"--outputs foreground,foreground" "--outputs foreground,border" \
 		"--outputs foreground," "--outputs=" "--border-weight -1" \
 		"--border-weight x" "--border-sigma 2" \
-		"--border-weight 10 --border-sigma 0"; do
+		"--border-weight 10 --border-sigma 0" "--touch-weight -1" \
+		"--touch-weight 1e7" "--touch-weight 5 --border-sigma -2"; do
 		run unet-train $args -o "$TMP/m" "$S16"
 		assert_failure 2
 		assert_line --partial "Try 'unet-train --help'"
-		assert_line --regexp "^unet-train: --(outputs|border-weight|border-sigma)"
+		assert_line --regexp "^unet-train: --(outputs|border-weight|touch-weight|border-sigma)"
 	done
 }
 
-@test "--resume refuses other --outputs or --border-weight; --init needs the same outputs" {
+@test "--resume refuses other --outputs, --border-weight or --touch-weight; --init needs the same outputs" {
 	to_labels <"$S32" >"$TMP/l32.pam"
 	unet-train "${TINY[@]}" --epochs 1 --outputs foreground,distance \
 		-o "$TMP/m.st" "$TMP/l32.pam"
 	cp "$TMP/m.st" "$TMP/saved.st"
 	cp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
 	for args in "--outputs foreground,distance --border-weight 10" \
+		"--outputs foreground,distance --touch-weight 5" \
 		"--outputs foreground"; do
 		run unet-train "${TINY[@]}" --epochs 2 --resume $args \
 			-o "$TMP/m.st" "$TMP/l32.pam"
 		assert_failure 1
 		assert_one_error_line unet-train
-		assert_output --regexp "cannot resume: (outputs|border) differs"
+		assert_output --regexp "cannot resume: (outputs|border|touch) differs"
 		cmp "$TMP/m.st" "$TMP/saved.st"
 		cmp "$TMP/m.st.ckpt" "$TMP/saved.ckpt"
 	done
@@ -1122,6 +1130,43 @@ for line in open(sys.argv[2]):
 	assert_success
 	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
 		"$TMP/init1.safetensors" 0.001
+}
+
+@test "one step with --touch-weight and --border-weight equals the reference's step from the labels" {
+	to_labels <"$G16" >"$TMP/l16.pam"
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --touch-weight 6 \
+		--border-weight 4 --border-sigma 2 "$TMP/init.safetensors" \
+		"$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --outputs foreground,distance --touch-weight 6 \
+		--border-weight 4 --border-sigma 2 --val-split 0 --quiet \
+		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+	the_same_loss "$TMP/log" "$ref_loss"
+	assert_equal "$(meta "$TMP/out.safetensors" touch_weight)" 6
+	assert_equal "$(meta "$TMP/out.safetensors" border_weight)" 4
+	assert_equal "$(meta "$TMP/out.safetensors" border_sigma)" 2
+	# The touch weight changes the step: without it the loss differs.
+	other=$("$REFPY" "$REFERENCE" step --lr 0.01 --border-weight 4 \
+		--border-sigma 2 "$TMP/init.safetensors" "$TMP/ref2.safetensors" \
+		<"$TMP/l16.pam")
+	[ "$other" != "$ref_loss" ]
+	# The touch weight alone, on a one-output model.
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		"$TMP/init1.safetensors"
+	"$REFPY" "$REFERENCE" step --touch-weight 6 "$TMP/init1.safetensors" \
+		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
+	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
+		--touch-weight 6 --val-split 0 --quiet \
+		-o "$TMP/out1.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
+		"$TMP/init1.safetensors" 0.001
+	assert_equal "$(meta "$TMP/out1.safetensors" border_sigma)" 3
 }
 
 @test "a two-output model loads in the reference: val_loss over both outputs with the weights agrees" {

@@ -1,5 +1,5 @@
 /* test_targets: the output list, the distance target and the
- * separation-border weight map against a brute-force computation on
+ * separation-border and touch weight map against a brute-force computation on
  * hand-made and random label planes. */
 #include <math.h>
 #include <stdlib.h>
@@ -40,10 +40,12 @@ brute_distance(const uint16_t *lab, int w, int h, double *out)
 }
 
 /* Brute force: eq. 2 of the U-Net paper with d1, d2 the distances to the
- * nearest and second nearest object. */
+ * nearest and second nearest object on background pixels (weight border),
+ * d1 = 0 and d2 the distance to the nearest other object on object pixels
+ * (weight touch). */
 static void
-brute_weight(const uint16_t *lab, int w, int h, double w0, double sigma,
-	     double *out)
+brute_weight(const uint16_t *lab, int w, int h, double border, double touch,
+	     double sigma, double *out)
 {
 	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w; x++) {
@@ -61,8 +63,17 @@ brute_weight(const uint16_t *lab, int w, int h, double w0, double sigma,
 					d[k] = fmin(d[k], hypot(u - x, v - y));
 				}
 			out[y * w + x] = 1;
-			if (lab[y * w + x])
+			if (lab[y * w + x]) {
+				double s = INFINITY;
+
+				for (unsigned k = 1; k <= n; k++)
+					if (k != lab[y * w + x])
+						s = fmin(s, d[k]);
+				if (isfinite(s))
+					out[y * w + x] = 1 + touch *
+						exp(-s * s / (2 * sigma * sigma));
 				continue;
+			}
 			for (unsigned k = 1; k <= n; k++) {
 				if (!d1 || d[k] < d[d1]) {
 					d2 = d1;
@@ -73,8 +84,8 @@ brute_weight(const uint16_t *lab, int w, int h, double w0, double sigma,
 			}
 			if (d1 && d2 && isfinite(d[d2])) {
 				double s = d[d1] + d[d2];
-				out[y * w + x] = 1 + w0 * exp(-s * s /
-							     (2 * sigma * sigma));
+				out[y * w + x] = 1 + border * exp(-s * s /
+							(2 * sigma * sigma));
 			}
 		}
 }
@@ -95,13 +106,14 @@ max_diff_distance(const uint16_t *lab, int w, int h)
 }
 
 static double
-max_diff_weight(const uint16_t *lab, int w, int h, double w0, double sigma)
+max_diff_weight(const uint16_t *lab, int w, int h, double border,
+		double touch, double sigma)
 {
 	float *ours = xmalloc((size_t)w * h * sizeof *ours);
 	double *ref = xmalloc((size_t)w * h * sizeof *ref), m = 0;
 
-	targets_border_weight(lab, w, h, w0, sigma, ours);
-	brute_weight(lab, w, h, w0, sigma, ref);
+	targets_border_weight(lab, w, h, border, touch, sigma, ours);
+	brute_weight(lab, w, h, border, touch, sigma, ref);
 	for (int p = 0; p < w * h; p++)
 		m = fmax(m, fabs(ours[p] - ref[p]));
 	free(ours);
@@ -165,16 +177,26 @@ test_hand_made(void)
 	tap_ok(t[(2 * W + 2) * 2] == 1 && t[(2 * W + 2) * 2 + 1] == 1.0f &&
 	       t[(1 * W + 1) * 2 + 1] == 0.5f && t[0] == 0 && t[1] == 0,
 	       "targets_fill: channels interleaved");
-	targets_border_weight(lab, W, H, 10, 5, wt);
+	targets_border_weight(lab, W, H, 10, 0, 5, wt);
 	/* (4, 2): 1 from the square, 1 from block 3 */
 	e = 1 + 10 * exp(-4.0 / 50);
-	tap_ok(fabs(wt[2 * W + 4] - e) < 1e-6 && wt[2 * W + 2] == 1.0f,
-	       "weight: %g between two objects one pixel from each (%g), 1 "
-	       "on objects", wt[2 * W + 4], e);
+	tap_ok(fabs(wt[2 * W + 4] - e) < 1e-6 && wt[2 * W + 2] == 1.0f &&
+	       wt[2 * W + 6] == 1.0f, "weight: %g between two objects one "
+	       "pixel from each (%g), 1 on objects without --touch-weight",
+	       wt[2 * W + 4], e);
+	targets_border_weight(lab, W, H, 0, 4, 2, wt);
+	/* (6, 2) of block 3 touches block 4 at (7, 2); (5, 2) is 2 from
+	 * block 4 and from the square */
+	tap_ok(fabs(wt[2 * W + 6] - (1 + 4 * exp(-1.0 / 8))) < 1e-6 &&
+	       fabs(wt[2 * W + 5] - (1 + 4 * exp(-4.0 / 8))) < 1e-6 &&
+	       wt[2 * W + 4] == 1.0f, "touch weight: %g where blocks 3 and "
+	       "4 touch, %g a pixel further, 1 on the background without "
+	       "--border-weight", wt[2 * W + 6], wt[2 * W + 5]);
 	tap_ok(max_diff_distance(lab, W, H) < 1e-6, "hand-made distance = "
 	       "brute force");
-	tap_ok(max_diff_weight(lab, W, H, 10, 5) < 2e-6, "hand-made weight = "
-	       "brute force");
+	tap_ok(max_diff_weight(lab, W, H, 10, 0, 5) < 2e-6 &&
+	       max_diff_weight(lab, W, H, 10, 6, 2) < 2e-6, "hand-made "
+	       "weight = brute force (border alone, border and touch)");
 }
 
 static void
@@ -185,12 +207,12 @@ test_edge_cases(void)
 	int ok = 1;
 
 	targets_distance(lab, 4, 3, d);
-	targets_border_weight(lab, 4, 3, 10, 3, wt);
+	targets_border_weight(lab, 4, 3, 10, 10, 3, wt);
 	for (int p = 0; p < 12; p++)
 		ok &= d[p] == 0 && wt[p] == 1;
 	tap_ok(ok, "no objects: distance 0, weight 1");
 	lab[5] = 7;
-	targets_border_weight(lab, 4, 3, 10, 3, wt);
+	targets_border_weight(lab, 4, 3, 10, 10, 3, wt);
 	ok = 1;
 	for (int p = 0; p < 12; p++)
 		ok &= wt[p] == 1;
@@ -234,7 +256,8 @@ test_random(void)
 				}
 		}
 		worst_d = fmax(worst_d, max_diff_distance(lab, w, h));
-		worst_w = fmax(worst_w, max_diff_weight(lab, w, h, 10, sigma));
+		worst_w = fmax(worst_w, max_diff_weight(lab, w, h, 10,
+						       iter % 2 ? 5 : 0, sigma));
 		free(lab);
 	}
 	tap_ok(worst_d < 1e-6, "60 random planes: distance = brute force "
