@@ -944,6 +944,22 @@ assert (g3['c1.conv1.bias'] == g['c1.conv1.bias']).all()
 	assert_output --partial "augment differs"
 }
 
+# one_output_step WEIGHT_OPTION...: one step of a one-output model on
+# $TMP/l16.pam with the label weights of WEIGHT_OPTION equals the
+# reference's.
+one_output_step() {
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		"$TMP/init1.safetensors"
+	"$REFPY" "$REFERENCE" step "$@" "$TMP/init1.safetensors" \
+		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
+	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
+		"$@" --val-split 0 --quiet -o "$TMP/out1.safetensors" \
+		"$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
+		"$TMP/init1.safetensors" 0.001
+}
+
 # to_labels: a *_MASK stream on stdin as a *_LABEL stream on stdout, the
 # same foreground: each 4-connected component of the mask is an object,
 # cut in two at the middle column (touching objects).
@@ -1120,16 +1136,7 @@ for line in open(sys.argv[2]):
 		"$TMP/init.safetensors" 0.01
 	the_same_loss "$TMP/log" "$ref_loss"
 	# A one-output model with the border weight alone.
-	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
-		"$TMP/init1.safetensors"
-	"$REFPY" "$REFERENCE" step --border-weight 10 "$TMP/init1.safetensors" \
-		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
-	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
-		--border-weight 10 --val-split 0 --quiet \
-		-o "$TMP/out1.safetensors" "$TMP/l16.pam"
-	assert_success
-	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
-		"$TMP/init1.safetensors" 0.001
+	one_output_step --border-weight 10
 }
 
 @test "one step with --touch-weight and --border-weight equals the reference's step from the labels" {
@@ -1156,16 +1163,7 @@ for line in open(sys.argv[2]):
 		<"$TMP/l16.pam")
 	[ "$other" != "$ref_loss" ]
 	# The touch weight alone, on a one-output model.
-	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
-		"$TMP/init1.safetensors"
-	"$REFPY" "$REFERENCE" step --touch-weight 6 "$TMP/init1.safetensors" \
-		"$TMP/ref1.safetensors" <"$TMP/l16.pam" >/dev/null
-	run unet-train --init "$TMP/init1.safetensors" --epochs 1 --batch 8 \
-		--touch-weight 6 --val-split 0 --quiet \
-		-o "$TMP/out1.safetensors" "$TMP/l16.pam"
-	assert_success
-	the_same_step "$TMP/out1.safetensors" "$TMP/ref1.safetensors" \
-		"$TMP/init1.safetensors" 0.001
+	one_output_step --touch-weight 6
 	assert_equal "$(meta "$TMP/out1.safetensors" border_sigma)" 3
 }
 
