@@ -494,6 +494,8 @@ main(int argc, char **argv)
 	w = unet_work_new(net, batch, size, size, mode == MODE_TRAIN, threads);
 	if (mode == MODE_TRAIN)
 		adam = adam_new(net, 1e-3);
+	else
+		nn_keep_kernels(1); /* as unet-infer: fixed weights */
 	npix = (size_t)batch * size * size;
 	input = unet_work_input(w);
 	target = xmalloc(npix * sizeof *target);

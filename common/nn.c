@@ -27,6 +27,20 @@ static int max_channels;
 static float *kflip;
 static size_t kflip_floats;
 
+/* The forward's transformed Winograd kernels that nn_keep_kernels keeps,
+ * by weights, F(m x m) and precision; at most KEPT_FLOATS floats (128
+ * MiB: every one of base 32, about half of base 64's), the others
+ * transformed at every call. */
+#define KEPT_FLOATS ((size_t)1 << 25)
+struct kept_kernel {
+	const float *k;
+	int m, bf16;
+	float *u;
+};
+static struct kept_kernel *kept;
+static size_t nkept, kept_floats;
+static int keeping;
+
 /* Thread t's private kernel and bias gradients. */
 static float *
 thread_dk(int t)
@@ -60,6 +74,43 @@ nn_reserve(int channels, int nt)
 				    "a rearranged kernel");
 	}
 	pool_start(nt);
+}
+
+void
+nn_keep_kernels(int on)
+{
+	for (size_t i = 0; !on && i < nkept; i++)
+		free(kept[i].u);
+	if (!on) {
+		free(kept);
+		kept = NULL;
+		nkept = kept_floats = 0;
+	}
+	keeping = on;
+}
+
+/* The transformed forward kernel of weights k (nn's layout) for F(m x m):
+ * the one kept for k, else transformed into a new kept one while
+ * nn_keep_kernels is on and KEPT_FLOATS allows, else into kflip. */
+static const float *
+forward_kernel(int nt, int m, const float *k, int cin, int cout, int bf16)
+{
+	size_t floats = winograd_kernel_floats(m, cin, cout);
+	float *u = kflip;
+
+	for (size_t i = 0; keeping && i < nkept; i++)
+		if (kept[i].k == k && kept[i].m == m && kept[i].bf16 == bf16)
+			return kept[i].u;
+	if (keeping && kept_floats + floats <= KEPT_FLOATS) {
+		u = xmalloc_for(floats, sizeof *u, "a transformed kernel");
+		kept = xreallocarray(kept, nkept + 1, sizeof *kept);
+		kept[nkept++] = (struct kept_kernel){ k, m, bf16, u };
+		kept_floats += floats;
+	}
+	/* u[s][ci][co] from k[co][s][ci] */
+	winograd_kernel(nt, m, k, cin, 1, (size_t)9 * cin, 0, cin, cout,
+			bf16, u);
+	return u;
 }
 
 /* Using a layer wider than nn_reserve allowed is a programming error. */
@@ -706,10 +757,11 @@ nn_conv3x3_forward(int nt, const float *x, int ldx, int n, int h, int w,
 	p = plan_layer(CONV_FORWARD, n, h, w, cin, cout, 0, nt);
 	a.hp = p.hp;
 	if (p.how == WINOGRAD) {
-		/* u[s][ci][co] from k[co][s][ci] */
-		winograd_conv(nt, p.wino, x, ldx, n, h, w, cin, k, cin, 1,
-			      (size_t)9 * cin, 0, b, cout, y, ldy, relu, NULL,
-			      0, precision == NN_BF16, kflip);
+		int bf16 = precision == NN_BF16;
+
+		winograd_conv(nt, p.wino, x, ldx, n, h, w, cin, b, cout, y,
+			      ldy, relu, NULL, 0, bf16,
+			      forward_kernel(nt, p.wino, k, cin, cout, bf16));
 		return;
 	}
 	if (p.how == DIRECT) {
@@ -937,11 +989,13 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 		winograd_wgrad(nt, p.wino, x, ldx, dy, lddy, n, h, w, cin,
 			       cout, dk, kflip);
 		/* dx: dy convolved with u[s][co][ci] from k[co][8-s][ci] */
-		if (dx)
-			winograd_conv(nt, p.wino, dy, lddy, n, h, w, cout, k,
-				      cin, (size_t)9 * cin, 1, 1, NULL, cin,
-				      dx, lddx, 0, mask ? x : NULL, ldx,
-				      precision == NN_BF16, kflip);
+		if (!dx)
+			return;
+		winograd_kernel(nt, p.wino, k, cin, (size_t)9 * cin, 1, 1,
+				cout, cin, precision == NN_BF16, kflip);
+		winograd_conv(nt, p.wino, dy, lddy, n, h, w, cout, NULL, cin,
+			      dx, lddx, 0, mask ? x : NULL, ldx,
+			      precision == NN_BF16, kflip);
 		return;
 	}
 	if (p.how == DIRECT) {

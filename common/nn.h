@@ -71,6 +71,13 @@ enum nn_precision {
  * for NN_BF16 on a CPU or path without it. */
 enum nn_precision nn_set_precision(enum nn_precision p);
 
+/* With on set, the forward of the Winograd layers transforms the kernel
+ * of each weights k once and keeps it (up to 128 MiB; the others at
+ * every call): the caller promises that the weights behind every k it
+ * passes no longer change, nor are freed, until nn_keep_kernels(0), which
+ * drops the kept kernels. For inference from a fixed model. */
+void nn_keep_kernels(int on);
+
 /* The m of the F(m x m, 3x3) a 3x3 convolution from cin to cout channels
  * on maps w pixels wide takes, 0 when not Winograd. */
 int nn_conv_winograd(int w, int cin, int cout);

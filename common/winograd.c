@@ -385,25 +385,31 @@ step_floats(const struct wino_layer *l)
 }
 
 void
-winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
-	      int nin, const float *k, size_t ss, size_t si, size_t so,
-	      int flip, const float *bias, int nout, float *y, int ldy,
-	      int relu, const float *mx, int ldmx, int bf16, float *u)
+winograd_kernel(int nt, int m, const float *k, size_t ss, size_t si,
+		size_t so, int flip, int nin, int nout, int bf16, float *u)
 {
-	struct pass_args a = { .ops = fwd_kernels(bf16) };
+	const struct winograd_ops *ops = fwd_kernels(bf16);
 	struct kernel_args ka = {
 		.k = k, .ss = ss, .si = si, .so = so, .flip = flip, .m = m,
-		.nin = nin, .nout = nout, .bf16 = a.ops != kernels(), .u = u,
+		.nin = nin, .nout = nout, .bf16 = ops != kernels(), .u = u,
+		.nr = ops->nr, .noutp = layer(m, 1, 1, 1, nin, nout).coutp,
 	};
+
+	pool_run(nt, kernel_part, &ka);
+}
+
+void
+winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
+	      int nin, const float *bias, int nout, float *y, int ldy,
+	      int relu, const float *mx, int ldmx, int bf16, const float *u)
+{
+	struct pass_args a = { .ops = fwd_kernels(bf16) };
 	size_t per, cap, fit, steps;
 
 	a.l = layer(m, n, h, w, nin, nout);
 	a.l.x = x, a.l.ldx = ldx, a.l.u = u, a.l.bias = bias;
 	a.l.relu = relu, a.l.mx = mx, a.l.ldmx = ldmx, a.l.y = y;
 	a.l.ldy = ldy;
-	ka.nr = a.ops->nr;
-	ka.noutp = a.l.coutp;
-	pool_run(nt, kernel_part, &ka);
 	a.ntiles = (size_t)n * a.l.th * a.l.tw;
 	/* steps in a multiple of nt, as large as the scratch allows but no
 	 * larger than needed: see STEP_FLOATS */

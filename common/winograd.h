@@ -35,20 +35,27 @@ size_t winograd_scratch_floats(int m, int cin, int cout);
  * the layers of up to `channels` input and output channels. */
 size_t winograd_reserve_floats(int channels);
 
-/* y = (relu)(bias + conv(x, k)) on nt threads, by F(m x m, 3x3): x is
- * n x h x w x nin at pixel stride ldx; the kernel's weight of tap s
+/* u (winograd_kernel_floats(m, nin, nout) floats) = the transformed
+ * kernel of winograd_conv, on nt threads: the kernel's weight of tap s
  * (ky kx), input i and output o is k[(flip ? 8 - s : s) ss + i si + o so];
- * bias NULL for none; y (pixel stride ldy) overwritten, then zeroed where
- * mx (n x h x w x nout at stride ldmx) is not positive when mx is not
- * NULL. With bf16 set where winograd_bf16_available(), the transformed
- * input and kernel are rounded to bf16 (to nearest even) for the
- * products, which sum in fp32 (the transforms stay fp32); elsewhere bf16
- * changes nothing. u holds winograd_kernel_floats(m, nin, nout) floats. */
+ * with bf16 set where winograd_bf16_available(), rounded to bf16 (to
+ * nearest even) for bf16 products. */
+void winograd_kernel(int nt, int m, const float *k, size_t ss, size_t si,
+		     size_t so, int flip, int nin, int nout, int bf16,
+		     float *u);
+
+/* y = (relu)(bias + conv(x, k)) on nt threads, by F(m x m, 3x3), u the
+ * kernel k transformed by winograd_kernel with the same m, nin, nout and
+ * bf16: x is n x h x w x nin at pixel stride ldx; bias NULL for none; y
+ * (pixel stride ldy) overwritten, then zeroed where mx (n x h x w x nout
+ * at stride ldmx) is not positive when mx is not NULL. With bf16 set
+ * where winograd_bf16_available(), the transformed input is rounded to
+ * bf16 for the products, which sum in fp32 (the transforms stay fp32);
+ * elsewhere bf16 changes nothing. */
 void winograd_conv(int nt, int m, const float *x, int ldx, int n, int h,
-		   int w, int nin, const float *k, size_t ss, size_t si,
-		   size_t so, int flip, const float *bias, int nout, float *y,
+		   int w, int nin, const float *bias, int nout, float *y,
 		   int ldy, int relu, const float *mx, int ldmx, int bf16,
-		   float *u);
+		   const float *u);
 
 /* dk ([cout][ky][kx][cin], nn's layout) += the kernel gradient of the 3x3
  * convolution of x (n x h x w x cin, stride ldx) whose output gradient is

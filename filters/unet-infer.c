@@ -469,6 +469,8 @@ main(int argc, char **argv)
 	if (nn_set_precision(opt.precision) != opt.precision)
 		warn_msg("this CPU has no AVX512_BF16: computing in fp32");
 	engine = infer_new(net, opt.threads, opt.budget, opt.tile);
+	/* The model's weights never change here: their transforms stay. */
+	nn_keep_kernels(1);
 	infer_set_batch(engine, opt.batch);
 	pending = xcalloc(opt.batch, sizeof *pending);
 	set_die_hook(flush_before_exit);
@@ -503,6 +505,7 @@ main(int argc, char **argv)
 	progress_clear(&progress);
 	pamio_close(r);
 	infer_free(engine);
+	nn_keep_kernels(0);
 	unet_free(net);
 	free(pending);
 	close_stdout();

@@ -7,7 +7,8 @@
  * channels; the same bits with 1 and 2 threads. The forward with bf16
  * products (nn_set_precision) against the same definition, where the CPU
  * has AVX512_BF16; elsewhere it must give fp32's bits. On the plain path
- * (UNETPIPE_ISA=plain) Winograd is never chosen, which is checked too. */
+ * (UNETPIPE_ISA=plain) Winograd is never chosen, which is checked too.
+ * nn_keep_kernels: the kept kernels give the same bits, and are kept. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,58 @@ test_shape(int m, const struct shape *s)
 	free(yr), free(ys), free(xr), free(xs), free(kr), free(ks);
 }
 
+/* With nn_keep_kernels(1) the forward gives the bits it gives without,
+ * with 1 and 2 threads, in fp32 and bf16; weights changed behind a kept
+ * kernel are not seen (the promise broken shows that it was kept) until
+ * nn_keep_kernels(0). */
+static void
+test_keep(int m)
+{
+	const struct shape s = { 2, 16, 16, 48, 40 };
+	size_t npix = (size_t)s.n * s.h * s.w, nk = (size_t)9 * s.cin * s.cout;
+	size_t bytes = npix * s.cout * sizeof(float);
+	float *x = random_floats(npix * s.cin), *k = random_floats(nk);
+	float *b = random_floats(s.cout), *y[6];
+	int same = 1;
+
+	for (int i = 0; i < 6; i++)
+		y[i] = xmalloc_for(npix * s.cout, sizeof(float), "test output");
+	for (int bf16 = 0; bf16 <= 1; bf16++) {
+		nn_set_precision(bf16 ? NN_BF16 : NN_FP32);
+		nn_conv3x3_forward(2, x, s.cin, s.n, s.h, s.w, s.cin, k, b,
+				   s.cout, y[0], s.cout, 1);
+		nn_keep_kernels(1);
+		for (int nt = 1; nt <= 2; nt++) {
+			nn_conv3x3_forward(nt, x, s.cin, s.n, s.h, s.w, s.cin, k,
+					   b, s.cout, y[nt], s.cout, 1);
+			same &= memcmp(y[nt], y[0], bytes) == 0;
+		}
+		nn_keep_kernels(0);
+	}
+	nn_set_precision(NN_FP32);
+	tap_ok(same, "F(%dx%d) nn_keep_kernels: the same bits, kept or not, "
+	       "1 and 2 threads, fp32 and bf16", m, m);
+	nn_keep_kernels(1);
+	nn_conv3x3_forward(2, x, s.cin, s.n, s.h, s.w, s.cin, k, b, s.cout,
+			   y[3], s.cout, 1);
+	for (size_t i = 0; i < nk; i++)
+		k[i] = -k[i];
+	nn_conv3x3_forward(2, x, s.cin, s.n, s.h, s.w, s.cin, k, b, s.cout,
+			   y[4], s.cout, 1);
+	nn_keep_kernels(0);
+	nn_conv3x3_forward(2, x, s.cin, s.n, s.h, s.w, s.cin, k, b, s.cout,
+			   y[5], s.cout, 1);
+	tap_ok(memcmp(y[4], y[3], bytes) == 0 &&
+	       memcmp(y[5], y[3], bytes) != 0, "F(%dx%d) nn_keep_kernels: "
+	       "the kernel kept while on, the weights read again once off",
+	       m, m);
+	for (int i = 0; i < 6; i++)
+		free(y[i]);
+	free(x);
+	free(k);
+	free(b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,6 +367,7 @@ main(int argc, char **argv)
 		nn_set_winograd(m);
 		for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 			test_shape(m, &shapes[i]);
+		test_keep(m);
 	}
 	return tap_done();
 }
