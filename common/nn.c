@@ -79,9 +79,9 @@ nn_reserve(int channels, int nt)
 void
 nn_keep_kernels(int on)
 {
-	for (size_t i = 0; !on && i < nkept; i++)
-		free(kept[i].u);
 	if (!on) {
+		for (size_t i = 0; i < nkept; i++)
+			free(kept[i].u);
 		free(kept);
 		kept = NULL;
 		nkept = kept_floats = 0;
