@@ -19,7 +19,8 @@ run_examples() {
 	assert_line --partial "unetpipe-workflow: done in"
 	local messages=$output
 	for f in model.safetensors train.jsonl curves.png diagnosis.json \
-		sweep.json test.json test-native.json test-per-image.jsonl report.md; do
+		sweep.json objects-sweep.json test.json test-native.json \
+		test-per-image.jsonl report.md; do
 		[ -s "$TMP/run/$f" ] || fail "missing $f"
 	done
 	# 24 samples at 60:20:20: 14, 5 and 5 (largest remainder).
@@ -463,12 +464,27 @@ while pos < len(d):
 	# threshold of the sweep on the native validation images
 	[ ! -e "$TMP/run/test.json" ] && [ ! -e "$TMP/run/test-objects.json" ] &&
 		[ ! -e "$TMP/run/test-native.pam" ]
-	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/val.pam" |
-		threshold-sweep --truth "$TMP/run/val.pam" | cmp - "$TMP/run/sweep.json"
+	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/val.pam" >"$TMP/val-prob.pam"
+	threshold-sweep --truth "$TMP/run/val.pam" <"$TMP/val-prob.pam" | cmp - "$TMP/run/sweep.json"
+	[ ! -e "$TMP/run/val-prob.pam" ]
+	# the objects' threshold: label-objects and score on the validation
+	# maps at 0.1 to 0.9, the best DSB score, of equals the nearest 0.5
+	for t in 0.1 0.15 0.2 0.25 0.3 0.35 0.4 0.45 0.5 0.55 0.6 0.65 0.7 0.75 0.8 0.85 0.9; do
+		label-objects --threshold "$t" <"$TMP/val-prob.pam" |
+			score --truth "$TMP/run/val.pam" >"$TMP/o.json"
+		echo "$t $(jq .instances.dsb2018 "$TMP/o.json") $(jq .instances.object_f1 "$TMP/o.json")"
+	done >"$TMP/by-hand"
+	jq -r '.thresholds[] | "\(.threshold) \(.dsb2018) \(.object_f1)"' \
+		"$TMP/run/objects-sweep.json" | diff - "$TMP/by-hand"
+	best=$(awk '{ d = $1 - 0.5; if (d < 0) d = -d }
+		NR == 1 || $2 > s || ($2 == s && d < bd) { s = $2; bt = $1; bd = d }
+		END { print bt }' "$TMP/by-hand")
+	[ "$(jq .best.threshold "$TMP/run/objects-sweep.json")" = "$best" ]
+	grep -qF "Best threshold for objects: **$best**." "$TMP/run/report.md"
 	unet-infer --quiet "$TMP/run/model.safetensors" <"$TMP/run/test.pam" >"$TMP/prob.pam"
 	score --truth "$TMP/run/test.pam" --threshold-from "$TMP/run/sweep.json" \
 		<"$TMP/prob.pam" | cmp - "$TMP/run/test-native.json"
-	label-objects --threshold-from "$TMP/run/sweep.json" <"$TMP/prob.pam" |
+	label-objects --threshold "$best" <"$TMP/prob.pam" |
 		score --truth "$TMP/run/test.pam" | cmp - "$TMP/run/test-native-objects.json"
 	[ "$(jq .images "$TMP/run/test-native.json")" -eq 5 ]
 	[ "$(wc -l <"$TMP/run/counts.csv")" -eq 6 ]
