@@ -219,6 +219,21 @@ for k in pre:
 	total=$(awk -F, 'NR > 1 { n += $3 } END { print n + 0 }' "$TMP/out/counts.csv")
 	[ "$(($(wc -l <"$TMP/out/objects.csv") - 1))" -eq "$total" ]
 	head -1 "$TMP/out/objects.csv" | grep -q ',mean_red,'
+	# --object-threshold(-from): the labels at their own threshold, the
+	# masks still at --threshold
+	ingest-resize "$b/images/$idb.png" | unet-infer --resize "$TMP/m.safetensors" |
+		label-objects --threshold 0.6 | pamchannel -tupletype=GRAYSCALE 0 |
+		pamtopnm >"$TMP/expect6.pgm"
+	! cmp -s "$TMP/expect.pgm" "$TMP/expect6.pgm"
+	printf '{"thresholds": [], "best": {"threshold": 0.6}}\n' >"$TMP/objects-sweep.json"
+	for o in "--object-threshold 0.6" "--object-threshold-from $TMP/objects-sweep.json"; do
+		rm -rf "$TMP/out6"
+		# shellcheck disable=SC2086
+		unetpipe-apply --threshold 0.3 $o --labels "$TMP/m.safetensors" "$TMP/out6" \
+			"$b/images/$idb.png" >/dev/null
+		cmp "$TMP/out/$idb.png" "$TMP/out6/$idb.png"
+		pngtopam "$TMP/out6/$idb-labels.png" | cmp - "$TMP/expect6.pgm"
+	done
 }
 
 @test "unetpipe-apply: usage errors exit 2, a bad model exits 1 with its message" {
@@ -226,6 +241,21 @@ for k in pre:
 	assert_failure 2
 	run unetpipe-apply --threshold 2 "$TMP/m" "$TMP/out" "$DATA/stage1_train"
 	assert_failure 2
+	assert_line --index 0 "unetpipe-apply: --threshold: '2' is not a number in [0, 1]"
+	# the objects' threshold: checked before anything is read or made
+	while IFS='|' read -r code args message; do
+		# shellcheck disable=SC2086
+		run unetpipe-apply $args "$TMP/m" "$TMP/out" "$DATA/stage1_train"
+		assert_failure "$code"
+		assert_line --index 0 "$message"
+		[ ! -e "$TMP/out" ] || fail "$args: $TMP/out made"
+	done <<CASES
+2|--labels --object-threshold 1.5|unetpipe-apply: --object-threshold: '1.5' is not a number in [0, 1]
+2|--labels --object-threshold x|unetpipe-apply: --object-threshold: 'x' is not a number in [0, 1]
+2|--object-threshold 0.6|unetpipe-apply: --object-threshold needs --labels or --measure
+2|--object-threshold-from $TMP/none.json|unetpipe-apply: --object-threshold-from needs --labels or --measure
+1|--measure --object-threshold-from $TMP/none.json|label-objects: $TMP/none.json: unable to open $TMP/none.json: No such file or directory
+CASES
 	echo junk >"$TMP/m.safetensors"
 	run unetpipe-apply "$TMP/m.safetensors" "$TMP/out" "$DATA/stage1_train"
 	assert_failure 1
