@@ -960,6 +960,29 @@ one_output_step() {
 		"$TMP/init1.safetensors" 0.001
 }
 
+# two_output_step WEIGHTS... [-- TRAIN...]: one step at lr 0.01 of a
+# foreground,distance model on the labels $TMP/l16.pam with the weight
+# options WEIGHTS, by the reference and by unet-train (given TRAIN too):
+# the same step (within 0.01) and the same loss, set in ref_loss; the
+# model in $TMP/out.safetensors.
+two_output_step() {
+	local weights=() train=()
+	while (($#)) && [[ $1 != -- ]]; do weights+=("$1"); shift; done
+	(($# == 0)) || { shift; train=("$@"); }
+	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
+		--outputs foreground,distance "$TMP/init.safetensors"
+	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 "${weights[@]}" \
+		"$TMP/init.safetensors" "$TMP/ref.safetensors" <"$TMP/l16.pam")
+	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
+		--lr 0.01 --outputs foreground,distance "${weights[@]}" \
+		"${train[@]}" --val-split 0 --quiet --log "$TMP/log" \
+		-o "$TMP/out.safetensors" "$TMP/l16.pam"
+	assert_success
+	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
+		"$TMP/init.safetensors" 0.01
+	the_same_loss "$TMP/log" "$ref_loss"
+}
+
 # to_labels: a *_MASK stream on stdin as a *_LABEL stream on stdout, the
 # same foreground: each 4-connected component of the mask is an object,
 # cut in two at the middle column (touching objects).
@@ -1122,38 +1145,15 @@ for line in open(sys.argv[2]):
 
 @test "one step with --border-weight and wbce equals the reference's step from the labels" {
 	to_labels <"$G16" >"$TMP/l16.pam"
-	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
-		--outputs foreground,distance "$TMP/init.safetensors"
-	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --border-weight 10 \
-		--border-sigma 2 --pos-weight 3 "$TMP/init.safetensors" \
-		"$TMP/ref.safetensors" <"$TMP/l16.pam")
-	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
-		--lr 0.01 --outputs foreground,distance --border-weight 10 \
-		--border-sigma 2 --loss wbce --pos-weight 3 --val-split 0 --quiet \
-		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
-	assert_success
-	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
-		"$TMP/init.safetensors" 0.01
-	the_same_loss "$TMP/log" "$ref_loss"
+	two_output_step --border-weight 10 --border-sigma 2 --pos-weight 3 \
+		-- --loss wbce
 	# A one-output model with the border weight alone.
 	one_output_step --border-weight 10
 }
 
 @test "one step with --touch-weight and --border-weight equals the reference's step from the labels" {
 	to_labels <"$G16" >"$TMP/l16.pam"
-	"$REFPY" "$REFERENCE" init --in-channels 1 --base 2 --depth 2 --seed 3 \
-		--outputs foreground,distance "$TMP/init.safetensors"
-	ref_loss=$("$REFPY" "$REFERENCE" step --lr 0.01 --touch-weight 6 \
-		--border-weight 4 --border-sigma 2 "$TMP/init.safetensors" \
-		"$TMP/ref.safetensors" <"$TMP/l16.pam")
-	run unet-train --init "$TMP/init.safetensors" --epochs 1 --batch 8 \
-		--lr 0.01 --outputs foreground,distance --touch-weight 6 \
-		--border-weight 4 --border-sigma 2 --val-split 0 --quiet \
-		--log "$TMP/log" -o "$TMP/out.safetensors" "$TMP/l16.pam"
-	assert_success
-	the_same_step "$TMP/out.safetensors" "$TMP/ref.safetensors" \
-		"$TMP/init.safetensors" 0.01
-	the_same_loss "$TMP/log" "$ref_loss"
+	two_output_step --touch-weight 6 --border-weight 4 --border-sigma 2
 	assert_equal "$(meta "$TMP/out.safetensors" touch_weight)" 6
 	assert_equal "$(meta "$TMP/out.safetensors" border_weight)" 4
 	assert_equal "$(meta "$TMP/out.safetensors" border_sigma)" 2
