@@ -255,6 +255,7 @@ for k in pre:
 2|--object-threshold 0.6|unetpipe-apply: --object-threshold needs --labels or --measure
 2|--object-threshold-from $TMP/none.json|unetpipe-apply: --object-threshold-from needs --labels or --measure
 1|--measure --object-threshold-from $TMP/none.json|label-objects: $TMP/none.json: unable to open $TMP/none.json: No such file or directory
+1|--threshold-from $TMP/none.json|label-objects: $TMP/none.json: unable to open $TMP/none.json: No such file or directory
 CASES
 	echo junk >"$TMP/m.safetensors"
 	run unetpipe-apply "$TMP/m.safetensors" "$TMP/out" "$DATA/stage1_train"
