@@ -43,12 +43,13 @@ struct level {
 	int h, w, ch;
 	float *pool, *a, *cat, *e, *b, *d;
 	float *gpool, *ga, *gcat, *ge, *gb, *gd; /* above the deepest
-						  * level ga = gd, gpool = gb */
+						  * level gd in gcat, ga = gb;
+						  * gpool in the gb above */
 };
 
-/* The blocks of a work: input, logits, their gradient and nine per level
+/* The blocks of a work: input, logits, their gradient and seven per level
  * at most. */
-#define WORK_MAX_BLOCKS (3 + 9 * UNET_MAX_DEPTH)
+#define WORK_MAX_BLOCKS (3 + 7 * UNET_MAX_DEPTH)
 
 struct unet_work {
 	struct unet *net;
@@ -547,24 +548,26 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		} else {
 			lv->e = work_floats(w, pix * lv->ch, map);
 		}
-		/* The decoder's gradients gd and gb are dead once the
+		/* Gradients share memory where their lives do not meet. gd
+		 * is dead (its backward gave gb) before gcat is written, so
+		 * it lives in gcat's first half. gb is dead once the
 		 * decoder's backward has passed this level, before the
-		 * encoder's backward needs ga and gpool: they share memory. */
+		 * encoder's backward writes ga there; the level's gpool,
+		 * read by the max-pool's backward into the skip gradient of
+		 * the level above before that level writes its ga, lives in
+		 * the gb of the level above (a quarter of its pixels, half
+		 * its channels). */
 		if (l < d) {
 			lv->gcat = work_floats(w, pix * 2 * lv->ch, grad);
 			lv->gb = work_floats(w, pix * lv->ch, grad);
-			lv->gd = work_floats(w, pix * lv->ch, grad);
-			lv->ga = lv->gd;
-			if (l > 1)
-				lv->gpool = lv->gb;
+			lv->gd = lv->gcat;
+			lv->ga = lv->gb;
 		} else {
 			lv->ge = work_floats(w, pix * lv->ch, grad);
 			lv->ga = work_floats(w, pix * lv->ch, grad);
-			if (l > 1)
-				lv->gpool = work_floats(w, pix *
-							 width(cfg, l - 1),
-							 grad);
 		}
+		if (l > 1)
+			lv->gpool = w->lv[l - 1].gb;
 	}
 	nn_reserve(width(cfg, d) > cfg->in_channels ? width(cfg, d)
 						     : cfg->in_channels,
