@@ -43,13 +43,13 @@ struct level {
 	int h, w, ch;
 	float *pool, *a, *cat, *e, *b, *d;
 	float *gpool, *ga, *gcat, *ge, *gb, *gd; /* above the deepest
-						  * level gd in gcat, ga = gb;
-						  * gpool in the gb above */
+						  * level in the maps: see
+						  * unet_work_new */
 };
 
-/* The blocks of a work: input, logits, their gradient and seven per level
+/* The blocks of a work: input, logits, their gradient and five per level
  * at most. */
-#define WORK_MAX_BLOCKS (3 + 7 * UNET_MAX_DEPTH)
+#define WORK_MAX_BLOCKS (3 + 5 * UNET_MAX_DEPTH)
 
 struct unet_work {
 	struct unet *net;
@@ -541,31 +541,29 @@ unet_work_new(struct unet *net, int batch, int height, int width_,
 		if (l > 1)
 			lv->pool = work_floats(w, pix * width(cfg, l - 1), map);
 		lv->a = work_floats(w, pix * lv->ch, map);
-		if (l < d) {
-			lv->cat = work_floats(w, pix * 2 * lv->ch, map);
-			lv->b = work_floats(w, pix * lv->ch, map);
-			lv->d = work_floats(w, pix * lv->ch, map);
-		} else {
+		if (l == d) {
 			lv->e = work_floats(w, pix * lv->ch, map);
-		}
-		/* Gradients share memory where their lives do not meet. gd
-		 * is dead (its backward gave gb) before gcat is written, so
-		 * it lives in gcat's first half. gb is dead once the
-		 * decoder's backward has passed this level, before the
-		 * encoder's backward writes ga there; the level's gpool,
-		 * read by the max-pool's backward into the skip gradient of
-		 * the level above before that level writes its ga, lives in
-		 * the gb of the level above (a quarter of its pixels, half
-		 * its channels). */
-		if (l < d) {
-			lv->gcat = work_floats(w, pix * 2 * lv->ch, grad);
-			lv->gb = work_floats(w, pix * lv->ch, grad);
-			lv->gd = lv->gcat;
-			lv->ga = lv->gb;
-		} else {
 			lv->ge = work_floats(w, pix * lv->ch, grad);
 			lv->ga = work_floats(w, pix * lv->ch, grad);
+		} else {
+			/* A gradient lives in maps that are dead by the time
+			 * it is written (unet_backward's order): gb in d (read
+			 * last as the input of the backward that gave gd);
+			 * gcat (two halves) in b and gd, one block (both read
+			 * last by the backward that gave gb); ga in d again
+			 * (gb is read by the decoder, before the encoder). */
+			lv->cat = work_floats(w, pix * 2 * lv->ch, map);
+			lv->b = work_floats(w, pix * 2 * lv->ch, map);
+			lv->d = work_floats(w, pix * lv->ch, map);
+			lv->gd = lv->b + pix * lv->ch;
+			lv->gb = lv->d;
+			lv->gcat = lv->b;
+			lv->ga = lv->d;
 		}
+		/* gpool, read by the max-pool's backward into the skip
+		 * gradient of the level above before that level writes its
+		 * ga, in that level's gb (a quarter of its pixels, half its
+		 * channels) */
 		if (l > 1)
 			lv->gpool = w->lv[l - 1].gb;
 	}

@@ -662,14 +662,14 @@ check_work_bytes(int channels, int filters, int depth, int h, int wd,
 	tap_ok((double)unet_work_size(w) > 1.5 * have, "training work: %zu "
 	       "bytes, more than inference", unet_work_size(w));
 	/* training: input, logits and their gradient; above the deepest
-	 * level pool, a, cat (2 ch), b, d, gcat (2 ch) and gb (gd, ga and
-	 * gpool share theirs), at the deepest pool, a, e, ge and ga */
+	 * level pool, a, cat (2 ch), b with gd (2 ch) and d (the other
+	 * gradients live in those), at the deepest pool, a, e, ge, ga */
 	double floats = (double)batch * h * wd * (channels + 2 * outputs);
 	for (int l = 1; l <= depth; l++) {
 		double pix = (double)batch * (h >> (l - 1)) * (wd >> (l - 1));
 		double ch = (double)filters * (1 << (l - 1));
 
-		floats += pix * ((l > 1 ? ch / 2 : 0) + (l < depth ? 8 * ch
+		floats += pix * ((l > 1 ? ch / 2 : 0) + (l < depth ? 6 * ch
 							      : 4 * ch));
 	}
 	tap_ok((double)unet_work_size(w) == 4 * floats, "training work: %zu "
