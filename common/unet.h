@@ -142,7 +142,9 @@ double unet_loss(const struct unet_work *w, int n, const float *target,
 
 /* Backward pass after unet_forward (training work only): sets every
  * parameter's grad to the gradient of unet_loss(w, n, target, weight,
- * pos_weight, dice) and returns that loss. */
+ * pos_weight, dice) and returns that loss. Its gradients overwrite the
+ * forward's maps (not the logits): another backward needs another
+ * unet_forward first. */
 double unet_backward(struct unet_work *w, int n, const float *target,
 		     const float *weight, float pos_weight, int dice);
 
