@@ -6,10 +6,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -82,18 +85,39 @@ struct scratch {
 	void *blas;
 };
 
+/* How long a thread waiting for a job, or the caller waiting for its
+ * workers, polls before it sleeps: jobs follow each other within
+ * microseconds inside a pass of the network, and a wake-up from sleep
+ * costs tens of them (37 us a job on a 2-core guest); a thread that finds
+ * no job in this time sleeps, and takes no CPU from other programs of a
+ * pipeline. A job on more threads than the process may use CPUs is never
+ * polled for: a thread polling would keep the one it waits for from a
+ * CPU. */
+#define POLL_NS 100000
+
+/* A job handed to one worker: `posted` counts the jobs handed to it, on a
+ * cache line of its own. */
+struct mailbox {
+	_Alignas(64) atomic_uint posted;
+};
+
 static struct {
 	int started;            /* threads, the caller being thread 0 */
 	int ready;              /* threads with an OpenBLAS buffer */
 	pthread_t th[POOL_MAX_THREADS];
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	void (*fn)(void *arg, int t, int nt);  /* the job, under mu */
+	/* The job: written by the caller before it posts to the workers of
+	 * the job, read by them after; rewritten only when all are done. */
+	void (*fn)(void *arg, int t, int nt);
 	void *arg;
 	int nt;
-	unsigned gen;           /* jobs posted */
-	unsigned start_gen;     /* gen when the last workers were started */
-	int pending;            /* workers still on the job */
+	int poll;               /* nt <= cpus: wait for it by polling */
+	int cpus;               /* the CPUs this process may run on */
+	struct mailbox box[POOL_MAX_THREADS];
+	_Alignas(64) atomic_int pending;  /* workers still on the job */
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	int sleepers;           /* workers asleep on go, under mu */
+	int caller_sleeps;      /* the caller asleep on done, under mu */
 	size_t col_floats, grad_floats;
 	struct scratch s[POOL_MAX_THREADS];
 	int blas_buffers;       /* OpenBLAS's buffers: the most held at once */
@@ -156,35 +180,100 @@ pool_share(size_t total, int t, int nt, size_t *lo, size_t *hi)
 	*hi = total * (t + 1) / nt;
 }
 
+static long long
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Poll until stop(arg) holds, for at most POLL_NS; 1 when it does. */
+static int
+poll_until(int (*stop)(const void *), const void *arg)
+{
+	long long deadline = 0;
+
+	for (unsigned i = 1;; i++) {
+		if (stop(arg))
+			return 1;
+		cpu_relax();
+		if (i % 64 == 0) {
+			long long t = now_ns();
+
+			if (deadline == 0)
+				deadline = t + POLL_NS;
+			else if (t > deadline)
+				return 0;
+		}
+	}
+}
+
+struct wait_job {
+	int t;
+	unsigned seen;
+};
+
+static int
+job_posted(const void *arg)
+{
+	const struct wait_job *w = arg;
+
+	return atomic_load_explicit(&pool.box[w->t].posted,
+				    memory_order_acquire) != w->seen;
+}
+
+static int
+workers_done(const void *arg)
+{
+	(void)arg;
+	return atomic_load_explicit(&pool.pending, memory_order_acquire) == 0;
+}
+
 static void *
 worker(void *arg)
 {
-	int t = (int)(intptr_t)arg;
-	unsigned seen;
+	/* nothing is posted to a thread before it starts */
+	struct wait_job w = { .t = (int)(intptr_t)arg, .seen = 0 };
+	int poll = 0;           /* the last job's: likely the next one's */
 
-	pthread_mutex_lock(&pool.mu);
-	seen = pool.start_gen;
 	for (;;) {
-		while (pool.gen == seen)
-			pthread_cond_wait(&pool.go, &pool.mu);
-		seen = pool.gen;
-		if (t >= pool.nt)
-			continue;       /* a job on fewer threads */
-		void (*fn)(void *, int, int) = pool.fn;
-		void *a = pool.arg;
-		int nt = pool.nt;
-		pthread_mutex_unlock(&pool.mu);
-		fn(a, t, nt);
-		pthread_mutex_lock(&pool.mu);
-		if (--pool.pending == 0)
-			pthread_cond_signal(&pool.done);
+		if (!poll || !poll_until(job_posted, &w)) {
+			pthread_mutex_lock(&pool.mu);
+			pool.sleepers++;
+			while (!job_posted(&w))
+				pthread_cond_wait(&pool.go, &pool.mu);
+			pool.sleepers--;
+			pthread_mutex_unlock(&pool.mu);
+		}
+		w.seen++;
+		pool.fn(pool.arg, w.t, pool.nt);
+		poll = pool.poll;
+		if (atomic_fetch_sub_explicit(&pool.pending, 1,
+					      memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&pool.mu);
+			if (pool.caller_sleeps)
+				pthread_cond_signal(&pool.done);
+			pthread_mutex_unlock(&pool.mu);
+		}
 	}
 	return NULL;
 }
 
-/* Run the job on threads 0 .. nt-1, all started. A worker cannot miss a
- * job of its own: the next is posted only when every worker of this one
- * is done. */
+/* Run the job on threads 0 .. nt-1, all started. Only the workers of the
+ * job are posted to, and the next job is written only when all of them
+ * are done with this one. A worker that checked its mailbox under mu
+ * before sleeping is woken: the post precedes the caller's look at
+ * sleepers under mu. */
 static void
 run(int nt, void (*fn)(void *, int, int), void *arg)
 {
@@ -192,18 +281,26 @@ run(int nt, void (*fn)(void *, int, int), void *arg)
 		fn(arg, 0, 1);
 		return;
 	}
-	pthread_mutex_lock(&pool.mu);
 	pool.fn = fn;
 	pool.arg = arg;
 	pool.nt = nt;
-	pool.pending = nt - 1;
-	pool.gen++;
-	pthread_cond_broadcast(&pool.go);
+	pool.poll = nt <= pool.cpus;
+	atomic_store_explicit(&pool.pending, nt - 1, memory_order_relaxed);
+	for (int t = 1; t < nt; t++)
+		atomic_fetch_add_explicit(&pool.box[t].posted, 1,
+					  memory_order_release);
+	pthread_mutex_lock(&pool.mu);
+	if (pool.sleepers > 0)
+		pthread_cond_broadcast(&pool.go);
 	pthread_mutex_unlock(&pool.mu);
 	fn(arg, 0, nt);
+	if (pool.poll && poll_until(workers_done, NULL))
+		return;
 	pthread_mutex_lock(&pool.mu);
-	while (pool.pending > 0)
+	pool.caller_sleeps = 1;
+	while (!workers_done(NULL))
 		pthread_cond_wait(&pool.done, &pool.mu);
+	pool.caller_sleeps = 0;
 	pthread_mutex_unlock(&pool.mu);
 }
 
@@ -308,7 +405,12 @@ pool_start(int nt)
 	if (nt <= pool.ready)
 		return;
 	openblas_set_num_threads(1);
-	pool.start_gen = pool.gen;
+	if (pool.cpus == 0) {
+		cpu_set_t set;
+
+		pool.cpus = sched_getaffinity(0, sizeof set, &set) == 0 ?
+			CPU_COUNT(&set) : 1;
+	}
 	for (int t = from; t < nt; t++) {
 		int err = pthread_create(&pool.th[t], NULL, worker,
 					 (void *)(intptr_t)t);

@@ -14,6 +14,10 @@
  *   every thread take its 128 MiB buffer once, before any sgemm, after
  *   checking that it can be mapped (OpenBLAS would retry for ever): out of
  *   memory is then one line of ours.
+ * - A job is handed to each of its threads through a counter of its own;
+ *   a thread waiting for a job, or the caller for its threads, polls for
+ *   up to 0.1 ms before it sleeps on a condition variable, except when
+ *   the job has more threads than the process has CPUs.
  * - Not reentrant: one job at a time, from one calling thread. */
 #ifndef UNETPIPE_POOL_H
 #define UNETPIPE_POOL_H

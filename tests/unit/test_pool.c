@@ -2,9 +2,12 @@
  * in one process (the pool grows, never re-creates a thread, leaves the
  * threads beyond a job's count idle), jobs with fewer items than threads,
  * results that depend only on the count, scratch that follows the growth,
- * sgemm on every thread, and the count's bounds. */
+ * sgemm on every thread, jobs handed over while the workers poll and
+ * while they sleep, and the count's bounds. */
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -289,6 +292,73 @@ test_bounds(void)
 	}
 }
 
+/* Per thread: the jobs it ran and the sum of their values, each value
+ * read from the job's argument, written by the caller just before. */
+struct tally {
+	long value;
+	long jobs[8];
+	long sum[8];
+};
+
+static void
+count_job(void *arg, int t, int nt)
+{
+	struct tally *y = arg;
+
+	(void)nt;
+	y->jobs[t]++;
+	y->sum[t] += y->value;
+}
+
+/* Jobs back to back on 2 threads (the worker finds each while polling),
+ * on thread counts that change from job to job, then jobs 300 us apart
+ * (longer than a worker polls: each is handed to threads asleep): every
+ * thread of a job runs it once and sees its argument, the others none. A
+ * job lost in the handover would hang: the alarm ends the test then. */
+static void
+test_handover(void)
+{
+	static const struct {
+		int jobs, pause, counts[5];
+		const char *what;
+	} rounds[] = {
+		{ 20000, 0, { 2, 2, 2, 2, 2 }, "20000 jobs on 2 threads back "
+		  "to back" },
+		{ 2000, 0, { 2, 4, 3, 8, 2 }, "2000 jobs on 2, 4, 3, 8 and 2 "
+		  "threads in turn, back to back" },
+		{ 300, 1, { 2, 4, 3, 8, 2 }, "300 jobs on 2, 4, 3, 8 and 2 "
+		  "threads in turn, 300 us apart" },
+	};
+	struct timespec pause = { 0, 300000 };
+
+	alarm(120);
+	for (size_t r = 0; r < sizeof rounds / sizeof rounds[0]; r++) {
+		struct tally y;
+		long want_jobs[8] = { 0 }, want_sum[8] = { 0 };
+		int ok = 1;
+
+		memset(&y, 0, sizeof y);
+		for (int j = 0; j < rounds[r].jobs; j++) {
+			int nt = rounds[r].counts[j % 5];
+
+			y.value = j + 1;
+			for (int t = 0; t < nt; t++) {
+				want_jobs[t]++;
+				want_sum[t] += j + 1;
+			}
+			pool_run(nt, count_job, &y);
+			if (rounds[r].pause)
+				nanosleep(&pause, NULL);
+		}
+		for (int t = 0; t < 8; t++)
+			if (y.jobs[t] != want_jobs[t] || y.sum[t] != want_sum[t])
+				ok = 0;
+		tap_ok(ok, "%s: each ran by its threads once, with its own "
+		       "argument", rounds[r].what);
+	}
+	alarm(0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -302,5 +372,6 @@ main(int argc, char **argv)
 	test_deterministic();
 	test_scratch();
 	test_gemm();
+	test_handover();
 	return tap_done();
 }
