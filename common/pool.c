@@ -116,8 +116,8 @@ static struct {
 	_Alignas(64) atomic_int pending;  /* workers still on the job */
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
-	int sleepers;           /* workers asleep on go, under mu */
-	int caller_sleeps;      /* the caller asleep on done, under mu */
+	int asleep_go;          /* workers asleep on go, under mu */
+	int asleep_done;        /* the caller asleep on done (0 or 1), under mu */
 	size_t col_floats, grad_floats;
 	struct scratch s[POOL_MAX_THREADS];
 	int blas_buffers;       /* OpenBLAS's buffers: the most held at once */
@@ -239,6 +239,33 @@ workers_done(const void *arg)
 	return atomic_load_explicit(&pool.pending, memory_order_acquire) == 0;
 }
 
+/* Wait until ready(arg) holds: by polling first when poll, then asleep on
+ * cv, counted in *asleep under mu. Whoever makes ready hold calls wake
+ * after, so a sleeper that checked ready under mu is woken. */
+static void
+await(int (*ready)(const void *), const void *arg, int poll,
+      pthread_cond_t *cv, int *asleep)
+{
+	if (poll && poll_until(ready, arg))
+		return;
+	pthread_mutex_lock(&pool.mu);
+	(*asleep)++;
+	while (!ready(arg))
+		pthread_cond_wait(cv, &pool.mu);
+	(*asleep)--;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+/* Wake the threads asleep on cv, if any (see await). */
+static void
+wake(pthread_cond_t *cv, const int *asleep)
+{
+	pthread_mutex_lock(&pool.mu);
+	if (*asleep > 0)
+		pthread_cond_broadcast(cv);
+	pthread_mutex_unlock(&pool.mu);
+}
+
 static void *
 worker(void *arg)
 {
@@ -247,33 +274,20 @@ worker(void *arg)
 	int poll = 0;           /* the last job's: likely the next one's */
 
 	for (;;) {
-		if (!poll || !poll_until(job_posted, &w)) {
-			pthread_mutex_lock(&pool.mu);
-			pool.sleepers++;
-			while (!job_posted(&w))
-				pthread_cond_wait(&pool.go, &pool.mu);
-			pool.sleepers--;
-			pthread_mutex_unlock(&pool.mu);
-		}
+		await(job_posted, &w, poll, &pool.go, &pool.asleep_go);
 		w.seen++;
 		pool.fn(pool.arg, w.t, pool.nt);
 		poll = pool.poll;
 		if (atomic_fetch_sub_explicit(&pool.pending, 1,
-					      memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&pool.mu);
-			if (pool.caller_sleeps)
-				pthread_cond_signal(&pool.done);
-			pthread_mutex_unlock(&pool.mu);
-		}
+					      memory_order_acq_rel) == 1)
+			wake(&pool.done, &pool.asleep_done);
 	}
 	return NULL;
 }
 
 /* Run the job on threads 0 .. nt-1, all started. Only the workers of the
  * job are posted to, and the next job is written only when all of them
- * are done with this one. A worker that checked its mailbox under mu
- * before sleeping is woken: the post precedes the caller's look at
- * sleepers under mu. */
+ * are done with this one. */
 static void
 run(int nt, void (*fn)(void *, int, int), void *arg)
 {
@@ -289,19 +303,9 @@ run(int nt, void (*fn)(void *, int, int), void *arg)
 	for (int t = 1; t < nt; t++)
 		atomic_fetch_add_explicit(&pool.box[t].posted, 1,
 					  memory_order_release);
-	pthread_mutex_lock(&pool.mu);
-	if (pool.sleepers > 0)
-		pthread_cond_broadcast(&pool.go);
-	pthread_mutex_unlock(&pool.mu);
+	wake(&pool.go, &pool.asleep_go);
 	fn(arg, 0, nt);
-	if (pool.poll && poll_until(workers_done, NULL))
-		return;
-	pthread_mutex_lock(&pool.mu);
-	pool.caller_sleeps = 1;
-	while (!workers_done(NULL))
-		pthread_cond_wait(&pool.done, &pool.mu);
-	pool.caller_sleeps = 0;
-	pthread_mutex_unlock(&pool.mu);
+	await(workers_done, NULL, pool.poll, &pool.done, &pool.asleep_done);
 }
 
 /* On thread t, one thread at a time: take OpenBLAS's buffer and hold it,
