@@ -123,6 +123,14 @@ wgrad_tiles_per_step(const struct wino_layer *l, size_t ntiles)
 	return (int)nb;
 }
 
+/* The scratch floats of a step of nb tiles at np transform points. */
+static size_t
+step_scratch(const struct wino_layer *l, int nb, int np)
+{
+	return (size_t)np * (wino_point_stride(nb, l->ldv) +
+			     wino_point_stride(nb, l->ldm));
+}
+
 size_t
 winograd_scratch_floats(int m, int cin, int cout)
 {
@@ -131,7 +139,7 @@ winograd_scratch_floats(int m, int cin, int cout)
 	if (!winograd_available(m))
 		return 0;
 	l = layer(m, 1, 1, 1, cin, cout);
-	return (size_t)l.T * wgrad_tiles_per_step(&l, 256) * (l.ldv + l.ldm);
+	return step_scratch(&l, wgrad_tiles_per_step(&l, 256), l.T);
 }
 
 /* ------------------------------------------------------------ kernel */
@@ -404,7 +412,7 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	      int relu, const float *mx, int ldmx, int bf16, const float *u)
 {
 	struct pass_args a = { .ops = fwd_kernels(bf16) };
-	size_t per, cap, fit, steps;
+	size_t per, room, cap, fit, steps;
 
 	a.l = layer(m, n, h, w, nin, nout);
 	a.l.x = x, a.l.ldx = ldx, a.l.u = u, a.l.bias = bias;
@@ -414,13 +422,16 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	/* steps in a multiple of nt, as large as the scratch allows but no
 	 * larger than needed: see STEP_FLOATS */
 	per = (size_t)a.l.T * (a.l.ldv + a.l.ldm);
-	cap = pool_col_floats() / per;
+	/* each point's rows take at most a line more than nb tiles' */
+	room = pool_col_floats() > (size_t)a.l.T * 32
+		? pool_col_floats() - (size_t)a.l.T * 32 : 0;
+	cap = room / per;
 	fit = step_floats(&a.l) / per;
 	if (fit < cap)
 		cap = fit;
 	if (cap < 1)
 		die("winograd: scratch of %zu floats, %zu needed",
-		    pool_col_floats(), per);
+		    pool_col_floats(), per + (size_t)a.l.T * 32);
 	steps = (a.ntiles + cap - 1) / cap;
 	steps = (steps + nt - 1) / nt * nt;
 	a.nb = (int)((a.ntiles + steps - 1) / steps);
@@ -442,10 +453,9 @@ winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
 	a.l.x = x, a.l.ldx = ldx, a.l.dy = dy, a.l.lddy = lddy, a.l.du = u;
 	a.ntiles = (size_t)n * a.l.th * a.l.tw;
 	a.nb = wgrad_tiles_per_step(&a.l, a.ntiles);
-	if ((size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm) > pool_col_floats())
+	if (step_scratch(&a.l, a.nb, a.l.T) > pool_col_floats())
 		die("winograd: scratch of %zu floats, %zu needed",
-		    pool_col_floats(),
-		    (size_t)a.nb * a.l.T * (a.l.ldv + a.l.ldm));
+		    pool_col_floats(), step_scratch(&a.l, a.nb, a.l.T));
 	ka.nr = a.ops->nr;
 	ka.noutp = a.l.coutp;
 	pool_run(nt, zero_part, &z);

@@ -321,7 +321,9 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 {
 	const int T = (m + 2) * (m + 2);
 	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
-	float *mm = scratch + (size_t)T * ntile * ldv;
+	size_t sv = wino_point_stride(ntile, ldv);
+	size_t sm = wino_point_stride(ntile, ldm);
+	float *mm = scratch + (size_t)T * sv;
 #if BF16
 	/* V's rows in bf16 (zero beyond cin), the kernel's in pairs */
 	uint16_t *v = (uint16_t *)scratch;
@@ -342,10 +344,10 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 			input_tile(m, l, img, y0, x0, c0, 0, T, o);
 #if BF16
 			store_points_bf16(o, T, v + (size_t)r * ldv + c0,
-					  (size_t)ntile * ldv);
+					  sv);
 #else
 			store_points(o, 0, T, v + (size_t)r * ldv + c0,
-				     (size_t)ntile * ldv);
+				     sv);
 #endif
 		}
 	}
@@ -364,21 +366,22 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 
 				for (int r0 = 0; r0 < ntile; r0 += MR)
 #if BF16
-					product_bf16(v + ((size_t)p * ntile
-							  + r0) * ldv + k0,
+					product_bf16(v + (size_t)p * sv
+						     + (size_t)r0 * ldv + k0,
 						     ldv, u + (size_t)k0 * NR,
-						     mm + ((size_t)p * ntile
-							   + r0) * ldm
+						     mm + (size_t)p * sm
+						     + (size_t)r0 * ldm
 						     + cb * NR, ldm,
 						     (kc + 1) / 2 * 2, k0 > 0,
 						     ntile - r0 < MR
 							? ntile - r0 : MR);
 #else
-					product(v + ((size_t)p * ntile + r0)
-						    * ldv + k0, ldv, 1,
-						u + (size_t)k0 * NR, NR,
-						mm + ((size_t)p * ntile + r0)
-						     * ldm + cb * NR, ldm, kc,
+					product(v + (size_t)p * sv
+						    + (size_t)r0 * ldv + k0,
+						ldv, 1, u + (size_t)k0 * NR, NR,
+						mm + (size_t)p * sm
+						     + (size_t)r0 * ldm
+						     + cb * NR, ldm, kc,
 						k0 > 0, ntile - r0 < MR
 							? ntile - r0 : MR);
 #endif
@@ -390,8 +393,8 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 
 		tile_place(l, tile0 + r, &img, &y0, &x0);
 		for (int c0 = 0; c0 < l->cout; c0 += VW)
-			output_tile(m, l, mm + (size_t)r * ldm + c0,
-				    (size_t)ntile * ldm, img, y0, x0, c0);
+			output_tile(m, l, mm + (size_t)r * ldm + c0, sm, img,
+				    y0, x0, c0);
 	}
 }
 
@@ -445,8 +448,9 @@ wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 	      int ntile, int p0, int p1, float *scratch)
 {
 	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
-	size_t np = p1 - p0;
-	float *v = scratch, *g = scratch + np * ntile * ldv;
+	size_t np = p1 - p0, sv = wino_point_stride(ntile, ldv);
+	size_t sm = wino_point_stride(ntile, ldm);
+	float *v = scratch, *g = scratch + np * sv;
 
 	for (int r = 0; r < ntile; r++) {
 		size_t img;
@@ -457,16 +461,15 @@ wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 			vec o[36];
 
 			input_tile(m, l, img, y0, x0, c0, p0, p1, o);
-			store_points(o, p0, p1, v + (size_t)r * ldv + c0,
-				     (size_t)ntile * ldv);
+			store_points(o, p0, p1, v + (size_t)r * ldv + c0, sv);
 		}
 		for (int c0 = 0; c0 < l->coutp; c0 += VW)
 			grad_tile(m, l, img, y0, x0, c0, g + (size_t)r * ldm + c0,
-				  (size_t)ntile * ldm, p0, p1);
+				  sm, p0, p1);
 	}
 	for (int p = p0; p < p1; p++) {
-		const float *vp = v + (size_t)(p - p0) * ntile * ldv;
-		const float *gp = g + (size_t)(p - p0) * ntile * ldm;
+		const float *vp = v + (size_t)(p - p0) * sv;
+		const float *gp = g + (size_t)(p - p0) * sm;
 		for (int cb = 0; cb < ncb; cb++) {
 			float *du = l->du + ((size_t)p * ncb + cb) * cin * NR;
 

@@ -31,18 +31,31 @@ struct wino_layer {
 	int ldv, ldm;           /* scratch strides: cin and coutp sides */
 };
 
+/* The distance in floats between two transform points' rows of ntile
+ * tiles of ld floats in the scratch: ntile ld rounded up to an odd number
+ * of 64-byte lines, so that a tile's T points fall in different cache
+ * sets (at multiples of 4 KiB they all fell in one set of L1). At most
+ * ntile ld + 16. */
+static inline size_t
+wino_point_stride(int ntile, int ld)
+{
+	return (((size_t)ntile * ld + 15) / 16 | 1) * 16;
+}
+
 struct winograd_ops {
 	/* Columns of a product block (two vectors): coutp is a multiple. */
 	int nr;
 	/* The forward of tiles tile0 .. tile0+ntile-1: their input
 	 * transforms, the T products with u, the output transforms written
-	 * to y. scratch: T ntile (ldv + ldm) floats. */
+	 * to y. scratch: T (wino_point_stride(ntile, ldv) +
+	 * wino_point_stride(ntile, ldm)) floats. */
 	void (*fwd_tiles)(const struct wino_layer *l, size_t tile0, int ntile,
 			  float *scratch);
 	/* du[p] += the products of the transformed x and dy tiles tile0 ..
 	 * tile0+ntile-1 at the transform points p0 <= p < p1, summed in
-	 * tile order. scratch: (p1 - p0) ntile (ldv + ldm) floats. NULL
-	 * in the bf16 table (the forward only). */
+	 * tile order. scratch: (p1 - p0) (wino_point_stride(ntile, ldv) +
+	 * wino_point_stride(ntile, ldm)) floats. NULL in the bf16 table
+	 * (the forward only). */
 	void (*wgrad_tiles)(const struct wino_layer *l, size_t tile0,
 			    int ntile, int p0, int p1, float *scratch);
 };
