@@ -412,7 +412,7 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	      int relu, const float *mx, int ldmx, int bf16, const float *u)
 {
 	struct pass_args a = { .ops = fwd_kernels(bf16) };
-	size_t per, room, cap, fit, steps;
+	size_t per, cap, fit, steps;
 
 	a.l = layer(m, n, h, w, nin, nout);
 	a.l.x = x, a.l.ldx = ldx, a.l.u = u, a.l.bias = bias;
@@ -422,16 +422,16 @@ winograd_conv(int nt, int m, const float *x, int ldx, int n, int h, int w,
 	/* steps in a multiple of nt, as large as the scratch allows but no
 	 * larger than needed: see STEP_FLOATS */
 	per = (size_t)a.l.T * (a.l.ldv + a.l.ldm);
-	/* each point's rows take at most a line more than nb tiles' */
-	room = pool_col_floats() > (size_t)a.l.T * 32
-		? pool_col_floats() - (size_t)a.l.T * 32 : 0;
-	cap = room / per;
+	cap = pool_col_floats() / per;
+	while (cap > 0 && step_scratch(&a.l, (int)cap, a.l.T) >
+			  pool_col_floats())
+		cap--;
 	fit = step_floats(&a.l) / per;
 	if (fit < cap)
 		cap = fit;
 	if (cap < 1)
 		die("winograd: scratch of %zu floats, %zu needed",
-		    pool_col_floats(), per + (size_t)a.l.T * 32);
+		    pool_col_floats(), step_scratch(&a.l, 1, a.l.T));
 	steps = (a.ntiles + cap - 1) / cap;
 	steps = (steps + nt - 1) / nt * nt;
 	a.nb = (int)((a.ntiles + steps - 1) / steps);

@@ -35,7 +35,7 @@ struct wino_layer {
  * tiles of ld floats in the scratch: ntile ld rounded up to an odd number
  * of 64-byte lines, so that a tile's T points fall in different cache
  * sets (at multiples of 4 KiB they all fell in one set of L1). At most
- * ntile ld + 16. */
+ * ntile ld + 31. */
 static inline size_t
 wino_point_stride(int ntile, int ld)
 {

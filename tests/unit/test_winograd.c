@@ -19,6 +19,7 @@
 #include "rng.h"
 #include "tap.h"
 #include "util.h"
+#include "winograd_isa.h"
 
 /* The bounds asserted; measured maxima are printed (F(2x2) about 1e-7,
  * F(4x4) a few 1e-6 on these data). */
@@ -316,6 +317,29 @@ test_keep(int m)
 	free(b);
 }
 
+/* The scratch's point stride: room for the tiles, less than two lines
+ * more, and an odd number of 64-byte lines (so never a multiple of 4
+ * KiB). */
+static void
+test_point_stride(void)
+{
+	static const int ntiles[] = { 1, 2, 7, 32, 64, 74, 108 };
+	static const int lds[] = { 8, 16, 32, 40, 64, 128, 272 };
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof ntiles / sizeof *ntiles; i++)
+		for (size_t j = 0; j < sizeof lds / sizeof *lds; j++) {
+			size_t need = (size_t)ntiles[i] * lds[j];
+			size_t s = wino_point_stride(ntiles[i], lds[j]);
+
+			if (s < need || s > need + 31 || s % 16 != 0 ||
+			    (s / 16) % 2 != 1)
+				bad++;
+		}
+	tap_ok(bad == 0, "wino_point_stride: at least ntile ld, less than "
+	       "two lines more, an odd number of lines (%d bad)", bad);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -334,6 +358,7 @@ main(int argc, char **argv)
 
 	prog_init(argc, argv);
 	rng_seed(&rng, 7);
+	test_point_stride();
 	nn_reserve(300, 2);
 	if (isa_current() == ISA_PLAIN) {
 		nn_set_winograd(2);
