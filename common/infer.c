@@ -1,5 +1,6 @@
 /* infer: whole-image inference of images of any size (see infer.h). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,15 +69,26 @@ infer_tile_check(const struct unet *net, int tile, char *err, size_t errlen)
 	return -1;
 }
 
-/* The largest number of h x w inputs (at most want and the engine's
- * batch) inside the budget, at least 1. */
+/* Pixels a thread needs in a pass: fewer leave the threads short of work
+ * in the deep levels (8 x 8 pixels an image of 128 x 128 at depth 5); more
+ * are no faster, and the maps of a larger pass pay the first touch of
+ * their pages (bench/README.md, "Passes of four"). */
+#define PASS_PIXELS_PER_THREAD 32768
+
+/* The number of h x w inputs of a pass: at most want, the engine's batch
+ * and the inputs that give each thread PASS_PIXELS_PER_THREAD, inside
+ * the budget; at least 1. */
 static int
 batch_within_budget(const struct infer *inf, int want, int h, int w)
 {
 	double fit = inf->budget / unet_work_bytes(inf->net, h, w);
+	double busy = ceil((double)PASS_PIXELS_PER_THREAD * inf->threads /
+			   ((double)h * w));
 
 	if (want > inf->batch)
 		want = inf->batch;
+	if (want > busy)
+		want = (int)busy;
 	if (fit < 1)
 		return 1;
 	return fit < want ? (int)fit : want;

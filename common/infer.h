@@ -19,15 +19,16 @@ struct infer;
 struct infer *infer_new(struct unet *net, int threads, double budget,
 			int tile);
 
-/* At most batch (>= 1) images or tiles in one forward pass (default:
- * as many as the budget holds). */
+/* At most batch (>= 1) images or tiles in one forward pass (default: no
+ * cap). A pass takes no more than give each thread 2^15 pixels (4
+ * images of 128 x 128 on 2 threads), and what the budget holds. */
 void infer_set_batch(struct infer *inf, int batch);
 
 void infer_free(struct infer *inf);
 
 /* How many images of width x height infer_images takes in one forward
- * pass: the batch within the budget, 1 for an image that is tiled (each
- * is tiled alone). */
+ * pass (see infer_set_batch), 1 for an image that is tiled (each is
+ * tiled alone). */
 int infer_batch(struct infer *inf, int width, int height);
 
 /* 0 when tile (> 0) is a tile size net can use (a multiple of

@@ -19,8 +19,8 @@
 #include "unet.h"
 #include "util.h"
 
-/* --batch's default: on small images 2x the speed of single images (see
- * unet-infer(1)). */
+/* --batch's default: a pass takes at most this many images, and no more
+ * than give each thread 2^15 pixels (infer.h, unet-infer(1)). */
 #define BATCH_DEFAULT 16
 
 static const char usage_text[] =
@@ -34,8 +34,9 @@ static const char usage_text[] =
 	"  -t, --threads N      threads for the network (default: online CPUs,\n"
 	"                       at most 8)\n"
 	"  -b, --batch N        infer up to N consecutive images of the same size\n"
-	"                       together (default 16; 1 writes each map as\n"
-	"                       soon as its image is read)\n"
+	"                       together, no more than give each thread 2^15\n"
+	"                       pixels (default 16; 1 writes each map as soon as\n"
+	"                       its image is read)\n"
 	"      --tile N         infer in N x N tiles with overlapping margins\n"
 	"                       (0: never tile; default: only images too large\n"
 	"                       for the memory budget)\n"

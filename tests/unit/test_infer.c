@@ -146,6 +146,35 @@ test_batch(struct unet *net)
 	free(one);
 }
 
+/* A pass takes the images that give each thread 2^15 pixels, no more:
+ * 4 of 128x128 on 2 threads, 2 on 1, 1 of 256x256, 16 of 64x64; the
+ * engine's batch and the budget still cap it. */
+static void
+test_pass_size(struct unet *net)
+{
+	struct infer *two = infer_new(net, 2, 1e9, -1);
+	struct infer *one = infer_new(net, 1, 1e9, -1);
+	struct infer *tight = infer_new(net, 2,
+					2.5 * unet_work_bytes(net, 64, 64), -1);
+
+	tap_ok(infer_batch(two, 128, 128) == 4 &&
+		       infer_batch(one, 128, 128) == 2 &&
+		       infer_batch(two, 256, 256) == 1 &&
+		       infer_batch(two, 64, 64) == 16,
+	       "passes of 2^15 pixels a thread: %d %d %d %d",
+	       infer_batch(two, 128, 128), infer_batch(one, 128, 128),
+	       infer_batch(two, 256, 256), infer_batch(two, 64, 64));
+	infer_set_batch(two, 3);
+	tap_ok(infer_batch(two, 64, 64) == 3 && infer_batch(two, 128, 128) == 3,
+	       "the engine's batch caps a pass (%d, %d)",
+	       infer_batch(two, 64, 64), infer_batch(two, 128, 128));
+	tap_ok(infer_batch(tight, 64, 64) == 2, "the budget caps a pass (%d)",
+	       infer_batch(tight, 64, 64));
+	infer_free(two);
+	infer_free(one);
+	infer_free(tight);
+}
+
 /* Tiled inference of an image against whole-image inference. */
 static void
 check_tiled(struct unet *net, int w, int h, int tile, double budget,
@@ -202,6 +231,7 @@ main(void)
 
 	test_padding(net);
 	test_batch(net);
+	test_pass_size(net);
 	test_tiles(net);
 	unet_free(net);
 	return tap_done();
