@@ -28,10 +28,10 @@ static float *kflip;
 static size_t kflip_floats;
 
 /* The forward's transformed Winograd kernels that nn_keep_kernels keeps,
- * by weights, F(m x m) and precision; at most KEPT_FLOATS floats (128
- * MiB: every one of base 32, about half of base 64's), the others
- * transformed at every call. */
-#define KEPT_FLOATS ((size_t)1 << 25)
+ * by weights, F(m x m) and precision; at most KEPT_FLOATS floats (512
+ * MiB: every one of base 64, 311 MiB), the others transformed at every
+ * call. */
+#define KEPT_FLOATS ((size_t)1 << 27)
 struct kept_kernel {
 	const float *k;
 	int m, bf16;

@@ -72,7 +72,7 @@ enum nn_precision {
 enum nn_precision nn_set_precision(enum nn_precision p);
 
 /* With on set, the forward of the Winograd layers transforms the kernel
- * of each weights k once and keeps it (up to 128 MiB; the others at
+ * of each weights k once and keeps it (up to 512 MiB; the others at
  * every call): the caller promises that the weights behind every k it
  * passes no longer change, nor are freed, until nn_keep_kernels(0), which
  * drops the kept kernels. For inference from a fixed model. */
