@@ -1545,10 +1545,22 @@ nn_bce_logits(int nt, const float *x, const float *t, const float *wt,
 	return sum / (double)npix;
 }
 
-void
-nn_sigmoid(const float *x, float *p, size_t n)
+static void
+sigmoid_part(void *arg, int t, int nt)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+	const struct pw_args *a = arg;
+	size_t lo, hi;
+
+	pool_share(a->npix, t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		a->y[i] = (float)(1.0 / (1.0 + exp(-(double)a->x[i])));
+}
+
+void
+nn_sigmoid(int nt, const float *x, float *p, size_t n)
+{
+	struct pw_args a = { .x = x, .y = p, .npix = n };
+
+	pool_run(nt, sigmoid_part, &a);
 }
 

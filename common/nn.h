@@ -157,7 +157,7 @@ double nn_bce_logits(int nt, const float *x, const float *t, const float *wt,
 		     size_t npix, float pw, float *dx);
 
 /* The logistic function 1 / (1 + e^-x) of the n logits x into p (which
- * may be x), computed in double: a logit's probability. */
-void nn_sigmoid(const float *x, float *p, size_t n);
+ * may be x), computed in double, on nt threads: a logit's probability. */
+void nn_sigmoid(int nt, const float *x, float *p, size_t n);
 
 #endif

@@ -136,7 +136,7 @@ infer_tta(int n, int w, int h, const float *input, float *probs)
 						   * in_channels,
 					       sizeof *in * in_channels);
 		infer_images(engine, n, w, h, in, out);
-		nn_sigmoid(out, out, osize * n);
+		nn_sigmoid(opt.threads, out, out, osize * n);
 		for (int k = 0; k < n; k++)
 			for (int y = 0; y < h; y++)
 				for (int x = 0; x < w; x++) {
@@ -243,7 +243,7 @@ flush(void)
 		infer_tta(npending, nw, nh, in, probs);
 	} else {
 		infer_images(engine, npending, nw, nh, in, probs);
-		nn_sigmoid(probs, probs, osize * npending);
+		nn_sigmoid(opt.threads, probs, probs, osize * npending);
 	}
 	free(in);
 	for (int k = 0; k < npending; k++) {

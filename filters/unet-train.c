@@ -1195,9 +1195,11 @@ predicted_foreground(const struct confusion *c)
 }
 
 /* Add the foreground of n pixels of K-channel logits (and targets) to c
- * at 0.5, prob and fg n floats of scratch. */
+ * at 0.5, prob and fg n floats of scratch; the probabilities on nt
+ * threads. */
 static void
-add_foreground(struct confusion *c, const float *logits, const float *target,
+add_foreground(int nt, struct confusion *c, const float *logits,
+	       const float *target,
 	       size_t n, int kc, float *prob, float *fg)
 {
 	if (kc > 1) {
@@ -1208,7 +1210,7 @@ add_foreground(struct confusion *c, const float *logits, const float *target,
 		logits = prob;
 		target = fg;
 	}
-	nn_sigmoid(logits, prob, n);
+	nn_sigmoid(nt, logits, prob, n);
 	confusion_add(c, prob, target, n, 0.5);
 }
 
@@ -1233,7 +1235,7 @@ validate(struct run *r, struct unet_work *w, int wbatch, struct batch *b,
 			   unet_work_input(w), b);
 		logits = unet_forward(w, n);
 		add_loss(r, logits, b, n, npix, &v);
-		add_foreground(&c, logits, b->target, n * npix,
+		add_foreground(r->o->threads, &c, logits, b->target, n * npix,
 			       r->o->outputs.count, b->prob, b->fg);
 		if (stop_signal)
 			interrupted(r, pg);
@@ -1277,7 +1279,8 @@ validate_group(struct run *r, struct infer *inf, const int *idx, int n,
 	fill_batch(r, r->val_ds, idx, NULL, n, 0, input, &b);
 	infer_images(inf, n, s->width, s->height, input, logits);
 	add_loss(r, logits, &b, n, (size_t)s->width * s->height, v);
-	add_foreground(c, logits, b.target, npix, kc, b.prob, b.fg);
+	add_foreground(r->o->threads, c, logits, b.target, npix, kc, b.prob,
+		       b.fg);
 	batch_free(&b);
 	free(input);
 	free(logits);

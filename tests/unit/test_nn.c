@@ -692,16 +692,19 @@ softplus(double v)
 static void
 test_sigmoid(void)
 {
-	float x[] = {0, 2, -2, 88, -100, 1e30f, -1e30f}, p[7];
+	float x[] = {0, 2, -2, 88, -100, 1e30f, -1e30f}, p[7], q[7];
 	int ok = 1;
 
-	nn_sigmoid(x, p, 7);
+	nn_sigmoid(1, x, p, 7);
 	for (int i = 0; i < 5; i++)
 		ok &= p[i] == (float)(1 / (1 + exp(-(double)x[i])));
 	tap_ok(ok && p[0] == 0.5f && p[1] + p[2] == 1.0f && p[3] == 1.0f &&
 	       p[4] > 0 && p[4] < 1e-43f && p[5] == 1.0f && p[6] == 0.0f,
 	       "nn_sigmoid: 1 / (1 + e^-x) in double, saturating");
-	nn_sigmoid(x, x, 7);
+	nn_sigmoid(3, x, q, 7);
+	tap_ok(memcmp(q, p, sizeof p) == 0, "nn_sigmoid: the same bits on 3 "
+	       "threads");
+	nn_sigmoid(2, x, x, 7);
 	tap_ok(memcmp(x, p, sizeof p) == 0, "nn_sigmoid: in place");
 }
 
