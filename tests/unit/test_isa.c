@@ -429,7 +429,9 @@ wino_run(const struct winograd_ops *ops, struct wino_layer l,
 	nu = (size_t)T * cin * l.coutp;
 	u = xcalloc(nu, sizeof *u);
 	dul = xcalloc(nu, sizeof *dul);
-	scratch = xcalloc((size_t)T * ntiles * (l.ldv + l.ldm), sizeof(float));
+	scratch = xcalloc((size_t)T * (wino_point_stride((int)ntiles, l.ldv) +
+				       wino_point_stride((int)ntiles, l.ldm)),
+			  sizeof(float));
 	for (int p = 0; p < T; p++)
 		for (int ci = 0; ci < cin; ci++)
 			for (int co = 0; co < cout; co++)
