@@ -79,7 +79,7 @@ infer_tile_check(const struct unet *net, int tile, char *err, size_t errlen)
  * and the inputs that give each thread PASS_PIXELS_PER_THREAD, inside
  * the budget; at least 1. */
 static int
-batch_within_budget(const struct infer *inf, int want, int h, int w)
+pass_images(const struct infer *inf, int want, int h, int w)
 {
 	double fit = inf->budget / unet_work_bytes(inf->net, h, w);
 	double busy = ceil((double)PASS_PIXELS_PER_THREAD * inf->threads /
@@ -148,7 +148,7 @@ infer_whole(struct infer *inf, int n, int width, int height,
 {
 	int pw = round_up(width, inf->multiple);
 	int ph = round_up(height, inf->multiple);
-	int batch = batch_within_budget(inf, n, ph, pw);
+	int batch = pass_images(inf, n, ph, pw);
 	struct unet_work *w = get_work(inf, batch, ph, pw);
 	float *in = unet_work_input(w);
 	size_t isize = (size_t)width * height * inf->in_channels;
@@ -199,7 +199,7 @@ infer_tiled(struct infer *inf, int tile, int width, int height,
 	int cy = ph <= tile ? ph : tile - 2 * inf->margin;
 	int across = (width + cx - 1) / cx;
 	int total = across * ((height + cy - 1) / cy);
-	int batch = batch_within_budget(inf, total, th, tw);
+	int batch = pass_images(inf, total, th, tw);
 	struct unet_work *w = get_work(inf, batch, th, tw);
 	float *in = unet_work_input(w);
 
@@ -260,9 +260,8 @@ infer_batch(struct infer *inf, int width, int height)
 {
 	if (tile_for(inf, width, height))
 		return 1;
-	return batch_within_budget(inf, INT_MAX,
-				   round_up(height, inf->multiple),
-				   round_up(width, inf->multiple));
+	return pass_images(inf, INT_MAX, round_up(height, inf->multiple),
+			   round_up(width, inf->multiple));
 }
 
 void
