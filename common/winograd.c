@@ -64,6 +64,15 @@ row_stride(int c, int vw)
 	return ld % 256 == 0 ? ld + vw : ld;
 }
 
+/* The columns of a layer's product blocks for nout outputs: one vector
+ * when nout fits in one (16 outputs on AVX-512 would waste half of two),
+ * two otherwise. */
+static int
+block_cols(const struct winograd_ops *ops, int nout)
+{
+	return nout <= ops->nr / 2 ? ops->nr / 2 : ops->nr;
+}
+
 size_t
 winograd_kernel_floats(int m, int nin, int nout)
 {
@@ -72,7 +81,7 @@ winograd_kernel_floats(int m, int nin, int nout)
 
 	if (!ops)
 		return 0;
-	return a * a * nin * round_up(nout, ops->nr);
+	return a * a * nin * round_up(nout, block_cols(ops, nout));
 }
 
 /* The layer as the kernels see it, for F(m x m) from cin to cout. */
@@ -83,8 +92,8 @@ layer(int m, int n, int h, int w, int cin, int cout)
 	struct wino_layer l = {
 		.m = m, .a = m + 2, .T = (m + 2) * (m + 2), .n = n, .h = h,
 		.w = w, .th = (h + m - 1) / m, .tw = (w + m - 1) / m,
-		.cin = cin, .cout = cout,
-		.coutp = (int)round_up(cout, ops->nr),
+		.cin = cin, .cout = cout, .nr = block_cols(ops, cout),
+		.coutp = (int)round_up(cout, block_cols(ops, cout)),
 		.ldv = row_stride(cin, ops->nr / 2),
 	};
 
@@ -396,11 +405,11 @@ void
 winograd_kernel(int nt, int m, const float *k, size_t ss, size_t si,
 		size_t so, int flip, int nin, int nout, int bf16, float *u)
 {
-	const struct winograd_ops *ops = fwd_kernels(bf16);
+	struct wino_layer l = layer(m, 1, 1, 1, nin, nout);
 	struct kernel_args ka = {
 		.k = k, .ss = ss, .si = si, .so = so, .flip = flip, .m = m,
-		.nin = nin, .nout = nout, .bf16 = ops != kernels(), .u = u,
-		.nr = ops->nr, .noutp = layer(m, 1, 1, 1, nin, nout).coutp,
+		.nin = nin, .nout = nout, .bf16 = fwd_kernels(bf16) != kernels(),
+		.u = u, .nr = l.nr, .noutp = l.coutp,
 	};
 
 	pool_run(nt, kernel_part, &ka);
@@ -456,7 +465,7 @@ winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
 	if (step_scratch(&a.l, a.nb, a.l.T) > pool_col_floats())
 		die("winograd: scratch of %zu floats, %zu needed",
 		    pool_col_floats(), step_scratch(&a.l, a.nb, a.l.T));
-	ka.nr = a.ops->nr;
+	ka.nr = a.l.nr;
 	ka.noutp = a.l.coutp;
 	pool_run(nt, zero_part, &z);
 	pool_run(nt, wgrad_part, &a);

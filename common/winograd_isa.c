@@ -165,107 +165,149 @@ input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 }
 
 #if !BF16
-/* The product block c[P x NR] (+)= a b over k < K: a's element (p, k) at
- * a[p sai + k sak], b's row k at b + k ldb (NR floats), c's row p at
- * c + p ldc; with acc 0, c is overwritten. Each element sums over k in
- * order, whatever P. */
+/* The product block c[P x V VW] (+)= a b over k < K, V vectors of columns
+ * (1 or 2): a's element (p, k) at a[p sai + k sak], b's row k at b + k
+ * ldb, c's row p at c + p ldc; with acc 0, c is overwritten. Each element
+ * sums over k in order, whatever P and V. */
 AI void
 block(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
-      float *c, size_t ldc, int K, int acc, const int P)
+      float *c, size_t ldc, int K, int acc, const int P, const int V)
 {
 	vec r[2 * MR];
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++) {
-		r[2 * p] = acc ? vload(c + p * ldc, VW) : vzero();
-		r[2 * p + 1] = acc ? vload(c + p * ldc + VW, VW) : vzero();
+		r[V * p] = acc ? vload(c + p * ldc, VW) : vzero();
+		if (V == 2)
+			r[V * p + 1] = acc ? vload(c + p * ldc + VW, VW)
+					   : vzero();
 	}
 	for (int k = 0; k < K; k++) {
 		const float *ak = a + k * sak;
-		vec b0 = vload(b + k * ldb, VW), b1 = vload(b + k * ldb + VW, VW);
+		vec b0 = vload(b + k * ldb, VW);
+		vec b1 = V == 2 ? vload(b + k * ldb + VW, VW) : b0;
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 		for (int p = 0; p < P; p++) {
 			vec x = vbcast(ak + p * sai);
 
-			r[2 * p] = vfma(x, b0, r[2 * p]);
-			r[2 * p + 1] = vfma(x, b1, r[2 * p + 1]);
+			r[V * p] = vfma(x, b0, r[V * p]);
+			if (V == 2)
+				r[V * p + 1] = vfma(x, b1, r[V * p + 1]);
 		}
 	}
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++) {
-		vstore(c + p * ldc, r[2 * p], VW);
-		vstore(c + p * ldc + VW, r[2 * p + 1], VW);
+		vstore(c + p * ldc, r[V * p], VW);
+		if (V == 2)
+			vstore(c + p * ldc + VW, r[V * p + 1], VW);
 	}
 }
 
-/* block with P = rows (1 .. MR) a constant. */
+/* block with P = rows a constant: 1 .. MR rows of two vectors (nr NR),
+ * 1 .. 2 MR rows of one (nr VW). */
 static void
 product(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
-	float *c, size_t ldc, int K, int acc, int rows)
+	float *c, size_t ldc, int K, int acc, int rows, int nr)
 {
-#define CASE(P) case P: block(a, sai, sak, b, ldb, c, ldc, K, acc, P); break
-	switch (rows) {
-	CASE(1); CASE(2); CASE(3); CASE(4); CASE(5); CASE(6);
+#define CASE(P, V) case P: block(a, sai, sak, b, ldb, c, ldc, K, acc, P, V); \
+	break
+	if (nr == NR)
+		switch (rows) {
+		CASE(1, 2); CASE(2, 2); CASE(3, 2); CASE(4, 2); CASE(5, 2);
+		CASE(6, 2);
 #if MR > 6
-	CASE(7); CASE(8); CASE(9); CASE(10); CASE(11); CASE(12);
+		CASE(7, 2); CASE(8, 2); CASE(9, 2); CASE(10, 2); CASE(11, 2);
+		CASE(12, 2);
 #endif
-	default:
-		break;
-	}
+		default:
+			break;
+		}
+	else
+		switch (rows) {
+		CASE(1, 1); CASE(2, 1); CASE(3, 1); CASE(4, 1); CASE(5, 1);
+		CASE(6, 1); CASE(7, 1); CASE(8, 1); CASE(9, 1); CASE(10, 1);
+		CASE(11, 1); CASE(12, 1);
+#if MR > 6
+		CASE(13, 1); CASE(14, 1); CASE(15, 1); CASE(16, 1);
+		CASE(17, 1); CASE(18, 1); CASE(19, 1); CASE(20, 1);
+		CASE(21, 1); CASE(22, 1); CASE(23, 1); CASE(24, 1);
+#endif
+		default:
+			break;
+		}
 #undef CASE
 }
 #else
-/* block in bf16: c[P x NR] (+)= a b over k < K (K even), a's element
- * (p, k) at a[p lda + k], b's pair row k / 2 at b + k NR, holding
- * (b[k][j], b[k+1][j]) for j < NR; each lane adds the products of one
- * pair per step, in order over k. */
+/* block in bf16: c[P x V VW] (+)= a b over k < K (K even), V vectors of
+ * columns (1 or 2): a's element (p, k) at a[p lda + k], b's pair row k / 2
+ * at b + k V VW, holding (b[k][j], b[k+1][j]) for j < V VW; each lane adds
+ * the products of one pair per step, in order over k. */
 AI void
 block_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
-	   size_t ldc, int K, int acc, const int P)
+	   size_t ldc, int K, int acc, const int P, const int V)
 {
 	vec r[2 * MR];
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++) {
-		r[2 * p] = acc ? vload(c + p * ldc, VW) : vzero();
-		r[2 * p + 1] = acc ? vload(c + p * ldc + VW, VW) : vzero();
+		r[V * p] = acc ? vload(c + p * ldc, VW) : vzero();
+		if (V == 2)
+			r[V * p + 1] = acc ? vload(c + p * ldc + VW, VW)
+					   : vzero();
 	}
 	for (int k = 0; k < K; k += 2) {
-		__m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)k * NR);
-		__m512bh b1 = (__m512bh)_mm512_loadu_si512(b + (size_t)k * NR
-							   + NR);
+		const uint16_t *bk = b + (size_t)k * V * VW;
+		__m512bh b0 = (__m512bh)_mm512_loadu_si512(bk);
+		__m512bh b1 = V == 2 ? (__m512bh)_mm512_loadu_si512(bk + 2 * VW)
+				     : b0;
 
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 		for (int p = 0; p < P; p++) {
 			uint32_t pair;
 			__m512bh x;
 
 			memcpy(&pair, a + p * lda + k, sizeof pair);
 			x = (__m512bh)_mm512_set1_epi32((int)pair);
-			r[2 * p] = _mm512_dpbf16_ps(r[2 * p], x, b0);
-			r[2 * p + 1] = _mm512_dpbf16_ps(r[2 * p + 1], x, b1);
+			r[V * p] = _mm512_dpbf16_ps(r[V * p], x, b0);
+			if (V == 2)
+				r[V * p + 1] = _mm512_dpbf16_ps(r[V * p + 1],
+								x, b1);
 		}
 	}
-#pragma GCC unroll 12
+#pragma GCC unroll 24
 	for (int p = 0; p < P; p++) {
-		vstore(c + p * ldc, r[2 * p], VW);
-		vstore(c + p * ldc + VW, r[2 * p + 1], VW);
+		vstore(c + p * ldc, r[V * p], VW);
+		if (V == 2)
+			vstore(c + p * ldc + VW, r[V * p + 1], VW);
 	}
 }
 
-/* block_bf16 with P = rows (1 .. MR) a constant. */
+/* block_bf16 with P = rows a constant, as product. */
 static void
 product_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
-	     size_t ldc, int K, int acc, int rows)
+	     size_t ldc, int K, int acc, int rows, int nr)
 {
-#define CASE(P) case P: block_bf16(a, lda, b, c, ldc, K, acc, P); break
-	switch (rows) {
-	CASE(1); CASE(2); CASE(3); CASE(4); CASE(5); CASE(6);
-	CASE(7); CASE(8); CASE(9); CASE(10); CASE(11); CASE(12);
-	default:
-		break;
-	}
+#define CASE(P, V) case P: block_bf16(a, lda, b, c, ldc, K, acc, P, V); break
+	if (nr == NR)
+		switch (rows) {
+		CASE(1, 2); CASE(2, 2); CASE(3, 2); CASE(4, 2); CASE(5, 2);
+		CASE(6, 2); CASE(7, 2); CASE(8, 2); CASE(9, 2); CASE(10, 2);
+		CASE(11, 2); CASE(12, 2);
+		default:
+			break;
+		}
+	else
+		switch (rows) {
+		CASE(1, 1); CASE(2, 1); CASE(3, 1); CASE(4, 1); CASE(5, 1);
+		CASE(6, 1); CASE(7, 1); CASE(8, 1); CASE(9, 1); CASE(10, 1);
+		CASE(11, 1); CASE(12, 1); CASE(13, 1); CASE(14, 1);
+		CASE(15, 1); CASE(16, 1); CASE(17, 1); CASE(18, 1);
+		CASE(19, 1); CASE(20, 1); CASE(21, 1); CASE(22, 1);
+		CASE(23, 1); CASE(24, 1);
+		default:
+			break;
+		}
 #undef CASE
 }
 #endif
@@ -320,7 +362,8 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 	    int ntile, float *scratch)
 {
 	const int T = (m + 2) * (m + 2);
-	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
+	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, nr = l->nr;
+	int ncb = l->coutp / nr, mr = nr == NR ? MR : 2 * MR;
 	size_t sv = wino_point_stride(ntile, ldv);
 	size_t sm = wino_point_stride(ntile, ldm);
 	float *mm = scratch + (size_t)T * sv;
@@ -355,35 +398,35 @@ fwd_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 		for (int cb = 0; cb < ncb; cb++) {
 #if BF16
 			const uint16_t *u = ub + ((size_t)p * ncb + cb) * cinp
-						 * NR;
+						 * nr;
 #else
 			const float *u = l->u + ((size_t)p * ncb + cb) * cin
-						* NR;
+						* nr;
 #endif
 
 			for (int k0 = 0; k0 < cin; k0 += KC) {
 				int kc = cin - k0 < KC ? cin - k0 : KC;
 
-				for (int r0 = 0; r0 < ntile; r0 += MR)
+				for (int r0 = 0; r0 < ntile; r0 += mr)
 #if BF16
 					product_bf16(v + (size_t)p * sv
 						     + (size_t)r0 * ldv + k0,
-						     ldv, u + (size_t)k0 * NR,
+						     ldv, u + (size_t)k0 * nr,
 						     mm + (size_t)p * sm
 						     + (size_t)r0 * ldm
-						     + cb * NR, ldm,
+						     + cb * nr, ldm,
 						     (kc + 1) / 2 * 2, k0 > 0,
-						     ntile - r0 < MR
-							? ntile - r0 : MR);
+						     ntile - r0 < mr
+							? ntile - r0 : mr, nr);
 #else
 					product(v + (size_t)p * sv
 						    + (size_t)r0 * ldv + k0,
-						ldv, 1, u + (size_t)k0 * NR, NR,
+						ldv, 1, u + (size_t)k0 * nr, nr,
 						mm + (size_t)p * sm
 						     + (size_t)r0 * ldm
-						     + cb * NR, ldm, kc,
-						k0 > 0, ntile - r0 < MR
-							? ntile - r0 : MR);
+						     + cb * nr, ldm, kc,
+						k0 > 0, ntile - r0 < mr
+							? ntile - r0 : mr, nr);
 #endif
 			}
 		}
@@ -447,7 +490,8 @@ AI void
 wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 	      int ntile, int p0, int p1, float *scratch)
 {
-	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, ncb = l->coutp / NR;
+	int cin = l->cin, ldv = l->ldv, ldm = l->ldm, nr = l->nr;
+	int ncb = l->coutp / nr, mr = nr == NR ? MR : 2 * MR;
 	size_t np = p1 - p0, sv = wino_point_stride(ntile, ldv);
 	size_t sm = wino_point_stride(ntile, ldm);
 	float *v = scratch, *g = scratch + np * sv;
@@ -471,12 +515,12 @@ wgrad_tiles_m(const int m, const struct wino_layer *l, size_t tile0,
 		const float *vp = v + (size_t)(p - p0) * sv;
 		const float *gp = g + (size_t)(p - p0) * sm;
 		for (int cb = 0; cb < ncb; cb++) {
-			float *du = l->du + ((size_t)p * ncb + cb) * cin * NR;
+			float *du = l->du + ((size_t)p * ncb + cb) * cin * nr;
 
-			for (int r0 = 0; r0 < cin; r0 += MR)
-				product(vp + r0, 1, ldv, gp + cb * NR, ldm,
-					du + (size_t)r0 * NR, NR, ntile, 1,
-					cin - r0 < MR ? cin - r0 : MR);
+			for (int r0 = 0; r0 < cin; r0 += mr)
+				product(vp + r0, 1, ldv, gp + cb * nr, ldm,
+					du + (size_t)r0 * nr, nr, ntile, 1,
+					cin - r0 < mr ? cin - r0 : mr, nr);
 		}
 	}
 }

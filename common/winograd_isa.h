@@ -15,6 +15,8 @@ struct wino_layer {
 	const float *x;         /* input maps, cin channels at stride ldx */
 	int ldx, cin;
 	int cout, coutp;        /* output channels, rounded up to nr */
+	int nr;                 /* columns of a product block: the table's
+				 * nr, or one vector when cout fits in one */
 	const float *u;         /* forward: [T][coutp / nr][cin][nr]; the
 				 * bf16 kernels' [T][coutp / nr][cinp / 2][nr][2]
 				 * bf16, cinp = cin rounded up to even (its
@@ -43,7 +45,7 @@ wino_point_stride(int ntile, int ld)
 }
 
 struct winograd_ops {
-	/* Columns of a product block (two vectors): coutp is a multiple. */
+	/* Columns of the widest product block (two vectors). */
 	int nr;
 	/* The forward of tiles tile0 .. tile0+ntile-1: their input
 	 * transforms, the T products with u, the output transforms written

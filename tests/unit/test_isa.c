@@ -417,10 +417,12 @@ static void
 wino_run(const struct winograd_ops *ops, struct wino_layer l,
 	 const float *U, float *y, float *du)
 {
-	int T = l.T, nr = ops->nr, ncb, cin = l.cin, cout = l.cout;
+	int T = l.T, cin = l.cin, cout = l.cout, nr, ncb;
 	size_t ntiles, nu;
 	float *u, *dul, *scratch;
 
+	nr = cout <= ops->nr / 2 ? ops->nr / 2 : ops->nr;
+	l.nr = nr;
 	l.coutp = (cout + nr - 1) / nr * nr;
 	l.ldv = (cin + 15) / 16 * 16;
 	l.ldm = l.coutp;
@@ -453,16 +455,21 @@ wino_run(const struct winograd_ops *ops, struct wino_layer l,
 #endif
 
 /* winograd's AVX-512 and AVX2 kernels, F(2x2) and F(4x4), on maps not a
- * multiple of the tile and channels not a multiple of the vectors: the
- * same bits (each output is the same sequence of operations). */
+ * multiple of the tile and channels not a multiple of the vectors, with
+ * product blocks of two vectors of outputs and of one (16 outputs: one
+ * on AVX-512, two on AVX2; 5: one on both): the same bits (each output
+ * is the same sequence of operations). */
 static void
 test_winograd_kernels(void)
 {
 #if defined(__x86_64__)
+	static const int couts[] = { 48, 16, 5 };
+
 	if (!isa_supported(ISA_AVX512) || !isa_supported(ISA_AVX2))
 		return;
-	for (int m = 2; m <= 4; m += 2) {
-		int n = 2, h = 9, w = 11, cin = 33, cout = 48, a = m + 2;
+	for (int c = 0; c < 6; c++) {
+		int m = c % 2 ? 4 : 2, cout = couts[c / 2];
+		int n = 2, h = 9, w = 11, cin = 33, a = m + 2;
 		struct wino_layer l = {
 			.m = m, .a = a, .T = a * a, .n = n, .h = h, .w = w,
 			.th = (h + m - 1) / m, .tw = (w + m - 1) / m,
