@@ -421,23 +421,22 @@ nn_set_precision(enum nn_precision p)
 /* The m of the Winograd F(m x m, 3x3) for a 3x3 convolution from cin to
  * cout channels on maps w pixels wide (both directions: the backward's dx
  * runs from cout to cin), 0 for none. Measured by unet-bench --mode
- * layers (bench/README.md, "Winograd"): below 32 channels the products
- * are too thin, below maps 8 wide the tiles' padding costs too much;
- * F(4x4) does 36 products per 16 pixels where F(2x2) does 16 per 4, but
- * its tiles waste more at the map's edge (on 8 x 8 maps, 36 products per
- * 16 pixels either way): it pays from maps 16 wide. Its transformed
- * kernel must also fit in kflip. With bf16 products (bf16 set) a layer
- * takes F(2x2) on every map, forward and backward: F(4x4)'s transforms
- * amplify the rounding of its inputs to bf16 13 times more
- * (test_winograd: at most 0.021 of the sum of |x||k| against F(2x2)'s
- * 0.0016). */
+ * layers (bench/README.md, "Winograd" and "Sixteen channels"): below 16
+ * channels the products are too thin, below maps 8 wide the tiles'
+ * padding costs too much. F(4x4) does 36 products per 16 pixels where
+ * F(2x2) does 16 per 4, and was faster on maps 8 wide too; its
+ * transformed kernel must fit in kflip, or the layer takes F(2x2). With
+ * bf16 products (bf16 set) a layer takes F(2x2) on every map, forward and
+ * backward: F(4x4)'s transforms amplify the rounding of its inputs to
+ * bf16 13 times more (test_winograd: up to 0.035 of the sum of |x||k|
+ * against F(2x2)'s 0.0022). */
 static int
 wino_pick(int w, int cin, int cout, int bf16)
 {
 	int m = wino_mode != NN_WINOGRAD_AUTO ? wino_mode
-		: bf16 || w < 16 ? 2 : 4;
+		: bf16 ? 2 : 4;
 
-	if (m == 0 || cin < 32 || cout < 32 || w < 8)
+	if (m == 0 || cin < 16 || cout < 16 || w < 8)
 		return 0;
 	if (m == 4 && (!winograd_available(4) ||
 		       winograd_kernel_floats(4, cin, cout) > kflip_floats ||

@@ -50,11 +50,11 @@ int nn_conv_direct(int w, int cin, int cout);
 
 /* The Winograd convolutions of the 3x3 convolutions (forward, input and
  * weight gradients; winograd.h): 0 never, 2 or 4 F(2x2, 3x3) or F(4x4,
- * 3x3) on every layer allowed, NN_WINOGRAD_AUTO F(2x2) on maps narrower
- * than 16 pixels and F(4x4) on wider ones (F(2x2) on all with NN_BF16:
- * nn_set_precision). Allowed: at least 32 channels
- * in and out, maps at least 8 wide, a vector path (not UNETPIPE_ISA=plain)
- * and room in what nn_reserve reserved. A switch for benchmarks and tests. */
+ * 3x3) on every layer allowed, NN_WINOGRAD_AUTO F(4x4) where its kernel
+ * fits and F(2x2) elsewhere (F(2x2) on all with NN_BF16:
+ * nn_set_precision). Allowed: at least 16 channels in and out, maps at
+ * least 8 wide, a vector path (not UNETPIPE_ISA=plain) and room in what
+ * nn_reserve reserved. A switch for benchmarks and tests. */
 void nn_set_winograd(int mode);
 
 /* The precision of the 3x3 convolutions that take Winograd. */

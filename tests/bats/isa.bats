@@ -80,7 +80,13 @@ needs_numpy() {
 	"$REFPY" -c "import sys; sys.exit(not float('$d') < 1e-6)"
 }
 
-@test "every path trains the same step within 0.1 % of the learning rate (base 16: direct kernels against the plain GEMMs)" {
+# Base 16: the first convolution and those of the 4x4 maps direct, the
+# others by Winograd F(4x4), whose transforms round more than a direct
+# sum (test_winograd), against the plain path's GEMMs; Adam's first step
+# (lr 1e-3) magnifies the rounding of the smallest gradients. Measured:
+# 0.10 % of the rate from avx512 to avx2, 0.12 % to plain, 0.17 % from
+# avx2 to plain.
+@test "every path trains the same step within 0.5 % of the learning rate (base 16: Winograd and direct kernels against the plain GEMMs)" {
 	needs_numpy
 	for p in $(paths); do
 		UNETPIPE_ISA=$p unet-train "${TRAIN[@]}" --base-filters 16 \
@@ -90,7 +96,7 @@ needs_numpy() {
 	for p in $(paths); do
 		d=$(max_diff "$TMP/$best.safetensors" "$TMP/$p.safetensors")
 		echo "$best against $p: $d"
-		"$REFPY" -c "import sys; sys.exit(not float('$d') < 1e-6)"
+		"$REFPY" -c "import sys; sys.exit(not float('$d') < 5e-6)"
 	done
 	# the paths differ (GEMM against direct): the test compares something
 	[[ $(paths | wc -l) == 1 ]] || ! cmp -s "$TMP/$best.safetensors" "$TMP/plain.safetensors"

@@ -103,17 +103,16 @@ step_against_reference() {
 	step_against_reference 4 0 "$S16" 6
 }
 
-# Base 16 on 32x32 samples: the 3x3 convolutions of 32 and 64 channels
-# (levels 2 and 3) run by Winograd, F(4x4) on the 16x16 maps and F(2x2)
-# on the 8x8 ones (nn.h, nn_set_winograd), on the vector paths. Most
-# gradients here are under 1e-6, where Adam's first step magnifies
-# rounding (the_same_step): the weights that moved by 0.99 lr and more
-# within 0.1 % of lr (measured: 0.003 % on every path), the others
-# within 10 % (measured: 0.12 % with AVX2 and plain, whose 3x3 sums run
-# in the reference's order, 5.6 % with AVX-512's conv_block_slide). The
-# loss is held to 1e-6.
+# Base 16 on 32x32 samples: the 3x3 convolutions but the first run by
+# Winograd F(4x4) on the 32x32, 16x16 and 8x8 maps (nn.h,
+# nn_set_winograd), on the vector paths. Most gradients here are under
+# 1e-6, where Adam's first step magnifies rounding (the_same_step): the
+# weights that moved by 0.99 lr and more within 0.1 % of lr (measured:
+# 0.005 % at most), the others within 25 % (measured: 0.12 % on plain,
+# whose 3x3 sums run in the reference's order, 5.6 % with AVX2, 12 % with
+# AVX-512). The loss is held to 1e-6.
 @test "one Adam step at base 16 (Winograd layers) equals the reference's step" {
-	step_against_reference 16 1 "$S32" 24 0.001 0.1
+	step_against_reference 16 1 "$S32" 24 0.001 0.25
 }
 
 @test "one step on 16-bit GRAYSCALE_MASK samples with --lr equals the reference's" {
