@@ -164,6 +164,23 @@ input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 		bt(m, t + i * a, 1, o + i * a, 1);
 }
 
+/* The cases of a switch over a product block's rows, CASE(P, V) each:
+ * 1 .. MR rows of two vectors, 1 .. 2 MR rows of one. */
+#define ROWS_UP_TO_6(CASE, V) \
+	CASE(1, V) CASE(2, V) CASE(3, V) CASE(4, V) CASE(5, V) CASE(6, V)
+#define ROWS_7_TO_12(CASE, V) \
+	CASE(7, V) CASE(8, V) CASE(9, V) CASE(10, V) CASE(11, V) CASE(12, V)
+#if MR > 6
+#define ROWS_OF_TWO(CASE) ROWS_UP_TO_6(CASE, 2) ROWS_7_TO_12(CASE, 2)
+#define ROWS_OF_ONE(CASE) \
+	ROWS_UP_TO_6(CASE, 1) ROWS_7_TO_12(CASE, 1) CASE(13, 1) CASE(14, 1) \
+	CASE(15, 1) CASE(16, 1) CASE(17, 1) CASE(18, 1) CASE(19, 1) \
+	CASE(20, 1) CASE(21, 1) CASE(22, 1) CASE(23, 1) CASE(24, 1)
+#else
+#define ROWS_OF_TWO(CASE) ROWS_UP_TO_6(CASE, 2)
+#define ROWS_OF_ONE(CASE) ROWS_UP_TO_6(CASE, 1) ROWS_7_TO_12(CASE, 1)
+#endif
+
 #if !BF16
 /* The product block c[P x V VW] (+)= a b over k < K, V vectors of columns
  * (1 or 2): a's element (p, k) at a[p sai + k sak], b's row k at b + k
@@ -210,32 +227,14 @@ static void
 product(const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
 	float *c, size_t ldc, int K, int acc, int rows, int nr)
 {
-#define CASE(P, V) case P: block(a, sai, sak, b, ldb, c, ldc, K, acc, P, V); \
-	break
+#define CASE(P, V) \
+	case P: \
+		block(a, sai, sak, b, ldb, c, ldc, K, acc, P, V); \
+		break;
 	if (nr == NR)
-		switch (rows) {
-		CASE(1, 2); CASE(2, 2); CASE(3, 2); CASE(4, 2); CASE(5, 2);
-		CASE(6, 2);
-#if MR > 6
-		CASE(7, 2); CASE(8, 2); CASE(9, 2); CASE(10, 2); CASE(11, 2);
-		CASE(12, 2);
-#endif
-		default:
-			break;
-		}
+		switch (rows) { ROWS_OF_TWO(CASE) default: break; }
 	else
-		switch (rows) {
-		CASE(1, 1); CASE(2, 1); CASE(3, 1); CASE(4, 1); CASE(5, 1);
-		CASE(6, 1); CASE(7, 1); CASE(8, 1); CASE(9, 1); CASE(10, 1);
-		CASE(11, 1); CASE(12, 1);
-#if MR > 6
-		CASE(13, 1); CASE(14, 1); CASE(15, 1); CASE(16, 1);
-		CASE(17, 1); CASE(18, 1); CASE(19, 1); CASE(20, 1);
-		CASE(21, 1); CASE(22, 1); CASE(23, 1); CASE(24, 1);
-#endif
-		default:
-			break;
-		}
+		switch (rows) { ROWS_OF_ONE(CASE) default: break; }
 #undef CASE
 }
 #else
@@ -288,26 +287,14 @@ static void
 product_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
 	     size_t ldc, int K, int acc, int rows, int nr)
 {
-#define CASE(P, V) case P: block_bf16(a, lda, b, c, ldc, K, acc, P, V); break
+#define CASE(P, V) \
+	case P: \
+		block_bf16(a, lda, b, c, ldc, K, acc, P, V); \
+		break;
 	if (nr == NR)
-		switch (rows) {
-		CASE(1, 2); CASE(2, 2); CASE(3, 2); CASE(4, 2); CASE(5, 2);
-		CASE(6, 2); CASE(7, 2); CASE(8, 2); CASE(9, 2); CASE(10, 2);
-		CASE(11, 2); CASE(12, 2);
-		default:
-			break;
-		}
+		switch (rows) { ROWS_OF_TWO(CASE) default: break; }
 	else
-		switch (rows) {
-		CASE(1, 1); CASE(2, 1); CASE(3, 1); CASE(4, 1); CASE(5, 1);
-		CASE(6, 1); CASE(7, 1); CASE(8, 1); CASE(9, 1); CASE(10, 1);
-		CASE(11, 1); CASE(12, 1); CASE(13, 1); CASE(14, 1);
-		CASE(15, 1); CASE(16, 1); CASE(17, 1); CASE(18, 1);
-		CASE(19, 1); CASE(20, 1); CASE(21, 1); CASE(22, 1);
-		CASE(23, 1); CASE(24, 1);
-		default:
-			break;
-		}
+		switch (rows) { ROWS_OF_ONE(CASE) default: break; }
 #undef CASE
 }
 #endif
