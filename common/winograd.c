@@ -64,15 +64,6 @@ row_stride(int c, int vw)
 	return ld % 256 == 0 ? ld + vw : ld;
 }
 
-/* The columns of a layer's product blocks for nout outputs: one vector
- * when nout fits in one (16 outputs on AVX-512 would waste half of two),
- * two otherwise. */
-static int
-block_cols(const struct winograd_ops *ops, int nout)
-{
-	return nout <= ops->nr / 2 ? ops->nr / 2 : ops->nr;
-}
-
 size_t
 winograd_kernel_floats(int m, int nin, int nout)
 {
@@ -81,7 +72,7 @@ winograd_kernel_floats(int m, int nin, int nout)
 
 	if (!ops)
 		return 0;
-	return a * a * nin * round_up(nout, block_cols(ops, nout));
+	return a * a * nin * round_up(nout, wino_block_cols(ops->nr, nout));
 }
 
 /* The layer as the kernels see it, for F(m x m) from cin to cout. */
@@ -89,11 +80,12 @@ static struct wino_layer
 layer(int m, int n, int h, int w, int cin, int cout)
 {
 	const struct winograd_ops *ops = kernels();
+	int nr = wino_block_cols(ops->nr, cout);
 	struct wino_layer l = {
 		.m = m, .a = m + 2, .T = (m + 2) * (m + 2), .n = n, .h = h,
 		.w = w, .th = (h + m - 1) / m, .tw = (w + m - 1) / m,
-		.cin = cin, .cout = cout, .nr = block_cols(ops, cout),
-		.coutp = (int)round_up(cout, block_cols(ops, cout)),
+		.cin = cin, .cout = cout, .nr = nr,
+		.coutp = (int)round_up(cout, nr),
 		.ldv = row_stride(cin, ops->nr / 2),
 	};
 

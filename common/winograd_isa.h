@@ -44,6 +44,15 @@ wino_point_stride(int ntile, int ld)
 	return (((size_t)ntile * ld + 15) / 16 | 1) * 16;
 }
 
+/* The columns of a layer's product blocks for cout outputs, from a
+ * table's nr (two vectors): one vector when cout fits in one (16 outputs
+ * on AVX-512 would waste half of two), two otherwise. */
+static inline int
+wino_block_cols(int nr, int cout)
+{
+	return cout <= nr / 2 ? nr / 2 : nr;
+}
+
 struct winograd_ops {
 	/* Columns of the widest product block (two vectors). */
 	int nr;

@@ -421,7 +421,7 @@ wino_run(const struct winograd_ops *ops, struct wino_layer l,
 	size_t ntiles, nu;
 	float *u, *dul, *scratch;
 
-	nr = cout <= ops->nr / 2 ? ops->nr / 2 : ops->nr;
+	nr = wino_block_cols(ops->nr, cout);
 	l.nr = nr;
 	l.coutp = (cout + nr - 1) / nr * nr;
 	l.ldv = (cin + 15) / 16 * 16;
