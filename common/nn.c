@@ -986,7 +986,7 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 	if (p.how == WINOGRAD) {
 		pool_run(nt, sum_channels_part, &a);
 		winograd_wgrad(nt, p.wino, x, ldx, dy, lddy, n, h, w, cin,
-			       cout, dk, kflip);
+			       cout, dk, kflip, kflip_floats);
 		/* dx: dy convolved with u[s][co][ci] from k[co][8-s][ci] */
 		if (!dx)
 			return;

@@ -59,10 +59,12 @@ void winograd_conv(int nt, int m, const float *x, int ldx, int n, int h,
 
 /* dk ([cout][ky][kx][cin], nn's layout) += the kernel gradient of the 3x3
  * convolution of x (n x h x w x cin, stride ldx) whose output gradient is
- * dy (cout channels, stride lddy), by F(m x m, 3x3) on nt threads; u holds
- * winograd_kernel_floats(m, cin, cout) floats. */
+ * dy (cout channels, stride lddy), by F(m x m, 3x3) on nt threads; u, a
+ * scratch of ufloats >= winograd_kernel_floats(m, cin, cout) floats: with
+ * room for two, a narrow layer's tiles sum in two halves, faster on two
+ * threads (the bits depend on ufloats, not on nt). */
 void winograd_wgrad(int nt, int m, const float *x, int ldx, const float *dy,
 		    int lddy, int n, int h, int w, int cin, int cout,
-		    float *dk, float *u);
+		    float *dk, float *u, size_t ufloats);
 
 #endif

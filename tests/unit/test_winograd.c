@@ -4,7 +4,7 @@
  * gradient against the direct definition in double, each output's error
  * relative to the sum of |terms| it adds (sum |x||k| for y); odd map sizes,
  * channel counts not a multiple of the vector, buffers wider than their
- * channels; the same bits with 1 and 2 threads. The forward with bf16
+ * channels; the same bits with 1, 2 and 3 threads. The forward with bf16
  * products (nn_set_precision) against the same definition, where the CPU
  * has AVX512_BF16; elsewhere it must give fp32's bits. On the plain path
  * (UNETPIPE_ISA=plain) Winograd is never chosen, which is checked too.
@@ -157,7 +157,7 @@ test_shape(int m, const struct shape *s)
 	double *kr = xmalloc_for(nk, sizeof(double), "reference");
 	double *ks = xmalloc_for(nk, sizeof(double), "scale");
 	double br[4096] = { 0 }, e, em, ek;
-	float *y[2], *dx[2], *dxm[2], *dk[2], *db[2];
+	float *y[3], *dx[3], *dxm[3], *dk[3], *db[3];
 	double bound = m == 2 ? BOUND2 : BOUND4;
 	int same = 1;
 
@@ -200,7 +200,7 @@ test_shape(int m, const struct shape *s)
 					br[co] += dy[p * ldy + co];
 				}
 			}
-	for (int nt = 1; nt <= 2; nt++) {
+	for (int nt = 1; nt <= 3; nt++) {
 		int u = nt - 1;
 
 		y[u] = sentinel_floats(npix * ldy);
@@ -250,14 +250,16 @@ test_shape(int m, const struct shape *s)
 	tap_ok(ek <= bound && e <= 1e-3,
 	       "F(%dx%d) weight gradient added to dk: error %.2g of sum "
 	       "|x||dy|; db within %.2g", m, m, ek, e);
-	same = memcmp(y[0], y[1], npix * ldy * sizeof(float)) == 0 &&
-	       memcmp(dx[0], dx[1], npix * lddx * sizeof(float)) == 0 &&
-	       memcmp(dxm[0], dxm[1], npix * lddx * sizeof(float)) == 0 &&
-	       memcmp(dk[0], dk[1], nk * sizeof(float)) == 0 &&
-	       memcmp(db[0], db[1], cout * sizeof(float)) == 0;
-	tap_ok(same, "F(%dx%d): the same bits with 1 and 2 threads", m, m);
+	for (int u = 1; u < 3; u++)
+		same = same &&
+		       memcmp(y[0], y[u], npix * ldy * sizeof(float)) == 0 &&
+		       memcmp(dx[0], dx[u], npix * lddx * sizeof(float)) == 0 &&
+		       memcmp(dxm[0], dxm[u], npix * lddx * sizeof(float)) == 0 &&
+		       memcmp(dk[0], dk[u], nk * sizeof(float)) == 0 &&
+		       memcmp(db[0], db[u], cout * sizeof(float)) == 0;
+	tap_ok(same, "F(%dx%d): the same bits with 1, 2 and 3 threads", m, m);
 	test_bf16(m, s, x, ldx, k, b, y[0], yr, ys);
-	for (int u = 0; u < 2; u++) {
+	for (int u = 0; u < 3; u++) {
 		free(y[u]);
 		free(dx[u]);
 		free(dxm[u]);
