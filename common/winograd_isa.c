@@ -116,6 +116,7 @@ tile_place(const struct wino_layer *l, size_t tile, size_t *img, int *y0,
 AI void
 store_points(const vec *o, int p0, int p1, float *dst, size_t ldp)
 {
+#pragma GCC unroll 36
 	for (int p = p0; p < p1; p++)
 		vstore(dst + (size_t)(p - p0) * ldp, o[p], VW);
 }
@@ -141,19 +142,32 @@ input_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 	vec d[36], t[36];
 	int nl = l->cin - c0, i0 = p0 / a, i1 = (p1 - 1) / a;
 
+	if (y0 >= 1 && y0 - 1 + a <= l->h && x0 >= 1 && x0 - 1 + a <= l->w
+	    && nl >= VW) {
+		/* inside the map, a whole vector: no test per pixel */
+		const float *x = l->x + ((img * l->h + y0 - 1) * l->w + x0
+					 - 1) * l->ldx + c0;
+		size_t row = (size_t)l->w * l->ldx;
+
+#pragma GCC unroll 36
+		for (int q = 0; q < a * a; q++)
+			d[q] = vload(x + (q / a) * row + (q % a) * l->ldx, VW);
+	} else {
 #pragma GCC unroll 6
-	for (int r = 0; r < a; r++) {
-		int iy = y0 - 1 + r;
+		for (int r = 0; r < a; r++) {
+			int iy = y0 - 1 + r;
 
 #pragma GCC unroll 6
-		for (int j = 0; j < a; j++) {
-			int ix = x0 - 1 + j;
+			for (int j = 0; j < a; j++) {
+				int ix = x0 - 1 + j;
 
-			d[r * a + j] = iy >= 0 && iy < l->h && ix >= 0 &&
-				       ix < l->w
-				? vload_n(l->x + ((img * l->h + iy) * l->w + ix)
-						  * l->ldx + c0, nl)
-				: vzero();
+				d[r * a + j] = iy >= 0 && iy < l->h &&
+					       ix >= 0 && ix < l->w
+					? vload_n(l->x + ((img * l->h + iy)
+							  * l->w + ix)
+							 * l->ldx + c0, nl)
+					: vzero();
+			}
 		}
 	}
 #pragma GCC unroll 6
@@ -320,6 +334,24 @@ output_tile(const int m, const struct wino_layer *l, const float *mm,
 #pragma GCC unroll 4
 	for (int i = 0; i < m; i++)
 		at(m, t + i * a, 1, o + i * m, 1);
+	if (y0 + m <= l->h && x0 + m <= l->w && nl >= VW) {
+		/* inside the map, a whole vector: no test per pixel */
+		size_t pix0 = (img * l->h + y0) * l->w + x0;
+
+#pragma GCC unroll 16
+		for (int q = 0; q < m * m; q++) {
+			size_t pix = pix0 + (size_t)(q / m) * l->w + q % m;
+			vec v = vadd(o[q], b);
+
+			if (l->relu)
+				v = vmax(v, vzero());
+			if (l->mx)
+				v = vpos_mask(v, vload(l->mx + pix * l->ldmx
+						       + c0, VW));
+			vstore(l->y + pix * l->ldy + c0, v, VW);
+		}
+		return;
+	}
 #pragma GCC unroll 4
 	for (int i = 0; i < m; i++) {
 		int oy = y0 + i;
@@ -450,18 +482,31 @@ grad_tile(const int m, const struct wino_layer *l, size_t img, int y0,
 	vec d[16], t[24], o[36];
 	int nl = l->cout - c0, i0 = p0 / a, i1 = (p1 - 1) / a;
 
+	if (y0 + m <= l->h && x0 + m <= l->w && nl >= VW) {
+		/* inside the map, a whole vector: no test per pixel */
+		const float *dy = l->dy + ((img * l->h + y0) * l->w + x0)
+					  * l->lddy + c0;
+		size_t row = (size_t)l->w * l->lddy;
+
+#pragma GCC unroll 16
+		for (int q = 0; q < m * m; q++)
+			d[q] = vload(dy + (q / m) * row + (q % m) * l->lddy,
+				     VW);
+	} else {
 #pragma GCC unroll 4
-	for (int r = 0; r < m; r++) {
-		int oy = y0 + r;
+		for (int r = 0; r < m; r++) {
+			int oy = y0 + r;
 
 #pragma GCC unroll 4
-		for (int j = 0; j < m; j++) {
-			int ox = x0 + j;
+			for (int j = 0; j < m; j++) {
+				int ox = x0 + j;
 
-			d[r * m + j] = oy < l->h && ox < l->w && nl > 0
-				? vload_n(l->dy + ((img * l->h + oy) * l->w
-						   + ox) * l->lddy + c0, nl)
-				: vzero();
+				d[r * m + j] = oy < l->h && ox < l->w && nl > 0
+					? vload_n(l->dy + ((img * l->h + oy)
+							   * l->w + ox)
+							  * l->lddy + c0, nl)
+					: vzero();
+			}
 		}
 	}
 #pragma GCC unroll 4
