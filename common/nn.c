@@ -1432,8 +1432,13 @@ nn_maxpool_forward(int nt, const float *x, int ldx, int n, int h, int w, int c,
  * that it vectorises (the first maximum wins, as in the forward pass; dx
  * is kept only where x > lim). Comparisons of floats may trap, and
  * compiled by the standard rules they stay branches; they do not trap
- * here, on ReLU outputs and finite values. */
-static void __attribute__((optimize("no-trapping-math")))
+ * here, on ReLU outputs and finite values. Compiled for AVX-512, AVX2
+ * and the baseline, the loader picks the CPU's (GCC's target_clones): at
+ * 16 channels a window is one AVX-512 vector where it was four of SSE2,
+ * half the time at base 16 (2.9 to 1.5 % of a training step, Zen 4).
+ * Comparisons, selections and one add: the same bits on each. */
+static void __attribute__((optimize("no-trapping-math"),
+			    target_clones("avx512f", "avx2", "default")))
 pool_window_backward(const float *restrict x0, const float *restrict x1,
 		     const float *restrict x2, const float *restrict x3,
 		     const float *restrict g, float *restrict d0,
