@@ -946,22 +946,26 @@ kflip_part(void *arg, int t, int nt)
 				}
 }
 
-/* db += the sum of dy over every pixel, in pixel order, by blocks of 16
- * channels: the same bits whatever nt. */
+/* The sums of dy over each half of the pixels, in pixel order, for the
+ * bias gradient: half h's in a->db[h cout ..], by blocks of 16 channels.
+ * Its items are (block, half), so that two threads share even a layer of
+ * 16 channels (by blocks alone, one thread summed those); the same bits
+ * whatever nt. */
 static void
-sum_channels_part(void *arg, int t, int nt)
+sum_halves_part(void *arg, int t, int nt)
 {
 	const struct conv_args *a = arg;
 	size_t npix = (size_t)a->n * a->h * a->w, lo, hi;
 
-	pool_share((a->cout + 15) / 16, t, nt, &lo, &hi);
-	for (int c0 = lo * 16; c0 < (int)hi * 16 && c0 < a->cout; c0 += 16) {
+	pool_share((size_t)2 * ((a->cout + 15) / 16), t, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		int c0 = (int)(i / 2) * 16, h = (int)(i % 2);
 		int nc = a->cout - c0 < 16 ? a->cout - c0 : 16;
+		size_t p0 = h ? npix / 2 : 0, p1 = h ? npix : npix / 2;
 		float s[16] = { 0 };
 
-		sum_rows(a->dy + c0, a->lddy, npix, nc, s);
-		for (int c = 0; c < nc; c++)
-			a->db[c0 + c] += s[c];
+		sum_rows(a->dy + p0 * a->lddy + c0, a->lddy, p1 - p0, nc, s);
+		memcpy(a->db + (size_t)h * a->cout + c0, s, nc * sizeof *s);
 	}
 }
 
@@ -984,7 +988,11 @@ nn_conv3x3_backward(int nt, const float *x, int ldx, int n, int h, int w,
 	a.how = dx ? p.dx : p.how;
 	a.hp = p.hp;
 	if (p.how == WINOGRAD) {
-		pool_run(nt, sum_channels_part, &a);
+		/* db's halves in kflip, free until the weight gradient */
+		a.db = kflip;
+		pool_run(nt, sum_halves_part, &a);
+		for (int c = 0; c < cout; c++)
+			db[c] += kflip[c] + kflip[cout + c];
 		winograd_wgrad(nt, p.wino, x, ldx, dy, lddy, n, h, w, cin,
 			       cout, dk, kflip, kflip_floats);
 		/* dx: dy convolved with u[s][co][ci] from k[co][8-s][ci] */
