@@ -313,6 +313,18 @@ product_bf16(const uint16_t *a, size_t lda, const uint16_t *b, float *c,
 }
 #endif
 
+/* Output value v (bias added) of pixel pix, channels c0 .. c0+nl-1 (at
+ * most VW): with the ReLU and the mask, stored to y. */
+AI void
+output_pixel(const struct wino_layer *l, size_t pix, int c0, vec v, int nl)
+{
+	if (l->relu)
+		v = vmax(v, vzero());
+	if (l->mx)
+		v = vpos_mask(v, vload_n(l->mx + pix * l->ldmx + c0, nl));
+	vstore_n(l->y + pix * l->ldy + c0, v, nl);
+}
+
 /* The output transform A^T M A of tile rl of the block (M's points at
  * mm[p * ldp]) for channels c0 .. c0+VW-1, with the bias, the ReLU and the
  * mask, stored to the tile's pixels inside the map. */
@@ -339,17 +351,9 @@ output_tile(const int m, const struct wino_layer *l, const float *mm,
 		size_t pix0 = (img * l->h + y0) * l->w + x0;
 
 #pragma GCC unroll 16
-		for (int q = 0; q < m * m; q++) {
-			size_t pix = pix0 + (size_t)(q / m) * l->w + q % m;
-			vec v = vadd(o[q], b);
-
-			if (l->relu)
-				v = vmax(v, vzero());
-			if (l->mx)
-				v = vpos_mask(v, vload(l->mx + pix * l->ldmx
-						       + c0, VW));
-			vstore(l->y + pix * l->ldy + c0, v, VW);
-		}
+		for (int q = 0; q < m * m; q++)
+			output_pixel(l, pix0 + (size_t)(q / m) * l->w + q % m,
+				     c0, vadd(o[q], b), VW);
 		return;
 	}
 #pragma GCC unroll 4
@@ -361,17 +365,11 @@ output_tile(const int m, const struct wino_layer *l, const float *mm,
 #pragma GCC unroll 4
 		for (int j = 0; j < m; j++) {
 			int ox = x0 + j;
-			size_t pix = (img * l->h + oy) * l->w + ox;
-			vec v = vadd(o[i * m + j], b);
 
 			if (ox >= l->w)
 				break;
-			if (l->relu)
-				v = vmax(v, vzero());
-			if (l->mx)
-				v = vpos_mask(v, vload_n(l->mx + pix * l->ldmx
-							 + c0, nl));
-			vstore_n(l->y + pix * l->ldy + c0, v, nl);
+			output_pixel(l, (img * l->h + oy) * l->w + ox, c0,
+				     vadd(o[i * m + j], b), nl);
 		}
 	}
 }
