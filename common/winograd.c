@@ -287,8 +287,8 @@ kernel_part(void *arg, int t, int nt)
 }
 
 /* dk[o][s][i] += (G^T du G)[s] of du[p][o / nr][i][o % nr], du the sum of
- * the parts' partial sums, by blocks of nr outputs (du's and dk's rows of a block are then read and written in
- * sequence). */
+ * the parts' partial sums, by blocks of nr outputs (du's and dk's rows of
+ * a block are then read and written in sequence). */
 static void
 kernel_grad_part(void *arg, int t, int nt)
 {

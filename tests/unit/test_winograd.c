@@ -254,7 +254,8 @@ test_shape(int m, const struct shape *s)
 		same = same &&
 		       memcmp(y[0], y[u], npix * ldy * sizeof(float)) == 0 &&
 		       memcmp(dx[0], dx[u], npix * lddx * sizeof(float)) == 0 &&
-		       memcmp(dxm[0], dxm[u], npix * lddx * sizeof(float)) == 0 &&
+		       memcmp(dxm[0], dxm[u],
+			      npix * lddx * sizeof(float)) == 0 &&
 		       memcmp(dk[0], dk[u], nk * sizeof(float)) == 0 &&
 		       memcmp(db[0], db[u], cout * sizeof(float)) == 0;
 	tap_ok(same, "F(%dx%d): the same bits with 1, 2 and 3 threads", m, m);
